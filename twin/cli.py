@@ -1,0 +1,175 @@
+"""The ``twin`` command: run, validate and inspect scenarios.
+
+Every user mistake ends with one clear message on stderr and exit code 2; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+import twin
+from twin.errors import InputError, TwinError
+
+app = typer.Typer(
+    name="twin",
+    help="Myna Twin: a digital twin of Japan's My Number system.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def fail(e: TwinError) -> typer.Exit:
+    for line in str(e).splitlines():
+        err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(e.exit_code)
+
+
+@contextlib.contextmanager
+def rich_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+    """A progress bar with elapsed time and ETA on stderr (silent when stderr is not a terminal)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as p:
+        task = p.add_task(description, total=total)
+        yield lambda advance=1: p.advance(task, advance)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"myna-twin {twin.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Myna Twin: a digital twin of Japan's My Number system."""
+
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML), e.g. scenarios/nation.yaml")],
+    seed: Annotated[Optional[int], typer.Option(help="Override the scenario's seed.")] = None,
+    scale: Annotated[
+        Optional[float], typer.Option(help="Override population.scale: share of households, in (0, 1].")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
+) -> None:
+    """Run a scenario and write its run folder; prints the report path."""
+    from twin import runs, scenario as sc
+
+    try:
+        s = sc.load(scenario).with_overrides(seed=seed, scale=scale)
+        result = runs.execute(s, out=out_dir, progress=rich_progress)
+    except TwinError as e:
+        raise fail(e) from None
+    m = result.manifest
+    err.print(
+        f"[green]done[/] {s.name} ({s.kind}), scale {m['scale_text']}, seed {m['seed']}, "
+        f"{m['wall_time_s']:.1f} s, peak {m['peak_rss_bytes'] / 2**30:.2f} GiB"
+    )
+    out.print(str(result.report), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
+) -> None:
+    """Check scenario files without running them."""
+    from twin import scenario as sc
+
+    problems = 0
+    for path in scenarios:
+        try:
+            s = sc.load(path)
+        except InputError as e:
+            for line in str(e).splitlines():
+                err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            problems += 1
+            continue
+        out.print(f"{path}: ok ({s.kind}, {len(s.options)} option(s), scale {s.scale:g}, seed {s.seed})",
+                  highlight=False)
+    if problems:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files."""
+    from twin import scenario as sc
+
+    sys.stdout.write(json.dumps(sc.json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command("list")
+def list_scenarios(
+    directory: Annotated[Path, typer.Argument(help="Folder of scenario files.")] = SCENARIO_DIR,
+) -> None:
+    """List the scenario files and the scenario kinds."""
+    from rich.table import Table
+
+    from twin import scenario as sc
+    from twin.models import KINDS, model_module
+
+    t = Table(title=f"Scenarios in {directory}")
+    for col in ("file", "kind", "title"):
+        t.add_column(col)
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            s = sc.load(path)
+            t.add_row(path.name, s.kind, s.title)
+        except InputError as e:
+            t.add_row(path.name, "[red]invalid[/]", str(e).splitlines()[0])
+    out.print(t)
+    k = Table(title="Scenario kinds")
+    k.add_column("kind")
+    k.add_column("question")
+    for kind in KINDS:
+        doc = (model_module(kind).__doc__ or "").strip().splitlines()
+        k.add_row(kind, doc[0] if doc else "")
+    out.print(k)
+
+
+def _register_subcommands() -> None:
+    """Sub-command groups that live with their subsystems (cards, servers, ...)."""
+    import importlib
+
+    for module, name in (("twin.card_cli", "card"),):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                continue
+            raise
+        app.add_typer(mod.app, name=name)
+
+
+_register_subcommands()
+
+if __name__ == "__main__":
+    app()

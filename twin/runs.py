@@ -1,0 +1,277 @@
+"""Runs: a scenario, a seed and a scale go in; a run folder comes out.
+
+``reports/<scenario>/<run-id>/`` holds ``manifest.json`` (inputs, versions, git commit, wall time,
+peak memory), ``metrics.parquet`` (tidy rows), ``summary.json`` (headline numbers),
+``figures/*.png`` and a self-contained ``index.html``. The run id is a hash of the validated
+scenario (seed and scale included) and the package version, so the same inputs name the same
+folder and give the same metrics bytes. A run is written into a hidden temporary folder and moved
+into place only when complete: an interrupted or failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import twin
+from twin.errors import InputError
+from twin.metrics import Metrics, read_parquet, write_parquet
+from twin.report import Assumption, Figure, Section
+from twin.scenario import Option, Scenario
+
+#: dependencies whose versions go into every manifest
+KEY_DEPENDENCIES = (
+    "numpy", "scipy", "pandas", "pyarrow", "simpy", "mesa", "networkx", "pydantic",
+    "matplotlib", "cryptography",
+)  # fmt: skip
+
+ProgressFactory = Callable[[str, float | None], contextlib.AbstractContextManager[Callable[[float], None]]]
+
+
+@contextlib.contextmanager
+def _no_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+    yield lambda advance=1: None
+
+
+def stream_key(name: str) -> int:
+    """A stable 32-bit number for a component name (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+@dataclass
+class RunContext:
+    """What a model gets: the validated scenario, its options, random streams and a progress hook."""
+
+    scenario: Scenario
+    progress: ProgressFactory = _no_progress
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.seed
+
+    @property
+    def scale(self) -> float:
+        return self.scenario.scale
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        return self.scenario.options
+
+    def seed_sequence(self, component: str, replication: int = 0) -> np.random.SeedSequence:
+        """The seed sequence of one component in one replication.
+
+        Streams are named, not drawn in order, so adding a component never shifts another's numbers;
+        options of one replication share streams (common random numbers).
+        """
+        return np.random.SeedSequence(self.seed, spawn_key=(stream_key(component), replication))
+
+    def rng(self, component: str, replication: int = 0) -> np.random.Generator:
+        return np.random.default_rng(self.seed_sequence(component, replication))
+
+
+@dataclass
+class ModelResult:
+    """What a model returns: tidy metrics, headline numbers and the report's sections."""
+
+    metrics: Metrics
+    summary: dict[str, Any]
+    sections: list[Section]
+    sources: list[str] = field(default_factory=list)
+    assumptions: list[Assumption] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """A finished run folder. ``run.metrics`` is the tidy DataFrame; ``run.plot()`` shows the figures."""
+
+    path: Path
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.path / "summary.json").read_text())
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        return read_parquet(str(self.path / "metrics.parquet"))
+
+    @property
+    def report(self) -> Path:
+        return self.path / "index.html"
+
+    @property
+    def figures(self) -> list[Path]:
+        return sorted((self.path / "figures").glob("*.png"))
+
+    def plot(self) -> None:
+        """Show the run's figures (inline in a notebook)."""
+        try:
+            from IPython.display import Image, display
+        except ImportError:  # plain Python: open the report instead
+            print(self.report)
+            return
+        for f in self.figures:
+            display(Image(filename=str(f)))
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+
+def git_commit(where: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def versions() -> dict[str, str]:
+    v = {"python": platform.python_version(), "myna-twin": twin.__version__}
+    for dep in KEY_DEPENDENCIES:
+        try:
+            v[dep] = metadata.version(dep)
+        except metadata.PackageNotFoundError:
+            v[dep] = "not installed"
+    return v
+
+
+def run_id(scenario: Scenario) -> str:
+    return hashlib.sha256(f"{scenario.digest()}|{twin.__version__}".encode()).hexdigest()[:12]
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def execute(
+    scenario: Scenario,
+    out: str | Path = "reports",
+    progress: ProgressFactory = _no_progress,
+) -> Run:
+    """Run a validated scenario and write its run folder; returns the finished :class:`Run`."""
+    from twin.models import model_module
+    from twin.report.html import figure_png, render, scale_text
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    rid = run_id(scenario)
+    final = out / scenario.name / rid
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--out {out}: cannot create the run folder: {e.strerror}") from None
+    tmp = final.parent / f".tmp-{rid}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.time()
+    t0 = time.perf_counter()
+    try:
+        module = model_module(scenario.kind)
+        ctx = RunContext(scenario, progress)
+        result: ModelResult = module.run(ctx)
+        (tmp / "figures").mkdir(parents=True)
+        df = result.metrics.frame()
+        write_parquet(df, str(tmp / "metrics.parquet"))
+        (tmp / "summary.json").write_text(_json(result.summary))
+        pngs: dict[str, bytes] = {}
+        for section in result.sections:
+            for b in section.blocks:
+                if isinstance(b, Figure):
+                    pngs[b.name] = figure_png(b.figure)
+                    (tmp / "figures" / f"{b.name}.png").write_bytes(pngs[b.name])
+                    plt.close(b.figure)
+        commit = git_commit(Path(twin.__file__).resolve().parent.parent)
+        wall = time.perf_counter() - t0
+        manifest = {
+            "run_id": rid,
+            "scenario": {
+                "name": scenario.name,
+                "kind": scenario.kind,
+                "file": str(scenario.path) if scenario.path else None,
+                "file_sha256": hashlib.sha256(scenario.source).hexdigest(),
+                "validated_sha256": scenario.digest(),
+                "validated": scenario.spec.model_dump(mode="json"),
+            },
+            "seed": scenario.seed,
+            "scale": scenario.scale,
+            "scale_text": scale_text(scenario.scale),
+            "options": [o.name for o in scenario.options],
+            "versions": versions(),
+            "git_commit": commit,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "wall_time_s": round(wall, 3),
+            "peak_rss_bytes": peak_rss_bytes(),
+            "metrics_rows": len(df),
+            "metrics_sha256": hashlib.sha256((tmp / "metrics.parquet").read_bytes()).hexdigest(),
+        }
+        (tmp / "manifest.json").write_text(_json(manifest))
+        page = render(
+            title=scenario.title,
+            subtitle=scenario.spec.description or "",
+            meta={
+                "scenario": f"{scenario.name} ({scenario.kind})",
+                "run": rid,
+                "seed": str(scenario.seed),
+                "options": ", ".join(o.name for o in scenario.options),
+                "version": twin.__version__,
+                "commit": (commit or "unknown")[:12],
+            },
+            scale=scenario.scale,
+            sections=result.sections,
+            figures_png=pngs,
+            sources=result.sources,
+            assumptions=result.assumptions,
+        )
+        (tmp / "index.html").write_text(page, encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Run(final)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
