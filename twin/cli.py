@@ -55,6 +55,17 @@ def rich_progress(description: str, total: float | None) -> Iterator[Callable[[f
         yield lambda advance=1: p.advance(task, advance)
 
 
+def parse_number(option: str, text: str | None, kind: type) -> int | float | None:
+    """Command-line numbers are parsed here so the error can show the value given."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise InputError(f"{option}: {text!r} is not {what}") from None
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"myna-twin {twin.__version__}", highlight=False)
@@ -74,9 +85,9 @@ def main(
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML), e.g. scenarios/nation.yaml")],
-    seed: Annotated[Optional[int], typer.Option(help="Override the scenario's seed.")] = None,
+    seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
     scale: Annotated[
-        Optional[float], typer.Option(help="Override population.scale: share of households, in (0, 1].")
+        Optional[str], typer.Option(help="Override population.scale: share of households, in (0, 1].")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
 ) -> None:
@@ -84,7 +95,9 @@ def run(
     from twin import runs, scenario as sc
 
     try:
-        s = sc.load(scenario).with_overrides(seed=seed, scale=scale)
+        s = sc.load(scenario).with_overrides(
+            seed=parse_number("--seed", seed, int), scale=parse_number("--scale", scale, float)
+        )
         result = runs.execute(s, out=out_dir, progress=rich_progress)
     except TwinError as e:
         raise fail(e) from None
@@ -112,8 +125,11 @@ def validate(
                 err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
             problems += 1
             continue
-        out.print(f"{path}: ok ({s.kind}, {len(s.options)} option(s), scale {s.scale:g}, seed {s.seed})",
-                  highlight=False)
+        out.print(
+            f"{path}: ok ({s.kind}, {len(s.options)} option(s), scale {s.scale:g}, seed {s.seed})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if problems:
         raise typer.Exit(2)
 

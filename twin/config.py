@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
-    """A scenario block: unknown keys are rejected, values are not coerced from the wrong type."""
+    """A scenario block: unknown keys are rejected; every field has a documented default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -22,8 +22,8 @@ class StrictModel(BaseModel):
 def _interval_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
     left = "(" if lo_open or lo is None else "["
     right = ")" if hi_open or hi is None else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None else f"{hi:g}"
+    lo_s = "-inf" if lo is None else f"{lo:,g}"
+    hi_s = "inf" if hi is None else f"{hi:,g}"
     return f"{left}{lo_s}, {hi_s}{right}"
 
 

@@ -94,7 +94,7 @@ class ScenarioBase(StrictModel):
     title: str | None = None
     description: str | None = None
     kind: str
-    seed: interval(0, 2**63 - 1, integer=True) = 0
+    seed: interval(0, None, integer=True, description="root of all random streams") = 0
     replications: PositiveInt = 1
     population: PopulationConfig = PopulationConfig()
     calendar: CalendarConfig = CalendarConfig()
@@ -404,10 +404,12 @@ def format_validation_error(
             text = msg
         else:
             base = etype.split("_")[0]
-            if etype.endswith(("_type", "_parsing")) and base in _TYPE_WORDS:
-                text = f"is not {_TYPE_WORDS[base]}"
+            if etype == "int_from_float":
+                text = "is not an integer"
             elif etype in ("model_type", "model_attributes_type", "dict_type"):
                 text = "is not a mapping of fields"
+            elif etype.endswith(("_type", "_parsing")) and base in _TYPE_WORDS:
+                text = f"is not {_TYPE_WORDS[base]}"
             else:
                 text = msg[0].lower() + msg[1:] if msg else etype
         shown = "" if value is None or etype in ("missing", "extra_forbidden") else describe_value(value) + " "
