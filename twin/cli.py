@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -81,18 +81,18 @@ def main(
     """Myna Twin: a digital twin of Japan's My Number system."""
 
 
-
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML), e.g. scenarios/nation.yaml")],
-    seed: Annotated[Optional[str], typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
+    seed: Annotated[str | None, typer.Option(help="Override the scenario's seed (an integer >= 0).")] = None,
     scale: Annotated[
-        Optional[str], typer.Option(help="Override population.scale: share of households, in (0, 1].")
+        str | None, typer.Option(help="Override population.scale: share of households, in (0, 1].")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
 ) -> None:
     """Run a scenario and write its run folder; prints the report path."""
-    from twin import runs, scenario as sc
+    from twin import runs
+    from twin import scenario as sc
 
     try:
         s = sc.load(scenario).with_overrides(

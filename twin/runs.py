@@ -137,9 +137,7 @@ class Run:
 
 def git_commit(where: Path) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
+        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return None
         dirty = subprocess.run(
@@ -175,10 +173,10 @@ def execute(
     progress: ProgressFactory = _no_progress,
 ) -> Run:
     """Run a validated scenario and write its run folder; returns the finished :class:`Run`."""
+    import matplotlib
+
     from twin.models import model_module
     from twin.report.html import figure_png, render, scale_text
-
-    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -34,7 +34,6 @@ from twin.errors import InputError, describe_value
 from twin.models import KINDS, model_module
 
 
-
 class PopulationConfig(StrictModel):
     """The synthetic nation: which statistics it is built from and at what scale."""
 
@@ -43,9 +42,7 @@ class PopulationConfig(StrictModel):
         "20200401",
         description="MIC card-issuance snapshot (YYYYMMDD) whose population tables seed the nation",
     )
-    card_date: Date | None = Field(
-        None, description="date of the card-holding state; default: the snapshot's date"
-    )
+    card_date: Date | None = Field(None, description="date of the card-holding state; default: the snapshot's date")
 
     @model_validator(mode="after")
     def _known_snapshot(self) -> PopulationConfig:
@@ -129,11 +126,12 @@ def scenario_model(kind: str) -> type[ScenarioBase]:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of scenario files, one branch per kind (``twin schema`` prints it)."""
+    from typing import Annotated
+
     from pydantic import TypeAdapter
-    from typing import Annotated, Union
 
     models = tuple(scenario_model(k) for k in KINDS)
-    union = Annotated[Union[models], Field(discriminator="kind")]  # type: ignore[valid-type]
+    union = Annotated[models, Field(discriminator="kind")]  # type: ignore[valid-type]
     schema = TypeAdapter(union).json_schema()
     schema["title"] = "Myna Twin scenario"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

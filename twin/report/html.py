@@ -62,7 +62,8 @@ def table_html(t: Table) -> str:
         )
         body.append(f"<tr>{cells}</tr>")
     note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
-    return f"<h3>{html.escape(t.title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+    rows = "".join(body)
+    return f"<h3>{html.escape(t.title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
 
 
 def figure_png(fig: Any) -> bytes:
@@ -112,7 +113,8 @@ def render(
                     "Parameters the results rest on",
                     ["parameter", "value", "source"],
                     rows,
-                    note=f"{sum(not a.sourced for a in assumptions)} of {len(assumptions)} are assumed rather than sourced.",
+                    note=f"{sum(not a.sourced for a in assumptions)} of {len(assumptions)} "
+                    "are assumed rather than sourced.",
                 )
             )
         )
