@@ -6,7 +6,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SCENARIO ?= scenarios/default.yaml
+SCENARIO ?= scenarios/payout_2020.yaml
 PYTEST_ARGS ?=
 
 .PHONY: run test bench sysdeps lint clean help

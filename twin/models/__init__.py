@@ -14,6 +14,7 @@ from types import ModuleType
 #: scenario kind -> module implementing it
 KINDS: dict[str, str] = {
     "nation": "twin.models.nation",
+    "payout": "twin.models.payout",
 }
 
 
