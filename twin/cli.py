@@ -110,6 +110,21 @@ def run(
 
 
 @app.command()
+def calibrate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file whose `calibration:` params are fitted.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
+) -> None:
+    """Fit a scenario's parameters to observed series (scipy least squares); writes a report."""
+    from twin import calibration
+
+    try:
+        result = calibration.calibrate_file(scenario, out=out_dir, progress=rich_progress)
+    except TwinError as e:
+        raise fail(e) from None
+    out.print(str(result.report), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
 ) -> None:
@@ -175,7 +190,7 @@ def _register_subcommands() -> None:
     """Sub-command groups that live with their subsystems (cards, servers, ...)."""
     import importlib
 
-    for module, name in (("twin.card_cli", "card"),):
+    for module, name in (("twin.card_cli", "card"), ("real_backends.cli", "serve")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
