@@ -198,6 +198,16 @@ def _register_subcommands() -> None:
                 continue
             raise
         app.add_typer(mod.app, name=name)
+    # top-level commands that live with their subsystems: modules exposing COMMANDS = [function, ...]
+    for module in ("twin.experiments_cli",):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                continue
+            raise
+        for command in mod.COMMANDS:
+            app.command()(command)
 
 
 _register_subcommands()
