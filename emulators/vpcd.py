@@ -1,0 +1,64 @@
+"""Putting the emulated card into the virtual reader (vpcd) of pcscd.
+
+vsmartcard's vpcd is a pcscd reader driver that listens on a TCP port (35963 by default, see
+/etc/reader.conf.d/vpcd); a virtual card (vicc) connects to it, and from then on every PC/SC
+application — OpenSC, pyscard, a browser's middleware — sees a card in the reader "Virtual PCD
+00 00". virtualsmartcard's :class:`VirtualICC` runs that side of the socket; this module hands it
+a :class:`emulators.card_os.MynaCardOS` instead of one of its built-in card types.
+
+VirtualICC logs every response APDU at INFO level; responses carry the My Number, so those
+records are dropped here before any handler sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from emulators.readers import CardOS
+
+DEFAULT_PORT = 35963
+
+
+class _NoApduRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "APDU" not in str(record.msg)
+
+
+def _virtual_icc_class() -> type:
+    from virtualsmartcard.VirtualSmartcard import VirtualICC
+
+    class CardInVpcd(VirtualICC):
+        """VirtualICC with a given card OS, connected to vpcd at host:port (normal mode)."""
+
+        def __init__(self, card: CardOS, host: str, port: int) -> None:  # no super(): no CardGenerator
+            self.os = card
+            self.type = "myna"
+            self.host, self.port = host, port
+            self.server_sock = None
+            self.sock = self.connectToPort(host, port)
+            self.sock.settimeout(None)
+
+    return CardInVpcd
+
+
+def attach(card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> object:
+    """Connect ``card`` to vpcd; returns the VirtualICC (call ``.run()`` to serve, ``.stop()``)."""
+    logging.getLogger().addFilter(_NoApduRecords())
+    try:
+        return _virtual_icc_class()(card, host, port)
+    except OSError as e:
+        raise ConnectionError(
+            f"cannot reach vpcd at {host}:{port} ({e.strerror or e}); is pcscd running with the "
+            f"vpcd driver listening on port {port} (/etc/reader.conf.d/vpcd)?"
+        ) from None
+
+
+def serve(card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    """Serve ``card`` in vpcd until pcscd closes the connection (or SIGTERM/Ctrl-C)."""
+    icc = attach(card, host, port)
+    try:
+        icc.run()  # type: ignore[attr-defined]
+    except (OSError, SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        icc.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,193 @@
+"""``twin card``: put an emulated My Number card into a reader, and read any card in a reader.
+
+``twin card serve`` attaches an emulated card to pcscd's virtual reader (vpcd), so that OpenSC,
+pyscard or a browser's JPKI middleware see it like a real card; ``twin card info`` reads whatever
+card is in a reader (emulated or real) through the same JPKI client; ``twin card personalise``
+writes a card personalisation file (mode 0600: it holds keys and PINs).
+
+Neither command ever prints a PIN, a private key or a My Number; ``info --my-number`` asks for
+the input-support PIN and shows the number masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="The My Number card: serve an emulated card to PC/SC, read a card in a reader.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DEMO_NOW = dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)  # fixed: same seed, same card
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    for line in message.splitlines():
+        err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+class _CardKeys:
+    """Keys of resident number ``index``: two fixed indices of the seed's key source."""
+
+    def __init__(self, source: Any, index: int) -> None:
+        self._source, self._next = source, 1000 + 2 * index
+
+    def generate(self) -> Any:
+        self._next += 1
+        return self._source.key(self._next - 1)
+
+
+def _load_personalisation(resident: str | None, file: Path | None, seed: int) -> Any:
+    from emulators.personalisation import Personalisation, PersonalisationError
+
+    if (resident is None) == (file is None):
+        raise _fail("give exactly one of --resident ID or --file PERSO")
+    if file is not None:
+        try:
+            return Personalisation.load(file)
+        except PersonalisationError as e:
+            raise _fail(str(e)) from None
+    from emulators import demo
+
+    try:
+        who = demo.demo_resident(resident)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    try:
+        from twin.services.jpki import Jpki, KeySource
+    except ImportError as e:
+        raise _fail(f"--resident needs the JPKI services (twin.services.jpki): {e}", 1) from None
+    keys = KeySource(seed)
+    jpki = Jpki.bootstrap(DEMO_NOW, keys=keys)
+    index = demo.demo_resident_ids().index(who.resident_id)
+    return demo.personalise(who, jpki, _CardKeys(keys, index), DEMO_NOW)
+
+
+@app.command()
+def personalise(
+    out_file: Annotated[Path, typer.Option("--out", help="Personalisation file to write (0600).")],
+    resident: Annotated[str | None, typer.Option(help="Demo resident ID (demo-1 ... demo-8).")] = None,
+    seed: Annotated[int, typer.Option(help="Key seed of the CA and the card keys.")] = 0,
+) -> None:
+    """Issue a card to a demo resident and write its personalisation file."""
+    perso = _load_personalisation(resident, None, seed)
+    perso.save(out_file)
+    err.print(f"wrote {out_file} (mode 0600): {perso!r}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    resident: Annotated[str | None, typer.Option(help="Demo resident ID (demo-1 ... demo-8).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Personalisation file (JSON).")] = None,
+    port: Annotated[int, typer.Option(help="vpcd port (see /etc/reader.conf.d/vpcd).")] = 35963,
+    host: Annotated[str, typer.Option(help="Host where pcscd runs the vpcd driver.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Key seed for --resident.")] = 0,
+) -> None:
+    """Attach an emulated card to the vpcd virtual reader and serve it until pcscd stops."""
+    from emulators.card_os import MynaCardOS
+    from emulators.vpcd import attach
+
+    perso = _load_personalisation(resident, file, seed)
+    card = MynaCardOS(perso)
+    try:
+        icc = attach(card, host, port)
+    except ConnectionError as e:
+        raise _fail(str(e), 1) from None
+    err.print(f"card {perso!r} is in vpcd at {host}:{port}; Ctrl-C to remove it", highlight=False)
+    try:
+        icc.run()  # type: ignore[attr-defined]
+    except (OSError, SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        icc.stop()  # type: ignore[attr-defined]
+
+
+def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, Any]:
+    """What ``twin card info`` shows, as a plain dict (the same for every reader)."""
+    from dataclasses import asdict
+
+    from emulators.jpki_client import CardError, mask_my_number
+
+    info: dict[str, Any] = {"token_label": client.token_label(), "certificates": {}}
+    for kind in ("auth", "auth_ca", "sign_ca", "sign"):
+        try:
+            info["certificates"][kind] = asdict(client.certificate_summary(kind))
+        except CardError as e:
+            if e.sw != 0x6982:
+                raise
+            info["certificates"][kind] = {"kind": kind, "protected": "needs the sign password"}
+    info["retries"] = {p: client.retries(p) for p in ("auth", "sign", "input_support")}
+    ident = client.read_card_identity()
+    info["card"] = {
+        "serial": ident.serial, "municipality_code": ident.municipality_code,
+        "expiry": ident.expiry.isoformat(),
+    }
+    if my_number_pin is not None:
+        info["my_number"] = mask_my_number(client.read_my_number(my_number_pin))
+    return info
+
+
+@app.command()
+def info(
+    reader: Annotated[str | None, typer.Option(help="PC/SC reader name (or prefix).")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read an emulated card in-process instead.")
+    ] = None,
+    my_number: Annotated[
+        bool, typer.Option("--my-number", help="Also read the My Number (asks for the PIN; masked).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read the card in a reader: token label, certificates, PIN tries left, card record."""
+    from emulators.jpki_client import CardError, JpkiClient
+    from emulators.readers import InProcessReader, ReaderError
+
+    if file is not None:
+        from emulators.card_os import MynaCardOS
+
+        rdr: Any = InProcessReader(MynaCardOS(_load_personalisation(None, file, 0)))
+    else:
+        from real_backends.pcsc import PcscReader
+
+        rdr = PcscReader(reader)
+    pin = typer.prompt("input-support PIN", hide_input=True) if my_number else None
+    try:
+        rdr.connect()
+        try:
+            data = read_card_info(JpkiClient(rdr), pin)
+        finally:
+            rdr.disconnect()
+    except (ReaderError, CardError) as e:
+        raise _fail(str(e), 1) from None
+    data = {"reader": rdr.name, **data}
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(f"reader      {data['reader']}", highlight=False)
+    out.print(f"token       {data['token_label']}", highlight=False)
+    c = data["card"]
+    out.print(f"card        {c['serial']}  municipality {c['municipality_code']}  expires {c['expiry']}")
+    tries = ", ".join(f"{k} {v}" for k, v in data["retries"].items())
+    out.print(f"tries left  {tries}", highlight=False)
+    for kind, cert in data["certificates"].items():
+        if "protected" in cert:
+            out.print(f"cert {kind:8s} ({cert['protected']})", highlight=False)
+        else:
+            out.print(
+                f"cert {kind:8s} {cert['subject']}  serial {cert['serial']}  "
+                f"{cert['not_before'][:10]} .. {cert['not_after'][:10]}",
+                highlight=False, soft_wrap=True,
+            )
+    if "my_number" in data:
+        out.print(f"My Number   {data['my_number']}", highlight=False)
