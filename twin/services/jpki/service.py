@@ -1,0 +1,293 @@
+"""The JPKI centre (公的個人認証サービス) as one object: two CAs, their ledger, CRLs and OCSP.
+
+A municipal counter clerk hands a new My Number card's public keys to the centre and gets back two
+certificates; later the centre hears that the card was lost, that the holder died, moved or changed
+name, and takes certificates back. Relying parties download CRLs or ask the OCSP responder.
+:class:`Jpki` is that centre: :meth:`Jpki.bootstrap` founds both authorities and their delegated
+OCSP responders from a :class:`~twin.services.jpki.keys.KeySource`, and every operation takes the
+current time as an argument (the services own no clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from twin.services.jpki import profile
+from twin.services.jpki.ca import CertificateAuthority, _key_usage
+from twin.services.jpki.errors import (
+    InvalidNameError,
+    InvalidReasonError,
+    InvalidTimeError,
+    UnderageError,
+    UnknownCertificateError,
+)
+from twin.services.jpki.keys import KeySource, Signer
+from twin.services.jpki.ocsp import DelegatedResponder, OcspResponder
+from twin.services.jpki.profile import BasicInfo, CaKind, aware, japan_date
+from twin.services.jpki.store import IssuedCertificate, JpkiStore, MemoryStore, RevocationReason, Role
+from twin.services.jpki.validation import CertState, CertStatus, Outcome, ValidationResult, time_verdict
+
+
+class Jpki:
+    """Both JPKI authorities over one ledger: issue, revoke, publish CRLs, answer OCSP, validate."""
+
+    def __init__(
+        self,
+        auth_ca: CertificateAuthority,
+        sign_ca: CertificateAuthority,
+        ocsp: OcspResponder,
+        store: JpkiStore,
+        *,
+        crl_validity: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.auth_ca = auth_ca
+        self.sign_ca = sign_ca
+        self.ocsp = ocsp
+        self.store = store
+        self.crl_validity = crl_validity
+        self._by_name = {auth_ca.name: auth_ca, sign_ca.name: sign_ca}
+
+    @classmethod
+    def bootstrap(
+        cls,
+        now: datetime,
+        keys: KeySource,
+        base_url: str = "http://jpki.example",
+        *,
+        store: JpkiStore | None = None,
+        root_years: int = 20,
+        ocsp_validity: timedelta = timedelta(hours=24),
+        crl_validity: timedelta = timedelta(hours=24),
+    ) -> Jpki:
+        """Found both CAs at ``now`` (roots valid ``root_years``) with their delegated OCSP responders.
+
+        CA and responder keys are ``keys.named(...)`` keys, so they never take a card's key.
+        """
+        if not isinstance(keys, KeySource):
+            raise TypeError(f"keys: a KeySource is required, got {type(keys).__name__}")
+        if not isinstance(crl_validity, timedelta) or crl_validity <= timedelta(0):
+            raise InvalidTimeError(f"crl_validity: {crl_validity!r} is not allowed; use a positive timedelta")
+        store = MemoryStore() if store is None else store
+        cas = {
+            kind: CertificateAuthority.create(
+                kind, keys.named(f"{kind.value}-ca"), now, store, base_url, years=root_years
+            )
+            for kind in (CaKind.AUTH, CaKind.SIGN)
+        }
+        responders = {}
+        for kind, ca in cas.items():
+            key = keys.named(f"{kind.value}-ocsp")
+            cert = ca.issue_responder(key.public_key(), now)
+            responders[kind] = DelegatedResponder(kind, ca.certificate, cert, Signer(f"{kind.value} OCSP", key))
+        ocsp = OcspResponder(responders, store.get, validity=ocsp_validity)
+        return cls(cas[CaKind.AUTH], cas[CaKind.SIGN], ocsp, store, crl_validity=crl_validity)
+
+    def authority(self, kind: CaKind | str) -> CertificateAuthority:
+        return self.auth_ca if CaKind.parse(kind) is CaKind.AUTH else self.sign_ca
+
+    # ---- issuing ---------------------------------------------------------------------------
+    def issue_auth_certificate(
+        self,
+        public_key: object,
+        holder_birth_date: date,
+        now: datetime,
+        municipality_code: int,
+        *,
+        person_ref: str | None = None,
+    ) -> x509.Certificate:
+        """利用者証明用電子証明書: subject ``C=JP, CN=<opaque id>``, until the 5th birthday after issuance."""
+        now = aware(now)
+        code = profile.municipality(municipality_code)
+        _check_birth_date(holder_birth_date, now)
+        ca = self.auth_ca
+        serial = self.store.next_serial()
+        subject = profile.holder_name(profile.opaque_id(CaKind.AUTH, serial, code))
+        extensions = [
+            (_key_usage(digital_signature=True), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+            (x509.CertificatePolicies([x509.PolicyInformation(profile.AUTH_POLICY, None)]), True),
+            *ca.holder_extensions(code),
+        ]
+        not_after = profile.certificate_not_after(holder_birth_date, now)
+        return ca.issue(
+            public_key,
+            subject,
+            now,
+            not_after,
+            extensions,
+            serial=serial,
+            person_ref=_ref(person_ref),
+            municipality_code=code,
+        )
+
+    def issue_sign_certificate(
+        self,
+        public_key: object,
+        info: BasicInfo,
+        now: datetime,
+        municipality_code: int,
+        *,
+        person_ref: str | None = None,
+    ) -> x509.Certificate:
+        """署名用電子証明書: the four basic items in subjectAltName; refused under age 15."""
+        now = aware(now)
+        if not isinstance(info, BasicInfo):
+            raise InvalidNameError(f"info: a BasicInfo is required, got {type(info).__name__}")
+        code = profile.municipality(municipality_code)
+        _check_birth_date(info.birth_date, now)
+        today = japan_date(now)
+        age = profile.age_on(info.birth_date, today)
+        if age < profile.SIGN_MIN_AGE:
+            raise UnderageError(
+                f"digital-signature certificate: the holder is {age} on {today.isoformat()}; "
+                f"it is issued only from age {profile.SIGN_MIN_AGE}"
+            )
+        ca = self.sign_ca
+        serial = self.store.next_serial()
+        subject = profile.holder_name(profile.opaque_id(CaKind.SIGN, serial, code), code)
+        extensions = [
+            (_key_usage(digital_signature=True, content_commitment=True), True),
+            (x509.SubjectAlternativeName(info.other_names()), False),
+            (x509.CertificatePolicies([x509.PolicyInformation(profile.SIGN_POLICY, None)]), True),
+            *ca.holder_extensions(code),
+        ]
+        not_after = profile.certificate_not_after(info.birth_date, now)
+        return ca.issue(
+            public_key,
+            subject,
+            now,
+            not_after,
+            extensions,
+            serial=serial,
+            person_ref=_ref(person_ref),
+            municipality_code=code,
+        )
+
+    # ---- revocation ------------------------------------------------------------------------
+    def revoke(
+        self, cert_or_serial: x509.Certificate | int, reason: RevocationReason | str, now: datetime
+    ) -> IssuedCertificate:
+        """Revoke one holder certificate at ``now``; drops its cached OCSP answers."""
+        now = aware(now)
+        why = RevocationReason.parse(reason)
+        record = self._record(cert_or_serial)
+        if record.role is not Role.HOLDER:
+            raise InvalidReasonError(
+                f"serial {record.serial:#x}: {record.role.value} certificates are not revoked here"
+            )
+        if why is RevocationReason.BASIC_INFO_CHANGED and record.ca is CaKind.AUTH:
+            raise InvalidReasonError(
+                f"serial {record.serial:#x}: the user-authentication certificate carries no basic items; "
+                "'basic_info_changed' applies to signature certificates only"
+            )
+        if now < record.not_before:
+            raise InvalidTimeError(
+                f"revocation at {now.isoformat()} is before issuance {record.not_before.isoformat()}"
+            )
+        updated = self.store.mark_revoked(record.serial, now, why)
+        self.ocsp.invalidate(record.serial)
+        return updated
+
+    def revoke_person(
+        self,
+        person_ref: str,
+        reason: RevocationReason | str,
+        now: datetime,
+        kinds: Iterable[CaKind | str] = (CaKind.AUTH, CaKind.SIGN),
+    ) -> list[int]:
+        """Revoke every live certificate of ``person_ref`` of the given kinds; returns the serials."""
+        now = aware(now)
+        wanted = {CaKind.parse(k) for k in kinds}
+        done = []
+        for record in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
+            if record.ca in wanted and record.revoked_at is None and record.not_after >= now:
+                self.revoke(record.serial, reason, now)
+                done.append(record.serial)
+        return done
+
+    def on_basic_info_changed(self, person_ref: str, now: datetime) -> list[int]:
+        """A name, address, birth date or sex changed: the signature certificates lapse automatically."""
+        return self.revoke_person(person_ref, RevocationReason.BASIC_INFO_CHANGED, now, kinds=(CaKind.SIGN,))
+
+    def certificates_of(self, person_ref: str) -> list[IssuedCertificate]:
+        return self.store.of_person(person_ref)
+
+    # ---- status, CRL, validation -------------------------------------------------------------
+    def status(self, cert_or_serial: x509.Certificate | int, now: datetime) -> CertStatus:
+        """Good, revoked (with time and reason) or unknown, at ``now``, from the ledger."""
+        now = aware(now)
+        try:
+            record = self._record(cert_or_serial)
+        except UnknownCertificateError:
+            return CertStatus(CertState.UNKNOWN)
+        if record.not_before > now:
+            return CertStatus(CertState.UNKNOWN)
+        if record.revoked_by(now):
+            return CertStatus(CertState.REVOKED, record.revoked_at, record.reason)
+        return CertStatus(CertState.GOOD)
+
+    def crl(self, kind: CaKind | str, now: datetime) -> x509.CertificateRevocationList:
+        """A freshly signed full CRL of one CA (CRL number +1, nextUpdate = now + crl_validity)."""
+        return self.authority(kind).crl(now, self.crl_validity)
+
+    def validate(self, cert: x509.Certificate, now: datetime, kind: CaKind | str | None = None) -> ValidationResult:
+        """Chain to the right root, time, then revocation; ``kind`` demands a particular CA."""
+        now = aware(now)
+        serial = cert.serial_number
+        ca = self._by_name.get(cert.issuer)
+        if ca is None:
+            return ValidationResult(Outcome.UNKNOWN_ISSUER, serial, detail=f"issuer {cert.issuer.rfc4514_string()}")
+        if kind is not None and ca.kind is not CaKind.parse(kind):
+            return ValidationResult(Outcome.WRONG_CA, serial, ca.kind, detail=f"issued by the {ca.kind.value} CA")
+        if not ca.signed_this(cert):
+            return ValidationResult(Outcome.BAD_SIGNATURE, serial, ca.kind, detail="signature does not verify")
+        verdict = time_verdict(cert, now)
+        if verdict is not None:
+            return ValidationResult(
+                verdict,
+                serial,
+                ca.kind,
+                detail=f"valid {cert.not_valid_before_utc.isoformat()} .. {cert.not_valid_after_utc.isoformat()}",
+            )
+        record = self.store.get(serial)
+        if record is None or record.ca is not ca.kind or record.der != cert.public_bytes(Encoding.DER):
+            return ValidationResult(Outcome.NOT_IN_LEDGER, serial, ca.kind, detail="not in the CA's ledger")
+        status = self.status(serial, now)
+        if status.state is CertState.REVOKED:
+            return ValidationResult(Outcome.REVOKED, serial, ca.kind, status, detail=f"revoked ({status.reason.value})")  # type: ignore[union-attr]
+        return ValidationResult(Outcome.VALID, serial, ca.kind, status)
+
+    def _record(self, cert_or_serial: x509.Certificate | int) -> IssuedCertificate:
+        if isinstance(cert_or_serial, x509.Certificate):
+            serial = cert_or_serial.serial_number
+            record = self.store.get(serial)
+            if record is None or record.der != cert_or_serial.public_bytes(Encoding.DER):
+                raise UnknownCertificateError(f"serial {serial:#x}: this certificate was not issued by this JPKI")
+            return record
+        if not isinstance(cert_or_serial, int) or isinstance(cert_or_serial, bool):
+            raise UnknownCertificateError(f"certificate: {cert_or_serial!r} is neither a Certificate nor a serial")
+        record = self.store.get(cert_or_serial)
+        if record is None:
+            raise UnknownCertificateError(f"serial {cert_or_serial:#x}: no certificate with this serial was issued")
+        return record
+
+
+def _check_birth_date(birth_date: object, now: datetime) -> None:
+    if not isinstance(birth_date, date) or isinstance(birth_date, datetime):
+        raise InvalidTimeError(f"birth date: {birth_date!r} is not a date")
+    if birth_date > japan_date(now):
+        raise InvalidTimeError(f"birth date: {birth_date.isoformat()} is after the issue date {japan_date(now)}")
+    profile.era_digit(birth_date)
+
+
+def _ref(person_ref: object) -> str | None:
+    if person_ref is None:
+        return None
+    if not isinstance(person_ref, str) or not person_ref or len(person_ref) > 64:
+        raise InvalidNameError("person_ref: use a non-empty string of at most 64 characters (an opaque id)")
+    return person_ref

@@ -1,0 +1,74 @@
+"""Checking a presented certificate the way a relying party must (証明書の有効性確認).
+
+A bank, a hospital reader or the Myna Portal is handed a certificate and must decide: was it issued
+by the right JPKI root, is it inside its validity period, and has it been revoked? The answer is a
+:class:`ValidationResult` naming which check failed, so callers branch on ``result.outcome``
+instead of parsing messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from cryptography import x509
+
+from twin.services.jpki.profile import CaKind
+from twin.services.jpki.store import RevocationReason
+
+
+class CertState(StrEnum):
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CertStatus:
+    """Revocation status of one certificate at one time, as the CA's ledger says."""
+
+    state: CertState
+    revoked_at: datetime | None = None
+    reason: RevocationReason | None = None
+
+    @property
+    def is_good(self) -> bool:
+        return self.state is CertState.GOOD
+
+
+class Outcome(StrEnum):
+    VALID = "valid"
+    UNKNOWN_ISSUER = "unknown_issuer"  # not issued under either JPKI root
+    WRONG_CA = "wrong_ca"  # chains to the other JPKI root than the one required
+    BAD_SIGNATURE = "bad_signature"  # names a JPKI issuer but its signature does not verify
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    NOT_IN_LEDGER = "not_in_ledger"  # signed by the CA key but absent from the ledger (or different bytes)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The verdict on a certificate: ``ok`` only when ``outcome`` is VALID."""
+
+    outcome: Outcome
+    serial: int
+    ca: CaKind | None = None
+    status: CertStatus | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.VALID
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def time_verdict(cert: x509.Certificate, now: datetime) -> Outcome | None:
+    if now < cert.not_valid_before_utc:
+        return Outcome.NOT_YET_VALID
+    if now > cert.not_valid_after_utc:
+        return Outcome.EXPIRED
+    return None
