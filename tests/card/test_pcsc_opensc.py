@@ -1,0 +1,140 @@
+"""The emulated card in a real PC/SC stack: pcscd + vpcd, read by OpenSC and by pyscard.
+
+These are the checks a JPKI middleware user would make with a real card: OpenSC lists the four
+certificates, reads the auth certificate exactly as the CA issued it, signs with the auth key
+after C_Login and the signature verifies with openssl; wrong PINs count down and then block.
+The JPKI client gives the same answers through PC/SC as in-process.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from card_helpers import AUTH_PIN, INPUT_SUPPORT_PIN, personalisation
+from cryptography import x509
+from pcsc_rig import OPENSC_PKCS11
+
+from emulators.card_os import MynaCardOS
+from emulators.jpki_client import Blocked, JpkiClient, WrongPin
+from emulators.readers import InProcessReader
+from real_backends.pcsc import PcscReader
+from twin.card_cli import read_card_info
+
+pytestmark = [pytest.mark.system, pytest.mark.slow]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_opensc_lists_four_certificates_and_reads_the_auth_certificate(serve_card, opensc_env, tmp_path):
+    perso = personalisation()
+    serve_card(perso)
+    listed = run(["pkcs15-tool", "--list-certificates"], opensc_env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("X.509 Certificate [") == 4
+    paths = re.findall(r"Path\s+:\s+(\w+)", listed.stdout)
+    assert paths == ["000a", "0001", "000b", "0002"]
+
+    read = run(["pkcs15-tool", "--read-certificate", "01"], opensc_env)
+    assert read.returncode == 0, read.stderr
+    cert = x509.load_pem_x509_certificate(read.stdout.encode())
+    assert cert.public_bytes(serialization_der()) == perso.auth_certificate
+
+
+def serialization_der():  # noqa: ANN201
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+def pkcs11_sign(pin: str, env: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    return run(
+        ["pkcs11-tool", "--module", OPENSC_PKCS11, "--login", "--pin", pin, "--sign",
+         "-m", "SHA256-RSA-PKCS", "--id", "01", "-i", "data", "-o", "sig"],
+        env, cwd=workdir,
+    )
+
+
+def test_pkcs11_signature_verifies_with_openssl_and_wrong_pins_block(serve_card, opensc_env, tmp_path):
+    perso = personalisation()
+    serve_card(perso)
+    (tmp_path / "data").write_bytes(b"online eligibility confirmation request\n")
+    (tmp_path / "auth.pem").write_bytes(
+        x509.load_der_x509_certificate(perso.auth_certificate).public_bytes(serialization_pem())
+    )
+    signed = pkcs11_sign(AUTH_PIN, opensc_env, tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    assert (tmp_path / "sig").stat().st_size == 256
+    signed_at = (tmp_path / "sig").stat().st_mtime
+    pub = run(["openssl", "x509", "-in", "auth.pem", "-pubkey", "-noout", "-out", "pub.pem"], opensc_env, tmp_path)
+    assert pub.returncode == 0, pub.stderr
+    verified = run(
+        ["openssl", "dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig", "data"], opensc_env, tmp_path
+    )
+    assert verified.returncode == 0 and "Verified OK" in verified.stdout, verified.stdout + verified.stderr
+
+    def tries() -> int:
+        pins = run(["pkcs15-tool", "--list-pins"], opensc_env)
+        assert pins.returncode == 0, pins.stderr
+        return int(re.findall(r"Tries left\s+:\s+(\d+)", pins.stdout)[0])
+
+    assert tries() == 3
+    for left in (2, 1):
+        bad = pkcs11_sign("9999", opensc_env, tmp_path)
+        assert bad.returncode != 0 and "CKR_PIN_INCORRECT" in bad.stderr
+        assert tries() == left
+    last = pkcs11_sign("9999", opensc_env, tmp_path)
+    assert last.returncode != 0
+    assert tries() == 0
+    # the right PIN no longer helps: the card answers 6984 as real cards do, which OpenSC
+    # reports as CKR_GENERAL_ERROR (it maps only 6983 to CKR_PIN_LOCKED)
+    blocked = pkcs11_sign(AUTH_PIN, opensc_env, tmp_path)
+    assert blocked.returncode != 0 and "C_Login failed" in blocked.stderr
+    assert not (tmp_path / "sig").exists() or (tmp_path / "sig").stat().st_mtime <= signed_at
+    assert tries() == 0
+
+
+def serialization_pem():  # noqa: ANN201
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.PEM
+
+
+def test_jpki_client_answers_the_same_through_pcsc_and_in_process(serve_card):
+    perso = personalisation()
+    reader_name = serve_card(perso)
+    results = []
+    for reader in (PcscReader(reader_name), InProcessReader(MynaCardOS(perso))):
+        with reader:
+            client = JpkiClient(reader)
+            info = read_card_info(client, INPUT_SUPPORT_PIN)
+            client.verify("auth", AUTH_PIN)
+            signature = client.sign(b"challenge", "auth")
+            certs = {k: client.read_certificate_der(k) for k in ("auth", "auth_ca", "sign_ca")}
+            client.verify("sign", "abc123")  # lower case is upper-cased like myna does
+            certs["sign"] = client.read_certificate_der("sign")
+            with pytest.raises(WrongPin) as wrong:
+                client.verify("input_support", "0000")
+            results.append((info, signature, certs, wrong.value.tries_left, client.read_basic_info(INPUT_SUPPORT_PIN)))
+    assert results[0] == results[1]
+    assert results[0][2]["auth"] == perso.auth_certificate
+    assert results[0][0]["my_number"] == "********9018"
+
+
+def test_blocked_pin_through_pcsc(serve_card):
+    reader_name = serve_card(personalisation())
+    with PcscReader(reader_name) as reader:
+        client = JpkiClient(reader)
+        for left in (2, 1):
+            with pytest.raises(WrongPin) as e:
+                client.verify("auth", "0000")
+            assert e.value.tries_left == left
+        with pytest.raises(Blocked):
+            client.verify("auth", "0000")
+        with pytest.raises(Blocked):
+            client.verify("auth", AUTH_PIN)
+        assert client.retries("auth") == 0
