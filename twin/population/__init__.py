@@ -1,0 +1,9 @@
+"""The synthetic nation: residents, households and municipalities as columnar arrays.
+
+``build_nation(scale, rng)`` builds it from the bundled MIC statistics and the census figures;
+see :mod:`twin.population.nation`.
+"""
+
+from twin.population.nation import Households, Nation, Residents, build_nation
+
+__all__ = ["Households", "Nation", "Residents", "build_nation"]

@@ -1,0 +1,255 @@
+"""The synthetic nation (合成人口): every resident of Japan as one row of a few numpy arrays.
+
+A census office that had to invent a country consistent with everything it publishes would start
+from the municipal register totals, cut them into households of census-like sizes, fill the
+households with people whose ages add up to the national pyramid, and give each person the
+card-holding odds of their town and age. :func:`build_nation` does that from one bundled MIC
+release (see :mod:`twin.population.statistics`), fully vectorised, in columnar arrays (126 million
+residents in about 2 GB):
+
+* ``scale`` samples whole households: each household of the 1:1 nation is kept independently with
+  probability ``scale`` (so household structure is intact) and every count is scaled back by
+  ``1 / scale`` (:attr:`Nation.weight`).
+* Municipality m holds ``round(population_m / 2.21)`` households at 1:1 (census persons per
+  household); their types and sizes, members' ages and sexes come from
+  :mod:`twin.population.households`; card, account and literacy from
+  :mod:`twin.population.attributes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from twin.errors import InputError
+from twin.population.attributes import LITERACY_LEVELS, band_of_age, fit_holding, literacy_quantiles
+from twin.population.households import HOUSEHOLD_TYPES, N_CELLS, HouseholdModel, household_model
+from twin.population.municipalities import Municipalities, build_municipalities
+from twin.population.statistics import (
+    CENSUS_PERSONS_PER_HOUSEHOLD,
+    N_BANDS,
+    HoldingTargets,
+    Snapshot,
+    account_share_of_holders,
+    check_snapshot,
+    holding_targets,
+    load_snapshot,
+)
+
+#: households generated per vectorised step (bounds the temporary memory; fixed, so results do not
+#: depend on the machine)
+CHUNK_HOUSEHOLDS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Residents:
+    """One row per resident (住民): struct of arrays, grouped by household, heads first."""
+
+    municipality: np.ndarray  # int16 row of Nation.municipalities
+    age: np.ndarray  # uint8 years (0..104)
+    sex: np.ndarray  # uint8: 0 male, 1 female
+    household: np.ndarray  # int32 row of Nation.households
+    is_head: np.ndarray  # bool: 世帯主
+    literacy: np.ndarray  # float32 digital-literacy score 0..1
+    has_card: np.ndarray  # bool: holds a My Number card at the card date
+    has_account: np.ndarray  # bool: registered public-benefit receipt account
+
+    def __len__(self) -> int:
+        return len(self.age)
+
+    def take(self, rows: np.ndarray) -> Residents:
+        """The residents at ``rows`` (indices or a boolean mask), same columns."""
+        return Residents(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class Households:
+    """One row per household (世帯): municipality, size, the head's resident row, type."""
+
+    municipality: np.ndarray  # int16
+    size: np.ndarray  # uint8
+    head: np.ndarray  # int32 resident row of the head (members follow it contiguously)
+    type: np.ndarray  # uint8 index into HOUSEHOLD_TYPES
+
+    def __len__(self) -> int:
+        return len(self.size)
+
+
+@dataclass(frozen=True)
+class Nation:
+    """The synthetic nation at ``scale``; counts scale back to national totals by ``weight``."""
+
+    residents: Residents
+    households: Households
+    municipalities: Municipalities
+    scale: float
+    snapshot: Snapshot
+    card_date: dt.date
+    holding: HoldingTargets
+    account_share: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def weight(self) -> float:
+        """How many real residents (households) each row stands for: 1 / scale."""
+        return 1.0 / self.scale
+
+    def __len__(self) -> int:
+        return len(self.residents)
+
+    def __repr__(self) -> str:
+        return (
+            f"Nation({len(self):,} residents, {len(self.households):,} households, "
+            f"{len(self.municipalities):,} municipalities, scale={self.scale:g}, snapshot={self.snapshot.name}, "
+            f"card_date={self.card_date.isoformat()})"
+        )
+
+    def sample_agents(self, n: int, rng: np.random.Generator, model: object | None = None):  # noqa: ANN201
+        """A Mesa AgentSet of ``n`` residents drawn without replacement (see twin.population.agents)."""
+        from twin.population.agents import sample_agents
+
+        return sample_agents(self, n, rng, model)
+
+
+def _check_args(scale: float, rng: np.random.Generator, snapshot: str, card_date: dt.date | None) -> None:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not (0 < scale <= 1):
+        raise InputError(f"scale {scale!r} is not in (0, 1]: the share of households sampled (1 = every household)")
+    if not isinstance(rng, np.random.Generator):
+        raise InputError(f"rng is {type(rng).__name__}, not a numpy.random.Generator (use numpy.random.default_rng)")
+    check_snapshot(snapshot)
+    if card_date is not None and not isinstance(card_date, dt.date):
+        raise InputError(f"card_date {card_date!r} is not a date")
+
+
+def build_nation(
+    scale: float,
+    rng: np.random.Generator,
+    snapshot: str = "20200401",
+    card_date: dt.date | None = None,
+    progress: Callable[[float], None] | None = None,
+    *,
+    account_share: float | None = None,
+    literacy_concentration: float = 4.0,
+) -> Nation:
+    """Build the synthetic nation from one bundled MIC release.
+
+    ``scale`` in (0, 1] is the share of households kept; ``card_date`` (default: the release's date)
+    fixes card holding and accounts; ``account_share`` overrides the share of card holders with a
+    registered account (default: from FIGURES.md at ``card_date``); ``progress`` is called with the
+    fraction of the work done at each step (they add up to 1).
+    """
+    _check_args(scale, rng, snapshot, card_date)
+    if account_share is not None and not (0 <= account_share <= 1):
+        raise InputError(f"account_share {account_share!r} is not in [0, 1]")
+    if not (literacy_concentration > 0 and math.isfinite(literacy_concentration)):
+        raise InputError(f"literacy_concentration {literacy_concentration!r} is not a positive number")
+    snap = load_snapshot(snapshot)
+    card_date = card_date or snap.date
+    munis = build_municipalities(snap)
+    model = household_model(snapshot)
+    targets = holding_targets(snap, card_date)
+    if account_share is None:
+        account_share = account_share_of_holders(card_date)
+    band_share = snap.band_population / snap.band_population.sum()
+    holding = fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1)
+    lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
+    advance = progress or (lambda fraction: None)
+
+    # households: how many per municipality, then type and size
+    full = np.rint(munis.population / CENSUS_PERSONS_PER_HOUSEHOLD).astype(np.int64)
+    kept = full if scale == 1 else rng.binomial(full, scale)
+    hh_mun = np.repeat(np.arange(len(munis), dtype=np.int16), kept)
+    n_hh = len(hh_mun)
+    cat = np.empty(n_hh, dtype=np.uint8)
+    for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
+        h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
+        cat[h0:h1] = model.cat_table.draw(0, rng.random(h1 - h0, dtype=np.float32))
+    hh_size = model.cat_size[cat]
+    offsets = np.zeros(n_hh + 1, dtype=np.int64)
+    np.cumsum(hh_size, out=offsets[1:])
+    n = int(offsets[-1])
+    if n >= np.iinfo(np.int32).max:
+        raise InputError(f"{n:,} residents do not fit int32 row numbers")
+    advance(0.05)
+
+    res = Residents(
+        municipality=np.empty(n, np.int16),
+        age=np.empty(n, np.uint8),
+        sex=np.empty(n, np.uint8),
+        household=np.empty(n, np.int32),
+        is_head=np.empty(n, bool),
+        literacy=np.empty(n, np.float32),
+        has_card=np.empty(n, bool),
+        has_account=np.empty(n, bool),
+    )
+    band2 = (band_of_age().astype(np.int32) * 2)[:, None] + np.arange(2, dtype=np.int32)[None, :]  # (age, sex)
+    for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
+        h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
+        _fill_chunk(res, model, h0, h1, cat, hh_mun, hh_size, offsets, holding, band2, lit_q, account_share, rng)
+        advance(0.95 * (h1 - h0) / n_hh)
+    households = Households(
+        municipality=hh_mun,
+        size=hh_size,
+        head=offsets[:-1].astype(np.int32),
+        type=model.cat_type[cat],
+    )
+    notes = list(munis.notes)
+    if snap.demographics_from != snap.name:
+        notes.append(f"release {snap.name} has no demographics table; ages from release {snap.demographics_from}")
+    return Nation(res, households, munis, float(scale), snap, card_date, targets, float(account_share), tuple(notes))
+
+
+def _fill_chunk(
+    res: Residents,
+    model: HouseholdModel,
+    h0: int,
+    h1: int,
+    cat: np.ndarray,
+    hh_mun: np.ndarray,
+    hh_size: np.ndarray,
+    offsets: np.ndarray,
+    holding: np.ndarray,
+    band2: np.ndarray,
+    lit_q: np.ndarray,
+    account_share: float,
+    rng: np.random.Generator,
+) -> None:
+    """Members of households h0..h1: roles, ages and sexes given the head, then attributes."""
+    p0, p1 = int(offsets[h0]), int(offsets[h1])
+    n = p1 - p0
+    local = np.repeat(np.arange(h1 - h0, dtype=np.int32), hh_size[h0:h1])
+    pos = np.arange(n, dtype=np.int32)
+    pos -= (offsets[h0:h1] - p0).astype(np.int32)[local]
+    c = cat[h0:h1]
+    role = model.slot_role[c[local], pos]
+    head_cell = model.head_table.draw(model.head_role_of_cat[c], rng.random(h1 - h0, dtype=np.float32))
+    dep_rows = np.maximum(model.dep_row_of_role, 0).astype(np.int32)[role] * N_CELLS
+    dep_rows += head_cell[local]
+    is_head = pos == 0
+    cell = np.where(is_head, head_cell[local], model.dep_table.draw(dep_rows, rng.random(n, dtype=np.float32)))
+    del dep_rows, role
+    age = (cell >> 1).astype(np.uint8)
+    sex = (cell & 1).astype(np.uint8)
+    mun = hh_mun[h0:h1][local]
+    out = slice(p0, p1)
+    res.municipality[out] = mun
+    res.age[out] = age
+    res.sex[out] = sex
+    res.household[out] = local + h0
+    res.is_head[out] = is_head
+    level = (rng.random(n, dtype=np.float32) * LITERACY_LEVELS).astype(np.int32)
+    np.minimum(level, LITERACY_LEVELS - 1, out=level)
+    level += cell.astype(np.int32) * LITERACY_LEVELS
+    res.literacy[out] = lit_q[level]
+    del level
+    cell_idx = mun.astype(np.int32) * (2 * N_BANDS) + band2[age, sex]
+    card = rng.random(n, dtype=np.float32) < holding[cell_idx]
+    res.has_card[out] = card
+    res.has_account[out] = card & (rng.random(n, dtype=np.float32) < np.float32(account_share))
+
+
+__all__ = ["HOUSEHOLD_TYPES", "Households", "Nation", "Residents", "build_nation"]
