@@ -17,7 +17,7 @@ from emulators.personalisation import Personalisation
 
 NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 MY_NUMBER = "123456789018"  # valid check digit, not a real person's
-AUTH_PIN, SIGN_PASSWORD, INPUT_SUPPORT_PIN = "1234", "ABC123", "5678"
+AUTH_PIN, SIGN_PASSWORD, INPUT_SUPPORT_PIN = "2468", "ABC123", "1357"
 
 
 @functools.cache
