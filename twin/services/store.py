@@ -1,0 +1,226 @@
+"""Where the services keep their state: keyed records in named tables, changed only by transactions.
+
+A town hall's ledger book only ever holds what a clerk signed off: a page half written when the
+power went out does not count. The services here work the same way. Every change is made inside a
+:class:`Transaction` (``with store.transaction() as tx: ...``): reads see the committed state plus
+the transaction's own writes, and the writes reach the store all at once on commit or not at all.
+A service object holds nothing the store does not, so a "crash" is modelled by dropping the service
+object and opening a new one on the same store: it sees exactly the committed transactions.
+
+The interface is deliberately small so that a SQL table per name with a primary key on ``key``
+implements it directly (``get`` = ``SELECT``, ``put`` = ``UPSERT``, ``insert`` = ``INSERT`` that
+fails on a duplicate key, ``scan`` = ``SELECT ... ORDER BY key``). Keys are ints, strings or tuples
+of them; values are immutable records (frozen dataclasses, named tuples, tuples, read-only arrays).
+
+:class:`MemoryStore` is the in-memory implementation. For fault-injection tests it can be told to
+crash on a later commit (:meth:`MemoryStore.crash_on_commit`): that commit raises
+:class:`SimulatedCrash` and applies nothing, as if the process died just before writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from types import TracebackType
+from typing import Protocol
+
+Key = Hashable
+
+_DELETED = object()
+
+
+class StoreError(Exception):
+    """A store operation broke a rule of the interface (e.g. a duplicate key on insert)."""
+
+
+class DuplicateKeyError(StoreError):
+    """``insert`` found the key already present: the table's primary key forbids a second record."""
+
+
+class SimulatedCrash(StoreError):
+    """The store "lost power" during commit: nothing of this transaction was written."""
+
+
+class Transaction(Protocol):
+    """One unit of work: reads see committed state plus own writes; writes land together on commit."""
+
+    def get(self, table: str, key: Key) -> object | None: ...
+
+    def put(self, table: str, key: Key, value: object) -> None: ...
+
+    def insert(self, table: str, key: Key, value: object) -> None: ...
+
+    def delete(self, table: str, key: Key) -> None: ...
+
+    def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def __enter__(self) -> Transaction: ...
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None: ...
+
+
+class Store(Protocol):
+    """A durable home for keyed records: committed reads, transactional writes."""
+
+    def transaction(self) -> Transaction: ...
+
+    def get(self, table: str, key: Key) -> object | None: ...
+
+    def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]: ...
+
+    def count(self, table: str) -> int: ...
+
+
+def _sort_key(key: Key) -> tuple:
+    # ints before strings before tuples, each in natural order: a total order over mixed key types
+    if isinstance(key, int):
+        return (0, key)
+    if isinstance(key, str):
+        return (1, key)
+    return (2, key)
+
+
+class _Table:
+    """One table: a dict plus a flag telling whether insertion order is already key order."""
+
+    __slots__ = ("rows", "ordered", "last")
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, object] = {}
+        self.ordered = True
+        self.last: Key | None = None
+
+    def set(self, key: Key, value: object) -> None:
+        if key not in self.rows and self.ordered and self.last is not None:
+            try:
+                if not key > self.last:  # type: ignore[operator]
+                    self.ordered = False
+            except TypeError:
+                self.ordered = False
+        if key not in self.rows:
+            self.last = key
+        self.rows[key] = value
+
+    def items(self) -> list[tuple[Key, object]]:
+        if self.ordered:
+            return list(self.rows.items())
+        return sorted(self.rows.items(), key=lambda kv: _sort_key(kv[0]))
+
+
+class MemoryStore:
+    """The default store: a dict per table; commits are atomic; an optional injected crash."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, _Table] = {}
+        self._crash_in: int | None = None
+        self.commits = 0
+
+    def _table(self, name: str) -> _Table:
+        t = self._tables.get(name)
+        if t is None:
+            t = self._tables[name] = _Table()
+        return t
+
+    def transaction(self) -> MemoryTransaction:
+        return MemoryTransaction(self)
+
+    def get(self, table: str, key: Key) -> object | None:
+        t = self._tables.get(table)
+        return None if t is None else t.rows.get(key)
+
+    def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]:
+        t = self._tables.get(table)
+        items = [] if t is None else t.items()
+        return iter(items if limit is None else items[:limit])
+
+    def count(self, table: str) -> int:
+        t = self._tables.get(table)
+        return 0 if t is None else len(t.rows)
+
+    def tables(self) -> list[str]:
+        return sorted(self._tables)
+
+    def crash_on_commit(self, after: int = 0) -> None:
+        """Make the commit ``after`` commits from now fail with :class:`SimulatedCrash` (0: the next one)."""
+        if after < 0:
+            raise ValueError(f"crash_on_commit: after={after} must be >= 0")
+        self._crash_in = after
+
+    def _apply(self, writes: dict[tuple[str, Key], object]) -> None:
+        if self._crash_in is not None:
+            if self._crash_in == 0:
+                self._crash_in = None
+                raise SimulatedCrash("simulated crash during commit: the transaction was not written")
+            self._crash_in -= 1
+        for (table, key), value in writes.items():
+            t = self._table(table)
+            if value is _DELETED:
+                t.rows.pop(key, None)
+            else:
+                t.set(key, value)
+        self.commits += 1
+
+
+class MemoryTransaction:
+    """A write buffer over a :class:`MemoryStore`; applied on commit, discarded on rollback or error."""
+
+    __slots__ = ("_store", "_writes", "_done")
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._writes: dict[tuple[str, Key], object] = {}
+        self._done = False
+
+    def get(self, table: str, key: Key) -> object | None:
+        v = self._writes.get((table, key), None)
+        if v is None:
+            return self._store.get(table, key)
+        return None if v is _DELETED else v
+
+    def put(self, table: str, key: Key, value: object) -> None:
+        if value is None:
+            raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
+        self._writes[(table, key)] = value
+
+    def insert(self, table: str, key: Key, value: object) -> None:
+        if self.get(table, key) is not None:
+            raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
+        self.put(table, key, value)
+
+    def delete(self, table: str, key: Key) -> None:
+        self._writes[(table, key)] = _DELETED
+
+    def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]:
+        own = {k: v for (t, k), v in self._writes.items() if t == table}
+        if not own:
+            return self._store.scan(table, limit)
+        merged = dict(self._store.scan(table))
+        for k, v in own.items():
+            if v is _DELETED:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
+        return iter(items if limit is None else items[:limit])
+
+    def commit(self) -> None:
+        if self._done:
+            raise StoreError("commit: this transaction is already finished")
+        self._done = True
+        self._store._apply(self._writes)
+
+    def rollback(self) -> None:
+        self._done = True
+        self._writes = {}
+
+    def __enter__(self) -> MemoryTransaction:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if et is None and not self._done:
+            self.commit()
+        elif not self._done:
+            self.rollback()
