@@ -151,8 +151,6 @@ class CertificateAuthority:
         key = check_public_key(public_key)
         if not isinstance(subject, x509.Name) or not subject.get_attributes_for_oid(NameOID.COMMON_NAME):
             raise InvalidNameError(f"subject: {subject!r} is not allowed; a Name with a CN is required")
-        if subject == self.name:
-            raise InvalidNameError(f"subject: {subject.rfc4514_string()} is the CA's own name")
         start = aware(not_before, "not_before")
         end = aware(not_after, "not_after")
         if end <= start:

@@ -205,7 +205,8 @@ class Jpki:
         wanted = {CaKind.parse(k) for k in kinds}
         done = []
         for record in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
-            if record.ca in wanted and record.revoked_at is None and record.not_after >= now:
+            live = record.revoked_at is None and record.not_before <= now <= record.not_after
+            if record.ca in wanted and live:
                 self.revoke(record.serial, reason, now)
                 done.append(record.serial)
         return done
