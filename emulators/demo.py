@@ -76,8 +76,11 @@ def demo_resident(resident_id: str) -> Resident:
 
 
 def card_expiry(birth_date: dt.date, issued: dt.date) -> dt.date:
-    """The card (and its certificates) expire on the holder's 5th birthday after issue (20+)."""
-    year = issued.year + 5 + (1 if (birth_date.month, birth_date.day) < (issued.month, issued.day) else 0)
+    """The card's expiry: the holder's 10th birthday after issue (5th for holders under 18)."""
+    age = issued.year - birth_date.year - ((issued.month, issued.day) < (birth_date.month, birth_date.day))
+    n = 10 if age >= 18 else 5
+    passed = (birth_date.month, birth_date.day) <= (issued.month, issued.day)
+    year = issued.year + n - 1 + (1 if passed else 0)
     try:
         return birth_date.replace(year=year)
     except ValueError:  # born on 29 February

@@ -161,7 +161,7 @@ def info(
         from real_backends.pcsc import PcscReader
 
         rdr = PcscReader(reader)
-    pin = typer.prompt("input-support PIN", hide_input=True) if my_number else None
+    pin = typer.prompt("input-support PIN", hide_input=True, err=True) if my_number else None
     try:
         rdr.connect()
         try:
