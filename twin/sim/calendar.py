@@ -211,9 +211,9 @@ class Calendar:
         return dt.datetime.combine(self.start, dt.time()) + dt.timedelta(hours=float(hours))
 
     def to_datetime64(self, hours: np.ndarray) -> np.ndarray:
-        """Vectorised :meth:`to_datetime`: datetime64[ms] array."""
-        origin = np.datetime64(self.start, "ms")
-        return origin + np.round(np.asarray(hours, dtype=np.float64) * 3_600_000).astype("timedelta64[ms]")
+        """Vectorised :meth:`to_datetime`: datetime64[us] array."""
+        origin = np.datetime64(self.start, "us")
+        return origin + np.round(np.asarray(hours, dtype=np.float64) * 3.6e9).astype("timedelta64[us]")
 
     def day_of(self, hours: float) -> dt.date:
         return self.start + int(hours // 24) * _DAY

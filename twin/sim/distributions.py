@@ -134,7 +134,7 @@ class Empirical:
             raise ValueError("Empirical.values: need at least one observed value")
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
             bad = vals[~(np.isfinite(vals) & (vals >= 0))][0]
-            raise ValueError(f"Empirical.values: {bad!r} is not a finite time >= 0")
+            raise ValueError(f"Empirical.values: {float(bad)!r} is not a finite time >= 0")
         object.__setattr__(self, "values", tuple(vals.tolist()))
         if self.weights is not None:
             w = np.asarray(self.weights, dtype=np.float64)

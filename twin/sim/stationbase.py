@@ -90,7 +90,7 @@ class StationBase:
             raise ValueError(f"arrivals must be a 1-D array of hours, got shape {a.shape}")
         n = len(a)
         if n and not np.all(np.isfinite(a)):
-            raise ValueError(f"arrivals: {a[~np.isfinite(a)][0]!r} is not a finite time in hours")
+            raise ValueError(f"arrivals: {float(a[~np.isfinite(a)][0])!r} is not a finite time in hours")
         if n and np.any(np.diff(a) < 0):
             i = int(np.flatnonzero(np.diff(a) < 0)[0])
             raise ValueError(f"arrivals must be sorted: arrivals[{i + 1}] = {a[i + 1]} < arrivals[{i}] = {a[i]}")
