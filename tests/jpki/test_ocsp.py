@@ -226,3 +226,22 @@ def test_responses_are_deterministic(infra_keys, holder_key, info, now):
         return j.ocsp.respond(cryptography_request(cert, j.auth_ca.certificate, nonce=b"abc"), now)
 
     assert answer() == answer()
+
+
+def test_the_cache_is_bounded_and_drops_the_oldest_answers(jpki, holder_key, info, now):
+    from twin.services.jpki.ocsp import ResponseCache
+
+    cache = ResponseCache(max_entries=2)
+    for serial in (1, 2, 3):
+        cache.put(bytes([serial]), serial, 0.0, 10.0, b"answer")
+    assert len(cache) == 2 and cache.get(b"\x01", 5.0) is None and cache.get(b"\x03", 5.0) == b"answer"
+    assert cache.invalidate(1) == 0 and cache.invalidate(3) == 1 and len(cache) == 1
+    with pytest.raises(ValueError, match="max_entries: 0 is not allowed"):
+        ResponseCache(0)
+
+
+def test_a_naive_time_is_a_caller_error_not_a_malformed_request(jpki, auth, now):
+    from twin.services.jpki import InvalidTimeError
+
+    with pytest.raises(InvalidTimeError, match="has no time zone"):
+        jpki.ocsp.respond(cryptography_request(auth, jpki.auth_ca.certificate), now.replace(tzinfo=None))

@@ -8,6 +8,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from twin.services.jpki import (
@@ -170,3 +172,17 @@ def test_birthdays_are_counted_on_the_japanese_calendar(jpki, holder_key):
     assert cert.not_valid_after_utc == datetime(2031, 4, 2, 14, 59, 59, tzinfo=UTC)
     jst = now.astimezone(timezone(timedelta(hours=9)))
     assert jpki.status(cert, jst).is_good  # any aware time is accepted
+
+
+def test_the_invariant_check_passes_on_a_consistent_centre_and_catches_a_stale_answer(jpki, pair, now):
+    auth, sign = pair
+    serials = [auth.serial_number, sign.serial_number]
+    jpki.ocsp.presign(pair, now)
+    jpki.revoke(auth, "loss", now + LATER)  # drops the pre-signed good answers about auth
+    jpki.check_invariants(now + LATER, serials)
+    # a good answer left in the cache for a revoked serial breaks the invariant
+    request = ocsp.OCSPRequestBuilder().add_certificate(sign, jpki.sign_ca.certificate, hashes.SHA1()).build()
+    good = jpki.ocsp.respond(request.public_bytes(Encoding.DER), now)
+    jpki.ocsp.cache.put(b"stale", auth.serial_number, 0.0, 1e12, good)
+    with pytest.raises(AssertionError, match="cached answer says good"):
+        jpki.check_invariants(now + LATER, serials)

@@ -189,11 +189,19 @@ def _issuer_hashes(issuer: x509.Certificate, hash_name: str) -> tuple[bytes, byt
 
 
 class ResponseCache:
-    """Signed answers by CertID bytes, each served from its thisUpdate until its nextUpdate."""
+    """Signed answers by CertID bytes, each served from its thisUpdate until its nextUpdate.
 
-    def __init__(self) -> None:
+    An answer is about 1.5 kB (it carries the responder certificate), so a million pre-signed answers
+    take about 2 GB: ``max_entries`` bounds the cache, dropping the oldest-stored answers first.
+    """
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        if not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError(f"max_entries: {max_entries!r} is not allowed; use an integer >= 1")
+        self.max_entries = max_entries
         self._entries: dict[bytes, tuple[float, float, bytes]] = {}
         self._by_serial: dict[int, list[bytes]] = {}
+        self._serial_of: dict[bytes, int] = {}
         self.hits = 0
         self.misses = 0
 
@@ -210,8 +218,13 @@ class ResponseCache:
         return None
 
     def put(self, cert_id: bytes, serial: int, this_update: float, next_update: float, response: bytes) -> None:
-        if cert_id not in self._entries:
+        if cert_id in self._entries:
+            del self._entries[cert_id]  # re-inserted below: now the newest
+        else:
+            while len(self._entries) >= self.max_entries:
+                self._drop(next(iter(self._entries)))
             self._by_serial.setdefault(serial, []).append(cert_id)
+            self._serial_of[cert_id] = serial
         self._entries[cert_id] = (this_update, next_update, response)
 
     def invalidate(self, serial: int) -> int:
@@ -219,7 +232,20 @@ class ResponseCache:
         keys = self._by_serial.pop(serial, [])
         for key in keys:
             self._entries.pop(key, None)
+            self._serial_of.pop(key, None)
         return len(keys)
+
+    def answers_for(self, serial: int) -> list[bytes]:
+        """Every stored answer about ``serial`` (for invariant checks)."""
+        return [self._entries[key][2] for key in self._by_serial.get(serial, [])]
+
+    def _drop(self, cert_id: bytes) -> None:
+        del self._entries[cert_id]
+        serial = self._serial_of.pop(cert_id)
+        keys = self._by_serial[serial]
+        keys.remove(cert_id)
+        if not keys:
+            del self._by_serial[serial]
 
 
 @dataclass(frozen=True)
@@ -245,11 +271,12 @@ class OcspResponder:
         lookup: Callable[[int], IssuedCertificate | None],
         *,
         validity: timedelta = timedelta(hours=24),
+        cache_entries: int = 1_000_000,
     ) -> None:
         if not isinstance(validity, timedelta) or validity <= timedelta(0):
             raise InvalidTimeError(f"OCSP validity: {validity!r} is not allowed; use a positive timedelta")
         self.validity = validity
-        self.cache = ResponseCache()
+        self.cache = ResponseCache(cache_entries)
         self._times: tuple[datetime | None, datetime, bytes, bytes] = (None, datetime.min, b"", b"")
         self._lookup = lookup
         self._issuers: dict[tuple[bytes, bytes, bytes], CaKind] = {}
@@ -265,7 +292,7 @@ class OcspResponder:
 
     def respond(self, request_der: bytes, now: datetime) -> bytes:
         """The DER OCSPResponse to ``request_der`` at ``now`` (never raises for bad request bytes)."""
-        if now.tzinfo is None:
+        if not isinstance(now, datetime) or now.tzinfo is None:
             aware(now)  # raises the clear error
         try:
             request = parse_request(bytes(request_der))

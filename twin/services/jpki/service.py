@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from twin.services.jpki import profile
@@ -239,6 +240,8 @@ class Jpki:
     def validate(self, cert: x509.Certificate, now: datetime, kind: CaKind | str | None = None) -> ValidationResult:
         """Chain to the right root, time, then revocation; ``kind`` demands a particular CA."""
         now = aware(now)
+        if not isinstance(cert, x509.Certificate):
+            raise UnknownCertificateError(f"certificate: {type(cert).__name__} is not an x509.Certificate")
         serial = cert.serial_number
         ca = self._by_name.get(cert.issuer)
         if ca is None:
@@ -262,6 +265,27 @@ class Jpki:
         if status.state is CertState.REVOKED:
             return ValidationResult(Outcome.REVOKED, serial, ca.kind, status, detail=f"revoked ({status.reason.value})")  # type: ignore[union-attr]
         return ValidationResult(Outcome.VALID, serial, ca.kind, status)
+
+    def check_invariants(self, now: datetime, serials: Iterable[int]) -> None:
+        """Assert what must always hold, for simulations to call every simulated hour.
+
+        For each serial: the ledger holds a certificate of its CA with that serial, signature and
+        validity, and once revoked, no cached OCSP answer about it still says good. Raises
+        AssertionError naming the first broken rule. Changes nothing (no CRL number is used up).
+        """
+        now = aware(now)
+        for serial in serials:
+            record = self.store.get(serial)
+            assert record is not None, f"serial {serial:#x}: missing from the ledger"
+            cert = x509.load_der_x509_certificate(record.der)
+            ca = self.authority(record.ca)
+            assert cert.serial_number == serial and cert.issuer == ca.name, f"serial {serial:#x}: wrong certificate"
+            assert ca.signed_this(cert), f"serial {serial:#x}: not signed by the {ca.kind.value} CA"
+            assert cert.not_valid_after_utc == record.not_after, f"serial {serial:#x}: validity differs from ledger"
+            if record.revoked_by(now):
+                for raw in self.ocsp.cache.answers_for(serial):
+                    status = x509_ocsp.load_der_ocsp_response(raw).certificate_status
+                    assert status is not x509_ocsp.OCSPCertStatus.GOOD, f"serial {serial:#x}: cached answer says good"
 
     def _record(self, cert_or_serial: x509.Certificate | int) -> IssuedCertificate:
         if isinstance(cert_or_serial, x509.Certificate):
