@@ -12,6 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorit
 
 from twin.services.jpki import (
     BasicInfo,
+    CaKind,
     InvalidNameError,
     InvalidTimeError,
     Jpki,
@@ -178,3 +179,27 @@ def test_bad_names_and_times_are_refused_naming_the_problem(jpki, holder_key, in
         from twin.services.jpki.profile import holder_name
 
         holder_name("abc")
+
+
+def test_founding_refusals_name_the_problem(infra_keys, now):
+    from twin.services.jpki import CertificateAuthority, MemoryStore
+
+    with pytest.raises(InvalidNameError, match="base_url: 'ftp://x' is not allowed"):
+        Jpki.bootstrap(now, infra_keys, "ftp://x")
+    with pytest.raises(InvalidTimeError, match="root validity: 0 years is not allowed"):
+        Jpki.bootstrap(now, infra_keys, root_years=0)
+    with pytest.raises(TypeError, match="keys: a KeySource is required"):
+        Jpki.bootstrap(now, "seed")
+    with pytest.raises(WeakKeyError, match="RSA-1024 is too small"):
+        CertificateAuthority.create(CaKind.AUTH, derive_key(1, 0, 1024), now, MemoryStore(), "http://x")
+
+
+def test_the_base_url_appears_in_every_published_location(infra_keys, holder_key, now):
+    j = Jpki.bootstrap(now, infra_keys, "https://jpki.twin.test/")
+    cert = j.issue_auth_certificate(holder_key.public_key(), date(1980, 1, 1), now, 13101)
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [d.access_location.value for d in aia] == [
+        "https://jpki.twin.test/ocsp/auth",
+        "https://jpki.twin.test/ca/auth.cer",
+    ]
+    assert j.authority("sign") is j.sign_ca and j.authority(CaKind.AUTH) is j.auth_ca
