@@ -1,0 +1,192 @@
+"""The unit of work of every experiment: run scenario S with overrides P, seed s, replication r.
+
+Like one shift of one counter clerk, a task is small, self-contained and can be handed to any
+worker: a local process, a Dask worker on this machine or on another. It carries the validated
+scenario with every override applied (seed, scale, swept values) as JSON -- not a file path, so a
+remote worker needs no shared disk -- the replication number and which metric series to keep. :func:`run_task` is a
+top-level function (picklable) that rebuilds the scenario, runs the model with the replication's
+random streams and returns a small tidy frame: the headline numbers of the model's summary plus the
+selected metric series, and the time the replication itself took inside the worker.
+
+Replication ``r`` of every option and of every point draws from the same named streams
+(``SeedSequence(seed, spawn_key=(component, r))``): common random numbers, so differences between
+options or points are the options' doing, not the dice's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import twin
+from twin.runs import ModelResult, RunContext
+from twin.scenario import Scenario
+
+#: columns of a task's rows (the merged results add ``point`` and ``replication`` in front)
+ROW_COLUMNS = ["option", "origin", "metric", "labels", "time", "value"]
+#: ``origin`` of headline numbers (from the model's summary) and of series (from its metrics)
+SUMMARY, SERIES = "summary", "metrics"
+
+
+@dataclass
+class ReplicationContext(RunContext):
+    """A RunContext whose streams belong to one replication (models call ``ctx.rng(name)`` as usual)."""
+
+    replication: int = 0
+
+    def seed_sequence(self, component: str, replication: int | None = None) -> np.random.SeedSequence:
+        return super().seed_sequence(component, self.replication if replication is None else replication)
+
+    def rng(self, component: str, replication: int | None = None) -> np.random.Generator:
+        return np.random.default_rng(self.seed_sequence(component, replication))
+
+
+@dataclass(frozen=True)
+class Task:
+    """Run scenario S (with its param overrides, seed and scale applied) as replication r; keep ``series``."""
+
+    #: the validated scenario after every override, as JSON (a remote worker needs no shared disk)
+    spec_json: str
+    path: str | None
+    kind: str
+    kind_module: str
+    replication: int
+    series: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The input hash: same scenario, overrides, replication, series and version -> same key."""
+        text = json.dumps([self.spec_json, self.replication, list(self.series), twin.__version__, self.kind_module])
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass
+class TaskResult:
+    """What comes back from a worker: the task's key, its tidy rows and the replication's own time."""
+
+    key: str
+    rows: pd.DataFrame
+    seconds: float
+    sources: list[str] = field(default_factory=list)
+    assumptions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_task(scenario: Scenario, replication: int, *, series: tuple[str, ...] = ()) -> Task:
+    """A task for a validated scenario (swept values, seed and scale already applied)."""
+    from twin.models import KINDS
+
+    spec = json.dumps(scenario.spec.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return Task(
+        spec_json=spec,
+        path=str(scenario.path) if scenario.path else None,
+        kind=scenario.kind,
+        kind_module=KINDS[scenario.kind],
+        replication=replication,
+        series=tuple(series),
+    )
+
+
+@lru_cache(maxsize=64)
+def resolve(spec_json: str, path: str | None) -> Scenario:
+    """The validated scenario of a task (cached per process: replications of a point share it)."""
+    from twin.scenario import _validate
+
+    return _validate(json.loads(spec_json), Path(path) if path else None, spec_json.encode())
+
+
+def _ensure_kind(kind: str, module: str) -> None:
+    """A worker in another process learns test-only or plug-in kinds from the task itself."""
+    from twin.models import KINDS
+
+    if kind not in KINDS:
+        KINDS[kind] = module
+
+
+def run_task(task: Task) -> TaskResult:
+    """Run one replication (top-level and picklable: this is what executors ship to workers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from twin.models import model_module
+    from twin.report import Figure
+
+    _ensure_kind(task.kind, task.kind_module)
+    t0 = time.perf_counter()
+    scenario = resolve(task.spec_json, task.path)
+    ctx = ReplicationContext(scenario, replication=task.replication)
+    result: ModelResult = model_module(scenario.kind).run(ctx)
+    for section in result.sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                plt.close(block.figure)
+    rows = tidy_rows(result, [o.name for o in scenario.options], task.series)
+    seconds = time.perf_counter() - t0
+    return TaskResult(
+        key=task.key,
+        rows=rows,
+        seconds=seconds,
+        sources=list(result.sources),
+        assumptions=[{"name": a.name, "value": a.value, "source": a.source} for a in result.assumptions],
+    )
+
+
+def flatten_summary(summary: Mapping[str, Any], options: list[str]) -> list[tuple[str, str, float]]:
+    """Numeric leaves of a summary as (option, metric, value).
+
+    Keys are joined with dots; a key that names an option (``options.same_day.days_to_90pct`` or
+    ``same_day.days_to_90pct``) becomes the option column. Text and lists are not headline numbers.
+    """
+    out: list[tuple[str, str, float]] = []
+
+    def walk(node: Any, path: list[str], option: str) -> None:
+        if isinstance(node, Mapping):
+            for k in sorted(node, key=str):
+                k_s = str(k)
+                if not option and k_s in options and (not path or path == ["options"]):
+                    walk(node[k], [], k_s)
+                else:
+                    walk(node[k], [*path, k_s], option)
+        elif isinstance(node, bool):
+            out.append((option, ".".join(path), float(node)))
+        elif isinstance(node, int | float | np.integer | np.floating):
+            out.append((option, ".".join(path), float(node)))
+
+    walk(summary, [], "")
+    return out
+
+
+def tidy_rows(result: ModelResult, options: list[str], series: tuple[str, ...]) -> pd.DataFrame:
+    """Headline numbers and the selected series in one frame with columns :data:`ROW_COLUMNS`."""
+    heads = flatten_summary(result.summary, options)
+    parts = [
+        pd.DataFrame(
+            {
+                "option": [h[0] for h in heads],
+                "origin": SUMMARY,
+                "metric": [h[1] for h in heads],
+                "labels": "",
+                "time": pd.Series([pd.NaT] * len(heads), dtype="datetime64[s]"),
+                "value": np.array([h[2] for h in heads], dtype="float64"),
+            }
+        )
+    ]
+    if series:
+        df = result.metrics.frame()
+        keep = df if "*" in series else df[df["metric"].isin(series)]
+        keep = keep.assign(origin=SERIES)
+        parts.append(keep[ROW_COLUMNS].astype({"time": "datetime64[s]", "value": "float64"}))
+    rows = pd.concat(parts, ignore_index=True)
+    for c in ("option", "origin", "metric", "labels"):
+        rows[c] = rows[c].astype(object)
+    return rows.reset_index(drop=True)
