@@ -210,10 +210,13 @@ def holding_targets(snapshot: Snapshot, card_date: dt.date) -> HoldingTargets:
 
     def rates(s: str) -> tuple[np.ndarray, np.ndarray]:
         t = load_snapshot(s)
-        if len(t.muni_code) != len(snapshot.muni_code) or not np.array_equal(t.muni_code, snapshot.muni_code):
-            raise InputError(f"snapshot {s}: municipality list differs from {snapshot.name}")
+        row = {int(c): i for i, c in enumerate(t.muni_code)}
+        missing = [int(c) for c in snapshot.muni_code if int(c) not in row]
+        if missing:
+            raise InputError(f"release {s} has no row for municipalities {missing[:5]} of release {snapshot.name}")
+        take = np.array([row[int(c)] for c in snapshot.muni_code], dtype=np.int64)
         band = t.band_cards / np.maximum(t.band_population, 1)
-        return t.muni_cards / np.maximum(t.muni_population, 1), band
+        return (t.muni_cards / np.maximum(t.muni_population, 1))[take], band
 
     if card_date <= CARD_START:
         return HoldingTargets(card_date, np.zeros(len(snapshot.muni_code)), np.zeros((N_BANDS, 2)), "before 2016-01")
@@ -233,7 +236,7 @@ def holding_targets(snapshot: Snapshot, card_date: dt.date) -> HoldingTargets:
         )
     m, b = rates(snaps[-1])
     last = load_snapshot(snaps[-1])
-    r0 = last.muni_cards.sum() / last.muni_population.sum()
+    r0 = last.muni_cards.sum() / last.muni_population.sum()  # national rate of the last release
     end, r_end = HOLDING_2025
     w = min(1.0, (card_date - dates[-1]).days / (end - dates[-1]).days)
     target = r0 + w * (r_end - r0)

@@ -1,0 +1,68 @@
+"""The agent-tier view over the nation's rows, and the `nation` scenario end to end."""
+
+from __future__ import annotations
+
+import json
+
+import mesa
+import numpy as np
+import pytest
+
+import twin
+from twin.errors import InputError
+from twin.population import build_nation
+from twin.population.agents import ResidentAgent
+
+
+@pytest.fixture(scope="module")
+def nation():
+    return build_nation(0.002, np.random.default_rng(2))
+
+
+def test_sampled_agents_are_a_mesa_agentset_reading_their_rows(nation):
+    agents = nation.sample_agents(500, np.random.default_rng(0))
+    assert isinstance(agents, mesa.agent.AgentSet) and len(agents) == 500
+    rows = np.array([a.row for a in agents])
+    assert len(np.unique(rows)) == 500
+    for a in list(agents)[:50]:
+        assert isinstance(a, ResidentAgent)
+        assert a.age == nation.residents.age[a.row]
+        assert a.has_card == bool(nation.residents.has_card[a.row])
+        assert a.municipality_code == nation.municipalities.code[nation.residents.municipality[a.row]]
+    holders = agents.select(lambda a: a.has_card)
+    assert len(holders) == int(nation.residents.has_card[rows].sum())
+    by_sex = agents.groupby("sex").count()
+    assert sum(by_sex.values()) == 500
+
+
+def test_the_same_rng_samples_the_same_residents(nation):
+    a = [x.row for x in nation.sample_agents(50, np.random.default_rng(9))]
+    b = [x.row for x in nation.sample_agents(50, np.random.default_rng(9))]
+    assert a == b
+
+
+def test_asking_for_more_agents_than_residents_is_refused(nation):
+    with pytest.raises(InputError, match=r"n .* is not a number of residents in \[0, "):
+        nation.sample_agents(len(nation) + 1, np.random.default_rng(0))
+
+
+@pytest.mark.slow
+def test_nation_scenario_writes_its_run_folder_and_repeats_byte_for_byte(tmp_path):
+    first = twin.run("scenarios/nation.yaml", out=tmp_path / "a")
+    second = twin.run("scenarios/nation.yaml", out=tmp_path / "b")
+    assert (first.path / "metrics.parquet").read_bytes() == (second.path / "metrics.parquet").read_bytes()
+    for name in ("manifest.json", "summary.json", "index.html"):
+        assert (first.path / name).exists()
+    assert {p.name for p in first.figures} == {"age_pyramid.png", "card_holding_by_age.png", "literacy_by_age.png"}
+    s = json.loads((first.path / "summary.json").read_text())
+    assert s["scale"] == 0.01
+    assert s["persons_per_household"] == pytest.approx(2.21, abs=0.01)
+    assert s["one_person_share"] == pytest.approx(0.38, abs=0.005)
+    assert s["residents"] == pytest.approx(s["residents_official"], rel=0.005)
+    df = first.metrics
+    pref = df[(df.metric == "population") & df.labels.str.contains("prefecture=")]
+    assert len(pref) == 94  # 47 prefectures x (synthetic, official)
+    assert set(df.metric) >= {"population", "population_error_pct", "card_holding_rate", "household_share",
+                              "digital_literacy_mean", "persons_per_household"}  # fmt: skip
+    page = first.report.read_text(encoding="utf-8")
+    assert "1:100" in page and "Residents by prefecture (47)" in page and "鳥取県" in page
