@@ -13,6 +13,7 @@ records are dropped here before any handler sees them.
 from __future__ import annotations
 
 import logging
+import socket
 
 from emulators.readers import CardOS
 
@@ -37,6 +38,15 @@ def _virtual_icc_class() -> type:
             self.server_sock = None
             self.sock = self.connectToPort(host, port)
             self.sock.settimeout(None)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _VirtualICC__recvFromVPICC(self) -> tuple[int, bytes | None]:  # noqa: N802
+            # vpcd writes the 2-byte length and the APDU separately; acknowledging at once keeps
+            # its Nagle algorithm from holding the APDU for our delayed ACK (about 40 ms a command)
+            quickack = getattr(socket, "TCP_QUICKACK", None)
+            if quickack is not None:
+                self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+            return super()._VirtualICC__recvFromVPICC()
 
     return CardInVpcd
 
