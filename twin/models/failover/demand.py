@@ -1,0 +1,127 @@
+"""Hourly national demand on the central services: what an outage at 10:00 on a Monday really costs.
+
+A clinic opens at 09:00 on Monday after a weekend, and the waiting room is full: online eligibility
+confirmation (オンライン資格確認) sees its heaviest hours on Monday mornings, a second hump in the
+afternoon surgeries, a short Saturday morning and almost nothing on Sundays and public holidays.
+Town-hall counters that hand over and renew My Number cards open 08:30-17:15 on business days,
+with the 2016 peaks at 09:30-12:00 and at 14:00. People log in to Myna Portal from home, so its
+evening is as busy as its morning. The JPKI OCSP responder answers for every card log-in, every
+card-based eligibility check and every private verifier.
+
+Volumes and shapes (public figures in twin/data/FIGURES.md; the hour-by-hour weights are assumed
+shapes fitted to the stated peaks, not published curves):
+
+- eligibility: 204,975,295 online checks in July 2024 (MHLW 医療保険部会 181), spread over that
+  month by the day and hour weights below, and the same weights used for every other month;
+- card: town-hall transactions per business day (FY2025: 1,200万 card and 1,580万 certificate
+  renewals expected, zeikei-news), peaks 09:30-12:00 and 14:00 (Nikkei xTECH, 2016-03/04);
+- portal and payout: per-day volumes (assumed; no published hourly figures);
+- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + private
+  verifiers (626 firms in 2024-11; volume assumed).
+
+This module is shared on purpose: a capacity model can call :func:`hourly_demand` for the same
+curves. Everything is requests per hour, one row per hour from 00:00 of the first day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from twin.sim.holidays import is_holiday
+
+# hour-of-day weights (0..23)
+ELIGIBILITY_WEEKDAY = np.array(
+    [.005, .005, .005, .005, .005, .01, .02, .1, .6, 1.0, 1.0, .85, .45, .35, .55, .75, .75, .6, .35, .12, .04, .01,
+     .01, .005]
+)  # fmt: skip
+#: Monday: the weekend's patients come in the morning
+ELIGIBILITY_MONDAY_MORNING = 1.3
+ELIGIBILITY_DAY = {0: 1.2, 1: 1.0, 2: 1.0, 3: 0.85, 4: 1.0, 5: 0.55, 6: 0.06}
+ELIGIBILITY_HOLIDAY = 0.06
+CARD_BUSINESS_DAY = np.array(
+    [0, 0, 0, 0, 0, 0, 0, 0, .5, .9, 1.0, 1.0, .55, .75, 1.0, .8, .7, .15, 0, 0, 0, 0, 0, 0], dtype=float
+)
+HOME_DAY = np.array(
+    [.12, .06, .03, .02, .02, .04, .15, .4, .6, .8, .9, .9, .8, .8, .8, .8, .75, .7, .7, .8, 1.0, 1.0, .9, .5]
+)  # fmt: skip
+HOME_WEEKEND = 0.8
+
+
+def _days(start: dt.date, n_days: int) -> list[dt.date]:
+    return [start + dt.timedelta(days=d) for d in range(n_days)]
+
+
+def _eligibility_weights(days: list[dt.date]) -> np.ndarray:
+    w = np.zeros((len(days), 24))
+    for i, d in enumerate(days):
+        if is_holiday(d):
+            w[i] = ELIGIBILITY_WEEKDAY * ELIGIBILITY_HOLIDAY
+            continue
+        row = ELIGIBILITY_WEEKDAY * ELIGIBILITY_DAY[d.weekday()]
+        if d.weekday() == 0:
+            row = row.copy()
+            row[8:12] *= ELIGIBILITY_MONDAY_MORNING
+        if d.weekday() == 5:  # Saturday: morning surgeries only
+            row = row.copy()
+            row[13:] *= 0.2
+        w[i] = row
+    return w
+
+
+def _eligibility_per_weight(checks_per_month: float, month: str) -> float:
+    """Checks per unit weight so that the reference month sums to the published total."""
+    y, m = (int(x) for x in month.split("-"))
+    first = dt.date(y, m, 1)
+    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
+    w = _eligibility_weights(_days(first, (nxt - first).days))
+    return checks_per_month / w.sum()
+
+
+def _business(d: dt.date) -> bool:
+    return d.weekday() < 5 and not is_holiday(d) and not ((d.month, d.day) >= (12, 29) or (d.month, d.day) <= (1, 3))
+
+
+def _home(days: list[dt.date], per_day: float) -> np.ndarray:
+    w = np.array([HOME_DAY * (HOME_WEEKEND if (d.weekday() >= 5 or is_holiday(d)) else 1.0) for d in days])
+    return (w / HOME_DAY.sum() * per_day).reshape(-1)
+
+
+def _apply_surges(series: np.ndarray, profile: str, start: dt.date, surges: list) -> np.ndarray:  # noqa: ANN001
+    t0 = dt.datetime.combine(start, dt.time())
+    out = series.copy()
+    for s in surges:
+        if s.profile != profile:
+            continue
+        a = (s.start - t0).total_seconds() / 3600
+        b = (s.end - t0).total_seconds() / 3600
+        hours = np.arange(len(out), dtype=float)
+        # share of each hour inside [a, b)
+        inside = np.clip(np.minimum(hours + 1, b) - np.maximum(hours, a), 0.0, 1.0)
+        out *= 1.0 + (s.factor - 1.0) * inside
+    return out
+
+
+def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:  # noqa: ANN001 (params.Demand)
+    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp), surges applied."""
+    if n_days < 1:
+        raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
+    days = _days(start, n_days)
+    per_w = _eligibility_per_weight(demand.eligibility_checks_per_month, demand.eligibility_reference_month)
+    elig = (_eligibility_weights(days) * per_w).reshape(-1)
+    card = np.array(
+        [CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum() * demand.card_transactions_per_business_day * _business(d)
+         for d in days]
+    ).reshape(-1)  # fmt: skip
+    out = {
+        "eligibility": elig,
+        "card": card,
+        "portal": _home(days, demand.portal_logins_per_day),
+        "payout": _home(days, demand.payout_applications_per_day),
+    }
+    out = {k: _apply_surges(v, k, start, demand.surges) for k, v in out.items()}
+    ocsp = out["portal"] + demand.card_share_of_eligibility * out["eligibility"]
+    ocsp = ocsp + _home(days, demand.private_verifier_checks_per_day)
+    out["ocsp"] = _apply_surges(ocsp, "ocsp", start, demand.surges)
+    return out

@@ -1,0 +1,271 @@
+"""Parameters of the failover scenario: the services, what they depend on, where they run, how they fail.
+
+The defaults describe the central My Number systems as a planner would sketch them on a whiteboard:
+two data centres (east and west), the shared lines (共有回線) and the resident-registry network
+(住基ネット, Juki-net) underneath, the JPKI certificate authority (公的個人認証 CA) and its OCSP
+responder, the card management system (カード管理システム) with its relay servers (中継サーバ),
+and on top the services people use: card issuance and renewal at the town hall, Myna Portal
+(マイナポータル), online eligibility confirmation (オンライン資格確認) and payouts (給付).
+
+``SOURCED`` names the public source of a default; anything not listed there is an assumption and
+the report lists it as such. Failure and repair times are industry-typical assumptions, not
+published figures: the ministries publish outages, not MTBFs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.scenario import deep_merge
+
+Mode = Literal["single", "cold", "warm", "hot", "active_active"]
+MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
+PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp")
+
+
+class FailureClass(StrictModel):
+    """Random failures of one instance: exponential time between failures and to repair.
+
+    ``stress_factor`` makes failures load-dependent: above ``stress_threshold`` utilisation the
+    failure rate grows linearly, reaching ``1 + stress_factor`` times the base rate at 100 % (a
+    defect that load tests at lower load never trigger, as with the 2016 relay servers).
+    """
+
+    mtbf_hours: PositiveFloat = 4_000.0
+    mttr_hours: PositiveFloat = 4.0
+    stress_factor: NonNegativeFloat = 0.0
+    stress_threshold: Fraction = 0.7
+    common_mode: bool = Field(False, description="a stress failure hits every site at once (same software, same load)")
+
+
+class Dependency(StrictModel):
+    """A call from one service to another: hard (down if it is down) or soft (some requests fail)."""
+
+    service: str
+    kind: Literal["hard", "soft"] = "hard"
+    share: Fraction = Field(1.0, description="share of requests that need it (soft dependencies)")
+
+
+class Release(StrictModel):
+    """Software releases: how often, how many carry a defect that escapes testing, how fast it is undone."""
+
+    cadence_days: interval(1, 365) = 14.0
+    defect_escape_rate: Fraction = Field(0.05, description="releases whose defect takes the service down")
+    detection_minutes: NonNegativeFloat = 45.0
+    rollback_minutes: NonNegativeFloat = 60.0
+    blast_radius: interval(0, 1, lo_open=True) = Field(
+        1.0, description="share of traffic a bad release reaches before rollback (canary: small)"
+    )
+    hour: interval(0, 24, hi_open=True) = Field(22.0, description="hour of day releases go live")
+
+
+class Replication(StrictModel):
+    """How the standby site gets the data (RPO): synchronously, by shipping the log, or by backups."""
+
+    mode: Literal["sync", "async", "backup"] = "async"
+    lag_seconds: NonNegativeFloat = Field(5.0, description="async: how far the replica is behind")
+    backup_interval_hours: PositiveFloat = Field(24.0, description="backup: hours between backups")
+
+
+class Service(StrictModel):
+    """One central service: its dependencies, deployment, capacity and failure behaviour."""
+
+    title: str = ""
+    depends_on: list[Dependency] = Field(default_factory=list)
+    deployment: Mode = "hot"
+    sites: list[str] = Field(default_factory=lambda: ["east", "west"], description="primary first")
+    failure: FailureClass = FailureClass()
+    release: Release = Release()
+    replication: Replication = Replication()
+    carries: list[Literal["eligibility", "portal", "payout", "card", "ocsp"]] = Field(
+        default_factory=list, description="demand profiles whose requests pass through this service"
+    )
+    capacity_per_site_rps: PositiveFloat = 1_000.0
+    service_time_ms: PositiveFloat = 150.0
+    timeout_s: PositiveFloat = 30.0
+    retry_probability: Fraction = Field(0.7, description="a failed request is retried by the user or client")
+    max_attempts: interval(1, 10, integer=True) = 3
+    write_share: Fraction = Field(0.1, description="requests that change stored data (count for RPO)")
+    admission_control: bool = Field(False, description="reject load above capacity at once instead of collapsing")
+
+
+class Site(StrictModel):
+    """A data centre: loss of the whole site (power, disaster, fire) is rare and long."""
+
+    title: str = ""
+    mtbf_hours: PositiveFloat = 87_600.0
+    mttr_hours: PositiveFloat = 48.0
+
+
+class Link(StrictModel):
+    """A line between two data centres; while it is cut, synchronous replication cannot commit."""
+
+    between: tuple[str, str] = ("east", "west")
+    mtbf_hours: PositiveFloat = 17_520.0
+    mttr_hours: PositiveFloat = 2.0
+
+
+class Failover(StrictModel):
+    """Detection and recovery time objective (RTO) of each failover mode."""
+
+    detection_minutes: NonNegativeFloat = 5.0
+    rto_minutes: dict[Literal["cold", "warm", "hot", "active_active"], NonNegativeFloat] = Field(
+        default_factory=lambda: {"cold": 24 * 60.0, "warm": 120.0, "hot": 10.0, "active_active": 0.0}
+    )
+
+
+class Maintenance(StrictModel):
+    """Planned maintenance windows (計画停止): one a month; a single site must stop for them."""
+
+    enabled: bool = True
+    week_of_month: interval(1, 4, integer=True) = 3
+    weekday: interval(0, 6, integer=True) = Field(6, description="0 = Monday; 6 = Sunday")
+    start_hour: interval(0, 23, integer=True) = 0
+    hours: interval(0, 24, lo_open=True) = 6.0
+
+
+class Surge(StrictModel):
+    """Demand of one profile multiplied by ``factor`` from ``start`` to ``end`` (local time)."""
+
+    profile: Literal["eligibility", "portal", "payout", "card", "ocsp"]
+    start: dt.datetime
+    end: dt.datetime
+    factor: PositiveFloat
+
+
+class Injected(StrictModel):
+    """A fault placed by hand (incident replays, drills): what breaks, when, and how."""
+
+    target: str = Field(description="a service or site name")
+    kind: Literal["component", "site_loss", "defect"] = "component"
+    start: dt.datetime
+    hours: PositiveFloat = Field(1.0, description="component/site: hours until repaired (defects: until rollback)")
+
+
+class Demand(StrictModel):
+    """National demand volumes; the hourly shapes are in :mod:`twin.models.failover.demand`."""
+
+    eligibility_checks_per_month: PositiveFloat = 204_975_295
+    eligibility_reference_month: str = "2024-07"
+    card_share_of_eligibility: Fraction = 0.1113
+    portal_logins_per_day: NonNegativeFloat = 1_000_000
+    payout_applications_per_day: NonNegativeFloat = 20_000
+    card_transactions_per_business_day: NonNegativeFloat = 150_000
+    private_verifier_checks_per_day: NonNegativeFloat = 500_000
+    surges: list[Surge] = Field(default_factory=list)
+
+
+class Agent(StrictModel):
+    """Agent fidelity: the real JPKI service runs with its ledger replicated as the option says."""
+
+    enabled: bool = False
+    certificates: interval(1, 100_000, integer=True) = 40
+    revocations_per_day: NonNegativeFloat = 4.0
+    status_checks_per_hour: interval(0, 10_000, integer=True) = 6
+    days: interval(1, 366, integer=True) = 14
+
+
+class Params(StrictModel):
+    sites: dict[str, Site] = Field(default_factory=lambda: dict(DEFAULT_SITES))
+    services: dict[str, Service] = Field(default_factory=lambda: dict(DEFAULT_SERVICES))
+    links: dict[str, Link] = Field(default_factory=lambda: {"east_west": Link()})
+    failover: Failover = Failover()
+    maintenance: Maintenance = Maintenance()
+    demand: Demand = Demand()
+    injected: list[Injected] = Field(default_factory=list)
+    random_faults: bool = Field(True, description="false: only the injected faults happen (replays)")
+    collapse: NonNegativeFloat = Field(
+        2.0, description="goodput above capacity falls as 1/(1 + collapse * overload): thrashing, timeouts"
+    )
+    outage_failure_share: Fraction = Field(0.5, description="an hour counts as down when this share of requests fails")
+    agent: Agent = Agent()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        """Services and sites given in a scenario are merged over the default topology, key by key."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, defaults in (("services", DEFAULT_SERVICES), ("sites", DEFAULT_SITES)):
+            given = out.get(key)
+            if isinstance(given, dict):
+                base = {k: v.model_dump(mode="python") for k, v in defaults.items()}
+                merged = deep_merge(base, {k: v for k, v in given.items() if v is not None})
+                for k, v in given.items():
+                    if v is None:  # `name: null` removes a default service or site
+                        merged.pop(k, None)
+                out[key] = merged
+        return out
+
+    @model_validator(mode="after")
+    def _topology(self) -> Params:
+        from twin.models.failover.topology import check_topology
+
+        check_topology(self)
+        return self
+
+
+def _svc(**kw: Any) -> Service:
+    return Service(**kw)
+
+
+def _deps(*items: str) -> list[Dependency]:
+    out = []
+    for it in items:
+        name, _, rest = it.partition(":")
+        if rest:
+            out.append(Dependency(service=name, kind="soft", share=float(rest)))
+        else:
+            out.append(Dependency(service=name))
+    return out
+
+
+DEFAULT_SITES: dict[str, Site] = {
+    "east": Site(title="East data centre"),
+    "west": Site(title="West data centre"),
+}
+
+#: the default topology (the 2024 picture, simplified): every service has a hot standby in the west
+DEFAULT_SERVICES: dict[str, Service] = {
+    "shared_line": _svc(title="Shared lines (共有回線)", failure=FailureClass(mtbf_hours=8_760, mttr_hours=3),
+                        release=Release(cadence_days=90, defect_escape_rate=0.01), write_share=0.0),
+    "jukinet": _svc(title="Resident-registry network (住基ネット)", depends_on=_deps("shared_line"),
+                    release=Release(cadence_days=60, defect_escape_rate=0.02)),
+    "jpki_ca": _svc(title="JPKI certificate authority", deployment="warm", depends_on=_deps("jukinet:0.2"),
+                    release=Release(cadence_days=60, defect_escape_rate=0.03), write_share=1.0),
+    "jpki_ocsp": _svc(title="JPKI OCSP responder", carries=["ocsp"], capacity_per_site_rps=4_000,
+                      service_time_ms=20, timeout_s=10, write_share=0.0,
+                      release=Release(cadence_days=60, defect_escape_rate=0.02)),
+    "card_management": _svc(title="Card management system (カード管理システム)", deployment="warm",
+                            depends_on=_deps("jukinet"), carries=["card"], capacity_per_site_rps=40,
+                            service_time_ms=400, write_share=0.5),
+    "relay_servers": _svc(title="Relay servers (中継サーバ)", depends_on=_deps("card_management", "shared_line"),
+                          carries=["card"], capacity_per_site_rps=40, service_time_ms=300, write_share=0.0),
+    "card_issuance": _svc(title="Card issuance and renewal at the town hall",
+                          depends_on=_deps("relay_servers", "jpki_ca"), carries=["card"],
+                          capacity_per_site_rps=60, service_time_ms=500, write_share=0.6),
+    "myna_portal": _svc(title="Myna Portal (マイナポータル)", depends_on=_deps("jpki_ocsp"),
+                        carries=["portal", "payout"], capacity_per_site_rps=250, write_share=0.05),
+    "eligibility": _svc(title="Online eligibility confirmation (オンライン資格確認)",
+                        depends_on=_deps("jpki_ocsp:0.1113"), carries=["eligibility"],
+                        capacity_per_site_rps=900, service_time_ms=100, timeout_s=10, write_share=0.02,
+                        release=Release(cadence_days=28)),
+    "payout": _svc(title="Payout service (給付)", depends_on=_deps("myna_portal", "jukinet:0.3"),
+                   carries=["payout"], capacity_per_site_rps=60, service_time_ms=300, write_share=1.0,
+                   replication=Replication(mode="sync")),
+}  # fmt: skip
+
+
+#: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
+SOURCED = {
+    "demand.eligibility_checks_per_month": "MHLW 医療保険部会 181: 204,975,295 online checks in July 2024",
+    "demand.card_share_of_eligibility": "MHLW 医療保険部会 181: 11.13 % of July 2024 checks by My Number card",
+    "services.eligibility.depends_on": "card-based checks (11.13 %, MHLW) need the JPKI certificate check",
+    "demand.card_transactions_per_business_day": "zeikei-news: 1,200万 card and 1,580万 certificate renewals "
+    "expected in FY2025 (~114k a business day), plus new issuance (assumed)",
+}

@@ -1,0 +1,247 @@
+"""What the failover comparison shows an operations board: nines, minutes, failed requests, data at risk.
+
+Every figure is a mean over replications with a 95 % confidence interval (Student t), per service
+and per design option, so that "hot standby is better than warm" is a statement with an error bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from twin.metrics import Metrics
+from twin.models.failover.engine import CAUSES, ServiceYear
+from twin.models.failover.params import SOURCED, Params
+from twin.report import Assumption, Figure, Paragraph, Section, Table
+
+SOURCES = [
+    "MHLW 医療保険部会 181: 204,975,295 online eligibility checks in July 2024, 11.13 % by card",
+    "Nikkei xTECH: 2016-01 relay server failures (6 in 2 weeks), 2016-03/04 weekday peaks 09:30-12:00 and 14:00, "
+    "2019-11-11 renewal failures, May 2020 portal and JPKI trouble",
+    "camday.news: Myna Portal overload 2024-10-02 08:20-16:18",
+    "zeikei-news 070729: renewals expected in FY2025 (1,200万 cards, 1,580万 certificates)",
+]
+METRICS = {
+    "availability": lambda y: y.availability,
+    "minutes_down": lambda y: y.minutes_down,
+    "minutes_degraded": lambda y: y.minutes_degraded,
+    "requests": lambda y: y.requests,
+    "requests_failed": lambda y: y.failed,
+    "requests_retried": lambda y: y.retried,
+    "failovers": lambda y: y.failovers,
+    "p99_latency_failover_s": lambda y: y.p99_failover_s,
+    "writes_at_risk": lambda y: y.writes_at_risk,
+}
+
+
+def mean_ci(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of its confidence interval (0 for one replication)."""
+    x = np.asarray(values, dtype=np.float64)
+    m = float(x.mean())
+    if x.size < 2:
+        return m, float("nan")
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    return m, float(half)
+
+
+def nines(availability: float) -> float:
+    """-log10(1 - A): 99.9 % is 3 nines (inf for a service that never went down)."""
+    return float("inf") if availability >= 1.0 else -math.log10(1.0 - availability)
+
+
+def headline(years: list[dict[str, ServiceYear]]) -> dict[str, dict[str, Any]]:
+    """Per service: each metric's mean and CI half-width over the replications, plus incidents by cause."""
+    out: dict[str, dict[str, Any]] = {}
+    for svc in years[0]:
+        row: dict[str, Any] = {}
+        for metric, get in METRICS.items():
+            m, h = mean_ci([get(y[svc]) for y in years])
+            row[metric] = m
+            row[f"{metric}_ci95"] = h
+        row["nines"] = nines(row["availability"])
+        row["incidents_by_cause"] = {c: float(np.mean([y[svc].incidents[c] for y in years])) for c in CAUSES}
+        row["minutes_by_cause"] = {c: float(np.mean([y[svc].minutes_by_cause[c] for y in years])) for c in CAUSES}
+        out[svc] = row
+    return out
+
+
+def add_metrics(m: Metrics, option: str, years: list[dict[str, ServiceYear]], start: dt.date, n_days: int) -> None:
+    """Tidy rows: each metric per service and replication, causes, and the first replication's series."""
+    for r, year in enumerate(years):
+        for svc, y in year.items():
+            for metric, get in METRICS.items():
+                m.add(metric, get(y), option=option, service=svc, replication=r)
+            for c in CAUSES:
+                m.add("incidents", y.incidents[c], option=option, service=svc, cause=c, replication=r)
+                m.add("minutes_down_by_cause", y.minutes_by_cause[c], option=option, service=svc, cause=c,
+                      replication=r)  # fmt: skip
+    first = years[0]
+    hourly = n_days <= 62
+    n = n_days * 24 if hourly else n_days
+    step = np.timedelta64(1, "h") if hourly else np.timedelta64(1, "D")
+    times = np.datetime64(start, "h") + step * np.arange(n)
+    for svc, y in first.items():
+        if y.hourly_demand is None or not y.hourly_demand.any():
+            continue
+        for metric, series in (("demand", y.hourly_demand), ("failed", y.hourly_failed), ("down_share", y.hourly_down)):
+            values = series if hourly else series.reshape(n_days, 24).sum(axis=1)
+            if metric == "down_share" and not hourly:
+                values = values / 24.0
+            m.add_series(f"{'hourly' if hourly else 'daily'}_{metric}", times, values, option=option, service=svc)
+
+
+def _fmt_ci(m: float, h: float, fmt: str = "{:,.0f}") -> str:
+    return fmt.format(m) + ("" if not np.isfinite(h) else " ± " + fmt.format(h))
+
+
+def _user_facing(params: Params) -> list[str]:
+    return [n for n, s in params.services.items() if s.carries]
+
+
+def sections(
+    heads: dict[str, dict[str, dict[str, Any]]],
+    years: dict[str, list[dict[str, ServiceYear]]],
+    params: dict[str, Params],
+    start: dt.date,
+    n_days: int,
+    n_reps: int,
+) -> list[Section]:
+    import matplotlib.pyplot as plt
+
+    options = list(heads)
+    base = params[options[0]]
+    services = list(base.services)
+    users = _user_facing(base)
+    period = f"{n_days} days from {start.isoformat()}"
+    figs: list[Figure] = []
+
+    # 1. availability in nines, per user-facing service and option
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    width = 0.8 / len(options)
+    for k, opt in enumerate(options):
+        vals = [min(heads[opt][s]["nines"], 7.0) for s in users]
+        ax.bar(np.arange(len(users)) + k * width, vals, width, label=opt)
+    ax.set_xticks(np.arange(len(users)) + width * (len(options) - 1) / 2, users, rotation=20, fontsize=8)
+    ax.set_ylabel("nines of availability (capped at 7)")
+    ax.set_title(f"Availability of the services people use ({period}, {n_reps} replications)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    figs.append(Figure("availability_nines", fig, "Time-based availability as nines: 3 = 99.9 %, 4 = 99.99 %."))
+
+    # 2. minutes down by cause, summed over the user-facing services
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    bottom = np.zeros(len(options))
+    for cause in CAUSES:
+        vals = np.array([sum(heads[o][s]["minutes_by_cause"][cause] for s in users) for o in options])
+        if vals.any():
+            ax.bar(options, vals, bottom=bottom, label=cause)
+            bottom += vals
+    ax.set_ylabel("minutes down (sum over user-facing services)")
+    ax.set_title("Where the downtime comes from")
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", labelrotation=15, labelsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    figs.append(Figure("downtime_by_cause", fig, "Mean minutes down per replication, by first cause."))
+
+    # 3. failed requests over time in the first replication
+    hourly = n_days <= 62
+    worst = max(users, key=lambda s: max(heads[o][s]["requests_failed"] for o in options))
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    t0 = np.datetime64(start, "h")
+    for o in options:
+        y = years[o][0][worst]
+        series = y.hourly_failed if hourly else y.hourly_failed.reshape(n_days, 24).sum(axis=1)
+        step = np.timedelta64(1, "h") if hourly else np.timedelta64(1, "D")
+        ax.plot(t0 + step * np.arange(series.size), series, label=o, lw=1.5)
+    dem = years[options[0]][0][worst].hourly_demand
+    dem = dem if hourly else dem.reshape(n_days, 24).sum(axis=1)
+    ax.plot(t0 + (np.timedelta64(1, "h") if hourly else np.timedelta64(1, "D")) * np.arange(dem.size), dem,
+            color="#999", lw=1, ls="--", label="demand")  # fmt: skip
+    ax.set_title(f"{worst}: failed requests per {'hour' if hourly else 'day'} (replication 0)")
+    ax.set_ylabel("requests")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    figs.append(Figure("failed_requests", fig, f"Failed requests of {worst}, the worst-hit service, against demand."))
+
+    head_rows = []
+    for o in options:
+        for s in users:
+            h = heads[o][s]
+            head_rows.append([
+                o, s, f"{100 * h['availability']:.4f} %", f"{h['nines']:.2f}",
+                _fmt_ci(h["minutes_down"], h["minutes_down_ci95"]),
+                _fmt_ci(h["requests_failed"], h["requests_failed_ci95"]),
+                _fmt_ci(h["requests_retried"], h["requests_retried_ci95"]),
+                _fmt_ci(h["p99_latency_failover_s"], h["p99_latency_failover_s_ci95"], "{:.2f}"),
+                _fmt_ci(h["writes_at_risk"], h["writes_at_risk_ci95"], "{:,.1f}"),
+            ])  # fmt: skip
+    cause_rows = []
+    for o in options:
+        for s in services:
+            inc = heads[o][s]["incidents_by_cause"]
+            if any(inc.values()):
+                cause_rows.append([o, s] + [f"{inc[c]:.2f}" for c in CAUSES])
+    best = {
+        s: max(options, key=lambda o: (heads[o][s]["availability"], -heads[o][s]["requests_failed"])) for s in users
+    }
+    text = (
+        f"{len(options)} design options over {period}, {n_reps} replication(s) each with common random numbers "
+        "(the same failures are drawn for every option where the design does not change them). "
+        "Figures are means with 95 % confidence intervals. "
+        + " ".join(f"Best for {s}: {o}." for s, o in best.items())
+    )
+    return [
+        Section("Headline", [Paragraph(text), Table(
+            "Per service and option (mean ± 95 % CI over replications)",
+            ["option", "service", "availability", "nines", "minutes down", "requests failed", "retries",
+             "p99 latency in failover (s)", "writes at risk (RPO)"],
+            head_rows,
+            note="Minutes down include overload hours in which more than half the requests failed. "
+            "Writes at risk: accepted writes not yet on the standby when it took over (0 with synchronous "
+            "replication).",
+        )]),  # fmt: skip
+        Section("Figures", figs),
+        Section("Incidents by cause", [Table(
+            "Incidents per replication that took the service down, by cause (mean)",
+            ["option", "service", *CAUSES], cause_rows,
+        )]),  # fmt: skip
+    ]
+
+
+def flatten(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    from pydantic import BaseModel
+
+    out: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        v = getattr(model, name)
+        key = f"{prefix}{name}"
+        if isinstance(v, BaseModel):
+            out.extend(flatten(v, key + "."))
+        elif isinstance(v, dict) and v and all(isinstance(x, BaseModel) for x in v.values()):
+            for k, x in v.items():
+                out.extend(flatten(x, f"{key}.{k}."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def assumptions(params: Params, options: list[tuple[str, Params]]) -> list[Assumption]:
+    def src(key: str) -> str | None:
+        return next((s for k, s in SOURCED.items() if key == k or key.startswith(k + ".")), None)
+
+    def short(v: Any) -> str:
+        text = str(v.model_dump() if hasattr(v, "model_dump") else v)
+        return text if len(text) <= 120 else text[:117] + "..."
+
+    base = dict(flatten(params))
+    out = [Assumption(k, short(v), src(k)) for k, v in base.items()]
+    for name, p in options:
+        for k, v in flatten(p):
+            if base.get(k) != v:
+                out.append(Assumption(f"[{name}] {k}", short(v), src(k)))
+    return out
