@@ -112,3 +112,27 @@ def test_openssl_checks_the_nonce_of_its_own_request_in_our_answer(files, jpki, 
     assert done.returncode == 0 and "Response verify OK" in out, out
     assert "Nonce Verify error" not in out and "no nonce in response" not in out
     assert "Cert Status: good" in out and "OCSP Nonce" in out
+
+
+def test_openssl_accepts_the_municipal_crl_partition_named_in_the_certificate(files, jpki, holder_key, info, now):
+    later = now + timedelta(hours=1)
+    osaka = jpki.issue_sign_certificate(holder_key.public_key(), info, now, 27128)
+    jpki.revoke(files["sign_cert"], "loss", later)
+    jpki.revoke(osaka, "loss", later)
+    tokyo_crl = jpki.crl("sign", later, municipality_code=13101)
+    assert [r.serial_number for r in tokyo_crl] == [files["sign_cert"].serial_number]
+    idp = tokyo_crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint)
+    assert idp.critical and idp.value.full_name[0].value == "http://jpki.example/crl/sign/13101.crl"
+    crl = pem(files["dir"] / "13101.crl.pem", tokyo_crl)
+    bad = openssl("verify", "-attime", attime(later), "-crl_check", "-CAfile", files["sign_root"],
+                  "-CRLfile", crl, files["sign"])  # fmt: skip
+    assert bad.returncode != 0 and "certificate revoked" in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+    # the Osaka holder's certificate points at another partition: the Tokyo CRL is not its CRL
+    osaka_pem = pem(files["dir"] / "osaka.pem", osaka)
+    other = openssl("verify", "-attime", attime(later), "-crl_check", "-CAfile", files["sign_root"],
+                    "-CRLfile", crl, osaka_pem)  # fmt: skip
+    assert other.returncode != 0 and "different CRL scope" in other.stdout + other.stderr
+    good_crl = pem(files["dir"] / "auth-13101.crl.pem", jpki.crl("auth", later, municipality_code=131016))
+    good = openssl("verify", "-attime", attime(later), "-crl_check", "-CAfile", files["auth_root"],
+                   "-CRLfile", good_crl, files["auth"])  # fmt: skip
+    assert good.returncode == 0, good.stdout + good.stderr

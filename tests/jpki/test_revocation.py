@@ -186,3 +186,14 @@ def test_the_invariant_check_passes_on_a_consistent_centre_and_catches_a_stale_a
     jpki.ocsp.cache.put(b"stale", auth.serial_number, 0.0, 1e12, good)
     with pytest.raises(AssertionError, match="cached answer says good"):
         jpki.check_invariants(now + LATER, serials)
+
+
+def test_a_municipal_crl_partition_lists_only_that_municipalitys_certificates(jpki, pair, holder_key, info, now):
+    auth, _ = pair
+    sapporo = jpki.issue_auth_certificate(holder_key.public_key(), info.birth_date, now, 1100)
+    jpki.revoke(auth, "loss", now)
+    jpki.revoke(sapporo, "death", now)
+    assert [r.serial_number for r in jpki.crl("auth", now, municipality_code=1100)] == [sapporo.serial_number]
+    assert [r.serial_number for r in jpki.crl("auth", now, municipality_code=13101)] == [auth.serial_number]
+    assert len(jpki.crl("auth", now)) == 2
+    assert len(jpki.crl("auth", now, municipality_code=40133)) == 0

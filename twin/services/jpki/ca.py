@@ -233,8 +233,16 @@ class CertificateAuthority:
         ]
 
     # ---- revocation list -------------------------------------------------------------------
-    def crl(self, now: datetime, validity: timedelta) -> x509.CertificateRevocationList:
-        """The full CRL at ``now``: every revoked, unexpired certificate, with a fresh CRL number."""
+    def crl(
+        self, now: datetime, validity: timedelta, municipality_code: int | None = None
+    ) -> x509.CertificateRevocationList:
+        """The CRL at ``now``: revoked, unexpired certificates, with a fresh CRL number.
+
+        Without ``municipality_code`` it is the full CRL (no issuingDistributionPoint: it covers
+        every certificate). With one, it is the partition published at that municipality's CRL
+        distribution point (the URL in its holders' certificates), marked by a critical
+        issuingDistributionPoint naming that URL and listing only that municipality's certificates.
+        """
         now = aware(now)
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -244,8 +252,14 @@ class CertificateAuthority:
             .add_extension(x509.CRLNumber(self.store.next_crl_number(self.kind)), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(self._key_id), False)
         )
+        if municipality_code is not None:
+            url = x509.UniformResourceIdentifier(self.crl_url(municipality_code))
+            idp = x509.IssuingDistributionPoint([url], None, True, False, None, False, False)
+            builder = builder.add_extension(idp, critical=True)
         for record in sorted(self.store.revoked(self.kind), key=lambda r: r.serial):
             if not record.revoked_by(now) or record.not_after < now:
+                continue
+            if municipality_code is not None and record.municipality_code != municipality_code:
                 continue
             entry = x509.RevokedCertificateBuilder().serial_number(record.serial).revocation_date(record.revoked_at)
             flag = record.reason.crl_reason  # type: ignore[union-attr]

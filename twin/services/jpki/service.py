@@ -233,9 +233,16 @@ class Jpki:
             return CertStatus(CertState.REVOKED, record.revoked_at, record.reason)
         return CertStatus(CertState.GOOD)
 
-    def crl(self, kind: CaKind | str, now: datetime) -> x509.CertificateRevocationList:
-        """A freshly signed full CRL of one CA (CRL number +1, nextUpdate = now + crl_validity)."""
-        return self.authority(kind).crl(now, self.crl_validity)
+    def crl(
+        self, kind: CaKind | str, now: datetime, municipality_code: int | None = None
+    ) -> x509.CertificateRevocationList:
+        """A freshly signed CRL of one CA (CRL number +1, nextUpdate = now + crl_validity).
+
+        The full CRL by default; with ``municipality_code``, the partition served at that
+        municipality's CRL distribution point (only holder certificates issued there).
+        """
+        code = None if municipality_code is None else profile.municipality(municipality_code)
+        return self.authority(kind).crl(now, self.crl_validity, code)
 
     def validate(self, cert: x509.Certificate, now: datetime, kind: CaKind | str | None = None) -> ValidationResult:
         """Chain to the right root, time, then revocation; ``kind`` demands a particular CA."""
