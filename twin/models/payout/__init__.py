@@ -25,41 +25,40 @@ from twin.models.payout import report
 from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, plan_households
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
+from twin.population import Nation
 from twin.runs import ModelResult, RunContext
 
 __all__ = ["Params", "run"]
 
 
 def payment_calendar(params: Params, day0: dt.date, horizon: int, closed: list[dt.date]) -> PaymentCalendar:
-    """Business days (weekends, Japanese public holidays and extra closed days are closed)."""
+    """Business days (weekends, Japanese public holidays and the scenario's extra closed days are
+    closed) and the transfer-batch days on the simulation's day grid."""
     from twin.sim.calendar import Calendar
 
-    cal = Calendar(day0, day0 + dt.timedelta(days=horizon), closed_days=closed)
+    cal = Calendar(day0, day0 + dt.timedelta(days=horizon))
     days = [day0 + dt.timedelta(days=d) for d in range(horizon)]
-    business = np.array([cal.is_business_day(d) for d in days])
+    extra = set(closed)
+    business = np.array([cal.is_business_day(d) and d not in extra for d in days])
     batch = np.array([d.weekday() in params.disbursement.batch_weekdays for d in days])
     return PaymentCalendar(business, batch, (params.disbursement.first_payment - day0).days)
 
 
-def households_from_nation(nation) -> tuple[Households, Municipalities]:  # noqa: ANN001 (population.Nation)
+def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
+    """The payout's view: one row per household with its head's attributes."""
     res, hh, mun = nation.residents, nation.households, nation.municipalities
     head = hh.head
-    type_index = (
-        np.array([MUNICIPALITY_TYPES.index(str(t)) for t in mun.type], dtype=np.int8)
-        if not np.issubdtype(np.asarray(mun.type).dtype, np.integer)
-        else np.asarray(mun.type, dtype=np.int8)
-    )
     households = Households(
-        municipality=np.asarray(hh.municipality, dtype=np.int32),
-        size=np.asarray(hh.size, dtype=np.int16),
+        municipality=hh.municipality.astype(np.int32),
+        size=hh.size.astype(np.int16),
         head_age=res.age[head],
-        head_literacy=res.literacy[head].astype(np.float32),
-        head_card=res.has_card[head].astype(bool),
+        head_literacy=res.literacy[head],
+        head_card=res.has_card[head],
     )
     munis = Municipalities(
-        code=np.asarray(mun.code),
-        type_index=type_index,
-        households=np.bincount(households.municipality, minlength=len(type_index)),
+        code=mun.code,
+        type_index=mun.type_index,
+        households=np.bincount(households.municipality, minlength=len(mun)),
     )
     return households, munis
 
@@ -71,12 +70,13 @@ def run(ctx: RunContext) -> ModelResult:
     day0 = spec.calendar.start
     horizon = (spec.calendar.end - day0).days + 1
     base: Params = ctx.options[0].params  # type: ignore[assignment]
-    with ctx.progress("Building the synthetic nation", None):
+    with ctx.progress("Building the synthetic nation", 1.0) as advance:
         nation = build_nation(
             scale=ctx.scale,
             rng=ctx.rng("population"),
             snapshot=spec.population.statistics,
             card_date=spec.population.card_date or base.reference_date,
+            progress=advance,
         )
     hh, mun = households_from_nation(nation)
     del nation

@@ -160,7 +160,8 @@ def simulate(
     rework = np.zeros((m, h + 1, 5))
     rework_persons = np.zeros((m, h + 1, 5))
 
-    full_staff = mun.households / 1000.0 * v.staff_minutes_per_1000_households  # per business day
+    by_type = np.array([v.staffing_by_type[t] for t in MUNICIPALITY_TYPES])
+    full_staff = mun.households / 1000.0 * v.staff_minutes_per_1000_households * by_type[mun.type_index]
     # staffing ramps up from the day work first arrives
     any_work = arrivals.sum(axis=2) > 0
     first_work = np.where(any_work.any(axis=1), np.argmax(any_work, axis=1), h)

@@ -122,8 +122,10 @@ def plan_households(
     def uniform(name: str, size: int = n) -> np.ndarray:
         return stream(name).random(size, dtype=np.float32)
 
-    def exponential(name: str, mean: np.ndarray | float) -> np.ndarray:
-        return (stream(name).standard_exponential(n, dtype=np.float32) * mean).astype(np.float32)
+    def delay(name: str, mean: np.ndarray | float) -> np.ndarray:
+        """Gamma-distributed delays with the given mean (shape 1 = exponential)."""
+        k = b.delay_shape
+        return (stream(name).standard_gamma(k, n, dtype=np.float32) * (mean / k)).astype(np.float32)
 
     # municipalities: when online intake opens, who suspends it
     open_day = online_opening_days(params, day0, len(mun), uniform("online_opening", len(mun)))
@@ -138,11 +140,11 @@ def plan_households(
     mail_start = np.array([days_from(day0, it.mail_out[t].start) for t in MUNICIPALITY_TYPES], np.float32)
     mail_spread = np.array([it.mail_out[t].spread_days for t in MUNICIPALITY_TYPES], np.float32)
     form_arrives = mail_start[type_of] + uniform("mail_out_position") * mail_spread[type_of] + it.postal_days
-    mail_day = form_arrives + exponential("mail_delay", b.mail_delay_days * delay_factor) + it.postal_days
+    mail_day = form_arrives + delay("mail_delay", b.mail_delay_days * delay_factor) + it.postal_days
 
     # the online route: card holders, more likely the more at home online they are
     online_capable = hh.head_card & (uniform("channel_choice") < b.online_share_card_holders * hh.head_literacy)
-    online_day = open_day[hh.municipality].astype(np.float32) + exponential(
+    online_day = open_day[hh.municipality].astype(np.float32) + delay(
         "online_delay", b.online_delay_days * delay_factor
     )
     susp_day = days_from(day0, it.online_suspension_start)

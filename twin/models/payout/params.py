@@ -76,10 +76,13 @@ class Behaviour(StrictModel):
 
     never_apply: Fraction = Field(0.0057, description="households that never apply (34万 of 5,949万)")
     online_share_card_holders: Fraction = Field(
-        0.30, description="P(apply online | head holds a card with a signature certificate, literacy 1)"
+        0.40, description="P(apply online | head holds a card with a signature certificate, literacy 1)"
     )
-    online_delay_days: PositiveFloat = Field(4.0, description="mean days from online opening to applying")
+    online_delay_days: PositiveFloat = Field(8.0, description="mean days from online opening to applying")
     mail_delay_days: PositiveFloat = Field(9.0, description="mean days from form receipt to posting it back")
+    delay_shape: interval(0.2, 20) = Field(
+        5.0, description="gamma shape of the application delays (1: exponential; larger: less spread)"
+    )
     elderly_delay_factor: PositiveFloat = Field(1.4, description="delay multiplier for heads aged 75+")
     online_also_mails: Fraction = Field(0.05, description="online applicants who also send the mail form (a duplicate)")
     duplicate_online_share: Fraction = Field(
@@ -94,6 +97,10 @@ class Verification(StrictModel):
     online_matching: Literal["manual", "automated"] = "manual"
     staff_minutes_per_1000_households: PositiveFloat = Field(
         240.0, description="verification staff minutes per business day per 1,000 households"
+    )
+    staffing_by_type: dict[Literal["special_ward", "designated_city", "city", "town_village"], PositiveFloat] = Field(
+        default_factory=lambda: {"special_ward": 0.5, "designated_city": 0.5, "city": 1.0, "town_village": 1.5},
+        description="staffing relative to the national rate per municipality type (big cities were short-handed)",
     )
     ramp_up_days: NonNegativeFloat = Field(10.0, description="days until a municipality reaches full staffing")
     minutes_mail: PositiveFloat = Field(3.0, description="minutes to key in and check a mail form")
@@ -170,5 +177,9 @@ SOURCED = {
     "behaviour.never_apply": "Jiji: about 34万 households never applied (99.4 % paid)",
     "verification.error_rate_online": "Japan Times 2020-05-21: Shinagawa ~70 % with errors on day 1 "
     "(the season average of 30 % is assumed)",
+    "behaviour.online_share_card_holders": "fitted to the 2020 online applications (513,491 by 05-07, 1.44M by "
+    "05-13, 1.94M by 05-24; RMS error 4 %) by scripts/calibrate_payout_online.py",
+    "behaviour.online_delay_days": "fitted with online_share_card_holders (same script)",
+    "behaviour.delay_shape": "fitted with online_share_card_holders (same script)",
     "push.registered_share": "limo 41215: 60.4 % of card holders registered by 2023-05-21",
 }
