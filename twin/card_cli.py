@@ -93,12 +93,24 @@ def serve(
     port: Annotated[int, typer.Option(help="vpcd port (see /etc/reader.conf.d/vpcd).")] = 35963,
     host: Annotated[str, typer.Option(help="Host where pcscd runs the vpcd driver.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Key seed for --resident.")] = 0,
+    atr: Annotated[
+        str | None, typer.Option(help="Answer-to-reset in hex (default 3BE000FF8131FE4514).")
+    ] = None,
 ) -> None:
     """Attach an emulated card to the vpcd virtual reader and serve it until pcscd stops."""
+    import dataclasses
+
     from emulators.card_os import MynaCardOS
+    from emulators.personalisation import PersonalisationError
     from emulators.vpcd import attach
 
     perso = _load_personalisation(resident, file, seed)
+    if atr is not None:
+        try:
+            perso = dataclasses.replace(perso, atr=bytes.fromhex(atr))
+        except ValueError as e:
+            message = str(e).removeprefix("atr: ") if isinstance(e, PersonalisationError) else f"{atr!r} is not hexadecimal"
+            raise _fail(f"--atr: {message}") from None
     card = MynaCardOS(perso)
     try:
         icc = attach(card, host, port)

@@ -56,10 +56,13 @@ def test_personalise_writes_a_0600_file_and_prints_no_secret(tmp_path):
         (["card", "serve", "--resident", "demo-99"], "--resident: 'demo-99' is not a demo resident"),
         (["card", "serve", "--file", "/nonexistent/card.json"], "no such personalisation file"),
         (["card", "info", "--reader", "No Such Reader 99"], "error:"),
+        (["card", "serve", "--file", "PERSO", "--atr", "12zz"], "--atr: '12zz' is not hexadecimal"),
+        (["card", "serve", "--file", "PERSO", "--atr", "1234"], "--atr: 1234 is not an ATR (starts 3B or 3F)"),
     ],
 )
-def test_user_errors_are_one_clear_line(args, message):
-    result = runner.invoke(app, args)
+def test_user_errors_are_one_clear_line(args, message, tmp_path):
+    perso = str(personalisation().save(tmp_path / "card.json"))
+    result = runner.invoke(app, [perso if a == "PERSO" else a for a in args])
     assert result.exit_code in (1, 2)
     assert message in result.output
     assert "Traceback" not in result.output

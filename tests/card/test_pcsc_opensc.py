@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from card_helpers import AUTH_PIN, INPUT_SUPPORT_PIN, personalisation
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from pcsc_rig import OPENSC_PKCS11
 
 from emulators.card_os import MynaCardOS
@@ -42,13 +43,7 @@ def test_opensc_lists_four_certificates_and_reads_the_auth_certificate(serve_car
     read = run(["pkcs15-tool", "--read-certificate", "01"], opensc_env)
     assert read.returncode == 0, read.stderr
     cert = x509.load_pem_x509_certificate(read.stdout.encode())
-    assert cert.public_bytes(serialization_der()) == perso.auth_certificate
-
-
-def serialization_der():  # noqa: ANN201
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
+    assert cert.public_bytes(Encoding.DER) == perso.auth_certificate
 
 
 def pkcs11_sign(pin: str, env: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -64,7 +59,7 @@ def test_pkcs11_signature_verifies_with_openssl_and_wrong_pins_block(serve_card,
     serve_card(perso)
     (tmp_path / "data").write_bytes(b"online eligibility confirmation request\n")
     (tmp_path / "auth.pem").write_bytes(
-        x509.load_der_x509_certificate(perso.auth_certificate).public_bytes(serialization_pem())
+        x509.load_der_x509_certificate(perso.auth_certificate).public_bytes(Encoding.PEM)
     )
     signed = pkcs11_sign(AUTH_PIN, opensc_env, tmp_path)
     assert signed.returncode == 0, signed.stderr
@@ -96,12 +91,6 @@ def test_pkcs11_signature_verifies_with_openssl_and_wrong_pins_block(serve_card,
     assert blocked.returncode != 0 and "C_Login failed" in blocked.stderr
     assert not (tmp_path / "sig").exists() or (tmp_path / "sig").stat().st_mtime <= signed_at
     assert tries() == 0
-
-
-def serialization_pem():  # noqa: ANN201
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.PEM
 
 
 def test_jpki_client_answers_the_same_through_pcsc_and_in_process(serve_card):
