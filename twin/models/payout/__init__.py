@@ -24,7 +24,7 @@ from twin.metrics import Metrics
 from twin.models.payout import report
 from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, plan_households
-from twin.models.payout.params import MUNICIPALITY_TYPES, Params
+from twin.models.payout.params import Params
 from twin.population import Nation
 from twin.runs import ModelResult, RunContext
 
