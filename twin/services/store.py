@@ -94,15 +94,16 @@ class _Table:
         self.last: Key | None = None
 
     def set(self, key: Key, value: object) -> None:
-        if key not in self.rows and self.ordered and self.last is not None:
-            try:
-                if not key > self.last:  # type: ignore[operator]
+        rows = self.rows
+        if key not in rows:
+            if self.ordered and self.last is not None:
+                try:
+                    if not key > self.last:  # type: ignore[operator]
+                        self.ordered = False
+                except TypeError:
                     self.ordered = False
-            except TypeError:
-                self.ordered = False
-        if key not in self.rows:
             self.last = key
-        self.rows[key] = value
+        rows[key] = value
 
     def items(self) -> list[tuple[Key, object]]:
         if self.ordered:
@@ -155,8 +156,11 @@ class MemoryStore:
                 self._crash_in = None
                 raise SimulatedCrash("simulated crash during commit: the transaction was not written")
             self._crash_in -= 1
+        tables = self._tables
         for (table, key), value in writes.items():
-            t = self._table(table)
+            t = tables.get(table)
+            if t is None:
+                t = tables[table] = _Table()
             if value is _DELETED:
                 t.rows.pop(key, None)
             else:

@@ -1,0 +1,474 @@
+"""The payout ledger (給付台帳): every household paid once, ever, and every yen accounted for.
+
+A town hall in 2020 received the same household's claim online, again online, and by mail (one
+person sent 15); staff re-keyed, retried and corrected. The ledger is where none of that can pay
+twice. Every submission carries an idempotency key: the same key with the same payload gets the first
+answer again; the same key with another payload is refused. A household moves through one file
+(:class:`~twin.services.payout.records.Status`): applied -> verified (or returned for correction)
+-> in a transfer batch -> paid (or bounced by the bank, back to correction). Payments are keyed by
+household in the store, so a second payment is a duplicate primary key, not a business rule.
+
+All state lives in the store and every step is one transaction: drop a :class:`PayoutLedger` at
+any point and open a new one on the same store to continue exactly after the last committed step.
+:meth:`PayoutLedger.check_invariants` checks that money is conserved (cheap: running totals against
+table sizes; ``full=True`` recomputes everything from the records).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from twin.services.accounts import AccountProblem, PublicBenefitAccounts, check_account, holder_matches
+from twin.services.payout.programme import EntitlementRoll, Programme, ProgrammeError
+from twin.services.payout.reconciliation import BankConfirmation, BankOutcome, ReconciliationReport, classify
+from twin.services.payout.records import (
+    Application,
+    ApplicationRecord,
+    Batch,
+    Channel,
+    Decision,
+    HouseholdFile,
+    Outcome,
+    Reason,
+    Status,
+    Totals,
+    Transfer,
+)
+from twin.services.store import DuplicateKeyError, Store, Transaction
+
+META, KEYS, APPS, PENDING, FILES = "payout.meta", "payout.keys", "payout.apps", "payout.pending", "payout.files"
+QUEUE, NOTIFIED, BATCHES, IN_FLIGHT = "payout.queue", "payout.notified", "payout.batches", "payout.in_flight"
+PAYMENTS, SETTLED, COUNTERS, TOTALS = "payout.payments", "payout.settled", "payout.counters", "payout.totals"
+_UNTOUCHED = HouseholdFile(Status.ENTITLED)
+_OPEN_TO_APPLY = {Status.ENTITLED, Status.OPTED_OUT, Status.RETURNED, Status.BANK_REJECTED}
+
+
+class InvariantViolation(Exception):
+    """The ledger's books do not add up; the message says which sum, and by how much."""
+
+
+class NotBusinessDayError(ValueError):
+    """Transfer batches go to the bank on business days only."""
+
+
+class PayoutLedger:
+    """給付台帳: applications, verification, push payments, transfer batches and bank answers for one programme.
+
+    ``accounts`` (公金受取口座) supplies registered accounts for applications without one and for push;
+    ``verify_signature`` (e.g. the JPKI service) decides online applications' signatures when given,
+    otherwise the application's ``signature_verified`` flag is trusted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        programme: Programme,
+        roll: EntitlementRoll,
+        *,
+        accounts: PublicBenefitAccounts | None = None,
+        verify_signature: Callable[[Application], bool] | None = None,
+    ) -> None:
+        self.store, self.programme, self.roll = store, programme, roll
+        self.accounts, self.verify_signature = accounts, verify_signature
+        meta = (programme, roll.digest())
+        with store.transaction() as tx:
+            existing = tx.get(META, "terms")
+            if existing is None:
+                tx.put(META, "terms", meta)
+                tx.put(TOTALS, "t", Totals())
+            elif existing != meta:
+                raise ProgrammeError("this store holds a ledger for other programme terms or another entitlement roll")
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def totals(self) -> Totals:
+        return self.store.get(TOTALS, "t")  # type: ignore[return-value]
+
+    def file(self, household: int) -> HouseholdFile:
+        return self.store.get(FILES, household) or _UNTOUCHED  # type: ignore[return-value]
+
+    def status(self, household: int) -> Status:
+        return self.file(household).status
+
+    def application(self, application_id: int) -> ApplicationRecord | None:
+        return self.store.get(APPS, application_id)  # type: ignore[return-value]
+
+    def pending_verification(self, limit: int | None = None) -> list[int]:
+        """Application ids waiting for municipal verification, oldest first."""
+        return [int(k) for k, _ in self.store.scan(PENDING, limit)]  # type: ignore[arg-type]
+
+    def open_batches(self) -> list[int]:
+        """Batches with at least one transfer still waiting for the bank's answer."""
+        return sorted({int(b) for _, b in self.store.scan(IN_FLIGHT)})  # type: ignore[call-overload]
+
+    def batch(self, batch_id: int) -> Batch | None:
+        return self.store.get(BATCHES, batch_id)  # type: ignore[return-value]
+
+    def counts(self) -> dict[str, int]:
+        """How many decisions of each kind, e.g. ``{"rejected:duplicate": 14, "replayed": 3}``."""
+        return {str(k): int(v) for k, v in self.store.scan(COUNTERS)}  # type: ignore[call-overload]
+
+    # -- applications ----------------------------------------------------------------------------
+
+    def submit(self, application: Application, key: str, on: dt.date) -> Decision:
+        """Receive an application under an idempotency ``key`` on date ``on``. Never raises for bad data."""
+        if not isinstance(key, str) or not key:
+            return self._count_only(
+                Decision(
+                    Outcome.REJECTED,
+                    application.household,
+                    Reason.BAD_KEY,
+                    "idempotency key: must be a non-empty string",
+                )
+            )
+        return self._idempotent(key, application.fingerprint(), lambda tx: self._intake(tx, application, key, on))
+
+    def _idempotent(self, key: str, fingerprint: str, act: Callable[[Transaction], Decision]) -> Decision:
+        with self.store.transaction() as tx:
+            seen = tx.get(KEYS, key)
+            if seen is not None:
+                first_fp, first = seen  # type: ignore[misc]
+                if first_fp == fingerprint:
+                    _count(tx, "replayed")
+                    return first
+                d = Decision(
+                    Outcome.REJECTED,
+                    first.household,
+                    Reason.KEY_REUSED,
+                    f"idempotency key {key!r} was already used for a different submission",
+                )
+                _count(tx, _label(d))
+                return d
+            d = act(tx)
+            tx.put(KEYS, key, (fingerprint, d))
+            _count(tx, _label(d))
+            return d
+
+    def _count_only(self, d: Decision) -> Decision:
+        with self.store.transaction() as tx:
+            _count(tx, _label(d))
+        return d
+
+    def _intake(self, tx: Transaction, app: Application, key: str, on: dt.date) -> Decision:
+        h, p = app.household, self.programme
+        if not isinstance(h, int) or not self.roll.entitled(h):
+            return _reject(
+                h, Reason.UNKNOWN_HOUSEHOLD, f"household {h}: not on the entitlement roll of {p.reference_date}"
+            )
+        if app.channel is Channel.PUSH or not p.accepts(app.channel, on):
+            return _reject(
+                h,
+                Reason.CHANNEL_CLOSED,
+                f"channel {app.channel}: not accepting applications on {on} (open {p.opens}..{p.closes})",
+            )
+        if app.channel is Channel.ONLINE:
+            ok = self.verify_signature(app) if self.verify_signature is not None else app.signature_verified
+            if not ok:
+                return _reject(
+                    h, Reason.SIGNATURE_INVALID, "online application: the signature certificate check failed"
+                )
+        if app.account is not None:
+            account = check_account(app.account)
+            if isinstance(account, AccountProblem):
+                return _reject(h, Reason.BAD_ACCOUNT, account.message, detail=account.reason.value)
+        else:
+            account = self.accounts.account_on(app.applicant, on) if self.accounts is not None else None
+            if account is None:
+                return _reject(h, Reason.NO_ACCOUNT, f"applicant {app.applicant}: no account given and none registered")
+        f: HouseholdFile = tx.get(FILES, h) or _UNTOUCHED  # type: ignore[assignment]
+        if f.status is Status.PAID:
+            return _reject(h, Reason.ALREADY_PAID, f"household {h}: already paid")
+        if f.status not in _OPEN_TO_APPLY:
+            return _reject(
+                h, Reason.DUPLICATE, f"household {h}: already {f.status.value}; this application is a duplicate"
+            )
+        if p.match_at_intake:
+            problem = self._register_check(app, account)
+            if problem is not None:
+                return _reject(h, *problem)
+        t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+        aid = t.next_application
+        if f.status is Status.RETURNED and f.application >= 0:  # a corrected resubmission supersedes the returned one
+            old: ApplicationRecord = tx.get(APPS, f.application)  # type: ignore[assignment]
+            tx.put(APPS, old.id, old._replace(status=Outcome.REJECTED, reason=Reason.DUPLICATE, decided_on=on))
+        tx.put(APPS, aid, ApplicationRecord(aid, key, h, app, on, Outcome.ACCEPTED, account, f.status))
+        tx.put(PENDING, aid, h)
+        tx.put(FILES, h, f._replace(status=Status.APPLIED, application=aid, account=account))
+        tx.put(TOTALS, "t", t._replace(next_application=aid + 1))
+        return Decision(Outcome.ACCEPTED, h, None, "received; waiting for verification", aid)
+
+    def _register_check(self, app: Application, account: object) -> tuple[Reason, str] | None:
+        """The municipal checks against the register on the reference date: head, members, account holder."""
+        h = app.household
+        if app.applicant != self.roll.head_of(h):
+            return (
+                Reason.NOT_HEAD,
+                f"applicant {app.applicant}: not the head of household {h} on {self.roll.reference_date}",
+            )
+        if app.members is not None and tuple(sorted(app.members)) != self.roll.members(h):
+            return Reason.MEMBER_MISMATCH, f"household {h}: the members listed differ from the register"
+        reading = self.roll.head_reading(h)
+        if reading is None or not holder_matches(account.holder, reading):  # type: ignore[attr-defined]
+            return Reason.HOLDER_MISMATCH, f"household {h}: the account holder is not the head (name reading differs)"
+        return None
+
+    def verify(self, application_id: int, on: dt.date) -> Decision:
+        """Municipal verification of one application; idempotent (a decided application returns its decision)."""
+        with self.store.transaction() as tx:
+            rec: ApplicationRecord | None = tx.get(APPS, application_id)  # type: ignore[assignment]
+            if rec is None:
+                d = _reject(-1, Reason.UNKNOWN_APPLICATION, f"application {application_id}: not received")
+                _count(tx, "verify:" + _label(d))
+                return d
+            if rec.status is not Outcome.ACCEPTED:
+                return Decision(rec.status, rec.household, rec.reason, "already decided", rec.id)
+            h = rec.household
+            f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
+            problem = self._register_check(rec.payload, rec.account)
+            tx.delete(PENDING, rec.id)
+            if problem is None:
+                tx.put(APPS, rec.id, rec._replace(status=Outcome.VERIFIED, decided_on=on))
+                self._enqueue(tx, h, f._replace(status=Status.VERIFIED, account=rec.account))
+                d = Decision(Outcome.VERIFIED, h, None, "verified; queued for the next transfer batch", rec.id)
+            elif problem[0] is Reason.NOT_HEAD:  # not correctable by this applicant: the head may still apply
+                tx.put(APPS, rec.id, rec._replace(status=Outcome.REJECTED, reason=problem[0], decided_on=on))
+                tx.put(FILES, h, f._replace(status=rec.prior, application=-1, account=None))
+                d = Decision(Outcome.REJECTED, h, problem[0], problem[1], rec.id)
+            else:  # returned to the applicant for correction (rework)
+                tx.put(APPS, rec.id, rec._replace(status=Outcome.RETURNED, reason=problem[0], decided_on=on))
+                tx.put(FILES, h, f._replace(status=Status.RETURNED, reworks=f.reworks + 1))
+                d = Decision(Outcome.RETURNED, h, problem[0], problem[1], rec.id)
+            _count(tx, "verify:" + _label(d))
+            return d
+
+    def _enqueue(self, tx: Transaction, h: int, f: HouseholdFile) -> None:
+        t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+        tx.insert(QUEUE, t.next_queue, h)
+        tx.put(FILES, h, f)
+        amount = self.roll.amount_of(h)
+        tx.put(
+            TOTALS,
+            "t",
+            t._replace(next_queue=t.next_queue + 1, queued=t.queued + 1, queued_amount=t.queued_amount + amount),
+        )
+
+    # -- push payments (プッシュ型) -----------------------------------------------------------------
+
+    def notify_push(self, on: dt.date, households: Iterable[int] | None = None) -> int:
+        """Send push notices to untouched households whose head has a registered account; returns how many."""
+        if Channel.PUSH not in self.programme.channels:
+            raise ProgrammeError(f"programme {self.programme.name}: push is not among its channels")
+        if self.accounts is None:
+            raise ProgrammeError("push payments need the public benefit accounts (accounts=...)")
+        deadline = on + dt.timedelta(days=self.programme.opt_out_days)
+        ids = range(len(self.roll)) if households is None else households
+        n = 0
+        with self.store.transaction() as tx:
+            for h in ids:
+                if not self.roll.entitled(h) or tx.get(FILES, h) is not None:
+                    continue
+                account = self.accounts.account_on(self.roll.head_of(h), on)
+                if account is None:
+                    continue
+                tx.put(FILES, h, HouseholdFile(Status.NOTIFIED, account=account, deadline=deadline))
+                tx.put(NOTIFIED, h, deadline)
+                n += 1
+            _count(tx, "push:notified", n)
+        return n
+
+    def opt_out(self, household: int, key: str, on: dt.date) -> Decision:
+        """The head declines the push payment (within the window); idempotent under ``key``."""
+
+        def act(tx: Transaction) -> Decision:
+            f: HouseholdFile = tx.get(FILES, household) or _UNTOUCHED  # type: ignore[assignment]
+            if f.status is not Status.NOTIFIED:
+                return _reject(
+                    household, Reason.NOT_NOTIFIED, f"household {household}: no push notice open ({f.status})"
+                )
+            if on > f.deadline:  # type: ignore[operator]
+                return _reject(household, Reason.OPT_OUT_CLOSED, f"household {household}: window closed {f.deadline}")
+            tx.put(FILES, household, HouseholdFile(Status.OPTED_OUT))
+            tx.delete(NOTIFIED, household)
+            return Decision(Outcome.OPTED_OUT, household, None, "opted out of the push payment")
+
+        fp = f"opt_out:{household}"
+        if not isinstance(key, str) or not key:
+            return self._count_only(_reject(household, Reason.BAD_KEY, "idempotency key: must be a non-empty string"))
+        return self._idempotent(key, fp, act)
+
+    def release_push(self, on: dt.date) -> int:
+        """Households whose opt-out window ended before ``on`` become payable to the account registered on ``on``."""
+        n = 0
+        with self.store.transaction() as tx:
+            for h, deadline in list(tx.scan(NOTIFIED)):
+                if on <= deadline:  # type: ignore[operator]
+                    continue
+                tx.delete(NOTIFIED, h)
+                account = self.accounts.account_on(self.roll.head_of(h), on)  # type: ignore[union-attr,arg-type]
+                if account is None:  # withdrawn meanwhile: the household must apply
+                    tx.put(FILES, h, HouseholdFile(Status.ENTITLED))
+                    _count(tx, "push:no_account")
+                    continue
+                self._enqueue(tx, h, HouseholdFile(Status.VERIFIED, account=account))  # type: ignore[arg-type]
+                n += 1
+            _count(tx, "push:released", n)
+        return n
+
+    # -- disbursement ----------------------------------------------------------------------------
+
+    def make_batch(
+        self, on: dt.date, business_day: bool | Callable[[dt.date], bool], limit: int | None = None
+    ) -> Batch | None:
+        """Put verified households (oldest first, at most ``limit``) into one transfer batch; None if none wait."""
+        if not (business_day(on) if callable(business_day) else business_day):
+            raise NotBusinessDayError(f"{on} is not a business day: transfer batches go out on business days only")
+        with self.store.transaction() as tx:
+            queued = list(tx.scan(QUEUE, limit))
+            if not queued:
+                return None
+            t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+            bid, transfers = t.next_batch, []
+            for qkey, h in queued:
+                f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
+                if f.status is not Status.VERIFIED or tx.get(PAYMENTS, h) is not None:
+                    raise InvariantViolation(f"household {h} is queued for payment but is {f.status.value}")
+                try:
+                    tx.insert(IN_FLIGHT, h, bid)
+                except DuplicateKeyError:
+                    raise InvariantViolation(f"household {h} already has a transfer in flight") from None
+                tx.delete(QUEUE, qkey)
+                tx.put(FILES, h, f._replace(status=Status.IN_BATCH, batch=bid))
+                transfers.append(Transfer(h, self.roll.amount_of(h), f.account))  # type: ignore[arg-type, call-arg]
+            batch = Batch(bid, on, tuple(transfers))
+            total, n = batch.total, len(transfers)
+            tx.insert(BATCHES, bid, batch)
+            tx.put(
+                TOTALS,
+                "t",
+                t._replace(
+                    next_batch=bid + 1,
+                    queued=t.queued - n,
+                    queued_amount=t.queued_amount - total,
+                    in_flight=t.in_flight + n,
+                    in_flight_amount=t.in_flight_amount + total,
+                    disbursed_amount=t.disbursed_amount + total,
+                ),
+            )
+        return batch
+
+    def record_bank_results(
+        self, batch_id: int, confirmations: Iterable[BankConfirmation], on: dt.date
+    ) -> ReconciliationReport:
+        """Apply the bank's answers for a batch (duplicates ignored, conflicts flagged) and report what is missing."""
+        with self.store.transaction() as tx:
+            batch: Batch | None = tx.get(BATCHES, batch_id)  # type: ignore[assignment]
+            if batch is None:
+                batch = Batch(batch_id, on, ())
+            report, apply = classify(batch, confirmations, lambda h: tx.get(SETTLED, (batch_id, h)))  # type: ignore[arg-type,return-value]
+            t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+            for c in apply:
+                h, amount = c.household, int(c.amount)
+                f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
+                tx.put(SETTLED, (batch_id, h), c.outcome)
+                tx.delete(IN_FLIGHT, h)
+                t = t._replace(in_flight=t.in_flight - 1, in_flight_amount=t.in_flight_amount - amount)
+                if c.outcome is BankOutcome.CONFIRMED:
+                    try:
+                        tx.insert(PAYMENTS, h, (batch_id, amount, on))
+                    except DuplicateKeyError:
+                        raise InvariantViolation(f"household {h}: a second payment (batch {batch_id})") from None
+                    tx.put(FILES, h, f._replace(status=Status.PAID))
+                    t = t._replace(
+                        paid=t.paid + 1,
+                        paid_amount=t.paid_amount + amount,
+                        paid_entitlement=t.paid_entitlement + self.roll.amount_of(h),
+                    )
+                else:
+                    tx.put(
+                        FILES,
+                        h,
+                        f._replace(status=Status.BANK_REJECTED, application=-1, account=None, reworks=f.reworks + 1),
+                    )
+                    t = t._replace(bank_rejected_amount=t.bank_rejected_amount + amount)
+            tx.put(TOTALS, "t", t)
+            for name, hs in (
+                ("confirmed", report.confirmed),
+                ("rejected", report.rejected),
+                ("conflict", report.conflicts),
+                ("amount_mismatch", report.amount_mismatches),
+                ("unexpected", report.unexpected),
+                ("duplicate", report.duplicates),
+            ):
+                if hs:
+                    _count(tx, f"bank:{name}", len(hs))
+        return report
+
+    # -- invariants ------------------------------------------------------------------------------
+
+    def check_invariants(self, full: bool = False) -> None:
+        """Raise :class:`InvariantViolation` if money is not conserved or a household could be paid twice.
+
+        The default check is O(1) (running totals against table sizes); ``full=True`` re-adds every record.
+        """
+        t, s, roll = self.totals(), self.store, self.roll
+        _same(
+            "disbursed = in flight + paid + bank-rejected",
+            t.disbursed_amount,
+            t.in_flight_amount + t.paid_amount + t.bank_rejected_amount,
+        )
+        _same("paid amount = entitlement of paid households", t.paid_amount, t.paid_entitlement)
+        _same("paid households = payment records", t.paid, s.count(PAYMENTS))
+        _same("transfers in flight = in-flight records", t.in_flight, s.count(IN_FLIGHT))
+        _same("queued households = queue records", t.queued, s.count(QUEUE))
+        if min(t) < 0:
+            raise InvariantViolation(f"a running total is negative: {t}")
+        if t.paid_amount > roll.total or t.paid > roll.households:
+            raise InvariantViolation(f"paid {t.paid_amount} yen to {t.paid} households; the roll holds {roll.total}")
+        if full:
+            self._audit(t)
+
+    def _audit(self, t: Totals) -> None:
+        s, roll = self.store, self.roll
+        paid = 0
+        for h, (_, amount, _) in s.scan(PAYMENTS):  # type: ignore[misc]
+            if amount != roll.amount_of(h):
+                raise InvariantViolation(f"household {h}: paid {amount} yen, entitled to {roll.amount_of(h)}")
+            if self.status(h) is not Status.PAID or s.get(IN_FLIGHT, h) is not None:
+                raise InvariantViolation(
+                    f"household {h}: paid but its file says {self.status(h).value} or still in flight"
+                )
+            paid += amount
+        _same("sum of payment records", paid, t.paid_amount)
+        flight = sum(roll.amount_of(h) for h, _ in s.scan(IN_FLIGHT))  # type: ignore[misc]
+        _same("sum of transfers in flight", flight, t.in_flight_amount)
+        queued = [h for _, h in s.scan(QUEUE)]
+        if len(set(queued)) != len(queued) or any(self.status(h) is not Status.VERIFIED for h in queued):  # type: ignore[arg-type]
+            raise InvariantViolation("the payment queue holds a household twice or one that is not verified")
+        _same("sum of queued entitlements", sum(roll.amount_of(h) for h in queued), t.queued_amount)  # type: ignore[arg-type]
+        disbursed = sum(b.total for _, b in s.scan(BATCHES))  # type: ignore[attr-defined]
+        _same("sum of batch totals", disbursed, t.disbursed_amount)
+        by_status: dict[Status, int] = {}
+        for _, f in s.scan(FILES):
+            by_status[f.status] = by_status.get(f.status, 0) + 1  # type: ignore[attr-defined]
+        _same("files marked paid", by_status.get(Status.PAID, 0), t.paid)
+        _same("files in a batch", by_status.get(Status.IN_BATCH, 0), t.in_flight)
+        _same("files verified", by_status.get(Status.VERIFIED, 0), t.queued)
+
+
+def _same(what: str, got: int, expected: int) -> None:
+    if got != expected:
+        raise InvariantViolation(f"{what}: {got:,} != {expected:,} (off by {got - expected:+,})")
+
+
+def _reject(h: int, reason: Reason, message: str, detail: str = "") -> Decision:
+    return Decision(Outcome.REJECTED, h, reason, message, None, detail)
+
+
+def _label(d: Decision) -> str:
+    return d.outcome.value if d.reason is None else f"{d.outcome.value}:{d.reason.value}"
+
+
+def _count(tx: Transaction, name: str, n: int = 1) -> None:
+    if n:
+        tx.put(COUNTERS, name, (tx.get(COUNTERS, name) or 0) + n)  # type: ignore[operator]

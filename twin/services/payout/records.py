@@ -1,0 +1,170 @@
+"""The paperwork of a payout: applications, decisions, household files, transfers and batches.
+
+A town hall processing 特別定額給付金 (the 2020 special cash payment) keeps a file per household:
+where it stands (entitled, notified, applied, returned for correction, verified, in a transfer
+batch, paid, bounced by the bank), which application is current, and which account the money goes
+to. Each incoming application gets a decision with a reason code that can be counted. All records
+here are immutable values, so the store can hold them and a SQL table can map them column by column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from twin.services.accounts import BankAccount
+
+
+class Channel(StrEnum):
+    """How an application arrives: a mailed paper form, online through Myna Portal, or push (no application)."""
+
+    MAIL = "mail"  # 郵送申請
+    ONLINE = "online"  # オンライン申請 (マイナポータル, signed with the card's signature certificate)
+    PUSH = "push"  # プッシュ型: notice, opt-out window, payment to the registered account
+
+
+class Status(StrEnum):
+    """Where a household's file stands."""
+
+    ENTITLED = "entitled"  # on the roll, nothing received yet
+    NOTIFIED = "notified"  # push notice sent; opt-out window open
+    OPTED_OUT = "opted_out"  # declined the push payment (may still apply)
+    APPLIED = "applied"  # application waiting for municipal verification
+    RETURNED = "returned"  # application returned for correction (rework)
+    VERIFIED = "verified"  # checked; waiting for the next transfer batch
+    IN_BATCH = "in_batch"  # transfer sent to the bank, confirmation pending
+    PAID = "paid"  # the bank confirmed the transfer
+    BANK_REJECTED = "bank_rejected"  # the bank bounced the transfer (closed account...): needs a new account
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+    VERIFIED = "verified"
+    OPTED_OUT = "opted_out"
+
+
+class Reason(StrEnum):
+    """Why something was rejected or returned: one code per distinct problem, counted by the ledger."""
+
+    BAD_KEY = "bad_key"  # idempotency key missing or not a string
+    KEY_REUSED = "key_reused"  # the same idempotency key came with a different payload
+    CHANNEL_CLOSED = "channel_closed"  # channel not offered, or outside the application period
+    UNKNOWN_HOUSEHOLD = "unknown_household"  # not on the entitlement roll
+    SIGNATURE_INVALID = "signature_invalid"  # online application without a valid signature
+    BAD_ACCOUNT = "bad_account"  # malformed account (detail: the account rejection code)
+    NO_ACCOUNT = "no_account"  # no account given and none registered
+    DUPLICATE = "duplicate"  # the household already has an application or push payment in progress
+    ALREADY_PAID = "already_paid"  # the household has been paid
+    NOT_HEAD = "not_head"  # the applicant is not the household head on the reference date
+    MEMBER_MISMATCH = "member_mismatch"  # the members listed differ from the register
+    HOLDER_MISMATCH = "holder_mismatch"  # the account holder is not the head (by name reading)
+    UNKNOWN_APPLICATION = "unknown_application"
+    NOT_NOTIFIED = "not_notified"  # opt-out for a household that has no push notice open
+    OPT_OUT_CLOSED = "opt_out_closed"  # opt-out after the window closed
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """What an applicant submits. ``account`` None means "pay to my registered 公金受取口座".
+
+    ``members`` lists the household members the form names (None: not checked); ``signature_verified``
+    is what the JPKI signature check said for an online application.
+    """
+
+    household: int
+    applicant: int
+    channel: Channel
+    account: BankAccount | None = None
+    members: tuple[int, ...] | None = None
+    signature_verified: bool = False
+
+    def fingerprint(self) -> str:
+        """A digest of the payload (deterministic across processes, unlike hash())."""
+        acc = self.account
+        parts = (
+            "application", int(self.household), int(self.applicant), str(self.channel),
+            None if acc is None else (acc.bank_code, acc.branch_code, str(acc.account_type), acc.number, acc.holder),
+            None if self.members is None else tuple(int(m) for m in self.members), bool(self.signature_verified),
+        )  # fmt: skip
+        return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to a submission, verification or opt-out. ``detail`` refines the reason (e.g. account field)."""
+
+    outcome: Outcome
+    household: int
+    reason: Reason | None = None
+    message: str = ""
+    application: int | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not Outcome.REJECTED
+
+
+class HouseholdFile(NamedTuple):
+    """A household's current state (absent from the store: ENTITLED, untouched)."""
+
+    status: Status
+    application: int = -1
+    account: BankAccount | None = None
+    batch: int = -1
+    deadline: dt.date | None = None  # end of the push opt-out window
+    reworks: int = 0
+
+
+class ApplicationRecord(NamedTuple):
+    id: int
+    key: str
+    household: int
+    payload: Application
+    submitted_on: dt.date
+    status: Outcome  # ACCEPTED (waiting), VERIFIED, RETURNED, REJECTED
+    account: BankAccount | None  # the checked account the money would go to
+    prior: Status  # the household's status before this application (restored if it is rejected)
+    reason: Reason | None = None
+    decided_on: dt.date | None = None
+
+
+class Transfer(NamedTuple):
+    household: int
+    amount: int
+    account: BankAccount
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One bank-transfer batch (振込データ) sent on a business day."""
+
+    id: int
+    on: dt.date
+    transfers: tuple[Transfer, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(t.amount for t in self.transfers)
+
+
+class Totals(NamedTuple):
+    """Running sums kept in the same transactions as the records they summarise (cheap invariants)."""
+
+    next_application: int = 0
+    next_batch: int = 0
+    next_queue: int = 0
+    queued: int = 0
+    queued_amount: int = 0
+    in_flight: int = 0
+    in_flight_amount: int = 0
+    paid: int = 0
+    paid_amount: int = 0  # sum of confirmed transfer amounts
+    paid_entitlement: int = 0  # sum of the roll's entitlement of paid households
+    bank_rejected_amount: int = 0
+    disbursed_amount: int = 0  # sum of all batch totals
