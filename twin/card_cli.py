@@ -109,7 +109,10 @@ def serve(
         try:
             perso = dataclasses.replace(perso, atr=bytes.fromhex(atr))
         except ValueError as e:
-            message = str(e).removeprefix("atr: ") if isinstance(e, PersonalisationError) else f"{atr!r} is not hexadecimal"
+            if isinstance(e, PersonalisationError):
+                message = str(e).removeprefix("atr: ")
+            else:
+                message = f"{atr!r} is not hexadecimal"
             raise _fail(f"--atr: {message}") from None
     card = MynaCardOS(perso)
     try:
