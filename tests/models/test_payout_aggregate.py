@@ -92,12 +92,13 @@ def test_push_pays_registered_heads_without_an_application() -> None:
 def test_portal_outage_pushes_a_share_of_first_day_applications_to_the_next_day() -> None:
     hh, mun = country(200_000)
     everyone_online = {"online_opening": [[DAY0 + dt.timedelta(days=1), 1.0]], "online_suspended_share": 0.0}
+    eager = {"online_share_card_holders": 1.0, "online_delay_days": 0.5, "delay_shape": 1.0}
     no_outage = params(
         intake={**everyone_online, "portal_outages": []},
         behaviour={"online_share_card_holders": 1.0, "online_delay_days": 0.5, "delay_shape": 1.0},
     )
     outage = params(intake={**everyone_online, "portal_outages": [[DAY0 + dt.timedelta(days=1), 8.0]]},
-                    behaviour={"online_share_card_holders": 1.0, "online_delay_days": 0.5, "delay_shape": 1.0})  # fmt: skip
+                    behaviour=eager)  # fmt: skip
     a = plan_households(hh, mun, no_outage, DAY0, streams())
     b = plan_households(hh, mun, outage, DAY0, streams())
     on_day1 = lambda plan: ((plan.route == ONLINE) & (np.floor(plan.arrival_day) == 1)).sum()  # noqa: E731
