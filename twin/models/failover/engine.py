@@ -249,10 +249,14 @@ def simulate_year(
         year.requests = float(load.sum())
         year.failed = float(failed.sum())
         year.retried = float((attempts - load).sum())
-        over_hours = (load > 0) & (fail_p > params.outage_failure_share) & (delta < 1.0)
-        over_iv = Intervals(edges[:-1][over_hours] + delta[over_hours], edges[1:][over_hours])
-        over_iv = Intervals.of(over_iv.starts, over_iv.ends)
-        all_down = union(final, over_iv)
+        thr = params.outage_failure_share
+        busy = (load > 0) & (delta < 1.0)
+        over_hours = busy & (fail_p > thr)
+        over_iv = Intervals.of(edges[:-1][over_hours] + delta[over_hours], edges[1:][over_hours])
+        # hours in which failed dependencies (overloaded or partly down) fail most requests
+        dep_hours = busy & ~over_hours & (fail_all > thr)
+        dep_down = union(dep_down, Intervals.of(edges[:-1][dep_hours] + delta[dep_hours], edges[1:][dep_hours]))
+        all_down = union(final, over_iv, dep_down)
         year.minutes_down = all_down.total * 60.0
         degraded = minus(union(*[iv for iv, _ in parts]) if parts else Intervals.empty(), all_down, horizon)
         year.minutes_degraded = degraded.total * 60.0

@@ -250,7 +250,7 @@ DEFAULT_SERVICES: dict[str, Service] = {
                           depends_on=_deps("relay_servers", "jpki_ca"), carries=["card"],
                           capacity_per_site_rps=60, service_time_ms=500, write_share=0.6),
     "myna_portal": _svc(title="Myna Portal (マイナポータル)", depends_on=_deps("jpki_ocsp"),
-                        carries=["portal", "payout"], capacity_per_site_rps=250, write_share=0.05),
+                        carries=["portal", "payout"], capacity_per_site_rps=60, write_share=0.05),
     "eligibility": _svc(title="Online eligibility confirmation (オンライン資格確認)",
                         depends_on=_deps("jpki_ocsp:0.1113"), carries=["eligibility"],
                         capacity_per_site_rps=900, service_time_ms=100, timeout_s=10, write_share=0.02,
