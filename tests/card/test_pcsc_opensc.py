@@ -127,3 +127,40 @@ def test_blocked_pin_through_pcsc(serve_card):
         with pytest.raises(Blocked):
             client.verify("auth", AUTH_PIN)
         assert client.retries("auth") == 0
+
+
+def test_with_an_atr_outside_opensc_table_every_other_driver_is_refused_and_jpki_matches(serve_card, opensc_env):
+    """The 2024 card's ATR is not in OpenSC's JPKI table: OpenSC then lets each driver probe with
+    its own SELECTs (PIV, CAC, ...) and the JPKI driver match on SELECT of the JPKI AID. Any
+    driver matching before it (a 9000 to a foreign AID) would lose the JPKI objects."""
+    import dataclasses
+
+    atr = bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
+    serve_card(dataclasses.replace(personalisation(), atr=atr))
+    listed = run(["pkcs15-tool", "--list-certificates"], opensc_env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("X.509 Certificate [") == 4
+    seen = run(["opensc-tool", "--atr", "--name"], opensc_env)
+    assert seen.stdout.split()[0].replace(":", "").upper() == atr.hex().upper()
+    assert seen.stdout.split()[1] == "jpki"  # the driver OpenSC chose
+
+
+def test_twin_card_info_reads_the_vpcd_card_like_the_in_process_one(serve_card, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    perso = personalisation()
+    reader_name = serve_card(perso)
+    path = perso.save(tmp_path / "same.json")
+    runner = CliRunner()
+    outputs = []
+    for where in (["--reader", reader_name], ["--file", str(path)]):
+        result = runner.invoke(app, ["card", "info", "--json", *where])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        outputs.append({k: v for k, v in data.items() if k != "reader"})
+        assert data["reader"] == (reader_name if where[0] == "--reader" else "in-process")
+    assert outputs[0] == outputs[1]
