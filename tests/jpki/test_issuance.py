@@ -134,6 +134,8 @@ def test_small_keys_other_algorithms_and_exponents_are_refused(jpki, now):
         jpki.issue_auth_certificate(derive_key(1, 0, 1024).public_key(), date(1980, 1, 1), now, 13101)
     with pytest.raises(WeakKeyError, match="public key: EC.*PublicKey is not allowed; JPKI uses RSA-2048"):
         jpki.issue_auth_certificate(ec.generate_private_key(ec.SECP256R1()).public_key(), date(1980, 1, 1), now, 13101)
+    with pytest.raises(WeakKeyError, match=r"a private key was passed; pass key.public_key\(\)"):
+        jpki.issue_auth_certificate(derive_key(1, 0, 1024), date(1980, 1, 1), now, 13101)
     odd = rsa.RSAPublicNumbers(3, derive_key(1, 0, 2048).public_key().public_numbers().n).public_key()
     with pytest.raises(WeakKeyError, match="exponent 3 is not allowed"):
         jpki.issue_auth_certificate(odd, date(1980, 1, 1), now, 13101)

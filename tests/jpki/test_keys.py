@@ -88,3 +88,16 @@ def test_the_key_source_never_shows_key_material():
     source = KeySource(17, cache_dir=None, bits=1024)
     source.generate()
     assert repr(source) == "KeySource(seed=17, bits=1024, pool_size=None, next=1)"
+
+
+def test_named_keys_have_their_own_cache_files_and_safe_labels(tmp_path):
+    source = KeySource(18, cache_dir=tmp_path, bits=1024)
+    source.named("auth-ca")
+    source.key(0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "v1-rsa1024-seed18-0.der",
+        "v1-rsa1024-seed18-named-auth-ca.der",
+    ]
+    for label in ("7", "../x", "Auth", ""):
+        with pytest.raises(ValueError, match="key label: .* is not allowed"):
+            source.named(label)

@@ -33,6 +33,10 @@ Extension = tuple[x509.ExtensionType, bool]  # (value, critical)
 
 
 def check_public_key(public_key: object) -> rsa.RSAPublicKey:
+    if isinstance(public_key, rsa.RSAPrivateKey):
+        raise WeakKeyError(
+            "public key: a private key was passed; pass key.public_key() (the CA never takes private keys)"
+        )
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise WeakKeyError(f"public key: {type(public_key).__name__} is not allowed; JPKI uses RSA-2048")
     if public_key.key_size < MIN_KEY_BITS:

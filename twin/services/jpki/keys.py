@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -35,7 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 PUBLIC_EXPONENT: Final = 65537
 _ALGORITHM_VERSION: Final = "v1"  # bump when the derivation changes, so stale cache files are not reused
-_MEMORY: dict[tuple[int, int, int | str], rsa.RSAPrivateKey] = {}
+_MEMORY: dict[tuple[int, int, str], rsa.RSAPrivateKey] = {}
+_LABEL: Final = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _DEFAULT = object()
 
 
@@ -90,19 +93,9 @@ class KeySource:
 
     def key(self, index: int) -> rsa.RSAPrivateKey:
         """Key number ``index`` of this seed: from memory, else from the disk cache, else derived."""
-        if not isinstance(index, int) or index < 0:
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise ValueError(f"key index: {index!r} is not allowed; use an integer >= 0")
-        slot = (self.seed, self.bits, index)
-        cached = _MEMORY.get(slot)
-        if cached is not None:
-            return cached
-        key = self._load(index) if self.cache_dir is not None else None
-        if key is None:
-            key = derive_key(self.seed, index, self.bits)
-            if self.cache_dir is not None:
-                self._store(index, key)
-        _MEMORY[slot] = key
-        return key
+        return self._get(str(index), lambda: derive_key(self.seed, index, self.bits))
 
     def named(self, label: str) -> rsa.RSAPrivateKey:
         """An infrastructure key (a CA, an OCSP responder) outside the numbered card sequence.
@@ -110,26 +103,29 @@ class KeySource:
         ``named("auth-ca")`` never equals any ``key(i)``, so founding a JPKI does not shift which key
         the i-th card gets.
         """
-        if not isinstance(label, str) or not label.replace("-", "").isalnum():
-            raise ValueError(f"key label: {label!r} is not allowed; use letters, digits and '-'")
-        slot = (self.seed, self.bits, label)
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise ValueError(f"key label: {label!r} is not allowed; use a-z, 0-9 and '-', starting with a letter")
+        return self._get(f"named-{label}", lambda: derive_key(self.seed, 0, self.bits, label=label))
+
+    def _get(self, name: str, derive: Callable[[], rsa.RSAPrivateKey]) -> rsa.RSAPrivateKey:
+        slot = (self.seed, self.bits, name)
         cached = _MEMORY.get(slot)
         if cached is not None:
             return cached
-        key = self._load(label) if self.cache_dir is not None else None
+        key = self._load(name) if self.cache_dir is not None else None
         if key is None:
-            key = derive_key(self.seed, 0, self.bits, label=label)
+            key = derive()
             if self.cache_dir is not None:
-                self._store(label, key)
+                self._store(name, key)
         _MEMORY[slot] = key
         return key
 
-    def _path(self, index: int | str) -> Path:
+    def _path(self, name: str) -> Path:
         assert self.cache_dir is not None
-        return self.cache_dir / f"{_ALGORITHM_VERSION}-rsa{self.bits}-seed{self.seed}-{index}.der"
+        return self.cache_dir / f"{_ALGORITHM_VERSION}-rsa{self.bits}-seed{self.seed}-{name}.der"
 
-    def _load(self, index: int | str) -> rsa.RSAPrivateKey | None:
-        path = self._path(index)
+    def _load(self, name: str) -> rsa.RSAPrivateKey | None:
+        path = self._path(name)
         try:
             data = path.read_bytes()
             key = serialization.load_der_private_key(data, None, unsafe_skip_rsa_key_validation=True)
@@ -139,8 +135,8 @@ class KeySource:
             return None
         return key
 
-    def _store(self, index: int | str, key: rsa.RSAPrivateKey) -> None:
-        path = self._path(index)
+    def _store(self, name: str, key: rsa.RSAPrivateKey) -> None:
+        path = self._path(name)
         data = key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
