@@ -15,6 +15,7 @@ themselves): the sweep explores that parameter, the options keep everything else
 from __future__ import annotations
 
 import math
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def parse_param(text: str) -> tuple[str, float, float]:
 def _unwrap(annotation: Any) -> Any:
     """``X | None`` -> X (a swept value is never null)."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return args[0] if len(args) == 1 else annotation
     return annotation
 
@@ -186,9 +187,12 @@ def param_space(scenario: Scenario, specs: Sequence[str]) -> ParamSpace:
         if isinstance(base, type) and issubclass(base, BaseModel) or typing.get_origin(base) in (dict, list, tuple):
             raise InputError(f"--param {name}: is a block of parameters, not a number; name one of its fields")
         if base not in (int, float):
+            what = getattr(base, "__name__", str(base))
+            if typing.get_origin(base) is typing.Literal:
+                what = "one of " + ", ".join(describe_value(a) for a in typing.get_args(base))
             raise InputError(
-                f"--param {name}: is {getattr(base, '__name__', str(base))}, not a number; only numeric parameters "
-                "can be swept (compare other values as scenario options)"
+                f"--param {name}: is {what}, not a number; only numeric parameters can be swept "
+                "(compare other values as scenario options)"
             )
         integer = base is int
         if integer and (lo != int(lo) or hi != int(hi)):
