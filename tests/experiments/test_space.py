@@ -83,7 +83,7 @@ def test_latin_hypercube_uses_every_stratum_of_every_param_once(n: int, k: int, 
     space = ParamSpace(tuple(Param(f"p{i}", 10.0 * i, 10.0 * i + 5.0) for i in range(k)))
     points = space.lhs(n, np.random.default_rng(seed))
     assert len(points) == n
-    for i, p in enumerate(space.params):
+    for p in space.params:
         units = np.array([(pt[p.name] - p.lo) / (p.hi - p.lo) for pt in points])
         strata = np.minimum((units * n).astype(int), n - 1)
         assert sorted(strata) == list(range(n))
