@@ -18,6 +18,7 @@ import socket
 from emulators.readers import CardOS
 
 DEFAULT_PORT = 35963
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class _NoApduRecords(logging.Filter):
@@ -41,12 +42,24 @@ def _virtual_icc_class() -> type:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _VirtualICC__recvFromVPICC(self) -> tuple[int, bytes | None]:  # noqa: N802
-            # vpcd writes the 2-byte length and the APDU separately; acknowledging at once keeps
-            # its Nagle algorithm from holding the APDU for our delayed ACK (about 40 ms a command)
-            quickack = getattr(socket, "TCP_QUICKACK", None)
-            if quickack is not None:
-                self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-            return super()._VirtualICC__recvFromVPICC()
+            """One vpcd message (2-byte length, then the body), read completely.
+
+            vpcd writes the length and the APDU separately; acknowledging at once keeps its
+            Nagle algorithm from holding the APDU for our delayed ACK (about 40 ms a command).
+            """
+            size = int.from_bytes(self._read_exactly(2), "big")
+            return size, (self._read_exactly(size) if size else None)
+
+        def _read_exactly(self, n: int) -> bytes:
+            buf = bytearray()
+            while len(buf) < n:
+                if _QUICKACK is not None:
+                    self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                chunk = self.sock.recv(n - len(buf))
+                if not chunk:
+                    raise OSError("vpcd closed the connection")
+                buf += chunk
+            return bytes(buf)
 
     return CardInVpcd
 
