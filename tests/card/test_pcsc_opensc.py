@@ -164,3 +164,13 @@ def test_twin_card_info_reads_the_vpcd_card_like_the_in_process_one(serve_card, 
         outputs.append({k: v for k, v in data.items() if k != "reader"})
         assert data["reader"] == (reader_name if where[0] == "--reader" else "in-process")
     assert outputs[0] == outputs[1]
+
+
+def test_extended_le_sfi_read_through_pcsc_as_the_browser_extension_does(serve_card):
+    perso = personalisation()
+    with PcscReader(serve_card(perso)) as reader:
+        assert reader.transmit(bytes.fromhex("00A4040C0AD392F000260100000001")) == b"\x90\x00"
+        head = reader.transmit(bytes.fromhex("00B08A0004"))
+        rest = int.from_bytes(head[2:4], "big")
+        body = reader.transmit(bytes.fromhex(f"00B08A0400{rest:04X}"))
+        assert head[:-2] + body[:-2] == perso.auth_certificate and body[-2:] == b"\x90\x00"
