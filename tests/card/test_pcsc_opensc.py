@@ -13,8 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from card_helpers import AUTH_PIN, INPUT_SUPPORT_PIN, personalisation
+from card_helpers import AUTH_PIN, INPUT_SUPPORT_PIN, SIGN_PASSWORD, personalisation
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from pcsc_rig import OPENSC_PKCS11
 
@@ -174,3 +176,22 @@ def test_extended_le_sfi_read_through_pcsc_as_the_browser_extension_does(serve_c
         rest = int.from_bytes(head[2:4], "big")
         body = reader.transmit(bytes.fromhex(f"00B08A0400{rest:04X}"))
         assert head[:-2] + body[:-2] == perso.auth_certificate and body[-2:] == b"\x90\x00"
+
+
+def test_sign_certificate_and_sign_key_behind_the_sign_password_through_opensc(serve_card, opensc_env, tmp_path):
+    """jpki/OpenSC#3: the sign certificate needs the password (`-a 02 --verify-pin`); the sign
+    key is on the second PKCS#11 slot, "JPKI (Digital Signature PIN)", with user consent."""
+    perso = personalisation()
+    serve_card(perso)
+    hidden = run(["pkcs15-tool", "--read-certificate", "02"], opensc_env)
+    assert "BEGIN CERTIFICATE" not in hidden.stdout
+    read = run(["pkcs15-tool", "--read-certificate", "02", "--auth-id", "02", "--verify-pin", "--pin",
+                SIGN_PASSWORD], opensc_env)
+    assert read.returncode == 0, read.stderr
+    assert x509.load_pem_x509_certificate(read.stdout.encode()).public_bytes(Encoding.DER) == perso.sign_certificate
+    (tmp_path / "data").write_bytes(b"e-Tax return\n")
+    signed = run(["pkcs11-tool", "--module", OPENSC_PKCS11, "--slot-index", "1", "--login", "--pin", SIGN_PASSWORD,
+                  "--sign", "-m", "SHA256-RSA-PKCS", "--id", "02", "-i", "data", "-o", "sig"], opensc_env, tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    key = x509.load_der_x509_certificate(perso.sign_certificate).public_key()
+    key.verify((tmp_path / "sig").read_bytes(), b"e-Tax return\n", padding.PKCS1v15(), hashes.SHA256())
