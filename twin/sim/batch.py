@@ -91,6 +91,8 @@ class BatchStation(StationBase):
             self._k = 1
         free = self._free
         n = len(a)
+        if free == [math.inf]:
+            free.clear()  # no position on duty, ever: nobody is served
         if not free:
             nan = np.full(n, np.nan)
             return CustomerLog(a, nan, nan.copy(), np.zeros(n, dtype=bool), nan.copy())
@@ -107,33 +109,38 @@ class BatchStation(StationBase):
 
     def _serve_general(self, a: np.ndarray, s: np.ndarray, deadline: np.ndarray) -> CustomerLog:
         n = len(a)
+        inf = math.inf
         start = [math.nan] * n
-        end = [math.nan] * n
-        left = [math.nan] * n
         reneged = [False] * n
         free = self._free
+        if not free:
+            free.append(inf)  # sentinel while no position is on duty: nobody can start
         times = self._times
         n_plan = len(times)
-        next_t = times[self._k] if self._k < n_plan else math.inf
-        inf = math.inf
+        next_t = times[self._k] if self._k < n_plan else inf
         replace = heapq.heapreplace
-        for i, (ai, si, di) in enumerate(zip(a.tolist(), s.tolist(), deadline.tolist(), strict=True)):
-            while True:
-                cand = (ai if ai > free[0] else free[0]) if free else inf
-                if next_t <= cand and next_t < inf:
+        sl = s.tolist()
+        for i, (ai, di) in enumerate(zip(a.tolist(), deadline.tolist(), strict=True)):
+            f = free[0]
+            cand = ai if ai > f else f
+            if cand >= next_t:  # the plan changes before this customer could start
+                while cand >= next_t and next_t < inf:
                     self._apply(self._k)
                     self._k += 1
                     next_t = times[self._k] if self._k < n_plan else inf
-                    continue
-                break
+                    f = free[0]
+                    cand = ai if ai > f else f
             if cand > di:
                 reneged[i] = True
-                left[i] = di
             elif cand < inf:
                 start[i] = cand
-                end[i] = left[i] = cand + si
-                replace(free, cand + si)
-        return CustomerLog(a, np.asarray(start), np.asarray(end), np.asarray(reneged, dtype=bool), np.asarray(left))
+                replace(free, cand + sl[i])
+        if free == [inf]:
+            free.clear()
+        st = np.asarray(start)
+        gone = np.asarray(reneged, dtype=bool)
+        end = st + s
+        return CustomerLog(a, st, end, gone, np.where(gone, deadline, end))
 
     def _apply(self, k: int) -> None:
         """Plan change k: positions leave (earliest free first) or return (as the SimPy blockers do:
@@ -141,6 +148,8 @@ class BatchStation(StationBase):
         t = self._times[k]
         cap = self._caps[k]
         free = self._free
+        if free and free[0] == math.inf:
+            free.clear()  # drop the sentinel (on-duty positions are never free at infinity)
         while len(free) > cap:
             f = heapq.heappop(free)
             self._off.append(f if f > t else t)
@@ -149,3 +158,5 @@ class BatchStation(StationBase):
             while len(free) < cap:
                 f = self._off.pop()
                 heapq.heappush(free, f if f > t else t)
+        if not free:
+            free.append(math.inf)
