@@ -25,21 +25,45 @@ import math
 import numpy as np
 import simpy
 
+from twin.sim.calendar import Calendar
+from twin.sim.capacity import Failures, StaffSchedule
+from twin.sim.distributions import Distribution
 from twin.sim.probes import CustomerLog
 from twin.sim.stationbase import StationBase
 
 
 class BatchStation(StationBase):
-    """FIFO multi-server station computed a batch at a time (see module docstring).
+    """FIFO multi-server station computed a batch at a time (see module docstring); ``env`` may be
+    None when it is used outside SimPy (``serve``)."""
 
-    ``BatchStation(env_or_None, servers, service, *, rng, calendar=None, staff=None,
-    failures=None, patience=None, horizon=None, name="station")``
-    """
-
-    def __init__(self, env: simpy.Environment | None, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment | None,
+        servers: int,
+        service: Distribution,
+        *,
+        rng: np.random.Generator,
+        calendar: Calendar | None = None,
+        staff: StaffSchedule | None = None,
+        failures: Failures | None = None,
+        patience: Distribution | None = None,
+        horizon: float | None = None,
+        name: str = "station",
+    ) -> None:
         if env is not None and not isinstance(env, simpy.Environment):
             raise ValueError(f"env must be a simpy.Environment or None, got {type(env).__name__}")
-        super().__init__(env, *args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            env,
+            servers,
+            service,
+            rng=rng,
+            calendar=calendar,
+            staff=staff,
+            failures=failures,
+            patience=patience,
+            horizon=horizon,
+            name=name,
+        )
         if self.failures is not None and self.failures.in_progress == "restart":
             raise ValueError(
                 "BatchStation: failures with in_progress='restart' are not supported; "

@@ -28,6 +28,9 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
+from twin.sim.calendar import Calendar
+from twin.sim.capacity import Failures, StaffSchedule
+from twin.sim.distributions import Distribution
 from twin.sim.probes import CustomerLog
 from twin.sim.stationbase import StationBase
 
@@ -37,16 +40,39 @@ _CUSTOMER = 1
 
 
 class Station(StationBase):
-    """FIFO multi-server station simulated customer by customer (see module docstring).
+    """FIFO multi-server station simulated customer by customer (see module docstring); the log
+    is in the order customers were submitted or visited."""
 
-    ``Station(env, servers, service, *, rng, calendar=None, staff=None, failures=None,
-    patience=None, horizon=None, name="station")``
-    """
+    _ordered_batches = False  # customers are processes: a visit may come before a submitted future arrival
 
-    def __init__(self, env: simpy.Environment, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        servers: int,
+        service: Distribution,
+        *,
+        rng: np.random.Generator,
+        calendar: Calendar | None = None,
+        staff: StaffSchedule | None = None,
+        failures: Failures | None = None,
+        patience: Distribution | None = None,
+        horizon: float | None = None,
+        name: str = "station",
+    ) -> None:
         if not isinstance(env, simpy.Environment):
             raise ValueError(f"env must be a simpy.Environment, got {type(env).__name__}")
-        super().__init__(env, *args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            env,
+            servers,
+            service,
+            rng=rng,
+            calendar=calendar,
+            staff=staff,
+            failures=failures,
+            patience=patience,
+            horizon=horizon,
+            name=name,
+        )
         self.env: simpy.Environment = env
         self.resource = simpy.PreemptiveResource(env, capacity=self.plan.total)
         self._arrival: list[float] = []
@@ -69,6 +95,26 @@ class Station(StationBase):
         times are drawn from the station's distributions. Returns an event whose value is the
         :class:`CustomerLog` of these customers, triggered when the last of them has left."""
         a, s, deadline = self._inputs(arrivals, service_times, patience_times)
+        first = self._register(a)
+        return self.env.process(self._arrivals(first, a.tolist(), s.tolist(), deadline.tolist()))
+
+    def visit(
+        self, service_time: float | None = None, patience: float | None = None
+    ) -> Generator[simpy.Event, object, int]:
+        """One customer arriving now, inside the caller's own process::
+
+        i = yield from counter.visit()      # returns when served (or gone); i indexes log()
+        """
+        a, s, deadline = self._inputs(
+            np.array([self.env.now]),
+            None if service_time is None else np.array([service_time]),
+            None if patience is None else np.array([patience]),
+        )
+        idx = self._register(a)
+        yield from self._visit(idx, float(s[0]), float(deadline[0]))
+        return idx
+
+    def _register(self, a: np.ndarray) -> int:
         first = len(self._arrival)
         n = len(a)
         self._arrival.extend(a.tolist())
@@ -76,7 +122,7 @@ class Station(StationBase):
         self._end.extend([np.nan] * n)
         self._reneged.extend([False] * n)
         self._left.extend([np.nan] * n)
-        return self.env.process(self._arrivals(first, a.tolist(), s.tolist(), deadline.tolist()))
+        return first
 
     def _arrivals(
         self, first: int, a: list[float], s: list[float], deadline: list[float]

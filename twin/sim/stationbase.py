@@ -29,6 +29,8 @@ from twin.sim.probes import CustomerLog, record_series
 class StationBase:
     """Set-up, input checks and metrics common to both station implementations."""
 
+    _ordered_batches = True  # later submissions may not arrive before earlier ones (FIFO by recursion)
+
     def __init__(
         self,
         env: simpy.Environment | None,
@@ -95,7 +97,7 @@ class StationBase:
             i = int(np.flatnonzero(np.diff(a) < 0)[0])
             raise ValueError(f"arrivals must be sorted: arrivals[{i + 1}] = {a[i + 1]} < arrivals[{i}] = {a[i]}")
         now = self.env.now if self.env is not None else 0.0
-        floor = max(now, self._last_arrival)
+        floor = max(now, self._last_arrival) if self._ordered_batches else now
         if n and a[0] < floor:
             raise ValueError(
                 f"arrivals[0] = {a[0]} is before {floor} (the clock or the last arrival already submitted); "
