@@ -350,3 +350,11 @@ def test_ext_client_signs_without_any_select_ef(card):
     ok(card, sel_aid(JPKI), f"00200098{len(AUTH_PIN):02X}{AUTH_PIN.encode().hex()}")
     sig = ok(card, f"802A0097{len(di):02X}{di.hex()}00")
     _auth_public_key().verify(sig, b"browser", padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize("fid,sfi", [("0017", 0x17), ("001A", 0x1A), ("0018", 0x18), ("001B", 0x1B)])
+def test_key_and_pin_files_are_never_readable_even_after_verify(card, fid, sfi):
+    ok(card, sel_aid(JPKI), sel_ef("0018"), verify(AUTH_PIN), sel_ef("001B"), verify(SIGN_PASSWORD))
+    ok(card, sel_ef(fid))
+    assert tx(card, "00B0000000") == (b"", 0x6981)
+    assert tx(card, f"00B0{0x80 | sfi:02X}0000") == (b"", 0x6981)

@@ -186,3 +186,16 @@ def test_demo_resident_card_from_the_jpki_services(tmp_path):
     client.verify("sign", demo.DEMO_SIGN_PASSWORD)
     assert client.read_certificate_der("sign") == perso.sign_certificate
     assert perso.identity.expiry > cert.not_valid_after_utc.date()  # card outlives its certificate
+
+
+def test_emulators_do_not_import_the_simulation_runtime():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, emulators, emulators.face_auth, emulators.demo, emulators.vpcd;"
+        "bad = [m for m in sys.modules if m == 'simpy' or m.startswith('twin.sim')];"
+        "assert not bad, bad"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
