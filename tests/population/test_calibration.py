@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from twin.population.attributes import fit_holding
 from twin.population.households import N_CELLS, household_model, single_year_pyramid, size_distribution
-from twin.population.sampling import AliasTable, rake
+from twin.population.sampling import AliasTable, rake, random_bits, threshold
 from twin.population.statistics import load_snapshot
 
 
@@ -57,11 +57,23 @@ def test_alias_draws_follow_their_row_and_never_pick_a_zero_weight(w: np.ndarray
     rng = np.random.default_rng(0)
     n = 60_000
     rows = rng.integers(0, 3, n)
-    out = table.draw(rows, rng.random(n))
+    out = table.draw(rows, random_bits(rng, n))
     assert (w[rows, out] > 0).all()
     for r in range(3):
         freq = np.bincount(out[rows == r], minlength=7) / (rows == r).sum()
         assert np.abs(freq - w[r] / w[r].sum()).max() < 0.02
+
+
+def test_alias_needs_32_bit_integers():
+    with pytest.raises(TypeError, match="uint32"):
+        AliasTable.build(np.ones((1, 3))).draw(0, np.random.default_rng(0).random(5))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0, 1))
+def test_thresholds_turn_probabilities_into_bit_comparisons(p: float):
+    bits = random_bits(np.random.default_rng(1), 200_000)
+    assert (bits < threshold(p)).mean() == pytest.approx(p, abs=0.005)
 
 
 def test_alias_refuses_an_empty_row():

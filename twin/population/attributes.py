@@ -22,7 +22,8 @@ from scipy.stats import beta as beta_dist
 from twin.population.statistics import INTERNET_USE_13_69_2023, INTERNET_USE_OLDER_2014, MAX_AGE, N_BANDS
 
 N_AGES = MAX_AGE + 1
-LITERACY_LEVELS = 256
+LITERACY_BITS = 8
+LITERACY_LEVELS = 1 << LITERACY_BITS
 
 
 def band_of_age() -> np.ndarray:

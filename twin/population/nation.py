@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from twin.errors import InputError
-from twin.population.attributes import LITERACY_LEVELS, band_of_age, fit_holding, literacy_quantiles
+from twin.population.attributes import LITERACY_BITS, band_of_age, fit_holding, literacy_quantiles
 from twin.population.households import HOUSEHOLD_TYPES, N_CELLS, HouseholdModel, household_model
 from twin.population.municipalities import Municipalities, build_municipalities
+from twin.population.sampling import random_bits, threshold
 from twin.population.statistics import (
     CENSUS_PERSONS_PER_HOUSEHOLD,
     N_BANDS,
@@ -155,7 +156,7 @@ def build_nation(
     if account_share is None:
         account_share = account_share_of_holders(card_date)
     band_share = snap.band_population / snap.band_population.sum()
-    holding = fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1)
+    holding = threshold(fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1))
     lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
     advance = progress or (lambda fraction: None)
 
@@ -167,7 +168,7 @@ def build_nation(
     cat = np.empty(n_hh, dtype=np.uint8)
     for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
         h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
-        cat[h0:h1] = model.cat_table.draw(0, rng.random(h1 - h0, dtype=np.float32))
+        cat[h0:h1] = model.cat_table.draw(0, random_bits(rng, h1 - h0))
     hh_size = model.cat_size[cat]
     offsets = np.zeros(n_hh + 1, dtype=np.int64)
     np.cumsum(hh_size, out=offsets[1:])
@@ -226,11 +227,11 @@ def _fill_chunk(
     pos -= (offsets[h0:h1] - p0).astype(np.int32)[local]
     c = cat[h0:h1]
     role = model.slot_role[c[local], pos]
-    head_cell = model.head_table.draw(model.head_role_of_cat[c], rng.random(h1 - h0, dtype=np.float32))
+    head_cell = model.head_table.draw(model.head_role_of_cat[c], random_bits(rng, h1 - h0))
     dep_rows = np.maximum(model.dep_row_of_role, 0).astype(np.int32)[role] * N_CELLS
     dep_rows += head_cell[local]
     is_head = pos == 0
-    cell = np.where(is_head, head_cell[local], model.dep_table.draw(dep_rows, rng.random(n, dtype=np.float32)))
+    cell = np.where(is_head, head_cell[local], model.dep_table.draw(dep_rows, random_bits(rng, n)))
     del dep_rows, role
     age = (cell >> 1).astype(np.uint8)
     sex = (cell & 1).astype(np.uint8)
@@ -241,15 +242,14 @@ def _fill_chunk(
     res.sex[out] = sex
     res.household[out] = local + h0
     res.is_head[out] = is_head
-    level = (rng.random(n, dtype=np.float32) * LITERACY_LEVELS).astype(np.int32)
-    np.minimum(level, LITERACY_LEVELS - 1, out=level)
-    level += cell.astype(np.int32) * LITERACY_LEVELS
+    # literacy: the top 8 random bits pick one of the cell's 256 quantiles
+    level = (random_bits(rng, n) >> np.uint32(32 - LITERACY_BITS)).astype(np.int32)
+    level += cell.astype(np.int32) << LITERACY_BITS
     res.literacy[out] = lit_q[level]
     del level
     cell_idx = mun.astype(np.int32) * (2 * N_BANDS) + band2[age, sex]
-    card = rng.random(n, dtype=np.float32) < holding[cell_idx]
+    card = random_bits(rng, n) < holding[cell_idx]
     res.has_card[out] = card
-    res.has_account[out] = card & (rng.random(n, dtype=np.float32) < np.float32(account_share))
-
+    res.has_account[out] = card & (random_bits(rng, n) < threshold(account_share))
 
 __all__ = ["HOUSEHOLD_TYPES", "Households", "Nation", "Residents", "build_nation"]

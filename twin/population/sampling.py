@@ -38,13 +38,30 @@ def rake(seed: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray, iters
     return t
 
 
+def random_bits(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform 32-bit integers straight from the generator's bit stream (the cheapest draws)."""
+    return rng.integers(0, 2**32, size=n, dtype=np.uint32)
+
+
+def threshold(p: np.ndarray | float) -> np.ndarray:
+    """Probabilities as uint32 thresholds: ``bits < threshold(p)`` happens with probability p."""
+    t = np.rint(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0) * 2.0**32)
+    return np.minimum(t, 2.0**32 - 1).astype(np.uint32)
+
+
 @dataclass(frozen=True)
 class AliasTable:
-    """Walker alias tables for many distributions over the same K outcomes (one row each)."""
+    """Walker alias tables for many distributions over the same K outcomes (one row each).
 
-    prob: np.ndarray  # (rows * K,) float32: keep the column with this probability
-    alias: np.ndarray  # (rows * K,) int16: otherwise take this column
+    Rows are padded to a power of two, 2**b columns (padding has probability 0), so one 32-bit
+    random integer does both jobs: its top b bits pick a column, its low bits decide between the
+    column and its alias.
+    """
+
+    thr: np.ndarray  # (rows << b,) uint32: keep the column when the low bits are below this
+    alias: np.ndarray  # (rows << b,) int16: otherwise take this column
     k: int
+    b: int
 
     @classmethod
     def build(cls, weights: np.ndarray) -> AliasTable:
@@ -53,14 +70,17 @@ class AliasTable:
         if w.ndim != 2:
             raise ValueError("weights must be a 2-D array (one distribution per row)")
         rows, k = w.shape
-        if k > np.iinfo(np.int16).max:
-            raise ValueError(f"{k} outcomes: at most {np.iinfo(np.int16).max}")
+        if k > 2**15:
+            raise ValueError(f"{k} outcomes: at most {2**15}")
         sums = w.sum(axis=1)
         if (w < 0).any() or (sums <= 0).any():
             raise ValueError("every row needs non-negative weights with a positive sum")
-        scaled = w / sums[:, None] * k
-        prob = np.ones((rows, k))
-        alias = np.tile(np.arange(k), (rows, 1))
+        b = max(1, int(np.ceil(np.log2(k))))
+        kp = 1 << b
+        scaled = np.zeros((rows, kp))
+        scaled[:, :k] = w / sums[:, None] * kp
+        prob = np.ones((rows, kp))
+        alias = np.tile(np.arange(kp), (rows, 1))
         for r in range(rows):  # Vose's method; K is small (hundreds) and tables are cached
             p = scaled[r].tolist()
             small = [i for i, x in enumerate(p) if x < 1.0]
@@ -71,18 +91,27 @@ class AliasTable:
                 pr[s], al[s] = p[s], g
                 p[g] = p[g] + p[s] - 1.0
                 (small if p[g] < 1.0 else large).append(g)
-        return cls(prob.astype(np.float32).reshape(-1), alias.astype(np.int16).reshape(-1), k)
+            for i in small:  # rounding leftovers: zero-weight columns must never be kept
+                pr[i] = 1.0 if scaled[r, i] > 0 else 0.0
+                if scaled[r, i] == 0:
+                    al[i] = int(np.argmax(scaled[r]))
+        low = 2.0 ** (32 - b)
+        thr = np.minimum(np.rint(prob * low), low).astype(np.uint32)
+        return cls(thr.reshape(-1), alias.astype(np.int16).reshape(-1), k, b)
 
     @property
     def rows(self) -> int:
-        return len(self.prob) // self.k
+        return len(self.thr) >> self.b
 
-    def draw(self, rows: np.ndarray | int, u: np.ndarray) -> np.ndarray:
-        """One outcome (int16) per uniform number in ``u`` from the distribution of its row."""
-        x = u * np.float32(self.k) if u.dtype == np.float32 else u * self.k
-        j = x.astype(np.int32)
-        np.minimum(j, self.k - 1, out=j)
-        frac = x - j
-        idx = j if isinstance(rows, int) and rows == 0 else np.asarray(rows, dtype=np.int32) * self.k + j
-        keep = frac < self.prob[idx]
-        return np.where(keep, j.astype(np.int16), self.alias[idx])
+    def draw(self, rows: np.ndarray | int, bits: np.ndarray) -> np.ndarray:
+        """One outcome (int16) per 32-bit random integer in ``bits`` from the distribution of its row."""
+        if bits.dtype != np.uint32:
+            raise TypeError(f"bits must be uint32 random integers (random_bits), not {bits.dtype}")
+        j = (bits >> np.uint32(32 - self.b)).astype(np.int32)
+        if isinstance(rows, int):
+            idx = j + (rows << self.b) if rows else j
+        else:
+            idx = np.left_shift(np.asarray(rows, dtype=np.int32), self.b)
+            idx |= j
+        low = bits & np.uint32((1 << (32 - self.b)) - 1)
+        return np.where(low < self.thr[idx], j.astype(np.int16), self.alias[idx])
