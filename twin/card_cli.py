@@ -143,11 +143,14 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
                 raise
             info["certificates"][kind] = {"kind": kind, "protected": "needs the sign password"}
     info["retries"] = {p: client.retries(p) for p in ("auth", "sign", "input_support")}
-    ident = client.read_card_identity()
-    info["card"] = {
-        "serial": ident.serial, "municipality_code": ident.municipality_code,
-        "expiry": ident.expiry.isoformat(),
-    }
+    try:
+        ident = client.read_card_identity()
+        info["card"] = {
+            "serial": ident.serial, "municipality_code": ident.municipality_code,
+            "expiry": ident.expiry.isoformat(),
+        }
+    except (CardError, ValueError) as e:  # a card generation without the common-AP record
+        info["card"] = {"unavailable": str(e)}
     if my_number_pin is not None:
         info["my_number"] = mask_my_number(client.read_my_number(my_number_pin))
     return info
@@ -192,7 +195,10 @@ def info(
     out.print(f"reader      {data['reader']}", highlight=False)
     out.print(f"token       {data['token_label']}", highlight=False)
     c = data["card"]
-    out.print(f"card        {c['serial']}  municipality {c['municipality_code']}  expires {c['expiry']}")
+    if "unavailable" in c:
+        out.print(f"card        (record unavailable: {c['unavailable']})", highlight=False)
+    else:
+        out.print(f"card        {c['serial']}  municipality {c['municipality_code']}  expires {c['expiry']}")
     tries = ", ".join(f"{k} {v}" for k, v in data["retries"].items())
     out.print(f"tries left  {tries}", highlight=False)
     for kind, cert in data["certificates"].items():
