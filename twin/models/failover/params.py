@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
 from twin.scenario import deep_merge
@@ -109,13 +109,22 @@ class Link(StrictModel):
     mttr_hours: PositiveFloat = 2.0
 
 
+DEFAULT_RTO_MINUTES = {"cold": 24 * 60.0, "warm": 120.0, "hot": 10.0, "active_active": 0.0}
+
+
 class Failover(StrictModel):
     """Detection and recovery time objective (RTO) of each failover mode."""
 
     detection_minutes: NonNegativeFloat = 5.0
     rto_minutes: dict[Literal["cold", "warm", "hot", "active_active"], NonNegativeFloat] = Field(
-        default_factory=lambda: {"cold": 24 * 60.0, "warm": 120.0, "hot": 10.0, "active_active": 0.0}
+        default_factory=lambda: dict(DEFAULT_RTO_MINUTES),
+        description="modes not named keep their default (cold 24 h, warm 2 h, hot 10 min, active-active 0)",
     )
+
+    @field_validator("rto_minutes", mode="after")
+    @classmethod
+    def _all_modes(cls, v: dict[str, float]) -> dict[str, float]:
+        return {**DEFAULT_RTO_MINUTES, **v}
 
 
 class Maintenance(StrictModel):
