@@ -82,7 +82,8 @@ def sweep(
     m = result.manifest
     cli.err.print(
         f"[green]done[/] {m['scenario']['name']}: {m['points']} point(s) x {m['replications']} replication(s) "
-        f"on {m['executor']}; computed {result.computed}, already done {result.cached}; {result.wall_s:.1f} s"
+        f"on {m['executor']}; computed {result.computed}, already done {result.cached}; {result.wall_s:.1f} s",
+        soft_wrap=True,
     )
     if m["points"] == 1:
         _print_frame(headline_table(result.bands), "Headline numbers: median [10 %, 90 %]")

@@ -86,6 +86,8 @@ def paired(results: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
 def headline_table(b: pd.DataFrame, point: int = 0) -> pd.DataFrame:
     """Wide headline table of one point: a row per metric, a ``median [q10, q90]`` column per option."""
     h = b[(b["origin"] == "summary") & (b["point"] == point)] if "point" in b.columns else b[b["origin"] == "summary"]
+    if (h["option"] != "").any():  # per-option numbers exist: the rest (scale, seed) is context
+        h = h[h["option"] != ""]
     cells = h.assign(cell=[band_text(r.q10, r.q50, r.q90) for r in h.itertuples()])
     wide = cells.pivot_table(index="metric", columns="option", values="cell", aggfunc="first", sort=False)
     return wide.reindex(columns=list(dict.fromkeys(h["option"]))).reset_index()

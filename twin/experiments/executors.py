@@ -109,7 +109,16 @@ _END = object()
 class DaskExecutor(_Closing):
     """Tasks on a Dask cluster: an existing scheduler (``address``) or a LocalCluster it owns."""
 
-    def __init__(self, address: str | None = None, *, workers: int | None = None, window: int | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        workers: int | None = None,
+        window: int | None = None,
+        timeout: str = "10s",
+    ):
+        if address is not None and not address.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+            raise InputError(f"--cluster: {address!r} is not a scheduler address (e.g. tcp://10.0.0.5:8786)")
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - dask[distributed] is a dependency
@@ -123,10 +132,8 @@ class DaskExecutor(_Closing):
             self.client = Client(self._cluster)
             self.description = f"Dask LocalCluster with {n} worker{'s' if n != 1 else ''}"
         else:
-            if not address.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
-                raise InputError(f"--cluster: {address!r} is not a scheduler address (e.g. tcp://10.0.0.5:8786)")
             try:
-                self.client = Client(address, timeout="10s")
+                self.client = Client(address, timeout=timeout)
             except OSError as e:
                 raise InputError(f"--cluster {address}: cannot reach the Dask scheduler ({e})") from None
             self.description = f"Dask scheduler {address}"
