@@ -10,6 +10,8 @@ import datetime as dt
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.sim import BatchStation, Calendar, CustomerLog, Deterministic, Exponential, Failures, StaffSchedule, Station
 
@@ -115,6 +117,16 @@ def test_a_breakdown_in_restart_mode_interrupts_and_repeats_the_whole_service() 
     assert lost is not None and lost[0].tolist() == [9.5] and lost[1].tolist() == [10.0]
 
 
+@pytest.mark.parametrize(("mode", "end"), [("finish", 18.0), ("restart", 24 + 9.5)])
+def test_a_breakdown_after_closing_hits_a_case_still_being_finished(mode: str, end: float) -> None:
+    breaks = Failures(Deterministic(17.5), Deterministic(1.0), in_progress=mode)  # type: ignore[arg-type]
+    env = simpy.Environment()
+    station = Station(env, 1, Exponential(1.0), rng=np.random.default_rng(0), calendar=APRIL, failures=breaks)
+    station.submit(np.array([17.0]), np.array([1.0]))
+    env.run()
+    assert station.log().end.tolist() == [end]  # restart: repeated from 08:30 next morning
+
+
 def test_the_batch_station_refuses_restart_mode_by_name() -> None:
     restart = Failures(Deterministic(10.0), Deterministic(1.0), in_progress="restart")
     with pytest.raises(ValueError, match="in_progress='restart' are not supported"):
@@ -210,3 +222,37 @@ def test_a_resident_process_visits_the_counter_and_moves_on() -> None:
     log = counter.log()
     i, j = proc.value
     assert log.start[i] == 10.0 and log.start[j] == 10.5 and not log.reneged.any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), servers=st.integers(1, 4), hours=st.booleans())
+def test_restart_mode_invariants(seed: int, servers: int, hours: bool) -> None:
+    """Under restart-on-failure: every completed service is a full, uninterrupted one that started
+    while the station was up and open, and every interruption ended at a breakdown."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.sort(rng.uniform(0, 200, 120))
+    service = rng.exponential(0.8, 120)
+    env = simpy.Environment()
+    failures = Failures(Exponential(6.0), Exponential(1.0), in_progress="restart")
+    station = Station(
+        env,
+        servers,
+        Exponential(1.0),
+        rng=np.random.default_rng(seed + 1),
+        failures=failures,
+        calendar=APRIL if hours else None,
+        horizon=APRIL.horizon,
+    )
+    station.submit(arrivals, service)
+    env.run()
+    log = station.log()
+    done = ~np.isnan(log.end)
+    assert np.allclose(log.end[done] - log.start[done], service[done])
+    assert np.all(station.plan.at(log.start[done]) > 0)
+    downs, ups = station.down
+    lost = station._lost_service()
+    assert lost is not None
+    assert np.all(np.isin(lost[1], downs))
+    # no completed service overlaps a breakdown
+    for b, e in zip(log.start[done], log.end[done], strict=True):
+        assert not np.any((downs > b) & (downs < e))

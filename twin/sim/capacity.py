@@ -116,12 +116,11 @@ class Failures:
 
 @dataclass(frozen=True)
 class CapacityPlan:
-    """Servers allowed to start service from ``times[i]`` on (``servers[i]``); ``preempt[i]`` marks
-    a drop that interrupts service in progress. ``times[0]`` is 0.0; consecutive values differ."""
+    """Servers allowed to start service from ``times[i]`` on (``servers[i]``), out of ``total``
+    positions. ``times[0]`` is 0.0; consecutive values differ."""
 
     times: np.ndarray
     servers: np.ndarray
-    preempt: np.ndarray
     total: int
 
     def at(self, t: np.ndarray | float) -> np.ndarray:
@@ -146,7 +145,6 @@ def capacity_plan(
     calendar: Calendar | None = None,
     staff: StaffSchedule | None = None,
     down: tuple[np.ndarray, np.ndarray] | None = None,
-    preempt_on_failure: bool = False,
 ) -> CapacityPlan:
     """Combine positions, roster, opening hours and breakdowns into one step function."""
     if int(servers) != servers or servers < 1:
@@ -165,11 +163,9 @@ def capacity_plan(
         value = np.minimum(value, staff.at(t))
     if calendar is not None:
         value = np.where(calendar.is_open(t), value, 0)
-    failing = np.zeros(len(t), dtype=bool)
     if down is not None and len(down[0]):
         i = np.searchsorted(down[0], t, side="right") - 1
         is_down = (i >= 0) & (t < down[1][np.maximum(i, 0)])
         value = np.where(is_down, 0, value)
-        failing = np.isin(t, down[0]) & preempt_on_failure
     change = np.concatenate([[True], value[1:] != value[:-1]])
-    return CapacityPlan(times=t[change], servers=value[change], preempt=failing[change], total=int(servers))
+    return CapacityPlan(times=t[change], servers=value[change], total=int(servers))

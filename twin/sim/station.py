@@ -9,9 +9,10 @@ The roster can change the number of clerks during the day, and the system can br
 Each customer is a SimPy process holding a request on a :class:`simpy.PreemptiveResource` with one
 slot per counter position. Opening hours, rosters and breakdowns are played by a controller process
 that takes positions away with high-priority "blocker" requests: a blocker gets the next position
-that becomes free (so service in progress finishes) and, for a breakdown with
-``in_progress="restart"``, preempts the customer being served, who rejoins the head of the line and
-repeats the full service once a position is free again. This is the readable, extensible version;
+that becomes free, so service in progress finishes. A breakdown with ``in_progress="restart"``
+also sends one preempting request per customer in service (even one finishing after closing):
+each of them loses the clerk, rejoins the head of the line and repeats the full service once a
+position is free again after the repair. This is the readable, extensible version;
 :class:`twin.sim.batch.BatchStation` computes the same thing for millions of customers.
 
     env = simpy.Environment()
@@ -34,6 +35,7 @@ from twin.sim.distributions import Distribution
 from twin.sim.probes import CustomerLog
 from twin.sim.stationbase import StationBase
 
+_BREAKDOWN = -2  # a breakdown in restart mode: takes the positions of customers in service
 _BLOCKER = -1  # positions taken away by the roster, the clock or a breakdown
 _RESUME = 0  # customers whose service was interrupted: head of the line
 _CUSTOMER = 1
@@ -83,6 +85,8 @@ class Station(StationBase):
         self._lost: tuple[list[float], list[float]] = ([], [])
         self._blockers: list[simpy.resources.resource.PreemptiveRequest] = []
         env.process(self._controller())
+        if self.failures is not None and self.failures.in_progress == "restart" and self.down is not None:
+            env.process(self._breakdowns(self.down[0].tolist(), self.down[1].tolist()))
 
     # ---- customers ------------------------------------------------------------------------------
     def submit(
@@ -173,15 +177,27 @@ class Station(StationBase):
 
     def _controller(self) -> Generator[simpy.Event, object, None]:
         plan = self.plan
-        for t, cap, preempt in zip(plan.times.tolist(), plan.servers.tolist(), plan.preempt.tolist(), strict=True):
+        for t, cap in zip(plan.times.tolist(), plan.servers.tolist(), strict=True):
             if t > self.env.now:
                 yield self._at(t)
-            self._set_blocked(plan.total - cap, preempt)
+            self._set_blocked(plan.total - cap)
 
-    def _set_blocked(self, want: int, preempt: bool) -> None:
+    def _breakdowns(self, downs: list[float], ups: list[float]) -> Generator[simpy.Event, object, None]:
+        """Restart mode: at each breakdown, take the positions of the customers in service."""
+        for down, up in zip(downs, ups, strict=True):
+            yield self._at(down)
+            res = self.resource
+            # idle positions absorb requests before any preemption, so ask for those too
+            wanted = sum(1 for r in res.users if r.priority >= _RESUME) + res.capacity - len(res.users)
+            held = [res.request(priority=_BREAKDOWN, preempt=True) for _ in range(wanted)]
+            yield self._at(up)
+            for r in held:
+                self.resource.release(r)
+
+    def _set_blocked(self, want: int) -> None:
         blockers = self._blockers
         while len(blockers) < want:
-            blockers.append(self.resource.request(priority=_BLOCKER, preempt=preempt))
+            blockers.append(self.resource.request(priority=_BLOCKER, preempt=False))
         if len(blockers) > want:
             # give positions back: first the blockers still waiting for a position (the most recent
             # first), then the ones holding a position

@@ -74,7 +74,6 @@ class StationBase:
             calendar=calendar,
             staff=staff,
             down=down,
-            preempt_on_failure=failures is not None and failures.in_progress == "restart",
         )
         self._last_arrival = -np.inf
         self._logs: list[CustomerLog] = []
