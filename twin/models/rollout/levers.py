@@ -1,0 +1,92 @@
+"""The state's levers as day-by-day hazard lifts: forms in the post, leaflets, points, payouts, help desks.
+
+Between 2016 and 2023 the government pulled one lever after another to get residents to apply
+for a My Number card (マイナンバーカード): application forms mailed with the notification cards
+(通知カード, late 2015) and later J-LIS's QR-code forms, leaflets in health-insurance renewals,
+My Number Points (マイナポイント) with deadlines that were announced and then extended, the
+2020 Special Cash Payments (特別定額給付金) whose online channel needed a card, and support
+desks in shops and town halls. Each lever here becomes a day series of *lifts*: the relative rise
+of the daily hazard of the residents it reaches. The hazard model multiplies the base hazard by
+``1 + common[t] + support[t] * (1 - literacy)``, so every lever's share of the effect can be read
+off and switched off on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.models.rollout.params import MailOut, Params, PointsPhase
+
+
+@dataclass(frozen=True)
+class LeverSchedule:
+    """Lifts per simulated day (index 0 = ``day0``), by lever, plus the help-desk lift."""
+
+    day0: dt.date
+    by_lever: dict[str, np.ndarray]
+    support: np.ndarray
+
+    @property
+    def common(self) -> np.ndarray:
+        return np.sum(list(self.by_lever.values()), axis=0) if self.by_lever else np.zeros(len(self.support))
+
+
+def _days(day0: dt.date, n: int) -> np.ndarray:
+    """Day offsets 0..n-1 as numpy dates."""
+    return np.datetime64(day0, "D") + np.arange(n)
+
+
+def _offset(day0: dt.date, d: dt.date) -> int:
+    return (d - day0).days
+
+
+def mailout_lift(m: MailOut, day0: dt.date, n: int) -> np.ndarray:
+    """Forms arrive evenly over ``spread_days``; each keeps its effect with an exponential decay."""
+    t = np.arange(n, dtype=np.float64)
+    s = float(_offset(day0, m.start))
+    # effect(t) = coverage*lift * integral_{u in [s, s+w], u<=t} (1/w) exp(-(t-u)/tau) du
+    w, tau = m.spread_days, m.decay_days
+    hi = np.minimum(t, s + w)
+    inside = hi > s
+    val = np.where(inside, tau / w * (np.exp(-(t - hi) / tau) - np.exp(-(t - s) / tau)), 0.0)
+    return m.coverage * m.lift * val
+
+
+def points_lift(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
+    """A steady lift from the start to the last deadline, plus a rush before each announced deadline."""
+    t = np.arange(n, dtype=np.float64)
+    s = _offset(day0, p.start)
+    last = _offset(day0, p.deadlines[-1])
+    active = (t >= s) & (t <= last)
+    lift = np.where(active, p.lift_per_5000 * (p.points / 5000.0) ** p.value_elasticity, 0.0)
+    for d in p.deadlines:
+        k = _offset(day0, d)
+        lift = lift + np.where((t >= s) & (t <= k), p.rush * np.exp(-(k - t) / p.rush_days), 0.0)
+    return lift
+
+
+def build_levers(params: Params, day0: dt.date, n: int) -> LeverSchedule:
+    """Every lever of ``params`` as a day series over ``n`` days from ``day0``."""
+    by: dict[str, np.ndarray] = {}
+    for m in params.mailouts:
+        by[f"mailout:{m.name}"] = mailout_lift(m, day0, n)
+    days = _days(day0, n)
+    months = (days.astype("datetime64[M]").astype(int) % 12) + 1
+    e = params.enclosures
+    by["enclosures"] = np.where(
+        (days >= np.datetime64(e.from_date)) & np.isin(months, e.months), e.coverage * e.lift, 0.0
+    )
+    if params.points.enabled:
+        by["points:phase1"] = points_lift(params.points.phase1, day0, n)
+        by["points:phase2"] = points_lift(params.points.phase2, day0, n)
+    p = params.payout
+    t = np.arange(n, dtype=np.float64)
+    a, b, c = (_offset(day0, x) for x in (p.start, p.peak, p.end))
+    up = np.clip((t - a) / max(b - a, 1), 0, 1)
+    down = np.clip((c - t) / max(c - b, 1), 0, 1)
+    by["payout"] = np.where((t >= a) & (t <= c), p.lift * np.minimum(up, down), 0.0)
+    support = np.where(days >= np.datetime64(params.support.start), params.support.lift, 0.0)
+    return LeverSchedule(day0, by, support)

@@ -1,0 +1,275 @@
+"""The national rollout, day by day: residents decide, J-LIS prints, town halls hand over.
+
+Picture the whole country from January 2016: each morning the residents without a card weigh the
+day's reasons to apply (the hazard model), the applications join J-LIS's production line, the
+printed cards travel to the town halls, and holders come to the counters by appointment while
+other residents queue there to reset a PIN or renew a certificate. :class:`Rollout` holds that
+state as arrays and advances it with one SimPy process per stage (residents, production,
+shipment, appointments, counters, recorder), all stepping once a day in that order.
+
+``rng=None`` gives expected values (smooth in the parameters: what calibration needs); with a
+Generator, each cell's applications are binomial draws (what replications need).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from twin.models.rollout.chain import COUNTER_CLASSES, AppointmentPool, Counters, DelayLine, ProductionLine
+from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability_rate, static_log_hazard
+from twin.models.rollout.levers import LeverSchedule, build_levers
+from twin.models.rollout.params import Params
+
+#: daily national series every run records
+SERIES = (
+    "applications", "produced", "delivered_to_town_hall", "appointments", "issued", "pin_resets_served",
+    "renewals_served", "backlog_checking_and_production", "backlog_in_transit", "backlog_awaiting_appointment",
+    "backlog_counter_handover", "backlog_counter_pin_reset", "backlog_counter_renewal", "wait_production_days",
+    "wait_counter_days", "holders",
+)  # fmt: skip
+
+
+@dataclass
+class RolloutResult:
+    """What one run of the chain produced (counts in the simulated population; divide by scale)."""
+
+    day0: dt.date
+    n_days: int
+    scale: float
+    daily: dict[str, np.ndarray]
+    holders_by_type: np.ndarray  # (days, 4)
+    record_days: list[int]
+    holders_muni: np.ndarray  # (R, M) cards in hand at each record day
+    holders_mix: np.ndarray  # (R, 21, 2)
+    applied_mix: np.ndarray  # (R, 21, 2)
+    levers: LeverSchedule
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def conservation_gap(self) -> float:
+        """Applications not accounted for: applied - in hand - waiting at every stage (should be ~0)."""
+        return self.totals["applied"] - self.totals["in_hand"] - self.totals["waiting"]
+
+
+def business_days(day0: dt.date, n: int, closed: list[dt.date] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(business day, weekend day that is not a holiday) masks over ``n`` days from ``day0``."""
+    from twin.sim.calendar import Calendar
+
+    cal = Calendar(day0, day0 + dt.timedelta(days=n - 1))
+    days = [day0 + dt.timedelta(days=d) for d in range(n)]
+    closed_set = set(closed or [])
+    business = np.array([cal.is_business_day(d) and d not in closed_set for d in days])
+    weekend = np.array([d.weekday() >= 5 and not cal.is_holiday(d) and not cal.is_year_end_closure(d) for d in days])
+    return business, weekend
+
+
+def step_schedule(points: list[tuple[dt.date, float]], day0: dt.date, n: int) -> np.ndarray:
+    """A step function over days: each (from date, value) holds until the next one."""
+    out = np.zeros(n)
+    for d, v in sorted(points):
+        out[max(0, (d - day0).days) :] = v
+    return out
+
+
+class Rollout:
+    """The whole chain for one option and one replication."""
+
+    def __init__(
+        self,
+        params: Params,
+        cells: Cells,
+        day0: dt.date,
+        n_days: int,
+        *,
+        scale: float = 1.0,
+        rng: np.random.Generator | None = None,
+        record_days: list[int] | None = None,
+        closed_days: list[dt.date] | None = None,
+    ):
+        self.p, self.cells, self.day0, self.n, self.scale, self.rng = params, cells, day0, n_days, scale, rng
+        self.record_days = sorted(set(record_days or [])) or [n_days - 1]
+        pop = cells.population * scale
+        self.unapplied = np.round(pop).astype(np.int64) if rng is not None else pop.copy()
+        self.cell_pop = self.unapplied.astype(np.float64).copy()
+        m_pop = np.bincount(cells.muni, weights=self.cell_pop, minlength=cells.n_munis)
+        self.muni_pop = np.maximum(m_pop, 1e-9)
+        self.static = static_log_hazard(params.hazard, cells.band, cells.sex, cells.literacy,
+                                        cells.muni_type[cells.muni])  # fmt: skip
+        self.static_rate = np.exp(self.static)
+        self.levers = build_levers(params, day0, n_days)
+        self.common = self.levers.common
+        self.business, self.weekend = business_days(day0, n_days, closed_days)
+        M, X = cells.n_munis, N_BANDS * 2
+        self.mix_index = cells.band * 2 + cells.sex
+        self.production = ProductionLine(M, X, n_days)
+        self.capacity = step_schedule(params.production.capacity, day0, n_days) * scale
+        if params.production.weekdays_only:
+            self.capacity = np.where(self.business, self.capacity, 0.0)
+        self.ship = DelayLine((M + X,), params.production.shipping_days)
+        self.pool = AppointmentPool((M,), params.handover.notice_days)
+        self.pool_mix = np.zeros(X)
+        ho = params.handover
+        self.counters = Counters(M, n_days, np.array([ho.minutes_per_handover, ho.minutes_per_pin_reset,
+                                                      ho.minutes_per_renewal]))  # fmt: skip
+        self.counter_mix = np.zeros(X)
+        factor = np.where(self.business, 1.0 + ho.evening_extra, 0.0) + np.where(
+            self.weekend, ho.weekend_open_share * ho.weekend_capacity, 0.0
+        )
+        self.counter_minutes = factor[:, None] * (self.muni_pop / 1e4 * ho.counter_minutes_per_10k)[None, :]
+        payout = self.levers.by_lever.get("payout", np.zeros(n_days))
+        self.pin_surge = 1.0 + ho.payout_pin_surge * (payout / payout.max() if payout.max() > 0 else payout)
+        self.holders_muni = np.zeros(M)
+        self.holders_mix = np.zeros(X)
+        self.applied_mix = np.zeros(X)
+        self.applied_total = 0.0
+        self.issued_daily = np.zeros((n_days, M))
+        self.daily = {k: np.zeros(n_days) for k in SERIES}
+        self.holders_by_type = np.zeros((n_days, 4))
+        self.type_onehot = np.eye(4)[cells.muni_type]
+        self.rec_muni = np.zeros((len(self.record_days), M))
+        self.rec_mix = np.zeros((len(self.record_days), N_BANDS, 2))
+        self.rec_applied = np.zeros((len(self.record_days), N_BANDS, 2))
+        self._seed_initial()
+
+    # ---- stages (one call per day each) -------------------------------------------------------
+    def _seed_initial(self) -> None:
+        """Applications received before day 0 (late 2015) wait for production from day 0."""
+        n0 = self.p.initial_applications * self.scale
+        if n0 <= 0:
+            return
+        w = self.unapplied * np.exp(self.static)
+        share = w / w.sum()
+        if self.rng is not None:
+            apps = np.minimum(self.rng.multinomial(int(round(n0)), share), self.unapplied)
+        else:
+            apps = np.minimum(n0 * share, self.unapplied)
+        self._apply(0, apps)
+
+    def _apply(self, day: int, apps: np.ndarray) -> None:
+        self.unapplied -= apps
+        apps = apps.astype(np.float64)
+        per_muni = np.bincount(self.cells.muni, weights=apps, minlength=self.cells.n_munis)
+        per_mix = np.bincount(self.mix_index, weights=apps, minlength=N_BANDS * 2)
+        self.production.arrive(day, per_muni, per_mix)
+        self.applied_mix += per_mix
+        self.applied_total += float(per_muni.sum())
+        self.daily["applications"][day] += float(per_muni.sum())
+
+    def residents(self, day: int) -> None:
+        holder_share = (self.holders_muni / self.muni_pop)[self.cells.muni]
+        prob = daily_probability_rate(self.static_rate, self.cells.literacy, holder_share, self.common[day],
+                                 self.levers.support[day], self.p.hazard.word_of_mouth)  # fmt: skip
+        if self.rng is not None:
+            apps = self.rng.binomial(self.unapplied, prob)
+        else:
+            apps = self.unapplied * prob
+        self._apply(day, apps)
+
+    def produce(self, day: int) -> np.ndarray:
+        ready = day - self.p.production.checking_days
+        out, mix, waited = self.production.produce(day, self.capacity[day], ready)
+        made = float(out.sum())
+        self.daily["produced"][day] = made
+        self.daily["wait_production_days"][day] = waited / made if made > 0 else np.nan
+        return np.concatenate([out, mix])
+
+    def deliver(self, day: int, produced: np.ndarray) -> None:
+        arrived = self.ship.step(day, produced)
+        M = self.cells.n_munis
+        self.daily["delivered_to_town_hall"][day] = float(arrived[:M].sum())
+        booked = self.pool.step(arrived[:M])
+        stock_mix = self.pool_mix + arrived[M:]
+        stock_total = stock_mix.sum()
+        booked_total = float(booked.sum())
+        moved = stock_mix * (booked_total / stock_total) if stock_total > 0 else np.zeros_like(stock_mix)
+        self.pool_mix = stock_mix - moved
+        self.counter_mix += moved
+        self.daily["appointments"][day] = booked_total
+        ho = self.p.handover
+        pin = self.holders_muni * ho.pin_resets_per_holder_year / 365.0 * self.pin_surge[day]
+        back = day - 365 * ho.renewal_years
+        renew = self.issued_daily[back] * ho.renewal_at_counter if back >= 0 else np.zeros(M)
+        self.counters.arrive(day, np.stack([booked, pin, renew], axis=1))
+
+    def counter(self, day: int) -> None:
+        served, _, waited = self.counters.serve(day, self.counter_minutes[day])
+        handed = served[:, 0]
+        total = float(handed.sum())
+        queued_mix = self.counter_mix.sum()
+        mix = self.counter_mix * (total / queued_mix) if queued_mix > 0 else np.zeros_like(self.counter_mix)
+        self.counter_mix -= mix
+        self.holders_muni += handed
+        self.holders_mix += mix
+        self.issued_daily[day] = handed
+        d = self.daily
+        d["issued"][day] = total
+        d["pin_resets_served"][day] = float(served[:, 1].sum())
+        d["renewals_served"][day] = float(served[:, 2].sum())
+        jobs = float(waited.sum())
+        d["wait_counter_days"][day] = float(self.counters.days_waited(day, waited).sum()) / jobs if jobs > 0 else np.nan
+
+    def record(self, day: int) -> None:
+        d = self.daily
+        d["holders"][day] = self.holders_muni.sum()
+        d["backlog_checking_and_production"][day] = self.production.backlog()
+        d["backlog_in_transit"][day] = float(self.ship.in_transit()[: self.cells.n_munis].sum())
+        d["backlog_awaiting_appointment"][day] = float(self.pool.stock.sum())
+        for k, name in enumerate(COUNTER_CLASSES):
+            d[f"backlog_counter_{name}"][day] = float(self.counters.backlog()[:, k].sum())
+        self.holders_by_type[day] = self.holders_muni @ self.type_onehot
+        if day in self._record_index:
+            i = self._record_index[day]
+            self.rec_muni[i] = self.holders_muni
+            self.rec_mix[i] = self.holders_mix.reshape(N_BANDS, 2)
+            self.rec_applied[i] = self.applied_mix.reshape(N_BANDS, 2)
+
+    # ---- the SimPy process structure ------------------------------------------------------------
+    def run(self) -> RolloutResult:
+        env = simpy.Environment()
+        self._record_index = {d: i for i, d in enumerate(self.record_days)}
+        produced_today: dict[int, np.ndarray] = {}
+
+        def daily(step):  # noqa: ANN001, ANN202 (a SimPy process generator)
+            while env.now < self.n:
+                step(int(env.now))
+                yield env.timeout(1)
+
+        env.process(daily(self.residents))
+        env.process(daily(lambda d: produced_today.__setitem__(0, self.produce(d))))
+        env.process(daily(lambda d: self.deliver(d, produced_today[0])))
+        env.process(daily(self.counter))
+        env.process(daily(self.record))
+        env.run(until=self.n)
+        return self.result()
+
+    def waiting(self) -> float:
+        """Applications somewhere in the chain (not yet in hand)."""
+        return (
+            self.production.backlog()
+            + float(self.ship.in_transit()[: self.cells.n_munis].sum())
+            + float(self.pool.stock.sum())
+            + float(self.counters.backlog()[:, 0].sum())
+        )
+
+    def result(self) -> RolloutResult:
+        return RolloutResult(
+            day0=self.day0,
+            n_days=self.n,
+            scale=self.scale,
+            daily=self.daily,
+            holders_by_type=self.holders_by_type,
+            record_days=self.record_days,
+            holders_muni=self.rec_muni,
+            holders_mix=self.rec_mix,
+            applied_mix=self.rec_applied,
+            levers=self.levers,
+            totals={
+                "applied": self.applied_total,
+                "in_hand": float(self.holders_muni.sum()),
+                "waiting": self.waiting(),
+                "population": float(self.cell_pop.sum()),
+            },
+        )
