@@ -40,7 +40,7 @@ class StaffSchedule:
                 f"StaffSchedule: {len(t)} times and {len(self.servers)} server counts; need equally many, at least one"
             )
         if t[0] != 0.0:
-            raise ValueError(f"StaffSchedule.times[0] = {t[0]!r}: the schedule must start at time 0.0")
+            raise ValueError(f"StaffSchedule.times[0] = {float(t[0])!r}: the schedule must start at time 0.0")
         if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
             raise ValueError("StaffSchedule.times: must be finite and strictly increasing")
         for s in self.servers:

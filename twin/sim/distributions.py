@@ -28,10 +28,14 @@ class Distribution(Protocol):
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    v = float(value)
+    allowed = ">= 0" if allow_zero else "> 0"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} = {value!r}: must be a finite number {allowed}") from None
     ok = v >= 0 if allow_zero else v > 0
     if not ok or not math.isfinite(v):
-        raise ValueError(f"{name} = {value!r}: must be a finite number {'>= 0' if allow_zero else '> 0'}")
+        raise ValueError(f"{name} = {v!r}: must be a finite number {allowed}")
     return v
 
 
