@@ -39,6 +39,7 @@ class CohortQueue:
         # a quantity that rides along with the jobs (e.g. persons in a household's application),
         # served in the same proportions as the jobs it rides with
         self.carry = np.zeros((n_stations, horizon, n_classes))
+        self._first = 0  # cohorts before this one hold no work at any station
         self.arrived_total = np.zeros((n_stations, n_classes))
         self.served_total = np.zeros((n_stations, n_classes))
         self.busy_minutes_total = np.zeros(n_stations)
@@ -65,26 +66,31 @@ class CohortQueue:
         """
         cap = np.broadcast_to(np.asarray(capacity_minutes, dtype=np.float64), (self.n_stations,))
         upto = min(day, self.horizon - 1) + 1
-        jobs = self.waiting[:, :upto, :]
+        lo = min(self._first, upto - 1)
+        jobs = self.waiting[:, lo:upto, :]
         work = jobs @ self.minutes  # [station, cohort]
         before = np.cumsum(work, axis=1) - work  # work queued ahead of each cohort
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(work > 0, np.clip((cap[:, None] - before) / work, 0.0, 1.0), 0.0)
         served_by_cohort = jobs * frac[:, :, None]
-        carried_by_cohort = self.carry[:, :upto, :] * frac[:, :, None]
-        self.waiting[:, :upto, :] -= served_by_cohort
-        self.carry[:, :upto, :] -= carried_by_cohort
+        carried_by_cohort = self.carry[:, lo:upto, :] * frac[:, :, None]
+        jobs -= served_by_cohort  # a view: updates self.waiting (exactly 0 where frac == 1)
+        self.carry[:, lo:upto, :] -= carried_by_cohort
         # guard against tiny negative residues from floating point
-        np.maximum(self.waiting[:, :upto, :], 0.0, out=self.waiting[:, :upto, :])
-        np.maximum(self.carry[:, :upto, :], 0.0, out=self.carry[:, :upto, :])
+        np.maximum(jobs, 0.0, out=jobs)
+        np.maximum(self.carry[:, lo:upto, :], 0.0, out=self.carry[:, lo:upto, :])
         served = served_by_cohort.sum(axis=1)
         self.served_total += served
         self.busy_minutes_total += (work * frac).sum(axis=1)
-        return served, carried_by_cohort.sum(axis=1), served_by_cohort.sum(axis=2)
+        while self._first < upto and not self.waiting[:, self._first, :].any():
+            self._first += 1
+        waited = np.zeros((self.n_stations, upto))
+        waited[:, lo:] = served_by_cohort.sum(axis=2)
+        return served, carried_by_cohort.sum(axis=1), waited
 
     def backlog(self) -> np.ndarray:
         """Jobs waiting per station and class."""
-        return self.waiting.sum(axis=1)
+        return self.waiting[:, self._first :, :].sum(axis=1)
 
     def backlog_minutes(self) -> np.ndarray:
         return self.backlog() @ self.minutes

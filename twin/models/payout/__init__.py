@@ -99,6 +99,7 @@ def run(ctx: RunContext) -> ModelResult:
         "seed": ctx.seed,
         "fidelity": base.fidelity,
         "options": heads,
+        "option_order": list(heads),
     }
     sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity)
     return ModelResult(

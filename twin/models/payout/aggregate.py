@@ -156,9 +156,11 @@ def simulate(
     )
     rework_class = np.array([J_RE_MAIL, J_RE_ONLINE, -1, J_RE_MAIL, J_RE_ONLINE])
     q = CohortQueue(m, 5, h, minutes)
-    kernel = _kernel(v.correction_days, h)
-    rework = np.zeros((m, h + 1, 5))
-    rework_persons = np.zeros((m, h + 1, 5))
+    # forms sent back wait with the household; the correction delay is exponential (memoryless), so
+    # a share 1 - exp(-1/mean) of what is out for correction comes back each day
+    back_share = 1.0 - np.exp(-1.0 / v.correction_days)
+    out_jobs = np.zeros((m, 5))
+    out_persons = np.zeros((m, 5))
 
     by_type = np.array([v.staffing_by_type[t] for t in MUNICIPALITY_TYPES])
     full_staff = mun.households / 1000.0 * v.staff_minutes_per_1000_households * by_type[mun.type_index]
@@ -175,28 +177,31 @@ def simulate(
     errors_returned = np.zeros(h)
     backlog = np.zeros((m, h), dtype=np.float32)
     waiting_days = np.zeros(h)
-    route_of_job = {J_MAIL: 0, J_RE_MAIL: 0, J_ONLINE: 1, J_RE_ONLINE: 1}
+    route_of_job = np.array([0, 1, -1, 0, 1])
+    ok_jobs = np.array([J_MAIL, J_ONLINE, J_RE_MAIL, J_RE_ONLINE])
     for d in range(h):
-        q.arrive(d, arrivals[:, d, :] + rework[:, d, :], persons[:, d, :] + rework_persons[:, d, :])
-        if not workday[d]:
-            backlog[:, d] = q.backlog().sum(axis=1)
-            continue
-        since = d - first_work
-        ramp = np.clip((since + 1) / (v.ramp_up_days + 1), 0.0, 1.0) if v.ramp_up_days > 0 else (since >= 0) * 1.0
-        served, carried, by_cohort = q.serve(d, full_staff * ramp)
-        waited = d - np.arange(by_cohort.shape[1])
-        waiting_days[: d + 1] += np.bincount(waited, weights=by_cohort.sum(axis=0), minlength=d + 1)[: d + 1]
-        served_by_class[:, d] = served.sum(axis=0)
-        bad = served * err
-        bad_persons = carried * err
-        errors_returned[d] = bad.sum()
-        span = h - d
-        for c in (J_MAIL, J_ONLINE, J_RE_MAIL, J_RE_ONLINE):
-            rc = rework_class[c]
-            rework[:, d : d + span + 1, rc] += bad[:, c, None] * kernel[None, : span + 1]
-            rework_persons[:, d : d + span + 1, rc] += bad_persons[:, c, None] * kernel[None, : span + 1]
-            verified_hh[route_of_job[c], :, d] += served[:, c] - bad[:, c]
-            verified_persons[route_of_job[c], :, d] += carried[:, c] - bad_persons[:, c]
+        coming_back = out_jobs * back_share
+        coming_back_persons = out_persons * back_share
+        out_jobs -= coming_back
+        out_persons -= coming_back_persons
+        q.arrive(d, arrivals[:, d, :] + coming_back, persons[:, d, :] + coming_back_persons)
+        if workday[d]:
+            since = d - first_work
+            if v.ramp_up_days > 0:
+                ramp = np.clip((since + 1) / (v.ramp_up_days + 1), 0.0, 1.0)
+            else:
+                ramp = (since >= 0) * 1.0
+            served, carried, by_cohort = q.serve(d, full_staff * ramp)
+            waiting_days[: d + 1] += by_cohort.sum(axis=0)[::-1]
+            served_by_class[:, d] = served.sum(axis=0)
+            bad = served * err
+            bad_persons = carried * err
+            errors_returned[d] = bad.sum()
+            for c in ok_jobs:
+                out_jobs[:, rework_class[c]] += bad[:, c]
+                out_persons[:, rework_class[c]] += bad_persons[:, c]
+                verified_hh[route_of_job[c], :, d] += served[:, c] - bad[:, c]
+                verified_persons[route_of_job[c], :, d] += carried[:, c] - bad_persons[:, c]
         backlog[:, d] = q.backlog().sum(axis=1)
     q.check_conservation()
 
@@ -206,6 +211,7 @@ def simulate(
     to_cash = np.zeros((h, h))
     ok = cash < h
     to_cash[np.flatnonzero(ok), cash[ok]] = 1.0
+    kernel = _kernel(v.correction_days, h)
     later = np.zeros((h, h))  # returned on day r -> back for payment on day r + j
     for r in range(h):
         later[r, r:] = kernel[: h - r]
