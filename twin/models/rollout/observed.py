@@ -170,12 +170,15 @@ def read_release(
     return fdate, keys, pop, cards, band_pop, band_cards
 
 
-def load_observed(root: str | Path, start: dt.date, end: dt.date) -> Observed:
-    """All release folders under ``root`` dated within [start, end], oldest first."""
+def load_observed(root: str | Path, start: dt.date, end: dt.date, *, only_inside: bool = False) -> Observed:
+    """All release folders under ``root``, oldest first; each must be dated within [start, end]
+    (with ``only_inside``, folders named with dates outside are skipped instead)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: observed series folder does not exist (expected release folders <YYYYMMDD>/)")
     folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if only_inside:
+        folders = [p for p in folders if start.strftime("%Y%m%d") <= p.name <= end.strftime("%Y%m%d")]
     if not folders:
         raise InputError(f"{root}: holds no release folders <YYYYMMDD>/")
     reference: list[tuple[str, str, str]] | None = None

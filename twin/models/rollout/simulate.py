@@ -48,6 +48,8 @@ class RolloutResult:
     applied_mix: np.ndarray  # (R, 21, 2)
     levers: LeverSchedule
     totals: dict[str, float] = field(default_factory=dict)
+    #: residents per municipality (national scale: already divided by the scale)
+    muni_population: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def conservation_gap(self) -> float:
         """Applications not accounted for: applied - in hand - waiting at every stage (should be ~0)."""
@@ -266,6 +268,7 @@ class Rollout:
             holders_mix=self.rec_mix,
             applied_mix=self.rec_applied,
             levers=self.levers,
+            muni_population=self.muni_pop / self.scale,
             totals={
                 "applied": self.applied_total,
                 "in_hand": float(self.holders_muni.sum()),
