@@ -15,6 +15,7 @@ from types import ModuleType
 KINDS: dict[str, str] = {
     "nation": "twin.models.nation",
     "payout": "twin.models.payout",
+    "rollout": "twin.models.rollout",
     "failover": "twin.models.failover",
 }
 
