@@ -144,10 +144,13 @@ class MemoryStore:
     def tables(self) -> list[str]:
         return sorted(self._tables)
 
-    def crash_on_commit(self, after: int = 0) -> None:
-        """Make the commit ``after`` commits from now fail with :class:`SimulatedCrash` (0: the next one)."""
-        if after < 0:
-            raise ValueError(f"crash_on_commit: after={after} must be >= 0")
+    def crash_on_commit(self, after: int | None = 0) -> None:
+        """Make the commit ``after`` commits from now fail with :class:`SimulatedCrash` (0: the next one).
+
+        ``None`` disarms a crash that has not happened yet.
+        """
+        if after is not None and after < 0:
+            raise ValueError(f"crash_on_commit: after={after} must be >= 0 (or None to disarm)")
         self._crash_in = after
 
     def _apply(self, writes: dict[tuple[str, Key], object]) -> None:
