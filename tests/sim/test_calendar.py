@@ -41,6 +41,8 @@ def test_business_day_arithmetic(fy2020: Calendar) -> None:
     days = fy2020.business_days()
     assert len(days) == fy2020.business_days_between(fy2020.start, fy2020.end + dt.timedelta(days=1))
     assert all(d.weekday() < 5 and not fy2020.is_holiday(d) for d in days)
+    mask = fy2020.business_day_mask()
+    assert len(mask) == fy2020.n_days == 365 and mask.sum() == len(days)
 
 
 @given(st.dates(D(2020, 4, 1), D(2020, 12, 31)), st.integers(0, 30))

@@ -186,6 +186,10 @@ class Calendar:
         self._check_day(last - _DAY)
         return int(self._business_mask[i0:i1].sum())
 
+    def business_day_mask(self) -> np.ndarray:
+        """One bool per calendar day, from ``start``: True on business days."""
+        return self._business_mask.copy()
+
     def business_days(self) -> list[dt.date]:
         """All business days of the calendar, in order."""
         return [self.start + i * _DAY for i in np.flatnonzero(self._business_mask)]
