@@ -24,7 +24,7 @@ import numpy as np
 
 from twin.services.store import Store
 
-EPOCH = dt.date(1970, 1, 1)
+AUTO = -2  # successor not named: the oldest remaining member (lowest id on ties), decided when applied
 _WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2], dtype=np.int64)  # Qn for the 11 digits, left to right
 _POW10 = 10 ** np.arange(10, -1, -1, dtype=np.int64)  # place value of each of the 11 digits, left to right
 
@@ -153,7 +153,7 @@ class Departure:
     on: dt.date
     resident: int
     cause: Removal
-    new_head: int  # -1: the household dissolves or the resident was not its head
+    new_head: int  # the successor if the resident heads a household with others (AUTO: the oldest member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ class Move:
     household: int  # the household joined or formed
     municipality: int  # the household's municipality (only used when forming)
     forms: bool
-    new_head_of_old: int  # -1: the old household dissolves or the mover was not its head
+    new_head_of_old: int  # as Departure.new_head, for the household left behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,9 +426,17 @@ class ResidentRegistry:
         hmun = np.full(n_hh, -1, dtype=np.int32)
         hmun[: len(b.head)] = b.household_municipality
         state = Snapshot(on, reg, hh, head, hmun)
+        births = self._birth_dates_for(n)
         for e in events:
-            _apply(state, e)
+            _apply(state, e, births)
         return state
+
+    def _birth_dates_for(self, n: int) -> np.ndarray:
+        """Birth dates of residents 0..n-1, including one being born in a notification not yet recorded."""
+        births = self._statics()[3]
+        if len(births) >= n:
+            return births
+        return np.append(births, np.full(n - len(births), np.datetime64("NaT"), "M8[D]"))  # sorts as youngest
 
     def _latest(self, on: dt.date) -> Snapshot:
         """The register on ``on`` for validating a notification (the live tip when nothing later is known)."""
@@ -458,7 +466,7 @@ class ResidentRegistry:
                 if grow_h
                 else t.household_municipality,
             )
-            _apply(tip, event)  # checks before it changes anything
+            _apply(tip, event, self._birth_dates_for(n))  # checks before it changes anything
         else:  # a late notification: replay everything with it in place, which re-checks every later event
             tip = self._replay(self._sorted((seq, event)), self._tip.on, n, n_hh)
         try:
@@ -499,8 +507,8 @@ class ResidentRegistry:
     def _depart(self, on: dt.date, resident: int, cause: Removal, new_head: int | None) -> None:
         snap = self._latest(on)
         h = self._registered_household(snap, resident, on, cause.name.lower())
-        nh = self._successor(snap, h, resident, new_head) if snap.head[h] == resident else -1
-        self._record(Departure(on, resident, cause, nh))
+        self._check_successor(snap, h, resident, new_head)
+        self._record(Departure(on, resident, cause, AUTO if new_head is None else new_head))
 
     def record_move(
         self,
@@ -528,8 +536,8 @@ class ResidentRegistry:
             muni = int(snap.household_municipality[old]) if municipality is None else int(municipality)
             if muni < 0:
                 raise RegistryError(f"move on {on}: municipality code {muni} is negative")
-        nh = self._successor(snap, old, resident, new_head_of_old) if snap.head[old] == resident else -1
-        self._record(Move(on, resident, target, muni, forms, nh))
+        self._check_successor(snap, old, resident, new_head_of_old)
+        self._record(Move(on, resident, target, muni, forms, AUTO if new_head_of_old is None else new_head_of_old))
         return target
 
     def record_head_change(self, on: dt.date, household: int, new_head: int) -> None:
@@ -545,24 +553,20 @@ class ResidentRegistry:
             raise RegistryError(f"{what} on {on}: resident {resident} is not registered that day")
         return int(snap.household[resident])
 
-    def _successor(self, snap: Snapshot, household: int, leaving: int, chosen: int | None) -> int:
+    @staticmethod
+    def _check_successor(snap: Snapshot, household: int, leaving: int, chosen: int | None) -> None:
+        if chosen is None:
+            return
         rest = snap.members(household)
-        rest = rest[rest != leaving]
-        if chosen is not None:
-            if chosen not in rest:
-                raise RegistryError(f"new head {chosen}: not a remaining member of household {household}")
-            return int(chosen)
-        if len(rest) == 0:
-            return -1
-        births = self._statics()[3][rest]
-        return int(rest[np.lexsort((rest, births))[0]])
+        if chosen == leaving or chosen not in rest:
+            raise RegistryError(f"new head {chosen}: not a remaining member of household {household}")
 
 
 def _order(item: tuple[int, Event]) -> tuple[dt.date, int]:
     return (item[1].on, item[0])
 
 
-def _apply(s: Snapshot, e: Event) -> None:
+def _apply(s: Snapshot, e: Event, births: np.ndarray) -> None:
     """Apply one event to mutable snapshot arrays; every check runs before anything is changed."""
     if isinstance(e, Birth):
         if s.head[e.household] < 0:
@@ -588,7 +592,10 @@ def _apply(s: Snapshot, e: Event) -> None:
         old_head = -1
         if others.any():
             old_head = e.new_head if isinstance(e, Departure) else e.new_head_of_old
-            if old_head < 0 or not others[old_head]:
+            if old_head == AUTO:
+                rest = np.flatnonzero(others)
+                old_head = int(rest[np.lexsort((rest, births[rest]))[0]])
+            elif old_head < 0 or not others[old_head]:
                 raise RegistryError(f"{what} on {e.on}: household {old} needs a new head from its remaining members")
     s.head[old] = old_head
     if isinstance(e, Departure):
