@@ -54,6 +54,9 @@ class ServiceYear:
     hourly_demand: np.ndarray | None = None
     hourly_failed: np.ndarray | None = None
     hourly_down: np.ndarray | None = None
+    single_site: bool = False
+    failover_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    failover_until: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def availability(self) -> float:
@@ -183,6 +186,7 @@ def simulate_year(
         cap_factor = np.ones(n_hours)
         on_standby = Intervals.empty()
         failover_starts = np.zeros(0)
+        failover_ends = np.zeros(0)
         failed_share_at = 1.0
         if mode == "single":
             own = primary
@@ -195,6 +199,7 @@ def simulate_year(
                 cap_factor -= iv.per_bin(edges) / n
             on_standby = minus(at_least(1, list(inst.values())), own, horizon)
             failover_starts = np.concatenate([iv.starts for iv in inst.values()])
+            failover_ends = np.concatenate([iv.ends for iv in inst.values()])
             failed_share_at = 1.0 / n
             planned = Intervals.empty()
         else:
@@ -202,7 +207,8 @@ def simulate_year(
             cut = primary.shifted_ends(detect + rto)
             own = union(cut, intersect(primary, standby))
             on_standby = minus(primary, own, horizon)
-            failover_starts = primary.starts[(primary.ends - primary.starts) > detect]
+            long = (primary.ends - primary.starts) > detect
+            failover_starts, failover_ends = primary.starts[long], primary.ends[long]
             planned = sf.maintenance if mode == "cold" else sf.maintenance.shifted_ends(rto)
         partition = Intervals.empty()
         if svc.replication.mode == "sync" and mode != "single":
@@ -226,7 +232,7 @@ def simulate_year(
         partial[name] = parts
 
         # requests, hour by hour
-        year = ServiceYear(hours=horizon)
+        year = ServiceYear(hours=horizon, single_site=mode == "single")
         load = _load(params, svc, demand, n_hours)
         delta = np.clip(final.per_bin(edges), 0.0, 1.0)
         p_part = np.clip(_partial_share(parts, edges), 0.0, 1.0)
@@ -276,7 +282,9 @@ def simulate_year(
             year.incidents[cause] = _count_touching(causes[cause], mine)
             taken = union(taken, mine)
         # failovers, their latency and the data they put at risk
-        fo_starts = failover_starts[failover_starts < horizon]
+        order = np.argsort(failover_starts, kind="stable")
+        fo_starts = failover_starts[order]
+        year.failover_at, year.failover_until = fo_starts, failover_ends[order]
         year.failovers = int(fo_starts.size)
         if fo_starts.size and load.any():
             hrs = np.minimum(fo_starts.astype(int), n_hours - 1)

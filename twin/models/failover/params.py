@@ -172,10 +172,15 @@ class Agent(StrictModel):
     """Agent fidelity: the real JPKI service runs with its ledger replicated as the option says."""
 
     enabled: bool = False
-    certificates: interval(1, 100_000, integer=True) = 40
-    revocations_per_day: NonNegativeFloat = 4.0
-    status_checks_per_hour: interval(0, 10_000, integer=True) = 6
-    days: interval(1, 366, integer=True) = 14
+    days: interval(1, 366, integer=True) = Field(14, description="days of the horizon run with real services")
+    households: interval(1, 100_000, integer=True) = Field(120, description="payout ledger: households on the roll")
+    certificates: interval(1, 100_000, integer=True) = Field(40, description="JPKI: certificates issued at the start")
+    revocations_per_day: NonNegativeFloat = 2.0
+    status_checks_per_hour: interval(0, 10_000, integer=True) = 4
+    drill_hours: PositiveFloat = Field(4.0, description="a failover drill mid-run when the year had none: hours down")
+    standby_cache_invalidation: bool = Field(
+        True, description="replaying a revocation at the standby also drops the standby's pre-signed OCSP answers"
+    )
 
 
 class Params(StrictModel):
