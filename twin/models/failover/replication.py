@@ -49,7 +49,13 @@ class LogShipper:
     MODES = ("sync", "async", "backup")
 
     def __init__(
-        self, mode: str, clock: Clock, apply: Callable[[Any], None], *, lag_hours: float = 0.0, backup_hours: float = 24.0
+        self,
+        mode: str,
+        clock: Clock,
+        apply: Callable[[Any], None],
+        *,
+        lag_hours: float = 0.0,
+        backup_hours: float = 24.0,
     ) -> None:
         if mode not in self.MODES:
             raise ValueError(f"replication mode: {mode!r} is not one of {', '.join(self.MODES)}")
