@@ -19,9 +19,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
-from twin.errors import InputError
+from twin.errors import InputError, TwinError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,7 +90,14 @@ class LocalExecutor(_Closing):
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in sorted(done, key=id):
-                    yield f.result()
+                    try:
+                        result = f.result()
+                    except BrokenProcessPool:
+                        raise TwinError(
+                            "a worker process died (killed, out of memory, or a script that starts a sweep without "
+                            "`if __name__ == '__main__':`); finished work is kept: run the sweep again to resume"
+                        ) from None
+                    yield result
                     nxt = next(it, _END)
                     if nxt is not _END:
                         pending.add(self.pool.submit(fn, nxt))  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ option, origin, metric, labels, time, value), ``bands.parquet`` (10/50/90 % over
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -102,9 +103,9 @@ class Plan:
         """(point index, task) for every point and replication, in merge order."""
         out = []
         for i, values in enumerate(self.points):
-            resolved = with_params(self.scenario, values)
-            for r in range(self.replications):
-                out.append((i, make_task(resolved, r, series=self.series)))
+            first = make_task(with_params(self.scenario, values), 0, series=self.series)
+            for r in range(self.replications):  # replications share the point's scenario text
+                out.append((i, dataclasses.replace(first, replication=r)))
         return out
 
 
@@ -223,13 +224,19 @@ def read_task(path: Path) -> tuple[pa.Table, dict[bytes, bytes]]:
 
 
 def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
-    """Merge the task files in (point, replication) order into results, bands, points and provenance."""
+    """Merge the task files in (point, replication) order into results, bands, points and provenance.
+
+    One point at a time: memory holds one point's replications, never the whole sweep.
+    """
+    from twin.experiments.analysis import bands
+
     tasks_dir = folder / "tasks"
     tmp = folder / f".results.{os.getpid()}.tmp"
     by_point: dict[int, list[Task]] = {}
     for i, t in indexed:
         by_point.setdefault(i, []).append(t)
     provenance: dict[str, Any] = {"sources": [], "assumptions": []}
+    point_bands = []
     with pq.ParquetWriter(tmp, RESULT_SCHEMA, **PARQUET_OPTIONS) as writer:
         for i in sorted(by_point):
             parts = []
@@ -244,15 +251,16 @@ def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
                 table = table.add_column(0, "replication", pa.array([t.replication] * n, pa.int32()))
                 table = table.add_column(0, "point", pa.array([i] * n, pa.int32()))
                 parts.append(table)
-            writer.write_table(pa.concat_tables(parts).cast(RESULT_SCHEMA))
+            merged = pa.concat_tables(parts).cast(RESULT_SCHEMA)
+            writer.write_table(merged)
+            point_bands.append(bands(merged.to_pandas()))
     os.replace(tmp, folder / "results.parquet")
+    write_parquet(pd.concat(point_bands, ignore_index=True), str(folder / "bands.parquet"))
     points = pd.DataFrame({"point": range(len(plan.points))}).astype("int32")
-    for p in plan.space.params:
-        points[p.name] = [pt[p.name] for pt in plan.points]
+    names = plan.space.names or list(dict.fromkeys(k for pt in plan.points for k in pt))
+    for name in names:
+        points[name] = [pt.get(name, float("nan")) for pt in plan.points]
     write_parquet(points, str(folder / "points.parquet"))
-    from twin.experiments.analysis import bands
-
-    write_parquet(bands(pd.read_parquet(folder / "results.parquet")), str(folder / "bands.parquet"))
     (folder / "provenance.json").write_text(_json(provenance))
 
 

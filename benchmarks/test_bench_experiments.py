@@ -1,0 +1,64 @@
+"""Benchmarks of the experiment runner: a 200-replication sweep of the payout scenario at 1:100.
+
+Two figures matter to whoever plans a national sweep:
+
+- speed-up on 2 local worker processes against 1 (target: at least 1.8x on a 2-core machine);
+- the runner's overhead per replication (pool start-up, shipping tasks, writing and merging Parquet,
+  bands) as a share of the replication's own time measured inside the worker (target: at most 5 %).
+
+``TWIN_BENCH_REPS`` changes the number of replications (default 200, the figure the project quotes;
+each payout replication at 1:100 takes several seconds, so the default run takes a while).
+``TWIN_BENCH_SCENARIO`` / ``TWIN_BENCH_SCALE`` point it at another scenario, e.g. the nation at
+1:1000 while the payout model cannot run. Run with ``make bench`` or
+``.venv/bin/pytest benchmarks/test_bench_experiments.py --benchmark-only -p no:randomly -s``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from twin import experiments as xp
+
+REPS = int(os.environ.get("TWIN_BENCH_REPS", "200"))
+SCENARIO = os.environ.get("TWIN_BENCH_SCENARIO", "scenarios/payout_2020.yaml")
+SCALE = float(os.environ.get("TWIN_BENCH_SCALE", "0.01"))
+
+_walls: dict[int, float] = {}
+
+
+def _sweep(workers: int, out: Path) -> xp.Sweep:
+    return xp.sweep(SCENARIO, (), reps=REPS, scale=SCALE, workers=workers, out=out)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bench_replications_on_local_workers(benchmark, tmp_path: Path, workers: int) -> None:  # noqa: ANN001
+    result: dict[str, xp.Sweep] = {}
+
+    def run() -> None:
+        result["sweep"] = _sweep(workers, tmp_path / f"w{workers}")
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    sw = result["sweep"]
+    assert sw.computed == REPS
+    _walls[workers] = sw.wall_s
+    per_rep = sw.compute_s / sw.computed
+    info = {
+        "scenario": SCENARIO,
+        "scale": SCALE,
+        "replications": REPS,
+        "workers": workers,
+        "wall_s": round(sw.wall_s, 2),
+        "replication_s_in_worker": round(per_rep, 3),
+        "wall_s_per_replication": round(sw.wall_s / REPS, 3),
+        "overhead_share": round(sw.overhead, 4),
+    }
+    if 1 in _walls and 2 in _walls:
+        info["speedup_2_vs_1"] = round(_walls[1] / _walls[2], 3)
+    benchmark.extra_info.update(info)
+    print(f"\n{info}")
+    assert sw.overhead <= 0.05, f"runner overhead {sw.overhead:.1%} of the replication's own time (target <= 5 %)"
+    if "speedup_2_vs_1" in info:
+        assert info["speedup_2_vs_1"] >= 1.8, f"2 workers are only {info['speedup_2_vs_1']}x faster than 1"
