@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 
 from twin.models.payout.aggregate import PaymentCalendar, simulate
-from twin.models.payout.behaviour import MAIL, NEVER, ONLINE, PUSH, Households, Municipalities, plan_households
+from twin.models.payout.behaviour import (
+    MAIL,
+    NEVER,
+    ONLINE,
+    PUSH,
+    Households,
+    Municipalities,
+    PlanMemo,
+    plan_households,
+)
 from twin.models.payout.params import Params
 from twin.scenario import deep_merge
 
@@ -62,6 +71,17 @@ def test_plans_are_reproducible_and_use_common_random_numbers() -> None:
     np.testing.assert_array_equal(a.arrival_day, c.arrival_day)
     d = plan_households(hh, mun, Params(), DAY0, streams(2))
     assert not np.array_equal(a.arrival_day, d.arrival_day)
+
+
+def test_sharing_work_between_options_changes_nothing() -> None:
+    hh, mun = country()
+    memo = PlanMemo()
+    options = [Params(), params(channels={"push": True}), params(behaviour={"mail_delay_days": 3.0}), Params()]
+    for p in options:
+        shared = plan_households(hh, mun, p, DAY0, streams(1), memo=memo)
+        alone = plan_households(hh, mun, p, DAY0, streams(1))
+        for field in ("route", "arrival_day", "extra_online", "dup_mail_day"):
+            np.testing.assert_array_equal(getattr(shared, field), getattr(alone, field))
 
 
 def test_only_card_holders_apply_online_and_never_before_their_town_opens() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from twin.metrics import Metrics
 from twin.models.payout import report
 from twin.models.payout.aggregate import PaymentCalendar, simulate
-from twin.models.payout.behaviour import Households, Municipalities, plan_households
+from twin.models.payout.behaviour import Households, Municipalities, PlanMemo, plan_households
 from twin.models.payout.params import Params
 from twin.population import Nation
 from twin.runs import ModelResult, RunContext
@@ -84,10 +84,11 @@ def run(ctx: RunContext) -> ModelResult:
     metrics = Metrics()
     results = {}
     heads = {}
+    memo = PlanMemo()
     with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
         for opt in ctx.options:
             p: Params = opt.params  # type: ignore[assignment]
-            plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale)
+            plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
             r = simulate(hh, mun, plan, p, cal)
             results[opt.name] = r

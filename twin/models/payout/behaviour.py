@@ -106,6 +106,23 @@ def portal_admission(day: np.ndarray, params: Params, day0: dt.date, u: np.ndarr
     return np.where(u < fail[d - lo], day + 1.0, day).astype(np.float32)
 
 
+class PlanMemo:
+    """Keeps the last result of each expensive step of :func:`plan_households`, keyed by the
+    parameters it depends on, so options that share them (most do) share the work. Because every
+    step draws from its own named stream, a reused result is exactly what recomputing would give."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[object, object]] = {}
+
+    def get(self, kind: str, key: object, compute: Callable[[], object]) -> object:
+        hit = self._last.get(kind)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        self._last[kind] = (key, value)
+        return value
+
+
 def plan_households(
     hh: Households,
     mun: Municipalities,
@@ -113,19 +130,27 @@ def plan_households(
     day0: dt.date,
     stream: Callable[[str], np.random.Generator],
     scale: float = 1.0,
+    memo: PlanMemo | None = None,
 ) -> Plan:
     """Draw every household's route and timing. ``stream(name)`` gives the named random stream;
-    ``scale`` is the household sample share (the portal's capacity is national)."""
+    ``scale`` is the household sample share (the portal's capacity is national); ``memo`` shares
+    work between options of one run."""
     n = len(hh)
     b, it = params.behaviour, params.intake
+    memo = memo or PlanMemo()
 
     def uniform(name: str, size: int = n) -> np.ndarray:
         return stream(name).random(size, dtype=np.float32)
 
-    def delay(name: str, mean: np.ndarray | float) -> np.ndarray:
+    def delay(name: str, mean: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Gamma-distributed delays with the given mean (shape 1 = exponential)."""
         k = b.delay_shape
-        return (stream(name).standard_gamma(k, n, dtype=np.float32) * (mean / k)).astype(np.float32)
+        size = n if rows is None else len(rows)
+        return stream(name).standard_gamma(k, size, dtype=np.float32) * (mean / np.float32(k))
+
+    def delay_factor(rows: np.ndarray | None = None) -> np.ndarray:
+        age = hh.head_age if rows is None else hh.head_age[rows]
+        return np.where(age >= 75, np.float32(b.elderly_delay_factor), np.float32(1.0))
 
     # municipalities: when online intake opens, who suspends it
     open_day = online_opening_days(params, day0, len(mun), uniform("online_opening", len(mun)))
@@ -133,57 +158,74 @@ def plan_households(
     if not params.channels.online:
         open_day[:] = np.inf
 
-    delay_factor = np.where(hh.head_age >= 75, np.float32(b.elderly_delay_factor), np.float32(1.0))
-
     # the paper route: form mailed by the municipality, filled in, posted back
-    type_of = mun.type_index[hh.municipality]
-    mail_start = np.array([days_from(day0, it.mail_out[t].start) for t in MUNICIPALITY_TYPES], np.float32)
-    mail_spread = np.array([it.mail_out[t].spread_days for t in MUNICIPALITY_TYPES], np.float32)
-    form_arrives = mail_start[type_of] + uniform("mail_out_position") * mail_spread[type_of] + it.postal_days
-    mail_day = form_arrives + delay("mail_delay", b.mail_delay_days * delay_factor) + it.postal_days
+    def paper() -> np.ndarray:
+        type_of = mun.type_index[hh.municipality]
+        start = np.array([days_from(day0, it.mail_out[t].start) for t in MUNICIPALITY_TYPES], np.float32)
+        spread = np.array([it.mail_out[t].spread_days for t in MUNICIPALITY_TYPES], np.float32)
+        day = uniform("mail_out_position")
+        day *= spread[type_of]
+        day += start[type_of] + np.float32(2 * it.postal_days)
+        day += delay("mail_delay", np.float32(b.mail_delay_days) * delay_factor())
+        return day
+
+    if params.channels.mail:
+        mail_key = (it.mail_out, it.postal_days, b.mail_delay_days, b.delay_shape, b.elderly_delay_factor)
+        mail_day = memo.get("mail", mail_key, paper)
+    else:
+        mail_day = np.full(n, np.inf, np.float32)
 
     # the online route: card holders, more likely the more at home online they are
-    online_capable = hh.head_card & (uniform("channel_choice") < b.online_share_card_holders * hh.head_literacy)
-    online_day = open_day[hh.municipality].astype(np.float32) + delay(
-        "online_delay", b.online_delay_days * delay_factor
-    )
-    susp_day = days_from(day0, it.online_suspension_start)
-    online_ok = online_capable & np.isfinite(online_day) & (~suspended[hh.municipality] | (online_day < susp_day))
-    if not params.channels.mail:
-        mail_day = np.full(n, np.inf, np.float32)
-    goes_online = online_ok & (online_day <= mail_day)
+    def capable() -> np.ndarray:
+        return np.flatnonzero(
+            hh.head_card & (uniform("channel_choice") < b.online_share_card_holders * hh.head_literacy)
+        )
 
-    route = np.where(goes_online, ONLINE, MAIL).astype(np.int8)
-    arrival = np.where(goes_online, online_day, mail_day).astype(np.float32)
-    arrival[goes_online] = portal_admission(
-        arrival[goes_online],
-        params,
-        day0,
-        stream("portal_retry").random(int(goes_online.sum()), dtype=np.float32),
-        scale,
+    cap = memo.get("capable", b.online_share_card_holders, capable)
+    online_delay = memo.get(
+        "online_delay",
+        (b.online_share_card_holders, b.online_delay_days, b.delay_shape, b.elderly_delay_factor),
+        lambda: delay("online_delay", np.float32(b.online_delay_days) * delay_factor(cap), cap),
     )
-    never = uniform("never_apply") < b.never_apply
+    online_day = open_day[hh.municipality[cap]].astype(np.float32) + online_delay
+    susp_day = days_from(day0, it.online_suspension_start)
+    ok = np.isfinite(online_day) & (~suspended[hh.municipality[cap]] | (online_day < susp_day))
+    ok &= online_day <= mail_day[cap]
+    online_rows = cap[ok]
+
+    route = np.full(n, MAIL, np.int8)
+    arrival = mail_day.copy()
+    route[online_rows] = ONLINE
+    arrival[online_rows] = portal_admission(
+        online_day[ok], params, day0, stream("portal_retry").random(len(online_rows), dtype=np.float32), scale
+    )
+    never = memo.get("never", b.never_apply, lambda: uniform("never_apply") < b.never_apply)
     route[never] = NEVER
 
     # push: heads with a registered account are paid without applying, unless they opt out
     if params.channels.push:
         p = params.push
-        registered = uniform("account_registered") < p.registered_share
-        stays = uniform("push_opt_out") >= p.opt_out_rate
-        pushed = registered & stays
+        pushed = memo.get(
+            "push",
+            (p.registered_share, p.opt_out_rate),
+            lambda: (uniform("account_registered") < p.registered_share) & (uniform("push_opt_out") >= p.opt_out_rate),
+        )
         route[pushed] = PUSH
         arrival[pushed] = days_from(day0, p.notice_date) + p.opt_out_days
     if not params.channels.mail:
-        route[(route == MAIL)] = NEVER
+        route[route == MAIL] = NEVER
 
-    # duplicates: some online applicants submit again, some also post the paper form
-    is_online = route == ONLINE
-    dup_draw = uniform("duplicate_online")
+    # duplicates: some online applicants submit again, some also post the paper form (draws are
+    # made for every online-capable head, so options with the same capable heads share them)
+    online_pos = np.flatnonzero(ok)
+    online_pos = online_pos[route[cap[online_pos]] == ONLINE]
+    rows = cap[online_pos]
     extra = np.zeros(n, np.int8)
-    dups = is_online & (dup_draw < b.duplicate_online_share)
+    dups = uniform("duplicate_online", len(cap))[online_pos] < b.duplicate_online_share
     if dups.any() and b.duplicates_mean_extra > 0:
-        k = stream("duplicate_count").geometric(1.0 / (1.0 + b.duplicates_mean_extra), n)
-        extra[dups] = np.minimum(k[dups], 14)
-    also_mails = is_online & (uniform("also_mails") < b.online_also_mails) & np.isfinite(mail_day)
-    dup_mail_day = np.where(also_mails, mail_day, np.nan).astype(np.float32)
+        k = stream("duplicate_count").geometric(1.0 / (1.0 + b.duplicates_mean_extra), len(cap))[online_pos]
+        extra[rows[dups]] = np.minimum(k[dups], 14)
+    also = (uniform("also_mails", len(cap))[online_pos] < b.online_also_mails) & np.isfinite(mail_day[rows])
+    dup_mail_day = np.full(n, np.nan, np.float32)
+    dup_mail_day[rows[also]] = mail_day[rows[also]]
     return Plan(route, arrival, extra, dup_mail_day, open_day, suspended)
