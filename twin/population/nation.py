@@ -28,6 +28,7 @@ import numpy as np
 from twin.errors import InputError
 from twin.population.attributes import LITERACY_BITS, band_of_age, fit_holding, literacy_quantiles
 from twin.population.households import HOUSEHOLD_TYPES, N_CELLS, HouseholdModel, household_model
+from twin.population.memory import retained_heap
 from twin.population.municipalities import Municipalities, build_municipalities
 from twin.population.sampling import random_bits, threshold
 from twin.population.statistics import (
@@ -116,6 +117,20 @@ class Nation:
         return sample_agents(self, n, rng, model)
 
 
+def tally(keys: np.ndarray, minlength: int, weights: np.ndarray | None = None, chunk: int = 1 << 22) -> np.ndarray:
+    """``np.bincount`` over 126 million rows without its full-size int64/float64 copies.
+
+    ``keys`` may be any small integer dtype; the sum runs over chunks of ``chunk`` rows, so the
+    temporary memory is a few tens of MB instead of 1 GB per cast. Returns float64 counts or sums.
+    """
+    out = np.zeros(minlength, dtype=np.float64)
+    for i in range(0, len(keys), chunk):
+        k = keys[i : i + chunk]
+        wt = None if weights is None else weights[i : i + chunk]
+        out += np.bincount(k, weights=wt, minlength=minlength)[:minlength]
+    return out
+
+
 def _check_args(scale: float, rng: np.random.Generator, snapshot: str, card_date: dt.date | None) -> None:
     if isinstance(scale, bool) or not isinstance(scale, int | float) or not (0 < scale <= 1):
         raise InputError(f"scale {scale!r} is not in (0, 1]: the share of households sampled (1 = every household)")
@@ -160,6 +175,33 @@ def build_nation(
     lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
     advance = progress or (lambda fraction: None)
 
+    with retained_heap():
+        res, hh_mun, hh_size, offsets, cat = _generate(
+            munis, model, scale, rng, holding, lit_q, account_share, advance
+        )
+    households = Households(
+        municipality=hh_mun,
+        size=hh_size,
+        head=offsets[:-1].astype(np.int32),
+        type=model.cat_type[cat],
+    )
+    notes = list(munis.notes)
+    if snap.demographics_from != snap.name:
+        notes.append(f"release {snap.name} has no demographics table; ages from release {snap.demographics_from}")
+    return Nation(res, households, munis, float(scale), snap, card_date, targets, float(account_share), tuple(notes))
+
+
+def _generate(
+    munis: Municipalities,
+    model: HouseholdModel,
+    scale: float,
+    rng: np.random.Generator,
+    holding: np.ndarray,
+    lit_q: np.ndarray,
+    account_share: float,
+    advance: Callable[[float], None],
+) -> tuple[Residents, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Households per municipality, their categories and sizes, then members chunk by chunk."""
     # households: how many per municipality, then type and size
     full = np.rint(munis.population / CENSUS_PERSONS_PER_HOUSEHOLD).astype(np.int64)
     kept = full if scale == 1 else rng.binomial(full, scale)
@@ -192,16 +234,7 @@ def build_nation(
         h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
         _fill_chunk(res, model, h0, h1, cat, hh_mun, hh_size, offsets, holding, band2, lit_q, account_share, rng)
         advance(0.95 * (h1 - h0) / n_hh)
-    households = Households(
-        municipality=hh_mun,
-        size=hh_size,
-        head=offsets[:-1].astype(np.int32),
-        type=model.cat_type[cat],
-    )
-    notes = list(munis.notes)
-    if snap.demographics_from != snap.name:
-        notes.append(f"release {snap.name} has no demographics table; ages from release {snap.demographics_from}")
-    return Nation(res, households, munis, float(scale), snap, card_date, targets, float(account_share), tuple(notes))
+    return res, hh_mun, hh_size, offsets, cat
 
 
 def _fill_chunk(
@@ -252,4 +285,4 @@ def _fill_chunk(
     res.has_card[out] = card
     res.has_account[out] = card & (random_bits(rng, n) < threshold(account_share))
 
-__all__ = ["HOUSEHOLD_TYPES", "Households", "Nation", "Residents", "build_nation"]
+__all__ = ["HOUSEHOLD_TYPES", "Households", "Nation", "Residents", "build_nation", "tally"]
