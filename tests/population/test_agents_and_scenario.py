@@ -66,3 +66,24 @@ def test_nation_scenario_writes_its_run_folder_and_repeats_byte_for_byte(tmp_pat
                               "digital_literacy_mean", "persons_per_household"}  # fmt: skip
     page = first.report.read_text(encoding="utf-8")
     assert "1:100" in page and "Residents by prefecture (47)" in page and "鳥取県" in page
+
+
+def test_scenario_params_reach_the_nation(tmp_path):
+    from twin import runs, scenario
+
+    sc = scenario.loads(
+        "name: later\nkind: nation\nseed: 3\npopulation: {scale: 0.001, card_date: 2023-07-01}\n"
+        "params: {account_share: 0.5, literacy_concentration: 8}\n"
+    )
+    run = runs.execute(sc, out=tmp_path)
+    s = run.summary
+    assert s["card_date"] == "2023-07-01"
+    assert s["account_share_of_holders"] == pytest.approx(0.5, abs=0.02)
+    assert s["holding_rate"] > 0.5  # 2021-12 release extrapolated towards 80.3 % (2025-12)
+
+
+def test_an_unknown_release_in_a_scenario_is_named_with_the_allowed_range():
+    from twin import scenario
+
+    with pytest.raises(InputError, match=r"population.statistics: '20200402' is not a bundled snapshot"):
+        scenario.loads("name: x\nkind: nation\npopulation: {statistics: '20200402'}\n")

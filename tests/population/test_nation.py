@@ -230,3 +230,21 @@ def test_unknown_snapshot_and_bad_rng_are_refused():
         build_nation(0.01, np.random.RandomState(0))  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"account_share 1.2 is not in \[0, 1\]"):
         build_nation(0.01, np.random.default_rng(0), account_share=1.2)
+
+
+def test_card_holding_by_municipality_type_matches_summary_by_types(nation):
+    r, m = nation.residents, nation.municipalities
+    totals = type_totals(nation.snapshot)
+    mt = m.type_index[r.municipality]
+    for i, t in enumerate(MUNICIPALITY_TYPES):
+        sel = mt == i
+        rate, official = r.has_card[sel].mean(), totals[t][1] / totals[t][0]
+        sd = np.sqrt(official * (1 - official) / sel.sum() * 2.0)
+        assert abs(rate - official) < 5 * sd, t
+
+
+def test_progress_reports_fractions_that_add_up_to_one():
+    seen: list[float] = []
+    build_nation(0.001, np.random.default_rng(0), progress=seen.append)
+    assert len(seen) >= 2 and all(f > 0 for f in seen)
+    assert sum(seen) == pytest.approx(1.0)
