@@ -88,3 +88,16 @@ def test_the_number_is_never_shown() -> None:
     assert mask_my_number(resident.my_number) == "************"
     assert reg.find_by_my_number(resident.my_number) == 0
     assert reg.find_by_my_number("123456789012") is None
+
+
+def test_no_record_the_registry_stores_shows_a_number() -> None:
+    from twin.services.registry import ResidentRegistry
+    from twin.services.store import MemoryStore
+
+    store = MemoryStore()
+    reg = registry(4, store=store)
+    baby = reg.record_birth(dt.date(2020, 2, 1), 0, 1, np.random.default_rng(9))
+    numbers = [f"{x:012d}" for x in reg._statics()[0]]
+    shown = repr(store.get("registry.base", "base")) + repr(list(store.scan("registry.events")))
+    shown += repr(ResidentRegistry(store).resident(baby, dt.date(2020, 2, 1)))
+    assert not any(n in shown or n.lstrip("0") in shown for n in numbers)

@@ -68,6 +68,8 @@ class AccountType(StrEnum):
     def parse(cls, value: object) -> AccountType | None:
         if isinstance(value, AccountType):
             return value
+        if isinstance(value, str) and value in _TYPE_NAMES:
+            return _TYPE_NAMES[value]
         text = unicodedata.normalize("NFKC", str(value)).strip().lower()
         return _TYPE_NAMES.get(text)
 

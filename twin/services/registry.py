@@ -181,7 +181,7 @@ class Base:
     """The register on its base date, as columns (one row per resident, one per household)."""
 
     as_of: dt.date
-    my_number: np.ndarray  # int64
+    my_number: np.ndarray = field(repr=False)  # int64
     family: np.ndarray  # int16 index into FAMILY
     given: np.ndarray  # int16 index into GIVEN
     birth: np.ndarray  # datetime64[D]

@@ -84,7 +84,7 @@ def _sort_key(key: Key) -> tuple:
 
 
 class _Table:
-    """One table: a dict plus a flag telling whether insertion order is already key order."""
+    """One table: a dict plus a flag telling whether insertion order is still key order (then scans need no sort)."""
 
     __slots__ = ("rows", "ordered", "last")
 
@@ -92,18 +92,6 @@ class _Table:
         self.rows: dict[Key, object] = {}
         self.ordered = True
         self.last: Key | None = None
-
-    def set(self, key: Key, value: object) -> None:
-        rows = self.rows
-        if key not in rows:
-            if self.ordered and self.last is not None:
-                try:
-                    if not key > self.last:  # type: ignore[operator]
-                        self.ordered = False
-                except TypeError:
-                    self.ordered = False
-            self.last = key
-        rows[key] = value
 
     def items(self) -> list[tuple[Key, object]]:
         if self.ordered:
@@ -160,14 +148,22 @@ class MemoryStore:
                 raise SimulatedCrash("simulated crash during commit: the transaction was not written")
             self._crash_in -= 1
         tables = self._tables
-        for (table, key), value in writes.items():
+        for (table, key), value in writes.items():  # _Table.set, inlined: this loop is the store's hot path
             t = tables.get(table)
             if t is None:
                 t = tables[table] = _Table()
+            rows = t.rows
             if value is _DELETED:
-                t.rows.pop(key, None)
-            else:
-                t.set(key, value)
+                rows.pop(key, None)
+                continue
+            if t.ordered and key not in rows:
+                if t.last is not None:
+                    try:
+                        t.ordered = key > t.last  # type: ignore[operator]
+                    except TypeError:
+                        t.ordered = False
+                t.last = key
+            rows[key] = value
         self.commits += 1
 
 

@@ -366,31 +366,33 @@ class PayoutLedger:
             if batch is None:
                 batch = Batch(batch_id, on, ())
             report, apply = classify(batch, confirmations, lambda h: tx.get(SETTLED, (batch_id, h)))  # type: ignore[arg-type,return-value]
-            t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+            paid = paid_amount = paid_entitlement = flight_amount = bounced = 0
             for c in apply:
                 h, amount = c.household, int(c.amount)
                 f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
                 tx.put(SETTLED, (batch_id, h), c.outcome)
                 tx.delete(IN_FLIGHT, h)
-                t = t._replace(in_flight=t.in_flight - 1, in_flight_amount=t.in_flight_amount - amount)
+                flight_amount += amount
                 if c.outcome is BankOutcome.CONFIRMED:
                     try:
                         tx.insert(PAYMENTS, h, (batch_id, amount, on))
                     except DuplicateKeyError:
                         raise InvariantViolation(f"household {h}: a second payment (batch {batch_id})") from None
                     tx.put(FILES, h, f._replace(status=Status.PAID))
-                    t = t._replace(
-                        paid=t.paid + 1,
-                        paid_amount=t.paid_amount + amount,
-                        paid_entitlement=t.paid_entitlement + self.roll.amount_of(h),
-                    )
+                    paid += 1
+                    paid_amount += amount
+                    paid_entitlement += self.roll.amount_of(h)
                 else:
-                    tx.put(
-                        FILES,
-                        h,
-                        f._replace(status=Status.BANK_REJECTED, application=-1, account=None, reworks=f.reworks + 1),
-                    )
-                    t = t._replace(bank_rejected_amount=t.bank_rejected_amount + amount)
+                    tx.put(FILES, h, f._replace(status=Status.BANK_REJECTED, application=-1, account=None,
+                                                reworks=f.reworks + 1))  # fmt: skip
+                    bounced += amount
+            t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+            t = t._replace(
+                in_flight=t.in_flight - len(apply), in_flight_amount=t.in_flight_amount - flight_amount,
+                paid=t.paid + paid, paid_amount=t.paid_amount + paid_amount,
+                paid_entitlement=t.paid_entitlement + paid_entitlement,
+                bank_rejected_amount=t.bank_rejected_amount + bounced,
+            )  # fmt: skip
             tx.put(TOTALS, "t", t)
             for name, hs in (
                 ("confirmed", report.confirmed),
