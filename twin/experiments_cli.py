@@ -115,15 +115,16 @@ def compare(
         raise cli.fail(e) from None
     import pandas as pd
 
-    cells = comp.assign(cell=[band_text(r.q10, r.q50, r.q90) for r in comp.itertuples()])
+    cells = comp.assign(cell=[band_text(r.q10, r.q50, r.q90).replace(" [", "\n[") for r in comp.itertuples()])
     items = list(dict.fromkeys(comp["column"]))
-    if len(items) <= 4:  # few inputs: a row per metric, a column per input
-        wide = cells.pivot_table(index="metric", columns="column", values="cell", aggfunc="first", sort=False)
-        wide = wide.reindex(columns=items)
-    else:  # many (a sweep's points): a row per input, a column per metric
-        wide = cells.pivot_table(index="column", columns="metric", values="cell", aggfunc="first", sort=False)
-        wide = wide.reindex(index=items, columns=list(dict.fromkeys(comp["metric"])))
-    _print_frame(pd.DataFrame(wide).reset_index(), "Headline numbers: median [10 %, 90 %]", stdout=True)
+    metrics = list(dict.fromkeys(comp["metric"]))
+    wide = cells.pivot_table(index="metric", columns="column", values="cell", aggfunc="first", sort=False)
+    wide = wide.reindex(index=metrics, columns=items)
+    # a row per metric; as many inputs side by side as the terminal holds, then the next table
+    per = max(1, (cli.out.width - max(len(m) for m in metrics) - 4) // 26)
+    for start in range(0, len(items), per):
+        part = pd.DataFrame(wide.iloc[:, start : start + per]).reset_index()
+        _print_frame(part, "Headline numbers: median [10 %, 90 %]", stdout=True)
     if out_file is not None:
         cli.out.print(str(out_file), highlight=False, soft_wrap=True)
 

@@ -75,7 +75,7 @@ def test_sweep_compare_and_report_end_to_end(toy_file: Path, tmp_path: Path) -> 
 
     code, stdout, err = twin("compare", reps, morris, "--out", tmp_path / "cmp.csv")
     assert code == 0, err
-    assert "peak_backlog" in stdout and "[rate=" in stdout
+    assert "peak_backlog" in stdout and "more_staff" in stdout
     long = pd.read_csv(tmp_path / "cmp.csv")
     assert {"source", "point", "option", "metric", "n", "q10", "q50", "q90"} <= set(long.columns)
     assert set(long.option) == {"base", "more_staff"}  # the summary's scale is context, not compared

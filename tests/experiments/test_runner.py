@@ -209,3 +209,43 @@ def test_the_tidy_results_have_fixed_columns_and_types(toy_file: Path, tmp_path:
     assert list(r.columns) == ["point", "replication", "option", "origin", "metric", "labels", "time", "value"]
     assert r.time.dtype.kind == "M" and r.value.dtype == "float64"
     assert isinstance(r, pd.DataFrame) and set(r.origin) == {"summary", "metrics"}
+
+
+def test_replication_zero_of_a_sweep_is_the_plain_run(toy_file: Path, tmp_path: Path) -> None:
+    import twin
+
+    run = twin.run(toy_file, out=tmp_path / "runs")
+    sw = xp.replicate(toy_file, 3, workers=0, out=tmp_path / "out")
+    r = sw.results
+    rep0 = r[(r.replication == 0) & (r.origin == "summary") & (r.option != "")]
+    heads = run.summary["options"]
+    assert {(o, m): v for o, m, v in zip(rep0.option, rep0.metric, rep0.value, strict=True)} == pytest.approx(
+        {(o, m): v for o in heads for m, v in heads[o].items()}, nan_ok=True
+    )
+
+
+def test_a_calibration_can_run_any_points_through_the_same_runner(toy_file: Path, tmp_path: Path) -> None:
+    from twin import scenario as sc
+
+    toy = sc.load(toy_file)
+    points = ({"rate": 1.0, "counter.staff": 3}, {"rate": 2.5, "counter.staff": 3}, {"rate": 1.0, "counter.staff": 3})
+    plan = xp.Plan(toy, points, replications=2, design={"kind": "calibration", "iteration": 1})
+    sw = xp.run_plan(plan, out=tmp_path / "out", executor=xp.InlineExecutor())
+    assert (sw.computed, sw.cached) == (4, 0)  # the repeated point is computed once
+    assert sw.points.to_dict("list") == {"point": [0, 1, 2], "rate": [1.0, 2.5, 1.0], "counter.staff": [3.0] * 3}
+    h = sw.headline()
+    arrivals = h[(h.metric == "arrivals") & (h.option == "base")].set_index("point")["q50"]
+    assert arrivals[0] == arrivals[2] < arrivals[1]
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_is_a_clear_error_and_finished_work_is_kept(toy_kind: str, tmp_path: Path) -> None:
+    from twin.errors import TwinError
+
+    scen = tmp_path / "xp_toy.yaml"
+    scen.write_text(write_toy(scen).read_text().replace("sleep_s: 0.0", "sleep_s: 0.0, die_in_replication: 2"))
+    with xp.LocalExecutor(1) as one, pytest.raises(TwinError, match="a worker process died .* run the sweep again"):
+        xp.replicate(scen, 4, executor=one, out=tmp_path / "out")
+    folder = next((tmp_path / "out" / "xp_toy").glob("sweep-*"))
+    assert len(list((folder / "tasks").glob("*.parquet"))) == 2  # one worker: replications 0 and 1 came first
+    assert not (folder / "results.parquet").exists()

@@ -30,7 +30,7 @@ def toy(toy_file: Path) -> sc.Scenario:
         ("rate=a:2", "--param 'rate=a:2': 'a:2' is not LO:HI with two numbers"),
         ("rate=3:1", "--param 'rate=3:1': LO 3 is greater than HI 1"),
         ("rate=1:inf", "--param 'rate=1:inf': the range must be finite numbers"),
-        ("speed=1:2", "--param speed: 'speed' is not a parameter of params (allowed: rate, counter, mode, sleep_s)"),
+        ("speed=1:2", "--param speed: 'speed' is not a parameter of params (allowed: rate, counter, mode, sleep_s, "),
         (
             "counter.staf=1:2",
             "--param counter.staf: 'staf' is not a parameter of counter (allowed: staff, minutes_per_form)",

@@ -2,11 +2,13 @@
 
 A tiny, cheap and deterministic stand-in model (registered as kind ``xp_toy`` by the tests, never
 by the twin itself) so the experiment runner is tested without depending on any real scenario kind.
-``sleep_s`` makes each replication take a known time (for interruption and parallelism tests).
+``sleep_s`` makes each replication take a known time (for interruption and parallelism tests);
+``die_in_replication`` kills the worker process (for crash tests).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Literal
 
@@ -30,9 +32,12 @@ class Params(StrictModel):
     counter: Counter = Counter()
     mode: Literal["mail", "online"] = "mail"
     sleep_s: interval(0, 5) = 0.0
+    die_in_replication: interval(-1, None, integer=True) = -1  # the worker process exits (a crash)
 
 
 def run(ctx: RunContext) -> ModelResult:
+    if getattr(ctx, "replication", 0) == ctx.options[0].params.die_in_replication:  # type: ignore[attr-defined]
+        os._exit(3)
     m = Metrics()
     heads = {}
     days = np.arange("2020-05-01", "2020-05-31", dtype="datetime64[D]")
