@@ -134,12 +134,12 @@ def _figures(nation: Nation, c: dict[str, Any], scale: float) -> list[Figure]:
     syn = c["band_pop"] / 1e6
     ax.barh(y, -syn[:, 0], color="#2b5d8a", label="synthetic, male")
     ax.barh(y, syn[:, 1], color="#c0504d", label="synthetic, female")
-    ax.step(-off[:, 0], y, where="mid", color="black", lw=1.2, label="official (resident register)")
-    ax.step(off[:, 1], y, where="mid", color="black", lw=1.2)
+    ax.barh(y, -off[:, 0], fill=False, edgecolor="black", lw=1.0, label="official (resident register)")
+    ax.barh(y, off[:, 1], fill=False, edgecolor="black", lw=1.0)
     ax.set_yticks(y, AGE_BANDS)
     ax.set_xlabel("residents (millions); males left, females right")
     ax.set_title("Age pyramid: synthetic vs official, by 5-year band and sex")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     fig.text(0.01, -0.02, note, fontsize=7)
     figs = [Figure("age_pyramid", fig, "Residents by age band and sex. " + note)]
 
