@@ -8,6 +8,8 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.errors import InputError
 from twin.population import build_nation
@@ -248,3 +250,15 @@ def test_progress_reports_fractions_that_add_up_to_one():
     build_nation(0.001, np.random.default_rng(0), progress=seen.append)
     assert len(seen) >= 2 and all(f > 0 for f in seen)
     assert sum(seen) == pytest.approx(1.0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(0.0003, 0.002))
+def test_household_invariants_hold_for_any_seed_and_scale(seed: int, scale: float):
+    n = build_nation(scale, np.random.default_rng(seed))
+    r, h = n.residents, n.households
+    assert np.array_equal(np.flatnonzero(r.is_head), h.head)  # exactly one head, first in its household
+    assert np.array_equal(np.bincount(r.household, minlength=len(h)), h.size)
+    assert r.age[h.head].min() >= 18
+    assert not (r.has_account & ~r.has_card).any()
+    assert len(n) == int(h.size.sum()) and n.weight == pytest.approx(1 / scale)
