@@ -153,3 +153,16 @@ def test_refused_registrations_name_the_reason_and_change_nothing(act, reason: A
     got = act(accounts, reg)
     assert isinstance(got, AccountProblem) and got.reason is reason
     assert {r: accounts.history(r) for r in range(3)} == before
+
+
+def test_a_whole_sample_registers_in_one_transaction_and_refusals_are_returned() -> None:
+    reg = registry(6)
+    store = MemoryStore()
+    accounts = PublicBenefitAccounts(store, reg.reading)
+    entries = [(r, account_for(reg, r)) for r in range(4)] + [(1, GOOD), (999, GOOD)]
+    commits = store.commits
+    got = accounts.register_many(entries, dt.date(2020, 3, 1))
+    assert store.commits == commits + 1
+    assert [type(g).__name__ for g in got] == ["Registration"] * 4 + ["AccountProblem"] * 2
+    assert [g.reason for g in got[4:]] == [AccountRejection.HOLDER_MISMATCH, AccountRejection.UNKNOWN_RESIDENT]  # type: ignore[union-attr]
+    assert accounts.registered_count() == 4 and accounts.account_on(1, dt.date(2020, 3, 1)) is not None

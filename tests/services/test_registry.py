@@ -83,6 +83,16 @@ def test_bad_columns_are_refused_with_the_field_named(change: dict, message: str
         ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(0), **cols)
 
 
+def test_the_synthetic_nations_sex_codes_can_be_named() -> None:
+    cols = nation(50, seed=2)
+    zero_one = cols | {"sex": (cols["sex"] - 1).astype(np.uint8)}
+    a = ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(1), **cols)
+    b = ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(1), sex_codes=(0, 1), **zero_one)
+    assert np.array_equal(a._statics()[4], b._statics()[4])
+    with pytest.raises(RegistryError, match=r"sex: 0 is not allowed; use 1 \(male\) or 2 \(female\)"):
+        ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(1), **zero_one)
+
+
 def test_a_birth_counts_from_its_effective_date() -> None:
     reg = small()
     on_d = reg.record_birth(D, 1, Sex.FEMALE, np.random.default_rng(1))

@@ -21,11 +21,11 @@ import bisect
 import datetime as dt
 import functools
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from twin.services.store import Store
+from twin.services.store import Store, Transaction
 
 YUCHO_BANK_CODE = "9900"
 _SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
@@ -213,6 +213,29 @@ class PublicBenefitAccounts:
 
     def register(self, resident: int, account: BankAccount, effective: dt.date) -> Registration | AccountProblem:
         """Register or change the account from ``effective`` on (same day: replaces that day's entry)."""
+        checked = self._check(resident, account)
+        if isinstance(checked, AccountProblem):
+            return checked
+        return self._append(resident, Registration(effective, checked))
+
+    def register_many(
+        self, entries: Iterable[tuple[int, BankAccount]], effective: dt.date
+    ) -> list[Registration | AccountProblem]:
+        """Register many residents' accounts from ``effective`` on, in one transaction (e.g. a whole sample).
+
+        Each entry is checked as :meth:`register` checks it; refused entries are returned, not written.
+        """
+        results: list[Registration | AccountProblem] = []
+        with self._store.transaction() as tx:
+            for resident, account in entries:
+                checked = self._check(resident, account)
+                if isinstance(checked, BankAccount):
+                    results.append(self._append_in(tx, resident, Registration(effective, checked)))
+                else:
+                    results.append(checked)
+        return results
+
+    def _check(self, resident: int, account: BankAccount) -> BankAccount | AccountProblem:
         reading = self._reading(resident)
         if reading is None:
             return AccountProblem(AccountRejection.UNKNOWN_RESIDENT, f"resident {resident}: not on the register")
@@ -224,7 +247,7 @@ class PublicBenefitAccounts:
                 AccountRejection.HOLDER_MISMATCH,
                 f"resident {resident}: holder name does not match the name reading on the register",
             )
-        return self._append(resident, Registration(effective, checked))
+        return checked
 
     def withdraw(self, resident: int, effective: dt.date) -> Registration | AccountProblem:
         """抹消: no registered account from ``effective`` on."""
@@ -236,16 +259,19 @@ class PublicBenefitAccounts:
 
     def _append(self, resident: int, entry: Registration) -> Registration | AccountProblem:
         with self._store.transaction() as tx:
-            history: tuple[Registration, ...] = tx.get(self.TABLE, resident) or ()  # type: ignore[assignment]
-            if history and entry.effective < history[-1].effective:
-                return AccountProblem(
-                    AccountRejection.DATE_ORDER,
-                    f"resident {resident}: effective date {entry.effective} is before the last change "
-                    f"({history[-1].effective}); changes are recorded in date order",
-                )
-            if history and entry.effective == history[-1].effective:
-                history = history[:-1]
-            tx.put(self.TABLE, resident, (*history, entry))
+            return self._append_in(tx, resident, entry)
+
+    def _append_in(self, tx: Transaction, resident: int, entry: Registration) -> Registration | AccountProblem:
+        history: tuple[Registration, ...] = tx.get(self.TABLE, resident) or ()  # type: ignore[assignment]
+        if history and entry.effective < history[-1].effective:
+            return AccountProblem(
+                AccountRejection.DATE_ORDER,
+                f"resident {resident}: effective date {entry.effective} is before the last change "
+                f"({history[-1].effective}); changes are recorded in date order",
+            )
+        if history and entry.effective == history[-1].effective:
+            history = history[:-1]
+        tx.put(self.TABLE, resident, (*history, entry))
         return entry
 
     def history(self, resident: int) -> tuple[Registration, ...]:

@@ -280,23 +280,26 @@ class ResidentRegistry:
         household: np.ndarray,
         is_head: np.ndarray,
         rng: np.random.Generator,
+        sex_codes: tuple[int, int] = (1, 2),
     ) -> ResidentRegistry:
         """Write the base register from columns (one row per resident) and open it.
 
-        ``municipality`` is the municipality code, ``sex`` 1 (male) or 2 (female), ``household`` dense
+        ``municipality`` is the municipality code (or row), ``sex`` 1 (male) or 2 (female) -- other codes via
+        ``sex_codes=(male, female)``, e.g. ``(0, 1)`` for the synthetic nation's columns --, ``household`` dense
         ids 0..H-1 (every id used), ``is_head`` exactly one True per household. My Numbers, names and
         birth dates (consistent with ``age`` on ``as_of``) are drawn from ``rng``.
         """
         muni = _column("municipality", municipality, None, "int32")
         n = len(muni)
         ages = _column("age", age, n, "int32")
-        sexes = _column("sex", sex, n, "int8")
+        raw_sex = _column("sex", sex, n, "int16")
+        male, female = sex_codes
+        sexes = np.where(raw_sex == male, 1, np.where(raw_sex == female, 2, 0)).astype(np.int8)
         hh = _column("household", household, n, "int32")
         head_flag = _column("is_head", is_head, n, "bool")
-        if np.any((sexes != 1) & (sexes != 2)):
-            raise RegistryError(
-                f"sex: {int(sexes[(sexes != 1) & (sexes != 2)][0])} is not allowed; use 1 (male) or 2 (female)"
-            )
+        if np.any(sexes == 0):
+            bad = int(raw_sex[sexes == 0][0])
+            raise RegistryError(f"sex: {bad} is not allowed; use {male} (male) or {female} (female)")
         if np.any((ages < 0) | (ages > 130)):
             raise RegistryError(f"age: {int(ages[(ages < 0) | (ages > 130)][0])} is not in [0, 130]")
         n_hh = int(hh.max()) + 1 if n else 0
