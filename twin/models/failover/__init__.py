@@ -58,7 +58,10 @@ def run(ctx: RunContext) -> ModelResult:
     spec = ctx.scenario.spec
     start = spec.calendar.start
     n_days = (spec.calendar.end - start).days + 1
-    reps = spec.replications
+    # twin.experiments hands each task one replication (ctx.replication); a plain run does them all
+    own = getattr(ctx, "replication", None)
+    replications = [own] if own is not None else list(range(spec.replications))
+    reps = len(replications)
     metrics = Metrics()
     heads: dict[str, dict] = {}
     years: dict[str, list[dict[str, ServiceYear]]] = {}
@@ -71,9 +74,9 @@ def run(ctx: RunContext) -> ModelResult:
             params[opt.name] = p
             ys = []
             demand = hourly_demand(p.demand, start, n_days)
-            for r in range(reps):
+            for i, r in enumerate(replications):
                 ys.append(simulate_year(p, start, n_days, demand, lambda name, r=r: ctx.rng(f"failover.{name}", r),
-                                        keep_hourly=r == 0))  # fmt: skip
+                                        keep_hourly=i == 0))  # fmt: skip
                 advance(1)
             years[opt.name] = ys
             heads[opt.name] = report.headline(ys)
@@ -85,7 +88,7 @@ def run(ctx: RunContext) -> ModelResult:
                 summary_invariants[opt.name] = res.summary()
                 invariants.add_metrics(metrics, opt.name, res)
                 invariant_sections.append(res)
-    sections = report.sections(heads, years, params, start, n_days, reps)
+    sections = report.sections(heads, years, params, start, n_days, reps, with_figures=own is None)
     if invariant_sections:
         from twin.models.failover import invariants
 

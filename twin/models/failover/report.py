@@ -109,16 +109,74 @@ def sections(
     start: dt.date,
     n_days: int,
     n_reps: int,
+    *,
+    with_figures: bool = True,
 ) -> list[Section]:
-    import matplotlib.pyplot as plt
-
+    """Headline table, figures (skipped for experiment tasks, which keep numbers only) and causes."""
     options = list(heads)
     base = params[options[0]]
     services = list(base.services)
     users = _user_facing(base)
     period = f"{n_days} days from {start.isoformat()}"
-    figs: list[Figure] = []
+    figs = _figures(heads, years, options, users, start, n_days, n_reps) if with_figures else []
+    head_rows = []
+    for o in options:
+        for s in users:
+            h = heads[o][s]
+            head_rows.append([
+                o, s, f"{100 * h['availability']:.4f} %", f"{h['nines']:.2f}",
+                _fmt_ci(h["minutes_down"], h["minutes_down_ci95"]),
+                _fmt_ci(h["requests_failed"], h["requests_failed_ci95"]),
+                _fmt_ci(h["requests_retried"], h["requests_retried_ci95"]),
+                _fmt_ci(h["p99_latency_failover_s"], h["p99_latency_failover_s_ci95"], "{:.2f}"),
+                _fmt_ci(h["writes_at_risk"], h["writes_at_risk_ci95"], "{:,.1f}"),
+            ])  # fmt: skip
+    cause_rows = []
+    for o in options:
+        for s in services:
+            inc = heads[o][s]["incidents_by_cause"]
+            if any(inc.values()):
+                cause_rows.append([o, s] + [f"{inc[c]:.2f}" for c in CAUSES])
+    best = {
+        s: max(options, key=lambda o: (heads[o][s]["availability"], -heads[o][s]["requests_failed"])) for s in users
+    }
+    text = (
+        f"{len(options)} design options over {period}, {n_reps} replication(s) each with common random numbers "
+        "(the same failures are drawn for every option where the design does not change them). "
+        "Figures are means with 95 % confidence intervals. "
+        + " ".join(f"Best for {s}: {o}." for s, o in best.items())
+    )
+    return [
+        Section("Headline", [Paragraph(text), Table(
+            "Per service and option (mean ± 95 % CI over replications)",
+            ["option", "service", "availability", "nines", "minutes down", "requests failed", "retries",
+             "p99 latency in failover (s)", "writes at risk (RPO)"],
+            head_rows,
+            note="Minutes down include overload hours in which more than half the requests failed. "
+            "Writes at risk: accepted writes not yet on the standby when it took over (0 with synchronous "
+            "replication).",
+        )]),  # fmt: skip
+        Section("Figures", figs),
+        Section("Incidents by cause", [Table(
+            "Incidents per replication that took the service down, by cause (mean)",
+            ["option", "service", *CAUSES], cause_rows,
+        )]),  # fmt: skip
+    ]
 
+
+def _figures(
+    heads: dict[str, dict[str, dict[str, Any]]],
+    years: dict[str, list[dict[str, ServiceYear]]],
+    options: list[str],
+    users: list[str],
+    start: dt.date,
+    n_days: int,
+    n_reps: int,
+) -> list[Figure]:
+    import matplotlib.pyplot as plt
+
+    period = f"{n_days} days from {start.isoformat()}"
+    figs: list[Figure] = []
     # 1. availability in nines, per user-facing service and option
     fig, ax = plt.subplots(figsize=(10, 4.4))
     width = 0.8 / len(options)
@@ -168,49 +226,7 @@ def sections(
     fig.autofmt_xdate()
     figs.append(Figure("failed_requests", fig, f"Failed requests of {worst}, the worst-hit service, against demand."))
 
-    head_rows = []
-    for o in options:
-        for s in users:
-            h = heads[o][s]
-            head_rows.append([
-                o, s, f"{100 * h['availability']:.4f} %", f"{h['nines']:.2f}",
-                _fmt_ci(h["minutes_down"], h["minutes_down_ci95"]),
-                _fmt_ci(h["requests_failed"], h["requests_failed_ci95"]),
-                _fmt_ci(h["requests_retried"], h["requests_retried_ci95"]),
-                _fmt_ci(h["p99_latency_failover_s"], h["p99_latency_failover_s_ci95"], "{:.2f}"),
-                _fmt_ci(h["writes_at_risk"], h["writes_at_risk_ci95"], "{:,.1f}"),
-            ])  # fmt: skip
-    cause_rows = []
-    for o in options:
-        for s in services:
-            inc = heads[o][s]["incidents_by_cause"]
-            if any(inc.values()):
-                cause_rows.append([o, s] + [f"{inc[c]:.2f}" for c in CAUSES])
-    best = {
-        s: max(options, key=lambda o: (heads[o][s]["availability"], -heads[o][s]["requests_failed"])) for s in users
-    }
-    text = (
-        f"{len(options)} design options over {period}, {n_reps} replication(s) each with common random numbers "
-        "(the same failures are drawn for every option where the design does not change them). "
-        "Figures are means with 95 % confidence intervals. "
-        + " ".join(f"Best for {s}: {o}." for s, o in best.items())
-    )
-    return [
-        Section("Headline", [Paragraph(text), Table(
-            "Per service and option (mean ± 95 % CI over replications)",
-            ["option", "service", "availability", "nines", "minutes down", "requests failed", "retries",
-             "p99 latency in failover (s)", "writes at risk (RPO)"],
-            head_rows,
-            note="Minutes down include overload hours in which more than half the requests failed. "
-            "Writes at risk: accepted writes not yet on the standby when it took over (0 with synchronous "
-            "replication).",
-        )]),  # fmt: skip
-        Section("Figures", figs),
-        Section("Incidents by cause", [Table(
-            "Incidents per replication that took the service down, by cause (mean)",
-            ["option", "service", *CAUSES], cause_rows,
-        )]),  # fmt: skip
-    ]
+    return figs
 
 
 def flatten(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
