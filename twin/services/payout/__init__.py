@@ -7,7 +7,8 @@ The three lines a model needs::
     ledger.submit(Application(household, applicant, Channel.MAIL, account), key="form-123", on=day)
 """
 
-from twin.services.payout.ledger import InvariantViolation, NotBusinessDayError, PayoutLedger
+from twin.services.payout.books import InvariantViolation
+from twin.services.payout.ledger import NotBusinessDayError, PayoutLedger
 from twin.services.payout.programme import EntitlementRoll, Programme, ProgrammeError
 from twin.services.payout.reconciliation import (
     BankConfirmation,
