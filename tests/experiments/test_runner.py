@@ -249,3 +249,32 @@ def test_a_worker_process_that_dies_is_a_clear_error_and_finished_work_is_kept(t
     folder = next((tmp_path / "out" / "xp_toy").glob("sweep-*"))
     assert len(list((folder / "tasks").glob("*.parquet"))) == 2  # one worker: replications 0 and 1 came first
     assert not (folder / "results.parquet").exists()
+
+
+def test_cached_results_never_outlive_the_code_that_computed_them(
+    toy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twin.experiments import task
+
+    first = xp.replicate(toy_file, 2, workers=0, out=tmp_path / "out")
+    monkeypatch.setattr(task, "code_fingerprint", lambda module: "changed-code")
+    again = xp.replicate(toy_file, 2, workers=0, out=tmp_path / "out")
+    assert again.path == first.path and (again.computed, again.cached) == (2, 0)
+    assert again.manifest["code_fingerprint"] == "changed-code"
+    assert len(list((again.path / "tasks").glob("*.parquet"))) == 2  # the stale files are gone
+
+
+def test_the_code_fingerprint_follows_the_model_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from twin.experiments.task import code_fingerprint
+
+    module = tmp_path / "xp_fingerprinted_model.py"
+    module.write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code_fingerprint.cache_clear()
+    before = code_fingerprint("xp_fingerprinted_model")
+    module.write_text("VALUE = 2\n")
+    code_fingerprint.cache_clear()
+    after = code_fingerprint("xp_fingerprinted_model")
+    code_fingerprint.cache_clear()
+    assert before != after and len(before) == 16
+    assert code_fingerprint("twin.models.payout") == code_fingerprint("twin.models.payout")

@@ -198,6 +198,10 @@ def run_plan(
         if own:
             ex.close()
     merge(plan, folder, indexed)
+    wanted = {f"{t.key}.parquet" for t in unique}
+    for f in tasks_dir.glob("*.parquet"):  # computed by older code or for another plan: never read again
+        if f.name not in wanted:
+            f.unlink(missing_ok=True)
     sweep.wall_s = time.perf_counter() - t0
     write_manifest(plan, folder, indexed, sweep, ex.description, started)
     return sweep
@@ -281,6 +285,7 @@ def write_manifest(
         "sweep_id": folder.name.removeprefix("sweep-"),
         **plan.describe(),
         "tasks": len(indexed),
+        "code_fingerprint": indexed[0][1].code,
         "computed_this_call": sweep.computed,
         "cached_this_call": sweep.cached,
         "executor": executor,

@@ -61,11 +61,13 @@ class Task:
     kind_module: str
     replication: int
     series: tuple[str, ...] = ()
+    #: fingerprint of the code that computes the task (:func:`code_fingerprint`)
+    code: str = ""
 
     @property
     def key(self) -> str:
-        """The input hash: same scenario, overrides, replication, series and version -> same key."""
-        text = json.dumps([self.spec_json, self.replication, list(self.series), twin.__version__, self.kind_module])
+        """The input hash: same scenario, overrides, replication, series and code -> same key."""
+        text = json.dumps([self.spec_json, self.replication, list(self.series), self.kind_module, self.code])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -92,7 +94,29 @@ def make_task(scenario: Scenario, replication: int, *, series: tuple[str, ...] =
         kind_module=KINDS[scenario.kind],
         replication=replication,
         series=tuple(series),
+        code=code_fingerprint(KINDS[scenario.kind]),
     )
+
+
+@lru_cache(maxsize=8)
+def code_fingerprint(kind_module: str) -> str:
+    """Hash of the twin's source files and the kind's module, with the package version.
+
+    Part of every task key, so cached results never outlive the code that computed them: a rerun
+    after a code change recomputes, a rerun of unchanged code (resuming) reuses what is finished.
+    """
+    import importlib.util
+
+    h = hashlib.sha256(twin.__version__.encode())
+    root = Path(twin.__file__).resolve().parent
+    files = sorted(root.rglob("*.py"))
+    spec = importlib.util.find_spec(kind_module)
+    if spec is not None and spec.origin and not Path(spec.origin).resolve().is_relative_to(root):
+        files.append(Path(spec.origin).resolve())
+    for f in files:
+        h.update(str(f.relative_to(root) if f.is_relative_to(root) else f.name).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @lru_cache(maxsize=64)
