@@ -62,6 +62,16 @@ def test_an_accepted_verified_household_is_paid_its_entitlement_once() -> None:
     ledger.check_invariants(full=True)
 
 
+def test_numpy_integers_from_a_model_are_plain_household_ids() -> None:
+    import numpy as np
+
+    _, reg, roll, _, ledger = build(5)
+    plain = mail_form(reg, roll, 2)
+    from_numpy = dataclasses.replace(plain, household=np.int64(2), applicant=np.int32(plain.applicant))
+    assert from_numpy == plain and from_numpy.fingerprint() == plain.fingerprint()
+    assert ledger.submit(from_numpy, "k", DAY).ok and ledger.submit(plain, "k", DAY).ok
+
+
 def test_the_same_key_and_payload_returns_the_first_answer() -> None:
     _, reg, roll, _, ledger = build(5)
     first = ledger.submit(mail_form(reg, roll, 1), "k", DAY)
@@ -248,6 +258,8 @@ def test_push_pays_registered_accounts_after_the_opt_out_window() -> None:
     assert ledger.submit(mail_form(reg, roll, 1), "form-after-opt-out", DAY).ok
     pay_all(ledger)
     assert [ledger.status(h) for h in range(6)] == [Status.PAID] * 4 + [Status.ENTITLED] * 2
+    counts = ledger.status_counts()
+    assert counts[Status.PAID] == 4 and counts[Status.ENTITLED] == 2 and sum(counts.values()) == 6
     ledger.check_invariants(full=True)
 
 

@@ -115,6 +115,14 @@ class PayoutLedger:
     def batch(self, batch_id: int) -> Batch | None:
         return self.store.get(BATCHES, batch_id)  # type: ignore[return-value]
 
+    def status_counts(self) -> dict[Status, int]:
+        """Households of the roll by status (O(files touched): for daily metrics, not every event)."""
+        out = dict.fromkeys(Status, 0)
+        for _, f in self.store.scan(FILES):
+            out[f.status] += 1  # type: ignore[attr-defined]
+        out[Status.ENTITLED] += self.roll.households - self.store.count(FILES)
+        return out
+
     def counts(self) -> dict[str, int]:
         """How many decisions of each kind, e.g. ``{"rejected:duplicate": 14, "replayed": 3}``."""
         return {str(k): int(v) for k, v in self.store.scan(COUNTERS)}  # type: ignore[call-overload]
@@ -225,6 +233,7 @@ class PayoutLedger:
 
     def verify(self, application_id: int, on: dt.date) -> Decision:
         """Municipal verification of one application; idempotent (a decided application returns its decision)."""
+        application_id = int(application_id)
         with self.store.transaction() as tx:
             rec: ApplicationRecord | None = tx.get(APPS, application_id)  # type: ignore[assignment]
             if rec is None:
@@ -275,7 +284,7 @@ class PayoutLedger:
         ids = range(len(self.roll)) if households is None else households
         n = 0
         with self.store.transaction() as tx:
-            for h in ids:
+            for h in map(int, ids):
                 if not self.roll.entitled(h) or tx.get(FILES, h) is not None:
                     continue
                 account = self.accounts.account_on(self.roll.head_of(h), on)
@@ -289,6 +298,7 @@ class PayoutLedger:
 
     def opt_out(self, household: int, key: str, on: dt.date) -> Decision:
         """The head declines the push payment (within the window); idempotent under ``key``."""
+        household = int(household)
 
         def act(tx: Transaction) -> Decision:
             f: HouseholdFile = tx.get(FILES, household) or _UNTOUCHED  # type: ignore[assignment]
@@ -378,7 +388,7 @@ class PayoutLedger:
             report, apply = classify(batch, confirmations, lambda h: tx.get(SETTLED, (batch_id, h)))  # type: ignore[arg-type,return-value]
             paid = paid_amount = paid_entitlement = flight_amount = bounced = 0
             for c in apply:
-                h, amount = c.household, int(c.amount)
+                h, amount = int(c.household), int(c.amount)
                 f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
                 tx.put(SETTLED, (batch_id, h), c.outcome)
                 tx.delete(IN_FLIGHT, h)

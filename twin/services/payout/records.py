@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import numbers
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -82,6 +83,15 @@ class Application:
     account: BankAccount | None = None
     members: tuple[int, ...] | None = None
     signature_verified: bool = False
+
+    def __post_init__(self) -> None:
+        # numpy integers (as a model passes them) become plain ints: stable keys, reprs and digests
+        for name in ("household", "applicant"):
+            v = getattr(self, name)
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v) is not int:
+                object.__setattr__(self, name, int(v))
+        if self.members is not None and all(isinstance(m, numbers.Integral) for m in self.members):
+            object.__setattr__(self, "members", tuple(int(m) for m in self.members))
 
     def fingerprint(self) -> str:
         """A digest of the payload (deterministic across processes, unlike hash())."""
