@@ -182,7 +182,7 @@ def build_nation(
     households = Households(
         municipality=hh_mun,
         size=hh_size,
-        head=offsets[:-1].astype(np.int32),
+        head=offsets[:-1],  # a view: the first row of each household
         type=model.cat_type[cat],
     )
     notes = list(munis.notes)
@@ -212,11 +212,11 @@ def _generate(
         h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
         cat[h0:h1] = model.cat_table.draw(0, random_bits(rng, h1 - h0))
     hh_size = model.cat_size[cat]
-    offsets = np.zeros(n_hh + 1, dtype=np.int64)
-    np.cumsum(hh_size, out=offsets[1:])
-    n = int(offsets[-1])
+    n = int(hh_size.sum(dtype=np.int64))
     if n >= np.iinfo(np.int32).max:
         raise InputError(f"{n:,} residents do not fit int32 row numbers")
+    offsets = np.zeros(n_hh + 1, dtype=np.int32)
+    np.cumsum(hh_size, out=offsets[1:])
     advance(0.05)
 
     res = Residents(
@@ -257,7 +257,7 @@ def _fill_chunk(
     n = p1 - p0
     local = np.repeat(np.arange(h1 - h0, dtype=np.int32), hh_size[h0:h1])
     pos = np.arange(n, dtype=np.int32)
-    pos -= (offsets[h0:h1] - p0).astype(np.int32)[local]
+    pos -= (offsets[h0:h1] - np.int32(p0))[local]
     c = cat[h0:h1]
     role = model.slot_role[c[local], pos]
     head_cell = model.head_table.draw(model.head_role_of_cat[c], random_bits(rng, h1 - h0))
