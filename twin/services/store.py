@@ -19,6 +19,7 @@ crash on a later commit (:meth:`MemoryStore.crash_on_commit`): that commit raise
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterator
 from types import TracebackType
 from typing import Protocol
@@ -122,7 +123,11 @@ class MemoryStore:
 
     def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]:
         t = self._tables.get(table)
-        items = [] if t is None else t.items()
+        if t is None:
+            return iter(())
+        if t.ordered:  # O(limit): the oldest-first queues are read a few records at a time
+            return iter(list(itertools.islice(t.rows.items(), limit)))
+        items = t.items()
         return iter(items if limit is None else items[:limit])
 
     def count(self, table: str) -> int:
