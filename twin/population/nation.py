@@ -22,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from twin.population.statistics import (
     holding_targets,
     load_snapshot,
 )
+
+if TYPE_CHECKING:
+    import mesa
 
 #: households generated per vectorised step (bounds the temporary memory; fixed, so results do not
 #: depend on the machine)
@@ -110,7 +114,7 @@ class Nation:
             f"card_date={self.card_date.isoformat()})"
         )
 
-    def sample_agents(self, n: int, rng: np.random.Generator, model: object | None = None):  # noqa: ANN201
+    def sample_agents(self, n: int, rng: np.random.Generator, model: mesa.Model | None = None) -> mesa.agent.AgentSet:
         """A Mesa AgentSet of ``n`` residents drawn without replacement (see twin.population.agents)."""
         from twin.population.agents import sample_agents
 
