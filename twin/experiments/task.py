@@ -104,12 +104,22 @@ def code_fingerprint(kind_module: str) -> str:
 
     Part of every task key, so cached results never outlive the code that computed them: a rerun
     after a code change recomputes, a rerun of unchanged code (resuming) reuses what is finished.
+    Other kinds' model modules (``twin/models/<other>``) are left out: they never run in this task.
     """
     import importlib.util
 
     h = hashlib.sha256(twin.__version__.encode())
     root = Path(twin.__file__).resolve().parent
-    files = sorted(root.rglob("*.py"))
+    models = root / "models"
+    own = kind_module.removeprefix("twin.models.").split(".")[0] if kind_module.startswith("twin.models.") else None
+
+    def relevant(f: Path) -> bool:
+        if not f.is_relative_to(models) or f.parent == models and f.name == "__init__.py":
+            return True
+        first = f.relative_to(models).parts[0]
+        return first.removesuffix(".py") == own
+
+    files = sorted(f for f in root.rglob("*.py") if relevant(f))
     spec = importlib.util.find_spec(kind_module)
     if spec is not None and spec.origin and not Path(spec.origin).resolve().is_relative_to(root):
         files.append(Path(spec.origin).resolve())
