@@ -18,6 +18,7 @@ from twin.services.payout import (
     BankReason,
     Channel,
     Outcome,
+    Programme,
     Reason,
     Status,
 )
@@ -30,9 +31,10 @@ VARIANTS = ("good", "good", "good", "online", "wrong_head", "bad_account", "hold
 class PayoutMachine(RuleBasedStateMachine):
     """Drives the ledger like a town hall under load, with a bank that answers late, twice or not at all."""
 
-    @initialize(seed=st.integers(0, 3))
-    def start(self, seed: int) -> None:
-        self.store, self.reg, self.roll, self.accounts, self.ledger = build(HOUSEHOLDS, seed)
+    @initialize(seed=st.integers(0, 3), match_at_intake=st.booleans())
+    def start(self, seed: int, match_at_intake: bool) -> None:
+        programme = Programme(channels=frozenset(Channel), match_at_intake=match_at_intake)
+        self.store, self.reg, self.roll, self.accounts, self.ledger = build(HOUSEHOLDS, seed, programme)
         self.programme = self.ledger.programme
         self.first: dict[str, tuple[Application, object]] = {}  # key -> (payload, first decision)
         self.verified: set[int] = set()  # households that had an application verified
