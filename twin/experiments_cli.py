@@ -115,6 +115,9 @@ def compare(
         raise cli.fail(e) from None
     import pandas as pd
 
+    if comp.empty:
+        cli.err.print("no headline numbers in these folders (their summaries hold no numbers)")
+        return
     cells = comp.assign(cell=[band_text(r.q10, r.q50, r.q90).replace(" [", "\n[") for r in comp.itertuples()])
     items = list(dict.fromkeys(comp["column"]))
     metrics = list(dict.fromkeys(comp["metric"]))
