@@ -79,8 +79,9 @@ def test_synchronous_replication_keeps_every_promise_through_a_failover() -> Non
 
 
 def test_asynchronous_replication_loses_data_and_the_report_counts_it() -> None:
-    s = _agent(both("async", lag_seconds=26 * 3600))  # a standby a day behind
+    s = _agent(both("async", lag_seconds=72 * 3600))  # a standby three days behind: Friday's batch is gone
     assert s["payout_commits_lost"] > 0 and s["applications_lost"] > 0
+    assert s["households_paid_twice"] > 0  # the lost batch is made again and the bank pays again
     assert s["revocations_lost"] > 0 and s["revoked_reported_good"] > 0
     assert s["violations"] == 0, s["violation_examples"]
 

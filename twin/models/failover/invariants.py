@@ -16,7 +16,6 @@ any other breach is a violation, and with synchronous replication there must be 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,17 +24,13 @@ import numpy as np
 
 from twin.metrics import Metrics
 from twin.models.failover.engine import ServiceYear
+from twin.models.failover.jpki_world import JpkiWorld
 from twin.models.failover.params import Params
-from twin.models.failover.replication import (
-    Clock,
-    LoggedJpkiStore,
-    LogShipper,
-    ReplicatedStore,
-    apply_jpki_change,
-)
+from twin.models.failover.payout_world import PayoutWorld
+from twin.models.failover.replication import Clock
 from twin.report import Paragraph, Section, Table
 
-JST = dt.timezone(dt.timedelta(hours=9))
+JST = dt.timezone(dt.timedelta(hours=9))  # JPKI wants aware times
 
 
 @dataclass
@@ -52,6 +47,7 @@ class AgentResult:
     applications_lost: int = 0
     transfers_by_bank: int = 0
     households_paid_twice: int = 0
+    payments_unrecorded: int = 0
     payout_commits_lost: int = 0
     revocations_acknowledged: int = 0
     revocations_lost: int = 0
@@ -89,242 +85,6 @@ def _schedule(
     return [(at, at + drill)], 1
 
 
-class _PayoutWorld:
-    """Households, the payout ledger on a replicated store, and a bank that pays what it is sent."""
-
-    def __init__(self, p: Params, start: dt.date, clock: Clock, rng: np.random.Generator, res: AgentResult) -> None:
-        from twin.services.accounts import PublicBenefitAccounts
-        from twin.services.payout import Channel, EntitlementRoll, PayoutLedger, Programme
-        from twin.services.registry import ResidentRegistry
-        from twin.services.store import MemoryStore
-
-        n = p.agent.households
-        size = rng.integers(1, 5, n)
-        hh = np.repeat(np.arange(n), size)
-        head = np.r_[True, hh[1:] != hh[:-1]]
-        store = MemoryStore()
-        self.reg = ResidentRegistry.load(
-            store, as_of=start - dt.timedelta(days=30), municipality=np.full(hh.size, 13101),
-            age=np.where(head, rng.integers(20, 90, hh.size), rng.integers(0, 90, hh.size)),
-            sex=rng.integers(1, 3, hh.size), household=hh, is_head=head, rng=rng,
-        )  # fmt: skip
-        self.programme = Programme(
-            reference_date=start - dt.timedelta(days=1), opens=start, closes=start + dt.timedelta(days=400),
-            channels=frozenset({Channel.MAIL}),
-        )  # fmt: skip
-        self.roll = EntitlementRoll.from_registry(self.reg, self.programme)
-        rep = p.services["payout"].replication
-        self.store = ReplicatedStore(store, rep.mode, clock, lag_hours=rep.lag_seconds / 3600,
-                                     backup_hours=rep.backup_interval_hours)  # fmt: skip
-        self._accounts = lambda: PublicBenefitAccounts(self.store, self.reg.reading)
-        self._Ledger = PayoutLedger
-        self.ledger = PayoutLedger(self.store, self.programme, self.roll, accounts=self._accounts())
-        self.order = [int(h) for h in rng.permutation(n)]
-        self.acknowledged: dict[int, float] = {}  # household -> hour the client was told "accepted"
-        self.bank_paid: dict[int, int] = {}
-        self.bank_inbox: list[tuple[float, Any]] = []
-        self.res = res
-        self.rng = rng
-
-    def restart(self) -> None:
-        """A new ledger process on the (new) active store: it knows only what the store holds."""
-        self.ledger = self._Ledger(self.store, self.programme, self.roll, accounts=self._accounts())
-
-    def apply(self, day: dt.date, t: float) -> None:
-        from twin.services.accounts import BankAccount
-        from twin.services.payout import Application, Channel, Outcome
-
-        if not self.order:
-            return
-        h = self.order.pop()
-        head = self.roll.head_of(h)
-        account = BankAccount("0001", "123", "普通", f"{head % 10**7:07d}", self.reg.reading(head) or "")
-        key = f"form-{h}"
-        d = self.ledger.submit(Application(h, head, Channel.MAIL, account), key=key, on=day)
-        if self.rng.random() < 0.05:  # the client did not see the answer and sends the same form again
-            d2 = self.ledger.submit(Application(h, head, Channel.MAIL, account), key=key, on=day)
-            if d2.outcome is not d.outcome:
-                self.res.violations.append(f"household {h}: a retried submission changed its answer")
-        if d.outcome is Outcome.ACCEPTED:
-            self.acknowledged[h] = t
-            self.res.applications_acknowledged += 1
-
-    def office_hour(self, day: dt.date, hour: int, t: float) -> None:
-        from twin.services.payout import BankConfirmation, BankOutcome
-
-        for aid in self.ledger.pending_verification():
-            self.ledger.verify(aid, day)
-        if hour == 9:
-            due = [b for when, b in self.bank_inbox if when <= t]
-            self.bank_inbox = [(w, b) for w, b in self.bank_inbox if w > t]
-            for batch in due:
-                for tr in batch.transfers:
-                    self.bank_paid[tr.household] = self.bank_paid.get(tr.household, 0) + 1
-                    self.res.transfers_by_bank += 1
-                answers = [BankConfirmation(tr.household, BankOutcome.CONFIRMED, tr.amount) for tr in batch.transfers]
-                self.ledger.record_bank_results(batch.id, answers, day)
-        if hour == 15:
-            batch = self.ledger.make_batch(day, True)
-            if batch is not None:
-                self.bank_inbox.append((t + 18.0, batch))  # paid by the bank at 09:00 the next day
-
-    def check(self, full: bool = False) -> None:
-        from twin.services.payout import InvariantViolation, Status
-
-        lost_commits = self.store.shipper.lost
-        try:
-            self.ledger.check_invariants(full=full)
-        except InvariantViolation as e:
-            if not lost_commits:
-                self.res.violations.append(f"payout ledger: {e}")
-        missing = [h for h in self.acknowledged if self.ledger.status(h) is Status.ENTITLED]
-        lost_times = {round(t, 9) for tk in self.store.shipper.takeovers for t, _ in tk.lost}
-        for h in missing:
-            if round(self.acknowledged[h], 9) not in lost_times:
-                self.res.violations.append(f"household {h}: acknowledged application lost although it was shipped")
-            self.acknowledged.pop(h)
-            self.res.applications_lost += 1
-        twice = sum(1 for v in self.bank_paid.values() if v > 1)
-        if twice > self.res.households_paid_twice and not lost_commits:
-            self.res.violations.append(f"{twice} households paid twice with no commit lost")
-        self.res.households_paid_twice = twice
-        self.res.payout_commits_lost = lost_commits
-
-
-class _Site:
-    def __init__(self, jpki: Any, logged: LoggedJpkiStore) -> None:
-        self.jpki, self.logged = jpki, logged
-
-
-class _JpkiWorld:
-    """Two JPKI sites with their own ledgers and OCSP caches; the active one ships its ledger's changes."""
-
-    def __init__(self, p: Params, t0: dt.datetime, clock: Clock, rng: np.random.Generator, res: AgentResult) -> None:
-        from twin.services.jpki import Jpki, KeySource
-        from twin.services.jpki import MemoryStore as JpkiMemory
-
-        self.res, self.rng, self.clock, self.t0 = res, rng, clock, t0
-        self.invalidate = p.agent.standby_cache_invalidation
-        rep = p.services["jpki_ca"].replication
-        self._rep = (rep.mode, rep.lag_seconds / 3600, rep.backup_interval_hours)
-        keys = KeySource(7, pool_size=4)
-        self.sites = []
-        for _ in range(2):
-            logged = LoggedJpkiStore(JpkiMemory(), self._sink)
-            self.sites.append(_Site(None, logged))
-        self.active = 0
-        self.shipper: LogShipper | None = None
-        for s in self.sites:  # both sites founded identically (same keys, same time): equal ledgers
-            s.jpki = Jpki.bootstrap(t0, keys, store=s.logged)
-        a, b = self.sites[0].logged.inner, self.sites[1].logged.inner
-        if [a.get(i) for i in range(a.FIRST_SERIAL, a.next_serial())] != [
-            b.get(i) for i in range(b.FIRST_SERIAL, b.next_serial())
-        ]:
-            raise RuntimeError("the two JPKI sites were founded with different ledgers")
-        self._new_shipper()
-        self.certs: list[Any] = []
-        for i in range(p.agent.certificates):
-            cert = self.site.jpki.issue_auth_certificate(
-                keys.generate().public_key(), dt.date(1970 + i % 40, 1 + i % 12, 1 + i % 28), t0, 13101,
-                person_ref=f"person-{i}",
-            )  # fmt: skip
-            self.certs.append(cert)
-        self.issuer = self.site.jpki.auth_ca.certificate
-        self.revoked_at: dict[int, float] = {}
-        self.lost_serials: set[int] = set()
-        self.shipper.ship(0.0)
-
-    @property
-    def site(self) -> _Site:
-        return self.sites[self.active]
-
-    @property
-    def standby(self) -> _Site:
-        return self.sites[1 - self.active]
-
-    def _sink(self, change: tuple) -> None:
-        if self.shipper is not None:
-            self.shipper.commit(change)
-
-    def _new_shipper(self) -> None:
-        standby = self.standby
-        on_revoked = standby.jpki.ocsp.invalidate if self.invalidate else None
-        mode, lag, backup = self._rep
-        old = self.shipper
-        self.shipper = LogShipper(mode, self.clock, lambda ch: apply_jpki_change(standby.logged.inner, ch, on_revoked),
-                                  lag_hours=lag, backup_hours=backup)  # fmt: skip
-        if old is not None:
-            self.shipper.takeovers = old.takeovers
-
-    def when(self, t: float) -> dt.datetime:
-        return self.t0 + dt.timedelta(hours=t)
-
-    def fail_over(self, t: float) -> None:
-        assert self.shipper is not None
-        taken = self.shipper.take_over(t)
-        for _, ch in taken.lost:
-            if ch[0] == "mark_revoked":
-                self.lost_serials.add(ch[1])
-                self.res.revocations_lost += 1
-            elif ch[0] == "add" and ch[1].role.value == "holder":
-                self.res.issuances_lost += 1
-        self.active = 1 - self.active
-        self.shipper.connected = False
-
-    def repaired(self) -> None:
-        """The lost site is rebuilt as a copy of the active ledger, with an empty OCSP cache."""
-        from twin.services.jpki import ResponseCache
-
-        self.standby.logged.inner = copy.deepcopy(self.site.logged.inner)
-        self.standby.jpki.ocsp.cache = ResponseCache()
-        self._new_shipper()
-
-    def presign(self, t: float) -> None:
-        now = self.when(t)
-        for s in self.sites:
-            known = [(c, s.logged.inner.get(c.serial_number)) for c in self.certs]
-            live = [c for c, rec in known if rec is not None and rec.revoked_at is None]
-            s.jpki.ocsp.presign(live, now, hashes=("sha1",))
-
-    def revoke(self, t: float) -> None:
-        live = [c for c in self.certs if c.serial_number not in self.revoked_at]
-        if not live:
-            return
-        from twin.services.jpki import UnknownCertificateError
-
-        cert = live[int(self.rng.integers(len(live)))]
-        try:
-            self.site.jpki.revoke(cert, "loss", self.when(t))
-        except UnknownCertificateError:  # its issuance was lost in a takeover: this site never issued it
-            self.res.revocations_refused += 1
-            return
-        self.revoked_at[cert.serial_number] = t
-        self.res.revocations_acknowledged += 1
-
-    def check_status(self, cert: Any, t: float) -> None:
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.x509 import ocsp
-
-        req = ocsp.OCSPRequestBuilder().add_certificate(cert, self.issuer, hashes.SHA1()).build()
-        der = self.site.jpki.ocsp.respond(req.public_bytes(serialization.Encoding.DER), self.when(t))
-        status = ocsp.load_der_ocsp_response(der).certificate_status
-        self.res.status_checks += 1
-        serial = cert.serial_number
-        if serial in self.revoked_at and status is ocsp.OCSPCertStatus.GOOD:
-            self.res.revoked_reported_good += 1
-            if serial not in self.lost_serials:
-                self.res.violations.append(
-                    f"certificate {serial:#x}: revoked at hour {self.revoked_at[serial]:.2f}, reported good at "
-                    f"hour {t:.2f} by the {'west' if self.active else 'east'} site"
-                )
-
-    def sample_checks(self, t: float, k: int) -> None:
-        revoked = [c for c in self.certs if c.serial_number in self.revoked_at]
-        pool = revoked if revoked and self.rng.random() < 0.5 else self.certs
-        for _ in range(k):
-            self.check_status(pool[int(self.rng.integers(len(pool)))], t)
-
-
 def check_option(
     p: Params, start: dt.date, n_days: int, year: dict[str, ServiceYear], rng: np.random.Generator
 ) -> AgentResult:
@@ -334,8 +94,8 @@ def check_option(
     hours = min(p.agent.days, n_days) * 24
     res = AgentResult(p.services["payout"].replication.mode, p.services["jpki_ca"].replication.mode)
     clock = Clock()
-    payout = _PayoutWorld(p, start, clock, rng, res)
-    jpki = _JpkiWorld(p, dt.datetime.combine(start, dt.time(), JST), clock, rng, res)
+    payout = PayoutWorld(p, start, clock, rng, res)
+    jpki = JpkiWorld(p, dt.datetime.combine(start, dt.time(), JST), clock, rng, res)
     def business(d: dt.date) -> bool:
         return _business(d, is_holiday)
 
@@ -400,7 +160,8 @@ def check_option(
     for cert in jpki.certs:
         jpki.check_status(cert, end)
     res.jpki_commits_lost = jpki.shipper.lost if jpki.shipper else 0
-    if res.payout_mode == "sync" and (res.applications_lost or res.households_paid_twice or res.payout_commits_lost):
+    lost_payout = res.applications_lost + res.households_paid_twice + res.payments_unrecorded + res.payout_commits_lost
+    if res.payout_mode == "sync" and lost_payout:
         res.violations.append("synchronous replication lost payout data")
     if res.jpki_mode == "sync" and (res.revocations_lost or res.jpki_commits_lost):
         res.violations.append("synchronous replication lost JPKI revocations")
@@ -420,7 +181,7 @@ def add_metrics(m: Metrics, option: str, res: AgentResult) -> None:
 def section(results: dict[str, AgentResult]) -> Section:
     keys = [
         "payout_mode", "jpki_mode", "payout_failovers", "jpki_failovers", "drills", "applications_acknowledged",
-        "applications_lost", "transfers_by_bank", "households_paid_twice", "payout_commits_lost",
+        "applications_lost", "transfers_by_bank", "households_paid_twice", "payments_unrecorded", "payout_commits_lost",
         "revocations_acknowledged", "revocations_lost", "revoked_reported_good", "issuances_lost", "status_checks",
         "violations",
     ]  # fmt: skip
