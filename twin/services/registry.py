@@ -373,9 +373,12 @@ class ResidentRegistry:
         """The resident holding this My Number, or None (also for malformed numbers)."""
         if not is_valid_my_number(number):
             return None
+        return self._number_index().get(int(number))
+
+    def _number_index(self) -> dict[int, int]:
         if self._index is None:
             self._index = {int(x): i for i, x in enumerate(self._statics()[0].tolist())}
-        return self._index.get(int(number))
+        return self._index
 
     def resident(self, resident: int, on: dt.date) -> Resident | None:
         """The resident as registered on ``on``, or None if not registered that day."""
@@ -482,8 +485,15 @@ class ResidentRegistry:
         self._tip, self._n_residents, self._n_households = tip, n, n_hh
         self._cache.clear()
         if isinstance(event, Birth):
-            self._static = None
-            self._index = None
+            if self._static is not None:  # append the newborn's row (resident ids are handed out in order)
+                num, fam, giv, birth, sex = self._static
+                self._static = (
+                    np.append(num, np.int64(event.my_number)), np.append(fam, np.int16(event.family)),
+                    np.append(giv, np.int16(event.given)), np.append(birth, np.datetime64(event.on, "D")),
+                    np.append(sex, np.int8(event.sex)),
+                )  # fmt: skip
+            if self._index is not None:
+                self._index[event.my_number] = event.resident
 
     def record_birth(self, on: dt.date, household: int, sex: Sex | int, rng: np.random.Generator) -> int:
         """出生届: a child born on ``on`` into ``household``; returns the new resident id."""
@@ -492,7 +502,10 @@ class ResidentRegistry:
             raise RegistryError(f"birth on {on}: household {household} has no registered members that day")
         sex = Sex(int(sex))
         family = int(self._statics()[1][snap.head[household]])
-        number = int(generate_my_numbers(rng, 1, exclude=self._statics()[0])[0])
+        taken = self._number_index()
+        number = int(generate_my_numbers(rng, 1)[0])
+        while number in taken:
+            number = int(generate_my_numbers(rng, 1)[0])
         given = int(rng.choice(_GIVEN_BY_SEX[sex]))
         rid = self._n_residents
         self._record(Birth(on, rid, household, sex, number, family, given))
