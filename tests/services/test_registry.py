@@ -182,7 +182,7 @@ def test_a_reopened_registry_sees_every_recorded_event() -> None:
         a, b = reg.snapshot(day), again.snapshot(day)
         assert np.array_equal(a.household, b.household) and np.array_equal(a.head, b.head)
     assert again.reading(6) == reg.reading(6)
-    reg.record_birth(dt.date(2020, 2, 4), 1, Sex.MALE, np.random.default_rng(1))
+    reg.record_birth(dt.date(2020, 2, 4), 0, Sex.MALE, np.random.default_rng(1))
     assert all(np.array_equal(a, b) for a, b in zip(reg._statics(), ResidentRegistry(store)._statics(), strict=True))
     assert reg.find_by_my_number(reg.resident(7, D).my_number) == 7  # type: ignore[union-attr]
 
