@@ -116,3 +116,19 @@ def test_cut_line_between_sites_stalls_synchronous_replication_only() -> None:
     assert y["async"].minutes_down == 0
     assert y["sync"].incidents["partition"] > 5
     assert y["sync"].minutes_down == pytest.approx(y["sync"].minutes_by_cause["partition"])
+
+
+def test_graph_holds_services_sites_and_typed_dependency_edges() -> None:
+    from twin.models.failover.params import Params
+    from twin.models.failover.topology import build_graph, dependency_order
+
+    p = Params()
+    g = build_graph(p)
+    assert g.nodes["east"]["type"] == "site" and g.nodes["myna_portal"]["deployment"] == "hot"
+    assert g.edges["myna_portal", "jpki_ocsp"]["kind"] == "hard"
+    assert g.edges["eligibility", "jpki_ocsp"] == {"type": "depends", "kind": "soft", "share": 0.1113}
+    assert g.edges["west", "payout"]["role"] == "standby" and g.edges["east", "payout"]["role"] == "primary"
+    order = dependency_order(p)
+    for name, svc in p.services.items():
+        for d in svc.depends_on:
+            assert order.index(d.service) < order.index(name)

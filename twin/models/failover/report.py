@@ -119,6 +119,8 @@ def sections(
     users = _user_facing(base)
     period = f"{n_days} days from {start.isoformat()}"
     figs = _figures(heads, years, options, users, start, n_days, n_reps) if with_figures else []
+    if with_figures:
+        figs.insert(0, topology_figure(base))
     head_rows = []
     for o in options:
         for s in users:
@@ -227,6 +229,43 @@ def _figures(
     figs.append(Figure("failed_requests", fig, f"Failed requests of {worst}, the worst-hit service, against demand."))
 
     return figs
+
+
+def topology_figure(params: Params) -> Figure:
+    """The dependency graph, dependencies at the bottom: solid = hard, dashed = soft (with its share)."""
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    from twin.models.failover.topology import build_graph
+
+    g = build_graph(params)
+    deps = nx.DiGraph([(u, v) for u, v, d in g.edges(data=True) if d["type"] == "depends"])
+    deps.add_nodes_from(params.services)
+    layer: dict[str, int] = {}
+    hard = nx.DiGraph([(u, v) for u, v in deps.edges if g.edges[u, v]["kind"] == "hard"])
+    hard.add_nodes_from(params.services)
+    for n in reversed(list(nx.topological_sort(hard))):
+        layer[n] = 1 + max((layer[d] for d in hard.successors(n)), default=-1)
+    for n in deps.nodes:
+        deps.nodes[n]["layer"] = layer[n]
+    pos = nx.multipartite_layout(deps, subset_key="layer", align="horizontal")
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    colours = {"single": "#d62728", "cold": "#1f77b4", "warm": "#ff7f0e", "hot": "#2ca02c", "active_active": "#9467bd"}
+    nx.draw_networkx_nodes(deps, pos, ax=ax, node_size=900,
+                           node_color=[colours[params.services[n].deployment] for n in deps.nodes])
+    nx.draw_networkx_labels(deps, pos, ax=ax, font_size=7)
+    solid = [(u, v) for u, v in deps.edges if g.edges[u, v]["kind"] == "hard"]
+    dashed = [(u, v) for u, v in deps.edges if g.edges[u, v]["kind"] == "soft"]
+    nx.draw_networkx_edges(deps, pos, ax=ax, edgelist=solid, arrows=True, node_size=900)
+    nx.draw_networkx_edges(deps, pos, ax=ax, edgelist=dashed, style="dashed", arrows=True, node_size=900)
+    nx.draw_networkx_edge_labels(deps, pos, ax=ax, font_size=6,
+                                 edge_labels={(u, v): f"{g.edges[u, v]['share']:.0%}" for u, v in dashed})
+    for mode, c in colours.items():
+        ax.scatter([], [], color=c, label=mode)
+    ax.legend(fontsize=7, loc="upper left", title="deployment", title_fontsize=7)
+    ax.set_title("Central services and what they depend on (first option)")
+    ax.axis("off")
+    return Figure("topology", fig, "Arrows point to dependencies; dashed = soft (share of requests that need it).")
 
 
 def flatten(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
