@@ -70,6 +70,8 @@ ROLES = (
     ("gen3_child", "three_generation", "child", (1.0, 1.0), 15, 10, 0, 49),
 )
 ROLE_NAMES = tuple(r[0] for r in ROLES)
+#: extra weight of women living alone, rising around age 72 (widowhood, assumed)
+WIDOW_BOOST = 2.0
 #: age gap kernels of members given the head: (mean, sd, min, max) of head age - member age
 #: (for the elder: member age - head age)
 GAPS = {"spouse": (2.0, 3.5, -10, 20), "child": (31.0, 6.0, 16, 50), "elder": (29.0, 5.0, 17, 45)}
@@ -81,6 +83,7 @@ ASSUMPTIONS = (
     ("heads of couple households", "the husband (the register's usual practice); lone parents 77 % women"),
     ("age gaps", "spouse 2 +- 3.5 years younger; children 31 +- 6 (16..50) years younger than the head; "
      "the three-generation elder 29 +- 5 years older"),
+    ("widowhood", "the prior weight of women living alone rises up to 3x around age 72 (assumed)"),
     ("municipal age structure", "national pyramid for every municipality (no per-municipality ages bundled)"),
 )  # fmt: skip
 
@@ -171,6 +174,9 @@ def household_model(snapshot: str = "20200401") -> HouseholdModel:
     # persons per household in each role
     role_mass = np.array([(cat_p[:, None] * (slot_role == r)).sum() for r in range(len(ROLES))])
     seeds = np.array([_profile(*r[3:]) for r in ROLES])
+    # widowhood: among people living alone, women outnumber men more and more with age
+    ages = np.arange(N_AGES)
+    seeds[ROLE_NAMES.index("single"), 1::2] *= 1 + WIDOW_BOOST / (1 + np.exp(-(ages - 72) / 5))
     role_cells = rake(seeds, role_mass, pyramid * role_mass.sum())
     # dependents given the head: joint tables raked to (head profile, member profile)
     head_roles = [i for i, r in enumerate(ROLES) if r[2] == "head"]
