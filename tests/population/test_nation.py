@@ -102,6 +102,8 @@ def test_members_ages_are_plausible_given_the_head(nation):
     spouse = (htype == HOUSEHOLD_TYPES.index("couple")) & (pos == 1)
     assert np.abs(head_age[spouse] - age[spouse]).max() <= 20
     assert (r.sex[spouse] != r.sex[h.head][r.household][spouse]).all()  # couples are a man and a woman
+    family_spouse = (htype == HOUSEHOLD_TYPES.index("couple_children")) & (pos == 1)
+    assert 0.5 < (head_age[family_spouse] - age[family_spouse]).mean() < 4  # husbands a little older
     # nobody under 18 lives alone or heads a household
     assert (age[r.is_head] >= 18).all()
     elderly_couples = (h.type == HOUSEHOLD_TYPES.index("couple")) & (r.age[h.head] >= 65)
