@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -23,6 +24,8 @@ from twin.services.payout import (
     Status,
 )
 from twin.services.store import SimulatedCrash
+
+pytestmark = pytest.mark.slow  # about 5-10 s: 100 random runs of up to 40 steps
 
 HOUSEHOLDS = 8
 VARIANTS = ("good", "good", "good", "online", "wrong_head", "bad_account", "holder_mismatch", "members_wrong")
