@@ -71,4 +71,6 @@ def run(ctx: RunContext) -> ModelResult:
         report.add_metrics(metrics, o, obs)
     sections, summary = report.sections(outcomes, obs, ctx.scale, ctx.seed)
     summary.update({"scale": ctx.scale, "seed": ctx.seed, "fidelity": base.fidelity})
-    return ModelResult(metrics, summary, sections, sources=report.SOURCES, assumptions=report.assumptions(outcomes[0].params))
+    return ModelResult(
+        metrics, summary, sections, sources=report.SOURCES, assumptions=report.assumptions(outcomes[0].params)
+    )

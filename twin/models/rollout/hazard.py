@@ -77,7 +77,9 @@ def build_cells(muni_population: np.ndarray, muni_type: np.ndarray, band_sex_pop
     )
 
 
-def static_log_hazard(h: Hazard, band: np.ndarray, sex: np.ndarray, literacy: np.ndarray, mtype: np.ndarray) -> np.ndarray:
+def static_log_hazard(
+    h: Hazard, band: np.ndarray, sex: np.ndarray, literacy: np.ndarray, mtype: np.ndarray
+) -> np.ndarray:
     """Log daily hazard before levers and word of mouth, per cell or per agent."""
     type_rr = np.array([h.type_log_rr[t] for t in MUNICIPALITY_TYPES])
     return (

@@ -25,12 +25,22 @@ from twin.errors import InputError, describe_value
 
 MUNI_COLUMNS = ("算出基準日", "都道府県名", "市区町村名", "総数（人口）", "交付枚数", "人口に対する交付枚数率",
                 "人口算出基準日", "交付件数基準日", "団体コード")  # fmt: skip
-DEMO_COLUMNS = ("算出基準日", "年齢", "人口(男)", "人口(女)", "人口(計)", "交付件数(男)", "交付件数(女)", "交付件数(計)")
+DEMO_COLUMNS = (
+    "算出基準日",
+    "年齢",
+    "人口(男)",
+    "人口(女)",
+    "人口(計)",
+    "交付件数(男)",
+    "交付件数(女)",
+    "交付件数(計)",
+)
 AGE_BANDS: tuple[str, ...] = tuple(f"{lo}-{lo + 4}" for lo in range(0, 100, 5)) + ("100+",)
 MUNICIPALITY_TYPES: tuple[str, ...] = ("special_ward", "designated_city", "city", "town_village")
 #: the 20 designated cities (政令指定都市), 団体コード as printed (the same list as twin.population)
 DESIGNATED_CITIES = frozenset({11002, 41009, 111007, 121002, 141003, 141305, 141500, 151009, 221007, 221309,
-                               231002, 261009, 271004, 271403, 281000, 331007, 341002, 401005, 401307, 431001})  # fmt: skip
+                               231002, 261009, 271004, 271403, 281000, 331007, 341002, 401005, 401307,
+                               431001})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,9 @@ def _parse_date(text: str, where: str, column: str) -> dt.date:
 
 def _count(text: str, where: str, column: str) -> int:
     if text.strip() == "":
-        raise InputError(f"{where}: column {column}: the cell is empty (a gap in the series); a whole number >= 0 is required")
+        raise InputError(
+            f"{where}: column {column}: the cell is empty (a gap in the series); a whole number >= 0 is required"
+        )
     try:
         v = int(text)
     except ValueError:
@@ -131,7 +143,9 @@ def read_release(
         where = f"{display}: row {i + 2} ({r[1]} {r[2]})"
         d = _parse_date(r[0], where, MUNI_COLUMNS[0])
         if d != fdate:
-            raise InputError(f"{where}: column {MUNI_COLUMNS[0]}: {r[0]} is not the release date {fdate:%Y/%m/%d} of its folder")
+            raise InputError(
+                f"{where}: column {MUNI_COLUMNS[0]}: {r[0]} is not the release date {fdate:%Y/%m/%d} of its folder"
+            )
         if not start <= d <= end:
             raise InputError(
                 f"{where}: column {MUNI_COLUMNS[0]}: {r[0]} is outside the simulated period "

@@ -24,8 +24,29 @@ class Hazard(StrictModel):
         0.045, description="yearly hazard of applying of a reference resident (age 40-44, literacy 0.9, a city)"
     )
     age_log_rr: list[interval(-5, 5)] = Field(
-        default_factory=lambda: [-1.2, -1.0, -1.1, -0.9, -0.5, -0.35, -0.25, -0.15, -0.05, 0.0, 0.05, 0.1,
-                                 0.3, 0.45, 0.5, 0.45, 0.5, 0.55, 0.65, 0.7, 0.7],  # fmt: skip
+        default_factory=lambda: [
+            -1.2,
+            -1.0,
+            -1.1,
+            -0.9,
+            -0.5,
+            -0.35,
+            -0.25,
+            -0.15,
+            -0.05,
+            0.0,
+            0.05,
+            0.1,
+            0.3,
+            0.45,
+            0.5,
+            0.45,
+            0.5,
+            0.55,
+            0.65,
+            0.7,
+            0.7,
+        ],  # fmt: skip
         description="log hazard ratio by 5-year age band (0-4 .. 100+), relative to 40-44; literacy is on top",
     )
     male_log_rr: interval(-2, 2) = Field(0.1, description="log hazard ratio of men vs women")
@@ -60,8 +81,14 @@ class MailOut(StrictModel):
 
 def _default_mailouts() -> list[MailOut]:
     return [
-        MailOut(name="notification_cards_2015", start=dt.date(2015, 11, 1), spread_days=75, coverage=1.0,
-                lift=2.0, decay_days=60),  # fmt: skip
+        MailOut(
+            name="notification_cards_2015",
+            start=dt.date(2015, 11, 1),
+            spread_days=75,
+            coverage=1.0,
+            lift=2.0,
+            decay_days=60,
+        ),  # fmt: skip
         MailOut(name="qr_forms_2019", start=dt.date(2019, 12, 1), spread_days=120, coverage=0.5, lift=1.0),
         MailOut(name="qr_forms_2021", start=dt.date(2021, 1, 1), spread_days=90, coverage=1.0, lift=1.0),
     ]

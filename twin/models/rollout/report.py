@@ -64,8 +64,13 @@ def headline(o: OptionOutcome) -> dict[str, Any]:
     )
     counter_wait = [float(np.nanmax(_rolling(r.daily["wait_counter_days"], 30))) for r in o.runs]
     backlog = [
-        float(max(r.daily[f"backlog_{k}"].max() for k in ("checking_and_production", "awaiting_appointment",
-                                                          "counter_handover"))) / r.scale  # fmt: skip
+        float(
+            max(
+                r.daily[f"backlog_{k}"].max()
+                for k in ("checking_and_production", "awaiting_appointment", "counter_handover")
+            )
+        )
+        / r.scale  # fmt: skip
         for r in o.runs
     ]
     return {
@@ -192,7 +197,12 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     x = _dates(r).astype("datetime64[D]").astype(object)
-    for key in ("checking_and_production", "in_transit", "awaiting_appointment", *(f"counter_{c}" for c in COUNTER_CLASSES)):
+    for key in (
+        "checking_and_production",
+        "in_transit",
+        "awaiting_appointment",
+        *(f"counter_{c}" for c in COUNTER_CLASSES),
+    ):
         axes[0].plot(x, r.daily[f"backlog_{key}"] / r.scale / 1e6, label=key.replace("_", " "))
     axes[0].set_ylabel("million waiting")
     axes[0].set_title(f"Backlog at each stage ({o.name})")
@@ -216,23 +226,39 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
     for name, h in heads.items():
         rows.append([name, h["holders_end"] / 1e6, f"{h['holders_end_min'] / 1e6:.2f}-{h['holders_end_max'] / 1e6:.2f}",
                      100 * h["holding_rate_end"], h["points_budget_yen"] / 1e8, h["additional_cards_from_points"] / 1e6,
-                     h["cost_per_additional_card_yen"], h["peak_stage_backlog"] / 1e6, h["max_counter_wait_days_30d"]])  # fmt: skip
+                     h["cost_per_additional_card_yen"], h["peak_stage_backlog"] / 1e6,
+                     h["max_counter_wait_days_30d"]])  # fmt: skip
     table = Table(
         "Options side by side (end of the simulated period)",
-        ["option", "cards in hand (M)", "range over replications (M)", "holding %", "points budget (億円)",
-         "cards added by points (M)", "yen per additional card", "peak stage backlog (M)",
-         "max counter wait (days, 30-day mean)"],  # fmt: skip
+        [
+            "option",
+            "cards in hand (M)",
+            "range over replications (M)",
+            "holding %",
+            "points budget (億円)",
+            "cards added by points (M)",
+            "yen per additional card",
+            "peak stage backlog (M)",
+            "max counter wait (days, 30-day mean)",
+        ],  # fmt: skip
         rows,
-        formats={"cards in hand (M)": "{:.2f}", "holding %": "{:.1f}", "points budget (億円)": "{:,.0f}",
-                 "cards added by points (M)": "{:.2f}", "yen per additional card": "{:,.0f}",
-                 "peak stage backlog (M)": "{:.2f}", "max counter wait (days, 30-day mean)": "{:.1f}"},  # fmt: skip
+        formats={
+            "cards in hand (M)": "{:.2f}",
+            "holding %": "{:.1f}",
+            "points budget (億円)": "{:,.0f}",
+            "cards added by points (M)": "{:.2f}",
+            "yen per additional card": "{:,.0f}",
+            "peak stage backlog (M)": "{:.2f}",
+            "max counter wait (days, 30-day mean)": "{:.1f}",
+        },  # fmt: skip
         note=f"National totals scaled back from the {scale_text(scale)} population; "
         f"{outcomes[0].runs.__len__()} replication(s) per option; cost per additional card against the same "
         "option without points (expected values).",
     )
     fit_rows, rms = fit_table(outcomes[0].runs[0], obs)
     fit = Table(
-        f"Fit: national cumulative cards vs MIC ({outcomes[0].name}, replication 0); RMS relative error {100 * rms:.1f} %",
+        f"Fit: national cumulative cards vs MIC ({outcomes[0].name}, replication 0); "
+        f"RMS relative error {100 * rms:.1f} %",
         ["release", "MIC cards", "twin cards", "error", "error %"],
         fit_rows,
         formats={"MIC cards": "{:,.0f}", "twin cards": "{:,.0f}", "error": "{:+,.0f}", "error %": "{:+.1f}"},

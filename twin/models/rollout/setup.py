@@ -94,7 +94,9 @@ def read_fitted(path: str) -> dict[str, float]:
         data = json.loads(p.read_text())
         fitted = data["fitted"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise InputError(f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')") from None
+        raise InputError(
+            f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')"
+        ) from None
     if not isinstance(fitted, dict) or not all(isinstance(v, int | float) for v in fitted.values()):
         raise InputError(f"params.calibrated_from: {path}: 'fitted' must map parameter paths to numbers")
     return {str(k): float(v) for k, v in fitted.items()}
@@ -109,6 +111,7 @@ def calibrated(base: Params, option: Params, option_name: str) -> Params:
     for path in fitted:
         if get_path(option, path) != get_path(base, path):
             raise InputError(
-                f"options[{option_name}].params: {path}: is fitted in {base.calibrated_from}; an option cannot override it"
+                f"options[{option_name}].params: {path}: is fitted in {base.calibrated_from}; "
+                "an option cannot override it"
             )
     return with_values(option, fitted, where=f"params.calibrated_from: {base.calibrated_from}")

@@ -96,8 +96,8 @@ class Rollout:
         pop = cells.population * scale
         self.unapplied = np.round(pop).astype(np.int64) if rng is not None else pop.copy()
         self.cell_pop = self.unapplied.astype(np.float64).copy()
-        m_pop = np.bincount(cells.muni, weights=self.cell_pop, minlength=cells.n_munis)
-        self.muni_pop = np.maximum(m_pop, 1e-9)
+        m_pop = np.bincount(cells.muni, weights=pop, minlength=cells.n_munis)
+        self.muni_pop = np.maximum(m_pop, 1e-9)  # expected residents: counter capacity and holding shares
         self.static = static_log_hazard(params.hazard, cells.band, cells.sex, cells.literacy,
                                         cells.muni_type[cells.muni])  # fmt: skip
         self.static_rate = np.exp(self.static)
@@ -151,7 +151,7 @@ class Rollout:
         self._apply(0, apps)
 
     def _apply(self, day: int, apps: np.ndarray) -> None:
-        self.unapplied -= apps
+        self.unapplied -= apps.astype(self.unapplied.dtype, copy=False)
         apps = apps.astype(np.float64)
         per_muni = np.bincount(self.cells.muni, weights=apps, minlength=self.cells.n_munis)
         per_mix = np.bincount(self.mix_index, weights=apps, minlength=N_BANDS * 2)
