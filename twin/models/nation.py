@@ -95,6 +95,13 @@ def compare(nation: Nation) -> dict[str, Any]:
     }
 
 
+def _official_type_rate(nation: Nation, ty: str) -> float:
+    """Holding rate of one municipality type at the card date (MIC's rates, population-weighted)."""
+    m = nation.municipalities
+    sel = m.type == ty
+    return float((nation.holding.muni_rate * m.population)[sel].sum() / m.population[sel].sum())
+
+
 def add_metrics(mx: Metrics, nation: Nation, c: dict[str, Any]) -> None:
     snap, t = nation.snapshot, nation.card_date
     prefs = [f"{p:02d}" for p in range(1, 48)]
@@ -106,6 +113,7 @@ def add_metrics(mx: Metrics, nation: Nation, c: dict[str, Any]) -> None:
         mx.add("population", pop, type=ty, source="synthetic")
         mx.add("population", opop, type=ty, source="official")
         mx.add("card_holding_rate", cards / max(pop, 1e-300), time=t, type=ty, source="synthetic")
+        mx.add("card_holding_rate", _official_type_rate(nation, ty), time=t, type=ty, source="official")
     bands = [b for b in AGE_BANDS for _ in SEXES]
     sexes = list(SEXES) * len(AGE_BANDS)
     keys = {"age_band": bands, "sex": sexes}
@@ -181,7 +189,7 @@ def _tables(nation: Nation, c: dict[str, Any]) -> list[Section]:
     type_rows = []
     for ty in MUNICIPALITY_TYPES:
         (pop, cards), (opop, _) = c["types"][ty], c["types_official"][ty]
-        orate = float((nation.holding.muni_rate * m.population)[m.type == ty].sum() / m.population[m.type == ty].sum())
+        orate = _official_type_rate(nation, ty)
         type_rows.append([ty, int((m.type == ty).sum()), pop, opop, float(_pct_error(pop, opop)),
                           cards / pop * 100, orate * 100])  # fmt: skip
     band_rows = [
