@@ -22,16 +22,18 @@ at capacity. An hour in which more than ``outage_failure_share`` of requests fai
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import brentq
 
-from twin.models.failover.faults import alternating_renewal, draw_faults
+from twin.models.failover.faults import draw_faults, repairable
 from twin.models.failover.intervals import Intervals, at_least, intersect, minus, union
 from twin.models.failover.params import Params, Service
 from twin.models.failover.topology import dependency_order
-from twin.sim.erlang import wait_quantile
+from twin.sim.erlang import p_wait
 
 CAUSES = ("site_loss", "component", "partition", "release", "maintenance", "dependency", "overload")
 
@@ -105,16 +107,33 @@ def overload(
     return f, made, fail
 
 
+def response_tail(t: float, lam: float, mu: float, c: int) -> float:
+    """P(response time > t) in an M/M/c queue (wait plus exponential service), exact."""
+    pw = p_wait(lam, mu, c)
+    gap = c * mu - lam  # rate of the waiting-time tail
+    if abs(gap - mu) < 1e-12 * mu:
+        return math.exp(-mu * t) * (1.0 + pw * mu * t)
+    return math.exp(-mu * t) + pw * mu / (gap - mu) * (math.exp(-mu * t) - math.exp(-gap * t))
+
+
 def p99_response(rate_rps: float, capacity_rps: float, service_s: float, timeout_s: float) -> float:
-    """p99 response time of an M/M/c station whose c servers give ``capacity_rps`` together."""
+    """p99 response time (s) of an M/M/c station whose c servers give ``capacity_rps`` together.
+
+    ``c = capacity x service time`` servers with exponential service; the 99th percentile of wait plus
+    service solves ``P(T > t) = 0.01`` exactly; at or above capacity the answer is the timeout.
+    """
     c = max(1, int(round(capacity_rps * service_s)))
     mu = 1.0 / service_s
     if rate_rps <= 0:
-        return service_s * np.log(100.0)
+        return service_s * math.log(100.0)
     if rate_rps >= c * mu * 0.999:
         return timeout_s
-    w = wait_quantile(0.99, rate_rps, mu, c)
-    return float(min(timeout_s, w + service_s * np.log(100.0)))
+    hi = service_s * math.log(100.0)
+    while response_tail(hi, rate_rps, mu, c) > 0.01:
+        hi *= 2.0
+        if hi > timeout_s:
+            return timeout_s
+    return float(min(timeout_s, brentq(lambda t: response_tail(t, rate_rps, mu, c) - 0.01, 0.0, hi, xtol=1e-9)))
 
 
 def _partial_share(partials: list[tuple[Intervals, float]], edges: np.ndarray) -> np.ndarray:
@@ -164,7 +183,7 @@ def simulate_year(
     faults = draw_faults(params, start, n_days, nominal_utilisation(params, demand, n_hours), rng_for)
     links = {
         name: (
-            alternating_renewal(1.0 / link.mtbf_hours, link.mttr_hours, horizon, rng_for(f"link.{name}"))
+            repairable(link.mtbf_hours, link.mttr_hours, horizon, rng_for(f"link.{name}"))
             if params.random_faults
             else Intervals.empty()
         )

@@ -62,6 +62,19 @@ def alternating_renewal(
     return Intervals(np.array(starts), np.array(ends))
 
 
+def repairable(mtbf_hours: float, mttr_hours: float, horizon: float, rng: np.random.Generator) -> Intervals:
+    """Down intervals of a unit with a constant failure rate: the SimPy runtime's failure/repair process.
+
+    Uses :class:`twin.sim.capacity.Failures` (exponential up and down times from an up state at 0), the
+    same process the stations break down with; outages still running at the horizon are cut there.
+    """
+    from twin.sim.capacity import Failures
+    from twin.sim.distributions import Exponential
+
+    downs, ups = Failures(Exponential(mtbf_hours), Exponential(mttr_hours), "finish").down_intervals(rng, horizon)
+    return Intervals(downs, np.minimum(ups, horizon))
+
+
 def stress_multiplier(utilisation: np.ndarray, factor: float, threshold: float) -> np.ndarray:
     """Hazard multiplier: 1 up to ``threshold`` utilisation, rising linearly to ``1 + factor`` at 100 %."""
     over = np.clip((utilisation - threshold) / max(1.0 - threshold, 1e-9), 0.0, None)
@@ -148,7 +161,7 @@ def draw_faults(
     sites: dict[str, Intervals] = {}
     for name, site in params.sites.items():
         base = (
-            alternating_renewal(1.0 / site.mtbf_hours, site.mttr_hours, horizon, rng_for(f"site.{name}"))
+            repairable(site.mtbf_hours, site.mttr_hours, horizon, rng_for(f"site.{name}"))
             if params.random_faults
             else Intervals.empty()
         )
@@ -168,8 +181,10 @@ def draw_faults(
             if not params.random_faults:
                 own = Intervals.empty()
             else:
-                hazard = 1.0 / f.mtbf_hours if mult is None or f.common_mode else mult / f.mtbf_hours
-                own = alternating_renewal(hazard, f.mttr_hours, horizon, rng_for(f"{name}.{site}"))
+                if mult is None or f.common_mode:
+                    own = repairable(f.mtbf_hours, f.mttr_hours, horizon, rng_for(f"{name}.{site}"))
+                else:  # load-dependent: hazard hour by hour
+                    own = alternating_renewal(mult / f.mtbf_hours, f.mttr_hours, horizon, rng_for(f"{name}.{site}"))
                 if len(common):
                     own = Intervals.of(np.concatenate([own.starts, common.starts]),
                                        np.concatenate([own.ends, common.ends]))  # fmt: skip
