@@ -61,8 +61,9 @@ def headline(years: list[dict[str, ServiceYear]]) -> dict[str, dict[str, Any]]:
         for metric, get in METRICS.items():
             m, h = mean_ci([get(y[svc]) for y in years])
             row[metric] = m
-            row[f"{metric}_ci95"] = h
-        row["nines"] = nines(row["availability"])
+            row[f"{metric}_ci95"] = h if np.isfinite(h) else None  # None: one replication, no interval
+        n9 = nines(row["availability"])
+        row["nines"] = n9 if np.isfinite(n9) else None  # None: never down in any replication
         row["incidents_by_cause"] = {c: float(np.mean([y[svc].incidents[c] for y in years])) for c in CAUSES}
         row["minutes_by_cause"] = {c: float(np.mean([y[svc].minutes_by_cause[c] for y in years])) for c in CAUSES}
         out[svc] = row
@@ -94,8 +95,8 @@ def add_metrics(m: Metrics, option: str, years: list[dict[str, ServiceYear]], st
             m.add_series(f"{'hourly' if hourly else 'daily'}_{metric}", times, values, option=option, service=svc)
 
 
-def _fmt_ci(m: float, h: float, fmt: str = "{:,.0f}") -> str:
-    return fmt.format(m) + ("" if not np.isfinite(h) else " ± " + fmt.format(h))
+def _fmt_ci(m: float, h: float | None, fmt: str = "{:,.0f}") -> str:
+    return fmt.format(m) + ("" if h is None else " ± " + fmt.format(h))
 
 
 def _user_facing(params: Params) -> list[str]:
@@ -126,7 +127,7 @@ def sections(
         for s in users:
             h = heads[o][s]
             head_rows.append([
-                o, s, f"{100 * h['availability']:.4f} %", f"{h['nines']:.2f}",
+                o, s, f"{100 * h['availability']:.4f} %", "never down" if h["nines"] is None else f"{h['nines']:.2f}",
                 _fmt_ci(h["minutes_down"], h["minutes_down_ci95"]),
                 _fmt_ci(h["requests_failed"], h["requests_failed_ci95"]),
                 _fmt_ci(h["requests_retried"], h["requests_retried_ci95"]),
@@ -183,7 +184,7 @@ def _figures(
     fig, ax = plt.subplots(figsize=(10, 4.4))
     width = 0.8 / len(options)
     for k, opt in enumerate(options):
-        vals = [min(heads[opt][s]["nines"], 7.0) for s in users]
+        vals = [7.0 if heads[opt][s]["nines"] is None else min(heads[opt][s]["nines"], 7.0) for s in users]
         ax.bar(np.arange(len(users)) + k * width, vals, width, label=opt)
     ax.set_xticks(np.arange(len(users)) + width * (len(options) - 1) / 2, users, rotation=20, fontsize=8)
     ax.set_ylabel("nines of availability (capped at 7)")
