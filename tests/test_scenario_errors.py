@@ -228,3 +228,18 @@ def test_real_process_exit_code_is_2(tmp_path: Path) -> None:
     )
     assert r.returncode == 2
     assert "population.scale: 1.4 is not in (0, 1]" in r.stderr
+
+
+def test_schema_describes_every_kind() -> None:
+    import json
+
+    from twin.models import KINDS
+
+    code, out, _ = cli("schema")
+    assert code == 0
+    schema = json.loads(out)
+    refs = {r["$ref"].rsplit("/", 1)[-1] for r in schema["oneOf"]}
+    assert len(refs) == len(KINDS)
+    assert schema["discriminator"]["propertyName"] == "kind"
+    scale = schema["$defs"]["PopulationConfig"]["properties"]["scale"]
+    assert scale["exclusiveMinimum"] == 0 and scale["maximum"] == 1

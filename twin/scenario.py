@@ -126,12 +126,14 @@ def scenario_model(kind: str) -> type[ScenarioBase]:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of scenario files, one branch per kind (``twin schema`` prints it)."""
+    import functools
+    import operator
     from typing import Annotated
 
     from pydantic import TypeAdapter
 
-    models = tuple(scenario_model(k) for k in KINDS)
-    union = Annotated[models, Field(discriminator="kind")]  # type: ignore[valid-type]
+    models = functools.reduce(operator.or_, (scenario_model(k) for k in KINDS))
+    union = Annotated[models, Field(discriminator="kind")] if len(KINDS) > 1 else models
     schema = TypeAdapter(union).json_schema()
     schema["title"] = "Myna Twin scenario"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
