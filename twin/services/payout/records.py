@@ -104,8 +104,7 @@ class Application:
         return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The answer to a submission, verification or opt-out. ``detail`` refines the reason (e.g. account field)."""
 
     outcome: Outcome
