@@ -83,6 +83,15 @@ def test_bad_columns_are_refused_with_the_field_named(change: dict, message: str
         ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(0), **cols)
 
 
+def test_the_callers_columns_stay_the_callers() -> None:
+    cols = nation(20, seed=3)
+    cols["household"] = cols["household"].astype(np.int32)
+    reg = ResidentRegistry.load(MemoryStore(), as_of=BASE, rng=np.random.default_rng(1), **cols)
+    assert cols["household"].flags.writeable, "loading must not freeze the nation's arrays"
+    cols["household"][:] = 0
+    assert reg.snapshot(BASE).household_sizes().max() <= 5, "nor see later changes to them"
+
+
 def test_the_synthetic_nations_sex_codes_can_be_named() -> None:
     cols = nation(50, seed=2)
     zero_one = cols | {"sex": (cols["sex"] - 1).astype(np.uint8)}

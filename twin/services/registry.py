@@ -245,7 +245,7 @@ def _column(name: str, values: object, n: int | None, dtype: str) -> np.ndarray:
         raise RegistryError(f"{name}: expected a 1-D array of {n} values, got shape {a.shape}")
     if dtype != "bool" and a.size and not np.issubdtype(a.dtype, np.integer):
         raise RegistryError(f"{name}: expected integers, got dtype {a.dtype}")
-    return a.astype(dtype, copy=False)
+    return a.astype(dtype)  # a copy: the register never shares (or freezes) the caller's arrays
 
 
 class ResidentRegistry:
@@ -324,7 +324,7 @@ class ResidentRegistry:
         anniv = anniv + np.timedelta64(min(as_of.day, 28) - 1, "D")
         birth = anniv - rng.integers(0, 365, size=n).astype("timedelta64[D]")
         base = Base(as_of, generate_my_numbers(rng, n), family, given, birth, sexes, hh, head, hh_muni)
-        for a in (base.my_number, base.family, base.given, base.birth, base.sex, base.household, base.head):
+        for a in (base.my_number, base.family, base.given, base.birth, base.sex, base.household, base.head, hh_muni):
             a.flags.writeable = False
         with store.transaction() as tx:
             if tx.get("registry.base", "base") is not None:
