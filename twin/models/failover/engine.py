@@ -247,7 +247,6 @@ def simulate_year(
                 parts.append((down[d.service], share))
             parts += [(iv, share * s) for iv, s in partial[d.service]]
             extra_fail = 1.0 - (1.0 - extra_fail) * (1.0 - share * over_fail[d.service])
-        down[name] = final
         partial[name] = parts
 
         # requests, hour by hour
@@ -282,6 +281,7 @@ def simulate_year(
         dep_hours = busy & ~over_hours & (fail_all > thr)
         dep_down = union(dep_down, Intervals.of(edges[:-1][dep_hours] + delta[dep_hours], edges[1:][dep_hours]))
         all_down = union(final, over_iv, dep_down)
+        down[name] = all_down  # dependents see every reason this service was down, overload included
         year.minutes_down = all_down.total * 60.0
         degraded = minus(union(*[iv for iv, _ in parts]) if parts else Intervals.empty(), all_down, horizon)
         year.minutes_degraded = degraded.total * 60.0
