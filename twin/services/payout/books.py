@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from twin.services.payout.programme import EntitlementRoll
 from twin.services.payout.records import HouseholdFile, Status, Totals
-from twin.services.store import Store
+from twin.services.store import Store, Transaction
 
 META, KEYS, APPS, PENDING = "payout.meta", "payout.keys", "payout.apps", "payout.pending"
 FILES, QUEUE, NOTIFIED, BATCHES = "payout.files", "payout.queue", "payout.notified", "payout.batches"
@@ -22,6 +22,12 @@ COUNTERS, TOTALS = "payout.counters", "payout.totals"
 
 class InvariantViolation(Exception):
     """The ledger's books do not add up; the message says which sum, and by how much."""
+
+
+def count(tx: Transaction, name: str, n: int = 1) -> None:
+    """Add ``n`` to the counter ``name`` (decisions by kind and reason) inside ``tx``."""
+    if n:
+        tx.put(COUNTERS, name, (tx.get(COUNTERS, name) or 0) + n)  # type: ignore[operator]
 
 
 def same(what: str, got: int, expected: int) -> None:

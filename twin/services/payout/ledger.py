@@ -29,15 +29,16 @@ from twin.services.payout.books import (
     IN_FLIGHT,
     KEYS,
     META,
-    NOTIFIED,
     PAYMENTS,
     PENDING,
     QUEUE,
     SETTLED,
     TOTALS,
     InvariantViolation,
+    count,
 )
 from twin.services.payout.programme import EntitlementRoll, Programme, ProgrammeError
+from twin.services.payout.push import UNTOUCHED, PushPayments
 from twin.services.payout.reconciliation import BankConfirmation, BankOutcome, ReconciliationReport, classify
 from twin.services.payout.records import (
     Application,
@@ -51,10 +52,11 @@ from twin.services.payout.records import (
     Status,
     Totals,
     Transfer,
+    label,
+    reject,
 )
 from twin.services.store import DuplicateKeyError, Store, Transaction
 
-_UNTOUCHED = HouseholdFile(Status.ENTITLED)
 _OPEN_TO_APPLY = {Status.ENTITLED, Status.OPTED_OUT, Status.RETURNED, Status.BANK_REJECTED}
 
 
@@ -62,7 +64,7 @@ class NotBusinessDayError(ValueError):
     """Transfer batches go to the bank on business days only."""
 
 
-class PayoutLedger:
+class PayoutLedger(PushPayments):
     """給付台帳: applications, verification, push payments, transfer batches and bank answers for one programme.
 
     ``accounts`` (公金受取口座) supplies registered accounts for applications without one and for push;
@@ -96,7 +98,7 @@ class PayoutLedger:
         return self.store.get(TOTALS, "t")  # type: ignore[return-value]
 
     def file(self, household: int) -> HouseholdFile:
-        return self.store.get(FILES, household) or _UNTOUCHED  # type: ignore[return-value]
+        return self.store.get(FILES, household) or UNTOUCHED  # type: ignore[return-value]
 
     def status(self, household: int) -> Status:
         return self.file(household).status
@@ -148,7 +150,7 @@ class PayoutLedger:
             if seen is not None:
                 first_fp, first = seen  # type: ignore[misc]
                 if first_fp == fingerprint:
-                    _count(tx, "replayed")
+                    count(tx, "replayed")
                     return first
                 d = Decision(
                     Outcome.REJECTED,
@@ -156,26 +158,26 @@ class PayoutLedger:
                     Reason.KEY_REUSED,
                     f"idempotency key {key!r} was already used for a different submission",
                 )
-                _count(tx, _label(d))
+                count(tx, label(d))
                 return d
             d = act(tx)
             tx.put(KEYS, key, (fingerprint, d))
-            _count(tx, _label(d))
+            count(tx, label(d))
             return d
 
     def _count_only(self, d: Decision) -> Decision:
         with self.store.transaction() as tx:
-            _count(tx, _label(d))
+            count(tx, label(d))
         return d
 
     def _intake(self, tx: Transaction, app: Application, key: str, on: dt.date) -> Decision:
         h, p = app.household, self.programme
         if not isinstance(h, int) or not self.roll.entitled(h):
-            return _reject(
+            return reject(
                 h, Reason.UNKNOWN_HOUSEHOLD, f"household {h}: not on the entitlement roll of {p.reference_date}"
             )
         if app.channel is Channel.PUSH or not p.accepts(app.channel, on):
-            return _reject(
+            return reject(
                 h,
                 Reason.CHANNEL_CLOSED,
                 f"channel {app.channel}: not accepting applications on {on} (open {p.opens}..{p.closes})",
@@ -183,28 +185,26 @@ class PayoutLedger:
         if app.channel is Channel.ONLINE:
             ok = self.verify_signature(app) if self.verify_signature is not None else app.signature_verified
             if not ok:
-                return _reject(
-                    h, Reason.SIGNATURE_INVALID, "online application: the signature certificate check failed"
-                )
+                return reject(h, Reason.SIGNATURE_INVALID, "online application: the signature certificate check failed")
         if app.account is not None:
             account = check_account(app.account)
             if isinstance(account, AccountProblem):
-                return _reject(h, Reason.BAD_ACCOUNT, account.message, detail=account.reason.value)
+                return reject(h, Reason.BAD_ACCOUNT, account.message, detail=account.reason.value)
         else:
             account = self.accounts.account_on(app.applicant, on) if self.accounts is not None else None
             if account is None:
-                return _reject(h, Reason.NO_ACCOUNT, f"applicant {app.applicant}: no account given and none registered")
-        f: HouseholdFile = tx.get(FILES, h) or _UNTOUCHED  # type: ignore[assignment]
+                return reject(h, Reason.NO_ACCOUNT, f"applicant {app.applicant}: no account given and none registered")
+        f: HouseholdFile = tx.get(FILES, h) or UNTOUCHED  # type: ignore[assignment]
         if f.status is Status.PAID:
-            return _reject(h, Reason.ALREADY_PAID, f"household {h}: already paid")
+            return reject(h, Reason.ALREADY_PAID, f"household {h}: already paid")
         if f.status not in _OPEN_TO_APPLY:
-            return _reject(
+            return reject(
                 h, Reason.DUPLICATE, f"household {h}: already {f.status.value}; this application is a duplicate"
             )
         if p.match_at_intake:
             problem = self._register_check(app, account)
             if problem is not None:
-                return _reject(h, *problem)
+                return reject(h, *problem)
         t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
         aid = t.next_application
         if f.status is Status.RETURNED and f.application >= 0:  # a corrected resubmission supersedes the returned one
@@ -237,8 +237,8 @@ class PayoutLedger:
         with self.store.transaction() as tx:
             rec: ApplicationRecord | None = tx.get(APPS, application_id)  # type: ignore[assignment]
             if rec is None:
-                d = _reject(-1, Reason.UNKNOWN_APPLICATION, f"application {application_id}: not received")
-                _count(tx, "verify:" + _label(d))
+                d = reject(-1, Reason.UNKNOWN_APPLICATION, f"application {application_id}: not received")
+                count(tx, "verify:" + label(d))
                 return d
             if rec.status is not Outcome.ACCEPTED:
                 return Decision(rec.status, rec.household, rec.reason, "already decided", rec.id)
@@ -258,7 +258,7 @@ class PayoutLedger:
                 tx.put(APPS, rec.id, rec._replace(status=Outcome.RETURNED, reason=problem[0], decided_on=on))
                 tx.put(FILES, h, f._replace(status=Status.RETURNED, reworks=f.reworks + 1))
                 d = Decision(Outcome.RETURNED, h, problem[0], problem[1], rec.id)
-            _count(tx, "verify:" + _label(d))
+            count(tx, "verify:" + label(d))
             return d
 
     def _enqueue(self, tx: Transaction, h: int, f: HouseholdFile) -> None:
@@ -271,69 +271,6 @@ class PayoutLedger:
             "t",
             t._replace(next_queue=t.next_queue + 1, queued=t.queued + 1, queued_amount=t.queued_amount + amount),
         )
-
-    # -- push payments (プッシュ型) -----------------------------------------------------------------
-
-    def notify_push(self, on: dt.date, households: Iterable[int] | None = None) -> int:
-        """Send push notices to untouched households whose head has a registered account; returns how many."""
-        if Channel.PUSH not in self.programme.channels:
-            raise ProgrammeError(f"programme {self.programme.name}: push is not among its channels")
-        if self.accounts is None:
-            raise ProgrammeError("push payments need the public benefit accounts (accounts=...)")
-        deadline = on + dt.timedelta(days=self.programme.opt_out_days)
-        ids = range(len(self.roll)) if households is None else households
-        n = 0
-        with self.store.transaction() as tx:
-            for h in map(int, ids):
-                if not self.roll.entitled(h) or tx.get(FILES, h) is not None:
-                    continue
-                account = self.accounts.account_on(self.roll.head_of(h), on)
-                if account is None:
-                    continue
-                tx.put(FILES, h, HouseholdFile(Status.NOTIFIED, account=account, deadline=deadline))
-                tx.put(NOTIFIED, h, deadline)
-                n += 1
-            _count(tx, "push:notified", n)
-        return n
-
-    def opt_out(self, household: int, key: str, on: dt.date) -> Decision:
-        """The head declines the push payment (within the window); idempotent under ``key``."""
-        household = int(household)
-
-        def act(tx: Transaction) -> Decision:
-            f: HouseholdFile = tx.get(FILES, household) or _UNTOUCHED  # type: ignore[assignment]
-            if f.status is not Status.NOTIFIED:
-                return _reject(
-                    household, Reason.NOT_NOTIFIED, f"household {household}: no push notice open ({f.status})"
-                )
-            if on > f.deadline:  # type: ignore[operator]
-                return _reject(household, Reason.OPT_OUT_CLOSED, f"household {household}: window closed {f.deadline}")
-            tx.put(FILES, household, HouseholdFile(Status.OPTED_OUT))
-            tx.delete(NOTIFIED, household)
-            return Decision(Outcome.OPTED_OUT, household, None, "opted out of the push payment")
-
-        fp = f"opt_out:{household}"
-        if not isinstance(key, str) or not key:
-            return self._count_only(_reject(household, Reason.BAD_KEY, "idempotency key: must be a non-empty string"))
-        return self._idempotent(key, fp, act)
-
-    def release_push(self, on: dt.date) -> int:
-        """Households whose opt-out window ended before ``on`` become payable to the account registered on ``on``."""
-        n = 0
-        with self.store.transaction() as tx:
-            for h, deadline in list(tx.scan(NOTIFIED)):
-                if on <= deadline:  # type: ignore[operator]
-                    continue
-                tx.delete(NOTIFIED, h)
-                account = self.accounts.account_on(self.roll.head_of(h), on)  # type: ignore[union-attr,arg-type]
-                if account is None:  # withdrawn meanwhile: the household must apply
-                    tx.put(FILES, h, HouseholdFile(Status.ENTITLED))
-                    _count(tx, "push:no_account")
-                    continue
-                self._enqueue(tx, h, HouseholdFile(Status.VERIFIED, account=account))  # type: ignore[arg-type]
-                n += 1
-            _count(tx, "push:released", n)
-        return n
 
     # -- disbursement ----------------------------------------------------------------------------
 
@@ -423,7 +360,7 @@ class PayoutLedger:
                 ("duplicate", report.duplicates),
             ):
                 if hs:
-                    _count(tx, f"bank:{name}", len(hs))
+                    count(tx, f"bank:{name}", len(hs))
         return report
 
     # -- invariants ------------------------------------------------------------------------------
@@ -435,16 +372,3 @@ class PayoutLedger:
         hour; ``full=True`` re-adds every record (O(records)).
         """
         books.check(self.store, self.roll, full)
-
-
-def _reject(h: int, reason: Reason, message: str, detail: str = "") -> Decision:
-    return Decision(Outcome.REJECTED, h, reason, message, None, detail)
-
-
-def _label(d: Decision) -> str:
-    return d.outcome.value if d.reason is None else f"{d.outcome.value}:{d.reason.value}"
-
-
-def _count(tx: Transaction, name: str, n: int = 1) -> None:
-    if n:
-        tx.put(COUNTERS, name, (tx.get(COUNTERS, name) or 0) + n)  # type: ignore[operator]

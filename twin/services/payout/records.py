@@ -119,6 +119,15 @@ class Decision(NamedTuple):
         return self.outcome is not Outcome.REJECTED
 
 
+def reject(household: int, reason: Reason, message: str, detail: str = "") -> Decision:
+    return Decision(Outcome.REJECTED, household, reason, message, None, detail)
+
+
+def label(d: Decision) -> str:
+    """The counter name of a decision, e.g. ``rejected:duplicate``."""
+    return d.outcome.value if d.reason is None else f"{d.outcome.value}:{d.reason.value}"
+
+
 class HouseholdFile(NamedTuple):
     """A household's current state (absent from the store: ENTITLED, untouched)."""
 
