@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
 
@@ -21,7 +21,7 @@ class Hazard(StrictModel):
     """Who applies, before any lever: base hazard, age, digital literacy, municipality type, household."""
 
     base_per_year: interval(0, 5, lo_open=True) = Field(
-        0.045, description="yearly hazard of applying of a reference resident (age 40-44, literacy 0.9, a city)"
+        0.045, description="yearly hazard of applying of a reference resident (age 45-49, woman, literacy 0.9, a city)"
     )
     age_log_rr: list[interval(-5, 5)] = Field(
         default_factory=lambda: [
@@ -47,7 +47,7 @@ class Hazard(StrictModel):
             0.7,
             0.7,
         ],  # fmt: skip
-        description="log hazard ratio by 5-year age band (0-4 .. 100+), relative to 40-44; literacy is on top",
+        description="log hazard ratio by 5-year age band (0-4 .. 100+), relative to 45-49; literacy is on top",
     )
     male_log_rr: interval(-2, 2) = Field(0.1, description="log hazard ratio of men vs women")
     literacy_effect: interval(-5, 10) = Field(
@@ -61,11 +61,12 @@ class Hazard(StrictModel):
         1.5, description="hazard rises by this times the share of household members holding a card"
     )
 
-    @model_validator(mode="after")
-    def _bands(self) -> Hazard:
-        if len(self.age_log_rr) != 21:
-            raise ValueError(f"age_log_rr has {len(self.age_log_rr)} values; 21 are required (0-4 .. 100+)")
-        return self
+    @field_validator("age_log_rr")
+    @classmethod
+    def _bands(cls, v: list[float]) -> list[float]:
+        if len(v) != 21:
+            raise ValueError(f"has {len(v)} values; 21 are required (one per age band 0-4 .. 100+)")
+        return v
 
 
 class MailOut(StrictModel):
@@ -204,14 +205,15 @@ class Calibration(StrictModel):
     )
     max_evaluations: interval(1, 1000, integer=True) = 60
 
-    @model_validator(mode="after")
-    def _fit(self) -> Calibration:
-        if len(self.fit) > 8:
-            raise ValueError(f"fit names {len(self.fit)} parameters; at most 8 are allowed")
-        for k, (lo, hi) in self.fit.items():
+    @field_validator("fit")
+    @classmethod
+    def _fit(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        if len(v) > 8:
+            raise ValueError(f"names {len(v)} parameters; at most 8 are allowed")
+        for k, (lo, hi) in v.items():
             if not lo < hi:
-                raise ValueError(f"fit.{k}: lower bound {lo:g} is not below upper bound {hi:g}")
-        return self
+                raise ValueError(f"{k}: lower bound {lo:g} is not below upper bound {hi:g}")
+        return v
 
 
 class Params(StrictModel):

@@ -1,0 +1,96 @@
+"""Who applies: the hazard function, the cells and the levers, on inputs small enough to check by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.models.rollout.hazard import (
+    REFERENCE_LITERACY,
+    build_cells,
+    daily_probability,
+    literacy_table,
+    static_log_hazard,
+)
+from twin.models.rollout.levers import build_levers, mailout_lift, points_lift
+from twin.models.rollout.params import Hazard, MailOut, Params, PointsPhase
+
+
+def test_reference_resident_has_the_base_hazard_and_each_term_multiplies_it() -> None:
+    h = Hazard(base_per_year=0.365, male_log_rr=np.log(2.0), literacy_effect=1.0, word_of_mouth=3.0)
+    band45 = np.array([9])  # 45-49: age_log_rr 0 by default
+    s = static_log_hazard(h, band45, np.array([1]), np.array([REFERENCE_LITERACY]), np.array([2]))
+    assert np.isclose(np.exp(s[0]), 0.001)  # 0.365 a year is 0.001 a day
+    male = static_log_hazard(h, band45, np.array([0]), np.array([REFERENCE_LITERACY]), np.array([2]))
+    assert np.isclose(np.exp(male[0]), 0.002)
+    low = static_log_hazard(h, band45, np.array([1]), np.array([REFERENCE_LITERACY - 0.5]), np.array([2]))
+    assert np.isclose(np.exp(low[0]), 0.001 * np.exp(-0.5))
+    # today: levers +1.0, support +0.4 at literacy 0.5 (= +0.2), half the household holds a card
+    p = daily_probability(low, np.array([0.4]), np.array([0.5]), 1.0, 0.4, h.word_of_mouth)
+    rate = 0.001 * np.exp(-0.5) * (1 + 1.0 + 0.4 * 0.6) * (1 + 3.0 * 0.5)
+    assert np.isclose(p[0], 1 - np.exp(-rate))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.floats(-12, 0), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 20), st.floats(0, 5),
+    st.floats(0, 5),
+)  # fmt: skip
+def test_probability_is_a_probability_and_rises_with_every_lever(
+    log_rate: float, lit: float, share: float, more: float, lift: float, support: float, wom: float
+) -> None:
+    args = (np.array([log_rate]), np.array([lit]))
+    p = daily_probability(*args, np.array([share]), lift, support, wom)[0]
+    assert 0.0 <= p <= 1.0
+    assert daily_probability(*args, np.array([min(1.0, share + more)]), lift, support, wom)[0] >= p
+    assert daily_probability(*args, np.array([share]), lift + more, support, wom)[0] >= p
+    assert daily_probability(*args, np.array([share]), lift, support + more, wom)[0] >= p
+
+
+def test_cells_hold_every_resident_once_with_the_national_age_structure() -> None:
+    muni_pop = np.array([1000.0, 50_000.0, 7.0])
+    band_sex = np.ones((21, 2))
+    band_sex[20] = 0.0  # nobody over 100
+    cells = build_cells(muni_pop, np.array([0, 2, 3]), band_sex)
+    assert len(cells.population) == 3 * 21 * 2
+    assert np.allclose(np.bincount(cells.muni, weights=cells.population), muni_pop)
+    assert cells.population[(cells.muni == 1) & (cells.band == 20)].sum() == 0
+    assert np.allclose(cells.literacy, literacy_table()[cells.band, cells.sex])
+
+
+def test_literacy_falls_with_age_and_is_lower_for_older_women() -> None:
+    lit = literacy_table()
+    assert lit[8, 0] == 0.9 and lit[13, 0] == 0.619 and lit[13, 1] == 0.525 and lit[20, 1] == 0.110
+    assert np.all(np.diff(lit[12:, 1]) <= 0)
+
+
+def test_a_mailout_spends_its_whole_effect_over_time() -> None:
+    m = MailOut(name="x", start=dt.date(2020, 1, 11), spread_days=30, coverage=0.5, lift=2.0, decay_days=20)
+    lift = mailout_lift(m, dt.date(2020, 1, 1), 1000)
+    assert np.all(lift[:11] == 0) and lift.max() > 0
+    # area under the lift = coverage x lift x mean duration (daily sums of a continuous decay: 1 % slack)
+    assert np.isclose(lift.sum(), 0.5 * 2.0 * 20, rtol=0.03)
+
+
+def test_points_rush_peaks_on_each_announced_deadline_and_stops_after_the_last() -> None:
+    p = PointsPhase(start=dt.date(2022, 1, 1), deadlines=[dt.date(2022, 9, 30), dt.date(2022, 12, 31)], points=20000,
+                    lift_per_5000=1.0, value_elasticity=0.5, rush=3.0, rush_days=10)  # fmt: skip
+    day0 = dt.date(2022, 1, 1)
+    lift = points_lift(p, day0, 500)
+    k1, k2 = (dt.date(2022, 9, 30) - day0).days, (dt.date(2022, 12, 31) - day0).days
+    assert np.isclose(lift[0], 2.0 + 3.0 * np.exp(-k1 / 10) + 3.0 * np.exp(-k2 / 10))  # (20000/5000)**0.5 = 2
+    assert lift[k1] > lift[k1 - 5] and lift[k1 + 1] < lift[k1]
+    assert np.isclose(lift[k2], 2.0 + 3.0)
+    assert np.all(lift[k2 + 1 :] == 0)
+
+
+def test_switching_points_off_removes_only_the_points_levers() -> None:
+    on = build_levers(Params(), dt.date(2016, 1, 1), 2922)
+    off = build_levers(Params(points={"enabled": False}), dt.date(2016, 1, 1), 2922)
+    assert {k for k in on.by_lever if k.startswith("points")} == {"points:phase1", "points:phase2"}
+    assert not any(k.startswith("points") for k in off.by_lever)
+    rest = [k for k in on.by_lever if not k.startswith("points")]
+    assert all(np.array_equal(on.by_lever[k], off.by_lever[k]) for k in rest)

@@ -1,0 +1,150 @@
+"""Agent fidelity: a sample of residents as Mesa agents in households, deciding with the same hazard.
+
+The aggregate model counts residents in cells and lets word of mouth act through the
+municipality's holding share. Here a sample of residents are Mesa agents (``mesa.Agent``) living in
+households (世帯) of one to five; each day every agent without an application calls the same
+:func:`~twin.models.rollout.hazard.daily_probability`, but the word-of-mouth term uses the share of
+*its own household* holding a card. Applications then run through the same capacity chain as
+the aggregate model: each agent stands for 1 / sample residents (its application is weighted up,
+so the town halls' capacities stay national and small municipalities keep realistic queues), and
+results are national counts. Cards are handed over first-come first-served within a municipality,
+so an agent holds its card once its municipality has handed over (in agent units) as many cards
+as there were sampled applications before and including its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+
+from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability, static_log_hazard
+from twin.models.rollout.params import Params
+from twin.models.rollout.simulate import Rollout, RolloutResult
+
+#: household-size shape (1..5+ persons), census 2010 (twin/data/FIGURES.md)
+HOUSEHOLD_SIZE_SHAPE = np.array([1678.0, 1413.0, 942.0, 746.0, 674.0])
+
+
+class Resident(mesa.Agent):
+    """One sampled resident: where they live, who they live with, and whether they applied."""
+
+    def __init__(self, model: RolloutAgents, cell: int, household: int):
+        super().__init__(model)
+        self.cell = cell
+        self.household = household
+        self.applied_day: int | None = None
+        self.holds = False
+
+    def apply(self, day: int) -> None:
+        self.applied_day = day
+
+
+class RolloutAgents(mesa.Model):
+    """The Mesa model: agents, their households, and arrays mirroring them for the vectorised hazard."""
+
+    def __init__(self, params: Params, cells: Cells, sample: float, rng: np.random.Generator):
+        super().__init__(seed=int(rng.integers(2**31)))
+        self.np_rng = rng
+        counts = rng.binomial(np.round(cells.population).astype(np.int64), sample)
+        cell_of = np.repeat(np.arange(len(counts)), counts)
+        # households: shuffle each municipality's residents and cut them into census-shaped sizes
+        muni = cells.muni[cell_of]
+        order = np.lexsort((rng.random(len(cell_of)), muni))
+        cell_of, muni = cell_of[order], muni[order]
+        household = np.empty(len(cell_of), dtype=np.int64)
+        hh, i = 0, 0
+        sizes = rng.choice(5, size=len(cell_of) + 1, p=HOUSEHOLD_SIZE_SHAPE / HOUSEHOLD_SIZE_SHAPE.sum()) + 1
+        while i < len(cell_of):
+            j = min(i + int(sizes[hh]), len(cell_of))
+            j = i + int(np.searchsorted(muni[i:j], muni[i], side="right"))  # a household stays in one municipality
+            household[i:j] = hh
+            hh, i = hh + 1, j
+        for c, h in zip(cell_of.tolist(), household.tolist(), strict=True):
+            Resident(self, c, h)
+        self.cell = cell_of
+        self.muni = muni
+        self.household = household
+        self.n_households = hh
+        self.static = static_log_hazard(params.hazard, cells.band[cell_of], cells.sex[cell_of], cells.literacy[cell_of],
+                                        cells.muni_type[muni])  # fmt: skip
+        self.literacy = cells.literacy[cell_of]
+        self.residents: list[Resident] = list(self.agents)
+        self.undecided = np.ones(len(cell_of), dtype=bool)
+        self.holds = np.zeros(len(cell_of), dtype=bool)
+        self.queue: list[list[int]] = [[] for _ in range(cells.n_munis)]
+        self.handed = np.zeros(cells.n_munis, dtype=np.int64)
+
+    def household_holder_share(self) -> np.ndarray:
+        """Per agent: the share of the *other* members of its household who hold a card."""
+        size = np.bincount(self.household, minlength=self.n_households)
+        held = np.bincount(self.household, weights=self.holds, minlength=self.n_households)
+        others = size[self.household] - 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(others > 0, (held[self.household] - self.holds) / np.maximum(others, 1), 0.0)
+
+    def decide(self, day: int, common: float, support: float, wom: float) -> np.ndarray:
+        """Agents that apply today (indices); each one's ``apply`` is called."""
+        idx = np.flatnonzero(self.undecided)
+        p = daily_probability(self.static[idx], self.literacy[idx], self.household_holder_share()[idx], common,
+                              support, wom)  # fmt: skip
+        chosen = idx[self.np_rng.random(len(idx)) < p]
+        self.take(day, chosen)
+        return chosen
+
+    def take(self, day: int, chosen: np.ndarray) -> None:
+        self.undecided[chosen] = False
+        for k in chosen.tolist():
+            self.residents[k].apply(day)
+            self.queue[self.muni[k]].append(k)
+
+    def hand_over(self, holders_muni: np.ndarray) -> None:
+        """First come, first served: the first round(holders) applicants of each municipality hold."""
+        target = np.floor(holders_muni + 0.5).astype(np.int64)
+        for m in np.flatnonzero(target > self.handed).tolist():
+            q = self.queue[m]
+            upto = min(int(target[m]), len(q))
+            for k in q[self.handed[m] : upto]:
+                self.holds[k] = True
+                self.residents[k].holds = True
+            self.handed[m] = upto
+
+
+class AgentRollout(Rollout):
+    """The capacity chain fed by Mesa agents instead of cells (scale = the sample share)."""
+
+    def __init__(self, params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng: np.random.Generator,
+                 record_days: list[int] | None = None, closed_days: list[dt.date] | None = None):  # fmt: skip
+        self.model = RolloutAgents(params, cells, params.agent_sample, rng)
+        self.weight = 1.0 / params.agent_sample
+        super().__init__(params, cells, day0, n_days, scale=1.0, rng=rng, record_days=record_days,
+                         closed_days=closed_days)  # fmt: skip
+        agent_cells = np.bincount(self.model.cell, minlength=len(cells.population)).astype(np.float64)
+        self.cell_pop = agent_cells * self.weight
+        applied = np.bincount(self.model.cell[~self.model.undecided], minlength=len(cells.population))
+        self.unapplied = (agent_cells - applied) * self.weight
+
+    def _seed_initial(self) -> None:
+        n0 = int(round(self.p.initial_applications * self.p.agent_sample))
+        if n0 <= 0 or not hasattr(self, "model"):
+            return
+        w = np.exp(self.model.static)
+        chosen = self.rng.choice(len(w), size=min(n0, len(w)), replace=False, p=w / w.sum())
+        self.model.take(0, chosen)
+        apps = np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight
+        self._apply(0, np.minimum(apps, self.unapplied).astype(np.float64))
+
+    def residents(self, day: int) -> None:
+        self.model.hand_over(self.holders_muni / self.weight)
+        chosen = self.model.decide(day, self.common[day], self.levers.support[day], self.p.hazard.word_of_mouth)
+        self._apply(day, np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight)
+
+
+def run_agents(params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng: np.random.Generator,
+               record_days: list[int] | None = None, closed_days: list[dt.date] | None = None) -> RolloutResult:  # fmt: skip
+    """One agent-fidelity replication; counts in the result are national (agents weighted 1 / sample)."""
+    return AgentRollout(params, cells, day0, n_days, rng=rng, record_days=record_days, closed_days=closed_days).run()
+
+
+__all__ = ["N_BANDS", "AgentRollout", "Resident", "RolloutAgents", "run_agents"]
