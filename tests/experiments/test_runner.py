@@ -74,7 +74,8 @@ def test_the_sweep_folder_holds_results_design_bands_provenance_and_manifest(toy
     m = sw.manifest
     assert m["experiment"] == "sweep" and m["points"] == 2 and m["replications"] == 2
     assert m["params"] == ["rate=1:3"] and m["design"] == {"kind": "grid", "levels": 2}
-    assert m["replication_seconds_total"] >= 0 and m["git_commit"] is not None
+    assert m["replication_seconds_total"] > 0 and m["replication_cpu_seconds_total"] > 0
+    assert m["git_commit"] is not None and len(m["code_fingerprint"]) == 16
     rate = {"name": "rate", "value": "1.0", "source": None}  # from point 0, replication 0
     assert sw.provenance == {"sources": ["a toy source"], "assumptions": [rate]}
     # the merged file has one row group per point, in point order

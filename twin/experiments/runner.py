@@ -122,6 +122,7 @@ class Sweep:
     cached: int = 0
     wall_s: float = 0.0
     compute_s: float = 0.0
+    cpu_s: float = 0.0
     workers: int = 1
 
     @property
@@ -193,6 +194,7 @@ def run_plan(
                     write_task(tasks_dir, res)
                     sweep.computed += 1
                     sweep.compute_s += res.seconds
+                    sweep.cpu_s += res.cpu_seconds
                     advance(1)
     finally:
         if own:
@@ -212,6 +214,7 @@ def write_task(tasks_dir: Path, res: TaskResult) -> None:
     table = pa.Table.from_pandas(res.rows, schema=TASK_SCHEMA, preserve_index=False)
     meta = {
         b"seconds": repr(res.seconds).encode(),
+        b"cpu_seconds": repr(res.cpu_seconds).encode(),
         b"sources": json.dumps(res.sources, ensure_ascii=False).encode(),
         b"assumptions": json.dumps(res.assumptions, ensure_ascii=False).encode(),
     }
@@ -268,11 +271,12 @@ def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
     (folder / "provenance.json").write_text(_json(provenance))
 
 
-def task_seconds(folder: Path, indexed: list[tuple[int, Task]]) -> list[float]:
+def task_seconds(folder: Path, indexed: list[tuple[int, Task]], field: bytes = b"seconds") -> list[float]:
+    """Each task's own time (``seconds``: wall inside the worker; ``cpu_seconds``) from its file."""
     out = []
     for _, t in indexed:
         meta = pq.read_schema(folder / "tasks" / f"{t.key}.parquet").metadata or {}
-        out.append(float(meta.get(b"seconds", b"nan")))
+        out.append(float(meta.get(field, b"nan")))
     return out
 
 
@@ -280,6 +284,7 @@ def write_manifest(
     plan: Plan, folder: Path, indexed: list[tuple[int, Task]], sweep: Sweep, executor: str, started: float
 ) -> None:
     secs = task_seconds(folder, indexed)
+    cpu = task_seconds(folder, indexed, b"cpu_seconds")
     manifest = {
         "experiment": "sweep",
         "sweep_id": folder.name.removeprefix("sweep-"),
@@ -292,6 +297,7 @@ def write_manifest(
         "workers": sweep.workers,
         "replication_seconds_total": round(sum(secs), 3),
         "replication_seconds_mean": round(sum(secs) / max(len(secs), 1), 4),
+        "replication_cpu_seconds_total": round(sum(cpu), 3),
         "versions": versions(),
         "git_commit": git_commit(Path(twin.__file__).resolve().parent.parent),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),

@@ -78,6 +78,8 @@ class TaskResult:
     key: str
     rows: pd.DataFrame
     seconds: float
+    #: CPU seconds of the replication (far below ``seconds`` when other work shares the cores)
+    cpu_seconds: float = float("nan")
     sources: list[str] = field(default_factory=list)
     assumptions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -156,7 +158,7 @@ def run_task(task: Task) -> TaskResult:
     from twin.report import Figure
 
     _ensure_kind(task.kind, task.kind_module)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     scenario = resolve(task.spec_json, task.path)
     ctx = ReplicationContext(scenario, replication=task.replication)
     result: ModelResult = model_module(scenario.kind).run(ctx)
@@ -165,11 +167,12 @@ def run_task(task: Task) -> TaskResult:
             if isinstance(block, Figure):
                 plt.close(block.figure)
     rows = tidy_rows(result, [o.name for o in scenario.options], task.series)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return TaskResult(
         key=task.key,
         rows=rows,
         seconds=seconds,
+        cpu_seconds=cpu,
         sources=list(result.sources),
         assumptions=[{"name": a.name, "value": a.value, "source": a.source} for a in result.assumptions],
     )
