@@ -31,6 +31,7 @@ SCENARIO = os.environ.get("TWIN_BENCH_SCENARIO", "scenarios/payout_2020.yaml")
 SCALE = float(os.environ.get("TWIN_BENCH_SCALE", "0.01"))
 
 _walls: dict[int, float] = {}
+_results: dict[int, bytes] = {}
 
 
 def _sweep(workers: int, out: Path) -> xp.Sweep:
@@ -48,6 +49,7 @@ def test_bench_replications_on_local_workers(benchmark, tmp_path: Path, workers:
     sw = result["sweep"]
     assert sw.computed == REPS
     _walls[workers] = sw.wall_s
+    _results[workers] = (sw.path / "results.parquet").read_bytes()
     per_rep = sw.compute_s / sw.computed
     info = {
         "scenario": SCENARIO,
@@ -62,6 +64,7 @@ def test_bench_replications_on_local_workers(benchmark, tmp_path: Path, workers:
     }
     if 1 in _walls and 2 in _walls:
         info["speedup_2_vs_1"] = round(_walls[1] / _walls[2], 3)
+        assert _results[1] == _results[2], "1 and 2 workers gave different results"
     benchmark.extra_info.update(info)
     print(f"\n{info}")
     assert sw.overhead <= 0.05, f"runner overhead {sw.overhead:.1%} of the replication's own time (target <= 5 %)"

@@ -105,14 +105,15 @@ def test_a_different_seed_or_scale_is_different_work(toy_file: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_two_processes_and_in_process_give_the_same_bytes(toy_file: Path, tmp_path: Path) -> None:
+def test_one_process_two_processes_and_in_process_give_the_same_bytes(toy_file: Path, tmp_path: Path) -> None:
     args = (toy_file, ["rate=1:3", "counter.minutes_per_form=2:4"])
     kw = {"lhs": 5, "reps": 3, "series": ["backlog"]}
     inline = xp.sweep(*args, **kw, workers=0, out=tmp_path / "inline")
     with xp.LocalExecutor(2, window=3) as two:  # a small window: results arrive out of order
         double = xp.sweep(*args, **kw, executor=two, out=tmp_path / "two")
-        single = xp.sweep(*args, **kw, executor=xp.InlineExecutor(), out=tmp_path / "one")
-    assert inline.workers == 1 and double.workers == 2 and double.computed == 15
+    with xp.LocalExecutor(1) as one:
+        single = xp.sweep(*args, **kw, executor=one, out=tmp_path / "one")
+    assert single.workers == 1 and double.workers == 2 and double.computed == single.computed == 15
     assert results_bytes(inline) == results_bytes(single) == results_bytes(double)
     assert (inline.path / "bands.parquet").read_bytes() == (double.path / "bands.parquet").read_bytes()
 
