@@ -199,7 +199,7 @@ def _register_subcommands() -> None:
             raise
         app.add_typer(mod.app, name=name)
     # top-level commands that live with their subsystems: modules exposing COMMANDS = [function, ...]
-    for module in ("twin.experiments_cli",):
+    for module in ("twin.experiments_cli", "real_backends.load_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
