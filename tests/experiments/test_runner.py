@@ -280,3 +280,14 @@ def test_the_code_fingerprint_follows_the_model_source(tmp_path: Path, monkeypat
     code_fingerprint.cache_clear()
     assert before != after and len(before) == 16
     assert code_fingerprint("twin.models.payout") == code_fingerprint("twin.models.payout")
+
+
+def test_options_keep_the_scenario_order_not_the_alphabet() -> None:
+    rows = flatten_summary({"options": {"a_fast": {"days": 1}, "z_baseline": {"days": 9}}}, ["z_baseline", "a_fast"])
+    assert [r[0] for r in rows] == ["z_baseline", "a_fast"]
+    heads = pd.DataFrame(
+        {"point": 0, "replication": 0, "option": [r[0] for r in rows], "origin": "summary", "metric": "days",
+         "labels": "", "time": pd.NaT, "value": [r[2] for r in rows]}
+    )  # fmt: skip
+    assert list(xp.bands(heads).option) == ["z_baseline", "a_fast"]
+    assert xp.paired(heads).iloc[0][["option", "reference", "q50"]].tolist() == ["a_fast", "z_baseline", -8.0]

@@ -41,7 +41,7 @@ def bands(results: pd.DataFrame, keys: Sequence[str] = BAND_KEYS) -> pd.DataFram
         for c in ["n", "mean", *(f"q{round(q * 100):02d}" for q in QUANTILES)]:
             empty[c] = pd.Series(dtype="float64")
         return empty.reset_index(drop=True)
-    g = results.groupby(keys, sort=True, dropna=False)["value"]
+    g = results.groupby(keys, sort=False, dropna=False)["value"]  # groups in the results' (stable) order
     out = _quantile_columns(g).reset_index()
     out["n"] = out["n"].astype("int64")
     return out
@@ -77,7 +77,7 @@ def paired(results: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     d = pd.concat(rows, ignore_index=True)
     group = [k for k in BAND_KEYS if k in d.columns]
     out = bands(d, group)
-    share = d.groupby(group, sort=True, dropna=False)["lower"].mean().reset_index(drop=True)
+    share = d.groupby(group, sort=False, dropna=False)["lower"].mean().reset_index(drop=True)
     out["share_lower"] = share.to_numpy()
     out.insert(out.columns.get_loc("option") + 1, "reference", ref)
     return out

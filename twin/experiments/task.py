@@ -182,13 +182,14 @@ def flatten_summary(summary: Mapping[str, Any], options: list[str]) -> list[tupl
     """Numeric leaves of a summary as (option, metric, value).
 
     Keys are joined with dots; a key that names an option (``options.same_day.days_to_90pct`` or
-    ``same_day.days_to_90pct``) becomes the option column. Text and lists are not headline numbers.
+    ``same_day.days_to_90pct``) becomes the option column. Options come in the scenario's order, other
+    keys sorted (a stable order for stable bytes). Text and lists are not headline numbers.
     """
     out: list[tuple[str, str, float]] = []
 
     def walk(node: Any, path: list[str], option: str) -> None:
-        if isinstance(node, Mapping):
-            for k in sorted(node, key=str):
+        if isinstance(node, Mapping):  # options in the scenario's order, other keys sorted
+            for k in sorted(node, key=lambda k: (0, options.index(k), "") if k in options else (1, 0, str(k))):
                 k_s = str(k)
                 if not option and k_s in options and (not path or path == ["options"]):
                     walk(node[k], [], k_s)

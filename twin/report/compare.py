@@ -249,7 +249,7 @@ def _series_bands(sources: Sequence[Source]) -> list[Paragraph | Table | Figure]
         r = s.results[(s.results["origin"] == SERIES) & (s.results["point"] == 0)]
         if r.empty:
             continue
-        summed = r.groupby(["option", "metric", "replication", "time"], sort=True)["value"].sum().reset_index()
+        summed = r.groupby(["option", "metric", "replication", "time"], sort=False)["value"].sum().reset_index()
         b = bands(summed, ["option", "metric", "time"])
         b["column"] = [f"{s.label} · {o}" if o else s.label for o in b["option"]]
         frames.append(b)
