@@ -67,12 +67,18 @@ def series_errors(r: Any, obs: Any) -> dict[str, np.ndarray]:
     """Relative errors (twin - observed) / observed per series: national (S,), prefecture (S, 47), age band (S', 21)."""
     idx = [r.record_days.index((d - r.day0).days) for d in obs.dates]
     sim_muni = r.holders_muni[idx] / r.scale
-    nat = sim_muni.sum(axis=1) / obs.national - 1.0
-    pref = obs.by_prefecture(sim_muni) / np.maximum(obs.by_prefecture(obs.muni_cards), 1) - 1.0
     has_age = ~np.isnan(obs.band_cards[:, 0, 0])
     sim_band = r.holders_mix[idx][has_age].sum(axis=2) / r.scale
-    band = sim_band / np.maximum(obs.band_cards[has_age].sum(axis=2), 1) - 1.0
-    return {"national": nat, "prefecture": pref, "age_band": band}
+    return {
+        "national": _relative(sim_muni.sum(axis=1), obs.national),
+        "prefecture": _relative(obs.by_prefecture(sim_muni), obs.by_prefecture(obs.muni_cards)),
+        "age_band": _relative(sim_band, obs.band_cards[has_age].sum(axis=2)),
+    }
+
+
+def _relative(sim: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """(twin - observed) / observed, with at least one card in the denominator."""
+    return (sim - observed) / np.maximum(observed, 1.0)
 
 
 def residual_vector(r: Any, obs: Any, weights: dict[str, float]) -> np.ndarray:

@@ -45,6 +45,11 @@ def cells_for(obs: Observed, release: str) -> Cells:
         )
     i = names.index(release)
     with_ages = [j for j in range(len(names)) if obs.band_population[j].sum() > 0]
+    if not with_ages:
+        raise InputError(
+            f"calendar: no observed release between {obs.dates[0]} and {obs.dates[-1]} has an age table "
+            "(demographics.csv); extend the calendar to include one (e.g. 2017-05-15)"
+        )
     j = min(with_ages, key=lambda k: abs(k - i))
     return build_cells(obs.muni_population[i], obs.muni_type, obs.band_population[j])
 

@@ -1,0 +1,71 @@
+"""Calibration recovers parameters from data the model itself generated, and reports honest uncertainty."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from twin.calibration import Problem, fit, series_errors
+from twin.models.rollout import record_days
+from twin.models.rollout.hazard import build_cells
+from twin.models.rollout.observed import Observed
+from twin.models.rollout.params import Params
+from twin.models.rollout.setup import with_values
+
+DAY0 = dt.date(2016, 1, 1)
+N = 400
+RELEASES = tuple(DAY0 + dt.timedelta(days=d) for d in range(60, N, 30))
+
+
+def synthetic_world(truth: dict[str, float]) -> tuple[Problem, Observed]:
+    """Twelve municipalities in three prefectures, observed monthly, generated with ``truth``."""
+    rng = np.random.default_rng(11)
+    m = 12
+    pop = rng.integers(5_000, 300_000, m).astype(float)
+    band_sex = np.linspace(1.0, 2.0, 42).reshape(21, 2)
+    cells = build_cells(pop, np.arange(m) % 4, band_sex)
+    base = Params(stochastic=False, initial_applications=20_000,
+                  calibration={"fit": {"hazard.base_per_year": (0.005, 0.5), "hazard.word_of_mouth": (0.0, 10.0)},
+                               "weights": {"national": 4.0, "prefecture": 1.0, "age_band": 1.0}})  # fmt: skip
+    codes = np.array([(10000 * (1 + k % 3)) + 100 + k for k in range(m)])
+    s = len(RELEASES)
+    obs = Observed(
+        dates=RELEASES, muni_code=codes, muni_name=tuple(f"m{k}" for k in range(m)), prefecture=codes // 10000,
+        prefecture_names=("a", "b", "c"), muni_type=np.arange(m) % 4, muni_population=np.tile(pop, (s, 1)),
+        muni_cards=np.zeros((s, m)), band_population=np.tile(band_sex, (s, 1, 1)), band_cards=np.zeros((s, 21, 2)),
+    )  # fmt: skip
+    problem = Problem(base, cells, obs, DAY0, N, list(base.calibration.fit), [])
+    r = problem.simulate(np.array([truth[p] for p in problem.paths]))
+    idx = [r.record_days.index((d - DAY0).days) for d in RELEASES]
+    obs = Observed(**{**obs.__dict__, "muni_cards": r.holders_muni[idx].copy(), "band_cards": r.holders_mix[idx].copy()})
+    return Problem(base, cells, obs, DAY0, N, problem.paths, []), obs
+
+
+def test_least_squares_recovers_the_parameters_that_generated_the_series() -> None:
+    truth = {"hazard.base_per_year": 0.08, "hazard.word_of_mouth": 3.0}
+    problem, obs = synthetic_world(truth)
+    x0 = np.array([0.03, 0.5])
+    res = fit(problem, x0, np.array([0.005, 0.0]), np.array([0.5, 10.0]), max_nfev=30, workers=2)
+    assert np.allclose(res["x"], [truth[p] for p in problem.paths], rtol=0.02)
+    # a perfect fit leaves (almost) nothing: relative errors are tiny in every series family
+    errs = series_errors(problem.simulate(res["x"]), obs)
+    assert all(np.abs(e).max() < 1e-3 for e in errs.values())
+    assert np.all(np.isfinite(res["stderr"])) and res["cov"].shape == (2, 2)
+
+
+def test_record_days_are_the_releases_inside_the_run_and_its_last_day() -> None:
+    dates = (dt.date(2015, 12, 1), dt.date(2016, 1, 11), dt.date(2016, 3, 1))
+    assert record_days(dates, DAY0, 40) == [10, 39]
+
+
+def test_fitted_values_pass_the_same_bounds_as_the_scenario_file() -> None:
+    from twin.errors import InputError
+
+    p = with_values(Params(), {"hazard.base_per_year": 0.07, "handover.counter_minutes_per_10k": 120.0})
+    assert p.hazard.base_per_year == 0.07 and p.handover.counter_minutes_per_10k == 120.0
+    with pytest.raises(InputError, match=r"calibration: hazard.base_per_year: 9.0 Value error, is not in \(0, 5\]"):
+        with_values(Params(), {"hazard.base_per_year": 9.0})
+    with pytest.raises(InputError, match=r"hazard.nope: hazard has no parameter 'nope' \(allowed: age_log_rr, "):
+        with_values(Params(), {"hazard.nope": 1.0})

@@ -1,0 +1,78 @@
+"""Both rollout scenarios run end to end (shortened to 17 months so the suite stays fast)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin import runs, scenario
+from twin.models.rollout.hazard import build_cells
+from twin.models.rollout.params import Params
+from twin.models.rollout.simulate import Rollout
+
+SHORT = {"end: 2021-12-31": "end: 2017-05-31", "end: 2023-12-31": "end: 2017-05-31", '"20200120"': '"20170515"'}
+
+
+def shortened(path: str, extra: dict[str, str] | None = None) -> scenario.Scenario:
+    text = Path(path).read_text()
+    for old, new in {**SHORT, **(extra or {})}.items():
+        text = text.replace(old, new)
+    return scenario.loads(text, path)
+
+
+@pytest.mark.slow
+def test_history_runs_end_to_end_and_reports_its_fit(tmp_path: Path) -> None:
+    run = runs.execute(shortened("scenarios/rollout_history.yaml"), out=tmp_path)
+    s = run.summary
+    base = s["options"]["base"]
+    assert 0 < base["holders_end"] < base["applications"] < 128e6
+    assert 0 <= s["fit_rms_relative_error"] < 1
+    df = run.metrics
+    holders = df[(df.metric == "holders")].value.to_numpy()
+    assert np.all(np.diff(holders) >= -1e-6)  # cards in hand never fall
+    assert {"holding_rate_prefecture", "holders_age_band", "holding_rate", "backlog_counter_handover"} <= set(df.metric)
+    assert (run.path / "figures" / "fit_age_prefecture.png").exists()
+    assert "Fit: national cumulative cards vs MIC" in run.report.read_text()
+
+
+@pytest.mark.slow
+def test_options_run_forward_from_the_fitted_values_with_replications(tmp_path: Path) -> None:
+    fitted = json.loads(Path("scenarios/rollout_fitted.json").read_text())["fitted"]
+    s = shortened("scenarios/rollout_options.yaml", {"replications: 3": "replications: 2"})
+    run = runs.execute(s, out=tmp_path)
+    heads = run.summary["options"]
+    assert set(heads) == {"phase2_as_announced", "no_points_mailouts_only", "double_weekend_capacity"}
+    assert all(h["replications"] == 2 for h in heads.values())
+    assert all(h["holders_end_min"] <= h["holders_end"] <= h["holders_end_max"] for h in heads.values())
+    # the replications differ (binomial draws) but the options share random numbers
+    df = run.metrics
+    reps = df[(df.metric == "holders_replication") & (df.option == "phase2_as_announced")]
+    ends = reps.groupby("labels").value.last()
+    assert ends.nunique() == 2
+    # twice the weekend counters cannot leave fewer cards in hand
+    assert heads["double_weekend_capacity"]["holders_end"] >= heads["phase2_as_announced"]["holders_end"] * 0.999
+    # the fitted values were applied
+    validated = scenario.loads(Path("scenarios/rollout_options.yaml").read_text()).options[0].params
+    assert validated.calibrated_from == "scenarios/rollout_fitted.json" and fitted
+
+
+@pytest.mark.slow
+def test_agent_fidelity_runs_the_same_chain_with_mesa_agents(tmp_path: Path) -> None:
+    s = shortened("scenarios/rollout_history.yaml", {"stochastic: false": "stochastic: true\n  fidelity: agent\n  "
+                                                     "agent_sample: 0.0001"})  # fmt: skip
+    run = runs.execute(s, out=tmp_path)
+    base = run.summary["options"]["base"]
+    assert base["holders_end"] > 1e6 and run.summary["fidelity"] == "agent"
+
+
+def test_the_same_seed_gives_the_same_rollout() -> None:
+    cells = build_cells(np.array([20_000.0, 90_000.0]), np.array([0, 3]), np.ones((21, 2)))
+    p = Params(initial_applications=1_000)
+    runs_ = [Rollout(p, cells, dt.date(2016, 1, 1), 90, rng=np.random.default_rng(5)).run() for _ in range(2)]
+    other = Rollout(p, cells, dt.date(2016, 1, 1), 90, rng=np.random.default_rng(6)).run()
+    assert all(np.array_equal(runs_[0].daily[k], runs_[1].daily[k], equal_nan=True) for k in runs_[0].daily)
+    assert not np.array_equal(runs_[0].daily["applications"], other.daily["applications"])
