@@ -41,7 +41,8 @@ def test_a_wrong_column_is_named_with_the_expected_columns(releases: Path) -> No
         load_observed(releases, START, END)
     assert str(e.value) == (
         f"{releases}/20170515/all_localgovs.csv: column 5 is '交付数', expected '交付枚数' (columns must be: "
-        "算出基準日, 都道府県名, 市区町村名, 総数（人口）, 交付枚数, 人口に対する交付枚数率, 人口算出基準日, 交付件数基準日, 団体コード)"
+        "算出基準日, 都道府県名, 市区町村名, 総数（人口）, 交付枚数, 人口に対する交付枚数率, 人口算出基準日, "
+        "交付件数基準日, 団体コード)"
     )
 
 
@@ -77,7 +78,8 @@ def test_a_release_dated_outside_the_simulated_period_is_refused(releases: Path)
 
 
 def test_a_row_dated_differently_from_its_folder_is_refused(releases: Path) -> None:
-    edit(releases / "20170515" / "all_localgovs.csv", '"2017/05/15","北海道","函館市"', '"2017/05/16","北海道","函館市"')
+    path = releases / "20170515" / "all_localgovs.csv"
+    edit(path, '"2017/05/15","北海道","函館市"', '"2017/05/16","北海道","函館市"')
     with pytest.raises(InputError, match=r"row 3 \(北海道 函館市\): column 算出基準日: 2017/05/16 is not the release "
                                          r"date 2017/05/15 of its folder"):  # fmt: skip
         load_observed(releases, START, END)
@@ -97,7 +99,9 @@ def test_a_non_number_is_named(releases: Path) -> None:
     edit(releases / "20170515" / "demographics.csv", "2654125,", "n/a,")
     with pytest.raises(InputError) as e:
         load_observed(releases, START, END)
-    assert str(e.value) == f"{releases}/20170515/demographics.csv: row 3 (0～4歳): column 人口(男): 'n/a' is not a whole number >= 0"
+    assert str(e.value) == (
+        f"{releases}/20170515/demographics.csv: row 3 (0～4歳): column 人口(男): 'n/a' is not a whole number >= 0"
+    )
 
 
 HEAD = """name: t
@@ -120,7 +124,8 @@ calendar: {start: 2016-01-01, end: 2017-06-30}
          "x.yaml: params.calibration.fit: a mapping {hazard.base_per_year} hazard.base_per_year: lower bound 0.3 "
          "is not below upper bound 0.1"),
         ("calibration: {fit: {a: [0, 1], b: [0, 1], c: [0, 1], d: [0, 1], e: [0, 1], f: [0, 1], g: [0, 1], h: [0, 1], "
-         "i: [0, 1]}}", "x.yaml: params.calibration.fit: a mapping {a, b, c, d, e…} names 9 parameters; at most 8 are allowed"),
+         "i: [0, 1]}}",
+         "x.yaml: params.calibration.fit: a mapping {a, b, c, d, e…} names 9 parameters; at most 8 are allowed"),
         ("hazard: {word_of_mouth: -1}", "x.yaml: params.hazard.word_of_mouth: -1 is not in [0, 50]"),
         ("fidelity: cells", "x.yaml: params.fidelity: 'cells' is not one of: 'aggregate' or 'agent'"),
     ],

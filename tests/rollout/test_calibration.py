@@ -39,7 +39,8 @@ def synthetic_world(truth: dict[str, float]) -> tuple[Problem, Observed]:
     problem = Problem(base, cells, obs, DAY0, N, list(base.calibration.fit), [])
     r = problem.simulate(np.array([truth[p] for p in problem.paths]))
     idx = [r.record_days.index((d - DAY0).days) for d in RELEASES]
-    obs = Observed(**{**obs.__dict__, "muni_cards": r.holders_muni[idx].copy(), "band_cards": r.holders_mix[idx].copy()})
+    seen = {"muni_cards": r.holders_muni[idx].copy(), "band_cards": r.holders_mix[idx].copy()}
+    obs = Observed(**{**obs.__dict__, **seen})
     return Problem(base, cells, obs, DAY0, N, problem.paths, []), obs
 
 

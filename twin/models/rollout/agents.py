@@ -142,7 +142,8 @@ class AgentRollout(Rollout):
 
 
 def run_agents(params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng: np.random.Generator,
-               record_days: list[int] | None = None, closed_days: list[dt.date] | None = None) -> RolloutResult:  # fmt: skip
+               record_days: list[int] | None = None,
+               closed_days: list[dt.date] | None = None) -> RolloutResult:  # fmt: skip
     """One agent-fidelity replication; counts in the result are national (agents weighted 1 / sample)."""
     return AgentRollout(params, cells, day0, n_days, rng=rng, record_days=record_days, closed_days=closed_days).run()
 
