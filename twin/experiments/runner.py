@@ -175,7 +175,7 @@ def run_plan(
         tasks_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"--out {out}: cannot create the sweep folder: {e.strerror}") from None
-    for stale in tasks_dir.glob(".*.tmp"):  # left by an interrupted attempt
+    for stale in [*tasks_dir.glob(".*.tmp"), *folder.glob(".results.*.tmp")]:  # left by an interrupted attempt
         stale.unlink(missing_ok=True)
     started = time.time()
     t0 = time.perf_counter()
@@ -199,13 +199,14 @@ def run_plan(
     finally:
         if own:
             ex.close()
-    merge(plan, folder, indexed)
+    merged = merge(plan, folder, indexed)
     wanted = {f"{t.key}.parquet" for t in unique}
     for f in tasks_dir.glob("*.parquet"):  # computed by older code or for another plan: never read again
         if f.name not in wanted:
             f.unlink(missing_ok=True)
     sweep.wall_s = time.perf_counter() - t0
-    write_manifest(plan, folder, indexed, sweep, ex.description, started)
+    write_manifest(plan, folder, indexed, sweep, ex.description, started, merged)
+    os.replace(merged, folder / "results.parquet")  # last: results.parquet marks a finished sweep
     return sweep
 
 
@@ -230,10 +231,11 @@ def read_task(path: Path) -> tuple[pa.Table, dict[bytes, bytes]]:
     return table.replace_schema_metadata(None).cast(TASK_SCHEMA), meta
 
 
-def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
+def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> Path:
     """Merge the task files in (point, replication) order into results, bands, points and provenance.
 
-    One point at a time: memory holds one point's replications, never the whole sweep.
+    One point at a time: memory holds one point's replications, never the whole sweep. Returns the
+    merged results under a temporary name; the caller moves it into place when all else is written.
     """
     from twin.experiments.analysis import bands
 
@@ -261,7 +263,6 @@ def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
             merged = pa.concat_tables(parts).cast(RESULT_SCHEMA)
             writer.write_table(merged)
             point_bands.append(bands(merged.to_pandas()))
-    os.replace(tmp, folder / "results.parquet")
     write_parquet(pd.concat(point_bands, ignore_index=True), str(folder / "bands.parquet"))
     points = pd.DataFrame({"point": range(len(plan.points))}).astype("int32")
     names = plan.space.names or list(dict.fromkeys(k for pt in plan.points for k in pt))
@@ -269,6 +270,7 @@ def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> None:
         points[name] = [pt.get(name, float("nan")) for pt in plan.points]
     write_parquet(points, str(folder / "points.parquet"))
     (folder / "provenance.json").write_text(_json(provenance))
+    return tmp
 
 
 def task_seconds(folder: Path, indexed: list[tuple[int, Task]], field: bytes = b"seconds") -> list[float]:
@@ -281,7 +283,13 @@ def task_seconds(folder: Path, indexed: list[tuple[int, Task]], field: bytes = b
 
 
 def write_manifest(
-    plan: Plan, folder: Path, indexed: list[tuple[int, Task]], sweep: Sweep, executor: str, started: float
+    plan: Plan,
+    folder: Path,
+    indexed: list[tuple[int, Task]],
+    sweep: Sweep,
+    executor: str,
+    started: float,
+    results: Path,
 ) -> None:
     secs = task_seconds(folder, indexed)
     cpu = task_seconds(folder, indexed, b"cpu_seconds")
@@ -302,7 +310,7 @@ def write_manifest(
         "git_commit": git_commit(Path(twin.__file__).resolve().parent.parent),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "wall_time_s": round(sweep.wall_s, 3),
-        "results_sha256": hashlib.sha256((folder / "results.parquet").read_bytes()).hexdigest(),
+        "results_sha256": hashlib.sha256(results.read_bytes()).hexdigest(),
     }
     (folder / "manifest.json").write_text(_json(manifest))
 
