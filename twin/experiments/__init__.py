@@ -9,9 +9,16 @@ common random numbers, Morris screening. Three lines in a notebook::
     sw = experiments.sweep("scenarios/payout_2020.yaml", ["verification.minutes_mail=2:4"], grid=3, reps=20)
     sw.headline()
 
-The same runner serves the command line (``twin sweep``), the calibration engineer (a :class:`Plan`
-of arbitrary points, :func:`run_plan`) and any executor: local processes, a Dask LocalCluster, or
-a Dask scheduler by address. Modules: :mod:`.space` (params and designs), :mod:`.task` (the unit of
+The same runner serves the command line (``twin sweep``), the calibration engineer and any
+executor: local processes, a Dask LocalCluster, or a Dask scheduler by address. A calibration
+evaluates whatever points its optimiser proposes, with the same caching and common random numbers::
+
+    plan = experiments.Plan(scenario, ({"behaviour.mail_delay_days": 7.5}, ...), replications=5,
+                            design={"kind": "calibration", "iteration": 3})
+    with experiments.LocalExecutor(2) as ex:
+        headline = experiments.run_plan(plan, executor=ex).headline()
+
+Modules: :mod:`.space` (params and designs), :mod:`.task` (the unit of
 work), :mod:`.executors`, :mod:`.runner` (streaming, caching, resuming, merging), :mod:`.analysis`
 (bands, paired comparisons), :mod:`.sensitivity` (Morris).
 """
