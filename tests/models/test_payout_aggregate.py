@@ -105,7 +105,7 @@ def test_push_pays_registered_heads_without_an_application() -> None:
     plan = plan_households(hh, mun, p, DAY0, streams())
     share = (plan.route == PUSH).mean()
     assert share == pytest.approx(0.6 * (1 - p.push.opt_out_rate), abs=0.01)
-    expected_day = (p.push.notice_date - DAY0).days + p.push.opt_out_days
+    expected_day = (p.push.notice_date - DAY0).days + p.push.opt_out_days + 1
     assert np.all(plan.arrival_day[plan.route == PUSH] == expected_day)
 
 

@@ -79,7 +79,9 @@ def run(ctx: RunContext) -> ModelResult:
             progress=advance,
         )
     hh, mun = households_from_nation(nation)
-    del nation
+    if base.fidelity == "aggregate":
+        del nation  # the agent fidelity loads the residents into the registry; the aggregate needs only hh
+    ledger_counts: dict[str, dict[str, int]] = {}
     start_offset = max(0, (base.programme_start - day0).days)
     metrics = Metrics()
     results = {}
@@ -90,7 +92,13 @@ def run(ctx: RunContext) -> ModelResult:
             p: Params = opt.params  # type: ignore[assignment]
             plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
-            r = simulate(hh, mun, plan, p, cal)
+            if p.fidelity == "agent":
+                from twin.models.payout.agent import simulate_agent
+
+                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{opt.name}"))
+                ledger_counts[opt.name] = counts
+            else:
+                r = simulate(hh, mun, plan, p, cal)
             results[opt.name] = r
             heads[opt.name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset)
             report.add_metrics(metrics, opt.name, r, day0, ctx.scale, mun.code)
@@ -102,7 +110,9 @@ def run(ctx: RunContext) -> ModelResult:
         "options": heads,
         "option_order": list(heads),
     }
-    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity)
+    if ledger_counts:
+        summary["ledger_decisions"] = ledger_counts
+    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts)
     return ModelResult(
         metrics,
         summary,

@@ -211,7 +211,8 @@ def plan_households(
             lambda: (uniform("account_registered") < p.registered_share) & (uniform("push_opt_out") >= p.opt_out_rate),
         )
         route[pushed] = PUSH
-        arrival[pushed] = days_from(day0, p.notice_date) + p.opt_out_days
+        # payable the day after the opt-out window (which includes its last day) has closed
+        arrival[pushed] = days_from(day0, p.notice_date) + p.opt_out_days + 1
     if not params.channels.mail:
         route[route == MAIL] = NEVER
 

@@ -150,9 +150,10 @@ class Params(StrictModel):
     verification: Verification = Verification()
     disbursement: Disbursement = Disbursement()
     push: Push = Push()
-    fidelity: Literal["aggregate", "agent"] = "aggregate"
-    agent_scale: interval(0, 1, lo_open=True) = Field(
-        0.001, description="household sample of the agent fidelity (each application runs through the services)"
+    fidelity: Literal["aggregate", "agent"] = Field(
+        "aggregate",
+        description="aggregate: every household counted into day grids (1:1 works); agent: each application of "
+        "the sampled households (population.scale, e.g. 0.001) runs through the real services",
     )
 
     @model_validator(mode="after")

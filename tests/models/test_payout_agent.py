@@ -1,0 +1,77 @@
+"""The agent fidelity: every sampled application runs through the real services, and the result
+agrees with the aggregate fidelity on the same households and seed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from twin.models.payout import households_from_nation, payment_calendar
+from twin.models.payout.agent import simulate_agent
+from twin.models.payout.aggregate import simulate
+from twin.models.payout.behaviour import NEVER, plan_households
+from twin.models.payout.params import Params
+from twin.population import build_nation
+from twin.runs import stream_key
+
+DAY0 = dt.date(2020, 4, 30)
+H = 120
+SCALE = 0.001  # about 57,000 households
+
+
+@pytest.fixture(scope="module")
+def both() -> dict:
+    nation = build_nation(SCALE, np.random.default_rng(7), card_date=dt.date(2020, 4, 27))
+    hh, mun = households_from_nation(nation)
+    p = Params()
+    plan = plan_households(hh, mun, p, DAY0, lambda n: np.random.default_rng([7, stream_key(n)]), SCALE)
+    cal = payment_calendar(p, DAY0, H, [])
+    agg = simulate(hh, mun, plan, p, cal)
+    agent, counts = simulate_agent(nation, hh, mun, plan, p, cal, DAY0, np.random.default_rng(8))
+    return {"hh": hh, "plan": plan, "agg": agg, "agent": agent, "counts": counts}
+
+
+def cumulative(r) -> np.ndarray:  # noqa: ANN001
+    return r.paid_households.sum(axis=0).cumsum() / r.entitled_households.sum()
+
+
+def first_day(curve: np.ndarray, share: float) -> int:
+    return int(np.argmax(curve >= share))
+
+
+def test_the_headline_curves_agree(both: dict) -> None:
+    a, g = cumulative(both["agg"]), cumulative(both["agent"])
+    n = len(both["hh"])
+    # the two fidelities share households and plans; what differs is whole jobs vs fluid work, and
+    # the agent's random error draws (binomial noise ~ sqrt(p(1-p)/n) on each share)
+    noise = 3 * np.sqrt(0.25 / n)
+    assert np.abs(a - g).max() <= 0.02 + noise
+    assert abs(a[-1] - g[-1]) <= 0.002 + noise
+    for share in (0.1, 0.5, 0.9):
+        assert abs(first_day(a, share) - first_day(g, share)) <= 2, share
+
+
+def test_town_halls_did_the_same_work(both: dict) -> None:
+    a, g = both["agg"], both["agent"]
+    assert g.arrivals[:2].sum() == pytest.approx(a.arrivals[:2].sum(), rel=1e-9)  # same first submissions
+    assert g.staff_minutes.sum() == pytest.approx(a.staff_minutes.sum(), rel=0.05)
+    assert g.errors_returned.sum() == pytest.approx(a.errors_returned.sum(), rel=0.15)
+
+
+def test_the_ledger_paid_each_household_once_and_conserved_money(both: dict) -> None:
+    c, g, plan = both["counts"], both["agent"], both["plan"]
+    assert c["paid_households"] == int(g.paid_households.sum())
+    assert c["paid_households"] <= int((plan.route != NEVER).sum())
+    assert c["paid_amount_yen"] == c["paid_entitlement_yen"]
+    assert c["paid_amount_yen"] == int(g.paid_persons.sum()) * Params().amount_per_resident
+
+
+def test_malformed_applications_are_rejected_for_their_reason_and_counted(both: dict) -> None:
+    c = both["counts"]
+    for decision in ("rejected:bad_account", "verify:returned:member_mismatch", "verify:returned:holder_mismatch",
+                     "verify:rejected:not_head", "rejected:duplicate"):  # fmt: skip
+        assert c.get(decision, 0) > 0, decision
+    # client retries with the same key got the first answer back and paid nothing extra
+    assert c["replayed"] >= c["client_retries"] > 0
