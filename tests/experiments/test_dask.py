@@ -98,3 +98,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(toy_file: Path, tmp_path: Pat
         port = s.getsockname()[1]
     with pytest.raises(InputError, match=f"--cluster tcp://127.0.0.1:{port}: cannot reach the Dask scheduler"):
         xp.DaskExecutor(f"tcp://127.0.0.1:{port}", timeout="1s")
+
+
+@pytest.mark.slow
+def test_a_local_cluster_gives_the_same_bytes_and_is_gone_afterwards(toy_file: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    kw = {"grid": 2, "reps": 2}
+    on_dask = xp.sweep(toy_file, ["rate=1:3"], local_cluster=True, workers=1, out=tmp_path / "dask", **kw)
+    local = xp.sweep(toy_file, ["rate=1:3"], workers=0, out=tmp_path / "local", **kw)
+    assert on_dask.manifest["executor"] == "Dask LocalCluster with 1 worker"
+    assert (on_dask.path / "results.parquet").read_bytes() == (local.path / "results.parquet").read_bytes()
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
