@@ -1,0 +1,155 @@
+"""A deployment: the JPKI centre and the card holders a loopback server and its clients share.
+
+A test or a load run talks to a real HTTP server in another process, yet both sides must agree on
+which certificates exist, which are revoked, and which card holds which key. Rather than shipping
+state between processes, both sides build the same small nation from a :class:`DeploymentSpec`: the
+JPKI centre (公的個人認証サービス) founded at a fixed epoch from a seeded key source, ``holders``
+residents whose cards the municipal counter issued (user-authentication and signature certificates,
+as :func:`emulators.demo.personalise` does), and every ``revoked_every``-th holder's card reported
+lost an hour later. Same spec, same bytes: the server's ledger and the client's cards match.
+
+Holder keys come from a pool of ``key_pool`` keys (see :class:`twin.services.jpki.KeySource`):
+certificates, serials and revocations stay per card, only the key pairs repeat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Final
+
+import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from emulators.card_os import MynaCardOS
+from emulators.demo import Resident, personalise
+from emulators.layouts import BasicFourInfo, my_number_check_digit
+from emulators.personalisation import Personalisation
+from emulators.readers import InProcessReader
+from twin.services.jpki import Jpki, KeySource, RevocationReason
+
+ENV_VAR: Final = "MYNA_BACKEND_SPEC"
+EPOCH: Final = dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.UTC)
+MUNICIPALITIES: Final = ("13101", "27128", "01101", "40133")
+_FAMILY: Final = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村")
+_GIVEN: Final = ("太郎", "花子", "健一", "陽子", "翔", "美咲")
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What both sides build: seed, number of card holders, which are revoked, the key pool."""
+
+    seed: int = 20260401
+    holders: int = 16
+    revoked_every: int = 4  # holder i is revoked when i % revoked_every == revoked_every - 1 (0: none)
+    key_pool: int = 2
+    base_url: str = "http://jpki.example"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "seed": (self.seed, 0), "holders": (self.holders, 1),
+            "revoked_every": (self.revoked_every, 0), "key_pool": (self.key_pool, 1),
+        }  # fmt: skip
+        for name, (value, low) in checks.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"deployment {name}: {value!r} is not allowed; use an integer >= {low}")
+        if self.holders > 200_000:
+            raise ValueError(f"deployment holders: {self.holders} is not allowed; use at most 200000")
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"deployment base_url: {self.base_url!r} is not allowed; use an http(s):// URL")
+
+    def is_revoked(self, index: int) -> bool:
+        return self.revoked_every > 0 and index % self.revoked_every == self.revoked_every - 1
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variable a server subprocess reads its spec from."""
+        return {ENV_VAR: json.dumps(asdict(self), sort_keys=True)}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DeploymentSpec:
+        raw = (os.environ if environ is None else environ).get(ENV_VAR)
+        if not raw:
+            return cls()
+        try:
+            fields = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{ENV_VAR}: not JSON ({exc.msg})") from None
+        allowed = set(cls.__dataclass_fields__)
+        if not isinstance(fields, dict) or set(fields) - allowed:
+            extra = sorted(set(fields) - allowed) if isinstance(fields, dict) else fields
+            raise ValueError(f"{ENV_VAR}: unknown fields {extra!r}; allowed: {', '.join(sorted(allowed))}")
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One card holder: index, municipality, card data, and whether the auth certificate is revoked."""
+
+    index: int
+    municipality_code: int
+    perso: Personalisation = field(repr=False)
+    revoked: bool
+
+    @cached_property
+    def auth_certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.perso.auth_certificate)
+
+    def reader(self) -> InProcessReader:
+        """A reader with this holder's emulated card inserted (a fresh card state each time)."""
+        return InProcessReader(MynaCardOS(self.perso))
+
+
+def resident(seed: int, index: int) -> Resident:
+    """The ``index``-th synthetic resident of a deployment (fictional; valid My Number check digit)."""
+    rng = np.random.default_rng([seed, 7, index])
+    code = MUNICIPALITIES[index % len(MUNICIPALITIES)]
+    name = _FAMILY[int(rng.integers(len(_FAMILY)))] + "\u3000" + _GIVEN[int(rng.integers(len(_GIVEN)))]
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 50)))
+    first11 = "9" + "".join(str(int(d)) for d in rng.integers(0, 10, size=10))
+    address = "東京都千代田区霞が関１丁目" + "１２３４５６７８９"[index % 9] + "番"
+    return Resident(
+        resident_id=f"holder-{index}",
+        my_number=first11 + str(my_number_check_digit(first11)),
+        info=BasicFourInfo(name, address, born, "1" if index % 2 == 0 else "2"),
+        municipality_code=code,
+    )
+
+
+class Deployment:
+    """The JPKI centre of a spec, with its holders' cards; build with :meth:`build`."""
+
+    def __init__(self, spec: DeploymentSpec, jpki: Jpki, holders: list[Holder]) -> None:
+        self.spec = spec
+        self.jpki = jpki
+        self.holders = holders
+        self.by_serial = {h.auth_certificate.serial_number: h for h in holders}
+
+    @classmethod
+    def build(cls, spec: DeploymentSpec | None = None) -> Deployment:
+        spec = DeploymentSpec() if spec is None else spec
+        jpki = Jpki.bootstrap(EPOCH, KeySource(spec.seed), spec.base_url)
+        keys = KeySource(spec.seed + 1, pool_size=spec.key_pool)
+        holders = []
+        for i in range(spec.holders):
+            person = resident(spec.seed, i)
+            perso = personalise(person, jpki, keys, EPOCH)
+            holders.append(Holder(i, int(person.municipality_code), perso, spec.is_revoked(i)))
+        lost = EPOCH + dt.timedelta(hours=1)
+        for h in holders:
+            if h.revoked:
+                jpki.revoke(h.auth_certificate, RevocationReason.LOSS, lost)
+        return cls(spec, jpki, holders)
+
+    def extra_holder(self) -> Holder:
+        """One more card issued after the spec's holders: a certificate the server has never seen."""
+        person = resident(self.spec.seed, self.spec.holders)
+        keys = KeySource(self.spec.seed + 1, pool_size=self.spec.key_pool)
+        perso = personalise(person, self.jpki, keys, EPOCH)
+        return Holder(self.spec.holders, int(person.municipality_code), perso, False)
+
+    def ca_pem(self, kind: str = "auth") -> bytes:
+        return self.jpki.authority(kind).certificate.public_bytes(Encoding.PEM)

@@ -1,0 +1,112 @@
+"""A backend in a child process: uvicorn on a free loopback port, stopped without leftovers.
+
+Tests, benchmarks and ``twin load --serve`` need a real server to talk to over TCP. :func:`serve`
+starts ``uvicorn --factory <app>`` in its own process group with the deployment spec in its
+environment, waits until it answers, yields its base URL, and on exit terminates the whole group
+(workers included), killing it if it does not stop within a few seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from real_backends.load.deployment import DeploymentSpec
+
+APPS = {
+    "ocsp": "real_backends.ocsp_api:app_from_env",
+    "portal": "real_backends.portal_api:app_from_env",
+    "eligibility": "real_backends.eligibility_api:app_from_env",
+}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(
+    service: str,
+    spec: DeploymentSpec,
+    *,
+    workers: int = 1,
+    ready_path: str = "/ca/auth.cer",
+    timeout_s: float = 120.0,
+    log_path: Path | None = None,
+) -> Iterator[str]:
+    """Run ``service`` (ocsp, portal, eligibility) for ``spec``; yields ``http://127.0.0.1:PORT``."""
+    if service not in APPS:
+        raise ValueError(f"service: {service!r} is not allowed; use one of {', '.join(APPS)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: {workers!r} is not allowed; use an integer >= 1")
+    port = free_port()
+    env = {**os.environ, **spec.to_env(), "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", APPS[service], "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{service} server exited with code {proc.returncode} before answering")
+            try:
+                if httpx.get(url + ready_path, timeout=1.0).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} server did not answer within {timeout_s:.0f} s")
+            time.sleep(0.1)
+        if workers > 1:  # every worker builds its deployment: give the slowest time to join
+            _wait_workers(url + ready_path, proc, workers)
+        yield url
+    finally:
+        _stop(proc)
+        if log_path:
+            log.close()  # type: ignore[union-attr]
+
+
+def _wait_workers(url: str, proc: subprocess.Popen[bytes], workers: int) -> None:
+    """Poll until ``workers`` distinct worker pids have answered (uvicorn gives no readiness signal)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    with httpx.Client(timeout=2.0, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        while len(seen) < workers and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen.add(client.get(url).headers.get("x-worker", "?"))
+            except httpx.TransportError:
+                pass
+            if "?" in seen:  # the app does not say who answered: settle for a fixed grace period
+                time.sleep(3)
+                return
+            time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -1,0 +1,258 @@
+"""The JPKI repository over HTTP (公的個人認証サービスの失効情報提供): OCSP answers and CRL downloads.
+
+A hospital terminal that has just read a card's user-authentication certificate asks
+``http://…/ocsp/auth`` whether it is still good, as RFC 6960 describes and RFC 5019 profiles for
+high volume: a DER OCSPRequest POSTed as ``application/ocsp-request``, or the same bytes base64 in
+the URL of a GET (cacheable by proxies). Answers for single CertIDs without a nonce come from the
+responder's pre-signed cache; anything else (a nonce, several CertIDs, a cache miss) is signed live.
+Relying parties that prefer lists download the CRL, whole per CA or the partition of one
+municipality named in their holders' certificates (``/crl/auth/13101.crl``), DER as
+``application/pkix-crl``; a CRL is signed once and served until the ledger changes or it ages.
+
+Bad requests get a 4xx naming the problem and never take the server down: a body that is not an
+OCSPRequest gets HTTP 400 with the RFC 6960 ``malformedRequest`` answer as body (so OCSP clients
+still read a response) and the parse error in the ``X-OCSP-Error`` header. The hot path bypasses
+FastAPI's routing (:class:`OcspFastPath`, a plain ASGI layer) but runs the same
+:func:`ocsp_http` as the documented routes.
+
+Run it with ``uvicorn --factory real_backends.ocsp_api:app_from_env`` (the deployment comes from
+``MYNA_BACKEND_SPEC``, see :mod:`real_backends.load.deployment`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import unquote
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import FastAPI, Request, Response
+
+from real_backends.load.deployment import Deployment, DeploymentSpec
+from twin.services.jpki import CaKind, Jpki
+from twin.services.jpki.der import DerError
+from twin.services.jpki.ocsp import MALFORMED_REQUEST, parse_request
+
+OCSP_REQUEST: Final = "application/ocsp-request"
+OCSP_RESPONSE: Final = "application/ocsp-response"
+PKIX_CRL: Final = "application/pkix-crl"
+PKIX_CERT: Final = "application/pkix-cert"
+MAX_OCSP_BODY: Final = 8192  # 64 CertIDs with a nonce stay far below this
+CRL_MAX_AGE: Final = dt.timedelta(hours=1)
+KINDS: Final = {"auth": CaKind.AUTH, "sign": CaKind.SIGN}
+
+Clock = Callable[[], dt.datetime]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def wall_clock() -> dt.datetime:
+    """The current UTC time in whole seconds (OCSP and CRL times carry no fractions)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def problem(status: int, message: str) -> HttpAnswer:
+    """A plain-text error answer (the OCSP routes are binary, so no JSON here)."""
+    return HttpAnswer(status, "text/plain; charset=utf-8", message.encode())
+
+
+class Repository:
+    """The OCSP responder and CRL publisher of one JPKI centre, with a clock."""
+
+    def __init__(self, jpki: Jpki, clock: Clock = wall_clock) -> None:
+        self.jpki = jpki
+        self.clock = clock
+        self._crls: dict[tuple[CaKind, int | None], tuple[dt.datetime, int, bytes]] = {}
+
+    def presign(self, deployment: Deployment) -> int:
+        """Sign answers ahead for every holder certificate (both CAs, SHA-1 and SHA-256 CertIDs)."""
+        from cryptography import x509
+
+        certs = []
+        for h in deployment.holders:
+            certs.append(h.auth_certificate)
+            certs.append(x509.load_der_x509_certificate(h.perso.sign_certificate))
+        return self.jpki.ocsp.presign(certs, self.clock())
+
+    def ocsp(self, request_der: bytes) -> HttpAnswer:
+        answer = self.jpki.ocsp.respond(request_der, self.clock())
+        if answer is MALFORMED_REQUEST or answer == MALFORMED_REQUEST:
+            try:
+                parse_request(request_der)
+                reason = "not an OCSPRequest"
+            except (DerError, ValueError, IndexError, TypeError) as exc:
+                reason = str(exc) or type(exc).__name__
+            reason = reason.encode("ascii", "backslashreplace").decode("ascii")[:200]
+            return HttpAnswer(400, OCSP_RESPONSE, answer, (("x-ocsp-error", f"malformed OCSP request: {reason}"),))
+        return HttpAnswer(200, OCSP_RESPONSE, answer, (("cache-control", "max-age=300, public, no-transform"),))
+
+    def crl(self, kind: CaKind, municipality_code: int | None) -> bytes:
+        """The current CRL DER: re-signed when the ledger's revocations changed or it is an hour old."""
+        now = self.clock()
+        revoked = sum(1 for _ in self.jpki.store.revoked(kind))
+        key = (kind, municipality_code)
+        cached = self._crls.get(key)
+        if cached is not None and cached[1] == revoked and now - cached[0] < CRL_MAX_AGE and cached[0] <= now:
+            return cached[2]
+        der = self.jpki.crl(kind, now, municipality_code).public_bytes(Encoding.DER)
+        self._crls[key] = (now, revoked, der)
+        return der
+
+
+def _kind(name: str) -> CaKind | None:
+    return KINDS.get(name)
+
+
+def ocsp_http(repo: Repository, method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
+    """Answer one request under ``/ocsp/``: POST with DER, or GET with base64 DER in the path."""
+    rest = path[len("/ocsp/"):]
+    kind_name, _, encoded = rest.partition("/")
+    if _kind(kind_name) is None:
+        return problem(404, f"OCSP responder {kind_name!r} does not exist; use /ocsp/auth or /ocsp/sign")
+    if method == "POST":
+        if encoded:
+            return problem(404, f"POST goes to /ocsp/{kind_name} (no path after it)")
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media != OCSP_REQUEST:
+            return problem(415, f"content-type {content_type!r} is not allowed; use {OCSP_REQUEST}")
+        if not body:
+            return problem(400, "empty body: POST a DER OCSPRequest")
+        return repo.ocsp(body)
+    if method == "GET":
+        if not encoded:
+            return problem(404, f"GET /ocsp/{kind_name}/<base64 DER OCSPRequest> (RFC 5019)")
+        text = unquote(encoded)
+        if len(text) > MAX_OCSP_BODY * 4 // 3 + 4:
+            return problem(414, f"request in the URL is {len(text)} characters; at most {MAX_OCSP_BODY * 4 // 3 + 4}")
+        try:
+            altchars = b"-_" if "-" in text or "_" in text else None
+            der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            return problem(400, "the URL path after /ocsp/<ca>/ is not base64 (RFC 5019 GET)")
+        return repo.ocsp(der)
+    return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}; use GET or POST")
+
+
+class OcspFastPath:
+    """Plain ASGI in front of the FastAPI app: ``/ocsp/...`` is answered without routing overhead."""
+
+    def __init__(self, app: Any, repo: Repository) -> None:
+        self.app = app
+        self.repo = repo
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/ocsp/"):
+            await self.app(scope, receive, send)
+            return
+        content_type = None
+        declared = 0
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = int(value) if value.isdigit() else -1
+        if declared < 0 or declared > MAX_OCSP_BODY:
+            answer = problem(413, f"body of {declared} bytes is too large; an OCSP request is at most {MAX_OCSP_BODY}")
+        else:
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_OCSP_BODY:
+                    break
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            if size > MAX_OCSP_BODY:
+                answer = problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes")
+            else:
+                raw_path = scope.get("raw_path") or path.encode()
+                answer = ocsp_http(self.repo, scope["method"], raw_path.decode("latin-1").split("?")[0],
+                                   content_type, b"".join(chunks))
+        headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode())]
+        headers += [(k.encode(), v.encode()) for k, v in answer.headers]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+
+def _response(answer: HttpAnswer) -> Response:
+    return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
+
+
+def add_repository_routes(app: FastAPI, repo: Repository) -> None:
+    """The documented routes: OCSP (also served by :class:`OcspFastPath`), CRLs, CA certificates."""
+
+    @app.post("/ocsp/{ca}", tags=["ocsp"], response_class=Response,
+              openapi_extra={"requestBody": {"required": True, "content": {OCSP_REQUEST: {"schema": {
+                  "type": "string", "format": "binary"}}}}})
+    async def ocsp_post(ca: str, request: Request) -> Response:
+        """RFC 6960 POST: a DER OCSPRequest in, a DER OCSPResponse out."""
+        body = await request.body()
+        if len(body) > MAX_OCSP_BODY:
+            return _response(problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes"))
+        return _response(ocsp_http(repo, "POST", f"/ocsp/{ca}", request.headers.get("content-type"), body))
+
+    @app.get("/ocsp/{ca}/{encoded:path}", tags=["ocsp"], response_class=Response)
+    async def ocsp_get(ca: str, encoded: str) -> Response:
+        """RFC 5019 GET: the base64 DER OCSPRequest in the URL path."""
+        return _response(ocsp_http(repo, "GET", f"/ocsp/{ca}/{encoded}", None, b""))
+
+    @app.get("/crl/{ca}.crl", tags=["crl"], response_class=Response)
+    async def full_crl(ca: str) -> Response:
+        """The CA's full CRL (DER)."""
+        kind = _kind(ca)
+        if kind is None:
+            return _response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
+        return Response(repo.crl(kind, None), media_type=PKIX_CRL)
+
+    @app.get("/crl/{ca}/{municipality}.crl", tags=["crl"], response_class=Response)
+    async def partition_crl(ca: str, municipality: str) -> Response:
+        """The CRL partition of one municipality (the distribution point in its holders' certificates)."""
+        kind = _kind(ca)
+        if kind is None:
+            return _response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
+        if len(municipality) != 5 or not municipality.isdigit():
+            return _response(problem(404, f"municipality {municipality!r} is not a 5-digit code such as 13101"))
+        return Response(repo.crl(kind, int(municipality)), media_type=PKIX_CRL)
+
+    @app.get("/ca/{name}", tags=["crl"], response_class=Response)
+    async def ca_certificate(name: str) -> Response:
+        """The CA certificate (``auth.cer`` / ``sign.cer``, DER)."""
+        kind = _kind(name.removesuffix(".cer"))
+        if kind is None or not name.endswith(".cer"):
+            return _response(problem(404, f"CA certificate {name!r} does not exist; use auth.cer or sign.cer"))
+        der = repo.jpki.authority(kind).certificate.public_bytes(Encoding.DER)
+        return Response(der, media_type=PKIX_CERT)
+
+
+def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bool = True) -> Any:
+    """The OCSP/CRL server of ``deployment`` (an ASGI app: the fast path around a FastAPI app)."""
+    repo = Repository(deployment.jpki, clock)
+    if presign:
+        repo.presign(deployment)
+    api = FastAPI(title="JPKI OCSP and CRL repository", version="1")
+    add_repository_routes(api, repo)
+    fast = OcspFastPath(api, repo)
+    fast.api = api  # type: ignore[attr-defined]  # the FastAPI app (OpenAPI document, tests)
+    return fast
+
+
+def app_from_env() -> Any:
+    """uvicorn ``--factory`` entry: the deployment named by ``MYNA_BACKEND_SPEC``."""
+    return create_app(Deployment.build(DeploymentSpec.from_env()))
