@@ -1,0 +1,170 @@
+"""A stable, typed JSON codec for the records the services keep (no pickle in a durable store).
+
+A ledger written to disk in 2020 must still read in 2030, after the code around it moved on, and
+reading it must never run code the file chose. Pickle fails both tests. This codec writes each
+record as plain JSON with a small type tag: named tuples and frozen dataclasses by their module
+and class name (only classes under ``twin.`` may be named, so a tampered row cannot import
+arbitrary modules), enums by value, dates as ISO strings, tuples and frozensets as lists, read-only
+numpy arrays as dtype + shape + base64 bytes. ``decode(encode(x)) == x`` for every record the
+services store, and the same record always encodes to the same bytes (dict keys and frozenset
+members are sorted).
+
+Keys get their own encoding (:func:`encode_key`): ints, strings and tuples of them as canonical
+JSON text, used as the SQL primary key.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import enum
+import importlib
+import json
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+#: modules whose classes a stored record may name; anything else is refused on decode
+ALLOWED_PREFIXES = ("twin.",)
+
+
+class CodecError(ValueError):
+    """A value the codec cannot write, or stored text it refuses to read (naming the type or tag)."""
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _resolve(name: str) -> type:
+    module, _, qual = name.partition(":")
+    if not module.startswith(ALLOWED_PREFIXES) or not qual:
+        raise CodecError(f"stored type {name!r}: only classes under {ALLOWED_PREFIXES} may be decoded")
+    obj: Any = importlib.import_module(module)
+    for part in qual.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise CodecError(f"stored type {name!r}: no such class")
+    if not isinstance(obj, type):
+        raise CodecError(f"stored type {name!r}: not a class")
+    return obj
+
+
+def _to_json(v: object) -> object:
+    if isinstance(v, enum.Enum):  # before str/int: StrEnum and IntEnum members are strs and ints too
+        return {"$e": _class_name(type(v)), "v": v.value}
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, int):
+        return v if type(v) is int else int(v)
+    if isinstance(v, float):
+        return {"$f": repr(v)}  # keeps nan/inf and the exact value
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating | np.bool_):
+        return _to_json(v.item())
+    if isinstance(v, tuple) and hasattr(v, "_fields"):
+        return {"$n": _class_name(type(v)), "v": [_to_json(x) for x in v]}
+    if isinstance(v, tuple):
+        return {"$t": [_to_json(x) for x in v]}
+    if isinstance(v, list):
+        return [_to_json(x) for x in v]
+    if isinstance(v, frozenset | set):
+        items = [_to_json(x) for x in v]
+        return {"$s": sorted(items, key=lambda x: json.dumps(x, sort_keys=True, ensure_ascii=False))}
+    if isinstance(v, dt.datetime):
+        return {"$dt": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {"$d": v.isoformat()}
+    if isinstance(v, bytes):
+        return {"$b": base64.b64encode(v).decode()}
+    if isinstance(v, np.ndarray):
+        if v.dtype == object:
+            raise CodecError("numpy array of dtype object: only numeric/bool/fixed-width arrays can be stored")
+        a = np.ascontiguousarray(v)
+        return {"$a": a.dtype.str, "shape": list(a.shape), "v": base64.b64encode(a.tobytes()).decode()}
+    if isinstance(v, dict):
+        bad = [k for k in v if not isinstance(k, str)]
+        if bad:
+            return {"$m": [[_to_json(k), _to_json(x)] for k, x in sorted(v.items(), key=lambda kv: repr(kv[0]))]}
+        return {"$o": {k: _to_json(x) for k, x in sorted(v.items())}}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        fields = {f.name: _to_json(getattr(v, f.name)) for f in dataclasses.fields(v) if f.init}
+        return {"$c": _class_name(type(v)), "v": fields}
+    raise CodecError(f"cannot store a value of type {type(v).__module__}.{type(v).__qualname__}: not a record type")
+
+
+def _from_json(j: object) -> object:
+    if j is None or isinstance(j, bool | int | str):
+        return j
+    if isinstance(j, list):
+        return [_from_json(x) for x in j]
+    if not isinstance(j, dict) or len(j) == 0:
+        raise CodecError(f"stored value {j!r}: not a tagged record")
+    if "$n" in j:
+        return _resolve(j["$n"])(*[_from_json(x) for x in j["v"]])
+    if "$c" in j:
+        return _resolve(j["$c"])(**{k: _from_json(x) for k, x in j["v"].items()})
+    if "$e" in j:
+        return _resolve(j["$e"])(j["v"])
+    if "$t" in j:
+        return tuple(_from_json(x) for x in j["$t"])
+    if "$s" in j:
+        return frozenset(_from_json(x) for x in j["$s"])
+    if "$d" in j:
+        return dt.date.fromisoformat(j["$d"])
+    if "$dt" in j:
+        return dt.datetime.fromisoformat(j["$dt"])
+    if "$f" in j:
+        return float(j["$f"])
+    if "$b" in j:
+        return base64.b64decode(j["$b"])
+    if "$a" in j:
+        a = np.frombuffer(base64.b64decode(j["v"]), dtype=np.dtype(j["$a"])).reshape(j["shape"])
+        return a  # frombuffer over bytes: read-only, as the services keep their arrays
+    if "$o" in j:
+        return {k: _from_json(x) for k, x in j["$o"].items()}
+    if "$m" in j:
+        return {_from_json(k): _from_json(x) for k, x in j["$m"]}  # type: ignore[misc]
+    raise CodecError(f"stored value with tags {sorted(j)}: unknown tag")
+
+
+def encode(value: object) -> str:
+    """A record as canonical JSON text (same value, same text)."""
+    return json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def decode(text: str | bytes) -> object:
+    """The record :func:`encode` wrote; refuses classes outside :data:`ALLOWED_PREFIXES`."""
+    try:
+        j = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CodecError(f"stored value is not JSON: {e}") from None
+    return _from_json(j)
+
+
+def _key_json(key: Hashable) -> object:
+    if isinstance(key, bool) or not isinstance(key, int | str | tuple | np.integer):
+        raise CodecError(f"key {key!r}: keys must be ints, strings or tuples of them (got {type(key).__name__})")
+    if isinstance(key, np.integer):
+        return int(key)
+    if isinstance(key, tuple):
+        return [_key_json(k) for k in key]
+    return key
+
+
+def encode_key(key: Hashable) -> str:
+    """A key as canonical JSON text: ``7`` -> ``7``, ``"a"`` -> ``"a"``, ``(1, 2)`` -> ``[1,2]``."""
+    return json.dumps(_key_json(key), ensure_ascii=False, separators=(",", ":"))
+
+
+def _key_back(j: object) -> Hashable:
+    return tuple(_key_back(x) for x in j) if isinstance(j, list) else j  # type: ignore[return-value]
+
+
+def decode_key(text: str) -> Hashable:
+    return _key_back(json.loads(text))

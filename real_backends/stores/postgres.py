@@ -1,0 +1,50 @@
+"""The services' store on PostgreSQL (psycopg 3): for a deployment with a database server and standbys.
+
+A prefecture-wide payout office shares one ledger between several application servers. Each
+:class:`PostgresStore` transaction starts with a transaction-scoped advisory lock, so transactions
+from every server are serialised exactly as :class:`~twin.services.store.MemoryStore` applies
+them one after another; the lock ends with the transaction (also when a server is killed, since
+PostgreSQL rolls back a dead connection's transaction).
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from real_backends.stores.sql import SqlStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    tbl TEXT NOT NULL, k TEXT NOT NULL, kind SMALLINT NOT NULL, ik BIGINT NOT NULL, sk TEXT COLLATE "C" NOT NULL,
+    v TEXT NOT NULL, PRIMARY KEY (tbl, k)
+);
+CREATE INDEX IF NOT EXISTS records_order ON records (tbl, kind, ik, sk);
+"""
+
+#: the advisory lock id all Myna Twin stores on one database share ("MYNA" in ASCII)
+LOCK_ID = 0x4D594E41
+
+
+class PostgresStore(SqlStore):
+    """:class:`twin.services.store.Store` on a PostgreSQL database given by a ``postgresql://`` URL."""
+
+    marker = "%s"
+
+    def __init__(self, url: str) -> None:
+        conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+        conn.execute(f"SELECT pg_advisory_lock({LOCK_ID})")  # schema creation: one server at a time
+        try:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({LOCK_ID})")
+        super().__init__(conn)
+        self.url = url
+
+    def _begin(self) -> None:
+        self._exec("BEGIN")
+        self._exec(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
+
+    def __repr__(self) -> str:
+        return "PostgresStore(<url>)"  # the URL may hold a password

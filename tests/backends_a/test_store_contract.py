@@ -1,0 +1,132 @@
+"""The store contract, asked of every implementation: MemoryStore, SQLite and PostgreSQL behave alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twin.services.store import DuplicateKeyError, StoreError
+
+
+def test_scans_run_in_key_order_ints_then_strings_then_tuples(make_store) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        for k in (5, "b", (2, "x"), -3, "a", (1, 9), 10**12):
+            tx.put("t", k, str(k))
+    assert [k for k, _ in store.scan("t")] == [-3, 5, 10**12, "a", "b", (1, 9), (2, "x")]
+    assert [k for k, _ in store.scan("t", 4)] == [-3, 5, 10**12, "a"]
+    with store.transaction() as tx:
+        tx.delete("t", 5)
+        tx.put("t", 0, "0")
+        assert [k for k, _ in tx.scan("t", 2)] == [-3, 0], "a transaction sees its own writes in order"
+        assert tx.get("t", 5) is None
+    assert store.count("t") == 7 and store.count("nothing") == 0
+
+
+def test_insert_refuses_an_existing_key_and_put_refuses_none(make_store) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        tx.insert("t", "a", 1)
+        with pytest.raises(DuplicateKeyError, match=r"insert t\['a'\]: a record with this key already exists"):
+            tx.insert("t", "a", 2)
+        with pytest.raises(StoreError, match="None is not a record"):
+            tx.put("t", "b", None)
+    assert store.get("t", "a") == 1
+
+
+def test_an_error_inside_a_transaction_writes_nothing_and_rollback_discards(make_store) -> None:
+    store = make_store()
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.put("t", 1, "x")
+        raise RuntimeError("the caller failed half-way")
+    tx = store.transaction()
+    tx.put("t", 2, "y")
+    tx.rollback()
+    assert store.count("t") == 0
+
+
+def test_committed_records_survive_reopening_the_store(make_store) -> None:
+    from twin.services.payout import Channel, Programme
+
+    store = make_store()
+    record = (Programme(channels=frozenset({Channel.MAIL, Channel.PUSH})), dt.date(2020, 5, 1), "ア", 1.5)
+    with store.transaction() as tx:
+        tx.put("meta", "terms", record)
+    again = make_store()
+    assert again.get("meta", "terms") == record
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8) | st.floats(allow_nan=False)
+    | st.dates(),
+    lambda inner: st.lists(inner, max_size=3).map(tuple) | st.frozensets(st.integers(), max_size=3),
+    max_leaves=8,
+).filter(lambda v: v is not None)  # fmt: skip
+keys = st.integers(-(2**63), 2**63 - 1) | st.text(max_size=6) | st.tuples(st.integers(0, 5), st.text(max_size=3))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=st.lists(st.tuples(st.lists(st.tuples(st.booleans(), keys, values), max_size=4), st.booleans()),
+                       max_size=6))  # fmt: skip
+def test_committed_state_is_exactly_the_transactions_that_committed(make_store, script: list) -> None:
+    store = make_store()
+    table = f"h{threading.get_ident()}-{len(store.tables()) if hasattr(store, 'tables') else 0}"
+    with store.transaction() as tx:  # start from an empty table each example
+        for k, _ in list(tx.scan(table)):
+            tx.delete(table, k)
+    model: dict = {}
+    for writes, commit in script:
+        tx = store.transaction()
+        staged = dict(model)
+        for is_put, k, v in writes:
+            if is_put:
+                tx.put(table, k, v)
+                staged[k] = v
+            else:
+                tx.delete(table, k)
+                staged.pop(k, None)
+        assert dict(tx.scan(table)) == staged
+        if commit:
+            tx.commit()
+            model = staged
+        else:
+            tx.rollback()
+        assert dict(store.scan(table)) == model
+        assert store.count(table) == len(model)
+
+
+def test_nested_transactions_are_savepoints_of_the_outer_one(make_sql_store) -> None:
+    store = make_sql_store()
+    with store.transaction() as outer:
+        outer.put("t", 1, "outer")
+        with store.transaction() as inner:
+            assert inner.get("t", 1) == "outer"
+            inner.put("t", 2, "kept")
+        with pytest.raises(KeyError), store.transaction() as failed:
+            failed.put("t", 3, "dropped")
+            raise KeyError("one application of a batch failed")
+    assert dict(store.scan("t")) == {1: "outer", 2: "kept"}
+    with pytest.raises(RuntimeError), store.transaction() as outer:
+        with store.transaction() as inner:
+            inner.put("t", 4, "lost with the outer transaction")
+        raise RuntimeError("the batch failed")
+    assert store.get("t", 4) is None
+
+
+def test_keys_and_values_a_sql_store_cannot_hold_are_refused_by_name(make_sql_store) -> None:
+    store = make_sql_store()
+    with store.transaction() as tx:
+        with pytest.raises(StoreError, match=r"key 1\.5: keys must be ints, strings or tuples"):
+            tx.put("t", 1.5, "x")
+        with pytest.raises(StoreError, match="int keys must fit in 64 bits"):
+            tx.put("t", 2**64, "x")
+        with pytest.raises(ValueError, match="cannot store a value of type builtins.object"):
+            tx.put("t", 1, object())
+        tx.put("arrays", 1, np.arange(6, dtype=np.int32).reshape(2, 3))
+    a = store.get("arrays", 1)
+    assert a.dtype == np.int32 and a.tolist() == [[0, 1, 2], [3, 4, 5]] and not a.flags.writeable
