@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,7 @@ def serve(
     spec: DeploymentSpec,
     *,
     workers: int = 1,
-    ready_path: str = "/ca/auth.cer",
+    ready_path: str = "/openapi.json",
     timeout_s: float = 120.0,
     log_path: Path | None = None,
 ) -> Iterator[str]:
@@ -53,7 +54,11 @@ def serve(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: {workers!r} is not allowed; use an integer >= 1")
     port = free_port()
+    scratch = tempfile.TemporaryDirectory(prefix="myna-serve-")
     env = {**os.environ, **spec.to_env(), "PYTHONPATH": str(ROOT)}
+    env.setdefault("MYNA_PORTAL_SECRET", os.urandom(32).hex())  # shared by the workers, fresh per server
+    if workers > 1:  # single-use challenges across workers: one SQLite ledger for all of them
+        env.setdefault("MYNA_PORTAL_LEDGER", str(Path(scratch.name) / "used-challenges.sqlite"))
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", APPS[service], "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
@@ -79,6 +84,7 @@ def serve(
         yield url
     finally:
         _stop(proc)
+        scratch.cleanup()
         if log_path:
             log.close()  # type: ignore[union-attr]
 

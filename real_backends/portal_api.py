@@ -1,0 +1,317 @@
+"""Myna Portal login (マイナポータル) by JPKI challenge-response with the card's authentication key.
+
+A resident opens the portal, the server hands out a challenge (a random nonce with an expiry), the
+resident's reader has the card sign it with the user-authentication key after the 4-digit PIN
+(:meth:`emulators.jpki_client.JpkiClient.authenticate`), and the browser posts certificate and
+signature back. The server then checks, in order: the challenge is one it issued (HMAC), still
+fresh and never presented before (single use, even across workers when the used-challenge ledger
+is an SQLite file); the certificate chains to the JPKI user-authentication root, is in its validity
+period and in the CA's ledger; the responder's OCSP answer for it says good; and the signature
+verifies under the certificate's key. Only then does it return a session token.
+
+Challenges and sessions are stateless HMAC tokens (so any uvicorn worker can check them); only the
+used-challenge ledger is shared. Every refusal is a 4xx naming what was wrong: 400 malformed input,
+401 expired challenge or bad signature, 403 a certificate that is not (or no longer) valid, 409 a
+replayed challenge, 413 a body too large, 422 fields missing, unknown or of the wrong type.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import sqlite3
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509 import ocsp as x509_ocsp
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from real_backends.load.deployment import Deployment, DeploymentSpec
+from twin.services.jpki import CaKind, Jpki, Outcome, cert_id
+from twin.services.jpki import der as jder
+
+SECRET_ENV: Final = "MYNA_PORTAL_SECRET"
+LEDGER_ENV: Final = "MYNA_PORTAL_LEDGER"
+CHALLENGE_TTL_S: Final = 120.0
+SESSION_TTL_S: Final = 1800.0
+MAX_BODY: Final = 16384
+_MAC_LEN: Final = 16
+
+
+class LoginRefused(Exception):
+    """A login (or card check) refused: ``status`` is the HTTP status, the message says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def _b64d(text: str, what: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise LoginRefused(400, f"{what}: not base64url") from None
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class UsedChallenges(Protocol):
+    def claim(self, nonce: bytes, expires_at: float) -> bool:
+        """True the first time ``nonce`` is presented, False on every later presentation."""
+        ...
+
+
+class MemoryLedger:
+    """Used challenges of this process (enough for one worker); expired entries are swept."""
+
+    def __init__(self) -> None:
+        self._used: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+        self._sweep_at = 0.0
+
+    def claim(self, nonce: bytes, expires_at: float) -> bool:
+        with self._lock:
+            now = time.time()
+            if now > self._sweep_at:
+                self._used = {k: v for k, v in self._used.items() if v > now}
+                self._sweep_at = now + 60
+            if nonce in self._used:
+                return False
+            self._used[nonce] = expires_at
+            return True
+
+
+class SqliteLedger:
+    """Used challenges in an SQLite file shared by every worker on the host (primary key = nonce)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE IF NOT EXISTS used (nonce BLOB PRIMARY KEY, expires REAL) WITHOUT ROWID")
+        self._lock = threading.Lock()
+
+    def claim(self, nonce: bytes, expires_at: float) -> bool:
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO used VALUES (?, ?)", (nonce, expires_at))
+            except sqlite3.IntegrityError:
+                return False
+            return True
+
+
+@dataclass(frozen=True)
+class Challenge:
+    token: str
+    expires_at: float
+
+
+class CardAuthenticator:
+    """Issues challenges and checks signed answers against one JPKI centre (the relying-party side)."""
+
+    def __init__(
+        self,
+        jpki: Jpki,
+        secret: bytes,
+        ledger: UsedChallenges | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        nonce_bytes: Callable[[int], bytes] = os.urandom,
+        challenge_ttl_s: float = CHALLENGE_TTL_S,
+    ) -> None:
+        if not isinstance(secret, bytes) or len(secret) < 16:
+            raise ValueError("secret: use at least 16 random bytes")
+        self.jpki = jpki
+        self._secret = secret
+        self.ledger = MemoryLedger() if ledger is None else ledger
+        self.clock = clock
+        self._nonce_bytes = nonce_bytes  # a seeded source in tests; os.urandom in service (unguessable)
+        self.challenge_ttl_s = challenge_ttl_s
+        self._root = jpki.authority(CaKind.AUTH).certificate
+
+    def _mac(self, data: bytes) -> bytes:
+        return hmac.new(self._secret, data, hashlib.sha256).digest()[:_MAC_LEN]
+
+    def challenge(self) -> Challenge:
+        expires = self.clock() + self.challenge_ttl_s
+        body = self._nonce_bytes(32) + struct.pack(">d", expires)
+        return Challenge(_b64e(body + self._mac(body)), expires)
+
+    def verify(self, token: str, certificate_b64: str, signature_b64: str) -> x509.Certificate:
+        """The checked authentication certificate; :class:`LoginRefused` names the first failure."""
+        raw = _b64d(token, "challenge")
+        if len(raw) != 32 + 8 + _MAC_LEN or not hmac.compare_digest(self._mac(raw[:40]), raw[40:]):
+            raise LoginRefused(400, "challenge: not one this server issued (GET a fresh challenge)")
+        (expires,) = struct.unpack(">d", raw[32:40])
+        if self.clock() > expires:
+            raise LoginRefused(401, "challenge: expired; GET a fresh challenge")
+        if not self.ledger.claim(raw[:32], expires):
+            raise LoginRefused(409, "challenge: already used (a challenge answers one login only)")
+        der = _b64d(certificate_b64, "certificate")
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            raise LoginRefused(400, "certificate: not a DER X.509 certificate") from None
+        now = _aware_now(self.clock())
+        result = self.jpki.validate(cert, now, CaKind.AUTH)
+        if result.outcome is not Outcome.VALID:
+            detail = f" ({result.detail})" if result.detail else ""
+            raise LoginRefused(403, f"certificate: {result.outcome.value}{detail}")
+        status = self.ocsp_status(cert, now)
+        if status is not x509_ocsp.OCSPCertStatus.GOOD:
+            raise LoginRefused(403, f"certificate: OCSP says {status.name.lower()}")
+        signature = _b64d(signature_b64, "signature")
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise LoginRefused(403, "certificate: not an RSA key")
+        try:
+            key.verify(signature, token.encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            raise LoginRefused(401, "signature: does not verify over the challenge with the certificate's key") \
+                from None
+        return cert
+
+    def ocsp_status(self, cert: x509.Certificate, now: Any) -> x509_ocsp.OCSPCertStatus:
+        """What the JPKI OCSP responder says about ``cert`` (its pre-signed answer when it has one)."""
+        request = jder.seq(jder.seq(jder.seq(jder.seq(cert_id(self._root, cert.serial_number)))))
+        answer = x509_ocsp.load_der_ocsp_response(self.jpki.ocsp.respond(request, now))
+        if answer.response_status is not x509_ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return x509_ocsp.OCSPCertStatus.UNKNOWN
+        return answer.certificate_status
+
+    # ---- sessions ---------------------------------------------------------------------------
+    def session(self, cert: x509.Certificate) -> tuple[str, float]:
+        expires = self.clock() + SESSION_TTL_S
+        body = struct.pack(">d", expires) + cert.serial_number.to_bytes(20, "big")
+        return _b64e(body + self._mac(b"session" + body)), expires
+
+    def session_serial(self, token: str) -> int:
+        raw = _b64d(token, "session")
+        if len(raw) != 28 + _MAC_LEN or not hmac.compare_digest(self._mac(b"session" + raw[:28]), raw[28:]):
+            raise LoginRefused(401, "session: not issued by this server")
+        (expires,) = struct.unpack(">d", raw[:8])
+        if self.clock() > expires:
+            raise LoginRefused(401, "session: expired; log in again")
+        return int.from_bytes(raw[8:28], "big")
+
+
+def _aware_now(ts: float) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC)
+
+
+def card_answer(token: str, reader: Any, pin: str) -> dict[str, str]:
+    """The client side: have the card in ``reader`` sign ``token``; the JSON body to POST."""
+    from emulators.jpki_client import JpkiClient
+
+    reader.connect()
+    try:
+        cert, signature = JpkiClient(reader).authenticate(pin, token.encode())
+    finally:
+        reader.disconnect()
+    return {"challenge": token, "certificate": _b64e(cert), "signature": _b64e(signature)}
+
+
+class ChallengeOut(BaseModel):
+    challenge: str = Field(description="base64url token; sign its ASCII bytes with the card's auth key")
+    expires_at: float = Field(description="POSIX time after which the challenge is refused")
+
+
+class CardAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: str = Field(min_length=1, max_length=200)
+    certificate: str = Field(min_length=1, max_length=8000, description="base64url DER auth certificate")
+    signature: str = Field(min_length=1, max_length=1000, description="base64url RSA PKCS#1 v1.5 SHA-256")
+
+
+class SessionOut(BaseModel):
+    session: str
+    expires_at: float
+    serial: str = Field(description="serial of the authentication certificate, hex")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def install_common(app: FastAPI) -> None:
+    """Body-size limit and the LoginRefused -> JSON 4xx mapping shared by the card-based APIs."""
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse({"detail": f"body of {length} bytes is too large; at most {MAX_BODY}"}, 413)
+        return await call_next(request)
+
+    @app.exception_handler(LoginRefused)
+    async def refused(request: Request, exc: LoginRefused) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+
+
+REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
+    code: {"model": Problem} for code in (400, 401, 403, 409, 413)
+}
+
+
+def add_login_routes(app: FastAPI, auth: CardAuthenticator, prefix: str = "/portal") -> None:
+    @app.get(f"{prefix}/challenge", response_model=ChallengeOut, tags=["login"])
+    async def get_challenge() -> ChallengeOut:
+        c = auth.challenge()
+        return ChallengeOut(challenge=c.token, expires_at=c.expires_at)
+
+    @app.post(f"{prefix}/login", response_model=SessionOut, responses=REFUSALS, tags=["login"])
+    async def login(answer: CardAnswer) -> SessionOut:
+        cert = auth.verify(answer.challenge, answer.certificate, answer.signature)
+        token, expires = auth.session(cert)
+        return SessionOut(session=token, expires_at=expires, serial=f"{cert.serial_number:x}")
+
+    @app.get(f"{prefix}/me", responses=REFUSALS, tags=["login"])
+    async def me(authorization: str = Header(default="", max_length=400)) -> dict[str, str]:
+        """Who the session belongs to (the auth certificate's serial)."""
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise LoginRefused(401, "authorization: send 'Bearer <session>' from POST /portal/login")
+        return {"serial": f"{auth.session_serial(token):x}"}
+
+
+def authenticator_from_env(jpki: Jpki) -> CardAuthenticator:
+    """Secret and ledger from ``MYNA_PORTAL_SECRET`` (hex) and ``MYNA_PORTAL_LEDGER`` (SQLite path)."""
+    secret_hex = os.environ.get(SECRET_ENV)
+    try:
+        secret = bytes.fromhex(secret_hex) if secret_hex else os.urandom(32)
+    except ValueError:
+        raise ValueError(f"{SECRET_ENV}: not hex") from None
+    path = os.environ.get(LEDGER_ENV)
+    return CardAuthenticator(jpki, secret, SqliteLedger(path) if path else MemoryLedger())
+
+
+def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) -> FastAPI:
+    """The portal login server of ``deployment`` (OCSP answers pre-signed for its holders)."""
+    auth = auth or authenticator_from_env(deployment.jpki)
+    deployment.jpki.ocsp.presign([h.auth_certificate for h in deployment.holders], _aware_now(auth.clock()), ("sha1",))
+    app = FastAPI(title="Myna Portal login", version="1")
+    install_common(app)
+    add_login_routes(app, auth)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    return create_app(Deployment.build(DeploymentSpec.from_env()))
