@@ -1,0 +1,174 @@
+"""What every Myna Twin HTTP service does the same way: strict JSON in, clear 4xx errors out, never a 5xx for bad input.
+
+A public counter turns away a form that is unreadable, in the wrong language or too thick to
+process, and says why; it does not close the counter. These helpers give every FastAPI service
+that behaviour. The whole API is three names:
+
+``strict_app(title, version, description="", max_body_bytes=1_000_000) -> FastAPI``
+    A FastAPI app (OpenAPI at ``/openapi.json``) with :func:`install` applied.
+``install(app, max_body_bytes=1_000_000) -> FastAPI``
+    Adds to an existing app: a body size limit (413, checked on ``Content-Length`` and while
+    streaming), a JSON content-type check for requests with a body (415), and error handlers
+    that turn malformed JSON (400), validation errors (422, listing each field, value and
+    rule) and HTTP errors into :class:`ErrorBody` JSON. Other exceptions become a 500 with no
+    internal detail (that is a bug to fix, never an answer to bad input).
+``StrictModel``
+    A pydantic base model for request and response messages: unknown fields are refused,
+    instances are immutable, strings are not silently coerced to numbers.
+
+Errors always have the shape ``{"error": "<one sentence>", "detail": [{"loc": [...], "msg": "..."}]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
+
+JSON_TYPES = ("application/json",)
+
+
+class StrictModel(BaseModel):
+    """Base of request/response messages: unknown fields refused, immutable, no str->number coercion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, str_strip_whitespace=False)
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = []
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx/5xx answer."""
+
+    error: str
+    detail: list[ErrorItem] = []
+
+
+def error_response(status: int, error: str, detail: list[dict] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    """A JSON error in the :class:`ErrorBody` shape."""
+    return JSONResponse({"error": error, "detail": detail or []}, status_code=status, headers=headers)
+
+
+def _clip(v: object, n: int = 80) -> str:
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for e in exc.errors():
+        loc = [x for x in e.get("loc", ()) if isinstance(x, str | int)]
+        msg = str(e.get("msg", "invalid"))
+        if "input" in e and e.get("type") != "missing":
+            msg += f" (got {_clip(e['input'])})"
+        out.append({"loc": loc, "msg": msg})
+    return out
+
+
+class _LimitBody:
+    """ASGI middleware: 413 for bodies over ``limit`` bytes, 415 for a body that is not JSON."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...]) -> None:
+        self.app, self.limit, self.exempt = app, limit, exempt
+
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                n = int(length)
+            except ValueError:
+                await error_response(400, f"Content-Length: {_clip(length.decode('latin-1'))} is not a number")(
+                    scope, receive, send)  # fmt: skip
+                return
+            if n > self.limit:
+                await error_response(413, f"request body of {n} bytes is over the limit of {self.limit} bytes")(
+                    scope, receive, send)  # fmt: skip
+                return
+        ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        if has_body and ctype not in JSON_TYPES and not scope["path"].startswith(self.exempt):
+            await error_response(415, f"content type {ctype or '(none)'!r} is not accepted: send application/json")(
+                scope, receive, send)  # fmt: skip
+            return
+        seen = 0
+        limit = self.limit
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge as e:
+            await error_response(413, f"request body of over {e.args[0]} bytes is over the limit of {limit} bytes")(
+                scope, receive, send)  # fmt: skip
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def install(app: FastAPI, max_body_bytes: int = 1_000_000, exempt_paths: tuple[str, ...] = ()) -> FastAPI:
+    """Body limit, JSON-only bodies (except under ``exempt_paths``), and clear JSON errors; returns ``app``."""
+    if max_body_bytes <= 0:
+        raise ValueError(f"max_body_bytes: {max_body_bytes} must be > 0")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            e = next(e for e in errors if e.get("type") == "json_invalid")
+            why = (e.get("ctx") or {}).get("error", "invalid JSON")
+            return error_response(400, f"request body is not valid JSON: {why}")
+        detail = _validation_detail(exc)
+        first = detail[0] if detail else {"loc": [], "msg": "invalid"}
+        where = ".".join(str(x) for x in first["loc"]) or "request"
+        return error_response(422, f"{where}: {first['msg']}", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(json.JSONDecodeError)
+    async def _json(request: Request, exc: json.JSONDecodeError) -> JSONResponse:
+        return error_response(400, f"request body is not valid JSON: {exc.msg} at position {exc.pos}")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error: the request was not completed; it is safe to retry")
+
+    app.add_middleware(_LimitBody, limit=max_body_bytes, exempt=exempt_paths)
+    return app
+
+
+def strict_app(title: str, version: str, description: str = "", max_body_bytes: int = 1_000_000) -> FastAPI:
+    """A FastAPI app with :func:`install` applied (OpenAPI document at ``/openapi.json``)."""
+    return install(FastAPI(title=title, version=version, description=description), max_body_bytes)
+
+
+__all__ = ["ErrorBody", "StrictModel", "error_response", "install", "strict_app"]
