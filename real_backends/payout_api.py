@@ -115,6 +115,8 @@ class PayoutWorld:
 # -- messages -----------------------------------------------------------------------------------
 
 Str40 = Annotated[str, Field(max_length=40)]
+#: a date the service can reason about (the holiday rules cover 2007-2099)
+Day = Annotated[dt.date, Field(ge=dt.date(2007, 1, 1), le=dt.date(2099, 12, 31))]
 
 
 class AccountIn(StrictModel):
@@ -134,7 +136,7 @@ class ApplicationIn(StrictModel):
     account: AccountIn | None = Field(None, description="None: pay to the registered 公金受取口座")
     members: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1)]], Field(max_length=50)] | None = None
     signature_verified: bool = False
-    on: dt.date = Field(description="the date the application is received")
+    on: Day = Field(description="the date the application is received")
 
     def to_application(self) -> Application:
         a = self.account
@@ -172,12 +174,12 @@ class DecisionsOut(StrictModel):
 
 
 class VerificationIn(StrictModel):
-    on: dt.date
+    on: Day
     limit: Annotated[int, Field(ge=1, le=MAX_BATCH)] = MAX_BATCH
 
 
 class DisbursementIn(StrictModel):
-    on: dt.date
+    on: Day
     limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
 
 
@@ -201,7 +203,7 @@ class ConfirmationIn(StrictModel):
 
 
 class BankFileIn(StrictModel):
-    on: dt.date
+    on: Day
     confirmations: Annotated[list[ConfirmationIn], Field(max_length=100_000)]
 
 
