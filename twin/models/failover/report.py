@@ -17,6 +17,7 @@ from twin.metrics import Metrics
 from twin.models.failover.engine import CAUSES, ServiceYear
 from twin.models.failover.params import SOURCED, Params
 from twin.report import Assumption, Figure, Paragraph, Section, Table
+from twin.report.assumptions import assumptions as shared_assumptions
 
 SOURCES = [
     "MHLW 医療保険部会 181: 204,975,295 online eligibility checks in July 2024, 11.13 % by card",
@@ -146,24 +147,44 @@ def sections(
     text = (
         f"{len(options)} design options over {period}, {n_reps} replication(s) each with common random numbers "
         "(the same failures are drawn for every option where the design does not change them). "
-        "Figures are means with 95 % confidence intervals. "
-        + " ".join(f"Best for {s}: {o}." for s, o in best.items())
+        "Figures are means with 95 % confidence intervals. " + " ".join(f"Best for {s}: {o}." for s, o in best.items())
     )
     return [
-        Section("Headline", [Paragraph(text), Table(
-            "Per service and option (mean ± 95 % CI over replications)",
-            ["option", "service", "availability", "nines", "minutes down", "requests failed", "retries",
-             "p99 latency in failover (s)", "writes at risk (RPO)"],
-            head_rows,
-            note="Minutes down include overload hours in which more than half the requests failed. "
-            "Writes at risk: accepted writes not yet on the standby when it took over (0 with synchronous "
-            "replication).",
-        )]),  # fmt: skip
+        Section(
+            "Headline",
+            [
+                Paragraph(text),
+                Table(
+                    "Per service and option (mean ± 95 % CI over replications)",
+                    [
+                        "option",
+                        "service",
+                        "availability",
+                        "nines",
+                        "minutes down",
+                        "requests failed",
+                        "retries",
+                        "p99 latency in failover (s)",
+                        "writes at risk (RPO)",
+                    ],
+                    head_rows,
+                    note="Minutes down include overload hours in which more than half the requests failed. "
+                    "Writes at risk: accepted writes not yet on the standby when it took over (0 with synchronous "
+                    "replication).",
+                ),
+            ],
+        ),  # fmt: skip
         Section("Figures", figs),
-        Section("Incidents by cause", [Table(
-            "Incidents per replication that took the service down, by cause (mean)",
-            ["option", "service", *CAUSES], cause_rows,
-        )]),  # fmt: skip
+        Section(
+            "Incidents by cause",
+            [
+                Table(
+                    "Incidents per replication that took the service down, by cause (mean)",
+                    ["option", "service", *CAUSES],
+                    cause_rows,
+                )
+            ],
+        ),  # fmt: skip
     ]
 
 
@@ -252,15 +273,17 @@ def topology_figure(params: Params) -> Figure:
     pos = nx.multipartite_layout(deps, subset_key="layer", align="horizontal")
     fig, ax = plt.subplots(figsize=(10, 5.2))
     colours = {"single": "#d62728", "cold": "#1f77b4", "warm": "#ff7f0e", "hot": "#2ca02c", "active_active": "#9467bd"}
-    nx.draw_networkx_nodes(deps, pos, ax=ax, node_size=900,
-                           node_color=[colours[params.services[n].deployment] for n in deps.nodes])
+    nx.draw_networkx_nodes(
+        deps, pos, ax=ax, node_size=900, node_color=[colours[params.services[n].deployment] for n in deps.nodes]
+    )
     nx.draw_networkx_labels(deps, pos, ax=ax, font_size=7)
     solid = [(u, v) for u, v in deps.edges if g.edges[u, v]["kind"] == "hard"]
     dashed = [(u, v) for u, v in deps.edges if g.edges[u, v]["kind"] == "soft"]
     nx.draw_networkx_edges(deps, pos, ax=ax, edgelist=solid, arrows=True, node_size=900)
     nx.draw_networkx_edges(deps, pos, ax=ax, edgelist=dashed, style="dashed", arrows=True, node_size=900)
-    nx.draw_networkx_edge_labels(deps, pos, ax=ax, font_size=6,
-                                 edge_labels={(u, v): f"{g.edges[u, v]['share']:.0%}" for u, v in dashed})
+    nx.draw_networkx_edge_labels(
+        deps, pos, ax=ax, font_size=6, edge_labels={(u, v): f"{g.edges[u, v]['share']:.0%}" for u, v in dashed}
+    )
     for mode, c in colours.items():
         ax.scatter([], [], color=c, label=mode)
     ax.legend(fontsize=7, loc="upper left", title="deployment", title_fontsize=7)
@@ -269,35 +292,6 @@ def topology_figure(params: Params) -> Figure:
     return Figure("topology", fig, "Arrows point to dependencies; dashed = soft (share of requests that need it).")
 
 
-def flatten(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    from pydantic import BaseModel
-
-    out: list[tuple[str, Any]] = []
-    for name in type(model).model_fields:
-        v = getattr(model, name)
-        key = f"{prefix}{name}"
-        if isinstance(v, BaseModel):
-            out.extend(flatten(v, key + "."))
-        elif isinstance(v, dict) and v and all(isinstance(x, BaseModel) for x in v.values()):
-            for k, x in v.items():
-                out.extend(flatten(x, f"{key}.{k}."))
-        else:
-            out.append((key, v))
-    return out
-
-
 def assumptions(params: Params, options: list[tuple[str, Params]]) -> list[Assumption]:
-    def src(key: str) -> str | None:
-        return next((s for k, s in SOURCED.items() if key == k or key.startswith(k + ".")), None)
-
-    def short(v: Any) -> str:
-        text = str(v.model_dump() if hasattr(v, "model_dump") else v)
-        return text if len(text) <= 120 else text[:117] + "..."
-
-    base = dict(flatten(params))
-    out = [Assumption(k, short(v), src(k)) for k, v in base.items()]
-    for name, p in options:
-        for k, v in flatten(p):
-            if base.get(k) != v:
-                out.append(Assumption(f"[{name}] {k}", short(v), src(k)))
-    return out
+    """Every parameter of the baseline, sourced or assumed, plus what each option changes."""
+    return shared_assumptions(params, SOURCED, options)

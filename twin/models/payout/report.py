@@ -14,6 +14,9 @@ from twin.models.payout.aggregate import JOB_CLASSES, AggregateResult
 from twin.models.payout.behaviour import ROUTES
 from twin.models.payout.params import MUNICIPALITY_TYPES, SOURCED
 from twin.report import Assumption, Figure, Paragraph, Section, Table
+from twin.report.assumptions import assumptions as shared_assumptions
+from twin.report.assumptions import describe as _short  # noqa: F401 (older import path)
+from twin.report.assumptions import flatten  # noqa: F401 (older import path)
 from twin.report.html import scale_text
 
 TYPE_LABELS = {
@@ -102,47 +105,9 @@ def add_metrics(m: Metrics, option: str, r: AggregateResult, day0: dt.date, scal
     m.add_table("peak_backlog_jobs", {"municipality": codes}, r.backlog.max(axis=1) * up, option=option)
 
 
-def flatten(model: BaseModel, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for name in type(model).model_fields:
-        v = getattr(model, name)
-        key = f"{prefix}{name}"
-        if isinstance(v, BaseModel):
-            out.extend(flatten(v, key + "."))
-        else:
-            out.append((key, v))
-    return out
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, dict):
-        return "; ".join(f"{k}: {_short(x)}" for k, x in v.items())
-    if isinstance(v, list):
-        return ", ".join(_short(x) for x in v)
-    if isinstance(v, tuple):
-        return " ".join(_short(x) for x in v)
-    if isinstance(v, BaseModel):
-        return ", ".join(f"{k}={_short(x)}" for k, x in v.model_dump().items())
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return str(v)
-
-
 def assumptions(params: BaseModel, options: list[tuple[str, BaseModel]]) -> list[Assumption]:
     """Every parameter of the baseline, sourced or assumed, plus what each option changes."""
-    base = dict(flatten(params))
-    out = []
-    for key, v in base.items():
-        src = next((s for k, s in SOURCED.items() if key == k or key.startswith(k + ".")), None)
-        out.append(Assumption(key, _short(v), src))
-    for name, p in options:
-        for key, v in flatten(p):
-            if base.get(key) != v:
-                src = next((s for k, s in SOURCED.items() if key == k or key.startswith(k + ".")), None)
-                out.append(Assumption(f"[{name}] {key}", _short(v), src))
-    return out
+    return shared_assumptions(params, SOURCED, options)
 
 
 def figures(
