@@ -186,28 +186,28 @@ def list_scenarios(
     out.print(k)
 
 
-def _register_subcommands() -> None:
-    """Sub-command groups that live with their subsystems (cards, servers, ...)."""
+def _optional_module(name: str):  # noqa: ANN202
+    """A subsystem's CLI module, or None when that subsystem is not part of this install."""
     import importlib
 
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name == name:
+            return None
+        raise
+
+
+def _register_subcommands() -> None:
+    """Commands that live with their subsystems: typer groups (``twin card ...``, ``twin serve ...``) and
+    top-level commands from modules exposing ``COMMANDS = [function, ...]`` (``twin sweep``, ``twin load``)."""
     for module, name in (("twin.card_cli", "card"), ("real_backends.cli", "serve")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name == module:
-                continue
-            raise
-        app.add_typer(mod.app, name=name)
-    # top-level commands that live with their subsystems: modules exposing COMMANDS = [function, ...]
+        if (mod := _optional_module(module)) is not None:
+            app.add_typer(mod.app, name=name)
     for module in ("twin.experiments_cli", "real_backends.load_cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name == module:
-                continue
-            raise
-        for command in mod.COMMANDS:
-            app.command()(command)
+        if (mod := _optional_module(module)) is not None:
+            for command in mod.COMMANDS:
+                app.command()(command)
 
 
 _register_subcommands()
