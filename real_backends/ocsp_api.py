@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -158,6 +159,7 @@ class OcspFastPath:
         if not path.startswith("/ocsp/"):
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         content_type = None
         declared = 0
         for name, value in scope.get("headers", ()):
@@ -185,7 +187,9 @@ class OcspFastPath:
                 raw_path = scope.get("raw_path") or path.encode()
                 answer = ocsp_http(self.repo, scope["method"], raw_path.decode("latin-1").split("?")[0],
                                    content_type, b"".join(chunks))
-        headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode())]
+        spent_ms = (time.perf_counter() - started) * 1000
+        headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode()),
+                   (b"server-timing", f"app;dur={spent_ms:.3f}".encode())]
         headers += [(k.encode(), v.encode()) for k, v in answer.headers]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

@@ -256,10 +256,13 @@ def install_common(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return JSONResponse({"detail": f"body of {length} bytes is too large; at most {MAX_BODY}"}, 413)
-        return await call_next(request)
+        response = await call_next(request)
+        response.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
+        return response
 
     @app.exception_handler(LoginRefused)
     async def refused(request: Request, exc: LoginRefused) -> JSONResponse:
