@@ -1,0 +1,28 @@
+"""Online eligibility confirmation (オンライン資格確認): insurers' qualifications linked to My Number,
+the mis-link check, and the central service that answers checks by card or by insured number."""
+
+from twin.services.eligibility.qualifications import (
+    DetectionReport,
+    EligibilityError,
+    InsurerKind,
+    LinkOutcome,
+    PersonFacts,
+    Qualification,
+    QualificationBook,
+    insured_key,
+)
+from twin.services.eligibility.service import Consent, EligibilityAnswer, EligibilityService
+
+__all__ = [
+    "Consent",
+    "DetectionReport",
+    "EligibilityAnswer",
+    "EligibilityError",
+    "EligibilityService",
+    "InsurerKind",
+    "LinkOutcome",
+    "PersonFacts",
+    "Qualification",
+    "QualificationBook",
+    "insured_key",
+]
