@@ -240,7 +240,7 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
         # 3. transfer batches and the bank's answers
         n = 0
         while True:
-            b = client.call("disburse", "POST", "/disbursements", {"on": PAY_ON.isoformat(), "limit": 20_000},
+            b = client.call("disburse", "POST", "/disbursements", {"on": PAY_ON.isoformat(), "limit": 5_000},
                             key=f"disbursement-{n}")  # fmt: skip
             n += 1
             if b["batch"] is None:
