@@ -20,7 +20,7 @@ import datetime as dt
 from twin.metrics import Metrics
 from twin.models.rollout import report
 from twin.models.rollout.params import Params
-from twin.models.rollout.setup import calibrated, cells_for, observed_for
+from twin.models.rollout.setup import calibrated, cells_for, observed_for, read_fitted
 from twin.models.rollout.simulate import Rollout
 from twin.runs import ModelResult, RunContext
 
@@ -71,6 +71,9 @@ def run(ctx: RunContext) -> ModelResult:
         report.add_metrics(metrics, o, obs)
     sections, summary = report.sections(outcomes, obs, ctx.scale, ctx.seed)
     summary.update({"scale": ctx.scale, "seed": ctx.seed, "fidelity": base.fidelity})
+    if base.calibrated_from:
+        # the run id hashes the scenario, not this file: name the fitted values the run used
+        summary["calibrated_from"] = {"file": base.calibrated_from, "fitted": read_fitted(base.calibrated_from)}
     return ModelResult(
         metrics, summary, sections, sources=report.SOURCES, assumptions=report.assumptions(outcomes[0].params)
     )

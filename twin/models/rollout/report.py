@@ -89,9 +89,12 @@ def headline(o: OptionOutcome) -> dict[str, Any]:
 
 
 def _rolling(x: np.ndarray, w: int) -> np.ndarray:
-    v = np.nan_to_num(x)
-    k = np.ones(w) / w
-    return np.convolve(v, k, mode="same")
+    """Centred ``w``-day mean that skips days without a value (closed days have no waits)."""
+    k = np.ones(w)
+    total = np.convolve(np.nan_to_num(x), k, mode="same")
+    count = np.convolve((~np.isnan(x)).astype(float), k, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _dates(r: RolloutResult) -> np.ndarray:
@@ -280,7 +283,8 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
 
 
 def assumptions(params: Params) -> list[Assumption]:
-    from twin.models.payout.report import _short, flatten
+    from twin.report.assumptions import describe as _short
+    from twin.report.assumptions import flatten
 
     out = []
     for key, v in flatten(params):
