@@ -189,6 +189,13 @@ def test_cli_negative_seed_override(tmp_path: Path) -> None:
     assert err.strip() == "error: --seed: seed: -5 is not in [0, inf)"
 
 
+def test_cli_replications_override_must_be_positive(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD)
+    code, _, err = cli("run", str(p), "--replications", "0", "--out", str(tmp_path / "reports"))
+    assert code == 2
+    assert err.strip() == "error: --replications: replications: 0 is not in [1, inf)"
+
+
 def test_cli_seed_not_a_number(tmp_path: Path) -> None:
     p = write(tmp_path, GOOD)
     code, _, err = cli("run", str(p), "--seed", "abc")

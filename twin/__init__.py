@@ -31,12 +31,14 @@ def run(
     *,
     seed: int | None = None,
     scale: float | None = None,
+    replications: int | None = None,
     out: str | Path = "reports",
 ) -> Run:
-    """Run a scenario file and return the finished run folder."""
+    """Run a scenario file and return the finished run folder (``seed``, ``scale`` and
+    ``replications`` override the file's values)."""
     from twin import runs, scenario
 
-    sc = scenario.load(path).with_overrides(seed=seed, scale=scale)
+    sc = scenario.load(path).with_overrides(seed=seed, scale=scale, replications=replications)
     return runs.execute(sc, out=out)
 
 

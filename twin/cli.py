@@ -88,6 +88,9 @@ def run(
     scale: Annotated[
         str | None, typer.Option(help="Override population.scale: share of households, in (0, 1].")
     ] = None,
+    replications: Annotated[
+        str | None, typer.Option("--replications", help="Override the scenario's replications (>= 1).")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
 ) -> None:
     """Run a scenario and write its run folder; prints the report path."""
@@ -96,7 +99,9 @@ def run(
 
     try:
         s = sc.load(scenario).with_overrides(
-            seed=parse_number("--seed", seed, int), scale=parse_number("--scale", scale, float)
+            seed=parse_number("--seed", seed, int),
+            scale=parse_number("--scale", scale, float),
+            replications=parse_number("--replications", replications, int),
         )
         result = runs.execute(s, out=out_dir, progress=rich_progress)
     except TwinError as e:

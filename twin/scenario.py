@@ -187,12 +187,17 @@ class Scenario:
         canon = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canon.encode()).hexdigest()
 
-    def with_overrides(self, *, seed: int | None = None, scale: float | None = None) -> Scenario:
-        """The same scenario with the command line's --seed/--scale, validated like the file."""
-        if seed is None and scale is None:
+    def with_overrides(
+        self, *, seed: int | None = None, scale: float | None = None, replications: int | None = None
+    ) -> Scenario:
+        """The same scenario with the command line's --seed/--scale/--replications, validated like the file."""
+        if seed is None and scale is None and replications is None:
             return self
         data = self.spec.model_dump(mode="python")
         label = []
+        if replications is not None:
+            data["replications"] = replications
+            label.append("--replications")
         if seed is not None:
             data["seed"] = seed
             label.append("--seed")
@@ -414,7 +419,7 @@ def format_validation_error(
                 text = msg[0].lower() + msg[1:] if msg else etype
         shown = "" if value is None or etype in ("missing", "extra_forbidden") else describe_value(value) + " "
         head = f"{where}: {path}: " if path else f"{where}: "
-        if origin and path in ("seed", "population.scale"):
+        if origin and path in ("seed", "population.scale", "replications"):
             head = f"{origin}: {path}: "
         lines.append(f"{head}{shown}{text}")
     return "\n".join(dict.fromkeys(lines))
