@@ -4,12 +4,13 @@ Edit here, run `.venv/bin/python scripts/build_notebooks.py`, commit both: the n
 outputs and identical for everyone; `make test` executes them with nbclient.
 """
 
+# ruff: noqa: E501  (the cells are code as a notebook user reads it)
 from pathlib import Path
 
 import nbformat as nbf
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 SETUP = '''import sys
 from pathlib import Path
