@@ -29,6 +29,8 @@ OUT = ROOT / "reports"'''
 
 
 def nb(cells):
+    for i, cell in enumerate(cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding gives the same files
     n = new_notebook(cells=cells)
     n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     n.metadata["language_info"] = {"name": "python"}
