@@ -17,6 +17,7 @@ KINDS: dict[str, str] = {
     "payout": "twin.models.payout",
     "rollout": "twin.models.rollout",
     "failover": "twin.models.failover",
+    "capacity": "twin.models.capacity",
 }
 
 

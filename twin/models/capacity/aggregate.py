@@ -1,0 +1,110 @@
+"""The nation's week at the four server pools: who each request goes to and what it costs there.
+
+Each card check at a reception is first a face match (or a PIN, or the staff's visual check, or a
+fall-back to the insured number when all fail); then the eligibility pool serves it, and, in the
+OCSP design, the OCSP pool answers its revocation question (unless a CDN has the answer). Portal
+logins hit the portal pool and the OCSP pool; private verifiers hit the OCSP pool; renewals hit the
+issuing CA. In the CRL design nobody asks OCSP: the CA signs every municipality's CRL partition
+as often as the relying parties refresh, and a revocation is visible only after the next refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.models.capacity.demand import HourlyDemand
+from twin.models.capacity.params import POOLS, Params
+from twin.models.capacity.queues import HOUR, PoolHours, knee, simulate_pool
+
+
+@dataclass(frozen=True)
+class ReceptionShares:
+    """How card checks end at the reception (shares sum to 1)."""
+
+    face: float
+    pin: float
+    visual: float
+    fallback_number: float
+
+
+def reception_shares(params: Params) -> ReceptionShares:
+    r = params.reception
+    face = 1 - (1 - r.match_rate) ** r.max_face_attempts
+    pin = (1 - face) * r.knows_pin
+    visual = (1 - face - pin) * r.visual_check
+    return ReceptionShares(face, pin, visual, 1 - face - pin - visual)
+
+
+def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Requests per hour and mean service seconds per hour for each pool."""
+    st, rev = params.service_times, params.revocation
+    sh = reception_shares(params)
+    card = demand.card_checks * (1 - sh.fallback_number)
+    number = demand.number_checks + demand.card_checks * sh.fallback_number
+    checks = card + number
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pin_share = sh.pin / (1 - sh.fallback_number)
+        s_card = pin_share * st.eligibility_card_pin + (1 - pin_share) * st.eligibility_card_face
+        s_elig = np.where(checks > 0, (card * s_card + number * st.eligibility_number) / checks, s_card)
+    if rev.mode == "ocsp":
+        ocsp = (card + demand.portal + demand.private) * (1 - rev.cdn_hit_rate)
+        s_ocsp = rev.presigned_share * st.ocsp_cached + (1 - rev.presigned_share) * st.ocsp_fresh
+        s_portal = st.portal_login
+    else:  # CRL partitions signed at every refresh; downloads come from static servers
+        ocsp = np.full(demand.hours, rev.crl_partitions * rev.crl_downloads_per_day / 24)
+        s_ocsp = st.crl_download
+        s_portal = max(st.portal_login - st.ocsp_cached, 1e-7)
+    return {
+        "eligibility": (checks, np.broadcast_to(s_elig, checks.shape)),
+        "ocsp": (ocsp, np.full(demand.hours, s_ocsp)),
+        "portal": (demand.portal.copy(), np.full(demand.hours, s_portal)),
+        "ca": (demand.renewals.copy(), np.full(demand.hours, st.certificate_issue)),
+    }
+
+
+@dataclass(frozen=True)
+class OptionResult:
+    demand: HourlyDemand
+    pools: dict[str, PoolHours]
+    knees: dict[str, float]  # load multiplier where the peak hour's p99 reaches the SLO
+    shares: ReceptionShares
+
+
+def simulate(params: Params, demand: HourlyDemand) -> OptionResult:
+    """All pools for the horizon at ``params.load_multiplier``, and each pool's knee."""
+    loads = pool_loads(params, demand.scaled(params.load_multiplier))
+    pools, knees = {}, {}
+    for name in POOLS:
+        arrivals, service = loads[name]
+        cfg = params.pools[name]
+        pools[name] = simulate_pool(arrivals, service, cfg.servers, cfg.timeout_seconds)
+        h = int(np.argmax(arrivals))
+        knees[name] = params.load_multiplier * knee(arrivals[h] / HOUR, float(service[h]), cfg.servers,
+                                                    cfg.slo_p99_seconds)
+    return OptionResult(demand, pools, knees, reception_shares(params))
+
+
+def summary(r: OptionResult, params: Params) -> dict[str, dict[str, float]]:
+    """Headline numbers per pool."""
+    out: dict[str, dict[str, float]] = {}
+    for name, ph in r.pools.items():
+        h = int(np.argmax(ph.arrivals))
+        peak_hour = np.zeros(len(ph.arrivals), dtype=bool)
+        peak_hour[h] = True
+        out[name] = {
+            "requests": float(ph.arrivals.sum()),
+            "peak_per_second": float(ph.arrivals[h] / HOUR),
+            "peak_utilisation": float(ph.utilisation.max()),
+            "mean_utilisation": float(ph.utilisation.mean()),
+            "p50_seconds": ph.quantile(0.5),
+            "p95_seconds": ph.quantile(0.95),
+            "p99_seconds": ph.quantile(0.99),
+            "peak_hour_p99_seconds": ph.quantile(0.99, peak_hour),
+            "timeouts": float(ph.timeouts.sum()),
+            "servers": float(ph.servers),
+            "knee_multiplier": float(r.knees[name]),
+            "slo_p99_seconds": params.pools[name].slo_p99_seconds,  # type: ignore[index]
+        }
+    return out

@@ -1,0 +1,165 @@
+"""Who asks the central services what, hour by hour: patients at 229,717 receptions and everyone else.
+
+A Monday morning in July: the waiting rooms of 89,695 clinics fill at 09:00, the pharmacies next
+door an hour later; dentists and hospitals follow their own volumes. Each patient's reception makes
+one online eligibility check (オンライン資格確認), by My Number card for a growing share of them,
+by insured number for the rest; only facilities with an operating reader check online, and that
+share grew by type from 2023. Away from the clinics, people log in to Myna Portal (more in the
+e-Tax season and in points campaigns), banks and other private verifiers check certificates
+through platform operators, and each year's card cohort comes back to the counter to renew its
+certificates before the 5th birthday after issuance (the 2019-11-11 failure was the first wave).
+
+The hourly shapes are the failover model's (:func:`twin.models.failover.demand.hourly_demand`,
+calibrated to July 2024); this module splits them by facility type, scales them by reader adoption,
+season and the card share at each date, and adds the renewal wave from the card issuance history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.models.capacity.params import FACILITY_TYPES, Params
+from twin.models.failover.demand import CARD_BUSINESS_DAY, hourly_demand
+from twin.models.failover.params import Demand as ShapeDemand
+from twin.sim.holidays import is_holiday
+
+#: cards held nationally after the last issuance snapshot (pc.watch.impress.co.jp 2069103)
+CARDS_HELD_LATER = ((dt.date(2025, 12, 3), 100_129_804),)
+#: the scheme started 2016-01-01: nothing issued before
+SCHEME_START = dt.date(2016, 1, 1)
+
+
+def interpolate(points: Sequence[tuple[dt.date, float]], day: dt.date) -> float:
+    """Linear in time between (date, value) points, flat before the first and after the last."""
+    xs = np.array([p[0].toordinal() for p in points], dtype=float)
+    ys = np.array([p[1] for p in points], dtype=float)
+    return float(np.interp(day.toordinal(), xs, ys))
+
+
+@functools.lru_cache(maxsize=1)
+def cards_held_history() -> tuple[tuple[dt.date, int], ...]:
+    """(date, cards held nationally) from the issuance snapshots (twin.population.statistics)."""
+    from twin.population.statistics import available_snapshots, load_snapshot, snapshot_date
+
+    pts = [(SCHEME_START, 0)]
+    pts += [(snapshot_date(s), int(load_snapshot(s).muni_cards.sum())) for s in available_snapshots()]
+    return tuple(sorted(pts + list(CARDS_HELD_LATER)))
+
+
+def renewals_per_day(days: Sequence[dt.date], lead_days: int) -> np.ndarray:
+    """Certificate renewals on each day: the issuance cohort whose 5th birthday falls soon.
+
+    A certificate issued on day d expires on the holder's 5th birthday after d, spread evenly over
+    d + 4 y .. d + 5 y; holders renew evenly over the ``lead_days`` before expiry.
+    """
+    hist = cards_held_history()
+    first = min(days[0] - dt.timedelta(days=5 * 366 + lead_days), hist[0][0])
+    last = days[-1] + dt.timedelta(days=lead_days)
+    grid = np.arange(first.toordinal(), last.toordinal() + 1)
+    held = np.interp(grid, [d.toordinal() for d, _ in hist], [v for _, v in hist])
+    issued = np.maximum(np.diff(held, prepend=held[0]), 0.0)  # cards issued per day (net growth)
+    # expiry density: issuance convolved with uniform(4y, 5y)
+    kernel = np.zeros(5 * 365 + 1)
+    kernel[4 * 365 :] = 1.0 / (365 + 1)
+    expiring = np.convolve(issued, kernel)[: len(grid)]
+    # renewals at day x: expiries in (x, x + lead] spread evenly over the lead
+    csum = np.concatenate([[0.0], np.cumsum(expiring)])
+    out = np.empty(len(days))
+    for i, d in enumerate(days):
+        k = d.toordinal() - grid[0]
+        hi = min(k + lead_days + 1, len(expiring))
+        out[i] = (csum[hi] - csum[k + 1]) / lead_days
+    return out
+
+
+@dataclass(frozen=True)
+class HourlyDemand:
+    """Requests per hour from ``start`` 00:00 (JST), one column per hour."""
+
+    start: dt.date
+    by_type: np.ndarray  # [4, H] eligibility checks per facility type
+    card_share: np.ndarray  # [H] share of checks made by card
+    portal: np.ndarray  # [H] Myna Portal logins
+    private: np.ndarray  # [H] private-sector verifications through platform operators
+    renewals: np.ndarray  # [H] certificate renewals at the counters (two certificates each)
+
+    @property
+    def hours(self) -> int:
+        return self.by_type.shape[1]
+
+    @property
+    def checks(self) -> np.ndarray:
+        return self.by_type.sum(axis=0)
+
+    @property
+    def card_checks(self) -> np.ndarray:
+        return self.checks * self.card_share
+
+    @property
+    def number_checks(self) -> np.ndarray:
+        return self.checks - self.card_checks
+
+    def times(self) -> np.ndarray:
+        return np.datetime64(self.start, "h") + np.arange(self.hours).astype("timedelta64[h]")
+
+    def scaled(self, factor: float) -> HourlyDemand:
+        return HourlyDemand(
+            self.start, self.by_type * factor, self.card_share, self.portal * factor, self.private * factor,
+            self.renewals * factor,
+        )
+
+
+def _window_factor(days: list[dt.date], windows: Sequence[tuple[dt.date, dt.date, float]]) -> np.ndarray:
+    f = np.ones(len(days))
+    for a, b, k in windows:
+        f *= np.array([k if a <= d <= b else 1.0 for d in days])
+    return np.repeat(f, 24)
+
+
+def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
+    """National demand per hour for ``n_days`` from ``start``, as the parameters say."""
+    if n_days < 1:
+        raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
+    d, fac = params.demand, params.facilities
+    days = [start + dt.timedelta(days=i) for i in range(n_days)]
+    shape = ShapeDemand(
+        eligibility_checks_per_month=d.checks_reference_total,
+        eligibility_reference_month=d.reference_month,
+        card_share_of_eligibility=0.0,
+        portal_logins_per_day=d.portal_logins_per_day,
+        payout_applications_per_day=0.0,
+        card_transactions_per_business_day=0.0,
+        private_verifier_checks_per_day=d.private_verifier_checks_per_day,
+    )
+    base = hourly_demand(shape, start, n_days)
+    y, m = (int(x) for x in d.reference_month.split("-"))
+    ref_day = dt.date(y, m, 15)
+    total_ref = sum(fac.checks_reference_month.values())
+    season = np.repeat([d.season.get(day.month, 1.0) / d.season.get(m, 1.0) for day in days], 24)
+    rows = []
+    for t in FACILITY_TYPES:
+        ref = interpolate(fac.adoption[t], ref_day)
+        adopt = np.repeat([interpolate(fac.adoption[t], day) / ref for day in days], 24)
+        lagged = np.roll(base["eligibility"], fac.hour_lag[t])
+        if fac.hour_lag[t]:
+            lagged[: fac.hour_lag[t]] = base["eligibility"][0]
+        rows.append(lagged * fac.checks_reference_month[t] / total_ref * adopt * season)
+    share = np.repeat([interpolate(d.card_share, day) for day in days], 24)
+    home = _window_factor(days, [(d.etax_season[0], d.etax_season[1], d.etax_factor)])
+    portal = base["portal"] * home * _window_factor(days, d.campaigns)
+    private = (base["ocsp"] - base["portal"]) * home
+    if d.renewals:
+        per_day = renewals_per_day(days, d.renewal_lead_days)
+        open_days = np.array([day.weekday() < 5 and not is_holiday(day) for day in days], dtype=float)
+        # renewals wait for the next open day: a week's renewals go to its business days
+        weekly = per_day.sum() / max(open_days.sum(), 1.0)
+        counter = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
+        renew = (open_days[:, None] * weekly * counter[None, :]).reshape(-1)
+    else:
+        renew = np.zeros(24 * n_days)
+    return HourlyDemand(start, np.vstack(rows), share, portal, private, renew)

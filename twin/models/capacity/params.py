@@ -1,0 +1,189 @@
+"""Parameters of the capacity scenario, each with its default and where the default comes from.
+
+``SOURCED`` names the public source of a default; everything else is an assumption and the report
+lists it as one. Pool service times default to the measured values in ``service_times.json``
+(written by scripts/measure_service_times.py with the machine and date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+
+FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
+POOLS = ("eligibility", "ocsp", "portal", "ca")
+SERVICE_TIMES_FILE = Path(__file__).with_name("service_times.json")
+
+
+def measured_service_times() -> dict:
+    """The committed measurement: {"measured_at", "machine", "method", "seconds": {path: s}}."""
+    return json.loads(SERVICE_TIMES_FILE.read_text())
+
+
+def _measured(name: str) -> float:
+    return float(measured_service_times()["seconds"][name])
+
+
+class Facilities(StrictModel):
+    """Medical facilities (医療機関・薬局) and the share with an operating reader over time."""
+
+    count: dict[Literal["hospital", "clinic", "dental", "pharmacy"], interval(0, None, integer=True)] = Field(
+        default_factory=lambda: {"hospital": 8_192, "clinic": 89_695, "dental": 70_335, "pharmacy": 61_495}
+    )
+    #: (date, share operating) per type; linear in between, flat outside
+    adoption: dict[Literal["hospital", "clinic", "dental", "pharmacy"], list[tuple[Date, Fraction]]] = Field(
+        default_factory=lambda: {
+            "hospital": [(dt.date(2023, 2, 1), 0.601), (dt.date(2024, 7, 1), 0.92), (dt.date(2025, 10, 1), 0.95)],
+            "clinic": [(dt.date(2023, 2, 1), 0.377), (dt.date(2024, 7, 1), 0.88), (dt.date(2025, 10, 1), 0.93)],
+            "dental": [(dt.date(2023, 2, 1), 0.416), (dt.date(2024, 7, 1), 0.88), (dt.date(2025, 10, 1), 0.93)],
+            "pharmacy": [(dt.date(2023, 2, 1), 0.746), (dt.date(2024, 7, 1), 0.95), (dt.date(2025, 10, 1), 0.97)],
+        }
+    )
+    #: online checks in the reference month by type (MHLW 医療保険部会 181, July 2024)
+    checks_reference_month: dict[Literal["hospital", "clinic", "dental", "pharmacy"], NonNegativeFloat] = Field(
+        default_factory=lambda: {"hospital": 12.07e6, "clinic": 86.1e6, "dental": 14.2e6, "pharmacy": 92.6e6}
+    )
+    #: hours the type's patients come later than the clinic curve (the pharmacy after the clinic)
+    hour_lag: dict[Literal["hospital", "clinic", "dental", "pharmacy"], interval(0, 6, integer=True)] = Field(
+        default_factory=lambda: {"hospital": 0, "clinic": 0, "dental": 0, "pharmacy": 1}
+    )
+
+
+class Demand(StrictModel):
+    """Eligibility checks and the other certificate load on the JPKI revocation service."""
+
+    checks_reference_total: PositiveFloat = 204_975_295
+    reference_month: str = "2024-07"
+    #: card share of online checks (mid-month, monthly share), linear in between
+    card_share: list[tuple[Date, Fraction]] = Field(
+        default_factory=lambda: [
+            (dt.date(2023, 4, 15), 0.063), (dt.date(2023, 12, 15), 0.0429), (dt.date(2024, 7, 15), 0.1113),
+            (dt.date(2025, 5, 15), 0.293), (dt.date(2025, 10, 15), 0.3714),
+        ]
+    )
+    #: month -> multiplier on the July-calibrated volume (winter colds, the summer dip)
+    season: dict[int, PositiveFloat] = Field(
+        default_factory=lambda: {1: 1.08, 2: 1.05, 3: 1.05, 4: 1.0, 5: 0.97, 6: 1.0, 7: 1.0, 8: 0.95, 9: 0.98,
+                                 10: 1.02, 11: 1.03, 12: 1.10}
+    )
+    portal_logins_per_day: NonNegativeFloat = 1_000_000
+    private_verifier_checks_per_day: NonNegativeFloat = 500_000
+    etax_season: tuple[Date, Date] = (dt.date(2024, 2, 16), dt.date(2024, 3, 15))
+    etax_factor: PositiveFloat = Field(2.5, description="portal and private-verifier load in the e-Tax season")
+    campaigns: list[tuple[Date, Date, PositiveFloat]] = Field(
+        default_factory=list, description="(first day, last day, factor on portal load): points campaigns"
+    )
+    renewals: bool = Field(True, description="the 5-year certificate renewal wave adds issuance load")
+    renewal_lead_days: interval(1, 365, integer=True) = Field(
+        90, description="renewals spread over the days before expiry"
+    )
+
+
+class Reception(StrictModel):
+    """The face-authentication reader at the reception (顔認証付きカードリーダー)."""
+
+    match_rate: Fraction = Field(0.92, description="one face capture matches the card photo")
+    max_face_attempts: interval(1, 5, integer=True) = 2
+    knows_pin: Fraction = Field(0.6, description="a patient whose face did not match knows the PIN")
+    visual_check: Fraction = Field(0.8, description="otherwise the staff check the face visually (目視確認)")
+    face_seconds: NonNegativeFloat = 3.0
+    card_seconds: NonNegativeFloat = 2.0
+    pin_seconds: NonNegativeFloat = 6.0
+
+
+class ServiceTimes(StrictModel):
+    """Seconds of one worker per request on each real code path (defaults: the measurement)."""
+
+    ocsp_fresh: PositiveFloat = Field(default_factory=lambda: _measured("ocsp_fresh"))
+    ocsp_cached: PositiveFloat = Field(default_factory=lambda: _measured("ocsp_cached"))
+    crl_download: PositiveFloat = Field(default_factory=lambda: _measured("crl_download"))
+    eligibility_card_pin: PositiveFloat = Field(default_factory=lambda: _measured("eligibility_card_pin"))
+    eligibility_card_face: PositiveFloat = Field(default_factory=lambda: _measured("eligibility_card_face"))
+    eligibility_number: PositiveFloat = Field(default_factory=lambda: _measured("eligibility_number"))
+    portal_login: PositiveFloat = Field(default_factory=lambda: _measured("portal_login"))
+    certificate_issue: PositiveFloat = Field(default_factory=lambda: _measured("certificate_issue"))
+
+
+class Pool(StrictModel):
+    """One server pool: ``servers`` workers, each serving one request at a time."""
+
+    servers: interval(1, 1_000_000, integer=True)
+    slo_p99_seconds: PositiveFloat = 1.0
+    timeout_seconds: PositiveFloat = 5.0
+
+
+def _default_pools() -> dict[str, Pool]:
+    return {"eligibility": Pool(servers=4), "ocsp": Pool(servers=2), "portal": Pool(servers=2), "ca": Pool(servers=2)}
+
+
+class Revocation(StrictModel):
+    """How relying parties learn of revocations: OCSP (with a CDN in front) or CRL downloads."""
+
+    mode: Literal["ocsp", "crl"] = "ocsp"
+    cdn_hit_rate: Fraction = Field(0.0, description="OCSP answers served from a CDN cache, not the responder")
+    presigned_share: Fraction = Field(0.98, description="responder answers from the pre-signed cache")
+    crl_relying_parties: interval(0, None, integer=True) = Field(
+        230_000, description="CRL mode: parties downloading (every facility, the portal, the verifiers)"
+    )
+    crl_downloads_per_day: PositiveFloat = Field(24.0, description="CRL mode: each party refreshes hourly")
+    crl_partitions: interval(1, 2000, integer=True) = Field(1_741, description="CRL partitions (one per municipality)")
+
+
+class Agent(StrictModel):
+    """Agent fidelity: a sample of patients runs the real card, reader and eligibility code."""
+
+    patients: interval(1, 100_000, integer=True) = 300
+    cards: interval(1, 16, integer=True) = Field(4, description="real personalised cards the patients share")
+    mislink_rate: Fraction = Field(8_351 / 82_080_000, description="linking error rate (2023 review)")
+    revoked_share: Fraction = Field(0.002, description="patients presenting a card revoked since (lost, moved)")
+
+
+class Params(StrictModel):
+    fidelity: Literal["aggregate", "agent"] = "aggregate"
+    facilities: Facilities = Facilities()
+    demand: Demand = Demand()
+    reception: Reception = Reception()
+    pools: dict[Literal["eligibility", "ocsp", "portal", "ca"], Pool] = Field(default_factory=_default_pools)
+    revocation: Revocation = Revocation()
+    service_times: ServiceTimes = ServiceTimes()
+    load_multiplier: PositiveFloat = 1.0
+    #: load multipliers swept for the knee (where the peak hour's p99 breaks the SLO)
+    sweep: list[PositiveFloat] = Field(
+        default_factory=lambda: [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+    )
+    agent: Agent = Agent()
+
+    @model_validator(mode="after")
+    def _complete(self) -> Params:
+        missing = [p for p in POOLS if p not in self.pools]
+        if missing:
+            raise ValueError(f"pools: missing {', '.join(missing)}; every pool of {', '.join(POOLS)} needs servers")
+        if sorted(self.sweep) != list(self.sweep):
+            raise ValueError(f"sweep: {list(self.sweep)} must be in increasing order")
+        return self
+
+
+SOURCED = {
+    "facilities.count": "MHLW 医療保険部会 163 (2023-02): 229,717 facilities",
+    "facilities.adoption": "MHLW 医療保険部会 163: operating 2023-02 by type (later points assumed)",
+    "facilities.checks_reference_month": "MHLW 医療保険部会 181: July 2024 checks by facility type",
+    "demand.checks_reference_total": "MHLW 医療保険部会 181: 204,975,295 online checks in July 2024",
+    "demand.reference_month": "MHLW 医療保険部会 181",
+    "demand.card_share": "MHLW via news: 6.30 % (2023-04) ... 11.13 % (2024-07) ... 37.14 % (2025-10)",
+    "demand.etax_season": "NTA: income-tax filing period 16 February - 15 March",
+    "agent.mislink_rate": "Digital Agency 2023-12: 8,351 errors in 8,208万 records",
+    "service_times.ocsp_fresh": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.ocsp_cached": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.crl_download": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.eligibility_card_pin": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.eligibility_card_face": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.eligibility_number": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.portal_login": "measured: scripts/measure_service_times.py (service_times.json)",
+    "service_times.certificate_issue": "measured: scripts/measure_service_times.py (service_times.json)",
+}

@@ -1,0 +1,131 @@
+"""What the capacity comparison shows: the national load hour by hour, its peak, and how far each
+design's server pools are from breaking their latency target."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from twin.metrics import Metrics
+from twin.models.capacity.aggregate import OptionResult, summary
+from twin.models.capacity.params import FACILITY_TYPES, POOLS, SOURCED, Params, measured_service_times
+from twin.report import Assumption, Figure, Paragraph, Section, Table
+from twin.report.assumptions import assumptions as shared_assumptions
+
+SOURCES = [
+    "MHLW 医療保険部会 163 (facilities, reader readiness 2023-02) and 181 (checks July 2024 by type and card)",
+    "Card share of eligibility checks 2023-04 ... 2025-10 (MHLW via news); Digital Agency 2023-12 mis-link review",
+    "MIC 「マイナンバーカード交付状況について」 via Code for Japan (card issuance history, renewal cohorts)",
+    "Service times measured on this repository's code (scripts/measure_service_times.py)",
+]
+
+
+def headline(r: OptionResult, params: Params) -> dict[str, Any]:
+    d = r.demand
+    checks = d.checks * params.load_multiplier
+    h = int(np.argmax(checks))
+    return {
+        "checks": float(checks.sum()),
+        "card_checks": float(d.card_checks.sum() * params.load_multiplier),
+        "peak_checks_per_second": float(checks[h] / 3600),
+        "peak_hour": str(d.times()[h]),
+        "pools": summary(r, params),
+        "reception": {k: float(v) for k, v in vars(r.shares).items()},
+        "revocation_visible_after_hours": 0.0
+        if params.revocation.mode == "ocsp"
+        else 24.0 / params.revocation.crl_downloads_per_day,
+    }
+
+
+def add_metrics(m: Metrics, option: str, r: OptionResult, params: Params) -> None:
+    t = r.demand.times()
+    mult = params.load_multiplier
+    for i, ft in enumerate(FACILITY_TYPES):
+        m.add_series("checks_per_hour", t, r.demand.by_type[i] * mult, option=option, facility=ft)
+    m.add_series("card_checks_per_hour", t, r.demand.card_checks * mult, option=option)
+    for name, ph in r.pools.items():
+        m.add_series("requests_per_hour", t, ph.arrivals, option=option, pool=name)
+        m.add_series("utilisation", t, ph.utilisation, option=option, pool=name)
+        m.add_series("timeouts", t, ph.timeouts, option=option, pool=name)
+        m.add("knee_multiplier", r.knees[name], option=option, pool=name)
+        for q in (0.5, 0.95, 0.99):
+            m.add("response_seconds", ph.quantile(q), option=option, pool=name, quantile=q)
+
+
+def _figures(results: dict[str, OptionResult]) -> list[Figure]:
+    import matplotlib.pyplot as plt
+
+    first = next(iter(results.values()))
+    x = first.demand.times().astype("datetime64[s]").astype(dt.datetime)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for i, ft in enumerate(FACILITY_TYPES):
+        ax.plot(x, first.demand.by_type[i] / 3600, label=ft, lw=1.2)
+    ax.plot(x, first.demand.checks / 3600, label="all", lw=2, color="k")
+    ax.set_ylabel("eligibility checks per second")
+    ax.set_title("National eligibility checks by hour")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
+    figs = [Figure("hourly_checks", fig, "Online eligibility checks per second, by facility type, hour by hour.")]
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for name, r in results.items():
+        ax.plot(x, r.pools["ocsp"].arrivals / 3600, label=name, lw=1.2)
+    ax.set_ylabel("requests per second at the OCSP/CRL pool")
+    ax.set_title("Load on the JPKI revocation service")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
+    figs.append(Figure("revocation_load", fig, "Requests reaching the revocation service's servers, per option."))
+    return figs
+
+
+def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: dict | None) -> list[Section]:
+    first = next(iter(heads.values()))
+    meas = measured_service_times()
+    intro = Paragraph(
+        f"National peak: {first['peak_checks_per_second']:,.0f} eligibility checks per second "
+        f"(hour starting {first['peak_hour']} JST); {first['checks']:,.0f} checks in the horizon, "
+        f"{first['card_checks']:,.0f} by card. Service times were measured on {meas['measured_at']} "
+        f"({meas['machine']['processor']}, {meas['machine']['cpus']} CPUs, Python {meas['machine']['python']}); "
+        "they are the services' own CPU time, without network or database round trips."
+    )
+    rows = []
+    for opt, h in heads.items():
+        for pool in POOLS:
+            p = h["pools"][pool]
+            rows.append([
+                opt, pool, p["servers"], p["peak_per_second"], p["peak_utilisation"], p["p50_seconds"] * 1e3,
+                p["p95_seconds"] * 1e3, p["p99_seconds"] * 1e3, p["timeouts"], p["knee_multiplier"],
+            ])
+    table = Table(
+        "Pools per option",
+        ["option", "pool", "servers", "peak req/s", "peak utilisation", "p50 ms", "p95 ms", "p99 ms", "timeouts",
+         "knee (x load)"],
+        rows,
+        note="knee: the load multiplier at which the peak hour's p99 reaches the pool's SLO.",
+        formats={"servers": "{:,.0f}", "peak req/s": "{:,.1f}", "peak utilisation": "{:.4f}", "p50 ms": "{:.4f}",
+                 "p95 ms": "{:.4f}", "p99 ms": "{:.4f}", "timeouts": "{:,.0f}", "knee (x load)": "{:,.1f}"},
+    )
+    rec = first["reception"]
+    reception = Paragraph(
+        "At the reception, card checks end by face match {face:.1%}, PIN {pin:.1%}, visual check {visual:.1%}, "
+        "and fall back to the insured number {fallback_number:.1%}.".format(**rec)
+    )
+    figs = _figures(results)
+    out = [Section("The answer", [intro, table, reception, *figs])]
+    if agent:
+        out.append(Section("Agent fidelity: sampled patients through the real code", [
+            Paragraph("Each sampled patient's card went through the in-process reader, the face-authentication "
+                      "reader model, JpkiClient.authenticate and the eligibility service (with OCSP)."),
+            Table("Outcomes (sample counts vs the aggregate's expectation)", ["outcome", "agent", "expected"],
+                  [[k, v, agent["expected"].get(k, float("nan"))] for k, v in agent["counts"].items()],
+                  formats={"agent": "{:,.0f}", "expected": "{:,.1f}"}),
+        ]))
+    return out
+
+
+def assumptions(base: BaseModel, options: list[tuple[str, BaseModel]]) -> list[Assumption]:
+    return shared_assumptions(base, SOURCED, options)
