@@ -1,0 +1,82 @@
+"""The hourly pool model: Erlang C in stable hours, checked against the closed forms and a station."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.models.capacity.queues import HOUR, erlang_c_vec, knee, peak_p99, simulate_pool
+from twin.sim import BatchStation, Exponential, erlang
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(1, 200), rho=st.floats(0.01, 0.97), s=st.floats(1e-6, 10.0))
+def test_each_hour_is_erlang_c(c, rho, s):
+    lam = rho * c / s
+    pool = simulate_pool(np.array([lam * HOUR]), np.array([s]), c, 1e12)
+    assert pool.p_wait[0] == pytest.approx(erlang.p_wait(lam, 1 / s, c), rel=1e-9)
+    assert pool.utilisation[0] == pytest.approx(rho)
+    ts = np.linspace(0, 50 * s, 101)
+    assert np.all(np.diff(pool.sf(ts)) <= 1e-12)  # a survival function falls
+    q99 = pool.quantile(0.99)
+    assert pool.sf(q99)[0] == pytest.approx(0.01, abs=1e-6)
+
+
+def test_the_mean_of_the_response_distribution_is_erlangs_mean_response():
+    lam, s, c = 7.0, 1.0, 9
+    pool = simulate_pool(np.array([lam * HOUR]), np.array([s]), c, 1e12)
+    ts = np.linspace(0, 80, 80_001)
+    assert np.trapezoid(pool.sf(ts), ts) == pytest.approx(erlang.mean_response(lam, 1 / s, c), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_batch_station_at_the_peak_hour_gives_the_same_percentiles():
+    rng = np.random.default_rng(11)
+    c, lam, s, n = 4, 3.4, 1.0, 400_000
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    services = rng.exponential(s, n)
+    log = BatchStation(None, c, Exponential(s), rng=np.random.default_rng(0)).serve(arrivals, services)
+    response = (log.wait + services)[n // 100 :]
+    pool = simulate_pool(np.array([lam * HOUR]), np.array([s]), c, 1e12)
+    for q in (0.5, 0.95, 0.99):
+        assert np.quantile(response, q) == pytest.approx(pool.quantile(q), rel=0.03)
+    assert log.wait[n // 100 :].mean() == pytest.approx(erlang.mean_wait(lam, 1 / s, c), rel=0.05)
+
+
+def test_an_overloaded_stretch_backs_up_times_out_and_conserves_requests():
+    cap = 2 / 0.5 * HOUR  # 2 servers, 0.5 s
+    arrivals = np.array([0.5, 1.6, 2.0, 0.5, 0.2, 0.2]) * cap
+    pool = simulate_pool(arrivals, np.full(6, 0.5), 2, timeout=30.0)
+    served = np.minimum(arrivals, cap)  # never more than capacity
+    assert pool.timeouts[:1].sum() == 0 and pool.timeouts[1:3].sum() > 0
+    # every request is served within the horizon or timed out: nothing invented or lost
+    assert arrivals.sum() - pool.timeouts.sum() <= served.sum() + cap * 30 / HOUR + 1e-6
+    assert pool.backlog_wait[1] > 0 and pool.backlog_wait[-1] == 0
+    assert pool.quantile(0.99) > 25.0  # the overloaded hours' requests waited about the timeout
+
+
+def test_the_knee_is_where_the_peak_p99_reaches_the_slo():
+    lam, s, c, slo = 100.0, 0.02, 4, 0.1
+    k = knee(lam, s, c, slo)
+    assert peak_p99(k * lam * 0.999, s, c) < slo < peak_p99(k * lam * 1.001, s, c)
+    assert peak_p99(lam * c / (lam * s) * 1.0, s, c) == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((np.array([-1.0]), np.array([1.0]), 1, 1.0), "arrivals"),
+        ((np.array([1.0]), np.array([0.0]), 1, 1.0), "service_seconds"),
+        ((np.array([1.0]), np.array([1.0]), 0, 1.0), "servers"),
+    ],
+)
+def test_bad_pool_inputs_are_refused_by_name(args, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_pool(*args)
+
+
+def test_erlang_c_vectorised_marks_unstable_hours():
+    pw = erlang_c_vec(np.array([1.0, 5.0]), np.array([1.0, 1.0]), 4)
+    assert pw[0] == pytest.approx(erlang.p_wait(1.0, 1.0, 4)) and np.isnan(pw[1])
