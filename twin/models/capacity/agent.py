@@ -36,7 +36,10 @@ from twin.services.jpki import Jpki, KeySource
 from twin.services.store import MemoryStore
 
 KEY_SEED = 20260401  # the disk-cached keys the JPKI tests use
-OUTCOMES = ("number", "face", "pin", "visual", "fallback_number", "answered", "refused_revoked", "wrong_answer")
+OUTCOMES = (
+    "number", "face", "pin", "visual", "fallback_number", "answered", "refused_revoked", "refused_no_qualification",
+    "wrong_answer",
+)
 
 
 def _world(params: Params, start: dt.datetime, rng: np.random.Generator) -> tuple[Any, ...]:
@@ -109,9 +112,9 @@ def run_agent(params: Params, aggregate: OptionResult, rng: np.random.Generator)
         try:
             answer = svc.check_by_card(seen.certificate, now, consent=Consent(True, True), **kwargs)
         except EligibilityError as e:
-            if e.code != "revoked":
+            if e.code not in ("revoked", "no_qualification"):
                 raise
-            counts["refused_revoked"] += 1
+            counts[f"refused_{e.code}"] += 1  # a mis-link can leave the holder with nothing linked
             continue
         counts["answered"] += 1
         counts["wrong_answer"] += int(answer.insured != quals[i].key)
@@ -131,7 +134,8 @@ def expected_counts(params: Params, aggregate: OptionResult) -> dict[str, float]
         "pin": card * s.pin,
         "visual": card * s.visual,
         "fallback_number": card * s.fallback_number,
-        "answered": by_card - revoked,
+        "answered": (by_card - revoked) * (1 - params.agent.mislink_rate),
         "refused_revoked": revoked,
+        "refused_no_qualification": (by_card - revoked) * params.agent.mislink_rate,
         "wrong_answer": (by_card - revoked) * params.agent.mislink_rate,
     }
