@@ -52,7 +52,7 @@ def _resolve(name: str) -> type:
     return obj
 
 
-def _to_json(v: object) -> object:
+def _to_json_slow(v: object) -> object:
     if isinstance(v, enum.Enum):  # before str/int: StrEnum and IntEnum members are strs and ints too
         return {"$e": _class_name(type(v)), "v": v.value}
     if v is None or isinstance(v, bool):
@@ -68,7 +68,7 @@ def _to_json(v: object) -> object:
     if isinstance(v, np.floating | np.bool_):
         return _to_json(v.item())
     if isinstance(v, tuple) and hasattr(v, "_fields"):
-        return {"$n": _class_name(type(v)), "v": [_to_json(x) for x in v]}
+        return _named(v)
     if isinstance(v, tuple):
         return {"$t": [_to_json(x) for x in v]}
     if isinstance(v, list):
@@ -93,9 +93,51 @@ def _to_json(v: object) -> object:
             return {"$m": [[_to_json(k), _to_json(x)] for k, x in sorted(v.items(), key=lambda kv: repr(kv[0]))]}
         return {"$o": {k: _to_json(x) for k, x in sorted(v.items())}}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        fields = {f.name: _to_json(getattr(v, f.name)) for f in dataclasses.fields(v) if f.init}
-        return {"$c": _class_name(type(v)), "v": fields}
+        return _dataclass(v)
     raise CodecError(f"cannot store a value of type {type(v).__module__}.{type(v).__qualname__}: not a record type")
+
+
+def _named(v: tuple) -> object:
+    return {"$n": _class_name(type(v)), "v": [_to_json(x) for x in v]}
+
+
+def _dataclass(v: object) -> object:
+    return {"$c": _class_name(type(v)), "v": {n: _to_json(getattr(v, n)) for n in _init_fields(type(v))}}
+
+
+def _enum(v: enum.Enum) -> object:
+    return {"$e": _class_name(type(v)), "v": v.value}
+
+
+def _init_fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, int, bool, type(None))
+#: per exact type, the encoder (filled on first sight of a type: the hot path is one dict lookup)
+_HANDLERS: dict[type, object] = {}
+
+
+def _to_json(v: object) -> object:
+    t = type(v)
+    if t in _PLAIN:
+        return v
+    h = _HANDLERS.get(t)
+    if h is None:
+        if issubclass(t, enum.Enum):
+            h = _enum
+        elif issubclass(t, tuple) and hasattr(t, "_fields"):
+            h = _named
+        elif dataclasses.is_dataclass(t):
+            h = _dataclass
+        else:
+            h = _to_json_slow
+        _HANDLERS[t] = h
+    return h(v)  # type: ignore[operator]
 
 
 def _from_json(j: object) -> object:

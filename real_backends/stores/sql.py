@@ -6,8 +6,9 @@ going out. :class:`SqlStore` implements :class:`twin.services.store.Store` with 
 writes, and its writes land together on commit or not at all. Transactions are serialised (SQLite:
 ``BEGIN IMMEDIATE``, the database's single writer lock; PostgreSQL: a transaction-scoped advisory
 lock), so two processes sharing one database behave like one ledger. A transaction opened while
-the same thread already has one open becomes a ``SAVEPOINT`` inside it: a request that submits 500
-applications runs them as 500 nested transactions and pays for one durable commit.
+the same thread already has one open is nested in it (its writes are buffered and handed down on
+commit, dropped on rollback): a request that submits 500 applications runs them as 500 nested
+transactions and pays for one durable commit.
 
 Rows are ``(tbl, k, kind, ik, sk, v)``: ``k`` the canonical key text (the primary key with ``tbl``),
 ``kind`` 0/1/2 for int/str/tuple keys, ``ik``/``sk`` the int or string key for ordered scans (ints
@@ -16,6 +17,7 @@ before strings before tuples, as in memory), ``v`` the record in the typed JSON 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Hashable, Iterator, Sequence
 from types import TracebackType
@@ -26,6 +28,7 @@ from twin.services.store import DuplicateKeyError, StoreError, _sort_key
 
 Key = Hashable
 INT64 = (-(2**63), 2**63 - 1)
+_MISSING = object()
 
 
 def key_columns(key: Key) -> tuple[str, int, int, str]:
@@ -54,6 +57,7 @@ class SqlStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0  # open (nested) transactions of the thread holding _lock
+        self._stack: list[SqlTransaction] = []  # those transactions, outermost first
         self.commits = 0
 
     # -- dialect hooks -------------------------------------------------------------------------
@@ -139,10 +143,18 @@ class SqlStore:
         return out
 
 
-class SqlTransaction:
-    """One unit of work on a :class:`SqlStore`: a database transaction, or a savepoint when nested."""
+_DELETED = object()
 
-    __slots__ = ("_store", "_depth", "_done")
+
+class SqlTransaction:
+    """One unit of work on a :class:`SqlStore`: a database transaction, or, when nested, a write buffer over it.
+
+    A nested transaction keeps its writes in memory (reads see them first) and hands them to the
+    transaction below on commit: PostgreSQL slows down sharply past 64 subtransactions in one
+    transaction, and a batch of 500 applications would need 500 savepoints.
+    """
+
+    __slots__ = ("_store", "_depth", "_done", "_writes")
 
     def __init__(self, store: SqlStore) -> None:
         store._lock.acquire()
@@ -150,65 +162,118 @@ class SqlTransaction:
             self._depth = store._depth
             if self._depth == 0:
                 store._begin()
-            else:
-                store._exec(f"SAVEPOINT sp{self._depth}")
         except BaseException:
             store._lock.release()
             raise
         store._depth += 1
+        self._writes: dict[tuple[str, Key], object] = {}
         self._store, self._done = store, False
+        store._stack.append(self)
 
     def _live(self, what: str) -> SqlStore:
         if self._done:
             raise StoreError(f"{what}: this transaction is already finished")
         return self._store
 
+    def _lookup(self, table: str, key: Key) -> object:
+        """The value seen through the open nested transactions, top down; ``_MISSING`` if none has the key."""
+        tk = (table, key)
+        for t in reversed(self._store._stack):
+            if tk in t._writes:
+                return t._writes[tk]
+        return _MISSING
+
     def get(self, table: str, key: Key) -> object | None:
-        return self._live("get")._get(table, key)
+        s = self._live("get")
+        v = self._lookup(table, key) if self._depth > 0 else _MISSING
+        if v is _MISSING:
+            return s._get(table, key)
+        return None if v is _DELETED else v
 
     def put(self, table: str, key: Key, value: object) -> None:
-        self._live("put")._put(table, key, value)
+        s = self._live("put")
+        if self._depth == 0:
+            s._put(table, key, value)
+            return
+        if value is None:
+            raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
+        key_columns(key)  # refuse a key SQL cannot hold now, not at commit
+        self._writes[(table, key)] = value
 
     def insert(self, table: str, key: Key, value: object) -> None:
-        self._live("insert")._insert(table, key, value)
+        s = self._live("insert")
+        if self._depth == 0:
+            s._insert(table, key, value)
+            return
+        if self.get(table, key) is not None:
+            raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
+        self.put(table, key, value)
 
     def delete(self, table: str, key: Key) -> None:
-        self._live("delete")._delete(table, key)
+        s = self._live("delete")
+        if self._depth == 0:
+            s._delete(table, key)
+        else:
+            key_columns(key)
+            self._writes[(table, key)] = _DELETED
 
     def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]:
-        return iter(self._live("scan")._scan(table, limit))
+        s = self._live("scan")
+        own: dict[Key, object] = {}
+        for t in s._stack:  # outermost first: inner writes win
+            own.update({k: v for (tb, k), v in t._writes.items() if tb == table})
+        if not own:
+            return iter(s._scan(table, limit))
+        merged = dict(s._scan(table, None))
+        for k, v in own.items():
+            if v is _DELETED:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
+        return iter(items if limit is None else items[:limit])
 
-    def _finish(self, *statements: str) -> None:
-        s = self._live("commit")
+    def _close(self) -> None:
+        s = self._store
         self._done = True
-        try:
-            for sql in statements:
-                s._exec(sql)
-        except BaseException:
-            if self._depth == 0:  # a failed COMMIT must not leave the connection inside a transaction
-                try:
-                    s._exec("ROLLBACK")
-                except Exception:  # noqa: BLE001, S110 - the original error is the one to report
-                    pass
-            raise
-        finally:
-            s._depth -= 1
-            s._lock.release()
+        s._stack.pop()
+        s._depth -= 1
+        s._lock.release()
 
     def commit(self) -> None:
-        if self._depth == 0:
-            self._finish("COMMIT")
-            self._store.commits += 1
-        else:
-            self._finish(f"RELEASE SAVEPOINT sp{self._depth}")
+        s = self._live("commit")
+        if s._stack[-1] is not self:
+            raise StoreError("commit: an inner transaction is still open")
+        try:
+            if self._depth == 0:
+                try:
+                    s._exec("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):  # a failed COMMIT must not leave a transaction open
+                        s._exec("ROLLBACK")
+                    raise
+                s.commits += 1
+            elif self._depth == 1:  # the transaction below is the database transaction itself
+                for (table, key), value in self._writes.items():
+                    if value is _DELETED:
+                        s._delete(table, key)
+                    else:
+                        s._put(table, key, value)
+            else:
+                s._stack[-2]._writes.update(self._writes)
+        finally:
+            self._close()
 
     def rollback(self) -> None:
         if self._done:
             return
-        if self._depth == 0:
-            self._finish("ROLLBACK")
-        else:
-            self._finish(f"ROLLBACK TO SAVEPOINT sp{self._depth}", f"RELEASE SAVEPOINT sp{self._depth}")
+        s = self._store
+        try:
+            if self._depth == 0:
+                s._exec("ROLLBACK")
+        finally:
+            self._writes = {}
+            self._close()
 
     def __enter__(self) -> SqlTransaction:
         return self

@@ -100,7 +100,7 @@ def test_committed_state_is_exactly_the_transactions_that_committed(make_store, 
         assert store.count(table) == len(model)
 
 
-def test_nested_transactions_are_savepoints_of_the_outer_one(make_sql_store) -> None:
+def test_nested_transactions_land_with_the_outer_one_or_not_at_all(make_sql_store) -> None:
     store = make_sql_store()
     with store.transaction() as outer:
         outer.put("t", 1, "outer")
@@ -116,6 +116,23 @@ def test_nested_transactions_are_savepoints_of_the_outer_one(make_sql_store) -> 
             inner.put("t", 4, "lost with the outer transaction")
         raise RuntimeError("the batch failed")
     assert store.get("t", 4) is None
+    with store.transaction() as outer:
+        with store.transaction() as middle:
+            middle.put("t", 5, "middle")
+            with store.transaction() as inner:
+                inner.delete("t", 1)
+                inner.insert("t", 6, "inner")
+                assert [k for k, _ in inner.scan("t")] == [2, 5, 6]
+            with pytest.raises(DuplicateKeyError):
+                middle.insert("t", 6, "again")
+            assert middle.get("t", 1) is None and outer.get("t", 1) == "outer", "not handed down before commit"
+        assert [k for k, _ in outer.scan("t")] == [2, 5, 6]
+        with pytest.raises(ValueError), store.transaction():
+            with store.transaction() as inner:
+                inner.put("t", 7, "committed into a transaction that then fails")
+            raise ValueError("the middle one fails")
+        assert outer.get("t", 7) is None
+    assert dict(store.scan("t")) == {2: "kept", 5: "middle", 6: "inner"}
 
 
 def test_keys_and_values_a_sql_store_cannot_hold_are_refused_by_name(make_sql_store) -> None:
