@@ -277,7 +277,7 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
     guard = threading.RLock()  # handlers run in a thread pool; the ledger's steps are taken one at a time
 
     @app.get("/health", response_model=HealthOut)
-    def health() -> HealthOut:
+    async def health() -> HealthOut:  # on the event loop: answers while a batch holds the worker threads
         return HealthOut(status="ok", households=world.households)
 
     @app.post("/applications", response_model=DecisionOut, responses=ERRORS, tags=["applications"])

@@ -255,7 +255,7 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
         duration = time.monotonic() - t0
         check = _check_store(store, world)
         kill_t = killed[0] if killed else float("nan")
-        down = [e for e in router.events if e.backend == replicas[0].url and not e.up]
+        down = [e for e in router.events if e.backend == replicas[0].url and not e.up and e.at - t0 >= kill_t]
         detected = (down[0].at - t0) if down else None
         recovered = next((s for s in client.successes if s > kill_t), None)
         return RigResult(

@@ -2,8 +2,9 @@
 
 When the primary server of a payout office dies, the counter does not close: requests go to the
 standby. :class:`Router` is a small asyncio reverse proxy (an ASGI app; serve it with uvicorn):
-every ``interval`` seconds it asks each backend's ``/health``; requests go to the first backend in
-priority order that answered last time. A request the chosen backend cannot answer (connection
+every ``interval`` seconds it asks each backend's ``/health`` (a refused connection marks it down at
+once; a slow answer only after ``slow_checks`` in a row, since a busy server is not a dead one);
+requests go to the first backend in priority order that is up. A request the chosen backend cannot answer (connection
 refused or reset) marks it down at once and gets a 502; with no backend up the answer is 503.
 The router never re-sends a request itself: the client retries with the same idempotency key,
 which is what makes a retry safe. Every change of the active backend is recorded in
@@ -37,12 +38,15 @@ class RouterEvent:
 class Router:
     """ASGI reverse proxy over ``backends`` (base URLs, priority order) with active and passive health checks."""
 
-    def __init__(self, backends: list[str], interval: float = 0.05, timeout: float = 30.0) -> None:
+    def __init__(self, backends: list[str], interval: float = 0.05, timeout: float = 120.0,
+                 health_timeout: float = 1.0, slow_checks: int = 3) -> None:  # fmt: skip
         if not backends:
             raise ValueError("backends: at least one backend URL is needed")
         if interval <= 0:
             raise ValueError(f"interval: {interval} must be > 0 seconds")
         self.backends, self.interval, self.timeout = list(backends), interval, timeout
+        self.health_timeout, self.slow_checks = health_timeout, slow_checks
+        self._slow = dict.fromkeys(backends, 0)
         self.up = dict.fromkeys(backends, True)
         self.events: list[RouterEvent] = []
         self.served: dict[str, int] = dict.fromkeys(backends, 0)
@@ -62,8 +66,13 @@ class Router:
         while True:
             for b in self.backends:
                 try:
-                    r = await self._client.get(b + "/health", timeout=max(self.interval * 4, 0.2))
+                    r = await self._client.get(b + "/health", timeout=self.health_timeout)
+                    self._slow[b] = 0
                     self._mark(b, r.status_code == 200, f"health check answered {r.status_code}")
+                except httpx.TimeoutException:
+                    self._slow[b] += 1
+                    if self._slow[b] >= self.slow_checks:
+                        self._mark(b, False, f"health check timed out {self._slow[b]} times in a row")
                 except httpx.HTTPError as e:
                     self._mark(b, False, f"health check failed: {type(e).__name__}")
             await asyncio.sleep(self.interval)
