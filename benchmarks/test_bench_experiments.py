@@ -30,6 +30,9 @@ REPS = int(os.environ.get("TWIN_BENCH_REPS", "200"))
 SCENARIO = os.environ.get("TWIN_BENCH_SCENARIO", "scenarios/payout_2020.yaml")
 SCALE = float(os.environ.get("TWIN_BENCH_SCALE", "0.01"))
 
+#: the default sweep runs for tens of minutes: longer than the test suite's 600 s timeout allows
+pytestmark = pytest.mark.timeout(4 * 3600)
+
 _walls: dict[int, float] = {}
 _results: dict[int, bytes] = {}
 
