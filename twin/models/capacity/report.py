@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from twin.metrics import Metrics
 from twin.models.capacity.aggregate import OptionResult, summary
 from twin.models.capacity.params import FACILITY_TYPES, POOLS, SOURCED, Params, measured_service_times
+from twin.models.capacity.queues import HOUR, peak_p99
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
 
@@ -34,6 +35,7 @@ def headline(r: OptionResult, params: Params) -> dict[str, Any]:
         "peak_hour": str(d.times()[h]),
         "pools": summary(r, params),
         "reception": {k: float(v) for k, v in vars(r.shares).items()},
+        "sweep": list(params.sweep),
         "revocation_visible_after_hours": 0.0
         if params.revocation.mode == "ocsp"
         else 24.0 / params.revocation.crl_downloads_per_day,
@@ -53,6 +55,15 @@ def add_metrics(m: Metrics, option: str, r: OptionResult, params: Params) -> Non
         m.add("knee_multiplier", r.knees[name], option=option, pool=name)
         for q in (0.5, 0.95, 0.99):
             m.add("response_seconds", ph.quantile(q), option=option, pool=name, quantile=q)
+        for mult, p99 in sweep(ph, params.sweep):
+            m.add("peak_hour_p99_seconds", p99, option=option, pool=name, multiplier=mult)
+
+
+def sweep(ph: object, multipliers: list[float]) -> list[tuple[float, float]]:
+    """The peak hour's p99 (steady state; inf once saturated) at each load multiplier."""
+    h = int(np.argmax(ph.arrivals))  # type: ignore[attr-defined]
+    lam, s = ph.arrivals[h] / HOUR, float(ph.service_seconds[h])  # type: ignore[attr-defined]
+    return [(m, peak_p99(m * lam, s, ph.servers)) for m in multipliers]  # type: ignore[attr-defined]
 
 
 def _figures(results: dict[str, OptionResult]) -> list[Figure]:
@@ -115,7 +126,19 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
         "and fall back to the insured number {fallback_number:.1%}.".format(**rec)
     )
     figs = _figures(results)
-    out = [Section("The answer", [intro, table, reception, *figs])]
+    sweep_rows = []
+    for opt, r in results.items():
+        mults = next(iter(heads.values()))["sweep"]
+        for pool in ("eligibility", "ocsp"):
+            sweep_rows.append([opt, pool, *(p99 * 1e3 for _, p99 in sweep(r.pools[pool], mults))])
+    sweep_table = Table(
+        "Peak-hour p99 (ms) by load multiplier",
+        ["option", "pool", *(f"x{m:g}" for m in next(iter(heads.values()))["sweep"])],
+        sweep_rows,
+        note="inf: the pool is saturated at that load.",
+        formats={f"x{m:g}": "{:.3g}" for m in next(iter(heads.values()))["sweep"]},
+    )
+    out = [Section("The answer", [intro, table, reception, sweep_table, *figs])]
     if agent:
         out.append(Section("Agent fidelity: sampled patients through the real code", [
             Paragraph("Each sampled patient's card went through the in-process reader, the face-authentication "
