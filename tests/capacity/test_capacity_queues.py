@@ -80,3 +80,12 @@ def test_bad_pool_inputs_are_refused_by_name(args, message):
 def test_erlang_c_vectorised_marks_unstable_hours():
     pw = erlang_c_vec(np.array([1.0, 5.0]), np.array([1.0, 1.0]), 4)
     assert pw[0] == pytest.approx(erlang.p_wait(1.0, 1.0, 4)) and np.isnan(pw[1])
+
+
+def test_servers_needed_is_the_smallest_pool_within_the_slo():
+    from twin.models.capacity.aggregate import servers_needed
+
+    lam, s, slo = 50.0, 0.1, 0.5
+    pool = simulate_pool(np.array([lam * HOUR]), np.array([s]), 10, 1e9)
+    c = servers_needed(pool, slo)
+    assert peak_p99(lam, s, c) <= slo < peak_p99(lam, s, c - 1)

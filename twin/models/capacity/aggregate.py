@@ -16,7 +16,7 @@ import numpy as np
 
 from twin.models.capacity.demand import HourlyDemand
 from twin.models.capacity.params import POOLS, Params
-from twin.models.capacity.queues import HOUR, PoolHours, knee, simulate_pool
+from twin.models.capacity.queues import HOUR, PoolHours, knee, peak_p99, simulate_pool
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,19 @@ def summary(r: OptionResult, params: Params) -> dict[str, dict[str, float]]:
             "timeouts": float(ph.timeouts.sum()),
             "servers": float(ph.servers),
             "knee_multiplier": float(r.knees[name]),
+            "servers_needed": float(servers_needed(ph, params.pools[name].slo_p99_seconds)),  # type: ignore[index]
             "slo_p99_seconds": params.pools[name].slo_p99_seconds,  # type: ignore[index]
         }
     return out
+
+
+def servers_needed(ph: PoolHours, slo: float) -> int:
+    """The fewest workers that keep the peak hour's p99 within ``slo`` (the pool-size sweep)."""
+    h = int(np.argmax(ph.arrivals))
+    lam, s = ph.arrivals[h] / HOUR, float(ph.service_seconds[h])
+    if s > slo:
+        raise ValueError(f"service time {s:.3g} s exceeds the SLO {slo:.3g} s: no pool size meets it")
+    c = max(1, int(np.ceil(lam * s)))
+    while peak_p99(lam, s, c) > slo:
+        c += 1
+    return c

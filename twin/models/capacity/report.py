@@ -110,15 +110,18 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
             rows.append([
                 opt, pool, p["servers"], p["peak_per_second"], p["peak_utilisation"], p["p50_seconds"] * 1e3,
                 p["p95_seconds"] * 1e3, p["p99_seconds"] * 1e3, p["timeouts"], p["knee_multiplier"],
+                p["servers_needed"],
             ])
     table = Table(
         "Pools per option",
         ["option", "pool", "servers", "peak req/s", "peak utilisation", "p50 ms", "p95 ms", "p99 ms", "timeouts",
-         "knee (x load)"],
+         "knee (x load)", "servers needed"],
         rows,
-        note="knee: the load multiplier at which the peak hour's p99 reaches the pool's SLO.",
+        note="knee: the load multiplier at which the peak hour's p99 reaches the pool's SLO; servers needed: the "
+        "fewest workers keeping the peak hour's p99 within the SLO at this load.",
         formats={"servers": "{:,.0f}", "peak req/s": "{:,.1f}", "peak utilisation": "{:.4f}", "p50 ms": "{:.4f}",
-                 "p95 ms": "{:.4f}", "p99 ms": "{:.4f}", "timeouts": "{:,.0f}", "knee (x load)": "{:,.1f}"},
+                 "p95 ms": "{:.4f}", "p99 ms": "{:.4f}", "timeouts": "{:,.0f}", "knee (x load)": "{:,.1f}",
+                 "servers needed": "{:,.0f}"},
     )
     rec = first["reception"]
     reception = Paragraph(
