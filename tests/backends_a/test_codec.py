@@ -1,0 +1,83 @@
+"""The durable stores' codec: typed JSON that reads back exactly what was written, and never runs code it is told to."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_key
+from twin.services.accounts import AccountType, BankAccount
+from twin.services.payout import Application, ApplicationRecord, Channel, Decision, Outcome, Reason, Status, Totals
+from twin.services.payout.records import HouseholdFile
+
+
+def test_the_payout_records_read_back_equal_and_typed() -> None:
+    account = BankAccount("0001", "123", AccountType.ORDINARY, "0001234", "ヤマダタロウ")
+    app = Application(7, 21, Channel.ONLINE, account, (21, 22), True)
+    records = [
+        ApplicationRecord(3, "k-7", 7, app, dt.date(2020, 5, 11), Outcome.ACCEPTED, account, Status.ENTITLED),
+        Decision(Outcome.REJECTED, 7, Reason.DUPLICATE, "household 7: already applied"),
+        HouseholdFile(Status.APPLIED, 3, account, -1, None, 0),
+        Totals(next_application=4, paid_amount=10**12),
+        ("fingerprint", Decision(Outcome.ACCEPTED, 1)),
+    ]
+    for r in records:
+        back = decode(encode(r))
+        assert back == r and type(back) is type(r)
+    assert type(decode(encode(records[0])).payload.account.account_type) is AccountType  # type: ignore[attr-defined]
+
+
+def test_the_same_record_always_encodes_to_the_same_text() -> None:
+    a = frozenset({Channel.MAIL, Channel.ONLINE, Channel.PUSH})
+    b = frozenset({Channel.PUSH, Channel.ONLINE, Channel.MAIL})
+    assert encode(a) == encode(b)
+    assert encode({"b": 1, "a": 2}) == '{"$o":{"a":2,"b":1}}'
+
+
+def test_a_stored_class_outside_the_twin_is_refused_not_imported() -> None:
+    with pytest.raises(CodecError, match=r"stored type 'os:system': only classes under \('twin.',\) may be decoded"):
+        decode('{"$n": "os:system", "v": ["echo hi"]}')
+    with pytest.raises(CodecError, match="unknown tag"):
+        decode('{"$zz": 1}')
+    with pytest.raises(CodecError, match="not JSON"):
+        decode("{nope")
+    with pytest.raises(CodecError, match="cannot store a value of type builtins.object"):
+        encode(object())
+
+
+def test_arrays_keep_dtype_shape_and_come_back_read_only() -> None:
+    a = np.array([[1, 2], [3, 4]], dtype=np.int16)
+    b = decode(encode(a))
+    assert b.dtype == np.int16 and b.shape == (2, 2) and (b == a).all() and not b.flags.writeable
+
+
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False) | st.dates()
+    | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=10,
+)  # fmt: skip
+
+
+@given(plain)
+def test_any_plain_value_round_trips(value: object) -> None:
+    back = decode(encode(value))
+    assert back == value and type(back) is type(value)
+    assert encode(back) == encode(value)
+
+
+def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
+    assert decode(encode(0.1 + 0.2)) == 0.30000000000000004
+    assert decode(encode(float("inf"))) == float("inf")
+    nan = decode(encode(float("nan")))
+    assert nan != nan
+
+
+@given(st.integers() | st.text() | st.tuples(st.integers(), st.text()))
+def test_keys_round_trip(key: object) -> None:
+    assert decode_key(encode_key(key)) == key

@@ -1,0 +1,72 @@
+"""`twin serve payout --store sqlite:///PATH` runs a real uvicorn server; what it answered survives a restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from real_backends.cli import SERVICES, app
+from real_backends.payout_api import PayoutWorld
+from real_backends.rig.failover import _application_json
+from real_backends.stores.pgserver import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+WORLD = PayoutWorld(households=40, seed=5)
+
+
+def _serve(store: str, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "twin.cli", "serve", "payout", "--store", store, "--port", str(port),
+           "--set", "households=40", "--set", "seed=5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"server did not start: {proc.communicate()[0].decode()[-2000:]}")
+
+
+@pytest.mark.slow
+def test_a_served_payout_api_answers_and_keeps_its_answers_across_a_restart(tmp_path: Path) -> None:
+    store, port = f"sqlite:///{tmp_path / 'payout.db'}", free_port()
+    body = _application_json(WORLD, 2)
+    proc = _serve(store, port)
+    try:
+        first = httpx.post(f"http://127.0.0.1:{port}/applications", json=body, headers={"Idempotency-Key": "k"})
+        assert first.status_code == 200 and first.json()["outcome"] == "accepted"
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"] == "Myna Twin payout API"
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no clean shutdown: the answer must already be durable
+        proc.wait(30)
+    proc = _serve(store, port)
+    try:
+        again = httpx.post(f"http://127.0.0.1:{port}/applications", json=body, headers={"Idempotency-Key": "k"})
+        assert again.content == first.content
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended
+        assert proc.wait(30) in (0, -signal.SIGTERM), "SIGTERM stops the server"
+
+
+def test_serve_refuses_an_unknown_service_or_store_by_name(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["nope"])
+    assert r.exit_code == 2 and "unknown service 'nope'; choose one of: " in r.output
+    r = runner.invoke(app, ["payout", "--store", "mysql://x"])
+    assert r.exit_code == 2 and "store URL scheme 'mysql' is not supported" in r.output
+    r = runner.invoke(app, ["payout", "--store", f"sqlite:///{tmp_path}/no/such/dir/x.db"])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    r = runner.invoke(app, ["payout", "--store", "memory://", "--set", "colour=blue"])
+    assert r.exit_code == 2 and "unknown option(s) ['colour']" in r.output
+    assert "payout" in SERVICES
