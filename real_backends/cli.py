@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
+from twin.services.store import StoreError
+
 SERVICES: dict[str, str] = {
     "payout": "real_backends.payout_api:serve_app",
 }
@@ -63,6 +65,10 @@ def serve(
     make = factory(service)
     try:
         asgi = make(store, **parse_options(option))
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, StoreError) as e:
         raise typer.BadParameter(str(e)) from None
+    except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached
+        if not type(e).__module__.startswith("psycopg"):
+            raise
+        raise typer.BadParameter(f"cannot open the store: {str(e).strip().splitlines()[0]}") from None
     uvicorn.run(asgi, host=host, port=port, log_level=log_level, access_log=False)
