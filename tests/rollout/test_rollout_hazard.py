@@ -94,3 +94,16 @@ def test_switching_points_off_removes_only_the_points_levers() -> None:
     assert not any(k.startswith("points") for k in off.by_lever)
     rest = [k for k in on.by_lever if not k.startswith("points")]
     assert all(np.array_equal(on.by_lever[k], off.by_lever[k]) for k in rest)
+
+
+def test_phase2_carries_phase1s_fitted_response_scaled_by_its_points() -> None:
+    from twin.models.rollout.levers import effective_phase2
+
+    p = Params(points={"phase1": {"start": dt.date(2020, 7, 1), "deadlines": [dt.date(2021, 4, 30)],
+                                  "lift_per_5000": 3.0, "rush": 7.0}})  # fmt: skip
+    p2 = effective_phase2(p)
+    assert (p2.lift_per_5000, p2.rush, p2.points) == (3.0, 7.0, 20000)
+    own = Params(points={"phase2_follows_phase1": False})
+    assert effective_phase2(own).lift_per_5000 == own.points.phase2.lift_per_5000
+    off = Params(points={"phase2": {**Params().points.phase2.model_dump(), "enabled": False}})
+    assert "points:phase2" not in build_levers(off, dt.date(2016, 1, 1), 2922).by_lever

@@ -68,6 +68,14 @@ def points_lift(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
     return lift
 
 
+def effective_phase2(params: Params) -> PointsPhase:
+    """Phase 2 as simulated: with ``phase2_follows_phase1`` it takes phase 1's response parameters."""
+    p1, p2 = params.points.phase1, params.points.phase2
+    if not params.points.phase2_follows_phase1:
+        return p2
+    return p2.model_copy(update={"lift_per_5000": p1.lift_per_5000, "rush": p1.rush, "rush_days": p1.rush_days})
+
+
 def build_levers(params: Params, day0: dt.date, n: int) -> LeverSchedule:
     """Every lever of ``params`` as a day series over ``n`` days from ``day0``."""
     by: dict[str, np.ndarray] = {}
@@ -80,8 +88,9 @@ def build_levers(params: Params, day0: dt.date, n: int) -> LeverSchedule:
         (days >= np.datetime64(e.from_date)) & np.isin(months, e.months), e.coverage * e.lift, 0.0
     )
     if params.points.enabled:
-        by["points:phase1"] = points_lift(params.points.phase1, day0, n)
-        by["points:phase2"] = points_lift(params.points.phase2, day0, n)
+        for name, phase in (("phase1", params.points.phase1), ("phase2", effective_phase2(params))):
+            if phase.enabled:
+                by[f"points:{name}"] = points_lift(phase, day0, n)
     p = params.payout
     t = np.arange(n, dtype=np.float64)
     a, b, c = (_offset(day0, x) for x in (p.start, p.peak, p.end))

@@ -107,6 +107,7 @@ class Enclosures(StrictModel):
 class PointsPhase(StrictModel):
     """My Number Points (マイナポイント): a reward for getting a card by a deadline."""
 
+    enabled: bool = True
     start: Date
     deadlines: list[Date] = Field(description="card-application deadlines, as announced and extended")
     points: interval(0, 100_000) = 5000.0
@@ -126,7 +127,14 @@ class PointsPhase(StrictModel):
 
 
 class Points(StrictModel):
+    """Both phases; ``enabled: false`` removes every point (the counterfactual of the cost per card)."""
+
     enabled: bool = True
+    phase2_follows_phase1: bool = Field(
+        True,
+        description="phase 2 responds like phase 1 (its lift_per_5000, rush and rush_days, scaled by the points "
+        "value through value_elasticity): a forecast then carries phase 1's fitted response forward",
+    )
     phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), deadlines=[dt.date(2021, 4, 30)], points=5000,
                                       take_up=0.5)  # fmt: skip
     phase2: PointsPhase = PointsPhase(
