@@ -5,11 +5,15 @@
     open_store("sqlite:///var/twin/payout.db")          # SqliteStore (WAL, synchronous=FULL)
     open_store("postgresql://user@127.0.0.1:5432/twin")  # PostgresStore (psycopg)
     open_store("memory://")                             # MemoryStore (tests, nothing kept)
+
+:class:`~real_backends.stores.jpki.RecordsJpkiStore` puts the JPKI centre's certificate ledger on
+any of them; :mod:`real_backends.stores.pgserver` starts a throwaway PostgreSQL for tests.
 """
 
 from __future__ import annotations
 
 from real_backends.stores.codec import CodecError, decode, encode
+from real_backends.stores.jpki import RecordsJpkiStore
 from real_backends.stores.sql import SqlStore
 from real_backends.stores.sqlite import SqliteStore
 from twin.services.store import MemoryStore, Store, StoreError
@@ -36,4 +40,4 @@ def open_store(url: str) -> Store:
     raise StoreError(f"store URL scheme {scheme!r} is not supported: use one of {', '.join(SCHEMES)}")
 
 
-__all__ = ["CodecError", "SqlStore", "SqliteStore", "StoreError", "decode", "encode", "open_store"]
+__all__ = ["CodecError", "RecordsJpkiStore", "SqlStore", "SqliteStore", "StoreError", "decode", "encode", "open_store"]
