@@ -153,8 +153,8 @@ class CardAuthenticator:
         body = self._nonce_bytes(32) + struct.pack(">d", expires)
         return Challenge(_b64e(body + self._mac(body)), expires)
 
-    def verify(self, token: str, certificate_b64: str, signature_b64: str) -> x509.Certificate:
-        """The checked authentication certificate; :class:`LoginRefused` names the first failure."""
+    def claim(self, token: str) -> None:
+        """Accept ``token`` once: issued here (HMAC), not expired, never presented before."""
         raw = _b64d(token, "challenge")
         if len(raw) != 32 + 8 + _MAC_LEN or not hmac.compare_digest(self._mac(raw[:40]), raw[40:]):
             raise LoginRefused(400, "challenge: not one this server issued (GET a fresh challenge)")
@@ -163,6 +163,10 @@ class CardAuthenticator:
             raise LoginRefused(401, "challenge: expired; GET a fresh challenge")
         if not self.ledger.claim(raw[:32], expires):
             raise LoginRefused(409, "challenge: already used (a challenge answers one login only)")
+
+    def verify(self, token: str, certificate_b64: str, signature_b64: str) -> x509.Certificate:
+        """The checked authentication certificate; :class:`LoginRefused` names the first failure."""
+        self.claim(token)
         der = _b64d(certificate_b64, "certificate")
         try:
             cert = x509.load_der_x509_certificate(der)

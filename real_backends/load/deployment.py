@@ -119,6 +119,28 @@ def resident(seed: int, index: int) -> Resident:
     )
 
 
+class _Counter:
+    """The municipal counter's view of the centre: issues certificates on behalf of one resident.
+
+    :func:`emulators.demo.personalise` calls ``issue_*_certificate`` without a person reference; the
+    counter adds it so the ledger knows whose certificate each is (the eligibility check needs it).
+    """
+
+    def __init__(self, jpki: Jpki, person_ref: str | None = None) -> None:
+        self.jpki = jpki
+        self.person_ref = person_ref
+        self.auth_ca, self.sign_ca = jpki.auth_ca, jpki.sign_ca
+
+    def for_person(self, person_ref: str) -> _Counter:
+        return _Counter(self.jpki, person_ref)
+
+    def issue_auth_certificate(self, *args: object) -> x509.Certificate:
+        return self.jpki.issue_auth_certificate(*args, person_ref=self.person_ref)  # type: ignore[arg-type]
+
+    def issue_sign_certificate(self, *args: object) -> x509.Certificate:
+        return self.jpki.issue_sign_certificate(*args, person_ref=self.person_ref)  # type: ignore[arg-type]
+
+
 class Deployment:
     """The JPKI centre of a spec, with its holders' cards; build with :meth:`build`."""
 
@@ -134,9 +156,10 @@ class Deployment:
         jpki = Jpki.bootstrap(EPOCH, KeySource(spec.seed), spec.base_url)
         keys = KeySource(spec.seed + 1, pool_size=spec.key_pool)
         holders = []
+        counter = _Counter(jpki)
         for i in range(spec.holders):
             person = resident(spec.seed, i)
-            perso = personalise(person, jpki, keys, EPOCH)
+            perso = personalise(person, counter.for_person(person.resident_id), keys, EPOCH)
             holders.append(Holder(i, int(person.municipality_code), perso, spec.is_revoked(i)))
         lost = EPOCH + dt.timedelta(hours=1)
         for h in holders:
@@ -148,7 +171,7 @@ class Deployment:
         """One more card issued after the spec's holders: a certificate the server has never seen."""
         person = resident(self.spec.seed, self.spec.holders)
         keys = KeySource(self.spec.seed + 1, pool_size=self.spec.key_pool)
-        perso = personalise(person, self.jpki, keys, EPOCH)
+        perso = personalise(person, _Counter(self.jpki).for_person(person.resident_id), keys, EPOCH)
         return Holder(self.spec.holders, int(person.municipality_code), perso, False)
 
     def ca_pem(self, kind: str = "auth") -> bytes:

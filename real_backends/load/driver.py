@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from real_backends.load.deployment import Deployment
+from real_backends.load.deployment import Deployment, Holder
 
 Send = Callable[[httpx.AsyncClient, int], Awaitable[tuple[int, float]]]
 OCSP_HEADERS: Final = {"content-type": "application/ocsp-request"}
@@ -79,11 +79,11 @@ def ocsp_target(deployment: Deployment, method: str = "POST", live: bool = False
 
 def card_target(deployment: Deployment, answer_path: str, pin: str = "1234",
                 extra: Callable[[int], dict[str, object]] | None = None,
-                challenge_path: str = "/portal/challenge") -> Send:
-    """Challenge, card signature through the emulated card's APDUs, answer (only holders not revoked)."""
+                challenge_path: str = "/portal/challenge", holders: list[Holder] | None = None) -> Send:
+    """Challenge, card signature through the emulated card's APDUs, answer (default: holders not revoked)."""
     from real_backends.portal_api import card_answer
 
-    holders = [h for h in deployment.holders if not h.revoked]
+    holders = [h for h in deployment.holders if not h.revoked] if holders is None else holders
     readers = [h.reader() for h in holders]
     locks = [asyncio.Lock() for _ in readers]
 

@@ -1,0 +1,199 @@
+"""Online eligibility confirmation over HTTP (オンライン資格確認): a clinic's reception asks the centre.
+
+The face-authentication reader at a clinic's reception gets a challenge from the central service,
+the patient keys the card's PIN, the card signs the challenge, and the reader posts certificate,
+signature and the patient's consent choices: ``POST /eligibility/card``. The challenge is checked
+as for the portal (issued here, fresh, single use: :class:`real_backends.portal_api.CardAuthenticator`),
+then :meth:`twin.services.eligibility.EligibilityService.check_by_card` does the rest (chain, OCSP,
+signature, the holder's current qualification). A patient with only the old insurance card is
+checked by insured number and birth date: ``POST /eligibility/number``.
+
+Each :class:`~twin.services.eligibility.EligibilityError` becomes a 4xx with its ``code`` and
+message: 400 malformed input, 401 identity not confirmed, 403 a certificate that is not good or a
+birth date that does not match, 404 no current qualification. The deployment's holders are enrolled
+with the national health insurance association (協会けんぽ), every 7th with a qualification that
+ended a year before the epoch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any, Final, Literal
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, Holder
+from real_backends.portal_api import (
+    CardAuthenticator,
+    ChallengeOut,
+    Problem,
+    _aware_now,
+    authenticator_from_env,
+    install_common,
+)
+from twin.services.eligibility import (
+    Consent,
+    EligibilityError,
+    EligibilityService,
+    InsurerKind,
+    PersonFacts,
+    Qualification,
+    QualificationBook,
+)
+from twin.services.store import MemoryStore
+
+INSURER: Final = "01130012"  # an association (協会けんぽ) branch: eight digits
+STATUS_OF: Final = {
+    "identity_not_confirmed": 401, "bad_signature": 401,
+    "no_qualification": 404, "unknown_insured": 404, "not_found": 404, "unknown_person": 404,
+    "ocsp_unavailable": 503,
+}  # fmt: skip
+
+
+def status_of(code: str) -> int:
+    """The HTTP status of an eligibility refusal code (400 for bad_*, 403 by default)."""
+    if code in STATUS_OF:
+        return STATUS_OF[code]
+    return 400 if code.startswith("bad_") else 403
+
+
+def insured_number(holder: Holder) -> str:
+    return f"{70000 + holder.index}"
+
+
+def is_qualified(holder: Holder) -> bool:
+    return holder.index % 7 != 6
+
+
+def enrol(deployment: Deployment) -> QualificationBook:
+    """Register and link every holder's qualification (every 7th ended on 2025-03-31)."""
+    book = QualificationBook(MemoryStore())
+    for h in deployment.holders:
+        info = h.perso.basic_info
+        q = Qualification(
+            INSURER, insured_number(h), "00", InsurerKind.ASSOCIATION,
+            PersonFacts(info.name, info.birth_date, info.sex),
+            valid_from=dt.date(2020, 4, 1),
+            valid_until=None if is_qualified(h) else dt.date(2025, 3, 31),
+        )  # fmt: skip
+        book.register(q)
+        book.link(q.key, f"holder-{h.index}")
+    return book
+
+
+class CardCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: str = Field(min_length=1, max_length=200)
+    certificate: str = Field(min_length=1, max_length=8000, description="base64url DER auth certificate")
+    signature: str = Field(min_length=1, max_length=1000, description="base64url signature over the challenge")
+    consent_medication: bool = False
+    consent_checkup: bool = False
+    facility_type: Literal["hospital", "clinic", "dental", "pharmacy"] = "clinic"
+
+
+class NumberCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    insurer_number: str = Field(min_length=1, max_length=20)
+    insured_number: str = Field(min_length=1, max_length=40)
+    branch: str = Field(min_length=1, max_length=10)
+    birth_date: dt.date
+    facility_type: Literal["hospital", "clinic", "dental", "pharmacy"] = "clinic"
+
+
+class AnswerOut(BaseModel):
+    insurer_number: str
+    insured_number: str
+    branch: str
+    insurer_kind: str
+    limit_category: str
+    valid_from: dt.date
+    share_medication: bool
+    share_checkup: bool
+    method: str
+
+
+def _out(answer: Any) -> AnswerOut:
+    insurer, number, branch = answer.insured
+    return AnswerOut(insurer_number=insurer, insured_number=number, branch=branch, insurer_kind=answer.insurer_kind,
+                     limit_category=answer.limit_category, valid_from=answer.valid_from,
+                     share_medication=answer.share_medication, share_checkup=answer.share_checkup,
+                     method=answer.method)
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise EligibilityError(f"bad_{what}", f"{what}: not base64url") from None
+
+
+REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)}
+
+
+def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) -> FastAPI:
+    """The eligibility API of ``deployment``: its holders enrolled, OCSP answers pre-signed."""
+    auth = auth or authenticator_from_env(deployment.jpki)
+    service = EligibilityService(enrol(deployment), deployment.jpki)
+    deployment.jpki.ocsp.presign([h.auth_certificate for h in deployment.holders], _aware_now(auth.clock()), ("sha1",))
+    app = FastAPI(title="Online eligibility confirmation", version="1")
+    install_common(app)
+
+    @app.exception_handler(EligibilityError)
+    async def refused(request: Request, exc: EligibilityError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": exc.code}, status_of(exc.code))
+
+    @app.get("/eligibility/challenge", response_model=ChallengeOut, tags=["eligibility"])
+    async def challenge() -> ChallengeOut:
+        c = auth.challenge()
+        return ChallengeOut(challenge=c.token, expires_at=c.expires_at)
+
+    @app.post("/eligibility/card", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"])
+    async def by_card(check: CardCheck) -> AnswerOut:
+        """Check by My Number card: the card's PIN signature over a challenge from this server."""
+        auth.claim(check.challenge)
+        answer = service.check_by_card(
+            _b64(check.certificate, "certificate"), _aware_now(auth.clock()),
+            challenge=check.challenge.encode(), signature=_b64(check.signature, "signature"),
+            consent=Consent(check.consent_medication, check.consent_checkup), facility_type=check.facility_type,
+        )  # fmt: skip
+        return _out(answer)
+
+    @app.post("/eligibility/number", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"])
+    async def by_number(check: NumberCheck) -> AnswerOut:
+        """Check by insured number and birth date (the old insurance card): nothing is shared."""
+        answer = service.check_by_number(check.insurer_number, check.insured_number, check.branch,
+                                         check.birth_date, _aware_now(auth.clock()),
+                                         facility_type=check.facility_type)
+        return _out(answer)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    return create_app(Deployment.build(DeploymentSpec.from_env()))
+
+
+def load_target(name: str, deployment: Deployment, rng: np.random.Generator) -> Any:
+    """The load driver's send function for ``eligibility-card`` or ``eligibility-insurance``."""
+    from real_backends.load.driver import card_target, server_ms
+
+    qualified = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    if name == "eligibility-card":
+        return card_target(deployment, "/eligibility/card", challenge_path="/eligibility/challenge",
+                           holders=qualified, extra=lambda k: {"consent_medication": True})
+    bodies = [{"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
+               "birth_date": h.perso.basic_info.birth_date.isoformat()} for h in qualified]
+
+    async def send(client: Any, i: int) -> tuple[int, float]:
+        r = await client.post("/eligibility/number", json=bodies[i % len(bodies)])
+        return r.status_code, server_ms(r)
+
+    return send
+
+
+__all__ = ["EPOCH", "create_app", "enrol", "load_target", "status_of"]

@@ -1,0 +1,103 @@
+"""The eligibility API: a clinic checks a patient by card (challenge, PIN signature) or by insured number.
+
+Specification: a qualified holder's card gets the qualification, with the consent the patient gave;
+the old insurance card route shares nothing; a revoked card, a card whose holder's qualification
+ended, a wrong birth date, an unknown insured number, a replayed challenge and malformed fields are
+each refused with their own 4xx and code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from real_backends.eligibility_api import INSURER, create_app, insured_number, is_qualified
+from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
+
+PIN = "1234"
+
+
+@pytest.fixture(scope="module")
+def app(deployment):
+    return create_app(deployment, CardAuthenticator(deployment.jpki, b"e" * 32, MemoryLedger()))
+
+
+def call(app, method: str, path: str, **kw) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://clinic") as c:
+            return await c.request(method, path, **kw)
+
+    return asyncio.run(go())
+
+
+def card_check(app, holder, **extra) -> httpx.Response:
+    token = call(app, "GET", "/eligibility/challenge").json()["challenge"]
+    body = {**card_answer(token, holder.reader(), PIN), **extra}
+    return call(app, "POST", "/eligibility/card", json=body)
+
+
+def test_a_qualified_card_holder_gets_the_qualification_and_the_consent_given(app, deployment):
+    holder = deployment.holders[0]
+    assert is_qualified(holder) and not holder.revoked
+    r = card_check(app, holder, consent_medication=True, facility_type="pharmacy")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["insurer_number"], body["insured_number"], body["branch"]) == (INSURER, insured_number(holder), "00")
+    assert body["share_medication"] and not body["share_checkup"] and body["method"] == "card"
+
+
+def test_a_revoked_card_is_refused(app, deployment):
+    r = card_check(app, deployment.holders[3])
+    assert r.status_code == 403 and r.json()["code"] == "revoked"
+
+
+def test_a_holder_whose_qualification_ended_gets_404(app, deployment):
+    holder = deployment.holders[6]
+    assert not is_qualified(holder) and not holder.revoked
+    r = card_check(app, holder)
+    assert r.status_code == 404 and r.json()["code"] == "no_qualification"
+
+
+def test_a_replayed_challenge_is_409(app, deployment):
+    token = call(app, "GET", "/eligibility/challenge").json()["challenge"]
+    body = card_answer(token, deployment.holders[1].reader(), PIN)
+    assert call(app, "POST", "/eligibility/card", json=body).status_code == 200
+    again = call(app, "POST", "/eligibility/card", json=body)
+    assert again.status_code == 409 and "already used" in again.json()["detail"]
+
+
+def test_a_signature_over_other_bytes_is_401_bad_signature(app, deployment):
+    token = call(app, "GET", "/eligibility/challenge").json()["challenge"]
+    other = call(app, "GET", "/eligibility/challenge").json()["challenge"]
+    body = {**card_answer(token, deployment.holders[1].reader(), PIN),
+            "signature": card_answer(other, deployment.holders[1].reader(), PIN)["signature"]}
+    r = call(app, "POST", "/eligibility/card", json=body)
+    assert r.status_code == 401 and r.json()["code"] == "bad_signature"
+
+
+def test_check_by_insured_number_shares_nothing_and_checks_the_birth_date(app, deployment):
+    holder = deployment.holders[2]
+    body = {"insurer_number": INSURER, "insured_number": insured_number(holder), "branch": "00",
+            "birth_date": holder.perso.basic_info.birth_date.isoformat()}
+    r = call(app, "POST", "/eligibility/number", json=body)
+    assert r.status_code == 200 and r.json()["method"] == "number" and not r.json()["share_medication"]
+    wrong = call(app, "POST", "/eligibility/number", json={**body, "birth_date": "1900-01-01"})
+    assert wrong.status_code == 403 and wrong.json()["code"] == "birth_date_mismatch"
+    unknown = call(app, "POST", "/eligibility/number", json={**body, "insured_number": "99999"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_insured"
+    bad = call(app, "POST", "/eligibility/number", json={**body, "branch": "x"})
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_branch"
+
+
+def test_malformed_fields_are_422_naming_the_field(app):
+    r = call(app, "POST", "/eligibility/number", json={"insurer_number": INSURER, "branch": "00",
+                                                       "insured_number": "1", "birth_date": "not a date"})
+    assert r.status_code == 422 and "birth_date" in r.text
+    r = call(app, "POST", "/eligibility/card", json={"challenge": "x", "certificate": "x", "signature": "x",
+                                                     "my_number": "123456789012"})
+    assert r.status_code == 422 and "my_number" in r.text and "123456789012" not in r.json()["detail"][0]["msg"]
+    r = call(app, "POST", "/eligibility/card", json={"challenge": "x", "certificate": "x", "signature": "x",
+                                                     "facility_type": "spa"})
+    assert r.status_code == 422 and "facility_type" in r.text
