@@ -23,6 +23,9 @@ from twin.services.store import StoreError
 
 SERVICES: dict[str, str] = {
     "payout": "real_backends.payout_api:serve_app",
+    "ocsp": "real_backends.ocsp_api:serve_app",
+    "portal": "real_backends.portal_api:serve_app",
+    "eligibility": "real_backends.eligibility_api:serve_app",
 }
 
 # one callback and no sub-commands, so that `twin serve SERVICE --store ...` needs no extra word

@@ -257,6 +257,12 @@ def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bo
     return fast
 
 
+def serve_app(store_url: str = "memory://", **options: str) -> Any:
+    """``twin serve`` factory: the ledger is rebuilt in memory from the deployment spec in ``options``
+    (``--set holders=N --set seed=S``); ``store_url`` is not used by this service."""
+    return create_app(Deployment.build(DeploymentSpec.from_options(options)))
+
+
 def app_from_env() -> Any:
     """uvicorn ``--factory`` entry: the deployment named by ``MYNA_BACKEND_SPEC``."""
     return create_app(Deployment.build(DeploymentSpec.from_env()))

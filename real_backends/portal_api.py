@@ -320,5 +320,11 @@ def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) ->
     return app
 
 
+def serve_app(store_url: str = "memory://", **options: str) -> Any:
+    """``twin serve`` factory: the ledger is rebuilt in memory from the deployment spec in ``options``
+    (``--set holders=N --set seed=S``); ``store_url`` is not used by this service."""
+    return create_app(Deployment.build(DeploymentSpec.from_options(options)))
+
+
 def app_from_env() -> FastAPI:
     return create_app(Deployment.build(DeploymentSpec.from_env()))

@@ -70,6 +70,24 @@ class DeploymentSpec:
         return {ENV_VAR: json.dumps(asdict(self), sort_keys=True)}
 
     @classmethod
+    def from_options(cls, options: dict[str, str]) -> DeploymentSpec:
+        """From ``twin serve ... --set holders=1000 --set seed=7`` (values as strings)."""
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ValueError(f"--set {unknown[0]}: unknown option; allowed: {', '.join(sorted(allowed))}")
+        fields: dict[str, object] = {}
+        for name, text in options.items():
+            if name == "base_url":
+                fields[name] = text
+                continue
+            try:
+                fields[name] = int(text)
+            except ValueError:
+                raise ValueError(f"--set {name}={text!r}: not an integer") from None
+        return cls(**fields)  # type: ignore[arg-type]
+
+    @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> DeploymentSpec:
         raw = (os.environ if environ is None else environ).get(ENV_VAR)
         if not raw:
