@@ -13,8 +13,10 @@ that behaviour. The whole API is three names:
     rule) and HTTP errors into :class:`ErrorBody` JSON. Other exceptions become a 500 with no
     internal detail (that is a bug to fix, never an answer to bad input).
 ``StrictModel``
-    A pydantic base model for request and response messages: unknown fields are refused,
-    instances are immutable, strings are not silently coerced to numbers.
+    A pydantic base model for request and response messages: unknown fields are refused and
+    instances are immutable. (Mark number and flag fields ``Field(strict=True)`` so that ``"5"``
+    is not silently read as 5: FastAPI validates parsed JSON, so a model-wide strict mode would
+    also refuse ISO date strings.)
 
 Errors always have the shape ``{"error": "<one sentence>", "detail": [{"loc": [...], "msg": "..."}]}``.
 """
@@ -41,9 +43,9 @@ JSON_TYPES = ("application/json",)
 
 
 class StrictModel(BaseModel):
-    """Base of request/response messages: unknown fields refused, immutable, no str->number coercion."""
+    """Base of request/response messages: unknown fields refused, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ErrorItem(BaseModel):

@@ -130,12 +130,12 @@ class AccountIn(StrictModel):
 
 
 class ApplicationIn(StrictModel):
-    household: Annotated[int, Field(ge=0, le=2**31 - 1)]
-    applicant: Annotated[int, Field(ge=0, le=2**31 - 1)]
+    household: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
+    applicant: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
     channel: Literal["mail", "online"]
     account: AccountIn | None = Field(None, description="None: pay to the registered 公金受取口座")
-    members: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1)]], Field(max_length=50)] | None = None
-    signature_verified: bool = False
+    members: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]], Field(max_length=50)] | None = None
+    signature_verified: Annotated[bool, Field(strict=True)] = False
     on: Day = Field(description="the date the application is received")
 
     def to_application(self) -> Application:
@@ -175,12 +175,12 @@ class DecisionsOut(StrictModel):
 
 class VerificationIn(StrictModel):
     on: Day
-    limit: Annotated[int, Field(ge=1, le=MAX_BATCH)] = MAX_BATCH
+    limit: Annotated[int, Field(ge=1, le=MAX_BATCH, strict=True)] = MAX_BATCH
 
 
 class DisbursementIn(StrictModel):
     on: Day
-    limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    limit: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 10_000
 
 
 class TransferOut(StrictModel):
@@ -196,9 +196,9 @@ class DisbursementOut(StrictModel):
 
 
 class ConfirmationIn(StrictModel):
-    household: Annotated[int, Field(ge=0, le=2**31 - 1)]
+    household: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
     outcome: Literal["confirmed", "rejected"]
-    amount: Annotated[int, Field(ge=0, le=10**12)]
+    amount: Annotated[int, Field(ge=0, le=10**12, strict=True)]
     reason: Literal["", "account_closed", "no_such_account", "name_mismatch"] = ""
 
 

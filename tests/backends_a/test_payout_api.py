@@ -77,6 +77,7 @@ def test_a_whole_payout_through_the_api_pays_each_household_once_on_every_store(
         ({"content": b" " * 1_000_001, "headers": {"content-type": "application/json"}}, 413,
          "request body of 1000001 bytes is over the limit of 1000000 bytes"),
         ({"json": {**form(1), "pin": "1234"}}, 422, "body.pin: Extra inputs are not permitted"),
+        ({"json": {**form(1), "household": "1"}}, 422, "body.household: Input should be a valid integer (got '1')"),
         ({"json": {**form(1), "household": -5}}, 422, "body.household: Input should be greater than or equal to 0"),
         ({"json": {**form(1), "channel": "fax"}}, 422, "body.channel: Input should be 'mail' or 'online'"),
         ({"json": {**form(1), "on": "2020-02-30"}}, 422, "body.on: Input should be a valid date"),
