@@ -1,0 +1,12 @@
+"""The failover rig: two payout servers behind a health-checking router, the primary killed mid-run.
+
+``python -m real_backends.rig --households 100000`` stages a drill on a fresh SQLite file (or
+``--store postgresql://...`` on an empty database) and writes its report to
+``reports/failover_rig/<run-id>/index.html``; :func:`run_failover` and :func:`write_report` do the
+same from Python.
+"""
+
+from real_backends.rig.failover import FailedRequest, RigConfig, RigError, RigResult, run_failover
+from real_backends.rig.report import write_report
+
+__all__ = ["FailedRequest", "RigConfig", "RigError", "RigResult", "run_failover", "write_report"]
