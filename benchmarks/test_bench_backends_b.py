@@ -179,3 +179,56 @@ def test_portal_logins_driven_by_twin_load(benchmark, tmp_path):
     print(f"\nportal logins: offered {s['offered_rps']:.0f}/s, {s['throughput_rps']:.0f}/s ok, p50 {lat['p50']:.1f} ms "
           f"p99 {lat['p99']:.1f} ms, predicted p99 {s['predicted_ms']['p99']}, errors {s['errors']}")
     assert s["errors"] == 0
+
+
+def _lua_bodies(path: Path, url_path: str, bodies: list[str]) -> Path:
+    """A wrk script sending ``bodies`` (one JSON per line of a side file) in turn."""
+    data = path.with_suffix(".jsonl")
+    data.write_text("\n".join(bodies) + "\n")
+    path.write_text(
+        f'local bodies = {{}}\nfor line in io.lines("{data}") do bodies[#bodies + 1] = line end\n'
+        "local i = 0\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n"
+        f'  return wrk.format("POST", "{url_path}", nil, bodies[i])\nend\n'
+    )
+    return path
+
+
+def test_eligibility_by_card(benchmark, deployment, tmp_path):
+    """Card checks with real signatures from the emulated cards, minted before the run (challenges are
+    single use, so each body is sent once; replays would show as non-2xx). The challenges are made
+    with the server's secret, as the server would (``GET /eligibility/challenge`` costs the same)."""
+    import json
+    import os as _os
+
+    from real_backends.eligibility_api import is_qualified
+    from real_backends.portal_api import CardAuthenticator, card_answer
+
+    secret = _os.urandom(32)
+    minter = CardAuthenticator(deployment.jpki, secret)
+    holders = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    readers = [h.reader() for h in holders]
+    n = 12_000
+    bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),
+                          "consent_medication": True}) for i in range(n)]
+    script = _lua_bodies(tmp_path / "card.lua", "/eligibility/card", bodies)
+    with serve("eligibility", SPEC, workers=2, env={"MYNA_PORTAL_SECRET": secret.hex()}) as url:
+        figures = benchmark.pedantic(lambda: wrk(url, script, seconds=3), rounds=1, iterations=1)
+    record(benchmark, "eligibility by card", figures)
+    assert figures["rps"] * 3 < n  # every request carried a fresh challenge
+
+
+def test_eligibility_by_insured_number(benchmark, deployment, tmp_path):
+    import json
+
+    from real_backends.eligibility_api import INSURER, insured_number, is_qualified
+
+    bodies = [json.dumps({"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
+                          "birth_date": h.perso.basic_info.birth_date.isoformat()})
+              for h in deployment.holders if is_qualified(h)]
+    script = _lua_bodies(tmp_path / "number.lua", "/eligibility/number", bodies)
+    with serve("eligibility", SPEC, workers=2) as url:
+        figures = benchmark.pedantic(lambda: wrk(url, script), rounds=1, iterations=1)
+    record(benchmark, "eligibility by insured number", figures)
+    assert figures["non_2xx"] == 0

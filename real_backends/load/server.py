@@ -47,6 +47,7 @@ def serve(
     ready_path: str = "/openapi.json",
     timeout_s: float = 120.0,
     log_path: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``service`` (ocsp, portal, eligibility) for ``spec``; yields ``http://127.0.0.1:PORT``."""
     if service not in APPS:
@@ -55,7 +56,7 @@ def serve(
         raise ValueError(f"workers: {workers!r} is not allowed; use an integer >= 1")
     port = free_port()
     scratch = tempfile.TemporaryDirectory(prefix="myna-serve-")
-    env = {**os.environ, **spec.to_env(), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **(env or {}), **spec.to_env(), "PYTHONPATH": str(ROOT)}
     env.setdefault("MYNA_PORTAL_SECRET", os.urandom(32).hex())  # shared by the workers, fresh per server
     if workers > 1:  # single-use challenges across workers: one SQLite ledger for all of them
         env.setdefault("MYNA_PORTAL_LEDGER", str(Path(scratch.name) / "used-challenges.sqlite"))
