@@ -54,8 +54,8 @@ def load(
     s = result.summary
     lat = s["latency_ms"]
     cli.err.print(
-        f"{s['requests']} requests, {s['errors']} errors, {s['throughput_rps']:.0f}/s; latency ms p50 {_ms(lat['p50'])} "
-        f"p99 {_ms(lat['p99'])} max {_ms(lat['max'])}", markup=False, soft_wrap=True,
+        f"{s['requests']} requests, {s['errors']} errors, {s['throughput_rps']:.0f}/s; "
+        f"latency ms p50 {_ms(lat['p50'])} p99 {_ms(lat['p99'])} max {_ms(lat['max'])}", markup=False, soft_wrap=True,
     )
     cli.out.print(str(result.folder), highlight=False, soft_wrap=True)
 
