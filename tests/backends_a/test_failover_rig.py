@@ -58,3 +58,14 @@ def test_a_rig_configuration_that_cannot_work_is_refused_by_name() -> None:
         RigConfig(batch=501)
     with pytest.raises(ValueError, match=r"kill_at: 1.0 must be in \[0, 1\)"):
         RigConfig(kill_at=1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_same_drill_on_postgresql_replicas_pays_everyone_once(tmp_path: Path, pg_url: str) -> None:
+    before = _children()
+    result = run_failover(RigConfig(households=5_000, seed=1, kill_at=0.4), pg_url, tmp_path / "logs")
+    assert _children() <= before, "the rig left server processes running"
+    assert result.store == "postgresql"
+    assert result.exactly_once and result.paid == result.entitled == result.payments_in_store
+    assert result.failover_seconds is not None and result.served["standby"] > 0
