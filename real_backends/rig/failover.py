@@ -59,7 +59,8 @@ class RigConfig:
 
 @dataclass(frozen=True)
 class FailedRequest:
-    at: float  # seconds since the run started
+    at: float  # when the attempt was sent, seconds since the run started
+    ended: float  # when it failed
     phase: str
     path: str
     attempt: int
@@ -181,8 +182,9 @@ class _Client:
                 if status not in RETRYABLE:
                     raise RigError(f"{method} {path}: refused with {status}: {r.text[:300]}")
                 error = f"{status}: {r.json().get('error', '')}"[:200]
-            self.timeline.append((start - self.t0, time.monotonic() - start, phase, status))
-            self.failures.append(FailedRequest(start - self.t0, phase, path, attempt, error))
+            now = time.monotonic()
+            self.timeline.append((start - self.t0, now - start, phase, status))
+            self.failures.append(FailedRequest(start - self.t0, now - self.t0, phase, path, attempt, error))
             time.sleep(min(0.01 * 2**attempt, 0.25))
         raise RigError(f"{method} {path}: still failing after {self.config.max_attempts} attempts")
 

@@ -78,7 +78,7 @@ def write_report(result: RigResult, out: Path) -> Path:
     manifest = {"kind": "failover_rig", "config": dataclasses.asdict(result.config), "store": result.store}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     failures = pd.DataFrame([dataclasses.asdict(f) for f in result.failures],
-                            columns=["at", "phase", "path", "attempt", "error"])  # fmt: skip
+                            columns=["at", "ended", "phase", "path", "attempt", "error"])  # fmt: skip
     failures.to_csv(tmp / "failures.csv", index=False)
     metrics = pd.DataFrame(result.timeline, columns=["start_s", "seconds", "phase", "status"])
     metrics.to_parquet(tmp / "metrics.parquet", index=False)
@@ -100,8 +100,9 @@ def write_report(result: RigResult, out: Path) -> Path:
         ["failed requests (all retried)", f"{len(result.failures):,} of {result.requests:,}"],
         ["run time", f"{result.duration:.1f} s"],
     ])  # fmt: skip
-    fails = Table("Requests that failed", ["at (s)", "phase", "path", "attempt", "error"],
-                  [[f"{f.at:.3f}", f.phase, f.path, f.attempt, f.error] for f in result.failures[:200]],
+    fails = Table("Requests that failed", ["sent at (s)", "failed at (s)", "phase", "path", "attempt", "error"],
+                  [[f"{f.at:.3f}", f"{f.ended:.3f}", f.phase, f.path, f.attempt, f.error]
+                   for f in result.failures[:200]],
                   note=None if len(result.failures) <= 200 else f"first 200 of {len(result.failures)}; "
                   "all in failures.csv")  # fmt: skip
     events = Table("Router events", ["at (s)", "backend", "state", "why"],

@@ -38,7 +38,7 @@ def test_killing_the_primary_mid_run_loses_nothing_and_pays_nobody_twice(tmp_pat
     assert result.unpaid == [] and result.invariants_ok
     assert result.exactly_once
     assert result.failures, "the kill landed while requests were in flight: some must have failed and been retried"
-    assert result.failures[0].at >= result.killed_at - 0.05
+    assert min(f.ended for f in result.failures) >= result.killed_at, "nothing failed before the kill"
     assert result.failover_seconds is not None and result.failover_seconds > 0
     assert result.served["standby"] > 0 and any(b == "primary" and not up for _, b, up, _ in result.events)
 
