@@ -6,8 +6,9 @@
 #   libpcsclite-dev swig        to build pyscard (PyPI ships it as source only)
 #   openssl                     the command line the CA's output must satisfy
 #   postgresql                  the optional store, started privately by tests on loopback
+#   wrk                         HTTP load generator for the server benchmarks (make bench)
 set -euo pipefail
-PACKAGES=(pcscd vsmartcard-vpcd python3-virtualsmartcard opensc libpcsclite-dev swig openssl pkg-config postgresql)
+PACKAGES=(pcscd vsmartcard-vpcd python3-virtualsmartcard opensc libpcsclite-dev swig openssl pkg-config postgresql wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
