@@ -131,5 +131,53 @@ replay.plot()"""),
     ]
 )
 
+
+rollout = nb([
+    new_markdown_cell("""# Card rollout: which levers get My Number cards into people's hands, and where does the queue build?
+
+Policymakers compare rollout options (QR-coded application forms by mail, My Number Points phases, more
+places to apply, more handover capacity). The twin's rollout is calibrated to the MIC issuance series
+2017-2021 (`twin calibrate scenarios/rollout_history.yaml`); this notebook runs the calibrated state forward
+under three options with replications and shows where applications wait: J-LIS production, shipment, or the
+municipal counter."""),
+    params_cell('''# Parameters
+seed = 2016
+replications = 2   # runs per option (bands span them)'''),
+    new_code_cell(SETUP),
+    new_code_cell('''run = twin.run(ROOT / "scenarios/rollout_options.yaml", seed=seed, replications=replications, out=OUT)
+run.plot()'''),
+    new_code_cell('''m = run.metrics
+print(sorted(m.metric.unique())[:40])
+pd.DataFrame(run.summary.get("options", {})).T.head(10)'''),
+])
+
+capacity = nb([
+    new_markdown_cell("""# Online eligibility confirmation: can the certificate and eligibility core take the nation's load?
+
+Engineers sizing the core need the load the whole country puts on it, hour by hour, and the latency a
+deployment gives. Demand is calibrated to July 2024 (204,975,295 online checks, 11.13 % by card); service
+times are measured from the real service code (`scripts/measure_service_times.py`). The options compare OCSP
+with CRL distribution, a CDN in front of OCSP, smaller pools and the 2025 card share."""),
+    params_cell('''# Parameters
+seed = 20240708'''),
+    new_code_cell(SETUP),
+    new_code_cell('''run = twin.run(ROOT / "scenarios/capacity_2024.yaml", seed=seed, out=OUT)
+run.plot()'''),
+    new_code_cell('''rows = []
+for option in run.summary["option_order"]:
+    o = run.summary["options"][option]
+    for pool, p in o["pools"].items():
+        rows.append({"option": option, "pool": pool, "peak req/s": p["peak_per_second"],
+                     "p99 (ms)": 1000 * p["p99_seconds"], "knee (x July 2024 load)": p["knee_multiplier"]})
+table = pd.DataFrame(rows).set_index(["option", "pool"])
+print(f"National peak: {run.summary['options']['ocsp_baseline']['peak_checks_per_second']:.0f} checks/s")
+table.style.format("{:,.2f}")'''),
+    new_markdown_cell("""The service times are the services' own CPU time (no network, TLS or database round trips), so the
+knees are upper bounds; the real servers in `real_backends/` and `twin load` measure the full path."""),
+])
+
+
 nbf.write(payout, str(NOTEBOOKS / "payout_options.ipynb"))
 nbf.write(failover, str(NOTEBOOKS / "failover_247.ipynb"))
+nbf.write(rollout, str(NOTEBOOKS / "card_rollout.ipynb"))
+nbf.write(capacity, str(NOTEBOOKS / "eligibility_capacity.ipynb"))

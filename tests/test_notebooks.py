@@ -16,7 +16,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def test_there_is_a_notebook_per_working_group_question() -> None:
     names = {p.stem for p in NOTEBOOKS}
-    assert {"payout_options", "failover_247"} <= names
+    assert {"payout_options", "failover_247", "card_rollout", "eligibility_capacity"} <= names
 
 
 @pytest.mark.slow
