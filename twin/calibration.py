@@ -32,7 +32,7 @@ import twin
 from twin.errors import InputError
 from twin.metrics import Metrics, write_parquet
 from twin.report import Figure, Paragraph, Section, Table
-from twin.runs import ProgressFactory, Run, _json, _no_progress, git_commit, versions
+from twin.runs import ProgressFactory, Run, git_commit, no_progress, to_json, versions
 
 #: scenario kinds that can be calibrated
 CALIBRATABLE = ("rollout",)
@@ -150,7 +150,7 @@ def fit(problem: Problem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_nf
             "active_bounds": res.active_mask.tolist()}  # fmt: skip
 
 
-def calibrate_file(path: str | Path, out: str | Path = "reports", progress: ProgressFactory = _no_progress) -> Run:
+def calibrate_file(path: str | Path, out: str | Path = "reports", progress: ProgressFactory = no_progress) -> Run:
     """Fit the ``params.calibration.fit`` parameters of a scenario file; returns the report's run folder."""
     from twin import scenario as sc
 
@@ -160,7 +160,7 @@ def calibrate_file(path: str | Path, out: str | Path = "reports", progress: Prog
     return calibrate(s, out=out, progress=progress)
 
 
-def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = _no_progress,
+def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = no_progress,
               workers: int | None = None) -> Run:  # fmt: skip
     from twin.models.rollout.setup import cells_for, get_path, observed_for
 
@@ -249,8 +249,8 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
     summary = {"fitted": doc["fitted"], "stderr": doc["stderr"], "national_rms_relative_error": rms,
                "national_rms_relative_error_start": float(np.sqrt(np.mean(errs0["national"] ** 2))),
                "evaluations": result["nfev"], "wall_time_s": round(wall, 1)}  # fmt: skip
-    (tmp / "summary.json").write_text(_json(summary))
-    (tmp / "fitted.json").write_text(_json(doc))
+    (tmp / "summary.json").write_text(to_json(summary))
+    (tmp / "fitted.json").write_text(to_json(doc))
 
     figs = []
     fig, ax = plt.subplots(figsize=(9, 4.4))
@@ -327,7 +327,7 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
                 "validated": s.spec.model_dump(mode="json")}, "seed": s.seed, "scale": s.scale,
                 "versions": versions(), "git_commit": commit, "wall_time_s": round(wall, 3),
                 "calibration": {"paths": paths, "evaluations": result["nfev"]}}  # fmt: skip
-    (tmp / "manifest.json").write_text(_json(manifest))
+    (tmp / "manifest.json").write_text(to_json(manifest))
     page = render(title=f"Calibration: {s.title}", subtitle=s.spec.description or "",
                   meta={"scenario": f"{s.name} ({s.kind})", "run": rid, "version": twin.__version__,
                         "commit": (commit or "unknown")[:12]},

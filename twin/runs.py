@@ -44,8 +44,12 @@ ProgressFactory = Callable[[str, float | None], contextlib.AbstractContextManage
 
 
 @contextlib.contextmanager
-def _no_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+def no_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+    """The progress hook for runs without a terminal (notebooks, workers): does nothing."""
     yield lambda advance=1: None
+
+
+_no_progress = no_progress  # older name
 
 
 def stream_key(name: str) -> int:
@@ -58,7 +62,9 @@ class RunContext:
     """What a model gets: the validated scenario, its options, random streams and a progress hook."""
 
     scenario: Scenario
-    progress: ProgressFactory = _no_progress
+    progress: ProgressFactory = no_progress
+    #: which replication this run is: its streams are this replication's (experiments run many)
+    replication: int = 0
 
     @property
     def seed(self) -> int:
@@ -72,15 +78,16 @@ class RunContext:
     def options(self) -> tuple[Option, ...]:
         return self.scenario.options
 
-    def seed_sequence(self, component: str, replication: int = 0) -> np.random.SeedSequence:
+    def seed_sequence(self, component: str, replication: int | None = None) -> np.random.SeedSequence:
         """The seed sequence of one component in one replication.
 
         Streams are named, not drawn in order, so adding a component never shifts another's numbers;
         options of one replication share streams (common random numbers).
         """
-        return np.random.SeedSequence(self.seed, spawn_key=(stream_key(component), replication))
+        r = self.replication if replication is None else replication
+        return np.random.SeedSequence(self.seed, spawn_key=(stream_key(component), r))
 
-    def rng(self, component: str, replication: int = 0) -> np.random.Generator:
+    def rng(self, component: str, replication: int | None = None) -> np.random.Generator:
         return np.random.default_rng(self.seed_sequence(component, replication))
 
 
@@ -170,7 +177,7 @@ def peak_rss_bytes() -> int:
 def execute(
     scenario: Scenario,
     out: str | Path = "reports",
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> Run:
     """Run a validated scenario and write its run folder; returns the finished :class:`Run`."""
     import matplotlib
@@ -199,7 +206,7 @@ def execute(
         (tmp / "figures").mkdir(parents=True)
         df = result.metrics.frame()
         write_parquet(df, str(tmp / "metrics.parquet"))
-        (tmp / "summary.json").write_text(_json(result.summary))
+        (tmp / "summary.json").write_text(to_json(result.summary))
         pngs: dict[str, bytes] = {}
         for section in result.sections:
             for b in section.blocks:
@@ -231,7 +238,7 @@ def execute(
             "metrics_rows": len(df),
             "metrics_sha256": hashlib.sha256((tmp / "metrics.parquet").read_bytes()).hexdigest(),
         }
-        (tmp / "manifest.json").write_text(_json(manifest))
+        (tmp / "manifest.json").write_text(to_json(manifest))
         page = render(
             title=scenario.title,
             subtitle=scenario.spec.description or "",
@@ -259,7 +266,8 @@ def execute(
     return Run(final)
 
 
-def _json(obj: Any) -> str:
+def to_json(obj: Any) -> str:
+    """Stable JSON for run files: sorted keys, numpy numbers as plain numbers, dates as ISO."""
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
 
 
@@ -273,3 +281,6 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+_json = to_json  # older name

@@ -204,7 +204,7 @@ class Scenario:
         if scale is not None:
             data["population"] = dict(data["population"], scale=scale)
             label.append("--scale")
-        return _validate(data, self.path, self.source, origin=" and ".join(label))
+        return validate(data, self.path, self.source, origin=" and ".join(label))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -260,17 +260,18 @@ def load(path: str | Path) -> Scenario:
         raise InputError(f"{where}: is a directory, not a scenario file")
     source = p.read_bytes()
     data = parse_yaml(source, where)
-    return _validate(data, p, source)
+    return validate(data, p, source)
 
 
 def loads(text: str, path: str | Path | None = None) -> Scenario:
     """Validate a scenario given as YAML text (notebooks, tests)."""
     p = Path(path) if path else None
     source = text.encode()
-    return _validate(parse_yaml(source, _display(p)), p, source)
+    return validate(parse_yaml(source, _display(p)), p, source)
 
 
-def _validate(data: Any, path: Path | None, source: bytes, origin: str = "") -> Scenario:
+def validate(data: Any, path: Path | None = None, source: bytes = b"", origin: str = "") -> Scenario:
+    """Validate scenario data (a mapping as read from YAML); ``path`` and ``origin`` name it in errors."""
     where = _display(path)
     if data is None:
         raise InputError(f"{where}: the file is empty; a scenario needs at least `name` and `kind`")
@@ -423,3 +424,6 @@ def format_validation_error(
             head = f"{origin}: {path}: "
         lines.append(f"{head}{shown}{text}")
     return "\n".join(dict.fromkeys(lines))
+
+
+_validate = validate  # older name

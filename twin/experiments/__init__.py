@@ -44,7 +44,7 @@ from twin.experiments.runner import Plan, Sweep, open_sweep, run_plan
 from twin.experiments.sensitivity import morris_design, morris_indices
 from twin.experiments.space import Param, ParamSpace, Point, param_space, parse_param, with_params
 from twin.experiments.task import ReplicationContext, Task, TaskResult, make_task, run_task
-from twin.runs import ProgressFactory, _no_progress, stream_key
+from twin.runs import ProgressFactory, no_progress, stream_key
 from twin.scenario import Scenario
 
 
@@ -94,7 +94,7 @@ def sweep(
     local_cluster: bool = False,
     executor: Executor | None = None,
     out: str | Path = "reports",
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> Sweep:
     """Validate, plan and run a sweep (see ``twin sweep --help``); returns the finished :class:`Sweep`."""
     from twin import scenario as sc

@@ -36,7 +36,7 @@ from twin.experiments.executors import Executor, LocalExecutor
 from twin.experiments.space import ParamSpace, Point, with_params
 from twin.experiments.task import Task, TaskResult, make_task, run_task
 from twin.metrics import write_parquet
-from twin.runs import ProgressFactory, _json, _no_progress, git_commit, versions
+from twin.runs import ProgressFactory, git_commit, no_progress, to_json, versions
 from twin.scenario import Scenario
 
 RESULT_SCHEMA = pa.schema(
@@ -166,7 +166,7 @@ def run_plan(
     *,
     out: str | Path = "reports",
     executor: Executor | None = None,
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> Sweep:
     """Run every missing task of ``plan`` and (re)write the sweep folder; returns the :class:`Sweep`."""
     folder = Path(out) / plan.scenario.name / f"sweep-{plan.sweep_id()}"
@@ -269,7 +269,7 @@ def merge(plan: Plan, folder: Path, indexed: list[tuple[int, Task]]) -> Path:
     for name in names:
         points[name] = [pt.get(name, float("nan")) for pt in plan.points]
     write_parquet(points, str(folder / "points.parquet"))
-    (folder / "provenance.json").write_text(_json(provenance))
+    (folder / "provenance.json").write_text(to_json(provenance))
     return tmp
 
 
@@ -312,7 +312,7 @@ def write_manifest(
         "wall_time_s": round(sweep.wall_s, 3),
         "results_sha256": hashlib.sha256(results.read_bytes()).hexdigest(),
     }
-    (folder / "manifest.json").write_text(_json(manifest))
+    (folder / "manifest.json").write_text(to_json(manifest))
 
 
 def open_sweep(path: str | Path) -> Sweep:

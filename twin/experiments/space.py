@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from twin.errors import InputError, describe_value
-from twin.scenario import Scenario, _validate
+from twin.scenario import Scenario, validate
 
 #: a point of a sweep: dotted param name -> value
 Point = dict[str, float]
@@ -246,6 +246,6 @@ def with_params(scenario: Scenario, values: Mapping[str, float]) -> Scenario:
                 set_path(opt["params"], name, v)
     shown = ", ".join(f"{k}={v:g}" for k, v in values.items())
     try:
-        return _validate(data, scenario.path, scenario.source, origin="--param")
+        return validate(data, scenario.path, scenario.source, origin="--param")
     except InputError as e:
         raise InputError(f"--param {shown}: the scenario is not valid with these values:\n{e}") from None

@@ -37,17 +37,8 @@ ROW_COLUMNS = ["option", "origin", "metric", "labels", "time", "value"]
 SUMMARY, SERIES = "summary", "metrics"
 
 
-@dataclass
-class ReplicationContext(RunContext):
-    """A RunContext whose streams belong to one replication (models call ``ctx.rng(name)`` as usual)."""
-
-    replication: int = 0
-
-    def seed_sequence(self, component: str, replication: int | None = None) -> np.random.SeedSequence:
-        return super().seed_sequence(component, self.replication if replication is None else replication)
-
-    def rng(self, component: str, replication: int | None = None) -> np.random.Generator:
-        return np.random.default_rng(self.seed_sequence(component, replication))
+#: a RunContext for one replication (its streams are that replication's); kept as a name for callers
+ReplicationContext = RunContext
 
 
 @dataclass(frozen=True)
@@ -134,9 +125,9 @@ def code_fingerprint(kind_module: str) -> str:
 @lru_cache(maxsize=64)
 def resolve(spec_json: str, path: str | None) -> Scenario:
     """The validated scenario of a task (cached per process: replications of a point share it)."""
-    from twin.scenario import _validate
+    from twin.scenario import validate
 
-    return _validate(json.loads(spec_json), Path(path) if path else None, spec_json.encode())
+    return validate(json.loads(spec_json), Path(path) if path else None, spec_json.encode())
 
 
 def _ensure_kind(kind: str, module: str) -> None:
