@@ -63,8 +63,9 @@ class RunContext:
 
     scenario: Scenario
     progress: ProgressFactory = no_progress
-    #: which replication this run is: its streams are this replication's (experiments run many)
-    replication: int = 0
+    #: the one replication this context runs (twin.experiments hands out one per task); None for a
+    #: plain run, which runs the scenario's replications itself and uses replication 0's streams by default
+    replication: int | None = None
 
     @property
     def seed(self) -> int:
@@ -84,7 +85,7 @@ class RunContext:
         Streams are named, not drawn in order, so adding a component never shifts another's numbers;
         options of one replication share streams (common random numbers).
         """
-        r = self.replication if replication is None else replication
+        r = replication if replication is not None else (self.replication or 0)
         return np.random.SeedSequence(self.seed, spawn_key=(stream_key(component), r))
 
     def rng(self, component: str, replication: int | None = None) -> np.random.Generator:
