@@ -23,6 +23,8 @@ CREATE INDEX IF NOT EXISTS records_order ON records (tbl, kind, ik, sk);
 
 #: the advisory lock id all Myna Twin stores on one database share ("MYNA" in ASCII)
 LOCK_ID = 0x4D594E41
+#: how long a transaction waits for the store's lock before failing with a lock timeout
+LOCK_TIMEOUT_MS = 60_000
 
 
 class PostgresStore(SqlStore):
@@ -32,6 +34,8 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str) -> None:
         conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+        # a writer that died holding the store's lock must give a clear error, not a silent hang
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
         conn.execute(f"SELECT pg_advisory_lock({LOCK_ID})")  # schema creation: one server at a time
         try:
             for statement in SCHEMA.split(";"):
