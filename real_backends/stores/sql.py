@@ -11,8 +11,9 @@ commit, dropped on rollback): a request that submits 500 applications runs them 
 transactions and pays for one durable commit.
 
 Rows are ``(tbl, k, kind, ik, sk, v)``: ``k`` the canonical key text (the primary key with ``tbl``),
-``kind`` 0/1/2 for int/str/tuple keys, ``ik``/``sk`` the int or string key for ordered scans (ints
-before strings before tuples, as in memory), ``v`` the record in the typed JSON codec.
+``kind`` 0/1/2 for int/str/tuple keys, ``ik``/``sk`` the int key or the hex of the string key's
+UTF-8 bytes for ordered scans (ints before strings before tuples, strings by code point, as in
+memory), ``v`` the record in the typed JSON codec.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def key_columns(key: Key) -> tuple[str, int, int, str]:
     if isinstance(key, tuple):
         return k, 2, 0, ""
     if isinstance(key, str):
-        return k, 1, 0, key
+        # hex of the UTF-8 bytes: sorts like the code points (as in memory) and holds no NUL, which
+        # PostgreSQL text cannot store
+        return k, 1, 0, key.encode("utf-8", "surrogatepass").hex()
     n = int(key)  # type: ignore[call-overload]
     if not INT64[0] <= n <= INT64[1]:
         raise StoreError(f"key {n}: int keys must fit in 64 bits for a SQL store")
