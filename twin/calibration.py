@@ -14,11 +14,9 @@ forecast scenarios to read (``params.calibrated_from``).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shutil
 import time
@@ -91,22 +89,24 @@ def residual_vector(r: Any, obs: Any, weights: dict[str, float]) -> np.ndarray:
     return np.concatenate(parts)
 
 
-_PROBLEM: Problem | None = None
-
-
-def _eval(x: np.ndarray) -> np.ndarray:
-    assert _PROBLEM is not None
-    return _PROBLEM.residuals(x)
+def _eval_point(item: tuple[int, Problem, np.ndarray]) -> tuple[int, np.ndarray]:
+    """One Jacobian column's evaluation, on whatever worker the executor picks (picklable)."""
+    j, problem, x = item
+    return j, problem.residuals(x)
 
 
 def fit(problem: Problem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_nfev: int,
         advance: Any = lambda k=1: None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Bounded least squares with a forward-difference Jacobian evaluated in parallel."""
+    """Bounded least squares with a forward-difference Jacobian evaluated in parallel.
+
+    The Jacobian's columns run on the experiments runner's executor (:func:`twin.experiments.make_executor`:
+    local processes by default, ``workers=0`` in-process), the same one sweeps and replications use.
+    """
     from scipy.optimize import least_squares
 
-    global _PROBLEM
-    _PROBLEM = problem
-    workers = workers or max(1, min(len(x0), os.cpu_count() or 1))
+    from twin.experiments import make_executor
+
+    workers = workers if workers is not None else max(1, min(len(x0), os.cpu_count() or 1))
     steps = 1e-3 * np.maximum(np.abs(x0), (hi - lo) * 1e-2)
     cache: dict[bytes, np.ndarray] = {}
 
@@ -117,8 +117,7 @@ def fit(problem: Problem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_nf
             advance(1)
         return cache[key]
 
-    ctx = mp.get_context("fork")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with make_executor(workers) as pool:
 
         def jac(x: np.ndarray) -> np.ndarray:
             f0 = fun(x)
@@ -130,9 +129,9 @@ def fit(problem: Problem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_nf
                 xj[j] += h
                 points.append(xj)
                 hs.append(h)
-            cols = list(pool.map(_eval, points))
+            done = dict(pool.imap_unordered(_eval_point, [(j, problem, xj) for j, xj in enumerate(points)]))
             advance(len(points))
-            return np.stack([(c - f0) / h for c, h in zip(cols, hs, strict=True)], axis=1)
+            return np.stack([(done[j] - f0) / h for j, h in enumerate(hs)], axis=1)
 
         res = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=max_nfev)
     J = res.jac
