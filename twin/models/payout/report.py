@@ -15,8 +15,6 @@ from twin.models.payout.behaviour import ROUTES
 from twin.models.payout.params import MUNICIPALITY_TYPES, SOURCED
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
-from twin.report.assumptions import describe as _short  # noqa: F401 (older import path)
-from twin.report.assumptions import flatten  # noqa: F401 (older import path)
 from twin.report.html import scale_text
 
 TYPE_LABELS = {

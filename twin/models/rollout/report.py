@@ -283,13 +283,9 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
 
 
 def assumptions(params: Params) -> list[Assumption]:
-    from twin.report.assumptions import describe as _short
-    from twin.report.assumptions import flatten
+    from twin.report.assumptions import assumptions as shared_assumptions
 
-    out = []
-    for key, v in flatten(params):
-        src = next((s for k, s in SOURCED.items() if key == k or key.startswith(k + ".")), None)
-        out.append(Assumption(key, _short(v), src))
+    out = shared_assumptions(params, SOURCED)
     out.append(Assumption("cells", "each municipality has the national age-sex structure (no municipal age "
                           "tables in the releases)", None))  # fmt: skip
     return out
