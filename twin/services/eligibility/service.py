@@ -36,7 +36,7 @@ from twin.services.eligibility.qualifications import (
     QualificationBook,
     insured_key,
 )
-from twin.services.jpki import Jpki
+from twin.services.jpki import Jpki, cert_id, der
 from twin.services.jpki.profile import aware, japan_date
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
@@ -130,11 +130,13 @@ class EligibilityService:
         return _answer(q, Consent(), "number")
 
     def ocsp_status(self, cert: x509.Certificate, now: datetime) -> ocsp.OCSPCertStatus:
-        """Ask the JPKI OCSP responder (the real DER exchange) about ``cert``."""
-        req = ocsp.OCSPRequestBuilder().add_certificate(cert, self.jpki.auth_ca.certificate, hashes.SHA1()).build()
-        from cryptography.hazmat.primitives.serialization import Encoding
+        """Ask the JPKI OCSP responder (the real DER exchange) about ``cert``.
 
-        resp = ocsp.load_der_ocsp_response(self.jpki.ocsp.respond(req.public_bytes(Encoding.DER), now))
+        The request is the one OpenSSL sends (one SHA-1 CertID, no nonce), so the responder can
+        answer from its pre-signed cache.
+        """
+        request = der.seq(der.seq(der.seq(der.seq(cert_id(self.jpki.auth_ca.certificate, cert.serial_number)))))
+        resp = ocsp.load_der_ocsp_response(self.jpki.ocsp.respond(request, now))
         if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
             raise EligibilityError("ocsp_unavailable", f"OCSP responder answered {resp.response_status.name}")
         return resp.certificate_status

@@ -10,6 +10,7 @@ Its private key stays inside a :class:`~twin.services.jpki.keys.Signer`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
@@ -27,6 +28,8 @@ from twin.services.jpki.profile import CaKind, aware
 from twin.services.jpki.store import IssuedCertificate, JpkiStore, Role
 
 MIN_KEY_BITS: Final = 2048
+#: how many verified certificates a CA remembers (a verification costs an RSA operation, a lookup nothing)
+VERIFIED_CACHE: Final = 200_000
 MAX_SERIAL: Final = (1 << 159) - 1  # RFC 5280: at most 20 octets, positive
 
 Extension = tuple[x509.ExtensionType, bool]  # (value, critical)
@@ -58,6 +61,8 @@ class CertificateAuthority:
         self.base_url = base_url.rstrip("/")
         self._signer = signer
         self._key_id = x509.SubjectKeyIdentifier.from_public_key(signer.public_key())
+        self._verified: dict[bytes, None] = {}  # DER of certificates whose signature verified, oldest first
+        self._verified_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"CertificateAuthority({self.kind.value}, serial={self.certificate.serial_number:#x})"
@@ -273,11 +278,23 @@ class CertificateAuthority:
         return self._signer.sign_crl(builder)
 
     def signed_this(self, cert: x509.Certificate) -> bool:
-        """Whether ``cert`` names this CA as issuer and carries a valid signature by its key."""
+        """Whether ``cert`` names this CA as issuer and carries a valid signature by its key.
+
+        A verified certificate is remembered by its whole DER (signature included), so the next
+        presentation of the same card costs a lookup instead of an RSA verification; a certificate
+        that differs in any byte is verified afresh. Only successes are remembered.
+        """
+        der = cert.public_bytes(Encoding.DER)
+        if der in self._verified:
+            return True
         try:
             cert.verify_directly_issued_by(self.certificate)
         except (InvalidSignature, ValueError, TypeError):
             return False
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_CACHE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[der] = None
         return True
 
 

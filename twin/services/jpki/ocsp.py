@@ -19,6 +19,7 @@ first CA named; strict clients may reject it (the real service is asked per cert
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -182,6 +183,7 @@ def cert_id(issuer: x509.Certificate, serial: int, hash_name: str = "sha1") -> b
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _issuer_hashes(issuer: x509.Certificate, hash_name: str) -> tuple[bytes, bytes]:
     name_der = issuer.subject.public_bytes()
     key_bits = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.PKCS1)  # subjectPublicKey contents
