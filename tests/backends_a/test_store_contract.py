@@ -39,6 +39,25 @@ def test_insert_refuses_an_existing_key_and_put_refuses_none(make_store) -> None
     assert store.get("t", "a") == 1
 
 
+def test_insert_many_loads_in_bulk_and_a_taken_key_rolls_the_whole_load_back(make_store) -> None:
+    store = make_store()
+    rows = [((f"ins-{i:05d}", "00"), ("record", i)) for i in range(25_000)]  # more than one SQL chunk
+    with store.transaction() as tx:
+        assert tx.insert_many("bulk", iter(rows)) == 25_000
+    assert store.count("bulk") == 25_000 and store.get("bulk", ("ins-12345", "00")) == ("record", 12345)
+    clash = [(("new", "00"), ("record", -1)), (("ins-00007", "00"), ("record", -2))]
+    with pytest.raises(DuplicateKeyError, match=r"insert bulk\[\('ins-00007', '00'\)\]: a record with this key"), \
+            store.transaction() as tx:  # fmt: skip
+        tx.insert_many("bulk", clash)
+    assert store.get("bulk", ("new", "00")) is None, "the rows before the taken key were rolled back"
+    with pytest.raises(DuplicateKeyError), store.transaction() as tx:  # the same key twice in one load
+        tx.insert_many("twice", [(1, "a"), (1, "b")])
+    assert store.count("twice") == 0
+    with store.transaction() as outer, store.transaction() as inner:  # nested: through the write buffer
+        inner.insert_many("nested", [(1, "a"), (2, "b")])
+        assert outer.get("nested", 2) == "b" or store.count("nested") == 0
+
+
 def test_an_error_inside_a_transaction_writes_nothing_and_rollback_discards(make_store) -> None:
     store = make_store()
     with pytest.raises(RuntimeError), store.transaction() as tx:

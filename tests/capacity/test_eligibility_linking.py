@@ -118,3 +118,35 @@ def test_a_bad_error_rate_is_refused():
     book = QualificationBook(MemoryStore())
     with pytest.raises(EligibilityError, match="error_rate"):
         book.link_batch([], 1.5, _confusable, np.random.default_rng(0))
+
+
+def test_the_initial_bulk_load_registers_and_links_like_one_by_one_and_is_all_or_nothing() -> None:
+    facts = _population(40)
+    quals = [
+        Qualification(f"{138000 + i % 7:06d}", f"{i:06d}", "00", InsurerKind.NATIONAL, f, date(2021, 4, 1),
+                      linked_person=ref if i % 5 else None)
+        for i, (ref, f) in enumerate(facts.items())
+    ]  # fmt: skip
+    bulk = QualificationBook(MemoryStore())
+    assert bulk.load_initial(iter(quals)) == 40
+    one_by_one, _ = _book(facts)
+    for q in quals:
+        if q.linked_person is not None:
+            one_by_one.link(q.key, q.linked_person)
+    for ref in facts:
+        assert bulk.linked_to(ref) == one_by_one.linked_to(ref)
+        assert bulk.current_for(ref, date(2024, 1, 1)) == one_by_one.current_for(ref, date(2024, 1, 1))
+    assert bulk.get(quals[0].key).linked_person is None and bulk.get(quals[1].key).linked_person == "p-1"
+
+    empty = QualificationBook(MemoryStore())
+    bad = [*quals[:3], Qualification("12345", "1", "00", InsurerKind.NATIONAL, facts["p-0"], date(2021, 4, 1))]
+    with pytest.raises(EligibilityError, match="insurer_number: '12345' is not 6 or 8 digits"):
+        empty.load_initial(bad)
+    assert empty.store.count("eligibility.qualification") == 0, "nothing of a refused load is kept"
+    with pytest.raises(EligibilityError, match=r"initial load: insert eligibility.qualification\[\('138000'"):
+        bulk.load_initial(quals[:1])
+    again = QualificationBook(MemoryStore())
+    again.register(Qualification("138001", "999999", "00", InsurerKind.NATIONAL, facts["p-1"], date(2021, 4, 1)))
+    again.link(("138001", "999999", "00"), "p-1")
+    with pytest.raises(EligibilityError, match="a person already has links"):
+        again.load_initial(quals[1:2])

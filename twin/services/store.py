@@ -20,7 +20,7 @@ crash on a later commit (:meth:`MemoryStore.crash_on_commit`): that commit raise
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from types import TracebackType
 from typing import Protocol
 
@@ -49,6 +49,8 @@ class Transaction(Protocol):
     def put(self, table: str, key: Key, value: object) -> None: ...
 
     def insert(self, table: str, key: Key, value: object) -> None: ...
+
+    def insert_many(self, table: str, items: Iterable[tuple[Key, object]]) -> int: ...
 
     def delete(self, table: str, key: Key) -> None: ...
 
@@ -197,6 +199,14 @@ class MemoryTransaction:
         if self.get(table, key) is not None:
             raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
         self.put(table, key, value)
+
+    def insert_many(self, table: str, items: Iterable[tuple[Key, object]]) -> int:
+        """Insert every ``(key, value)``; :class:`DuplicateKeyError` if any key is taken (a bulk load)."""
+        n = 0
+        for key, value in items:
+            self.insert(table, key, value)
+            n += 1
+        return n
 
     def delete(self, table: str, key: Key) -> None:
         self._writes[(table, key)] = _DELETED

@@ -133,6 +133,13 @@ class _ShippedTransaction:
         self._inner.insert(table, key, value)
         self._ops.append(("put", table, key, value))
 
+    def insert_many(self, table: str, items: Iterable[tuple[Key, object]]) -> int:
+        n = 0
+        for key, value in items:
+            self.insert(table, key, value)
+            n += 1
+        return n
+
     def delete(self, table: str, key: Key) -> None:
         self._inner.delete(table, key)
         self._ops.append(("delete", table, key, None))

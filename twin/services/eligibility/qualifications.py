@@ -129,6 +129,26 @@ class DetectionReport:
         return self.true_positives / len(self.flagged) if self.flagged else 1.0
 
 
+def _check(q: Qualification) -> None:
+    """The rules an insurer's record must meet before it is registered (EligibilityError naming the field)."""
+    if not isinstance(q, Qualification):
+        raise EligibilityError("bad_record", f"expected a Qualification, got {type(q).__name__}")
+    insured_key(q.insurer_number, q.insured_number, q.branch)
+    kind = InsurerKind(q.kind)
+    if len(q.insurer_number) != INSURER_DIGITS[kind]:
+        raise EligibilityError(
+            "bad_insurer_number",
+            f"insurer_number: {kind.value} insurers have {INSURER_DIGITS[kind]}-digit numbers, "
+            f"got {len(q.insurer_number)} digits",
+        )
+    if q.limit_category not in LIMIT_CATEGORIES:
+        raise EligibilityError(
+            "bad_limit_category", f"limit_category: {q.limit_category!r}; allowed: {', '.join(LIMIT_CATEGORIES)}"
+        )
+    if q.valid_until is not None and q.valid_until < q.valid_from:
+        raise EligibilityError("bad_period", f"valid_until {q.valid_until} is before valid_from {q.valid_from}")
+
+
 class QualificationBook:
     """All insurers' qualifications and My Number links, behind a transactional store."""
 
@@ -138,26 +158,47 @@ class QualificationBook:
     # ---- insurers register -------------------------------------------------------------------
     def register(self, q: Qualification) -> Qualification:
         """An insurer enrols someone; EligibilityError for a malformed or duplicate insured number."""
-        insured_key(q.insurer_number, q.insured_number, q.branch)
-        kind = InsurerKind(q.kind)
-        if len(q.insurer_number) != INSURER_DIGITS[kind]:
-            raise EligibilityError(
-                "bad_insurer_number",
-                f"insurer_number: {kind.value} insurers have {INSURER_DIGITS[kind]}-digit numbers, "
-                f"got {len(q.insurer_number)} digits",
-            )
-        if q.limit_category not in LIMIT_CATEGORIES:
-            raise EligibilityError(
-                "bad_limit_category", f"limit_category: {q.limit_category!r}; allowed: {', '.join(LIMIT_CATEGORIES)}"
-            )
-        if q.valid_until is not None and q.valid_until < q.valid_from:
-            raise EligibilityError("bad_period", f"valid_until {q.valid_until} is before valid_from {q.valid_from}")
+        _check(q)
         with self.store.transaction() as tx:
             try:
                 tx.insert(QUALIFICATIONS, q.key, replace(q, linked_person=None))
             except DuplicateKeyError:
                 raise EligibilityError("duplicate", f"insured number {q.key} is already registered") from None
         return q
+
+    def load_initial(self, qualifications: Iterable[Qualification]) -> int:
+        """The initial bulk load (一括登録) of insurers' files into an empty book, links included.
+
+        Each qualification is checked as :meth:`register` checks it; one whose ``linked_person`` is
+        set is linked to that person as :meth:`link` would. All land in one transaction, or none:
+        a malformed record, an insured number already registered (or given twice), or a person who
+        already has links (add those one by one with :meth:`link`) raises :class:`EligibilityError`
+        and loads nothing. Returns how many qualifications were loaded.
+        """
+        links: dict[str, list[InsuredKey]] = {}
+
+        def checked() -> Iterable[tuple[InsuredKey, Qualification]]:
+            for q in qualifications:
+                _check(q)
+                if q.linked_person is not None:
+                    if not isinstance(q.linked_person, str) or not q.linked_person:
+                        raise EligibilityError(
+                            "bad_person", f"linked_person: {q.linked_person!r} is not a non-empty string"
+                        )
+                    links.setdefault(q.linked_person, []).append(q.key)
+                yield q.key, q
+
+        with self.store.transaction() as tx:
+            try:
+                n = tx.insert_many(QUALIFICATIONS, checked())
+            except DuplicateKeyError as e:
+                raise EligibilityError("duplicate", f"initial load: {e}") from None
+            try:
+                tx.insert_many(LINKS, ((person, tuple(keys)) for person, keys in links.items()))
+            except DuplicateKeyError as e:
+                raise EligibilityError("duplicate", f"initial load: a person already has links ({e}); "
+                                                    "add further qualifications with link()") from None  # fmt: skip
+        return n
 
     def end(self, key: InsuredKey, last_day: dt.date) -> Qualification:
         """The qualification ends (the person left the firm, turned 75, moved town)."""
