@@ -5,6 +5,7 @@ service: pick the service, point it at its database, choose where it listens::
 
     twin serve payout --store sqlite:///var/twin/payout.db --port 8080
     twin serve payout --store postgresql://twin@127.0.0.1:5432/twin --set households=100000
+    twin serve eligibility --store sqlite:///elig.db --set insured=1000000 --workers 2
 
 :data:`SERVICES` maps a service name to ``"module:factory"``; the factory is called as
 ``factory(store_url, **options)`` (options from ``--set KEY=VALUE``, as strings) and returns an
@@ -14,6 +15,8 @@ ASGI app. Adding a service is one line here.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -61,17 +64,35 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port)")] = 8000,
     option: Annotated[list[str], typer.Option("--set", help="service option KEY=VALUE (repeatable)")] = [],  # noqa: B006
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes (uvicorn --workers)")] = 1,
 ) -> None:
     """Serve SERVICE until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     import uvicorn
 
     make = factory(service)
-    try:
-        asgi = make(store, **parse_options(option))
+    options = parse_options(option)
+    try:  # built here first even with several workers: bad options and an unreachable store fail now,
+        # and a store that needs loading (eligibility) is loaded once before the workers start
+        asgi = make(store, **options)
     except (ValueError, OSError, StoreError) as e:
         raise typer.BadParameter(str(e)) from None
     except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached
         if not type(e).__module__.startswith("psycopg"):
             raise
         raise typer.BadParameter(f"cannot open the store: {str(e).strip().splitlines()[0]}") from None
-    uvicorn.run(asgi, host=host, port=port, log_level=log_level, access_log=False)
+    if workers == 1:
+        uvicorn.run(asgi, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    del asgi
+    os.environ[WORKER_ENV] = json.dumps({"service": service, "store": store, "options": options})
+    uvicorn.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level, access_log=False)  # fmt: skip
+
+
+WORKER_ENV = "MYNA_SERVE_WORKER"
+
+
+def worker_app() -> Any:
+    """One uvicorn worker of ``twin serve --workers N``: the same factory call as the parent's."""
+    spec = json.loads(os.environ[WORKER_ENV])
+    return factory(spec["service"])(spec["store"], **spec["options"])

@@ -13,6 +13,12 @@ message: 400 malformed input, 401 identity not confirmed, 403 a certificate that
 birth date that does not match, 404 no current qualification. The deployment's holders are enrolled
 with the national health insurance association (協会けんぽ), every 7th with a qualification that
 ended a year before the epoch.
+
+The qualifications live in the server's store (``twin serve eligibility --store sqlite:///elig.db
+--set insured=1000000``): on first start it is loaded with the holders and a synthetic remainder
+up to ``insured`` people (:mod:`real_backends.eligibility_book`), on later starts reused. Under
+uvicorn's ``--factory`` the store and size come from ``MYNA_ELIGIBILITY_STORE`` and
+``MYNA_ELIGIBILITY_INSURED``. The JPKI side (certificates, OCSP) is rebuilt in memory from the spec.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, Holder
+from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified
+from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 from real_backends.portal_api import (
     CardAuthenticator,
     ChallengeOut,
@@ -36,18 +43,9 @@ from real_backends.portal_api import (
     authenticator_from_env,
     install_common,
 )
-from twin.services.eligibility import (
-    Consent,
-    EligibilityError,
-    EligibilityService,
-    InsurerKind,
-    PersonFacts,
-    Qualification,
-    QualificationBook,
-)
+from twin.services.eligibility import Consent, EligibilityError, EligibilityService, QualificationBook
 from twin.services.store import MemoryStore
 
-INSURER: Final = "01130012"  # an association (協会けんぽ) branch: eight digits
 STATUS_OF: Final = {
     "identity_not_confirmed": 401, "bad_signature": 401,
     "no_qualification": 404, "unknown_insured": 404, "not_found": 404, "unknown_person": 404,
@@ -60,30 +58,6 @@ def status_of(code: str) -> int:
     if code in STATUS_OF:
         return STATUS_OF[code]
     return 400 if code.startswith("bad_") else 403
-
-
-def insured_number(holder: Holder) -> str:
-    return f"{70000 + holder.index}"
-
-
-def is_qualified(holder: Holder) -> bool:
-    return holder.index % 7 != 6
-
-
-def enrol(deployment: Deployment) -> QualificationBook:
-    """Register and link every holder's qualification (every 7th ended on 2025-03-31)."""
-    book = QualificationBook(MemoryStore())
-    for h in deployment.holders:
-        info = h.perso.basic_info
-        q = Qualification(
-            INSURER, insured_number(h), "00", InsurerKind.ASSOCIATION,
-            PersonFacts(info.name, info.birth_date, info.sex),
-            valid_from=dt.date(2020, 4, 1),
-            valid_until=None if is_qualified(h) else dt.date(2025, 3, 31),
-        )  # fmt: skip
-        book.register(q)
-        book.link(q.key, f"holder-{h.index}")
-    return book
 
 
 class CardCheck(BaseModel):
@@ -135,10 +109,17 @@ def _b64(text: str, what: str) -> bytes:
 REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)}
 
 
-def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) -> FastAPI:
-    """The eligibility API of ``deployment``: its holders enrolled, OCSP answers pre-signed."""
+def enrol(deployment: Deployment) -> QualificationBook:
+    """A book in memory holding the deployment's card holders only."""
+    return ensure_enrolled(MemoryStore(), deployment)
+
+
+def create_app(
+    deployment: Deployment, auth: CardAuthenticator | None = None, book: QualificationBook | None = None
+) -> FastAPI:
+    """The eligibility API of ``deployment`` on ``book`` (default: its holders, in memory); OCSP answers pre-signed."""
     auth = auth or authenticator_from_env(deployment.jpki)
-    service = EligibilityService(enrol(deployment), deployment.jpki)
+    service = EligibilityService(enrol(deployment) if book is None else book, deployment.jpki)
     deployment.jpki.ocsp.presign([h.auth_certificate for h in deployment.holders], _aware_now(auth.clock()), ("sha1",))
     app = FastAPI(title="Online eligibility confirmation", version="1")
     install_common(app)
@@ -175,13 +156,40 @@ def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) ->
 
 
 def serve_app(store_url: str = "memory://", **options: str) -> Any:
-    """``twin serve`` factory: the ledger is rebuilt in memory from the deployment spec in ``options``
-    (``--set holders=N --set seed=S``); ``store_url`` is not used by this service."""
-    return create_app(Deployment.build(DeploymentSpec.from_options(options)))
+    """``twin serve`` factory: the JPKI centre and cards rebuilt from the deployment spec in ``options``
+    (``--set holders=N --set seed=S``), the qualifications in ``store_url``, loaded on first start with
+    ``insured`` people (``--set insured=1000000``; default: the card holders only)."""
+    from real_backends.stores import open_store
+
+    options = dict(options)
+    insured = _count("--set insured", options.pop("insured", None))
+    deployment = Deployment.build(DeploymentSpec.from_options(options))
+    return create_app(deployment, book=ensure_enrolled(open_store(store_url), deployment, insured))
 
 
 def app_from_env() -> FastAPI:
-    return create_app(Deployment.build(DeploymentSpec.from_env()))
+    """The uvicorn ``--factory`` entry: spec, store and size from the environment (see :data:`STORE_ENV`)."""
+    import os
+
+    from real_backends.stores import open_store
+
+    deployment = Deployment.build(DeploymentSpec.from_env())
+    insured = _count(INSURED_ENV, os.environ.get(INSURED_ENV))
+    store = open_store(os.environ.get(STORE_ENV, "memory://"))
+    return create_app(deployment, book=ensure_enrolled(store, deployment, insured))
+
+
+STORE_ENV: Final = "MYNA_ELIGIBILITY_STORE"
+INSURED_ENV: Final = "MYNA_ELIGIBILITY_INSURED"
+
+
+def _count(what: str, text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what}={text!r}: not an integer") from None
 
 
 def load_target(name: str, deployment: Deployment, rng: np.random.Generator) -> Any:
@@ -202,4 +210,4 @@ def load_target(name: str, deployment: Deployment, rng: np.random.Generator) -> 
     return send
 
 
-__all__ = ["EPOCH", "create_app", "enrol", "load_target", "status_of"]
+__all__ = ["EPOCH", "INSURER", "create_app", "enrol", "insured_number", "is_qualified", "load_target", "status_of"]

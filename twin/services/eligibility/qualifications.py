@@ -32,6 +32,7 @@ from twin.services.store import DuplicateKeyError, Store
 
 QUALIFICATIONS = "eligibility.qualification"
 LINKS = "eligibility.link"  # person_ref -> tuple of insured keys linked to that person
+LOADS = "eligibility.load"  # "initial" -> the load_id of the initial bulk load
 
 
 class EligibilityError(ValueError):
@@ -166,7 +167,7 @@ class QualificationBook:
                 raise EligibilityError("duplicate", f"insured number {q.key} is already registered") from None
         return q
 
-    def load_initial(self, qualifications: Iterable[Qualification]) -> int:
+    def load_initial(self, qualifications: Iterable[Qualification], *, load_id: object = None) -> int:
         """The initial bulk load (一括登録) of insurers' files into an empty book, links included.
 
         Each qualification is checked as :meth:`register` checks it; one whose ``linked_person`` is
@@ -174,6 +175,10 @@ class QualificationBook:
         a malformed record, an insured number already registered (or given twice), or a person who
         already has links (add those one by one with :meth:`link`) raises :class:`EligibilityError`
         and loads nothing. Returns how many qualifications were loaded.
+
+        ``load_id`` (any record, e.g. the files' names and dates) is kept with the load: the same
+        load again is a no-op returning 0 (``qualifications`` is not read), another one is refused.
+        Several server processes may race to load the same files; exactly one does.
         """
         links: dict[str, list[InsuredKey]] = {}
 
@@ -189,6 +194,15 @@ class QualificationBook:
                 yield q.key, q
 
         with self.store.transaction() as tx:
+            if load_id is not None:
+                have = tx.get(LOADS, "initial")
+                if have == load_id:
+                    return 0
+                if have is not None:
+                    raise EligibilityError(
+                        "duplicate", f"initial load: the book holds the load {have!r}, not {load_id!r}"
+                    )
+                tx.put(LOADS, "initial", load_id)
             try:
                 n = tx.insert_many(QUALIFICATIONS, checked())
             except DuplicateKeyError as e:

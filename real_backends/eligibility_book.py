@@ -1,0 +1,173 @@
+"""The insured population an eligibility server answers for, loaded once into its store (資格情報の一括登録).
+
+The central eligibility service holds every insured person's qualification, about 124 million of
+them, sent in by some 3,000 insurers and linked to My Number. A loopback server cannot issue a
+card to each of them, but it can hold their records: the deployment's card holders (whose cards
+and certificates the clients have) and a synthetic remainder up to ``insured`` people, so that
+every lookup runs against a table of realistic size (``--set insured=1000000``).
+
+Shares of the insurer kinds follow the national totals (厚生労働省「医療保険に関する基礎資料」,
+FY2022, rounded): association (協会けんぽ) 33 %, societies (健保組合, with the mutual-aid
+associations 共済) 30 %, national health insurance (国保) 22 %, late-stage elderly (後期高齢者) 15 %.
+About 3 % of the remainder hold a qualification that has ended (a job change), as do every 7th
+card holder (:func:`is_qualified`).
+
+The load is deterministic (seeded from the deployment spec) and idempotent: :func:`ensure_enrolled`
+writes everything in one transaction, marked with the spec and ``insured``, and on a store that already holds
+the same enrolment it does nothing; a store holding a different one is refused with a message
+saying which. Clients regenerate the same people with :func:`insured_people` to send checks by
+insured number that hit the whole table, not just the card holders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from real_backends.load.deployment import Deployment, DeploymentSpec, Holder
+from twin.services.eligibility import EligibilityError, InsurerKind, PersonFacts, Qualification, QualificationBook
+from twin.services.eligibility.qualifications import LOADS
+from twin.services.store import Store, StoreError
+
+INSURER: Final = "01130012"  # the card holders' insurer: an association (協会けんぽ) branch, eight digits
+KINDS: Final = (InsurerKind.ASSOCIATION, InsurerKind.SOCIETY, InsurerKind.NATIONAL, InsurerKind.ELDERLY)
+KIND_SHARES: Final = (0.33, 0.30, 0.22, 0.15)
+INSURERS_PER_KIND: Final = 40
+ENDED_SHARE: Final = 0.03
+MAX_INSURED: Final = 5_000_000
+_FAMILY: Final = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
+_GIVEN: Final = ("太郎", "花子", "健一", "陽子", "翔", "美咲", "大輔", "由美")
+_LIMITS: Final = ("ア", "イ", "ウ", "エ", "オ")  # under 70: by income, ウ the most common
+_LIMITS_ELDERLY: Final = ("一般", "現役並みⅠ", "低所得Ⅱ", "低所得Ⅰ")
+
+
+def insured_number(holder: Holder) -> str:
+    return f"{70000 + holder.index}"
+
+
+def is_qualified(holder: Holder) -> bool:
+    return holder.index % 7 != 6
+
+
+def holder_qualification(holder: Holder) -> Qualification:
+    """A card holder's qualification with :data:`INSURER`, linked to the holder (every 7th ended in 2025)."""
+    info = holder.perso.basic_info
+    return Qualification(
+        INSURER, insured_number(holder), "00", InsurerKind.ASSOCIATION,
+        PersonFacts(info.name, info.birth_date, info.sex),
+        valid_from=dt.date(2020, 4, 1),
+        valid_until=None if is_qualified(holder) else dt.date(2025, 3, 31),
+        linked_person=f"holder-{holder.index}",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InsuredPeople:
+    """The synthetic remainder as columns (row ``j`` is person ``insured-j``)."""
+
+    kind: np.ndarray  # index into KINDS
+    insurer: np.ndarray  # 0..INSURERS_PER_KIND-1
+    number: np.ndarray  # insured number within the insurer
+    birth: np.ndarray  # days since 1900-01-01
+    sex: np.ndarray  # 1 or 2
+    ended: np.ndarray  # bool: the qualification ended on 2025-03-31
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def insurer_number(self, j: int) -> str:
+        kind = KINDS[int(self.kind[j])]
+        base = {InsurerKind.ASSOCIATION: 1010000, InsurerKind.SOCIETY: 6130000, InsurerKind.ELDERLY: 39130000}
+        if kind is InsurerKind.NATIONAL:
+            return f"{130000 + int(self.insurer[j]) * 7:06d}"
+        return f"{base[kind] + int(self.insurer[j]) * 11:08d}"
+
+    def key(self, j: int) -> tuple[str, str, str]:
+        return (self.insurer_number(j), f"{int(self.number[j]):08d}", "00")
+
+    def birth_date(self, j: int) -> dt.date:
+        return dt.date(1900, 1, 1) + dt.timedelta(days=int(self.birth[j]))
+
+    def qualification(self, j: int, family: str, given: str) -> Qualification:
+        kind = KINDS[int(self.kind[j])]
+        limits = _LIMITS_ELDERLY if kind is InsurerKind.ELDERLY else _LIMITS
+        return Qualification(
+            self.insurer_number(j), f"{int(self.number[j]):08d}", "00", kind,
+            PersonFacts(family + "\u3000" + given, self.birth_date(j), str(int(self.sex[j]))),
+            valid_from=dt.date(2021, 4, 1),
+            valid_until=dt.date(2025, 3, 31) if self.ended[j] else None,
+            limit_category=limits[j % len(limits)],
+            linked_person=f"insured-{j}",
+        )  # fmt: skip
+
+
+def insured_people(seed: int, count: int) -> InsuredPeople:
+    """``count`` synthetic insured people (seeded; the same on the server and its clients)."""
+    if not isinstance(count, int) or not 0 <= count <= MAX_INSURED:
+        raise ValueError(f"insured: {count!r} is not allowed; use 0..{MAX_INSURED}")
+    rng = np.random.default_rng([seed, 124])
+    kind = rng.choice(len(KINDS), size=count, p=KIND_SHARES).astype(np.int8)
+    insurer = rng.integers(0, INSURERS_PER_KIND, size=count).astype(np.int16)
+    number = np.empty(count, dtype=np.int64)
+    for k in range(len(KINDS)):  # unique within each insurer: consecutive numbers per (kind, insurer)
+        for i in range(INSURERS_PER_KIND):
+            rows = np.flatnonzero((kind == k) & (insurer == i))
+            number[rows] = 10_000_000 + np.arange(len(rows))
+    epoch = (dt.date(2026, 4, 1) - dt.date(1900, 1, 1)).days
+    age_days = np.where(kind == KINDS.index(InsurerKind.ELDERLY),
+                        rng.integers(75 * 365 + 19, 100 * 365, size=count),
+                        rng.integers(0, 74 * 365, size=count))  # fmt: skip
+    return InsuredPeople(kind, insurer, number, (epoch - age_days).astype(np.int32),
+                         rng.integers(1, 3, size=count).astype(np.int8), rng.random(count) < ENDED_SHARE)  # fmt: skip
+
+
+def qualifications(deployment: Deployment, insured: int) -> Iterator[Qualification]:
+    """Every record of the enrolment: the holders' first, then the synthetic remainder."""
+    yield from (holder_qualification(h) for h in deployment.holders)
+    people = insured_people(deployment.spec.seed, insured - len(deployment.holders))
+    rng = np.random.default_rng([deployment.spec.seed, 125])
+    fam = rng.integers(0, len(_FAMILY), size=len(people))
+    giv = rng.integers(0, len(_GIVEN), size=len(people))
+    for j in range(len(people)):
+        yield people.qualification(j, _FAMILY[fam[j]], _GIVEN[giv[j]])
+
+
+def enrolment_id(spec: DeploymentSpec, insured: int) -> tuple[int, int, int, int, int]:
+    return (spec.seed, spec.holders, spec.revoked_every, spec.key_pool, insured)
+
+
+def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = None) -> QualificationBook:
+    """The book on ``store`` holding ``deployment``'s enrolment of ``insured`` people (loaded if absent).
+
+    ``insured`` counts everyone, card holders included (default: the holders only). A store that
+    holds another enrolment is refused with a :class:`StoreError` naming both.
+    """
+    spec = deployment.spec
+    insured = spec.holders if insured is None else insured
+    if not isinstance(insured, int) or isinstance(insured, bool) or not spec.holders <= insured <= MAX_INSURED:
+        raise ValueError(f"insured: {insured!r} is not allowed; use {spec.holders}..{MAX_INSURED} "
+                         f"(everyone insured, the {spec.holders} card holders included)")  # fmt: skip
+    want = enrolment_id(spec, insured)
+    book = QualificationBook(store)
+    if store.get(LOADS, "initial") == want:  # the common case: a restart on a loaded store
+        return book
+    try:
+        book.load_initial(qualifications(deployment, insured), load_id=want)
+    except EligibilityError as e:
+        have = store.get(LOADS, "initial")
+        if not isinstance(have, tuple) or have == want:
+            raise
+        names = ("seed", "holders", "revoked_every", "key_pool", "insured")
+        diff = ", ".join(f"{n}={a} (asked {b})" for n, a, b in zip(names, have, want, strict=True) if a != b)
+        raise StoreError(
+            f"the store already holds another enrolment: {diff}; use a fresh database or the same --set"
+        ) from e
+    return book
+
+
+__all__ = ["INSURER", "InsuredPeople", "ensure_enrolled", "holder_qualification", "insured_number", "insured_people",
+           "is_qualified", "qualifications"]  # fmt: skip
