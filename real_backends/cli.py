@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import secrets
+import tempfile
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -85,8 +87,15 @@ def serve(
         return
     del asgi
     os.environ[WORKER_ENV] = json.dumps({"service": service, "store": store, "options": options})
-    uvicorn.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level, access_log=False)  # fmt: skip
+    # the card services' challenges must be good at every worker and used once across all of them:
+    # one secret and one used-challenge ledger for the lot (unless the operator set their own)
+    from real_backends.portal_api import LEDGER_ENV, SECRET_ENV
+
+    os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
+    with tempfile.TemporaryDirectory(prefix="myna-serve-") as scratch:
+        os.environ.setdefault(LEDGER_ENV, os.path.join(scratch, "used-challenges.sqlite"))
+        uvicorn.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level, access_log=False)  # fmt: skip
 
 
 WORKER_ENV = "MYNA_SERVE_WORKER"

@@ -104,6 +104,12 @@ def test_a_served_book_of_20000_insured_answers_cards_and_numbers_and_survives_a
                 assert r.status_code == 200 and r.json()["insured_number"] == number, r.text
             wrong = {**body, "birth_date": "1901-01-01"}
             assert c.post("/eligibility/number", json=wrong).json()["code"] == "birth_date_mismatch"
+        for _ in range(6):  # each call on a new connection: challenges are good at, and used once across, both workers
+            token = httpx.get(url + "/eligibility/challenge").json()["challenge"]
+            body = card_answer(token, holder.reader(), "1234")
+            assert httpx.post(url + "/eligibility/card", json=body).status_code == 200
+            replay = httpx.post(url + "/eligibility/card", json=body)
+            assert replay.status_code == 409 and replay.json()["detail"].startswith("challenge: already used")
     store = open_store(store_url)
     assert store.count("eligibility.qualification") == INSURED == store.count("eligibility.link"), "loaded once"
     started = time.monotonic()
