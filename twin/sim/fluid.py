@@ -37,9 +37,11 @@ class CohortQueue:
         # jobs waiting: [station, cohort day, class]
         self.waiting = np.zeros((n_stations, horizon, n_classes))
         # a quantity that rides along with the jobs (e.g. persons in a household's application),
-        # served in the same proportions as the jobs it rides with
-        self.carry = np.zeros((n_stations, horizon, n_classes))
+        # served in the same proportions as the jobs it rides with; made on the first arrival
+        # that carries something, so a queue whose jobs carry nothing never holds or serves it
+        self.carry: np.ndarray | None = None
         self._first = 0  # cohorts before this one hold no work at any station
+        self.window_start = 0  # first cohort of the last :meth:`serve_window`
         self.arrived_total = np.zeros((n_stations, n_classes))
         self.served_total = np.zeros((n_stations, n_classes))
         self.busy_minutes_total = np.zeros(n_stations)
@@ -54,6 +56,8 @@ class CohortQueue:
         day = min(day, self.horizon - 1)
         self.waiting[:, day, :] += jobs
         if carry is not None:
+            if self.carry is None:
+                self.carry = np.zeros((self.n_stations, self.horizon, self.n_classes))
             self.carry[:, day, :] += carry
         self.arrived_total += jobs
 
@@ -64,6 +68,18 @@ class CohortQueue:
         finished today, what they carried, and jobs finished by the cohort (arrival day) they came
         from, summed over classes, for waiting times.
         """
+        served, carried, window = self.serve_window(day, capacity_minutes)
+        waited = np.zeros((self.n_stations, self.window_start + window.shape[1]))
+        waited[:, self.window_start :] = window
+        return served, carried, waited
+
+    def serve_window(self, day: int, capacity_minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`serve`, but ``waited`` covers only the cohorts from ``window_start`` to ``day``.
+
+        Serving looks only at the cohorts from the oldest one still waiting, so over a six-year
+        horizon a day costs no more than over a six-week one; :meth:`days_waited` turns the window
+        into job-days waited.
+        """
         cap = np.broadcast_to(np.asarray(capacity_minutes, dtype=np.float64), (self.n_stations,))
         upto = min(day, self.horizon - 1) + 1
         lo = min(self._first, upto - 1)
@@ -73,20 +89,29 @@ class CohortQueue:
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(work > 0, np.clip((cap[:, None] - before) / work, 0.0, 1.0), 0.0)
         served_by_cohort = jobs * frac[:, :, None]
-        carried_by_cohort = self.carry[:, lo:upto, :] * frac[:, :, None]
         jobs -= served_by_cohort  # a view: updates self.waiting (exactly 0 where frac == 1)
-        self.carry[:, lo:upto, :] -= carried_by_cohort
         # guard against tiny negative residues from floating point
         np.maximum(jobs, 0.0, out=jobs)
-        np.maximum(self.carry[:, lo:upto, :], 0.0, out=self.carry[:, lo:upto, :])
+        if self.carry is None:
+            carried = np.zeros((self.n_stations, self.n_classes))
+        else:
+            carrying = self.carry[:, lo:upto, :]
+            carried_by_cohort = carrying * frac[:, :, None]
+            carrying -= carried_by_cohort
+            np.maximum(carrying, 0.0, out=carrying)
+            carried = carried_by_cohort.sum(axis=1)
         served = served_by_cohort.sum(axis=1)
         self.served_total += served
         self.busy_minutes_total += (work * frac).sum(axis=1)
         while self._first < upto and not self.waiting[:, self._first, :].any():
             self._first += 1
-        waited = np.zeros((self.n_stations, upto))
-        waited[:, lo:] = served_by_cohort.sum(axis=2)
-        return served, carried_by_cohort.sum(axis=1), waited
+        self.window_start = lo
+        return served, carried, served_by_cohort.sum(axis=2)
+
+    def days_waited(self, day: int, waited: np.ndarray) -> np.ndarray:
+        """Job-days waited by the jobs finished on ``day``, per station (``waited`` from :meth:`serve_window`)."""
+        ages = day - np.arange(self.window_start, self.window_start + waited.shape[1])
+        return waited @ ages
 
     def backlog(self) -> np.ndarray:
         """Jobs waiting per station and class."""

@@ -100,44 +100,12 @@ class AppointmentPool:
 
 
 class Counters(CohortQueue):
-    """Every town hall's handover counter, oldest appointment first (a :class:`CohortQueue`).
-
-    Serving only looks at the cohorts from the oldest one still waiting (``head``), so a six-year
-    horizon costs no more per day than a six-week one.
-    """
+    """Every town hall's counter, oldest appointment first: a :class:`CohortQueue` of the three
+    :data:`COUNTER_CLASSES`, served day by day with :meth:`~CohortQueue.serve_window`."""
 
     def __init__(self, n_stations: int, horizon: int, minutes_per_job: np.ndarray):
         super().__init__(n_stations, len(COUNTER_CLASSES), horizon, minutes_per_job)
-        self.head = 0
-        self.window_start = 0
-
-    def serve(self, day: int, capacity_minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cap = np.broadcast_to(np.asarray(capacity_minutes, dtype=np.float64), (self.n_stations,))
-        upto = min(day, self.horizon - 1) + 1
-        h = self.head
-        jobs = self.waiting[:, h:upto, :]
-        work = jobs @ self.minutes
-        before = np.cumsum(work, axis=1) - work
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(work > 0, np.clip((cap[:, None] - before) / work, 0.0, 1.0), 0.0)
-        served_by_cohort = jobs * frac[:, :, None]
-        self.waiting[:, h:upto, :] -= served_by_cohort
-        np.maximum(self.waiting[:, h:upto, :], 0.0, out=self.waiting[:, h:upto, :])
-        served = served_by_cohort.sum(axis=1)
-        self.served_total += served
-        self.busy_minutes_total += (work * frac).sum(axis=1)
-        left = self.waiting[:, h:upto, :].sum(axis=(0, 2))
-        nonempty = np.flatnonzero(left > 0)
-        self.head = h + (int(nonempty[0]) if len(nonempty) else upto - h)
-        self.window_start = h
-        # jobs finished today by cohort, for the cohorts from ``window_start`` to today
-        return served, np.zeros_like(served), served_by_cohort.sum(axis=2)
 
     def backlog(self) -> np.ndarray:
         """Jobs waiting per station and class (from the running totals: no pass over the horizon)."""
         return self.arrived_total - self.served_total
-
-    def days_waited(self, day: int, waited: np.ndarray) -> np.ndarray:
-        """Job-days waited by the jobs finished today, per station (``waited`` from :meth:`serve`)."""
-        ages = day - np.arange(self.window_start, self.window_start + waited.shape[1])
-        return waited @ ages

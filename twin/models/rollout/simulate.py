@@ -197,7 +197,7 @@ class Rollout:
         self.counters.arrive(day, np.stack([booked, pin, renew], axis=1))
 
     def counter(self, day: int) -> None:
-        served, _, waited = self.counters.serve(day, self.counter_minutes[day])
+        served, _, waited = self.counters.serve_window(day, self.counter_minutes[day])
         handed = served[:, 0]
         total = float(handed.sum())
         queued_mix = self.counter_mix.sum()
