@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,15 @@ import pytest
 from twin.errors import InputError
 from twin.population.municipalities import MUNICIPALITY_TYPES, build_municipalities, municipality_type, type_totals
 from twin.population.statistics import (
+    CARD_ISSUANCE_DIR,
+    PREF_COLUMNS,
     account_share_of_holders,
     available_snapshots,
     holding_targets,
     load_snapshot,
+    parse_count,
+    parse_date,
+    read_table,
 )
 
 
@@ -89,3 +95,56 @@ def test_accounts_exist_only_after_registration_opened():
     assert account_share_of_holders(dt.date(2020, 4, 27)) == 0.0
     assert 0 < account_share_of_holders(dt.date(2022, 9, 4)) < 0.604
     assert account_share_of_holders(dt.date(2024, 1, 1)) == pytest.approx(0.604)
+
+
+# ---- the one reader of MIC's tables (the rollout's observed series reads them too) -------------
+
+
+def test_a_table_is_read_as_its_data_rows_under_mics_header():
+    rows = read_table(CARD_ISSUANCE_DIR / "20200401" / "all_prefectures.csv", PREF_COLUMNS)
+    assert len(rows) == 47 and rows[0][:2] == ["2020/04/01", "北海道"]
+    assert [int(r[2]) for r in rows] == load_snapshot("20200401").prefecture_population.tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "{f}: the file is empty"),
+        ('"算出基準日","都道府県","総数（人口）","交付枚数"\n', "{f}: column 2 is '都道府県', expected '都道府県名' "
+         "(columns must be: 算出基準日, 都道府県名, 総数（人口）, 交付枚数)"),
+        ('"算出基準日","都道府県名"\n', "{f}: column 3 is null, expected '総数（人口）' "
+         "(columns must be: 算出基準日, 都道府県名, 総数（人口）, 交付枚数)"),
+        ('"算出基準日","都道府県名","総数（人口）","交付枚数"\n', "{f}: has no data rows"),
+        ('"算出基準日","都道府県名","総数（人口）","交付枚数"\n"2020/04/01","北海道",5250049\n',
+         "{f}: row 2: 3 cells, expected 4"),
+    ],
+)  # fmt: skip
+def test_a_damaged_table_is_named_with_what_is_wrong(tmp_path: Path, text: str, message: str):
+    f = tmp_path / "all_prefectures.csv"
+    f.write_text(text, encoding="utf-8-sig")
+    with pytest.raises(InputError) as e:
+        read_table(f, PREF_COLUMNS)
+    assert str(e.value) == message.format(f=f)
+
+
+def test_a_missing_table_is_named(tmp_path: Path):
+    with pytest.raises(InputError, match=r"demographics.csv: file is missing from the release folder"):
+        read_table(tmp_path / "demographics.csv", PREF_COLUMNS)
+
+
+def test_cells_are_counts_and_dates_or_an_error_naming_where_and_what_is_allowed():
+    where = "x.csv: row 5 (北海道 札幌市)"
+    assert parse_count("1941832", where, "交付枚数") == 1941832
+    assert parse_date("2020/04/01", where, "算出基準日") == dt.date(2020, 4, 1)
+    refusals = [
+        ("", "the cell is empty (a gap in the series); a whole number >= 0 is required"),
+        ("1.5", "'1.5' is not a whole number >= 0"),
+        ("-3", "-3 is not a whole number >= 0"),
+    ]
+    for text, why in refusals:
+        with pytest.raises(InputError) as e:
+            parse_count(text, where, "交付枚数")
+        assert str(e.value) == f"{where}: column 交付枚数: {why}"
+    with pytest.raises(InputError) as e:
+        parse_date("2020-04-01", where, "算出基準日")
+    assert str(e.value) == f"{where}: column 算出基準日: '2020-04-01' is not a date (YYYY/MM/DD)"

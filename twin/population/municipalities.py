@@ -37,6 +37,8 @@ def type_totals(snap: Snapshot) -> dict[str, tuple[int, int]]:
             raise InputError(f"snapshot {snap.name}: summary_by_types.csv has no row {label!r}")
         out[t] = by_label[label]
     return out
+
+
 #: the 20 designated cities (政令指定都市) by their 団体コード as printed in the MIC files
 DESIGNATED_CITIES: dict[int, str] = {
     11002: "札幌市", 41009: "仙台市", 111007: "さいたま市", 121002: "千葉市", 141003: "横浜市",

@@ -8,6 +8,11 @@ municipality type and by 5-year age band and sex, next to the resident-register 
 ``twin/data/card_issuance/<YYYYMMDD>/``. This module reads one snapshot once and caches the parsed
 tables as numpy arrays; it also holds the census and survey figures of ``twin/data/FIGURES.md`` the
 nation is calibrated to (household sizes, internet use by age).
+
+:func:`read_table`, :func:`parse_date` and :func:`parse_count` are the one reader of those tables:
+the rollout model reads a whole series of releases with them (:mod:`twin.models.rollout.observed`).
+A table whose header is not MIC's, a short row, an empty cell or a non-number stops with an
+:class:`~twin.errors.InputError` naming file, row, column, value and what is allowed.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.errors import InputError
+from twin.errors import InputError, describe_value
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CARD_ISSUANCE_DIR = DATA_DIR / "card_issuance"
@@ -30,6 +35,14 @@ AGE_BANDS: tuple[str, ...] = tuple(f"{lo}-{lo + 4}" for lo in range(0, 100, 5)) 
 N_BANDS = len(AGE_BANDS)
 #: oldest single year of age the nation holds (100+ is spread over 100..MAX_AGE)
 MAX_AGE = 104
+
+#: leading columns of each table of a release, as MIC heads them (later columns are not read)
+MUNI_COLUMNS = ("算出基準日", "都道府県名", "市区町村名", "総数（人口）", "交付枚数", "人口に対する交付枚数率",
+                "人口算出基準日", "交付件数基準日", "団体コード")  # fmt: skip
+PREF_COLUMNS = ("算出基準日", "都道府県名", "総数（人口）", "交付枚数")
+TYPE_COLUMNS = ("算出基準日", "区分", "人口", "交付枚数")
+DEMO_COLUMNS = ("算出基準日", "年齢", "人口(男)", "人口(女)", "人口(計)", "交付件数(男)", "交付件数(女)",
+                "交付件数(計)")  # fmt: skip
 
 # ---- census 2020 and other figures (twin/data/FIGURES.md) -----------------------------------
 #: general households, census 2020
@@ -99,15 +112,53 @@ class Snapshot:
         return int(self.muni_population.sum())
 
 
-def _rows(path: Path) -> list[list[str]]:
+def read_table(path: Path, columns: tuple[str, ...]) -> list[list[str]]:
+    """The data rows of one MIC table (a CSV file in UTF-8 with BOM) whose header starts with ``columns``."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
     except FileNotFoundError:
-        raise InputError(f"{path}: missing bundled statistics file") from None
+        raise InputError(f"{path}: file is missing from the release folder") from None
+    if not rows:
+        raise InputError(f"{path}: the file is empty")
+    head = tuple(rows[0])
+    for i, want in enumerate(columns):
+        got = head[i] if i < len(head) else None
+        if got != want:
+            raise InputError(
+                f"{path}: column {i + 1} is {describe_value(got)}, expected {want!r} "
+                f"(columns must be: {', '.join(columns)})"
+            )
     if len(rows) < 2:
         raise InputError(f"{path}: has no data rows")
+    for n, r in enumerate(rows[1:], start=2):
+        if len(r) < len(columns):
+            raise InputError(f"{path}: row {n}: {len(r)} cells, expected {len(columns)}")
     return rows[1:]
+
+
+def parse_date(text: str, where: str, column: str) -> dt.date:
+    """A cell written YYYY/MM/DD; ``where`` (file and row) and ``column`` name it in the error."""
+    try:
+        y, m, d = (int(x) for x in text.split("/"))
+        return dt.date(y, m, d)
+    except ValueError:
+        raise InputError(f"{where}: column {column}: {describe_value(text)} is not a date (YYYY/MM/DD)") from None
+
+
+def parse_count(text: str, where: str, column: str) -> int:
+    """A cell holding a count (a whole number >= 0); an empty cell is a gap in the series."""
+    if text.strip() == "":
+        raise InputError(
+            f"{where}: column {column}: the cell is empty (a gap in the series); a whole number >= 0 is required"
+        )
+    try:
+        v = int(text)
+    except ValueError:
+        raise InputError(f"{where}: column {column}: {describe_value(text)} is not a whole number >= 0") from None
+    if v < 0:
+        raise InputError(f"{where}: column {column}: {v} is not a whole number >= 0")
+    return v
 
 
 @functools.cache
@@ -115,7 +166,7 @@ def _known_codes() -> dict[tuple[str, str], int]:
     """(prefecture, municipality) -> code, from every release (some later ones print <NA> for a few)."""
     known: dict[tuple[str, str], int] = {}
     for s in available_snapshots():
-        for r in _rows(CARD_ISSUANCE_DIR / s / "all_localgovs.csv"):
+        for r in read_table(CARD_ISSUANCE_DIR / s / "all_localgovs.csv", MUNI_COLUMNS):
             if r[8].isdigit():
                 known[(r[1], r[2])] = int(r[8])
     return known
@@ -133,11 +184,6 @@ def _code(row: list[str], folder: Path) -> int:
     return code
 
 
-def _date(text: str) -> dt.date:
-    y, m, d = (int(x) for x in text.split("/"))
-    return dt.date(y, m, d)
-
-
 def check_snapshot(snapshot: str) -> str:
     snaps = available_snapshots()
     if not isinstance(snapshot, str) or snapshot not in snaps:
@@ -153,21 +199,21 @@ def load_snapshot(snapshot: str = "20200401") -> Snapshot:
     """Parse one snapshot's four tables (cached: each file is read once per process)."""
     check_snapshot(snapshot)
     folder = CARD_ISSUANCE_DIR / snapshot
-    muni = _rows(folder / "all_localgovs.csv")
-    pref = _rows(folder / "all_prefectures.csv")
-    types = _rows(folder / "summary_by_types.csv")
+    muni = read_table(folder / "all_localgovs.csv", MUNI_COLUMNS)
+    pref = read_table(folder / "all_prefectures.csv", PREF_COLUMNS)
+    types = read_table(folder / "summary_by_types.csv", TYPE_COLUMNS)
     demo_snap = snapshot
     if not (folder / "demographics.csv").exists():  # 20170308: take the nearest release that has one
         with_demo = [s for s in available_snapshots() if (CARD_ISSUANCE_DIR / s / "demographics.csv").exists()]
         demo_snap = min(with_demo, key=lambda s: abs((snapshot_date(s) - snapshot_date(snapshot)).days))
-    demo = _rows(CARD_ISSUANCE_DIR / demo_snap / "demographics.csv")
+    demo = read_table(CARD_ISSUANCE_DIR / demo_snap / "demographics.csv", DEMO_COLUMNS)
     demo = [r for r in demo if r[1] != "全体"]
     if len(demo) != N_BANDS:
         raise InputError(f"{demo_snap}/demographics.csv: {len(demo)} age bands, expected {N_BANDS}")
     return Snapshot(
         name=snapshot,
         date=snapshot_date(snapshot),
-        population_date=_date(muni[0][6]),
+        population_date=parse_date(muni[0][6], f"{folder}/all_localgovs.csv: row 2", MUNI_COLUMNS[6]),
         muni_code=np.array([_code(r, folder) for r in muni], dtype=np.int32),
         muni_name=tuple(r[2] for r in muni),
         muni_prefecture_name=tuple(r[1] for r in muni),

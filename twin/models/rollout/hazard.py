@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.models.rollout.observed import AGE_BANDS, MUNICIPALITY_TYPES
 from twin.models.rollout.params import Hazard
+from twin.population.municipalities import MUNICIPALITY_TYPES
+from twin.population.statistics import AGE_BANDS
 
 N_BANDS = len(AGE_BANDS)
 #: literacy of the reference resident the base hazard refers to

@@ -7,40 +7,25 @@ municipalities, each prefecture and each 5-year age band by sex. Each release is
 calibration fits the twin to these cumulative counts, so a damaged file must never be read
 silently: a wrong header, a missing row, an empty cell (a gap in the series) or a date outside the
 simulated period stops the run with an :class:`~twin.errors.InputError` naming file, row, column,
-value and what is allowed.
+value and what is allowed. The tables are read, and municipalities typed, by the same code the
+synthetic nation uses (:mod:`twin.population.statistics`, :mod:`twin.population.municipalities`).
 
 The first release (2017-03-08) has no ``demographics.csv``; the age series starts with the next one.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from twin.errors import InputError, describe_value
+from twin.errors import InputError
+from twin.population.municipalities import MUNICIPALITY_TYPES, municipality_type
+from twin.population.statistics import AGE_BANDS, DEMO_COLUMNS, MUNI_COLUMNS, parse_count, parse_date, read_table
 
-MUNI_COLUMNS = ("算出基準日", "都道府県名", "市区町村名", "総数（人口）", "交付枚数", "人口に対する交付枚数率",
-                "人口算出基準日", "交付件数基準日", "団体コード")  # fmt: skip
-DEMO_COLUMNS = (
-    "算出基準日",
-    "年齢",
-    "人口(男)",
-    "人口(女)",
-    "人口(計)",
-    "交付件数(男)",
-    "交付件数(女)",
-    "交付件数(計)",
-)
-AGE_BANDS: tuple[str, ...] = tuple(f"{lo}-{lo + 4}" for lo in range(0, 100, 5)) + ("100+",)
-MUNICIPALITY_TYPES: tuple[str, ...] = ("special_ward", "designated_city", "city", "town_village")
-#: the 20 designated cities (政令指定都市), 団体コード as printed (the same list as twin.population)
-DESIGNATED_CITIES = frozenset({11002, 41009, 111007, 121002, 141003, 141305, 141500, 151009, 221007, 221309,
-                               231002, 261009, 271004, 271403, 281000, 331007, 341002, 401005, 401307,
-                               431001})  # fmt: skip
+__all__ = ["AGE_BANDS", "MUNICIPALITY_TYPES", "Observed", "load_observed", "read_release"]
 
 
 @dataclass(frozen=True)
@@ -70,59 +55,6 @@ class Observed:
         return out
 
 
-def municipality_type(code: int, name: str) -> int:
-    """Index into MUNICIPALITY_TYPES from the 団体コード and the name."""
-    if code // 1000 == 131:
-        return 0
-    if code in DESIGNATED_CITIES:
-        return 1
-    return 3 if name.endswith(("町", "村")) else 2
-
-
-def _parse_date(text: str, where: str, column: str) -> dt.date:
-    try:
-        y, m, d = (int(x) for x in text.split("/"))
-        return dt.date(y, m, d)
-    except ValueError:
-        raise InputError(f"{where}: column {column}: {describe_value(text)} is not a date (YYYY/MM/DD)") from None
-
-
-def _count(text: str, where: str, column: str) -> int:
-    if text.strip() == "":
-        raise InputError(
-            f"{where}: column {column}: the cell is empty (a gap in the series); a whole number >= 0 is required"
-        )
-    try:
-        v = int(text)
-    except ValueError:
-        raise InputError(f"{where}: column {column}: {describe_value(text)} is not a whole number >= 0") from None
-    if v < 0:
-        raise InputError(f"{where}: column {column}: {v} is not a whole number >= 0")
-    return v
-
-
-def _read(path: Path, columns: tuple[str, ...], display: str) -> list[list[str]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise InputError(f"{display}: file is missing from the release folder") from None
-    if not rows:
-        raise InputError(f"{display}: the file is empty")
-    head = tuple(rows[0])
-    for i, want in enumerate(columns):
-        got = head[i] if i < len(head) else None
-        if got != want:
-            raise InputError(
-                f"{display}: column {i + 1} is {describe_value(got)}, expected {want!r} "
-                f"(columns must be: {', '.join(columns)})"
-            )
-    for n, r in enumerate(rows[1:], start=2):
-        if len(r) < len(columns):
-            raise InputError(f"{display}: row {n}: {len(r)} cells, expected {len(columns)}")
-    return rows[1:]
-
-
 def read_release(
     folder: Path, start: dt.date, end: dt.date, reference: list[tuple[str, str, str]] | None = None
 ) -> tuple[dt.date, list[tuple[str, str, str]], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -135,13 +67,13 @@ def read_release(
     except ValueError:
         raise InputError(f"{folder}: release folder name {name!r} is not a date YYYYMMDD") from None
     display = f"{folder}/all_localgovs.csv"
-    rows = _read(folder / "all_localgovs.csv", MUNI_COLUMNS, display)
+    rows = read_table(folder / "all_localgovs.csv", MUNI_COLUMNS)
     keys: list[tuple[str, str, str]] = []
     pop = np.zeros(len(rows), dtype=np.int64)
     cards = np.zeros(len(rows), dtype=np.int64)
     for i, r in enumerate(rows):
         where = f"{display}: row {i + 2} ({r[1]} {r[2]})"
-        d = _parse_date(r[0], where, MUNI_COLUMNS[0])
+        d = parse_date(r[0], where, MUNI_COLUMNS[0])
         if d != fdate:
             raise InputError(
                 f"{where}: column {MUNI_COLUMNS[0]}: {r[0]} is not the release date {fdate:%Y/%m/%d} of its folder"
@@ -151,8 +83,8 @@ def read_release(
                 f"{where}: column {MUNI_COLUMNS[0]}: {r[0]} is outside the simulated period "
                 f"{start.isoformat()} .. {end.isoformat()} (calendar.start .. calendar.end)"
             )
-        pop[i] = _count(r[3], where, MUNI_COLUMNS[3])
-        cards[i] = _count(r[4], where, MUNI_COLUMNS[4])
+        pop[i] = parse_count(r[3], where, MUNI_COLUMNS[3])
+        cards[i] = parse_count(r[4], where, MUNI_COLUMNS[4])
         keys.append((r[1], r[2], r[8]))
     if reference is not None:
         if len(keys) != len(reference):
@@ -172,15 +104,15 @@ def read_release(
     demo_path = folder / "demographics.csv"
     if demo_path.exists():
         ddisplay = f"{folder}/demographics.csv"
-        demo = [r for r in _read(demo_path, DEMO_COLUMNS, ddisplay) if r[1] != "全体"]
+        demo = [r for r in read_table(demo_path, DEMO_COLUMNS) if r[1] != "全体"]
         if len(demo) != len(AGE_BANDS):
             raise InputError(f"{ddisplay}: {len(demo)} age-band rows, expected {len(AGE_BANDS)} (0-4 .. 100+)")
         band_pop = np.zeros((len(AGE_BANDS), 2))
         band_cards = np.zeros((len(AGE_BANDS), 2))
         for a, r in enumerate(demo):
             where = f"{ddisplay}: row {a + 3} ({r[1]})"
-            band_pop[a] = [_count(r[2], where, DEMO_COLUMNS[2]), _count(r[3], where, DEMO_COLUMNS[3])]
-            band_cards[a] = [_count(r[5], where, DEMO_COLUMNS[5]), _count(r[6], where, DEMO_COLUMNS[6])]
+            band_pop[a] = [parse_count(r[2], where, DEMO_COLUMNS[2]), parse_count(r[3], where, DEMO_COLUMNS[3])]
+            band_cards[a] = [parse_count(r[5], where, DEMO_COLUMNS[5]), parse_count(r[6], where, DEMO_COLUMNS[6])]
     return fdate, keys, pop, cards, band_pop, band_cards
 
 
@@ -229,7 +161,9 @@ def load_observed(root: str | Path, start: dt.date, end: dt.date, *, only_inside
         muni_name=tuple(m for _, m, _ in reference),
         prefecture=(code_arr // 10000).astype(np.int64),
         prefecture_names=tuple(pref_names),
-        muni_type=np.array([municipality_type(c, m) for c, (_, m, _) in zip(codes, reference, strict=True)]),
+        muni_type=np.array(
+            [MUNICIPALITY_TYPES.index(municipality_type(c, m)) for c, (_, m, _) in zip(codes, reference, strict=True)]
+        ),
         muni_population=np.array(pops, dtype=np.float64),
         muni_cards=np.array(cards, dtype=np.float64),
         band_population=np.array(bpops),
