@@ -1,13 +1,15 @@
 """Fixtures for the capacity tests: one JPKI centre, one qualification book, two real cards.
 
-Keys come from the same seeded, disk-cached KeySource as the JPKI tests (pool of 2 holder keys).
+The JPKI centre and its keys are the JPKI tests' own (tests/_jpki_fixtures.py): the same seed, the
+same disk-cached keys, the same instant.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
+from _jpki_fixtures import NOW, holder_keys, infra_keys, jpki
 
 from emulators.demo import demo_resident
 from twin.models.capacity.cards import issue_card
@@ -21,24 +23,13 @@ from twin.services.eligibility import (
 from twin.services.jpki import Jpki, KeySource
 from twin.services.store import MemoryStore
 
-SEED = 20260401
-NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)  # 09:30 JST
-
-
-@pytest.fixture(scope="session")
-def infra_keys() -> KeySource:
-    return KeySource(SEED)
-
-
-@pytest.fixture(scope="session")
-def holder_keys() -> KeySource:
-    return KeySource(SEED, pool_size=2)
+# fixtures defined once for every test that needs a JPKI centre, taken by importing them
+__all__ = ["holder_keys", "infra_keys", "jpki", "world"]
 
 
 @pytest.fixture
-def world(infra_keys, holder_keys):
+def world(jpki: Jpki, holder_keys: KeySource):
     """A JPKI centre, a book with two insured residents linked correctly, their cards."""
-    jpki = Jpki.bootstrap(NOW, infra_keys)
     book = QualificationBook(MemoryStore())
     svc = EligibilityService(book, jpki)
     people = {}

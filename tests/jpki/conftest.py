@@ -1,40 +1,17 @@
-"""Fixtures for the JPKI tests: one seeded key source per session, a fresh JPKI centre per test.
-
-Keys are derived once per machine (cached under ~/.cache/myna-twin or $MYNA_TWIN_CACHE); a test
-session uses six: two CAs, two OCSP responders and a pool of holder keys.
-"""
+"""Fixtures for the JPKI tests: the shared JPKI centre (tests/_jpki_fixtures.py), a holder's key
+and a resident's basic information (基本4情報) to write on a card."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
+from _jpki_fixtures import holder_keys, infra_keys, jpki, now
 
-from twin.services.jpki import BasicInfo, Jpki, KeySource
+from twin.services.jpki import BasicInfo, KeySource
 
-SEED = 20260401
-NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)  # 09:30 JST
-
-
-@pytest.fixture(scope="session")
-def infra_keys() -> KeySource:
-    return KeySource(SEED)
-
-
-@pytest.fixture(scope="session")
-def holder_keys() -> KeySource:
-    """Two holder key pairs shared by every simulated card in these tests (see KeySource docs)."""
-    return KeySource(SEED, pool_size=2)
-
-
-@pytest.fixture
-def now() -> datetime:
-    return NOW
-
-
-@pytest.fixture
-def jpki(infra_keys: KeySource) -> Jpki:
-    return Jpki.bootstrap(NOW, infra_keys)
+# fixtures defined once for every test that needs a JPKI centre, taken by importing them
+__all__ = ["holder_key", "holder_keys", "info", "infra_keys", "jpki", "now"]
 
 
 @pytest.fixture
