@@ -23,8 +23,6 @@ import base64
 import contextlib
 import datetime as dt
 import os
-import re
-import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _wrk import WRK, lua_bodies, lua_post, record, wrk
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -42,42 +41,12 @@ from real_backends.load.driver import _ocsp_der
 from real_backends.load.server import free_port, serve
 
 SPEC = DeploymentSpec(holders=256, revoked_every=8)
-WRK = shutil.which("wrk")
 pytestmark = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk)")
 
 
 @pytest.fixture(scope="module")
 def deployment() -> Deployment:
     return Deployment.build(SPEC)
-
-
-def lua_post(path: Path, body: bytes, content_type: str = "application/ocsp-request") -> Path:
-    escaped = "".join(f"\\{b}" for b in body)
-    path.write_text(f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "{content_type}"\n')
-    return path
-
-
-def wrk(url: str, script: Path | None = None, seconds: int = 5, connections: int = 32) -> dict[str, float]:
-    cmd = [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script is not None:
-        cmd[1:1] = ["-s", str(script)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    assert done.returncode == 0, f"wrk failed: {done.stdout} {done.stderr}"
-    out = done.stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    for q in ("50", "90", "99"):
-        m = re.search(rf"\s{q}%\s+([\d.]+)(us|ms|s)\b", out)
-        value = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]  # type: ignore[union-attr]
-        figures[f"p{q}_ms"] = value
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    figures["non_2xx"] = float(errors.group(1)) if errors else 0.0
-    return figures
-
-
-def record(benchmark, name: str, figures: dict[str, float]) -> None:
-    benchmark.extra_info.update(figures)
-    print(f"\n{name}: {figures['rps']:,.0f}/s p50 {figures['p50_ms']:.2f} ms p90 {figures['p90_ms']:.2f} ms "
-          f"p99 {figures['p99_ms']:.2f} ms non-2xx {figures['non_2xx']:.0f}")
 
 
 def test_ocsp_cached_get(benchmark, deployment):
@@ -188,20 +157,6 @@ def test_portal_logins_driven_by_twin_load(benchmark, tmp_path):
     assert s["errors"] == 0
 
 
-def _lua_bodies(path: Path, url_path: str, bodies: list[str]) -> Path:
-    """A wrk script sending ``bodies`` (one JSON per line of a side file) in turn."""
-    data = path.with_suffix(".jsonl")
-    data.write_text("\n".join(bodies) + "\n")
-    path.write_text(
-        f'local bodies = {{}}\nfor line in io.lines("{data}") do bodies[#bodies + 1] = line end\n'
-        "local i = 0\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        "request = function()\n  i = i % #bodies + 1\n"
-        f'  return wrk.format("POST", "{url_path}", nil, bodies[i])\nend\n'
-    )
-    return path
-
-
 def test_eligibility_by_card(benchmark, deployment, tmp_path):
     """Card checks with real signatures from the emulated cards, minted before the run (challenges are
     single use, so each body is sent once; replays would show as non-2xx). The challenges are made
@@ -219,7 +174,7 @@ def test_eligibility_by_card(benchmark, deployment, tmp_path):
     n = 12_000
     bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),
                           "consent_medication": True}) for i in range(n)]
-    script = _lua_bodies(tmp_path / "card.lua", "/eligibility/card", bodies)
+    script = lua_bodies(tmp_path / "card.lua", "/eligibility/card", bodies)
     with serve("eligibility", SPEC, workers=2, env={"MYNA_PORTAL_SECRET": secret.hex()}) as url:
         figures = benchmark.pedantic(lambda: wrk(url, script, seconds=3), rounds=1, iterations=1)
     record(benchmark, "eligibility by card", figures)
@@ -234,7 +189,7 @@ def test_eligibility_by_insured_number(benchmark, deployment, tmp_path):
     bodies = [json.dumps({"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
                           "birth_date": h.perso.basic_info.birth_date.isoformat()})
               for h in deployment.holders if is_qualified(h)]
-    script = _lua_bodies(tmp_path / "number.lua", "/eligibility/number", bodies)
+    script = lua_bodies(tmp_path / "number.lua", "/eligibility/number", bodies)
     with serve("eligibility", SPEC, workers=2) as url:
         figures = benchmark.pedantic(lambda: wrk(url, script), rounds=1, iterations=1)
     record(benchmark, "eligibility by insured number", figures)

@@ -26,18 +26,23 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Any, Final, Literal
+import json
+from collections.abc import Callable
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified
+from real_backends.fastpath import FastPath, HttpAnswer
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 from real_backends.portal_api import (
+    MAX_BODY,
     CardAuthenticator,
     ChallengeOut,
+    LoginRefused,
     Problem,
     _aware_now,
     authenticator_from_env,
@@ -106,7 +111,79 @@ def _b64(text: str, what: str) -> bytes:
         raise EligibilityError(f"bad_{what}", f"{what}: not base64url") from None
 
 
-REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)}
+REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413, 415)}
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route whose handler parses ``model`` itself."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _json(status: int, payload: object) -> HttpAnswer:
+    return HttpAnswer(status, "application/json", json.dumps(payload, ensure_ascii=False).encode())
+
+
+class Checks:
+    """The two checks as plain handlers (:data:`real_backends.fastpath.Handler`): bytes in, answer out.
+
+    Served by the fast path and by the documented FastAPI routes alike. A body is parsed and
+    validated in one pass by pydantic-core; a field error is a 422 in FastAPI's shape (``detail``:
+    a list of ``type``/``loc``/``msg``) that does not echo the values sent (a body may hold a My
+    Number); a body that is not JSON by its content type is a 415.
+    """
+
+    def __init__(self, service: EligibilityService, auth: CardAuthenticator) -> None:
+        self.service = service
+        self.auth = auth
+
+    def _parse(self, model: type[M], content_type: str | None, body: bytes) -> M | HttpAnswer:
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            return _json(415, {"detail": f"content-type {(content_type or '')[:60]!r} is not allowed; "
+                                         "send application/json"})  # fmt: skip
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as e:
+            errors = e.errors(include_url=False, include_input=False, include_context=False)
+            return _json(422, {"detail": [{**err, "loc": ["body", *err["loc"]]} for err in errors]})
+
+    def _answer(self, check: Callable[[], Any]) -> HttpAnswer:
+        try:
+            answer = check()
+        except EligibilityError as exc:
+            return _json(status_of(exc.code), {"detail": str(exc), "code": exc.code})
+        except LoginRefused as exc:
+            return _json(exc.status, {"detail": str(exc)})
+        return HttpAnswer(200, "application/json", _out(answer).model_dump_json().encode())
+
+    def card(self, method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
+        check = self._parse(CardCheck, content_type, body)
+        if isinstance(check, HttpAnswer):
+            return check
+
+        def run() -> Any:
+            self.auth.claim(check.challenge)
+            return self.service.check_by_card(
+                _b64(check.certificate, "certificate"), _aware_now(self.auth.clock()),
+                challenge=check.challenge.encode(), signature=_b64(check.signature, "signature"),
+                consent=Consent(check.consent_medication, check.consent_checkup), facility_type=check.facility_type,
+            )  # fmt: skip
+
+        return self._answer(run)
+
+    def number(self, method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
+        check = self._parse(NumberCheck, content_type, body)
+        if isinstance(check, HttpAnswer):
+            return check
+        return self._answer(lambda: self.service.check_by_number(
+            check.insurer_number, check.insured_number, check.branch, check.birth_date,
+            _aware_now(self.auth.clock()), facility_type=check.facility_type))  # fmt: skip
+
+
+def _response(answer: HttpAnswer) -> Response:
+    return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
 
 
 def enrol(deployment: Deployment) -> QualificationBook:
@@ -116,11 +193,15 @@ def enrol(deployment: Deployment) -> QualificationBook:
 
 def create_app(
     deployment: Deployment, auth: CardAuthenticator | None = None, book: QualificationBook | None = None
-) -> FastAPI:
-    """The eligibility API of ``deployment`` on ``book`` (default: its holders, in memory); OCSP answers pre-signed."""
+) -> Any:
+    """The eligibility API of ``deployment`` on ``book`` (default: its holders, in memory); OCSP answers pre-signed.
+
+    An ASGI app: the two checks on the fast path (:class:`real_backends.fastpath.FastPath`) in front
+    of the FastAPI app that documents them and serves the rest."""
     auth = auth or authenticator_from_env(deployment.jpki)
     service = EligibilityService(enrol(deployment) if book is None else book, deployment.jpki)
     deployment.jpki.ocsp.presign([h.auth_certificate for h in deployment.holders], _aware_now(auth.clock()), ("sha1",))
+    checks = Checks(service, auth)
     app = FastAPI(title="Online eligibility confirmation", version="1")
     install_common(app)
 
@@ -133,26 +214,27 @@ def create_app(
         c = auth.challenge()
         return ChallengeOut(challenge=c.token, expires_at=c.expires_at)
 
-    @app.post("/eligibility/card", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"])
-    async def by_card(check: CardCheck) -> AnswerOut:
+    @app.post("/eligibility/card", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"],
+              openapi_extra=json_body(CardCheck))  # fmt: skip
+    async def by_card(request: Request) -> Response:
         """Check by My Number card: the card's PIN signature over a challenge from this server."""
-        auth.claim(check.challenge)
-        answer = service.check_by_card(
-            _b64(check.certificate, "certificate"), _aware_now(auth.clock()),
-            challenge=check.challenge.encode(), signature=_b64(check.signature, "signature"),
-            consent=Consent(check.consent_medication, check.consent_checkup), facility_type=check.facility_type,
-        )  # fmt: skip
-        return _out(answer)
+        return _response(checks.card("POST", request.url.path, request.headers.get("content-type"),
+                                     await request.body()))  # fmt: skip
 
-    @app.post("/eligibility/number", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"])
-    async def by_number(check: NumberCheck) -> AnswerOut:
+    @app.post("/eligibility/number", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"],
+              openapi_extra=json_body(NumberCheck))  # fmt: skip
+    async def by_number(request: Request) -> Response:
         """Check by insured number and birth date (the old insurance card): nothing is shared."""
-        answer = service.check_by_number(check.insurer_number, check.insured_number, check.branch,
-                                         check.birth_date, _aware_now(auth.clock()),
-                                         facility_type=check.facility_type)
-        return _out(answer)
+        return _response(checks.number("POST", request.url.path, request.headers.get("content-type"),
+                                       await request.body()))  # fmt: skip
 
-    return app
+    hot = {("POST", "/eligibility/card"): checks.card, ("POST", "/eligibility/number"): checks.number}
+
+    def too_large(declared: int | None) -> HttpAnswer:
+        return _json(413, {"detail": f"body of {declared if declared is not None else 'over ' + str(MAX_BODY)} "
+                                     f"bytes is too large; at most {MAX_BODY}"})  # fmt: skip
+
+    return FastPath(app, lambda method, path: hot.get((method, path)), MAX_BODY, too_large)
 
 
 def serve_app(store_url: str = "memory://", **options: str) -> Any:
@@ -167,7 +249,7 @@ def serve_app(store_url: str = "memory://", **options: str) -> Any:
     return create_app(deployment, book=ensure_enrolled(open_store(store_url), deployment, insured))
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> Any:
     """The uvicorn ``--factory`` entry: spec, store and size from the environment (see :data:`STORE_ENV`)."""
     import os
 

@@ -12,8 +12,8 @@ municipality named in their holders' certificates (``/crl/auth/13101.crl``), DER
 Bad requests get a 4xx naming the problem and never take the server down: a body that is not an
 OCSPRequest gets HTTP 400 with the RFC 6960 ``malformedRequest`` answer as body (so OCSP clients
 still read a response) and the parse error in the ``X-OCSP-Error`` header. The hot path bypasses
-FastAPI's routing (:class:`OcspFastPath`, a plain ASGI layer) but runs the same
-:func:`ocsp_http` as the documented routes.
+FastAPI's routing (:class:`real_backends.fastpath.FastPath`, a plain ASGI layer) but runs the
+same :func:`ocsp_http` as the documented routes.
 
 Run it with ``uvicorn --factory real_backends.ocsp_api:app_from_env`` (the deployment comes from
 ``MYNA_BACKEND_SPEC``, see :mod:`real_backends.load.deployment`).
@@ -24,15 +24,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI, Request, Response
 
+from real_backends.fastpath import FastPath, HttpAnswer
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from twin.services.jpki import CaKind, Jpki
 from twin.services.jpki.der import DerError
@@ -55,14 +54,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 def wall_clock() -> dt.datetime:
     """The current UTC time in whole seconds (OCSP and CRL times carry no fractions)."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    content_type: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 def problem(status: int, message: str) -> HttpAnswer:
@@ -147,60 +138,12 @@ def ocsp_http(repo: Repository, method: str, path: str, content_type: str | None
     return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}; use GET or POST")
 
 
-class OcspFastPath:
-    """Plain ASGI in front of the FastAPI app: ``/ocsp/...`` is answered without routing overhead."""
-
-    def __init__(self, app: Any, repo: Repository) -> None:
-        self.app = app
-        self.repo = repo
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith("/ocsp/"):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        content_type = None
-        declared = 0
-        for name, value in scope.get("headers", ()):
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"content-length":
-                declared = int(value) if value.isdigit() else -1
-        if declared < 0 or declared > MAX_OCSP_BODY:
-            answer = problem(413, f"body of {declared} bytes is too large; an OCSP request is at most {MAX_OCSP_BODY}")
-        else:
-            chunks, size, more = [], 0, True
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_OCSP_BODY:
-                    break
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-            if size > MAX_OCSP_BODY:
-                answer = problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes")
-            else:
-                raw_path = scope.get("raw_path") or path.encode()
-                answer = ocsp_http(self.repo, scope["method"], raw_path.decode("latin-1").split("?")[0],
-                                   content_type, b"".join(chunks))
-        spent_ms = (time.perf_counter() - started) * 1000
-        headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode()),
-                   (b"server-timing", f"app;dur={spent_ms:.3f}".encode())]
-        headers += [(k.encode(), v.encode()) for k, v in answer.headers]
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
-
-
 def _response(answer: HttpAnswer) -> Response:
     return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
 
 
 def add_repository_routes(app: FastAPI, repo: Repository) -> None:
-    """The documented routes: OCSP (also served by :class:`OcspFastPath`), CRLs, CA certificates."""
+    """The documented routes: OCSP (also served by the fast path), CRLs, CA certificates."""
 
     @app.post("/ocsp/{ca}", tags=["ocsp"], response_class=Response,
               openapi_extra={"requestBody": {"required": True, "content": {OCSP_REQUEST: {"schema": {
@@ -252,9 +195,14 @@ def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bo
         repo.presign(deployment)
     api = FastAPI(title="JPKI OCSP and CRL repository", version="1")
     add_repository_routes(api, repo)
-    fast = OcspFastPath(api, repo)
-    fast.api = api  # type: ignore[attr-defined]  # the FastAPI app (OpenAPI document, tests)
-    return fast
+    def handle(method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
+        return ocsp_http(repo, method, path, content_type, body)
+
+    def too_large(declared: int | None) -> HttpAnswer:
+        size = f"of {declared} bytes " if declared is not None else ""
+        return problem(413, f"body {size}is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes")
+
+    return FastPath(api, lambda method, path: handle if path.startswith("/ocsp/") else None, MAX_OCSP_BODY, too_large)
 
 
 def serve_app(store_url: str = "memory://", **options: str) -> Any:

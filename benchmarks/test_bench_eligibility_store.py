@@ -1,0 +1,135 @@
+"""Eligibility checks over HTTP against a book of 1,000,000 insured people on SQLite and on PostgreSQL.
+
+Run with ``make bench`` (or ``.venv/bin/pytest benchmarks/test_bench_eligibility_store.py --benchmark-only -s``).
+Target from the issue: by card >= 2,000 checks/s with p99 <= 50 ms, on SQLite holding 1M insured
+persons and the same on PostgreSQL (loopback, 2 cores).
+
+Setup (not timed): the store is loaded with the 256 card holders of the deployment and 999,744
+synthetic insured people (:mod:`real_backends.eligibility_book`); the SQLite file is kept under
+``.benchmarks/`` and reused by later runs, PostgreSQL runs on a throwaway cluster and is loaded
+each time (the load times are printed). Then ``twin serve eligibility --workers 2`` runs on the
+store and ``wrk`` (1 thread, 32 connections, closed model: its percentiles are those of a server
+kept saturated, so they overstate the latency at any lower offered rate) sends for 5 s:
+
+- by card: bodies minted before the run with real PIN signatures from the emulated cards over
+  challenges made with the server's secret, each sent once (challenges are single use);
+- by insured number: 20,000 people drawn from the whole table, with their birth dates.
+
+Figures go into ``extra_info`` and are printed: requests/s, p50/p90/p99 ms, non-2xx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from _wrk import WRK, lua_bodies, record, wrk
+
+from real_backends.eligibility_book import ensure_enrolled, insured_people, is_qualified
+from real_backends.load.deployment import Deployment, DeploymentSpec
+from real_backends.portal_api import CardAuthenticator, card_answer
+from real_backends.stores import open_store
+from real_backends.stores.pgserver import PostgresServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = DeploymentSpec(holders=256, revoked_every=8)
+INSURED = 1_000_000
+SECONDS = 5
+pytestmark = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk)")
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Deployment:
+    return Deployment.build(SPEC)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, deployment: Deployment) -> Iterator[str]:
+    if request.param == "sqlite":
+        folder = ROOT / ".benchmarks"
+        folder.mkdir(exist_ok=True)
+        url = f"sqlite:///{folder / f'eligibility-{INSURED}-{SPEC.seed}.db'}"
+        _load(url, deployment)
+        yield url
+        return
+    with PostgresServer() as server:
+        _load(server.url, deployment)
+        yield server.url
+
+
+def _load(url: str, deployment: Deployment) -> None:
+    started = time.perf_counter()
+    store = open_store(url)
+    ensure_enrolled(store, deployment, INSURED)
+    print(f"\n{url.split(':')[0]}: {store.count('eligibility.qualification'):,} insured loaded or found "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+
+
+@contextlib.contextmanager
+def serving(store: str, secret: bytes) -> Iterator[str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "twin.cli", "serve", "eligibility", "--store", store, "--port", str(port),
+           "--workers", "2", "--set", f"seed={SPEC.seed}", "--set", f"holders={SPEC.holders}",
+           "--set", f"revoked_every={SPEC.revoked_every}", "--set", f"insured={INSURED}"]  # fmt: skip
+    env = {**os.environ, "MYNA_PORTAL_SECRET": secret.hex()}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(3000):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
+                    break
+            assert proc.poll() is None, "the eligibility server exited during start-up"
+            time.sleep(0.1)
+        time.sleep(3)  # the second worker builds its deployment too
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_eligibility_by_card_on_a_million(benchmark, store_url, deployment, tmp_path):
+    secret = os.urandom(32)
+    minter = CardAuthenticator(deployment.jpki, secret)
+    holders = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    readers = [h.reader() for h in holders]
+    n = 30_000
+    bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),
+                          "consent_medication": True}) for i in range(n)]  # fmt: skip
+    script = lua_bodies(tmp_path / "card.lua", "/eligibility/card", bodies)
+    with serving(store_url, secret) as url:
+        figures = benchmark.pedantic(lambda: wrk(url, script, seconds=SECONDS), rounds=1, iterations=1)
+    record(benchmark, f"eligibility by card, {store_url.split(':')[0]}, 1M insured", figures)
+    assert figures["non_2xx"] == 0 and figures["rps"] * SECONDS < n  # each body (challenge) sent once
+
+
+def test_eligibility_by_insured_number_on_a_million(benchmark, store_url, deployment, tmp_path):
+    people = insured_people(SPEC.seed, INSURED - SPEC.holders)
+    live = np.flatnonzero(~people.ended)
+    picks = np.random.default_rng(5).choice(live, size=20_000, replace=False)
+    bodies = []
+    for j in picks:
+        insurer, number, branch = people.key(int(j))
+        bodies.append(json.dumps({"insurer_number": insurer, "insured_number": number, "branch": branch,
+                                  "birth_date": people.birth_date(int(j)).isoformat()}))  # fmt: skip
+    script = lua_bodies(tmp_path / "number.lua", "/eligibility/number", bodies)
+    with serving(store_url, os.urandom(32)) as url:
+        figures = benchmark.pedantic(lambda: wrk(url, script, seconds=SECONDS), rounds=1, iterations=1)
+    record(benchmark, f"eligibility by insured number, {store_url.split(':')[0]}, 1M insured", figures)
+    assert figures["non_2xx"] == 0
