@@ -101,3 +101,28 @@ def test_malformed_fields_are_422_naming_the_field(app):
     r = call(app, "POST", "/eligibility/card", json={"challenge": "x", "certificate": "x", "signature": "x",
                                                      "facility_type": "spa"})
     assert r.status_code == 422 and "facility_type" in r.text
+
+
+def test_the_fast_path_and_the_documented_routes_answer_alike(app, deployment):
+    """The hot routes are answered in front of FastAPI; its documented routes must say the same."""
+    documented = app.app  # the FastAPI app behind the fast path
+    holder = deployment.holders[2]
+    good = {"insurer_number": INSURER, "insured_number": insured_number(holder), "branch": "00",
+            "birth_date": holder.perso.basic_info.birth_date.isoformat()}  # fmt: skip
+    requests = [
+        {"json": good}, {"json": {**good, "birth_date": "1900-01-01"}}, {"json": {**good, "colour": "red"}},
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        {"content": b"insured=1", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    ]  # fmt: skip
+    for kw in requests:
+        fast = call(app, "POST", "/eligibility/number", **kw)
+        slow = call(documented, "POST", "/eligibility/number", **kw)
+        assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), kw
+        assert "server-timing" in fast.headers
+    statuses = [call(app, "POST", "/eligibility/number", **kw).status_code for kw in requests]
+    assert statuses == [200, 403, 422, 422, 415]
+    token = call(documented, "GET", "/eligibility/challenge").json()["challenge"]
+    r = call(documented, "POST", "/eligibility/card", json=card_answer(token, holder.reader(), PIN))
+    assert r.status_code == 200 and r.json()["insured_number"] == insured_number(holder)
+    big = call(app, "POST", "/eligibility/card", content=b"x" * 20_000, headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "at most 16384" in big.json()["detail"]
