@@ -17,6 +17,11 @@ kept saturated, so they overstate the latency at any lower offered rate) sends f
 - by insured number: 20,000 people drawn from the whole table, with their birth dates.
 
 Figures go into ``extra_info`` and are printed: requests/s, p50/p90/p99 ms, non-2xx.
+
+Measured 2026-11-27 05:34 UTC on the 2-core build machine (quiet): load of 1M insured into
+PostgreSQL 92.5 s (SQLite, first time, 77.5 s). By card: SQLite 3,532/s p50 8.9 ms p99 20.1 ms;
+PostgreSQL 2,555/s p50 17.2 ms p99 37.6 ms. By insured number: SQLite 10,423/s p99 6.7 ms;
+PostgreSQL 6,463/s p99 9.7 ms. No non-2xx answers.
 """
 
 from __future__ import annotations
