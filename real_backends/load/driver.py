@@ -6,7 +6,9 @@ period is under-sampled (coordinated omission). Here every request has an intend
 :mod:`.arrivals`; the dispatcher starts it at that time whatever is still in flight, a semaphore
 bounds how many are on the wire at once (requests beyond it queue in the client, and that wait
 counts), and latency is ``completed - intended``. The server's own processing time comes back in
-its ``Server-Timing`` header and is kept beside it (the queueing model's service time).
+its ``Server-Timing`` header and is kept beside it (the queueing model's service time). Requests go
+out through the lean keep-alive client of :mod:`.http`, so that the driver, which shares the cores
+with the server, spends as little as it can per request.
 
 Targets (:data:`TARGETS`): ``ocsp`` (POST, pre-signed answers), ``ocsp-get`` (RFC 5019 GET),
 ``ocsp-live`` (POST with a fresh nonce: signed per request), ``portal`` (challenge, the emulated
@@ -23,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-import httpx
 import numpy as np
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -31,14 +32,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from real_backends.load.deployment import Deployment, Holder
+from real_backends.load.http import HttpClient, Reply
 
-Send = Callable[[httpx.AsyncClient, int], Awaitable[tuple[int, float]]]
+Send = Callable[[HttpClient, int], Awaitable[tuple[int, float]]]
 OCSP_HEADERS: Final = {"content-type": "application/ocsp-request"}
 TIMEOUT_STATUS: Final = -1  # a request that timed out
 ERROR_STATUS: Final = -2  # a transport error (connection refused, reset)
 
 
-def server_ms(response: httpx.Response) -> float:
+def server_ms(response: Reply) -> float:
     """The ``Server-Timing: app;dur=X`` of a response in milliseconds, NaN when absent."""
     value = response.headers.get("server-timing", "")
     for part in value.split(";"):
@@ -65,7 +67,7 @@ def ocsp_target(deployment: Deployment, method: str = "POST", live: bool = False
     paths = ["/ocsp/auth/" + base64.b64encode(d).decode().replace("/", "%2F") for d in ders]
     rng = rng if rng is not None else np.random.default_rng(0)
 
-    async def send(client: httpx.AsyncClient, i: int) -> tuple[int, float]:
+    async def send(client: HttpClient, i: int) -> tuple[int, float]:
         k = i % len(ders)
         if method == "GET":
             r = await client.get(paths[k])
@@ -87,7 +89,7 @@ def card_target(deployment: Deployment, answer_path: str, pin: str = "1234",
     readers = [h.reader() for h in holders]
     locks = [asyncio.Lock() for _ in readers]
 
-    async def send(client: httpx.AsyncClient, i: int) -> tuple[int, float]:
+    async def send(client: HttpClient, i: int) -> tuple[int, float]:
         c = await client.get(challenge_path)
         if c.status_code != 200:
             return c.status_code, server_ms(c)
@@ -147,17 +149,16 @@ async def drive(url: str, send: Send, arrivals: np.ndarray, *, concurrency: int 
     spent = np.full(n, np.nan)
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s) as client:
+    async with HttpClient(url, max_connections=concurrency, timeout_s=timeout_s) as client:
         t0 = loop.time() + 0.05
 
         async def one(i: int) -> None:
             async with gate:
                 try:
                     status[i], spent[i] = await send(client, i)
-                except httpx.TimeoutException:
+                except TimeoutError:
                     status[i] = TIMEOUT_STATUS
-                except (httpx.TransportError, OSError):
+                except OSError:  # refused, reset, closed mid-answer, not HTTP (ConnectionError)
                     status[i] = ERROR_STATUS
             done[i] = loop.time() - t0
 

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import json
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from real_backends.load import arrivals as arr
-from real_backends.load.driver import Samples, drive
+from real_backends.load.driver import Samples, drive, server_ms
+from real_backends.load.http import HttpClient
 from real_backends.load.report import predicted, response_quantile
 from twin.models.failover.params import Demand
 from twin.sim.erlang import mean_response
@@ -68,38 +68,86 @@ def test_bad_rates_and_durations_name_the_option():
         arr.constant(10, -1)
 
 
+async def _tiny_server(answer: bytes, delay_s: float = 0.0, close_after: int | None = None):
+    """A loopback HTTP/1.1 server: reads each request head (and body), waits ``delay_s``, writes ``answer``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                await reader.readexactly(length)
+                await asyncio.sleep(delay_s)
+                writer.write(answer)
+                await writer.drain()
+                served += 1
+                if close_after is not None and served >= close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+OK_50MS = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nserver-timing: app;dur=50.0\r\n\r\nok"
+
+
 def test_latency_counts_from_the_intended_time_when_the_server_stalls():
     """One connection, a server that takes 50 ms: requests due every 10 ms wait in line and say so."""
 
-    async def slow(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.05)
-        return httpx.Response(200, headers={"server-timing": "app;dur=50.0"})
-
-    async def send(client: httpx.AsyncClient, i: int) -> tuple[int, float]:
+    async def send(client: HttpClient, i: int) -> tuple[int, float]:
         r = await client.get("/x")
-        return r.status_code, 50.0
+        return r.status_code, server_ms(r)
 
-    transport = httpx.MockTransport(slow)
     arrivals = np.arange(10) * 0.01
 
     async def go() -> Samples:
-        original = httpx.AsyncClient.__init__
-
-        def patched(self, *a, **kw):  # the driver's client, on the mock transport
-            original(self, *a, **{**kw, "transport": transport})
-
-        httpx.AsyncClient.__init__ = patched
-        try:
-            return await drive("http://test", send, arrivals, concurrency=1)
-        finally:
-            httpx.AsyncClient.__init__ = original
+        server, url = await _tiny_server(OK_50MS, delay_s=0.05)
+        async with server:
+            return await drive(url, send, arrivals, concurrency=1)
 
     samples = asyncio.run(go())
-    assert samples.ok.all()
+    assert samples.ok.all() and np.all(samples.server_ms == 50.0)
     # the k-th request completes after (k+1) * 50 ms of service but was due at k * 10 ms
     expected = (np.arange(10) + 1) * 0.05 - arrivals
     assert np.all(samples.latency >= expected - 0.002)
     assert samples.latency[-1] > 0.4
+
+
+def test_the_lean_client_reads_lengths_and_chunks_reconnects_and_names_failures():
+    chunked = b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+
+    async def go() -> None:
+        server, url = await _tiny_server(chunked)
+        async with server, HttpClient(url, max_connections=2) as client:
+            r = await client.post("/p", json={"a": 1})
+            assert (r.status_code, r.content) == (201, b"abcde")
+        server, url = await _tiny_server(OK_50MS, close_after=1)  # closes every kept-alive connection
+        async with server, HttpClient(url, max_connections=1) as client:
+            for _ in range(3):  # the second and third go out on a fresh connection, unseen by the caller
+                assert (await client.get("/x")).content == b"ok"
+        server, url = await _tiny_server(OK_50MS, delay_s=1.0)
+        async with server, HttpClient(url, timeout_s=0.1) as client:
+            with pytest.raises(TimeoutError):
+                await client.get("/slow")
+        server, url = await _tiny_server(b"SMTP ready\r\n\r\n")
+        async with server, HttpClient(url) as client:
+            with pytest.raises(ConnectionError, match="not an HTTP/1.1 status line"):
+                await client.get("/")
+        server, url = await _tiny_server(OK_50MS)
+        server.close()
+        await server.wait_closed()
+        async with HttpClient(url) as client:
+            with pytest.raises(ConnectionError):
+                await client.get("/")
+        with pytest.raises(ValueError, match="plain http://host:port"):
+            HttpClient("https://example.org")
+
+    asyncio.run(go())
 
 
 def test_the_model_prediction_is_m_m_c_with_the_measured_service_time():
