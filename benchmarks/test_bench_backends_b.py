@@ -12,10 +12,10 @@ an index file, a signature per request) is measured the same way for comparison.
 Measured 2026-11-27 05:34 UTC on the 2-core build machine (quiet, load average 0.2): OCSP
 pre-signed GET 23,593/s p99 4.5 ms, POST 28,085/s p99 2.7 ms; live-signed POST 4,963/s p99 16.8 ms;
 openssl ocsp -port -multi 2: 2,480/s p99 1.2 ms; eligibility by card 4,461/s p99 18.6 ms and by
-insured number (256 holders in
-memory) 21,249/s p99 4.7 ms; portal logins through ``twin load`` (its lean client and the emulated
-cards in one Python process): 409/s offered and answered, p50 2.8 ms p99 7.3 ms (M/M/c p99 3.1 ms). Eligibility against 1M insured on
-SQLite and PostgreSQL: ``benchmarks/test_bench_eligibility_store.py``.
+insured number 21,249/s p99 4.7 ms (256 holders in memory); portal logins through ``twin load``
+(its lean client and the emulated cards in one Python process): 409/s offered and answered, p50
+2.8 ms, p99 7.3 ms (M/M/c p99 3.1 ms). Eligibility against 1M insured on SQLite and PostgreSQL:
+``benchmarks/test_bench_eligibility_store.py``.
 """
 
 from __future__ import annotations
