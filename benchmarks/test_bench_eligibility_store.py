@@ -29,23 +29,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from _wrk import WRK, lua_bodies, record, wrk
 
 from real_backends.eligibility_book import ensure_enrolled, insured_people, is_qualified
 from real_backends.load.deployment import Deployment, DeploymentSpec
+from real_backends.load.server import twin_serve
 from real_backends.portal_api import CardAuthenticator, card_answer
 from real_backends.stores import open_store
-from real_backends.stores.pgserver import PostgresServer, free_port
+from real_backends.stores.pgserver import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = DeploymentSpec(holders=256, revoked_every=8)
@@ -86,31 +83,11 @@ def _load(url: str, deployment: Deployment) -> None:
 
 @contextlib.contextmanager
 def serving(store: str, secret: bytes) -> Iterator[str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "twin.cli", "serve", "eligibility", "--store", store, "--port", str(port),
-           "--workers", "2", "--set", f"seed={SPEC.seed}", "--set", f"holders={SPEC.holders}",
-           "--set", f"revoked_every={SPEC.revoked_every}", "--set", f"insured={INSURED}"]  # fmt: skip
-    env = {**os.environ, "MYNA_PORTAL_SECRET": secret.hex()}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(3000):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            assert proc.poll() is None, "the eligibility server exited during start-up"
-            time.sleep(0.1)
+    options = {"seed": str(SPEC.seed), "holders": str(SPEC.holders), "revoked_every": str(SPEC.revoked_every),
+               "insured": str(INSURED)}  # fmt: skip
+    with twin_serve("eligibility", store, options, workers=2, env={"MYNA_PORTAL_SECRET": secret.hex()}) as url:
         time.sleep(3)  # the second worker builds its deployment too
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def test_eligibility_by_card_on_a_million(benchmark, store_url, deployment, tmp_path):

@@ -3,7 +3,8 @@
 Tests, benchmarks and ``twin load --serve`` need a real server to talk to over TCP. :func:`serve`
 starts ``uvicorn --factory <app>`` in its own process group with the deployment spec in its
 environment, waits until it answers, yields its base URL, and on exit terminates the whole group
-(workers included), killing it if it does not stop within a few seconds.
+(workers included), killing it if it does not stop within a few seconds. :func:`twin_serve` does
+the same for the ``twin serve`` command itself (stores, ``--set`` options, ``--workers``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,71 @@ def _wait_workers(url: str, proc: subprocess.Popen[bytes], workers: int) -> None
                 time.sleep(3)
                 return
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def twin_serve(
+    service: str,
+    store: str,
+    options: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/openapi.json",
+    timeout_s: float = 600.0,
+) -> Iterator[str]:
+    """``twin serve SERVICE --store STORE --set K=V ... --workers N`` on a free loopback port.
+
+    Yields the base URL once the server answers ``ready_path`` (the start may include loading a
+    store: hence the long default timeout). On exit the whole process group is stopped and waited
+    for, workers and multiprocessing helpers included; :class:`RuntimeError` if the server exits
+    before answering (with the end of its output) or a process of it outlives the stop.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "twin.cli", "serve", service, "--store", store, "--port", str(port),
+           "--workers", str(workers)]  # fmt: skip
+    for key, value in (options or {}).items():
+        cmd += ["--set", f"{key}={value}"]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log,
+                                start_new_session=True)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"twin serve {service} exited with code {proc.returncode}: {tail}")
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(url + ready_path, timeout=1.0).status_code < 500:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"twin serve {service} did not answer within {timeout_s:.0f} s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            _stop(proc)
+            _wait_group_gone(proc.pid)
+
+
+def _wait_group_gone(pgid: int, timeout_s: float = 10.0) -> None:
+    """Wait until no process of group ``pgid`` is left (SIGKILL the rest after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            time.sleep(0.5)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, 0)
+                raise RuntimeError(f"processes of group {pgid} outlived SIGKILL")
+            return
+        time.sleep(0.05)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_key
-from twin.services.store import DuplicateKeyError, StoreError, _sort_key
+from twin.services.store import DuplicateKeyError, StoreError, _sort_key, insert_each
 
 Key = Hashable
 INT64 = (-(2**63), 2**63 - 1)
@@ -220,11 +220,7 @@ class SqlTransaction:
         rows go through the write buffer like single inserts."""
         s = self._live("insert_many")
         if self._depth > 0:
-            n = 0
-            for key, value in items:
-                self.insert(table, key, value)
-                n += 1
-            return n
+            return insert_each(self, table, items)
         q = s._sql("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?)")
         total = 0
         it = iter(items)

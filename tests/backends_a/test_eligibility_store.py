@@ -8,11 +8,6 @@ another enrolment, or a bad ``insured``, is refused at start with a message nami
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +19,9 @@ from typer.testing import CliRunner
 from real_backends.cli import app as serve_cli
 from real_backends.eligibility_book import insured_people, is_qualified
 from real_backends.load.deployment import Deployment, DeploymentSpec
+from real_backends.load.server import twin_serve
 from real_backends.portal_api import card_answer
 from real_backends.stores import open_store
-from real_backends.stores.pgserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = DeploymentSpec(seed=11, holders=12, revoked_every=4)
@@ -45,37 +40,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-@contextlib.contextmanager
 def serving(store: str, insured: int = INSURED, workers: int = 2):
-    port = free_port()
-    cmd = [sys.executable, "-m", "twin.cli", "serve", "eligibility", "--store", store, "--port", str(port),
-           "--workers", str(workers), "--set", f"seed={SPEC.seed}", "--set", f"holders={SPEC.holders}",
-           "--set", f"insured={insured}"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(1200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.communicate()[0].decode()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        for _ in range(100):  # the workers and multiprocessing's resource tracker leave with the supervisor
-            left = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(proc.pid)], capture_output=True, text=True)
-            if not left.stdout.strip():
-                break
-            time.sleep(0.1)
-        assert not left.stdout.strip(), f"processes left behind: {left.stdout}"
+    """The server as an operator starts it; stopping it checks that no process of it is left."""
+    options = {"seed": str(SPEC.seed), "holders": str(SPEC.holders), "insured": str(insured)}
+    return twin_serve("eligibility", store, options, workers=workers)
 
 
 def test_a_served_book_of_20000_insured_answers_cards_and_numbers_and_survives_a_restart(

@@ -174,6 +174,15 @@ class MemoryStore:
         self.commits += 1
 
 
+def insert_each(tx: Transaction, table: str, items: Iterable[tuple[Key, object]]) -> int:
+    """``insert_many`` for a transaction without a bulk path: one ``insert`` per item; returns the count."""
+    n = 0
+    for key, value in items:
+        tx.insert(table, key, value)
+        n += 1
+    return n
+
+
 class MemoryTransaction:
     """A write buffer over a :class:`MemoryStore`; applied on commit, discarded on rollback or error."""
 
@@ -202,11 +211,7 @@ class MemoryTransaction:
 
     def insert_many(self, table: str, items: Iterable[tuple[Key, object]]) -> int:
         """Insert every ``(key, value)``; :class:`DuplicateKeyError` if any key is taken (a bulk load)."""
-        n = 0
-        for key, value in items:
-            self.insert(table, key, value)
-            n += 1
-        return n
+        return insert_each(self, table, items)
 
     def delete(self, table: str, key: Key) -> None:
         self._writes[(table, key)] = _DELETED

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from twin.services.store import Key, MemoryStore
+from twin.services.store import Key, MemoryStore, insert_each
 
 
 @dataclass
@@ -134,11 +134,7 @@ class _ShippedTransaction:
         self._ops.append(("put", table, key, value))
 
     def insert_many(self, table: str, items: Iterable[tuple[Key, object]]) -> int:
-        n = 0
-        for key, value in items:
-            self.insert(table, key, value)
-            n += 1
-        return n
+        return insert_each(self, table, items)
 
     def delete(self, table: str, key: Key) -> None:
         self._inner.delete(table, key)
