@@ -31,6 +31,8 @@ from twin.services.store import DuplicateKeyError, StoreError, _sort_key, insert
 Key = Hashable
 INT64 = (-(2**63), 2**63 - 1)
 _MISSING = object()
+UPSERT = ("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v")  # fmt: skip
 
 
 def key_columns(key: Key) -> tuple[str, int, int, str]:
@@ -110,11 +112,7 @@ class SqlStore:
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
         k, kind, ik, sk = key_columns(key)
-        self._exec(
-            "INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v",
-            (table, k, kind, ik, sk, encode(value)),
-        )
+        self._exec(UPSERT, (table, k, kind, ik, sk, encode(value)))
 
     def _insert(self, table: str, key: Key, value: object) -> None:
         if value is None:
@@ -129,6 +127,22 @@ class SqlStore:
 
     def _delete(self, table: str, key: Key) -> None:
         self._exec("DELETE FROM records WHERE tbl = ? AND k = ?", (table, key_columns(key)[0]))
+
+    def _flush(self, writes: dict[tuple[str, Key], object]) -> None:
+        """Write a nested transaction's buffer: one ``executemany`` for the upserts, one for the deletes.
+
+        A batch of 500 applications leaves about 1,500 rows to write; one statement each is 1,500
+        round trips to PostgreSQL, an ``executemany`` is pipelined by psycopg. (Each key appears
+        once in the buffer, so the order of upserts and deletes does not matter.)
+        """
+        puts = [(table, *key_columns(key), encode(value)) for (table, key), value in writes.items()
+                if value is not _DELETED]  # fmt: skip
+        deletes = [(table, key_columns(key)[0]) for (table, key), value in writes.items() if value is _DELETED]
+        cur = self._conn.cursor()
+        if puts:
+            cur.executemany(self._sql(UPSERT), puts)
+        if deletes:
+            cur.executemany(self._sql("DELETE FROM records WHERE tbl = ? AND k = ?"), deletes)
 
     def _scan(self, table: str, limit: int | None) -> list[tuple[Key, object]]:
         out: list[tuple[Key, object]] = []
@@ -291,11 +305,7 @@ class SqlTransaction:
                     raise
                 s.commits += 1
             elif self._depth == 1:  # the transaction below is the database transaction itself
-                for (table, key), value in self._writes.items():
-                    if value is _DELETED:
-                        s._delete(table, key)
-                    else:
-                        s._put(table, key, value)
+                s._flush(self._writes)
             else:
                 s._stack[-2]._writes.update(self._writes)
         finally:
