@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
+from _jpki_fixtures import NOW  # the centre's founding instant, 09:30 JST
 
 from emulators.demo import DEMO_AUTH_PIN
 from emulators.jpki_client import JpkiClient
 from twin.services.eligibility import Consent, EligibilityError
 from twin.services.eligibility.qualifications import PersonFacts
-
-NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)  # as in conftest: 09:30 JST
 
 
 def _authenticate(card, challenge=b"reception-challenge-0001"):
