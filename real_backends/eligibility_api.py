@@ -36,7 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified
-from real_backends.fastpath import FastPath, HttpAnswer
+from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 from real_backends.portal_api import (
     MAX_BODY,
@@ -182,10 +182,6 @@ class Checks:
             _aware_now(self.auth.clock()), facility_type=check.facility_type))  # fmt: skip
 
 
-def _response(answer: HttpAnswer) -> Response:
-    return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
-
-
 def enrol(deployment: Deployment) -> QualificationBook:
     """A book in memory holding the deployment's card holders only."""
     return ensure_enrolled(MemoryStore(), deployment)
@@ -218,14 +214,14 @@ def create_app(
               openapi_extra=json_body(CardCheck))  # fmt: skip
     async def by_card(request: Request) -> Response:
         """Check by My Number card: the card's PIN signature over a challenge from this server."""
-        return _response(checks.card("POST", request.url.path, request.headers.get("content-type"),
+        return as_response(checks.card("POST", request.url.path, request.headers.get("content-type"),
                                      await request.body()))  # fmt: skip
 
     @app.post("/eligibility/number", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"],
               openapi_extra=json_body(NumberCheck))  # fmt: skip
     async def by_number(request: Request) -> Response:
         """Check by insured number and birth date (the old insurance card): nothing is shared."""
-        return _response(checks.number("POST", request.url.path, request.headers.get("content-type"),
+        return as_response(checks.number("POST", request.url.path, request.headers.get("content-type"),
                                        await request.body()))  # fmt: skip
 
     hot = {("POST", "/eligibility/card"): checks.card, ("POST", "/eligibility/number"): checks.number}

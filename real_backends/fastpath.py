@@ -44,6 +44,13 @@ Handler = Callable[[str, str, str | None, bytes], HttpAnswer]
 Route = Callable[[str, str], Handler | None]
 
 
+def as_response(answer: HttpAnswer) -> Any:
+    """``answer`` as a Starlette response, for the documented FastAPI route that shares the handler."""
+    from starlette.responses import Response
+
+    return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
+
+
 def _internal_error() -> HttpAnswer:
     return HttpAnswer(500, "text/plain; charset=utf-8", b"internal error: the request was not completed")
 
@@ -105,4 +112,4 @@ class FastPath:
         await send({"type": "http.response.body", "body": answer.body})
 
 
-__all__ = ["FastPath", "Handler", "HttpAnswer", "Route"]
+__all__ = ["FastPath", "Handler", "HttpAnswer", "Route", "as_response"]

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI, Request, Response
 
-from real_backends.fastpath import FastPath, HttpAnswer
+from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from twin.services.jpki import CaKind, Jpki
 from twin.services.jpki.der import DerError
@@ -138,10 +138,6 @@ def ocsp_http(repo: Repository, method: str, path: str, content_type: str | None
     return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}; use GET or POST")
 
 
-def _response(answer: HttpAnswer) -> Response:
-    return Response(answer.body, answer.status, dict(answer.headers), media_type=answer.content_type)
-
-
 def add_repository_routes(app: FastAPI, repo: Repository) -> None:
     """The documented routes: OCSP (also served by the fast path), CRLs, CA certificates."""
 
@@ -152,20 +148,20 @@ def add_repository_routes(app: FastAPI, repo: Repository) -> None:
         """RFC 6960 POST: a DER OCSPRequest in, a DER OCSPResponse out."""
         body = await request.body()
         if len(body) > MAX_OCSP_BODY:
-            return _response(problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes"))
-        return _response(ocsp_http(repo, "POST", f"/ocsp/{ca}", request.headers.get("content-type"), body))
+            return as_response(problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes"))
+        return as_response(ocsp_http(repo, "POST", f"/ocsp/{ca}", request.headers.get("content-type"), body))
 
     @app.get("/ocsp/{ca}/{encoded:path}", tags=["ocsp"], response_class=Response)
     async def ocsp_get(ca: str, encoded: str) -> Response:
         """RFC 5019 GET: the base64 DER OCSPRequest in the URL path."""
-        return _response(ocsp_http(repo, "GET", f"/ocsp/{ca}/{encoded}", None, b""))
+        return as_response(ocsp_http(repo, "GET", f"/ocsp/{ca}/{encoded}", None, b""))
 
     @app.get("/crl/{ca}.crl", tags=["crl"], response_class=Response)
     async def full_crl(ca: str) -> Response:
         """The CA's full CRL (DER)."""
         kind = _kind(ca)
         if kind is None:
-            return _response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
+            return as_response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
         return Response(repo.crl(kind, None), media_type=PKIX_CRL)
 
     @app.get("/crl/{ca}/{municipality}.crl", tags=["crl"], response_class=Response)
@@ -173,9 +169,9 @@ def add_repository_routes(app: FastAPI, repo: Repository) -> None:
         """The CRL partition of one municipality (the distribution point in its holders' certificates)."""
         kind = _kind(ca)
         if kind is None:
-            return _response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
+            return as_response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
         if len(municipality) != 5 or not municipality.isdigit():
-            return _response(problem(404, f"municipality {municipality!r} is not a 5-digit code such as 13101"))
+            return as_response(problem(404, f"municipality {municipality!r} is not a 5-digit code such as 13101"))
         return Response(repo.crl(kind, int(municipality)), media_type=PKIX_CRL)
 
     @app.get("/ca/{name}", tags=["crl"], response_class=Response)
@@ -183,7 +179,7 @@ def add_repository_routes(app: FastAPI, repo: Repository) -> None:
         """The CA certificate (``auth.cer`` / ``sign.cer``, DER)."""
         kind = _kind(name.removesuffix(".cer"))
         if kind is None or not name.endswith(".cer"):
-            return _response(problem(404, f"CA certificate {name!r} does not exist; use auth.cer or sign.cer"))
+            return as_response(problem(404, f"CA certificate {name!r} does not exist; use auth.cer or sign.cer"))
         der = repo.jpki.authority(kind).certificate.public_bytes(Encoding.DER)
         return Response(der, media_type=PKIX_CERT)
 
