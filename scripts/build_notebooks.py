@@ -156,7 +156,7 @@ capacity = nb([
 
 Engineers sizing the core need the load the whole country puts on it, hour by hour, and the latency a
 deployment gives. Demand is calibrated to July 2024 (204,975,295 online checks, 11.13 % by card); service
-times are measured from the real service code (`scripts/measure_service_times.py`). The options compare OCSP
+times are measured on the real servers (`scripts/measure_service_times.py`). The options compare OCSP
 with CRL distribution, a CDN in front of OCSP, smaller pools and the 2025 card share."""),
     params_cell('''# Parameters
 seed = 20240708'''),
@@ -172,8 +172,10 @@ for option in run.summary["option_order"]:
 table = pd.DataFrame(rows).set_index(["option", "pool"])
 print(f"National peak: {run.summary['options']['ocsp_baseline']['peak_checks_per_second']:.0f} checks/s")
 table.style.format("{:,.2f}")'''),
-    new_markdown_cell("""The service times are the services' own CPU time (no network, TLS or database round trips), so the
-knees are upper bounds; the real servers in `real_backends/` and `twin load` measure the full path."""),
+    new_markdown_cell("""The service times are the CPU one worker of the real HTTP servers in `real_backends/` spends per request
+(HTTP parsing and the framework included, measured under `wrk` on loopback); network hops beyond the host, TLS
+and database round trips are not in them, so the knees are still upper bounds. `twin load` puts the queueing
+model's prediction beside what a real server measures."""),
 ])
 
 

@@ -13,8 +13,11 @@ takes on one core is the pool's mean service time. This script times, on this ma
 - ``portal_login``: Myna Portal login: the signature over a challenge, chain and time, OCSP;
 - ``certificate_issue``: a renewal at the counter (auth and signature certificate issued).
 
-and writes them with the machine and date to twin/models/capacity/service_times.json, which the
-scenario's ``Params`` read as defaults. Run: ``.venv/bin/python scripts/measure_service_times.py``.
+in process (``seconds``), and then over loopback HTTP (``seconds_http``): the CPU one uvicorn worker
+of the real server (:mod:`real_backends`) spends per request under ``wrk``, HTTP parsing and the
+framework included. It writes both with the machine and date to
+twin/models/capacity/service_times.json; the scenario's ``Params`` default to the HTTP figures.
+Run: ``.venv/bin/python scripts/measure_service_times.py`` (``--code-only`` skips the servers).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "twin" / "models" / "capacity" / "service_times.json"
+HOLDER_PIN = "1234"  # the deployment cards' user-authentication PIN
 
 
 def _time(fn: Callable[[], object], repeats: int) -> float:
@@ -125,13 +130,124 @@ def measure(repeats: int = 15) -> dict[str, float]:
     return {name: _time(fn, repeats) for name, fn in paths.items()}
 
 
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in group ``pgid`` (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measure_http(seconds: int = 3) -> dict[str, float]:
+    """Server CPU per request over loopback HTTP: one uvicorn worker of the real server, driven by wrk.
+
+    What one server of a pool spends per request in production terms: HTTP parsing, the framework,
+    the fast path and the code. The worker's CPU time (from /proc) is divided by the requests wrk
+    completed, so the load generator's own CPU is not counted. A card check or a portal login is
+    two requests (GET a challenge, POST the signed answer): both are counted.
+    """
+    import shutil
+    import subprocess
+
+    from real_backends.eligibility_book import INSURER, insured_number, is_qualified
+    from real_backends.load.deployment import Deployment, DeploymentSpec
+    from real_backends.load.driver import _ocsp_der
+    from real_backends.load.server import serve
+    from real_backends.portal_api import CardAuthenticator, card_answer
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (make sysdeps installs it); --code-only skips the HTTP figures")
+    spec = DeploymentSpec(holders=64, revoked_every=0)
+    deployment = Deployment.build(spec)
+    secret = os.urandom(32)
+    holders = [h for h in deployment.holders if is_qualified(h)]
+    minter = CardAuthenticator(deployment.jpki, secret)
+    readers = [h.reader() for h in holders]
+    scratch = Path(tempfile.mkdtemp(prefix="myna-measure-"))
+
+    def script(name: str, method: str, path: str, bodies: list[bytes] | None, ctype: str) -> Path:
+        data = scratch / f"{name}.bin"
+        lua = scratch / f"{name}.lua"
+        if bodies is None:
+            lua.write_text(f'wrk.method = "{method}"\nwrk.path = "{path}"\n')
+            return lua
+        data.write_bytes(b"".join(len(b).to_bytes(4, "big") + b for b in bodies))
+        lua.write_text(  # the bodies in turn, each sent once at most (challenges are single use)
+            f'local f = io.open("{data}", "rb"); local raw = f:read("*a"); f:close()\n'
+            "local bodies, i, pos = {}, 0, 1\n"
+            "while pos <= #raw do local n = raw:byte(pos) * 16777216 + raw:byte(pos + 1) * 65536"
+            " + raw:byte(pos + 2) * 256 + raw:byte(pos + 3); bodies[#bodies + 1] = raw:sub(pos + 4, pos + 3 + n);"
+            " pos = pos + 4 + n end\n"
+            f'wrk.headers["Content-Type"] = "{ctype}"\n'
+            f'request = function() i = i % #bodies + 1; return wrk.format("{method}", "{path}", nil, bodies[i]) end\n'
+        )
+        return lua
+
+    def cpu_per_request(url: str, lua: Path) -> float:
+        pgid = url.pid  # type: ignore[attr-defined]  # the server's own process group
+        before = _group_cpu_seconds(pgid)
+        out = subprocess.run([wrk, "-t1", "-c8", f"-d{seconds}s", "-s", str(lua), url], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        spent = _group_cpu_seconds(pgid) - before
+        done = int(out.split(" requests in ")[0].split()[-1])
+        non2xx = int(out.split("Non-2xx or 3xx responses: ")[1].split()[0]) if "Non-2xx" in out else 0
+        if non2xx:
+            raise RuntimeError(f"{lua.stem}: {non2xx} of {done} answers were not 2xx")
+        return spent / done
+
+    def minted(n: int) -> list[bytes]:
+        return [json.dumps(card_answer(minter.challenge().token, readers[i % len(readers)], HOLDER_PIN)).encode()
+                for i in range(n)]  # fmt: skip
+
+    n = 20_000 if seconds <= 3 else 8_000 * seconds
+    cert = deployment.holders[0].auth_certificate
+    out: dict[str, float] = {}
+    env = {"MYNA_PORTAL_SECRET": secret.hex()}
+    with serve("ocsp", spec, workers=1, env=env) as url:
+        cached = [_ocsp_der(deployment, cert)]
+        out["ocsp_cached"] = cpu_per_request(url, script("ocsp_cached", "POST", "/ocsp/auth", cached,
+                                                         "application/ocsp-request"))  # fmt: skip
+        nonced = [_ocsp_der(deployment, cert, os.urandom(16)) for _ in range(50)]
+        out["ocsp_fresh"] = cpu_per_request(url, script("ocsp_fresh", "POST", "/ocsp/auth", nonced,
+                                                        "application/ocsp-request"))  # fmt: skip
+        out["crl_download"] = cpu_per_request(url, script("crl", "GET", "/crl/auth/13101.crl", None, ""))
+    with serve("eligibility", spec, workers=1, env=env) as url:
+        challenge = cpu_per_request(url, script("challenge", "GET", "/eligibility/challenge", None, ""))
+        card = cpu_per_request(url, script("card", "POST", "/eligibility/card", minted(n),
+                                           "application/json"))  # fmt: skip
+        out["eligibility_card_pin"] = challenge + card
+        numbers = [json.dumps({"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
+                               "birth_date": h.perso.basic_info.birth_date.isoformat()}).encode() for h in holders]
+        out["eligibility_number"] = cpu_per_request(url, script("number", "POST", "/eligibility/number", numbers,
+                                                                "application/json"))  # fmt: skip
+    with serve("portal", spec, workers=1, env=env) as url:
+        challenge = cpu_per_request(url, script("pchallenge", "GET", "/portal/challenge", None, ""))
+        out["portal_login"] = challenge + cpu_per_request(
+            url, script("login", "POST", "/portal/login", minted(n), "application/json"))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--seconds", type=int, default=3, help="wrk seconds per HTTP path")
+    ap.add_argument("--code-only", action="store_true", help="skip the HTTP measurement (no servers, no wrk)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error(f"--repeats {args.repeats}: use 1 or more")
+    if args.seconds < 1:
+        ap.error(f"--seconds {args.seconds}: use 1 or more")
     seconds = measure(args.repeats)
     doc = {
         "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -144,9 +260,20 @@ def main(argv: list[str] | None = None) -> int:
         "method": f"median of {args.repeats} bursts of 5 calls, one thread, warm",
         "seconds": {k: round(v, 7) for k, v in seconds.items()},
     }
+    if not args.code_only:
+        http = measure_http(args.seconds)
+        # paths no server answers with a card: the card path's HTTP and framework share added to the code time
+        http["eligibility_card_face"] = seconds["eligibility_card_face"] + http["eligibility_card_pin"] - seconds[
+            "eligibility_card_pin"]  # fmt: skip
+        doc["http_method"] = (f"server CPU per request (/proc) of one uvicorn worker of the real server under wrk "
+                              f"(1 thread, 8 connections, {args.seconds} s per path), loopback; a card check or "
+                              "portal login counts its challenge GET too; card_face = code time + the card "
+                              "path's HTTP share; certificate_issue is not served over HTTP (code time)")  # fmt: skip
+        doc["seconds_http"] = {k: round(v, 7) for k, v in http.items()}
     args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     for k, v in seconds.items():
-        print(f"{k:24s} {v * 1000:9.3f} ms")
+        over = doc.get("seconds_http", {}).get(k)
+        print(f"{k:24s} {v * 1000:9.3f} ms" + (f"   over HTTP {over * 1000:9.3f} ms" if over else ""))
     print(f"written to {args.out}")
     return 0
 

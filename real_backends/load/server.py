@@ -32,6 +32,18 @@ APPS = {
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class ServedUrl(str):
+    """The base URL of a served backend; ``pid`` is its process (and process group) id."""
+
+    pid: int
+
+
+def _served(url: str, pid: int) -> ServedUrl:
+    served = ServedUrl(url)
+    served.pid = pid
+    return served
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -83,7 +95,7 @@ def serve(
             time.sleep(0.1)
         if workers > 1:  # every worker builds its deployment: give the slowest time to join
             _wait_workers(url + ready_path, proc, workers)
-        yield url
+        yield _served(url, proc.pid)
     finally:
         _stop(proc)
         scratch.cleanup()
@@ -147,7 +159,7 @@ def twin_serve(
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"twin serve {service} did not answer within {timeout_s:.0f} s")
                 time.sleep(0.1)
-            yield url
+            yield _served(url, proc.pid)
         finally:
             _stop(proc)
             _wait_group_gone(proc.pid)

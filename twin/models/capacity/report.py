@@ -20,7 +20,7 @@ SOURCES = [
     "MHLW 医療保険部会 163 (facilities, reader readiness 2023-02) and 181 (checks July 2024 by type and card)",
     "Card share of eligibility checks 2023-04 ... 2025-10 (MHLW via news); Digital Agency 2023-12 mis-link review",
     "MIC 「マイナンバーカード交付状況について」 via Code for Japan (card issuance history, renewal cohorts)",
-    "Service times measured on this repository's code (scripts/measure_service_times.py)",
+    "Service times measured on this repository's servers and code (scripts/measure_service_times.py)",
 ]
 
 
@@ -101,7 +101,10 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
         f"(hour starting {first['peak_hour']} JST); {first['checks']:,.0f} checks in the horizon, "
         f"{first['card_checks']:,.0f} by card. Service times were measured on {meas['measured_at']} "
         f"({meas['machine']['processor']}, {meas['machine']['cpus']} CPUs, Python {meas['machine']['python']}); "
-        "they are the services' own CPU time, without network or database round trips."
+        + ("they are the CPU one worker of the real HTTP server spends per request (HTTP parsing and the "
+           "framework included, measured under wrk on loopback), without the network beyond the host or "
+           "database round trips." if "seconds_http" in meas else
+           "they are the services' own CPU time, without HTTP, network or database round trips.")
     )
     rows = []
     for opt, h in heads.items():
