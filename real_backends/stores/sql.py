@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_key
-from twin.services.store import DuplicateKeyError, StoreError, _sort_key, insert_each
+from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_key, insert_each, overlay
 
 Key = Hashable
 INT64 = (-(2**63), 2**63 - 1)
@@ -161,7 +161,6 @@ class SqlStore:
         return out
 
 
-_DELETED = object()
 
 
 class SqlTransaction:
@@ -275,14 +274,7 @@ class SqlTransaction:
             own.update({k: v for (tb, k), v in t._writes.items() if tb == table})
         if not own:
             return iter(s._scan(table, limit))
-        merged = dict(s._scan(table, None))
-        for k, v in own.items():
-            if v is _DELETED:
-                merged.pop(k, None)
-            else:
-                merged[k] = v
-        items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
-        return iter(items if limit is None else items[:limit])
+        return overlay(s._scan(table, None), own, limit)
 
     def _close(self) -> None:
         s = self._store

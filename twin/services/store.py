@@ -174,6 +174,20 @@ class MemoryStore:
         self.commits += 1
 
 
+def overlay(committed: Iterable[tuple[Key, object]], own: dict[Key, object], limit: int | None) -> Iterator[
+    tuple[Key, object]
+]:
+    """A transaction's scan: the committed rows with its own writes (and deletes) laid over, in key order."""
+    merged = dict(committed)
+    for k, v in own.items():
+        if v is _DELETED:
+            merged.pop(k, None)
+        else:
+            merged[k] = v
+    items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
+    return iter(items if limit is None else items[:limit])
+
+
 def insert_each(tx: Transaction, table: str, items: Iterable[tuple[Key, object]]) -> int:
     """``insert_many`` for a transaction without a bulk path: one ``insert`` per item; returns the count."""
     n = 0
@@ -220,14 +234,7 @@ class MemoryTransaction:
         own = {k: v for (t, k), v in self._writes.items() if t == table}
         if not own:
             return self._store.scan(table, limit)
-        merged = dict(self._store.scan(table))
-        for k, v in own.items():
-            if v is _DELETED:
-                merged.pop(k, None)
-            else:
-                merged[k] = v
-        items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
-        return iter(items if limit is None else items[:limit])
+        return overlay(self._store.scan(table), own, limit)
 
     def commit(self) -> None:
         if self._done:
