@@ -12,12 +12,11 @@ order), one per person (``jpki.person:<ref>``), and the serial and CRL-number co
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 
-from twin.services.jpki.errors import AlreadyRevokedError, SerialReusedError, UnknownCertificateError
+from twin.services.jpki.errors import SerialReusedError
 from twin.services.jpki.profile import CaKind
-from twin.services.jpki.store import IssuedCertificate, RevocationReason
+from twin.services.jpki.store import IssuedCertificate, RevocationReason, revoked_record
 from twin.services.store import Store
 
 CERTS, COUNTERS = "jpki.certs", "jpki.counters"
@@ -73,14 +72,7 @@ class RecordsJpkiStore:
 
     def mark_revoked(self, serial: int, at: datetime, reason: RevocationReason) -> IssuedCertificate:
         with self.store.transaction() as tx:
-            record: IssuedCertificate | None = tx.get(CERTS, int(serial))  # type: ignore[assignment]
-            if record is None:
-                raise UnknownCertificateError(f"serial {serial:#x}: no certificate with this serial was issued")
-            if record.revoked_at is not None:
-                raise AlreadyRevokedError(
-                    f"serial {serial:#x}: already revoked at {record.revoked_at.isoformat()} ({record.reason.value})"  # type: ignore[union-attr]
-                )
-            updated = replace(record, revoked_at=at, reason=reason)
+            updated = revoked_record(tx.get(CERTS, int(serial)), serial, at, reason)  # type: ignore[arg-type]
             tx.put(CERTS, serial, updated)
             self._index_revoked(tx, updated)
             return updated

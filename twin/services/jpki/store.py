@@ -118,6 +118,19 @@ class JpkiStore(Protocol):
     def next_crl_number(self, ca: CaKind) -> int: ...
 
 
+def revoked_record(
+    record: IssuedCertificate | None, serial: int, at: datetime, reason: RevocationReason
+) -> IssuedCertificate:
+    """``record`` revoked at ``at`` for ``reason``; the error a ledger gives for an unknown or revoked serial."""
+    if record is None:
+        raise UnknownCertificateError(f"serial {serial:#x}: no certificate with this serial was issued")
+    if record.revoked_at is not None:
+        raise AlreadyRevokedError(
+            f"serial {serial:#x}: already revoked at {record.revoked_at.isoformat()} ({record.reason.value})"  # type: ignore[union-attr]
+        )
+    return replace(record, revoked_at=at, reason=reason)
+
+
 class MemoryStore:
     """The default ledger: plain dicts, serials handed out from 0x1000 upwards."""
 
@@ -154,13 +167,7 @@ class MemoryStore:
 
     def mark_revoked(self, serial: int, at: datetime, reason: RevocationReason) -> IssuedCertificate:
         record = self._records.get(serial)
-        if record is None:
-            raise UnknownCertificateError(f"serial {serial:#x}: no certificate with this serial was issued")
-        if record.revoked_at is not None:
-            raise AlreadyRevokedError(
-                f"serial {serial:#x}: already revoked at {record.revoked_at.isoformat()} ({record.reason.value})"  # type: ignore[union-attr]
-            )
-        updated = replace(record, revoked_at=at, reason=reason)
+        updated = revoked_record(record, serial, at, reason)
         self._records[serial] = updated
         self._revoked[record.ca][serial] = None
         return updated
