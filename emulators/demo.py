@@ -94,6 +94,7 @@ def personalise(
     now: dt.datetime,
     *,
     card_serial: str | None = None,
+    certificate_serials: tuple[int, int] | None = None,
     auth_pin: str = DEMO_AUTH_PIN,
     sign_password: str = DEMO_SIGN_PASSWORD,
     input_support_pin: str = DEMO_INPUT_SUPPORT_PIN,
@@ -102,7 +103,9 @@ def personalise(
     """Issue a card to ``resident``: keys from ``keys.generate()``, certificates from ``jpki``.
 
     ``jpki`` is a ``twin.services.jpki.Jpki`` (or anything with its ``auth_ca``, ``sign_ca``,
-    ``issue_auth_certificate`` and ``issue_sign_certificate``).
+    ``issue_auth_certificate`` and ``issue_sign_certificate``). ``certificate_serials`` (auth, sign)
+    fixes the certificates' serial numbers (the CA refuses one it already used); by default the CA's
+    next serials.
     """
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -111,11 +114,12 @@ def personalise(
     auth_key, sign_key = keys.generate(), keys.generate()
     info = resident.info
     code = int(resident.municipality_code)
-    auth_cert = jpki.issue_auth_certificate(auth_key.public_key(), info.birth_date, now, code)
+    auth_serial, sign_serial = ({"serial": s} for s in certificate_serials) if certificate_serials else ({}, {})
+    auth_cert = jpki.issue_auth_certificate(auth_key.public_key(), info.birth_date, now, code, **auth_serial)
     sign_cert = jpki.issue_sign_certificate(
         sign_key.public_key(),
         BasicInfo(name=info.name, address=info.address, birth_date=info.birth_date, sex=info.sex),
-        now, code,
+        now, code, **sign_serial,
     )
     if card_serial is None:  # stable per resident (never Python's salted hash())
         digest = hashlib.sha256(f"card-serial:{resident.resident_id}".encode()).digest()

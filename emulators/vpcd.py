@@ -13,6 +13,7 @@ records are dropped here before any handler sees them.
 from __future__ import annotations
 
 import logging
+import select
 import socket
 
 from emulators.readers import CardOS
@@ -64,16 +65,41 @@ def _virtual_icc_class() -> type:
     return CardInVpcd
 
 
-def attach(card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> object:
-    """Connect ``card`` to vpcd; returns the VirtualICC (call ``.run()`` to serve, ``.stop()``)."""
+DEFAULT_CONTACT_TIMEOUT_S = 10.0
+
+
+class SlotBusyError(ConnectionError):
+    """vpcd accepted the TCP connection but serves another card: its one slot is taken."""
+
+
+def attach(
+    card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT, contact_timeout_s: float = DEFAULT_CONTACT_TIMEOUT_S
+) -> object:
+    """Connect ``card`` to vpcd; returns the VirtualICC (call ``.run()`` to serve, ``.stop()``).
+
+    vpcd has one card slot per port. While a card holds it, the kernel still completes a second
+    card's TCP connection (it waits in the listen backlog), but vpcd never talks to it, and PC/SC
+    clients keep seeing the first card. So the card counts as inserted only once vpcd has spoken
+    to it: pcscd polls its readers several times a second, and vpcd asks a newly accepted card for
+    its ATR at the next poll. No word within ``contact_timeout_s``: :class:`SlotBusyError`.
+    """
     logging.getLogger().addFilter(_NoApduRecords())
     try:
-        return _virtual_icc_class()(card, host, port)
+        icc = _virtual_icc_class()(card, host, port)
     except OSError as e:
         raise ConnectionError(
             f"cannot reach vpcd at {host}:{port} ({e.strerror or e}); is pcscd running with the "
             f"vpcd driver listening on port {port} (/etc/reader.conf.d/vpcd)?"
         ) from None
+    readable, _, _ = select.select([icc.sock], [], [], contact_timeout_s)
+    if not readable:
+        icc.sock.close()
+        raise SlotBusyError(
+            f"vpcd at {host}:{port} accepted the connection but did not talk to this card within "
+            f"{contact_timeout_s:g} s: another card holds its slot (stop that `twin card serve` or vicc "
+            "first), or pcscd is not polling the reader"
+        )
+    return icc
 
 
 def serve(card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:

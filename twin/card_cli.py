@@ -71,7 +71,11 @@ def _load_personalisation(resident: str | None, file: Path | None, seed: int) ->
     keys = KeySource(seed)
     jpki = Jpki.bootstrap(DEMO_NOW, keys=keys)
     index = demo.demo_resident_ids().index(who.resident_id)
-    return demo.personalise(who, jpki, _CardKeys(keys, index), DEMO_NOW)
+    # One demo CA (same seed, same CA certificate) issues every demo card, so each card gets the serials
+    # that CA gives it when it issues demo-1 .. demo-8 in turn: unique per CA (RFC 5280 4.1.2.2).
+    first = jpki.store.next_serial()
+    serials = (first + 2 * index, first + 2 * index + 1)
+    return demo.personalise(who, jpki, _CardKeys(keys, index), DEMO_NOW, certificate_serials=serials)
 
 
 @app.command()
@@ -96,6 +100,9 @@ def serve(
     atr: Annotated[
         str | None, typer.Option(help="Answer-to-reset in hex (default 3BE000FF8131FE4514).")
     ] = None,
+    contact_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for vpcd to talk to the card (fails if another card holds the slot).")
+    ] = 10.0,
 ) -> None:
     """Attach an emulated card to the vpcd virtual reader and serve it until pcscd stops."""
     import dataclasses
@@ -104,6 +111,8 @@ def serve(
     from emulators.personalisation import PersonalisationError
     from emulators.vpcd import attach
 
+    if not contact_timeout > 0 or contact_timeout == float("inf"):
+        raise _fail(f"--contact-timeout: {contact_timeout!r} is not allowed; use a positive number of seconds")
     perso = _load_personalisation(resident, file, seed)
     if atr is not None:
         try:
@@ -116,7 +125,7 @@ def serve(
             raise _fail(f"--atr: {message}") from None
     card = MynaCardOS(perso)
     try:
-        icc = attach(card, host, port)
+        icc = attach(card, host, port, contact_timeout)
     except ConnectionError as e:
         raise _fail(str(e), 1) from None
     err.print(f"card {perso!r} is in vpcd at {host}:{port}; Ctrl-C to remove it", highlight=False)

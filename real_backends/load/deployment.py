@@ -105,7 +105,7 @@ class DeploymentSpec:
 
 @dataclass(frozen=True)
 class Holder:
-    """One card holder: index, municipality, card data, and whether the auth certificate is revoked."""
+    """One card holder: index, municipality, card data, and whether the card was reported lost (both certificates revoked)."""
 
     index: int
     municipality_code: int
@@ -180,9 +180,10 @@ class Deployment:
             perso = personalise(person, counter.for_person(person.resident_id), keys, EPOCH)
             holders.append(Holder(i, int(person.municipality_code), perso, spec.is_revoked(i)))
         lost = EPOCH + dt.timedelta(hours=1)
-        for h in holders:
+        for h in holders:  # a lost card: both its certificates are revoked (OCSP and both CRLs say so)
             if h.revoked:
                 jpki.revoke(h.auth_certificate, RevocationReason.LOSS, lost)
+                jpki.revoke(x509.load_der_x509_certificate(h.perso.sign_certificate), RevocationReason.LOSS, lost)
         return cls(spec, jpki, holders)
 
     def extra_holder(self) -> Holder:

@@ -165,7 +165,7 @@ def served_card(pcscd: Pcscd, perso_file: Path) -> Iterator[subprocess.Popen[byt
     """``twin card serve --file perso_file`` into the vpcd reader; removed again on exit."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "twin.cli", "card", "serve", "--file", str(perso_file),
-         "--port", str(pcscd.port)],
+         "--port", str(pcscd.port), "--contact-timeout", "60"],  # a busy machine may poll late
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

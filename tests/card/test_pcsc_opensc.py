@@ -87,12 +87,21 @@ def test_pkcs11_signature_verifies_with_openssl_and_wrong_pins_block(serve_card,
     last = pkcs11_sign("9999", opensc_env, tmp_path)
     assert last.returncode != 0
     assert tries() == 0
-    # the right PIN no longer helps: the card answers 6984 as real cards do, which OpenSC
-    # reports as CKR_GENERAL_ERROR (it maps only 6983 to CKR_PIN_LOCKED)
+    # The right PIN no longer helps. What OpenSC can say is fixed by the real card's answers
+    # (docs/CARD_PROTOCOL.md): VERIFY against a blocked key gives 6984 on every examined card, which
+    # OpenSC maps to "reference data not usable" and so C_Login to CKR_GENERAL_ERROR (only 6983 becomes
+    # CKR_PIN_LOCKED). The real card's retry query answers 63C0, and from that OpenSC does report the
+    # token as "user PIN locked" -- the place a real card lets it say so. Answering 6983 instead would
+    # make the emulator disagree with real cards, so it keeps 6984.
     blocked = pkcs11_sign(AUTH_PIN, opensc_env, tmp_path)
-    assert blocked.returncode != 0 and "C_Login failed" in blocked.stderr
+    assert blocked.returncode != 0 and "C_Login failed: rv = CKR_GENERAL_ERROR" in blocked.stderr
     assert not (tmp_path / "sig").exists() or (tmp_path / "sig").stat().st_mtime <= signed_at
     assert tries() == 0
+    tokens = run(["pkcs11-tool", "--module", OPENSC_PKCS11, "--list-token-slots"], opensc_env)
+    assert tokens.returncode == 0, tokens.stderr
+    flags = dict(re.findall(r"token label\s+:\s+(.+?)\n(?:.*\n)*?\s+token flags\s+:\s+(.+)", tokens.stdout))
+    assert "user PIN locked" in flags["JPKI (User Authentication PIN)"], tokens.stdout
+    assert "user PIN locked" not in flags["JPKI (Digital Signature PIN)"], "only the auth PIN was blocked"
 
 
 def test_jpki_client_answers_the_same_through_pcsc_and_in_process(serve_card):
@@ -195,3 +204,26 @@ def test_sign_certificate_and_sign_key_behind_the_sign_password_through_opensc(s
     assert signed.returncode == 0, signed.stderr
     key = x509.load_der_x509_certificate(perso.sign_certificate).public_key()
     key.verify((tmp_path / "sig").read_bytes(), b"e-Tax return\n", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_a_second_card_is_refused_while_another_holds_the_vpcd_slot(serve_card, pcscd, tmp_path):
+    """vpcd has one slot per port: a second ``twin card serve`` must not report success while OpenSC
+    and pyscard keep reading the first card. Before the fix it printed "card ... is in vpcd" and waited."""
+    import sys
+
+    first = personalisation()
+    reader_name = serve_card(first)
+    path = personalisation(card=1).save(tmp_path / "second.json")
+    assert personalisation(card=1).auth_certificate != first.auth_certificate
+    second = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "card", "serve", "--file", str(path), "--port", str(pcscd.port),
+         "--contact-timeout", "3"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert second.returncode == 1, second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "did not talk to this card within 3 s: another card holds its slot" in lines[0]
+    assert "is in vpcd" not in second.stderr
+    with PcscReader(reader_name) as reader:  # the first card is still the one in the reader, and works
+        assert JpkiClient(reader).read_certificate_der("auth") == first.auth_certificate
+

@@ -100,13 +100,17 @@ class Jpki:
         municipality_code: int,
         *,
         person_ref: str | None = None,
+        serial: int | None = None,
     ) -> x509.Certificate:
-        """利用者証明用電子証明書: subject ``C=JP, CN=<opaque id>``, until the 5th birthday after issuance."""
+        """利用者証明用電子証明書: subject ``C=JP, CN=<opaque id>``, until the 5th birthday after issuance.
+
+        ``serial``: the CA's next serial when omitted; a given one must be unused (never reused).
+        """
         now = aware(now)
         code = profile.municipality(municipality_code)
         _check_birth_date(holder_birth_date, now)
         ca = self.auth_ca
-        serial = self.store.next_serial()
+        serial = self.store.next_serial() if serial is None else serial
         subject = profile.holder_name(profile.opaque_id(CaKind.AUTH, serial, code))
         extensions = [
             (_key_usage(digital_signature=True), True),
@@ -134,8 +138,9 @@ class Jpki:
         municipality_code: int,
         *,
         person_ref: str | None = None,
+        serial: int | None = None,
     ) -> x509.Certificate:
-        """署名用電子証明書: the four basic items in subjectAltName; refused under age 15."""
+        """署名用電子証明書: the four basic items in subjectAltName; refused under age 15 (``serial`` as above)."""
         now = aware(now)
         if not isinstance(info, BasicInfo):
             raise InvalidNameError(f"info: a BasicInfo is required, got {type(info).__name__}")
@@ -149,7 +154,7 @@ class Jpki:
                 f"it is issued only from age {profile.SIGN_MIN_AGE}"
             )
         ca = self.sign_ca
-        serial = self.store.next_serial()
+        serial = self.store.next_serial() if serial is None else serial
         subject = profile.holder_name(profile.opaque_id(CaKind.SIGN, serial, code), code)
         extensions = [
             (_key_usage(digital_signature=True, content_commitment=True), True),
