@@ -8,9 +8,10 @@ silently ignored). Bounded numbers use :func:`interval`, whose error reads like 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
@@ -43,9 +44,14 @@ def interval(
         if (
             (lo is not None and (v < lo or (lo_open and v == lo)))
             or (hi is not None and (v > hi or (hi_open and v == hi)))
-            or v != v  # NaN
+            or not math.isfinite(v)  # NaN, and inf: an open "inf" end is a bound, never a value
         ):
             raise ValueError(f"is not in {text}")
+        return v
+
+    def not_a_bool(v: Any) -> Any:
+        if isinstance(v, bool):  # YAML's true/false would otherwise pass as 1/0
+            raise ValueError(f"is not {'an integer' if integer else 'a number'}")
         return v
 
     schema: dict[str, Any] = {}
@@ -57,6 +63,7 @@ def interval(
     return Annotated[
         base,
         Field(description=description, json_schema_extra=schema or None),
+        BeforeValidator(not_a_bool),
         AfterValidator(check),
     ]
 

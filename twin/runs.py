@@ -192,15 +192,19 @@ def execute(
     out = Path(out)
     rid = run_id(scenario)
     final = out / scenario.name / rid
+    # Folders this run creates are removed again if it fails: a failed run leaves nothing behind.
+    created = [d for d in (out, final.parent) if not d.exists()]
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"--out {out}: cannot create the run folder: {e.strerror}") from None
     tmp = final.parent / f".tmp-{rid}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale_temporaries(final.parent)
     started = time.time()
     t0 = time.perf_counter()
     try:
+        _terminate_raises()
         module = model_module(scenario.kind)
         ctx = RunContext(scenario, progress)
         result: ModelResult = module.run(ctx)
@@ -263,13 +267,84 @@ def execute(
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for d in reversed(created):
+            with contextlib.suppress(OSError):  # only if still empty: never another run's output
+                d.rmdir()
         raise
+    finally:
+        _terminate_restored()
     return Run(final)
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived during a run: unwinds like Ctrl-C so the temporary folder is removed."""
+
+
+_previous_sigterm: list[Any] = []
+
+
+def _terminate_raises() -> None:
+    """While a run writes (main thread only), SIGTERM raises :class:`Terminated` (exit 143) instead of
+    ending the process on the spot, which would leave the ``.tmp-<run>-<pid>/`` folder behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    _previous_sigterm.append(signal.signal(signal.SIGTERM, handler))
+
+
+def _terminate_restored() -> None:
+    import signal
+
+    if _previous_sigterm:
+        signal.signal(signal.SIGTERM, _previous_sigterm.pop())
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove ``.tmp-<run>-<pid>`` folders whose process is gone (SIGKILL or power loss cannot be
+    caught); those of live processes, possibly other runs in progress, are kept."""
+    removed = []
+    for tmp in folder.glob(".tmp-*-*"):
+        pid_text = tmp.name.rsplit("-", 1)[1]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # alive (or another user's): not ours to remove
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
 def to_json(obj: Any) -> str:
-    """Stable JSON for run files: sorted keys, numpy numbers as plain numbers, dates as ISO."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    """Stable JSON for run files: sorted keys, numpy numbers as plain numbers, dates as ISO.
+
+    Strict JSON: a number that is not finite (an undefined median, say) is written as ``null``,
+    never as the ``NaN``/``Infinity`` that JSON parsers other than Python's refuse.
+    """
+    return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=_json_default,
+                      allow_nan=False) + "\n"  # fmt: skip
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    return obj
 
 
 def _json_default(o: Any) -> Any:

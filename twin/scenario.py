@@ -34,10 +34,14 @@ from twin.errors import InputError, describe_value
 from twin.models import KINDS, model_module
 
 
+MIN_SCALE = 1e-5
+"""The smallest population.scale: below it whole prefectures and household sizes go unsampled."""
+
+
 class PopulationConfig(StrictModel):
     """The synthetic nation: which statistics it is built from and at what scale."""
 
-    scale: interval(0, 1, lo_open=True, description="share of households sampled; 1 = 1:1") = 0.01
+    scale: interval(0, 1, lo_open=True, description="share of households sampled; 1 = 1:1; at least 1e-05") = 0.01
     statistics: str = Field(
         "20200401",
         description="MIC card-issuance snapshot (YYYYMMDD) whose population tables seed the nation",
@@ -48,10 +52,18 @@ class PopulationConfig(StrictModel):
     def _known_snapshot(self) -> PopulationConfig:
         from twin.population.statistics import available_snapshots
 
+        if self.scale < MIN_SCALE:
+            raise _FieldError("scale", self.scale, f"is below {MIN_SCALE:g} (1:{round(1 / MIN_SCALE):,}, about 570 "
+                              "households): too few households sampled to stand for the nation")  # fmt: skip
+
         snaps = available_snapshots()
         if self.statistics not in snaps:
             raise _FieldError("statistics", self.statistics, f"is not a bundled snapshot ({snaps[0]} .. {snaps[-1]})")
         return self
+
+
+CALENDAR_YEARS = (2007, 2099)
+"""Years whose public holidays twin.sim.holidays knows (its FIRST_YEAR, LAST_YEAR; a test keeps them equal)."""
 
 
 class CalendarConfig(StrictModel):
@@ -63,6 +75,13 @@ class CalendarConfig(StrictModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> CalendarConfig:
+        first, last = dt.date(CALENDAR_YEARS[0], 1, 1), dt.date(CALENDAR_YEARS[1], 12, 31)
+        named = [("start", self.start), ("end", self.end)] + [(f"closed_days[{i}]", d)
+                                                              for i, d in enumerate(self.closed_days)]
+        for name, day in named:
+            if not first <= day <= last:
+                raise _FieldError(name, day.isoformat(), f"is outside the years whose public holidays the "
+                                  f"calendar knows ({first.isoformat()} .. {last.isoformat()})")  # fmt: skip
         if self.end <= self.start:
             raise _FieldError("end", self.end.isoformat(), f"is not after calendar.start {self.start.isoformat()}")
         return self
@@ -227,6 +246,23 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class _BadDate(yaml.constructor.ConstructorError):
+    """A date-shaped YAML value that is no day of the calendar."""
+
+
+def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date; an impossible one (2020-02-30) is a marked error, not a traceback."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as e:
+        raise _BadDate(
+            None, None, f"{node.value} is not a calendar date ({e})", node.start_mark
+        ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _display(path: Path | None) -> str:
     if path is None:
         return "<scenario>"
@@ -245,9 +281,14 @@ def parse_yaml(text: bytes, where: str) -> Any:
         mark = e.problem_mark or e.context_mark
         pos = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = e.problem or e.context or "invalid YAML"
-        raise InputError(f"{where}: {pos}YAML syntax error: {problem}") from None
+        kind = "" if isinstance(e, _BadDate) else "YAML syntax error: "
+        raise InputError(f"{where}: {pos}{kind}{problem}") from None
     except yaml.YAMLError as e:
         raise InputError(f"{where}: YAML syntax error: {e}") from None
+
+
+MAX_SCENARIO_BYTES = 2**20
+"""The largest scenario file read (the bundled ones are under 4 KiB)."""
 
 
 def load(path: str | Path) -> Scenario:
@@ -258,7 +299,12 @@ def load(path: str | Path) -> Scenario:
         raise InputError(f"{where}: no such scenario file (see `twin list` for the bundled ones)")
     if p.is_dir():
         raise InputError(f"{where}: is a directory, not a scenario file")
-    source = p.read_bytes()
+    if not p.is_file():  # /dev/zero, a FIFO, a socket: reading could never end
+        raise InputError(f"{where}: is not a regular file; a scenario is a YAML file")
+    with p.open("rb") as f:
+        source = f.read(MAX_SCENARIO_BYTES + 1)  # bounded, even if the file grows while read
+    if len(source) > MAX_SCENARIO_BYTES:
+        raise InputError(f"{where}: is larger than {MAX_SCENARIO_BYTES // 2**20} MiB; a scenario file is a few KiB")
     data = parse_yaml(source, where)
     return validate(data, p, source)
 
@@ -280,7 +326,7 @@ def validate(data: Any, path: Path | None = None, source: bytes = b"", origin: s
     kind = data.get("kind")
     if kind is None:
         raise InputError(f"{where}: kind: is required (allowed: {', '.join(KINDS)})")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise InputError(f"{where}: kind: {describe_value(kind)} is not a scenario kind (allowed: {', '.join(KINDS)})")
     model = scenario_model(kind)
     try:

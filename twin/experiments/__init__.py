@@ -53,6 +53,10 @@ def design_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream_key("experiments.design"),)))
 
 
+MAX_POINTS = 10_000
+"""The most points one sweep may have (a grid is levels ** varied params): refused before any is built."""
+
+
 def design_points(
     space: ParamSpace,
     *,
@@ -68,6 +72,13 @@ def design_points(
         raise InputError(f"{' and '.join(chosen)}: choose one design")
     if space.varied and not chosen:
         raise InputError("--param with a range needs a design: --grid N, --lhs N or --morris R")
+    k = len(space.varied)
+    planned = {"--grid": (grid or 0) ** k if k else 1, "--lhs": lhs or 0, "--morris": (morris or 0) * (k + 1)}
+    for option, n in planned.items():
+        if option in chosen and n > MAX_POINTS:
+            value = {"--grid": grid, "--lhs": lhs, "--morris": morris}[option]
+            raise InputError(f"{option}: {value} gives {n:,} points for {k} varied param(s); at most "
+                             f"{MAX_POINTS:,} points are allowed in one sweep")  # fmt: skip
     if grid is not None:
         return space.grid(grid), {"kind": "grid", "levels": grid}
     if lhs is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.errors import InputError
 from twin.models.capacity.demand import HourlyDemand
 from twin.models.capacity.params import POOLS, Params
 from twin.models.capacity.queues import HOUR, PoolHours, knee, peak_p99, simulate_pool
@@ -105,19 +106,41 @@ def summary(r: OptionResult, params: Params) -> dict[str, dict[str, float]]:
             "timeouts": float(ph.timeouts.sum()),
             "servers": float(ph.servers),
             "knee_multiplier": float(r.knees[name]),
-            "servers_needed": float(servers_needed(ph, params.pools[name].slo_p99_seconds)),  # type: ignore[index]
+            "servers_needed": float(_servers_needed(ph, params, name)),
             "slo_p99_seconds": params.pools[name].slo_p99_seconds,  # type: ignore[index]
         }
     return out
+
+
+def _servers_needed(ph: PoolHours, params: Params, name: str) -> int:
+    slo = params.pools[name].slo_p99_seconds  # type: ignore[index]
+    try:
+        return servers_needed(ph, slo)
+    except ValueError as e:
+        raise InputError(f"params.pools.{name}.slo_p99_seconds: {slo:g}: {e}") from None
 
 
 def servers_needed(ph: PoolHours, slo: float) -> int:
     """The fewest workers that keep the peak hour's p99 within ``slo`` (the pool-size sweep)."""
     h = int(np.argmax(ph.arrivals))
     lam, s = ph.arrivals[h] / HOUR, float(ph.service_seconds[h])
-    if s > slo:
-        raise ValueError(f"service time {s:.3g} s exceeds the SLO {slo:.3g} s: no pool size meets it")
-    c = max(1, int(np.ceil(lam * s)))
-    while peak_p99(lam, s, c) > slo:
-        c += 1
-    return c
+    if s * np.log(100) >= slo:  # a response is at least its (exponential) service: p99 >= s ln 100
+        raise ValueError(f"the service time alone has a p99 of {s * np.log(100):.3g} s, not below the SLO "
+                         f"{slo:.3g} s: no pool size meets it")  # fmt: skip
+    # p99 falls as workers are added: double until the SLO holds, then bisect (O(log n) evaluations,
+    # where counting one worker at a time never ended for a load multiplier of 1e12)
+    lo = max(1, int(np.ceil(lam * s)))  # below the offered load the pool is unstable
+    if peak_p99(lam, s, lo) <= slo:
+        return lo
+    step = max(1, lo)
+    hi = lo + step
+    while peak_p99(lam, s, hi) > slo:
+        lo, step = hi, step * 2
+        hi = lo + step
+    while hi - lo > 1:  # invariant: lo misses the SLO, hi meets it
+        mid = (lo + hi) // 2
+        if peak_p99(lam, s, mid) > slo:
+            lo = mid
+        else:
+            hi = mid
+    return hi

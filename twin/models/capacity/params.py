@@ -156,7 +156,8 @@ class Params(StrictModel):
     pools: dict[Literal["eligibility", "ocsp", "portal", "ca"], Pool] = Field(default_factory=_default_pools)
     revocation: Revocation = Revocation()
     service_times: ServiceTimes = ServiceTimes()
-    load_multiplier: PositiveFloat = 1.0
+    load_multiplier: interval(0, 10_000, lo_open=True, description="demand times this; beyond 10,000 x the July "
+                              "2024 nation the pools would need millions of workers") = 1.0  # fmt: skip
     #: load multipliers swept for the knee (where the peak hour's p99 breaks the SLO)
     sweep: list[PositiveFloat] = Field(
         default_factory=lambda: [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]

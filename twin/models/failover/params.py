@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
-from twin.scenario import deep_merge
+from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
 MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
@@ -198,6 +198,13 @@ class Params(StrictModel):
     outage_failure_share: Fraction = Field(0.5, description="an hour counts as down when this share of requests fails")
     agent: Agent = Agent()
 
+    @field_validator("services")
+    @classmethod
+    def _some_service(cls, v: dict[str, Service]) -> dict[str, Service]:
+        if not v:
+            raise ValueError("is empty; a failover study needs at least one service")
+        return v
+
     @model_validator(mode="before")
     @classmethod
     def _merge_defaults(cls, data: Any) -> Any:
@@ -207,6 +214,9 @@ class Params(StrictModel):
         out = dict(data)
         for key, defaults in (("services", DEFAULT_SERVICES), ("sites", DEFAULT_SITES)):
             given = out.get(key)
+            if isinstance(given, dict) and not given:  # merges to the defaults: says nothing, so likely a slip
+                raise _FieldError(key, given, "is an empty mapping; omit the key to keep the default "
+                                  f"{key}, or name the {key} to change (`name: null` removes one)")  # fmt: skip
             if isinstance(given, dict):
                 base = {k: v.model_dump(mode="python") for k, v in defaults.items()}
                 merged = deep_merge(base, {k: v for k, v in given.items() if v is not None})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from twin.config import (
     Date,
@@ -129,6 +129,15 @@ class Disbursement(StrictModel):
     bank_lag_business_days: interval(0, 10, integer=True) = 1
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
     first_payment: Date = dt.date(2020, 5, 12)
+
+    @field_validator("batch_weekdays")
+    @classmethod
+    def _some_batch_day(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("is empty; name at least one weekday with a transfer batch (0 = Monday .. 6)")
+        if len(set(v)) != len(v):
+            raise ValueError("names a weekday twice")
+        return v
 
 
 class Push(StrictModel):

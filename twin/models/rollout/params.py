@@ -213,6 +213,21 @@ class Calibration(StrictModel):
     )
     max_evaluations: interval(1, 1000, integer=True) = 60
 
+    @field_validator("write_fitted")
+    @classmethod
+    def _confined(cls, v: str | None) -> str | None:
+        """A scenario file may only name a .json file inside the working tree (it is written without asking)."""
+        if v is None:
+            return v
+        from pathlib import PurePath
+
+        parts = PurePath(v).parts
+        if PurePath(v).is_absolute() or v.startswith("~") or ".." in parts or not parts:
+            raise ValueError("is not allowed; use a relative path without '..' (e.g. scenarios/rollout_fitted.json)")
+        if not v.endswith(".json"):
+            raise ValueError("is not a .json file name")
+        return v
+
     @field_validator("fit")
     @classmethod
     def _fit(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:

@@ -95,6 +95,8 @@ def read_fitted(path: str) -> dict[str, float]:
     p = resolve(path)
     if not p.exists():
         raise InputError(f"params.calibrated_from: {path}: no such file (run `twin calibrate` to write it)")
+    if not p.is_file():
+        raise InputError(f"params.calibrated_from: {path}: is not a file (a JSON file written by `twin calibrate`)")
     try:
         data = json.loads(p.read_text())
         fitted = data["fitted"]
