@@ -216,3 +216,18 @@ def test_an_slo_below_the_service_times_own_p99_is_refused_not_searched_forever(
     pool = simulate_pool(np.array([100.0 * HOUR]), np.array([0.1]), 20, 1e9)
     with pytest.raises(ValueError, match=r"p99 of 0.461 s, not below the SLO 0.15 s: no pool size meets it"):
         servers_needed(pool, 0.15)
+
+
+def test_replications_are_refused_for_a_kind_that_runs_one(tmp_path: Path) -> None:
+    """Before: `twin run payout --replications 3` gave the same bytes as one run while the manifest
+    recorded 3. A kind replicates only if its model says so; otherwise the sweep does it."""
+    code, _, err = cli("run", "scenarios/payout_2020.yaml", "--replications", "3", "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert err.strip() == ("error: --replications: replications: 3 is not allowed for kind payout, whose run is "
+                           "one replication; use `twin sweep SCENARIO --reps 3` for independent replications "
+                           "(10/50/90 % bands)")  # fmt: skip
+    assert not (tmp_path / "r").exists()
+    from twin.models import model_module
+
+    assert model_module("failover").REPLICATES and model_module("rollout").REPLICATES
+    assert sc.load("scenarios/rollout_options.yaml").spec.replications == 3  # still allowed where it runs

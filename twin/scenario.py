@@ -333,6 +333,13 @@ def validate(data: Any, path: Path | None = None, source: bytes = b"", origin: s
         spec = model.model_validate(data)
     except ValidationError as e:
         raise InputError(format_validation_error(e, where, model, origin)) from None
+    if spec.replications > 1 and not getattr(model_module(kind), "REPLICATES", False):
+        # the model runs replication 0 only: more would be recorded in the manifest but never run
+        head = f"{origin}: replications" if origin and "--replications" in origin else f"{where}: replications"
+        raise InputError(
+            f"{head}: {spec.replications} is not allowed for kind {kind}, whose run is one replication; use "
+            f"`twin sweep SCENARIO --reps {spec.replications}` for independent replications (10/50/90 % bands)"
+        )
     # Each option's params are the scenario's params with the option's overrides merged in.
     base_params = spec.params.model_dump(mode="python")  # type: ignore[attr-defined]
     params_model = type(spec.params)  # type: ignore[attr-defined]

@@ -54,6 +54,10 @@ def run_option(
     return years
 
 
+#: this model runs the scenario's ``replications`` itself, each on its own random streams
+REPLICATES = True
+
+
 def run(ctx: RunContext) -> ModelResult:
     spec = ctx.scenario.spec
     start = spec.calendar.start

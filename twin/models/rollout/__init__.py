@@ -32,6 +32,10 @@ def record_days(obs_dates: tuple[dt.date, ...], day0: dt.date, n: int) -> list[i
     return sorted({(d - day0).days for d in obs_dates if 0 <= (d - day0).days < n} | {n - 1})
 
 
+#: this model runs the scenario's ``replications`` itself, each on its own random streams
+REPLICATES = True
+
+
 def run(ctx: RunContext) -> ModelResult:
     spec = ctx.scenario.spec
     day0, end = spec.calendar.start, spec.calendar.end
