@@ -73,7 +73,10 @@ class SlotBusyError(ConnectionError):
 
 
 def attach(
-    card: CardOS, host: str = "127.0.0.1", port: int = DEFAULT_PORT, contact_timeout_s: float = DEFAULT_CONTACT_TIMEOUT_S
+    card: CardOS,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    contact_timeout_s: float = DEFAULT_CONTACT_TIMEOUT_S,
 ) -> object:
     """Connect ``card`` to vpcd; returns the VirtualICC (call ``.run()`` to serve, ``.stop()``).
 

@@ -19,7 +19,8 @@ from twin.cli import app
 from twin.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = "name: demo\nkind: nation\nseed: 7\npopulation:\n  scale: 0.001\ncalendar:\n  start: 2020-04-01\n  end: 2020-05-01\n"
+GOOD = ("name: demo\nkind: nation\nseed: 7\npopulation:\n  scale: 0.001\n"
+        "calendar:\n  start: 2020-04-01\n  end: 2020-05-01\n")
 
 
 def write(tmp_path: Path, text: str, name: str = "x.yaml") -> Path:

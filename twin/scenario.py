@@ -33,7 +33,6 @@ from twin.config import Date, PositiveInt, Slug, StrictModel, interval
 from twin.errors import InputError, describe_value
 from twin.models import KINDS, model_module
 
-
 MIN_SCALE = 1e-5
 """The smallest population.scale: below it whole prefectures and household sizes go unsampled."""
 

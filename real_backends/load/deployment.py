@@ -105,7 +105,8 @@ class DeploymentSpec:
 
 @dataclass(frozen=True)
 class Holder:
-    """One card holder: index, municipality, card data, and whether the card was reported lost (both certificates revoked)."""
+    """One card holder: index, municipality, card data, and whether the card was reported lost (both
+    its certificates revoked)."""
 
     index: int
     municipality_code: int

@@ -90,13 +90,53 @@ def default_folder(sources: Sequence[Source], root: str | Path = "reports") -> P
     return Path(root) / f"compare-{h.hexdigest()[:12]}"
 
 
+#: differences below this share of a metric's magnitude are floating-point noise (e.g. -5.82e-11 from
+#: summing the same numbers in another order), not a difference between designs
+REL_NOISE = 1e-9
+
+
+def _noise_floor(values: pd.Series) -> float:
+    finite = values[np.isfinite(values)]
+    return REL_NOISE * max(1.0, float(finite.abs().max())) if len(finite) else 0.0
+
+
+def denoised(comp: pd.DataFrame) -> pd.DataFrame:
+    """The comparison with each metric's floating-point noise set to exactly zero (per metric scale)."""
+    out = comp.copy()
+    for _, idx in out.groupby("metric", sort=False).groups.items():
+        cols = [c for c in ("q10", "q50", "q90") if c in out.columns]
+        block = out.loc[idx, cols].astype(float)
+        floor = _noise_floor(block.stack())
+        out.loc[idx, cols] = block.where((block.abs() > floor) | block.isna(), 0.0)
+    return out
+
+
+def varying_metrics(comp: pd.DataFrame) -> list[str]:
+    """Headline metrics that differ between columns or replications by more than noise."""
+    names = []
+    for metric, g in comp.groupby("metric", sort=False):
+        floor = _noise_floor(pd.concat([g["q10"], g["q50"], g["q90"]]))
+        spread = (g["q90"] - g["q10"]).abs().max()
+        between = g["q50"].max() - g["q50"].min()
+        some_undefined = g["q50"].isna().any() and g["q50"].notna().any()  # defined in one column only
+        if spread > floor or between > floor or some_undefined:
+            names.append(str(metric))
+    return names
+
+
 def _interesting_metrics(comp: pd.DataFrame) -> list[str]:
     """Headline metrics that differ between columns or replications (constants tell nothing)."""
-    varying = comp.groupby("metric", sort=False).apply(
-        lambda g: (g["q90"] - g["q10"]).abs().max() > 0 or g["q50"].nunique(dropna=True) > 1, include_groups=False
-    )
-    names = [m for m, v in varying.items() if v]
-    return names[:MAX_FIGURES]
+    return varying_metrics(comp)[:MAX_FIGURES]
+
+
+def varying_metrics_of_differences(d: pd.DataFrame) -> list[str]:
+    """Metrics whose paired difference is not zero (beyond noise) for some option."""
+    keep = []
+    for metric, g in d.groupby("metric", sort=False):
+        vals = pd.concat([g["q10"], g["q50"], g["q90"]]).astype(float)
+        if (vals[np.isfinite(vals)] != 0).any():
+            keep.append(str(metric))
+    return keep
 
 
 def inputs_section(sources: Sequence[Source]) -> Section:
@@ -132,12 +172,19 @@ def inputs_section(sources: Sequence[Source]) -> Section:
 
 
 def headline_section(comp: pd.DataFrame, chosen: Sequence[str]) -> Section:
+    comp = denoised(comp)
     columns = list(dict.fromkeys(comp["column"]))
     shown = columns[:MAX_COLUMNS]
     metrics = list(dict.fromkeys(comp["metric"]))
+    note = "median [10 %, 90 %] over replications"
+    if len(columns) > 1:  # a metric equal in every column and replication tells nothing here
+        varying = set(varying_metrics(comp))
+        same = [m for m in metrics if m not in varying]
+        metrics = [m for m in metrics if m in varying]
+        if same:
+            note += f"; {len(same)} metric(s) equal in every column left out (all of them in comparison.csv)"
     cell = {(r.metric, r.column): band_text(r.q10, r.q50, r.q90) for r in comp.itertuples()}
     rows = [[m, *(cell.get((m, c), "–") for c in shown)] for m in metrics]
-    note = "median [10 %, 90 %] over replications"
     if len(columns) > len(shown):
         note += f"; first {len(shown)} of {len(columns)} columns shown, all of them in comparison.csv"
     blocks: list[Paragraph | Table | Figure] = [Table("Headline numbers", ["metric", *shown], rows, note=note)]
@@ -154,9 +201,10 @@ def paired_sections(sources: Sequence[Source], chosen: Sequence[str]) -> list[Se
             continue
         heads = s.results[(s.results["origin"] == SUMMARY) & (s.results["option"] != "")]
         d = paired(heads, options[0])
-        d = d[d["point"] == 0]
+        d = denoised(d[d["point"] == 0])
         rows = []
-        for metric in dict.fromkeys(d["metric"]):
+        share_shown = False
+        for metric in varying_metrics_of_differences(d):
             row: list[Any] = [metric]
             for opt in options[1:]:
                 r = d[(d["metric"] == metric) & (d["option"] == opt)]
@@ -167,8 +215,14 @@ def paired_sections(sources: Sequence[Source], chosen: Sequence[str]) -> list[Se
                 text = band_text(r0.q10, r0.q50, r0.q90)
                 if int(r0.n) > 1 and not np.isnan(r0.share_lower):
                     text += f"; lower in {r0.share_lower * 100:.0f} %"
+                    share_shown = True
                 row.append(text)
             rows.append(row)
+        if not rows:
+            continue
+        note = "median [10 %, 90 %] of the per-replication difference; metrics with no difference left out"
+        if share_shown:
+            note += "; 'lower in' is the share of replications in which the option's value is below the reference's"
         out.append(
             Section(
                 f"{s.label}: each option minus {options[0]}, replication by replication",
@@ -177,8 +231,7 @@ def paired_sections(sources: Sequence[Source], chosen: Sequence[str]) -> list[Se
                         f"Paired differences (point 0, {int(s.manifest.get('replications', 1))} replications)",
                         ["metric", *(f"{o} − {options[0]}" for o in options[1:])],
                         rows,
-                        note="median [10 %, 90 %] of the per-replication difference; 'lower in' is the share of "
-                        "replications in which the option's value is below the reference's",
+                        note=note,
                     )
                 ],
             )

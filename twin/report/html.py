@@ -17,7 +17,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #2b5d8a;padding
 h3{font-size:1.05em;margin-bottom:.3em}
 .meta{color:#444;font-size:.92em}.scale{background:#fff4d6;border-left:4px solid #e0a100;padding:.5em .8em;
 margin:1em 0}
-table{border-collapse:collapse;margin:.4em 0 1.2em 0;font-size:.9em}
+.wide{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.4em 0 1.2em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#eef3f8}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0 2em 0}figure img{max-width:100%}figcaption{color:#444;font-size:.9em}
@@ -63,7 +63,8 @@ def table_html(t: Table) -> str:
         body.append(f"<tr>{cells}</tr>")
     note = f'<p class="note">{html.escape(t.note)}</p>' if t.note else ""
     rows = "".join(body)
-    return f"<h3>{html.escape(t.title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<h3>{html.escape(t.title)}</h3><div class='wide'>{table}</div>{note}"  # scrolls, never overflows
 
 
 def figure_png(fig: Any) -> bytes:
