@@ -83,7 +83,10 @@ def test_a_run_writes_a_complete_folder(tiny_kind: str, tmp_path: Path) -> None:
         assert key in man
     assert man["seed"] == 11 and man["scale"] == 0.5
     assert man["versions"]["myna-twin"] == twin.__version__
-    assert set(run.metrics.columns) == {"time", "option", "metric", "labels", "value"}
+    assert list(run.metrics.columns) == ["time", "option", "metric", "labels", "scope", "value"]
+    m = run.metrics  # totals (no time) and series points are told apart by scope, not by guessing from time
+    assert set(m["scope"]) <= {"total", "series"}
+    assert (m["scope"] == "total").equals(m["time"].isna())
     assert set(run.metrics.option) == {"low", "high"}
     assert run.summary["high"] > run.summary["low"]
     assert [f.name for f in run.figures] == ["line.png"]

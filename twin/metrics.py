@@ -112,6 +112,20 @@ class Metrics:
 _DTYPES = ["datetime64[s]", "object", "object", "object", "float64"]
 
 
+#: the columns of a run's metrics.parquet: the tidy rows plus their ``scope``
+FILE_COLUMNS = ["time", "option", "metric", "labels", "scope", "value"]
+
+
+def with_scope(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a ``scope`` column: ``total`` for a number over the whole run (a headline total,
+    no time), ``series`` for one point of a series at its ``time``. A model may report a metric both
+    ways under one name (the run's total and its daily values); ``scope`` keeps them apart, so
+    ``df[df.scope == "series"].groupby("metric").value.sum()`` never adds a total to its own days."""
+    out = df.copy()
+    out["scope"] = np.where(out["time"].isna(), "total", "series")
+    return out[FILE_COLUMNS]
+
+
 def write_parquet(df: pd.DataFrame, path: str) -> None:
     """Parquet with fixed options and no pandas index metadata, so equal frames give equal bytes."""
     import pyarrow as pa

@@ -30,7 +30,7 @@ import pandas as pd
 
 import twin
 from twin.errors import InputError
-from twin.metrics import Metrics, read_parquet, write_parquet
+from twin.metrics import Metrics, read_parquet, with_scope, write_parquet
 from twin.report import Assumption, Figure, Section
 from twin.scenario import Option, Scenario
 
@@ -209,7 +209,7 @@ def execute(
         ctx = RunContext(scenario, progress)
         result: ModelResult = module.run(ctx)
         (tmp / "figures").mkdir(parents=True)
-        df = result.metrics.frame()
+        df = with_scope(result.metrics.frame())
         write_parquet(df, str(tmp / "metrics.parquet"))
         (tmp / "summary.json").write_text(to_json(result.summary))
         pngs: dict[str, bytes] = {}
