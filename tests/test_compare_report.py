@@ -55,3 +55,14 @@ def test_tables_scroll_inside_the_page() -> None:
     from twin.report.html import CSS
 
     assert ".wide{max-width:100%;overflow-x:auto}" in CSS
+
+
+def test_payout_options_are_drawn_so_that_a_curve_on_top_of_another_is_still_seen() -> None:
+    """The 2020 baseline lay exactly under automated_matching in one colour-only style."""
+    from twin.models.payout.report import option_style
+
+    styles = [option_style(i, 120) for i in range(4)]
+    for key in ("linestyle", "marker", "color"):
+        assert len({str(s[key]) for s in styles}) == 4, key
+    assert styles[0]["lw"] > max(s["lw"] for s in styles[1:])  # the baseline shows around the others
+    assert all(s["zorder"] > styles[0]["zorder"] for s in styles[1:])

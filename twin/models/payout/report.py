@@ -39,6 +39,20 @@ def days_to_share(cum_share: np.ndarray, share: float) -> float:
     return float(hit[0]) if len(hit) else float("nan")
 
 
+#: per option, in order: (line style, marker, colour, width); the first option (the 2020 baseline) is a thick
+#: solid line; the later ones are thinner, dashed or dotted, with their own markers, drawn on top of it
+_STYLES = (("-", "o", "#1f3b73", 3.2), ("--", "s", "#d1495b", 1.8), (":", "^", "#2a9d8f", 2.2),
+           ("-.", "D", "#e9a03b", 1.8), ((0, (5, 1, 1, 1)), "v", "#6c4f9c", 1.8))  # fmt: skip
+
+
+def option_style(i: int, points: int) -> dict[str, Any]:
+    """Line style of the i-th option: never two alike (for up to five), markers every ~12th point, so a
+    curve lying exactly on another (automated matching on the baseline) is still seen and told apart."""
+    ls, marker, colour, lw = _STYLES[i % len(_STYLES)]
+    return {"linestyle": ls, "marker": marker, "color": colour, "lw": lw, "markersize": 5,
+            "markevery": (i * 3 % 12, max(1, points // 10)), "zorder": 2 + i}  # fmt: skip
+
+
 def headline(r: AggregateResult, scale: float, amount: int, start_offset: int) -> dict[str, Any]:
     """Headline numbers of one option (national totals, scaled back by 1/scale)."""
     up = 1.0 / scale
@@ -118,8 +132,9 @@ def figures(
     figs = []
 
     fig, ax = plt.subplots(figsize=(9, 4.6))
-    for name, r in results.items():
-        ax.plot(x, 100 * r.paid_households.sum(axis=0).cumsum() / r.entitled_households.sum(), label=name, lw=2)
+    for i, (name, r) in enumerate(results.items()):  # curves that coincide stay visible: own style and marker
+        ax.plot(x, 100 * r.paid_households.sum(axis=0).cumsum() / r.entitled_households.sum(), label=name,
+                **option_style(i, len(x)))  # fmt: skip
     ax.set_title("Households with the money in their account")
     ax.set_ylabel("% of entitled households")
     ax.set_ylim(0, 100)
@@ -145,8 +160,8 @@ def figures(
     figs.append(Figure("paid_share_by_type", fig, "Big cities mailed their forms last and had the longest queues."))
 
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    for name, r in results.items():
-        ax.plot(x, r.backlog.sum(axis=0) / scale / 1e6, label=name, lw=2)
+    for i, (name, r) in enumerate(results.items()):
+        ax.plot(x, r.backlog.sum(axis=0) / scale / 1e6, label=name, **option_style(i, len(x)))
     ax.set_title("Applications waiting at town halls (national)")
     ax.set_ylabel("million applications")
     ax.grid(alpha=0.3)
