@@ -66,3 +66,23 @@ def test_payout_options_are_drawn_so_that_a_curve_on_top_of_another_is_still_see
         assert len({str(s[key]) for s in styles}) == 4, key
     assert styles[0]["lw"] > max(s["lw"] for s in styles[1:])  # the baseline shows around the others
     assert all(s["zorder"] > styles[0]["zorder"] for s in styles[1:])
+
+
+def test_an_option_value_is_assumed_and_never_cites_the_source_of_the_2020_value_it_replaced() -> None:
+    from pydantic import BaseModel
+
+    from twin.report.assumptions import assumptions
+
+    class Verification(BaseModel):
+        minutes_mail: float = 3.0
+
+    class P(BaseModel):
+        verification: Verification = Verification()
+        batch_days: int = 2
+
+    sourced = {"verification.minutes_mail": "MIC 2020 survey"}
+    rows = {a.name: a for a in assumptions(P(), sourced, [("faster", P(verification=Verification(minutes_mail=1.0)))])}
+    assert rows["verification.minutes_mail"].source == "MIC 2020 survey"
+    option = rows["[faster] verification.minutes_mail"]
+    assert option.source is None and option.value == "1 (instead of 3)"
+    assert "[faster] batch_days" not in rows  # unchanged values are not repeated

@@ -60,11 +60,17 @@ def source_of(key: str, sourced: Mapping[str, str]) -> str | None:
 def assumptions(
     params: BaseModel, sourced: Mapping[str, str], options: Sequence[tuple[str, BaseModel]] = ()
 ) -> list[Assumption]:
-    """Every parameter of the baseline, sourced or assumed, then what each option changes."""
+    """Every parameter of the baseline, sourced or assumed, then what each option changes.
+
+    An option's value is a design being tried, not a record of the past: it is listed as assumed,
+    with the baseline value it replaces. The source of that baseline value stays on the baseline's
+    row; citing it for the option would present a counterfactual as sourced.
+    """
     base = dict(flatten(params))
     out = [Assumption(k, describe(v), source_of(k, sourced)) for k, v in base.items()]
     for name, p in options:
         for k, v in flatten(p):
             if base.get(k) != v:
-                out.append(Assumption(f"[{name}] {k}", describe(v), source_of(k, sourced)))
+                was = f" (instead of {describe(base[k], 60)})" if k in base else ""
+                out.append(Assumption(f"[{name}] {k}", describe(v) + was, None))
     return out
