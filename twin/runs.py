@@ -17,6 +17,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -265,11 +266,14 @@ def execute(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         for d in reversed(created):
             with contextlib.suppress(OSError):  # only if still empty: never another run's output
                 d.rmdir()
+        if isinstance(e, Terminated):  # cleaned up: now let SIGTERM do what it would have done
+            _terminate_restored()
+            os.kill(os.getpid(), signal.SIGTERM)
         raise
     finally:
         _terminate_restored()
@@ -284,9 +288,9 @@ _previous_sigterm: list[Any] = []
 
 
 def _terminate_raises() -> None:
-    """While a run writes (main thread only), SIGTERM raises :class:`Terminated` (exit 143) instead of
-    ending the process on the spot, which would leave the ``.tmp-<run>-<pid>/`` folder behind."""
-    import signal
+    """While a run writes (main thread only), SIGTERM raises :class:`Terminated` instead of ending the
+    process on the spot, which would leave the ``.tmp-<run>-<pid>/`` folder behind; once the folder
+    is removed the signal is raised again under the previous handler (the process ends as before)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -299,8 +303,6 @@ def _terminate_raises() -> None:
 
 
 def _terminate_restored() -> None:
-    import signal
-
     if _previous_sigterm:
         signal.signal(signal.SIGTERM, _previous_sigterm.pop())
 
