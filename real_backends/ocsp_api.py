@@ -155,8 +155,10 @@ def _text(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
-_MALFORMED = _binary(OCSP_RESPONSE, "not an OCSPRequest: the RFC 6960 malformedRequest answer (DER)",
+_MALFORMED = _binary(OCSP_RESPONSE, "not an OCSPRequest: the RFC 6960 malformedRequest answer (DER), the reason in "
+                     "X-OCSP-Error; no request at all (an empty body, a URL that is not base64): plain text",
                      {"X-OCSP-Error": {"description": "why the request was not read", "schema": {"type": "string"}}})
+_MALFORMED["content"]["text/plain"] = {"schema": {"type": "string"}}
 _NO_SUCH = _text("no such CA, municipality or certificate (the message names what exists)")
 CA_PARAM = Path(description="the CA: auth (利用者証明用) or sign (署名用)", json_schema_extra={"enum": list(KINDS)})
 #: the 5-digit local government code of a municipality (prefecture 01-47), as in the holders' CRL URLs
