@@ -237,8 +237,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # starts a pipelined request if one is waiting
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
             self._idle[self] = None  # kept alive: idle (uvicorn's keep-alive timer runs) until the next request
 
 

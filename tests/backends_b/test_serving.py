@@ -127,6 +127,13 @@ def test_a_half_sent_request_gets_408_and_is_closed() -> None:
                         answer += chunk
                     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer[:200]
                     assert b"connection: close" in answer
+        with socket.create_connection(address, timeout=30) as pipelined:  # two requests in one write: both answered
+            pipelined.sendall(b"GET /health HTTP/1.1\r\nHost: twin\r\n\r\n"
+                              b"GET /health HTTP/1.1\r\nHost: twin\r\nConnection: close\r\n\r\n")  # fmt: skip
+            answer = b""
+            while chunk := pipelined.recv(4096):
+                answer += chunk
+            assert answer.count(b"HTTP/1.1 200 OK\r\n") == 2, answer[:400]
 
 
 def test_limits_come_from_the_environment_and_bad_ones_are_named() -> None:
