@@ -60,7 +60,9 @@ def test_schemathesis_run_checks_all_finds_nothing(service: str, tmp_path: Path)
            "NO_COLOR": "1"}  # fmt: skip
     with server(service) as url:
         cmd = [schemathesis_command(), "run", f"{url}/openapi.json", "--checks", "all", "--seed", str(SEED),
-               "--max-examples", str(MAX_EXAMPLES[service]), "--workers", "1", "--request-timeout", "30"]  # fmt: skip
+               "--max-examples", str(MAX_EXAMPLES[service]), "--workers", "1", "--request-timeout", "30",
+               # Hypothesis's own timing health check depends on how busy the machine is, not on the API
+               "--suppress-health-check", "too_slow"]  # fmt: skip
         run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
     out = run.stdout + run.stderr
     assert run.returncode == 0, f"{' '.join(cmd)}\n{out[-6000:]}"
