@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -60,10 +61,25 @@ class ErrorBody(BaseModel):
     detail: list[ErrorItem] = []
 
 
+#: 12 or more digits in a row (ASCII or full-width, as a form may hold them), or 4-4-4 groups: what a
+#: My Number looks like when a client puts one where it does not belong
+_NUMBER_RE = re.compile(r"(?<![0-9０-９])[0-9０-９]{12,}|(?<![0-9])[0-9]{4}[- ][0-9]{4}[- ][0-9]{4}(?![0-9])")
+MASK = "************"
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every run that could be a My Number (12+ digits, or 4-4-4) replaced by ``MASK``.
+
+    Error bodies quote what the client sent, so that they can see what was wrong; a My Number sent
+    by mistake must not come back (nor reach a log) through that quote."""
+    return _NUMBER_RE.sub(MASK, text)
+
+
 def error_response(status: int, error: str, detail: list[dict] | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
-    """A JSON error in the :class:`ErrorBody` shape."""
-    return JSONResponse({"error": error, "detail": detail or []}, status_code=status, headers=headers)
+    """A JSON error in the :class:`ErrorBody` shape (anything that looks like a My Number masked)."""
+    detail = [{**d, "msg": mask_numbers(str(d.get("msg", "")))} for d in detail or []]
+    return JSONResponse({"error": mask_numbers(error), "detail": detail}, status_code=status, headers=headers)
 
 
 def _clip(v: object, n: int = 80) -> str:
@@ -120,18 +136,24 @@ class _LimitBody:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(seen)
+                    raise _TooLarge(seen, limit)
             return message
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge as e:
-            await error_response(413, f"request body of over {e.args[0]} bytes is over the limit of {limit} bytes")(
-                scope, receive, send)  # fmt: skip
+        except _TooLarge as e:  # read outside FastAPI's handlers (none today): the same answer
+            await error_response(413, str(e.detail))(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a body without a (true) length grows over the limit.
+
+    An HTTPException so that FastAPI's body parsing passes it on as it is (anything else it
+    reports as a 400 "error parsing the body") and the handler answers 413."""
+
+    def __init__(self, seen: int, limit: int) -> None:
+        super().__init__(413, f"request body of over {seen} bytes is over the limit of {limit} bytes")
+        self.seen = seen
 
 
 def install(app: FastAPI, max_body_bytes: int = 1_000_000, exempt_paths: tuple[str, ...] = ()) -> FastAPI:
@@ -165,6 +187,40 @@ def install(app: FastAPI, max_body_bytes: int = 1_000_000, exempt_paths: tuple[s
         return error_response(500, "internal error: the request was not completed; it is safe to retry")
 
     app.add_middleware(_LimitBody, limit=max_body_bytes, exempt=exempt_paths)
+    document_error_bodies(app)
+    return app
+
+
+def document_error_bodies(app: FastAPI) -> FastAPI:
+    """Make ``app``'s OpenAPI document say what its 422s look like: :class:`ErrorBody`, not FastAPI's default.
+
+    FastAPI documents every route with parameters as answering its ``HTTPValidationError``; the
+    handler :func:`install` adds answers an :class:`ErrorBody` instead. A client (or schemathesis)
+    reading the document must see the shape it will get."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in body.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas.setdefault("ErrorBody", body)
+        ours = {"$ref": "#/components/schemas/ErrorBody"}
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                answer = op.get("responses", {}).get("422") if isinstance(op, dict) else None
+                if answer is not None:
+                    answer["description"] = "Validation error: each field, value and rule in ``detail``"
+                    answer["content"] = {"application/json": {"schema": ours}}
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -173,4 +229,5 @@ def strict_app(title: str, version: str, description: str = "", max_body_bytes: 
     return install(FastAPI(title=title, version=version, description=description), max_body_bytes)
 
 
-__all__ = ["ErrorBody", "StrictModel", "error_response", "install", "strict_app"]
+__all__ = ["MASK", "ErrorBody", "StrictModel", "document_error_bodies", "error_response", "install", "mask_numbers",
+           "strict_app"]

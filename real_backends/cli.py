@@ -68,9 +68,16 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes (uvicorn --workers)")] = 1,
 ) -> None:
-    """Serve SERVICE until interrupted (SIGINT/SIGTERM stop it cleanly)."""
-    import uvicorn
+    """Serve SERVICE until interrupted (SIGINT/SIGTERM stop it cleanly).
 
+    Silent connections time out and connections are bounded (:mod:`real_backends.serving`); with
+    ``--workers N`` the workers die with this process, even when it is killed with SIGKILL."""
+    from real_backends import serving
+
+    try:
+        serving.limits()
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     make = factory(service)
     options = parse_options(option)
     try:  # built here first even with several workers: bad options and an unreachable store fail now,
@@ -83,7 +90,7 @@ def serve(
             raise
         raise typer.BadParameter(f"cannot open the store: {str(e).strip().splitlines()[0]}") from None
     if workers == 1:
-        uvicorn.run(asgi, host=host, port=port, log_level=log_level, access_log=False)
+        serving.run(asgi, host=host, port=port, log_level=log_level)
         return
     del asgi
     os.environ[WORKER_ENV] = json.dumps({"service": service, "store": store, "options": options})
@@ -94,14 +101,15 @@ def serve(
     os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
     with tempfile.TemporaryDirectory(prefix="myna-serve-") as scratch:
         os.environ.setdefault(LEDGER_ENV, os.path.join(scratch, "used-challenges.sqlite"))
-        uvicorn.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, access_log=False)  # fmt: skip
+        serving.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level)  # fmt: skip
 
 
 WORKER_ENV = "MYNA_SERVE_WORKER"
 
 
 def worker_app() -> Any:
-    """One uvicorn worker of ``twin serve --workers N``: the same factory call as the parent's."""
+    """One uvicorn worker of ``twin serve --workers N``: the same factory call as the parent's (called by
+    :func:`real_backends.serving.worker_app`, which first ties the worker's life to the parent's)."""
     spec = json.loads(os.environ[WORKER_ENV])
     return factory(spec["service"])(spec["store"], **spec["options"])

@@ -9,10 +9,12 @@ signature, the holder's current qualification). A patient with only the old insu
 checked by insured number and birth date: ``POST /eligibility/number``.
 
 Each :class:`~twin.services.eligibility.EligibilityError` becomes a 4xx with its ``code`` and
-message: 400 malformed input, 401 identity not confirmed, 403 a certificate that is not good or a
-birth date that does not match, 404 no current qualification. The deployment's holders are enrolled
-with the national health insurance association (協会けんぽ), every 7th with a qualification that
-ended a year before the epoch.
+message: 400 malformed input, 401 identity not confirmed (or a challenge not issued here), 403 a
+certificate that is not good (or no certificate at all) or a birth date that does not match, 404 no
+current qualification. A body that breaks the documented schema (missing or unknown fields, the
+base64url and digit patterns) is a 422 naming each field and rule; one that is not JSON a 415.
+The deployment's holders are enrolled with the national health insurance association (協会けんぽ),
+every 7th with a qualification that ended a year before the epoch.
 
 The qualifications live in the server's store (``twin serve eligibility --store sqlite:///elig.db
 --set insured=1000000``): on first start it is loaded with the holders and a synthetic remainder
@@ -35,31 +37,39 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from real_backends.app import mask_numbers
 from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified
 from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 from real_backends.portal_api import (
+    BASE64URL,
     MAX_BODY,
     CardAuthenticator,
     ChallengeOut,
     LoginRefused,
     Problem,
+    ValidationProblem,
     _aware_now,
     authenticator_from_env,
     install_common,
+    is_json,
+    validation_problem,
 )
 from twin.services.eligibility import Consent, EligibilityError, EligibilityService, QualificationBook
 from twin.services.store import MemoryStore
 
 STATUS_OF: Final = {
-    "identity_not_confirmed": 401, "bad_signature": 401,
+    "identity_not_confirmed": 401, "bad_signature": 401, "bad_certificate": 403,
     "no_qualification": 404, "unknown_insured": 404, "not_found": 404, "unknown_person": 404,
     "ocsp_unavailable": 503,
 }  # fmt: skip
 
 
 def status_of(code: str) -> int:
-    """The HTTP status of an eligibility refusal code (400 for bad_*, 403 by default)."""
+    """The HTTP status of an eligibility refusal code (400 for other bad_*, 403 by default).
+
+    ``bad_certificate`` (base64url bytes that are no DER certificate) is a 403 like any certificate
+    that is not good: the request was well formed, the credential in it is refused."""
     if code in STATUS_OF:
         return STATUS_OF[code]
     return 400 if code.startswith("bad_") else 403
@@ -67,9 +77,12 @@ def status_of(code: str) -> int:
 
 class CardCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    challenge: str = Field(min_length=1, max_length=200)
-    certificate: str = Field(min_length=1, max_length=8000, description="base64url DER auth certificate")
-    signature: str = Field(min_length=1, max_length=1000, description="base64url signature over the challenge")
+    challenge: str = Field(min_length=1, max_length=200, pattern=BASE64URL,
+                           description="the token from GET /eligibility/challenge (base64url)")  # fmt: skip
+    certificate: str = Field(min_length=1, max_length=8000, pattern=BASE64URL,
+                             description="base64url DER auth certificate")  # fmt: skip
+    signature: str = Field(min_length=1, max_length=1000, pattern=BASE64URL,
+                           description="base64url signature over the challenge")  # fmt: skip
     consent_medication: bool = False
     consent_checkup: bool = False
     facility_type: Literal["hospital", "clinic", "dental", "pharmacy"] = "clinic"
@@ -77,9 +90,10 @@ class CardCheck(BaseModel):
 
 class NumberCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    insurer_number: str = Field(min_length=1, max_length=20)
-    insured_number: str = Field(min_length=1, max_length=40)
-    branch: str = Field(min_length=1, max_length=10)
+    insurer_number: str = Field(pattern=r"^([0-9]{6}|[0-9]{8})$", description="保険者番号: 6 or 8 digits")
+    insured_number: str = Field(pattern=r"^[0-9A-Za-z-]{1,20}$",
+                                description="被保険者記号・番号: 1-20 letters, digits or '-'")  # fmt: skip
+    branch: str = Field(pattern=r"^[0-9]{2}$", description="枝番: two digits, e.g. 00")
     birth_date: dt.date
     facility_type: Literal["hospital", "clinic", "dental", "pharmacy"] = "clinic"
 
@@ -108,10 +122,13 @@ def _b64(text: str, what: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise EligibilityError(f"bad_{what}", f"{what}: not base64url") from None
+        raise EligibilityError(f"bad_{what}_encoding", f"{what}: not base64url") from None
 
 
-REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413, 415)}
+REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
+    **{c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413, 415)},
+    422: {"model": ValidationProblem, "description": "a field missing, unknown, of the wrong type or pattern"},
+}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -139,23 +156,22 @@ class Checks:
         self.auth = auth
 
     def _parse(self, model: type[M], content_type: str | None, body: bytes) -> M | HttpAnswer:
-        media = (content_type or "").split(";")[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
-            return _json(415, {"detail": f"content-type {(content_type or '')[:60]!r} is not allowed; "
-                                         "send application/json"})  # fmt: skip
+        if not is_json(content_type):
+            shown = mask_numbers((content_type or "")[:60])
+            return _json(415, {"detail": f"content-type {shown!r} is not allowed; send application/json"})
         try:
             return model.model_validate_json(body)
         except ValidationError as e:
             errors = e.errors(include_url=False, include_input=False, include_context=False)
-            return _json(422, {"detail": [{**err, "loc": ["body", *err["loc"]]} for err in errors]})
+            return _json(422, validation_problem([{**err, "loc": ["body", *err["loc"]]} for err in errors]))
 
     def _answer(self, check: Callable[[], Any]) -> HttpAnswer:
         try:
             answer = check()
-        except EligibilityError as exc:
-            return _json(status_of(exc.code), {"detail": str(exc), "code": exc.code})
+        except EligibilityError as exc:  # messages quote the numbers sent: masked if they could be a My Number
+            return _json(status_of(exc.code), {"detail": mask_numbers(str(exc)), "code": exc.code})
         except LoginRefused as exc:
-            return _json(exc.status, {"detail": str(exc)})
+            return _json(exc.status, {"detail": mask_numbers(str(exc))})
         return HttpAnswer(200, "application/json", _out(answer).model_dump_json().encode())
 
     def card(self, method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
@@ -203,7 +219,7 @@ def create_app(
 
     @app.exception_handler(EligibilityError)
     async def refused(request: Request, exc: EligibilityError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "code": exc.code}, status_of(exc.code))
+        return JSONResponse({"detail": mask_numbers(str(exc)), "code": exc.code}, status_of(exc.code))
 
     @app.get("/eligibility/challenge", response_model=ChallengeOut, tags=["eligibility"])
     async def challenge() -> ChallengeOut:

@@ -11,7 +11,10 @@ municipality named in their holders' certificates (``/crl/auth/13101.crl``), DER
 
 Bad requests get a 4xx naming the problem and never take the server down: a body that is not an
 OCSPRequest gets HTTP 400 with the RFC 6960 ``malformedRequest`` answer as body (so OCSP clients
-still read a response) and the parse error in the ``X-OCSP-Error`` header. The hot path bypasses
+still read a response) and the parse error in the ``X-OCSP-Error`` header; an unknown CA or
+municipality is a 404, a body over 8 KiB a 413, another content type a 415, a method a route does
+not take a 405 with an ``Allow`` header (RFC 9110 section 15.5.6). Messages quoting what was sent
+mask anything that could be a My Number. The OpenAPI document lists exactly these answers. The hot path bypasses
 FastAPI's routing (:class:`real_backends.fastpath.FastPath`, a plain ASGI layer) but runs the
 same :func:`ocsp_http` as the documented routes.
 
@@ -25,16 +28,18 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Path, Request, Response
 
+from real_backends.app import mask_numbers
 from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from twin.services.jpki import CaKind, Jpki
 from twin.services.jpki.der import DerError
+from twin.services.jpki.errors import InvalidNameError
 from twin.services.jpki.ocsp import MALFORMED_REQUEST, parse_request
 
 OCSP_REQUEST: Final = "application/ocsp-request"
@@ -56,9 +61,9 @@ def wall_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def problem(status: int, message: str) -> HttpAnswer:
-    """A plain-text error answer (the OCSP routes are binary, so no JSON here)."""
-    return HttpAnswer(status, "text/plain; charset=utf-8", message.encode())
+def problem(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:
+    """A plain-text error answer (the OCSP routes are binary, so no JSON here); client values masked."""
+    return HttpAnswer(status, "text/plain; charset=utf-8", mask_numbers(message).encode(), headers)
 
 
 class Repository:
@@ -87,7 +92,7 @@ class Repository:
                 reason = "not an OCSPRequest"
             except (DerError, ValueError, IndexError, TypeError) as exc:
                 reason = str(exc) or type(exc).__name__
-            reason = reason.encode("ascii", "backslashreplace").decode("ascii")[:200]
+            reason = mask_numbers(reason.encode("ascii", "backslashreplace").decode("ascii")[:200])
             return HttpAnswer(400, OCSP_RESPONSE, answer, (("x-ocsp-error", f"malformed OCSP request: {reason}"),))
         return HttpAnswer(200, OCSP_RESPONSE, answer, (("cache-control", "max-age=300, public, no-transform"),))
 
@@ -114,18 +119,17 @@ def ocsp_http(repo: Repository, method: str, path: str, content_type: str | None
     kind_name, _, encoded = rest.partition("/")
     if _kind(kind_name) is None:
         return problem(404, f"OCSP responder {kind_name!r} does not exist; use /ocsp/auth or /ocsp/sign")
-    if method == "POST":
-        if encoded:
-            return problem(404, f"POST goes to /ocsp/{kind_name} (no path after it)")
+    if not encoded:  # /ocsp/<ca>: RFC 6960 POST
+        if method != "POST":
+            return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}: POST a DER OCSPRequest "
+                                f"here, or GET /ocsp/{kind_name}/<base64 DER> (RFC 5019)", (("allow", "POST"),))
         media = (content_type or "").split(";")[0].strip().lower()
         if media != OCSP_REQUEST:
             return problem(415, f"content-type {content_type!r} is not allowed; use {OCSP_REQUEST}")
         if not body:
             return problem(400, "empty body: POST a DER OCSPRequest")
         return repo.ocsp(body)
-    if method == "GET":
-        if not encoded:
-            return problem(404, f"GET /ocsp/{kind_name}/<base64 DER OCSPRequest> (RFC 5019)")
+    if method == "GET":  # /ocsp/<ca>/<base64 DER>: RFC 5019 GET
         text = unquote(encoded)
         if len(text) > MAX_OCSP_BODY * 4 // 3 + 4:
             return problem(414, f"request in the URL is {len(text)} characters; at most {MAX_OCSP_BODY * 4 // 3 + 4}")
@@ -135,53 +139,117 @@ def ocsp_http(repo: Repository, method: str, path: str, content_type: str | None
         except (binascii.Error, ValueError):
             return problem(400, "the URL path after /ocsp/<ca>/ is not base64 (RFC 5019 GET)")
         return repo.ocsp(der)
-    return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}; use GET or POST")
+    return problem(405, f"method {method} is not allowed on /ocsp/{kind_name}/<request>; use GET",
+                   (("allow", "GET"),))
+
+
+def _binary(media_type: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description,
+                              "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+_MALFORMED = _binary(OCSP_RESPONSE, "not an OCSPRequest: the RFC 6960 malformedRequest answer (DER), the reason in "
+                     "X-OCSP-Error; no request at all (an empty body, a URL that is not base64): plain text",
+                     {"X-OCSP-Error": {"description": "why the request was not read", "schema": {"type": "string"}}})
+_MALFORMED["content"]["text/plain"] = {"schema": {"type": "string"}}
+_NO_SUCH = _text("no such CA, municipality or certificate (the message names what exists)")
+CA_PARAM = Path(description="the CA: auth (利用者証明用) or sign (署名用)", json_schema_extra={"enum": list(KINDS)})
+#: the 5-digit local government code of a municipality (prefecture 01-47), as in the holders' CRL URLs
+MUNICIPALITY_PATTERN: Final = r"^(0[1-9]|[1-3][0-9]|4[0-7])[0-9]{3}$"
 
 
 def add_repository_routes(app: FastAPI, repo: Repository) -> None:
     """The documented routes: OCSP (also served by the fast path), CRLs, CA certificates."""
 
     @app.post("/ocsp/{ca}", tags=["ocsp"], response_class=Response,
+              responses={200: _binary(OCSP_RESPONSE, "the OCSPResponse (DER)"), 400: _MALFORMED, 404: _NO_SUCH,
+                         413: _text(f"body over {MAX_OCSP_BODY} bytes"),
+                         415: _text(f"a content type other than {OCSP_REQUEST}")},
               openapi_extra={"requestBody": {"required": True, "content": {OCSP_REQUEST: {"schema": {
-                  "type": "string", "format": "binary"}}}}})
-    async def ocsp_post(ca: str, request: Request) -> Response:
+                  "type": "string", "format": "binary", "maxLength": MAX_OCSP_BODY,
+                  "description": "a DER OCSPRequest (RFC 6960 section 4.1)"}}}}})  # fmt: skip
+    async def ocsp_post(ca: Annotated[str, CA_PARAM], request: Request) -> Response:
         """RFC 6960 POST: a DER OCSPRequest in, a DER OCSPResponse out."""
         body = await request.body()
         if len(body) > MAX_OCSP_BODY:
             return as_response(problem(413, f"body is too large; an OCSP request is at most {MAX_OCSP_BODY} bytes"))
         return as_response(ocsp_http(repo, "POST", f"/ocsp/{ca}", request.headers.get("content-type"), body))
 
-    @app.get("/ocsp/{ca}/{encoded:path}", tags=["ocsp"], response_class=Response)
-    async def ocsp_get(ca: str, encoded: str) -> Response:
+    @app.get("/ocsp/{ca}/{encoded:path}", tags=["ocsp"], response_class=Response,
+             responses={200: _binary(OCSP_RESPONSE, "the OCSPResponse (DER)"), 400: _MALFORMED, 404: _NO_SUCH,
+                        414: _text("a request too long for a URL")})  # fmt: skip
+    async def ocsp_get(ca: Annotated[str, CA_PARAM], encoded: Annotated[str, Path(
+            description="the DER OCSPRequest in base64 or base64url, URL-encoded (RFC 5019 section 5)",
+            json_schema_extra={"format": "ocsp-request-base64url"})]) -> Response:  # fmt: skip
         """RFC 5019 GET: the base64 DER OCSPRequest in the URL path."""
         return as_response(ocsp_http(repo, "GET", f"/ocsp/{ca}/{encoded}", None, b""))
 
-    @app.get("/crl/{ca}.crl", tags=["crl"], response_class=Response)
-    async def full_crl(ca: str) -> Response:
+    @app.get("/crl/{ca}.crl", tags=["crl"], response_class=Response,
+             responses={200: _binary(PKIX_CRL, "the CA's full CRL (DER)"), 404: _NO_SUCH})
+    async def full_crl(ca: Annotated[str, CA_PARAM]) -> Response:
         """The CA's full CRL (DER)."""
         kind = _kind(ca)
         if kind is None:
             return as_response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
         return Response(repo.crl(kind, None), media_type=PKIX_CRL)
 
-    @app.get("/crl/{ca}/{municipality}.crl", tags=["crl"], response_class=Response)
-    async def partition_crl(ca: str, municipality: str) -> Response:
+    @app.get("/crl/{ca}/{municipality}.crl", tags=["crl"], response_class=Response,
+             responses={200: _binary(PKIX_CRL, "the municipality's CRL partition (DER)"), 404: _NO_SUCH})
+    async def partition_crl(ca: Annotated[str, CA_PARAM], municipality: Annotated[str, Path(
+            description="5-digit local government code 01000-47999 (全国地方公共団体コード), e.g. 13101",
+            json_schema_extra={"pattern": MUNICIPALITY_PATTERN})]) -> Response:  # fmt: skip
         """The CRL partition of one municipality (the distribution point in its holders' certificates)."""
         kind = _kind(ca)
         if kind is None:
             return as_response(problem(404, f"CA {ca!r} does not exist; use auth or sign"))
-        if len(municipality) != 5 or not municipality.isdigit():
+        if len(municipality) != 5 or not municipality.isdigit() or not municipality.isascii():
             return as_response(problem(404, f"municipality {municipality!r} is not a 5-digit code such as 13101"))
-        return Response(repo.crl(kind, int(municipality)), media_type=PKIX_CRL)
+        try:
+            der = repo.crl(kind, int(municipality))
+        except InvalidNameError:  # 5 digits, but no municipality's code (prefecture 00 or over 47)
+            return as_response(problem(404, f"municipality {municipality}: no such code; local government codes "
+                                            "run 01000-47999 (prefecture 01-47)"))  # fmt: skip
+        return Response(der, media_type=PKIX_CRL)
 
-    @app.get("/ca/{name}", tags=["crl"], response_class=Response)
-    async def ca_certificate(name: str) -> Response:
+    @app.get("/ca/{name}", tags=["crl"], response_class=Response,
+             responses={200: _binary(PKIX_CERT, "the CA certificate (DER)"), 404: _NO_SUCH})
+    async def ca_certificate(name: Annotated[str, Path(description="auth.cer or sign.cer", json_schema_extra={
+            "enum": [f"{k}.cer" for k in KINDS]})]) -> Response:  # fmt: skip
         """The CA certificate (``auth.cer`` / ``sign.cer``, DER)."""
         kind = _kind(name.removesuffix(".cer"))
         if kind is None or not name.endswith(".cer"):
             return as_response(problem(404, f"CA certificate {name!r} does not exist; use auth.cer or sign.cer"))
         der = repo.jpki.authority(kind).certificate.public_bytes(Encoding.DER)
         return Response(der, media_type=PKIX_CERT)
+
+
+def _without_422(api: FastAPI) -> FastAPI:
+    """Drop the 422 FastAPI documents for every route with parameters: these routes take plain strings
+    and answer 400/404/413/414/415 as listed, never a 422."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if not api.openapi_schema:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for op in item.values():
+                    op.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            if "components" in schema and not schemas:
+                schema["components"].pop("schemas", None)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+    return api
 
 
 def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bool = True) -> Any:
@@ -191,6 +259,8 @@ def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bo
         repo.presign(deployment)
     api = FastAPI(title="JPKI OCSP and CRL repository", version="1")
     add_repository_routes(api, repo)
+    _without_422(api)
+
     def handle(method: str, path: str, content_type: str | None, body: bytes) -> HttpAnswer:
         return ocsp_http(repo, method, path, content_type, body)
 

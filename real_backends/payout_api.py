@@ -23,14 +23,14 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from real_backends.app import ErrorBody, StrictModel, error_response, strict_app
+from real_backends.app import ErrorBody, StrictModel, error_response, mask_numbers, strict_app
 from twin.services.accounts import BankAccount
 from twin.services.payout import (
     Application,
@@ -52,6 +52,7 @@ WORLD, API_KEYS = "api.world", "api.keys"
 MAX_BATCH = 500
 AS_OF = dt.date(2020, 1, 1)
 ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS_404 = {**ERRORS, 404: {"model": ErrorBody, "description": "the path names no number"}}
 
 
 def is_business_day(day: dt.date) -> bool:
@@ -115,8 +116,29 @@ class PayoutWorld:
 # -- messages -----------------------------------------------------------------------------------
 
 Str40 = Annotated[str, Field(max_length=40)]
+
+
+def _whole(value: object) -> object:
+    """JSON Schema's ``integer`` is any number without a fraction (``501.0`` included): take those as
+    ints. Strings and booleans are still refused by the strict check that follows."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def Whole(lo: int, hi: int) -> Any:  # noqa: N802 -- a type, as used in annotations
+    """A whole number in [lo, hi]: ``5`` and ``5.0`` are accepted, ``"5"``, ``true`` and ``5.5`` are not."""
+    return Annotated[int, Field(ge=lo, le=hi, strict=True), BeforeValidator(_whole)]
+
+
+Id = Whole(0, 2**31 - 1)
+VerifyLimit, BatchLimit, Amount = Whole(1, MAX_BATCH), Whole(1, 100_000), Whole(0, 10**12)
 #: a date the service can reason about (the holiday rules cover 2007-2099)
-Day = Annotated[dt.date, Field(ge=dt.date(2007, 1, 1), le=dt.date(2099, 12, 31))]
+#: (JSON Schema has no minimum for dates: the pattern says the years, and validation the rest)
+FIRST_DAY, LAST_DAY = dt.date(2007, 1, 1), dt.date(2099, 12, 31)
+Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={
+    "pattern": r"^(200[7-9]|20[1-9][0-9])-[0-9]{2}-[0-9]{2}$",
+    "description": f"a calendar date from {FIRST_DAY} to {LAST_DAY} (the holiday rules cover these years)"})]
 
 
 class AccountIn(StrictModel):
@@ -130,11 +152,11 @@ class AccountIn(StrictModel):
 
 
 class ApplicationIn(StrictModel):
-    household: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
-    applicant: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
+    household: Id
+    applicant: Id
     channel: Literal["mail", "online"]
     account: AccountIn | None = Field(None, description="None: pay to the registered 公金受取口座")
-    members: Annotated[list[Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]], Field(max_length=50)] | None = None
+    members: Annotated[list[Id], Field(max_length=50)] | None = None
     signature_verified: Annotated[bool, Field(strict=True)] = False
     on: Day = Field(description="the date the application is received")
 
@@ -156,8 +178,10 @@ class DecisionOut(StrictModel):
 
 
 def decision_out(d: Decision) -> DecisionOut:
+    """The decision as sent (a message quoting a form field has anything like a My Number masked)."""
     return DecisionOut(outcome=d.outcome.value, household=d.household, reason=None if d.reason is None
-                       else d.reason.value, message=d.message, application=d.application, detail=d.detail)  # fmt: skip
+                       else d.reason.value, message=mask_numbers(d.message), application=d.application,
+                       detail=mask_numbers(d.detail))  # fmt: skip
 
 
 class BatchItem(StrictModel):
@@ -175,12 +199,12 @@ class DecisionsOut(StrictModel):
 
 class VerificationIn(StrictModel):
     on: Day
-    limit: Annotated[int, Field(ge=1, le=MAX_BATCH, strict=True)] = MAX_BATCH
+    limit: VerifyLimit = MAX_BATCH
 
 
 class DisbursementIn(StrictModel):
     on: Day
-    limit: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 10_000
+    limit: BatchLimit = 10_000
 
 
 class TransferOut(StrictModel):
@@ -196,9 +220,9 @@ class DisbursementOut(StrictModel):
 
 
 class ConfirmationIn(StrictModel):
-    household: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)]
+    household: Id
     outcome: Literal["confirmed", "rejected"]
-    amount: Annotated[int, Field(ge=0, le=10**12, strict=True)]
+    amount: Amount
     reason: Literal["", "account_closed", "no_such_account", "name_mismatch"] = ""
 
 
@@ -325,7 +349,9 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
             tx.put(API_KEYS, ("disbursement", key), (fp, out.model_dump_json()))
         return out
 
-    @app.post("/disbursements/{batch}/bank-results", response_model=ReconciliationOut, responses=ERRORS,
+    # ``{batch:int}``: a path that names no batch number (``/disbursements/null/...``) is a 404, as for
+    # any path that names no resource, not a 422 about a field
+    @app.post("/disbursements/{batch:int}/bank-results", response_model=ReconciliationOut, responses=ERRORS_404,
               tags=["disbursement"])  # fmt: skip
     def bank_results(batch: Annotated[int, Path(ge=0, le=2**31 - 1)], body: BankFileIn) -> ReconciliationOut:
         """The bank's answer file for a batch; repeated lines are recognised as duplicates (safe to retry)."""
@@ -339,7 +365,7 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
                                  missing=list(r.missing), confirmed_amount=r.confirmed_amount,
                                  rejected_amount=r.rejected_amount)  # fmt: skip
 
-    @app.get("/households/{household}", response_model=HouseholdOut, responses=ERRORS, tags=["reading"])
+    @app.get("/households/{household:int}", response_model=HouseholdOut, responses=ERRORS_404, tags=["reading"])
     def household(household: Annotated[int, Path(ge=0, le=2**31 - 1)]) -> HouseholdOut:
         f = ledger.file(household)
         return HouseholdOut(household=household, entitled=world.roll.entitled(household), status=f.status.value,

@@ -10,9 +10,11 @@ period and in the CA's ledger; the responder's OCSP answer for it says good; and
 verifies under the certificate's key. Only then does it return a session token.
 
 Challenges and sessions are stateless HMAC tokens (so any uvicorn worker can check them); only the
-used-challenge ledger is shared. Every refusal is a 4xx naming what was wrong: 400 malformed input,
-401 expired challenge or bad signature, 403 a certificate that is not (or no longer) valid, 409 a
-replayed challenge, 413 a body too large, 422 fields missing, unknown or of the wrong type.
+used-challenge ledger is shared. Every refusal is a 4xx naming what was wrong: 400 a field that is
+not base64url, 401 a challenge this server did not issue or that expired, or a bad signature, 403 a
+certificate that is not a certificate or not (or no longer) valid, 409 a replayed challenge, 413 a
+body too large, 415 a body that is not JSON, 422 fields missing, unknown, of the wrong type or
+breaking a documented pattern (the answer names type, place and rule, never the value sent).
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
+from real_backends.app import mask_numbers
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from twin.services.jpki import CaKind, Jpki, Outcome, cert_id
 from twin.services.jpki import der as jder
@@ -50,6 +55,8 @@ CHALLENGE_TTL_S: Final = 120.0
 SESSION_TTL_S: Final = 1800.0
 MAX_BODY: Final = 16384
 _MAC_LEN: Final = 16
+#: base64url as the card-side clients send it: unpadded or padded, never a length that cannot decode
+BASE64URL: Final = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$"
 
 
 class LoginRefused(Exception):
@@ -157,7 +164,7 @@ class CardAuthenticator:
         """Accept ``token`` once: issued here (HMAC), not expired, never presented before."""
         raw = _b64d(token, "challenge")
         if len(raw) != 32 + 8 + _MAC_LEN or not hmac.compare_digest(self._mac(raw[:40]), raw[40:]):
-            raise LoginRefused(400, "challenge: not one this server issued (GET a fresh challenge)")
+            raise LoginRefused(401, "challenge: not one this server issued (GET a fresh challenge)")
         (expires,) = struct.unpack(">d", raw[32:40])
         if self.clock() > expires:
             raise LoginRefused(401, "challenge: expired; GET a fresh challenge")
@@ -171,12 +178,11 @@ class CardAuthenticator:
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError:
-            raise LoginRefused(400, "certificate: not a DER X.509 certificate") from None
+            raise LoginRefused(403, "certificate: not a DER X.509 certificate") from None
         now = _aware_now(self.clock())
         result = self.jpki.validate(cert, now, CaKind.AUTH)
         if result.outcome is not Outcome.VALID:
-            detail = f" ({result.detail})" if result.detail else ""
-            raise LoginRefused(403, f"certificate: {result.outcome.value}{detail}")
+            raise LoginRefused(403, f"certificate: {refusal(result.outcome.value, result.detail)}")
         status = self.ocsp_status(cert, now)
         if status is not x509_ocsp.OCSPCertStatus.GOOD:
             raise LoginRefused(403, f"certificate: OCSP says {status.name.lower()}")
@@ -215,6 +221,13 @@ class CardAuthenticator:
         return int.from_bytes(raw[8:28], "big")
 
 
+def refusal(outcome: str, detail: str | None) -> str:
+    """``outcome (detail)``, the outcome once: "revoked (loss)", not "revoked (revoked (loss))"."""
+    if not detail or detail == outcome:
+        return outcome
+    return detail if detail.startswith(outcome) else f"{outcome} ({detail})"
+
+
 def _aware_now(ts: float) -> Any:
     import datetime as dt
 
@@ -240,9 +253,12 @@ class ChallengeOut(BaseModel):
 
 class CardAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    challenge: str = Field(min_length=1, max_length=200)
-    certificate: str = Field(min_length=1, max_length=8000, description="base64url DER auth certificate")
-    signature: str = Field(min_length=1, max_length=1000, description="base64url RSA PKCS#1 v1.5 SHA-256")
+    challenge: str = Field(min_length=1, max_length=200, pattern=BASE64URL,
+                           description="the token from GET .../challenge (base64url)")  # fmt: skip
+    certificate: str = Field(min_length=1, max_length=8000, pattern=BASE64URL,
+                             description="base64url DER auth certificate")  # fmt: skip
+    signature: str = Field(min_length=1, max_length=1000, pattern=BASE64URL,
+                           description="base64url RSA PKCS#1 v1.5 SHA-256")  # fmt: skip
 
 
 class SessionOut(BaseModel):
@@ -253,6 +269,24 @@ class SessionOut(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class FieldProblem(BaseModel):
+    type: str = Field(description="pydantic's error type, e.g. missing, string_pattern_mismatch")
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationProblem(BaseModel):
+    """A 422: each field that broke the schema; the values sent are not echoed (a body may hold a My Number)."""
+
+    detail: list[FieldProblem]
+
+
+#: the media types a JSON body may be sent as
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 class _CardApiEdge:
@@ -271,12 +305,24 @@ class _CardApiEdge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        content_type, has_body = None, False
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                shown = value.decode("latin-1")[:40]
-                await JSONResponse({"detail": f"body of {shown} bytes is too large; at most {MAX_BODY}"}, 413)(
-                    scope, receive, send)  # fmt: skip
-                return
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > MAX_BODY:
+                    shown = mask_numbers(value.decode("latin-1")[:40])
+                    await JSONResponse({"detail": f"body of {shown} bytes is too large; at most {MAX_BODY}"}, 413)(
+                        scope, receive, send)  # fmt: skip
+                    return
+                has_body = has_body or value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
+        if has_body and scope["method"] in ("POST", "PUT", "PATCH") and not is_json(content_type):
+            shown = mask_numbers((content_type or "")[:60])
+            await JSONResponse({"detail": f"content-type {shown!r} is not allowed; send application/json"}, 415)(
+                scope, receive, send)  # fmt: skip
+            return
         seen = 0
 
         async def limited() -> dict:
@@ -300,21 +346,41 @@ class _CardApiEdge:
                 scope, receive, send)  # fmt: skip
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a chunked body grows over the limit: an HTTPException, so that
+    FastAPI's body parsing passes it on (anything else becomes its 400 "error parsing the body")."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"body of over {MAX_BODY} bytes is too large; at most {MAX_BODY}")
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of a 422: type, place and rule of each error (messages masked), never the value sent."""
+    return {"detail": [{"type": str(e.get("type", "invalid")), "loc": list(e.get("loc", ())),
+                        "msg": mask_numbers(str(e.get("msg", "invalid")))} for e in errors]}  # fmt: skip
 
 
 def install_common(app: FastAPI) -> None:
-    """Body-size limit, server timing and the LoginRefused -> JSON 4xx mapping shared by the card-based APIs."""
+    """Body-size and content-type checks, server timing, the LoginRefused -> JSON 4xx mapping and 422s
+    that do not echo what was sent: shared by the card-based APIs."""
     app.add_middleware(_CardApiEdge)
 
     @app.exception_handler(LoginRefused)
     async def refused(request: Request, exc: LoginRefused) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, exc.status)
+        return JSONResponse({"detail": mask_numbers(str(exc))}, exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_problem(list(exc.errors())), 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": mask_numbers(str(exc.detail))}, exc.status_code, headers=exc.headers)
 
 
 REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
-    code: {"model": Problem} for code in (400, 401, 403, 409, 413)
+    **{code: {"model": Problem} for code in (400, 401, 403, 409, 413, 415)},
+    422: {"model": ValidationProblem, "description": "a field missing, unknown, of the wrong type or pattern"},
 }
 
 

@@ -1,10 +1,11 @@
 """A backend in a child process: uvicorn on a free loopback port, stopped without leftovers.
 
 Tests, benchmarks and ``twin load --serve`` need a real server to talk to over TCP. :func:`serve`
-starts ``uvicorn --factory <app>`` in its own process group with the deployment spec in its
-environment, waits until it answers, yields its base URL, and on exit terminates the whole group
-(workers included), killing it if it does not stop within a few seconds. :func:`twin_serve` does
-the same for the ``twin serve`` command itself (stores, ``--set`` options, ``--workers``).
+starts ``python -m real_backends.serving --factory <app>`` (uvicorn) in its own process group with
+the deployment spec in its environment, waits until it answers, yields its base URL, and on exit
+terminates the whole group (workers included), killing it if it does not stop within a few seconds.
+:func:`twin_serve` does the same for the ``twin serve`` command itself (stores, ``--set`` options,
+``--workers``).
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def serve(
     env.setdefault("MYNA_PORTAL_SECRET", os.urandom(32).hex())  # shared by the workers, fresh per server
     if workers > 1:  # single-use challenges across workers: one SQLite ledger for all of them
         env.setdefault("MYNA_PORTAL_LEDGER", str(Path(scratch.name) / "used-challenges.sqlite"))
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", APPS[service], "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    cmd = [  # uvicorn with the twin's connection limits, timeouts and worker lifetime (real_backends.serving)
+        sys.executable, "-m", "real_backends.serving", "--factory", APPS[service], "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
     ]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)

@@ -120,3 +120,93 @@ def test_openapi_publishes_one_schema_per_message() -> None:
                  "BankFileIn", "ReconciliationOut", "ErrorBody"):  # fmt: skip
         assert name in schemas
     assert schemas["ApplicationIn"]["additionalProperties"] is False
+
+
+@pytest.fixture
+def memory_client() -> TestClient:
+    from twin.services.store import MemoryStore
+
+    return TestClient(create_app(MemoryStore(), WORLD), raise_server_exceptions=False)
+
+
+def test_the_same_key_and_application_on_another_day_is_refused_not_replayed(memory_client: TestClient) -> None:
+    """The date is part of the submission: a replay of the first answer would hide that the second
+    form was received on another day (and under the programme's rules of that day)."""
+    first = memory_client.post("/applications", json=form(1), headers={"Idempotency-Key": "k-on"})
+    assert first.status_code == 200 and first.json()["outcome"] == "accepted"
+    later = memory_client.post("/applications", json=form(1, on="2020-05-12"), headers={"Idempotency-Key": "k-on"})
+    assert later.status_code == 422, later.text
+    assert later.json()["error"] == "idempotency key 'k-on' was already used for a different submission"
+    assert later.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    same = memory_client.post("/applications", json=form(1), headers={"Idempotency-Key": "k-on"})
+    assert same.content == first.content, "the same key, form and day still get the first answer"
+    item = {"key": "k-on", "application": form(1, on="2020-05-13")}
+    batch = memory_client.post("/applications/batch", json={"items": [item]}).json()["decisions"][0]
+    assert batch["outcome"] == "rejected" and batch["reason"] == "key_reused"
+
+
+def _chunks(total: int, size: int = 65536):
+    sent = 0
+    while sent < total:
+        yield b" " * min(size, total - sent)
+        sent += size
+
+
+def test_an_over_limit_chunked_body_is_413_not_400(memory_client: TestClient) -> None:
+    """Without Content-Length the limit is found while reading: still 413 (RFC 9110 section 15.5.14)."""
+    r = memory_client.post("/applications", content=_chunks(1_200_000), headers={
+        "Idempotency-Key": "k", "content-type": "application/json"})  # fmt: skip
+    assert "content-length" not in r.request.headers and r.request.headers["transfer-encoding"] == "chunked"
+    assert r.status_code == 413, r.text
+    assert r.json()["error"].startswith("request body of over ") and "limit of 1000000 bytes" in r.json()["error"]
+    small = memory_client.post("/applications", content=iter([b'{"household": 1}']), headers={
+        "Idempotency-Key": "k", "content-type": "application/json"})  # fmt: skip
+    assert small.status_code == 422, "a chunked body under the limit is read and validated"
+
+
+@pytest.mark.parametrize(("path", "kw"), [
+    ("/applications", {"json": form(1, household=123456789012)}),
+    ("/applications", {"json": form(1, members=[123456789012])}),
+    ("/applications", {"json": {**form(1), "my_number": "123456789012"}}),
+    ("/applications", {"json": form(1, on="1234-5678-9012")}),
+    ("/applications", {"json": form(1, account={"bank_code": "123456789012", "branch_code": "1",
+                                                "account_type": "普通", "number": "1", "holder": "ア"})}),
+    ("/applications", {"json": form(1, applicant="１２３４５６７８９０１２")}),
+    ("/disbursements/123456789012/bank-results", {"json": {"on": "2020-05-13", "confirmations": []}}),
+    ("/verifications", {"json": {"on": "2020-05-13", "limit": 123456789012}}),
+])  # fmt: skip
+def test_error_bodies_mask_twelve_digit_numbers_the_client_sent(memory_client: TestClient, path: str, kw: dict) -> None:
+    r = memory_client.post(path, headers={"Idempotency-Key": "123456789012"}, **kw)
+    # a refusal: a 4xx, or for a well-formed form the ledger's rejection (its message quotes the form)
+    assert 400 <= r.status_code < 500 or (r.status_code == 200 and r.json()["outcome"] == "rejected"), r.text
+    assert "123456789012" not in r.text and "１２３４５６７８９０１２" not in r.text and "1234-5678-9012" not in r.text
+    if r.status_code != 404:
+        assert "************" in r.text, r.text
+    reused = memory_client.post("/applications", json=form(2), headers={"Idempotency-Key": "123456789012"})
+    if reused.status_code == 422:  # the key is quoted in the refusal: masked too
+        assert "123456789012" not in reused.text
+
+
+def test_whole_numbers_sent_as_json_floats_are_whole_numbers(memory_client: TestClient) -> None:
+    """JSON Schema's ``integer`` includes ``7.0``; strings, booleans and fractions stay refused."""
+    ok = memory_client.post("/applications", json=form(1, household=1.0), headers={"Idempotency-Key": "f"})
+    assert ok.status_code == 200 and ok.json()["household"] == 1
+    for bad in ("1", True, 1.5):
+        r = memory_client.post("/applications", json=form(1, household=bad), headers={"Idempotency-Key": f"f{bad}"})
+        assert r.status_code == 422 and r.json()["error"].startswith("body.household"), bad
+
+
+def test_the_document_says_what_the_errors_and_dates_look_like(memory_client: TestClient) -> None:
+    doc = memory_client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    invariants = doc["paths"]["/invariants"]["get"]["responses"]["422"]
+    assert invariants["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    r = memory_client.get("/invariants", params={"full": "maybe"})
+    assert r.status_code == 422 and set(r.json()) == {"error", "detail"}, "the documented shape"
+    on = doc["components"]["schemas"]["ApplicationIn"]["properties"]["on"]
+    assert on["format"] == "date" and "2007-01-01" in on["description"]
+    import re
+
+    assert re.fullmatch(on["pattern"], "2007-01-01") and not re.fullmatch(on["pattern"], "2006-12-31")
+    assert not re.fullmatch(on["pattern"], "2100-01-01")
+    assert memory_client.get("/households/null").status_code == 404, "a path that names no household"

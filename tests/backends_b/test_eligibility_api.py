@@ -87,8 +87,9 @@ def test_check_by_insured_number_shares_nothing_and_checks_the_birth_date(app, d
     assert wrong.status_code == 403 and wrong.json()["code"] == "birth_date_mismatch"
     unknown = call(app, "POST", "/eligibility/number", json={**body, "insured_number": "99999"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_insured"
-    bad = call(app, "POST", "/eligibility/number", json={**body, "branch": "x"})
-    assert bad.status_code == 400 and bad.json()["code"] == "bad_branch"
+    bad = call(app, "POST", "/eligibility/number", json={**body, "branch": "x"})  # the documented pattern
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "branch"]
+    assert bad.json()["detail"][0]["type"] == "string_pattern_mismatch"
 
 
 def test_malformed_fields_are_422_naming_the_field(app):
@@ -126,3 +127,21 @@ def test_the_fast_path_and_the_documented_routes_answer_alike(app, deployment):
     assert r.status_code == 200 and r.json()["insured_number"] == insured_number(holder)
     big = call(app, "POST", "/eligibility/card", content=b"x" * 20_000, headers={"content-type": "application/json"})
     assert big.status_code == 413 and "at most 16384" in big.json()["detail"]
+
+
+def test_refusals_mask_twelve_digit_numbers_and_the_schema_states_the_digit_rules(app):
+    body = {"insurer_number": "123456789012", "insured_number": "1", "branch": "00", "birth_date": "2000-01-01"}
+    r = call(app, "POST", "/eligibility/number", json=body)
+    assert r.status_code == 422 and "123456789012" not in r.text
+    r = call(app, "POST", "/eligibility/number", json={**body, "insurer_number": INSURER,
+                                                       "insured_number": "123456789012"})  # fmt: skip
+    assert r.status_code == 404 and r.json()["code"] == "unknown_insured"
+    assert "123456789012" not in r.text and "************" in r.json()["detail"]
+    doc = call(app.app, "GET", "/openapi.json").json()
+    number = doc["paths"]["/eligibility/number"]["post"]
+    props = number["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert props["insurer_number"]["pattern"] == "^([0-9]{6}|[0-9]{8})$" and props["branch"]["pattern"] == "^[0-9]{2}$"
+    assert "422" in number["responses"], "the 422 this route answers is documented"
+    card = doc["paths"]["/eligibility/card"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {card["properties"][k]["pattern"] for k in ("challenge", "certificate", "signature")} == {
+        "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$"}

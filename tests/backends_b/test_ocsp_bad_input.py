@@ -83,9 +83,29 @@ def test_get_with_a_path_that_is_not_base64_is_400(app):
     assert r.status_code == 400 and "not base64" in r.text
 
 
-def test_other_methods_are_405(app):
+def test_other_methods_are_405_with_the_allowed_method_in_allow(app):
+    """RFC 9110 section 15.5.6: a 405 says in ``Allow`` what the resource takes."""
     r = call(app, "PUT", "/ocsp/auth", content=b"")
-    assert r.status_code == 405 and "use GET or POST" in r.text
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and "POST a DER OCSPRequest" in r.text
+    r = call(app, "GET", "/ocsp/auth")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = call(app, "POST", "/ocsp/sign/MAo=", content=b"0", headers=OCSP)
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    r = call(app, "DELETE", "/crl/auth.crl")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+@pytest.mark.parametrize("code", ["99999", "00000", "48000", "00999"])
+def test_a_crl_partition_of_no_municipality_is_404_not_500(app, code):
+    """Five digits that are no local government code (prefecture 00 or over 47) name no partition."""
+    r = call(app, "GET", f"/crl/auth/{code}.crl")
+    assert r.status_code == 404 and "01000-47999" in r.text
+
+
+def test_messages_quoting_the_path_mask_twelve_digit_numbers(app):
+    for path in ("/ocsp/123456789012", "/crl/123456789012.crl", "/ca/123456789012.cer"):
+        r = call(app, "POST" if path.startswith("/ocsp") else "GET", path, content=b"0", headers=OCSP)
+        assert r.status_code == 404 and "123456789012" not in r.text and "************" in r.text, path
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -88,7 +88,7 @@ def test_a_revoked_card_is_refused(app, deployment):
     lost = deployment.holders[3]
     assert lost.revoked
     r = call(app, "POST", "/portal/login", json=card_answer(challenge(app), lost.reader(), PIN))
-    assert r.status_code == 403 and "revoked" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["detail"] == "certificate: revoked (loss)", "the outcome once"
 
 
 def test_a_certificate_the_centre_never_issued_is_refused(app, stranger):
@@ -113,21 +113,49 @@ def test_a_signature_over_another_challenge_or_by_another_card_is_refused(app, d
 
 def test_forged_and_malformed_inputs_get_named_4xx(app, deployment):
     good = card_answer(challenge(app), deployment.holders[0].reader(), PIN)
+    # well formed but not issued here: authentication fails (401), as for a forged session
     forged = call(app, "POST", "/portal/login", json={**good, "challenge": "A" * 75})
-    assert forged.status_code == 400 and "not one this server issued" in forged.json()["detail"]
+    assert forged.status_code == 401 and "not one this server issued" in forged.json()["detail"]
+    # base64url bytes that are no certificate: the credential is refused (403), the request was well formed
     fresh = card_answer(challenge(app), deployment.holders[0].reader(), PIN)
     bad_cert = call(app, "POST", "/portal/login", json={**fresh, "certificate": "AAAA"})
-    assert bad_cert.status_code == 400 and "certificate: not a DER" in bad_cert.json()["detail"]
+    assert bad_cert.status_code == 403 and "certificate: not a DER" in bad_cert.json()["detail"]
+    not_b64 = call(app, "POST", "/portal/login", json={**good, "certificate": "A"})  # 4k+1 characters never decode
+    assert not_b64.status_code == 422 and not_b64.json()["detail"][0]["loc"] == ["body", "certificate"]
     extra = call(app, "POST", "/portal/login", json={**good, "pin": "1234"})
     assert extra.status_code == 422 and "pin" in extra.text and "1234" not in extra.json()["detail"][0]["msg"]
     missing = call(app, "POST", "/portal/login", json={"challenge": "x"})
     assert missing.status_code == 422 and "certificate" in missing.text
     not_json = call(app, "POST", "/portal/login", content=b"\x30\x03", headers={"content-type": "application/der"})
-    assert not_json.status_code == 422
+    assert not_json.status_code == 415 and "send application/json" in not_json.json()["detail"]
     huge = call(app, "POST", "/portal/login", content=b"{" * 20000, headers={"content-type": "application/json"})
     assert huge.status_code == 413
     nobody = call(app, "GET", "/portal/me", headers={"authorization": "Basic x"})
     assert nobody.status_code == 401 and "Bearer" in nobody.json()["detail"]
+
+
+def test_an_over_limit_chunked_body_is_413_and_a_wrong_content_type_415(app):
+    async def chunks():  # no length: httpx sends it chunked
+        for _ in range(20):
+            yield b" " * 4096
+
+    r = call(app, "POST", "/portal/login", content=chunks(), headers={"content-type": "application/json"})
+    assert r.request.headers["transfer-encoding"] == "chunked" and r.status_code == 413, r.text
+    assert "at most 16384" in r.json()["detail"]
+    r = call(app, "POST", "/portal/login", content=b"challenge=x", headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert r.json()["detail"] == "content-type 'text/plain' is not allowed; send application/json"
+
+
+def test_refusals_and_422s_mask_twelve_digit_numbers(app):
+    for body in ({"challenge": "123456789012", "certificate": "AAAA", "signature": "AAAA"},
+                 {"challenge": 123456789012, "certificate": "AAAA", "signature": "AAAA"},
+                 {"challenge": "AAAA", "certificate": "AAAA", "signature": "AAAA", "my_number": "123456789012"},
+                 {"challenge": "1234 5678 9012", "certificate": "AAAA", "signature": "AAAA"}):  # fmt: skip
+        r = call(app, "POST", "/portal/login", json=body)
+        assert 400 <= r.status_code < 500 and "123456789012" not in r.text and "5678 9012" not in r.text, r.text
+    r = call(app, "POST", "/portal/login", content=b"{}", headers={"content-type": "application/123456789012"})
+    assert r.status_code == 415 and "123456789012" not in r.text and "************" in r.text
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -75,9 +75,12 @@ def test_numpy_integers_from_a_model_are_plain_household_ids() -> None:
 def test_the_same_key_and_payload_returns_the_first_answer() -> None:
     _, reg, roll, _, ledger = build(5)
     first = ledger.submit(mail_form(reg, roll, 1), "k", DAY)
-    again = ledger.submit(mail_form(reg, roll, 1), "k", DAY + dt.timedelta(days=3))
+    again = ledger.submit(mail_form(reg, roll, 1), "k", DAY)
     assert again == first and ledger.counts()["replayed"] == 1
     assert ledger.totals().next_application == 1
+    # the date is part of the submission (issue 19): the same key and form on another day is refused
+    later = ledger.submit(mail_form(reg, roll, 1), "k", DAY + dt.timedelta(days=3))
+    assert later.reason is Reason.KEY_REUSED and ledger.counts()["rejected:key_reused"] == 1
 
 
 def test_fifteen_applications_for_one_household_pay_once() -> None:

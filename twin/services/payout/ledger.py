@@ -142,7 +142,10 @@ class PayoutLedger(PushPayments):
                     "idempotency key: must be a non-empty string",
                 )
             )
-        return self._idempotent(key, application.fingerprint(), lambda tx: self._intake(tx, application, key, on))
+        # the date is part of what was submitted: the same form under the same key on another day is
+        # another submission (refused as key_reused), not a retry to be answered from the first decision
+        fingerprint = f"{application.fingerprint()}|on={on}"
+        return self._idempotent(key, fingerprint, lambda tx: self._intake(tx, application, key, on))
 
     def _idempotent(self, key: str, fingerprint: str, act: Callable[[Transaction], Decision]) -> Decision:
         with self.store.transaction() as tx:
