@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--households", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=500, help="applications per request (1-500)")
     p.add_argument("--kill-at", type=float, default=0.5, help="fraction of the application requests before the kill")
     p.add_argument("--store", default=None, help="an empty store (default: a new SQLite file in a temp folder)")
     p.add_argument("--standby", action="store_true",
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.standby and a.store:
         p.error("--store: not with --standby, which starts its own PostgreSQL primary and standby")
     try:
-        config = RigConfig(households=a.households, seed=a.seed, kill_at=a.kill_at, standby=a.standby,
+        config = RigConfig(households=a.households, seed=a.seed, batch=a.batch, kill_at=a.kill_at, standby=a.standby,
                            synchronous=not a.asynchronous)  # fmt: skip
     except ValueError as e:
         p.error(str(e))

@@ -74,6 +74,8 @@ def test_the_same_drill_on_postgresql_replicas_pays_everyone_once(tmp_path: Path
 # -- the database as the casualty: a PostgreSQL primary with a streaming hot standby ---------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_store_on_the_pair_follows_the_promoted_standby_and_keeps_what_was_committed() -> None:
     """The app servers' store reconnects by itself: the transaction in flight fails, later ones land on the standby."""
     import psycopg

@@ -91,3 +91,12 @@ def test_wiring_screenshot_without_a_browser_is_one_line_and_exit_2(tmp_path: Pa
     assert r.stderr.strip().splitlines() == [f"error: TWIN_CHROMIUM: {str(tmp_path / 'no-chromium')!r} is not an "
                                              "executable file"]  # fmt: skip
     assert not (tmp_path / "out").exists(), "nothing is written when the screenshot cannot be taken"
+
+
+def test_wiring_twin_run_screenshot_without_a_browser_fails_before_running(tmp_path: Path) -> None:
+    env = {"TWIN_CHROMIUM": str(tmp_path / "no-chromium"), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "twin.cli", "run", "scenarios/incident_2016_relay.yaml", "--screenshot", "--out",
+           str(tmp_path / "out")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "TWIN_CHROMIUM" in r.stderr and not (tmp_path / "out").exists()
