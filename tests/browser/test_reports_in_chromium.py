@@ -53,7 +53,7 @@ def _assert_clean(check: PageCheck) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 @pytest.mark.parametrize("scenario", [p.name for p in SCENARIOS])
 def test_each_bundled_scenario_report_is_clean_offline_at_1280_px(scenario: str, bundled_runs: dict[str, Path],
                                                                  browser: Browser) -> None:  # fmt: skip
@@ -61,7 +61,7 @@ def test_each_bundled_scenario_report_is_clean_offline_at_1280_px(scenario: str,
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 def test_a_comparison_report_is_clean_and_twin_report_saves_a_screenshot(
     bundled_runs: dict[str, Path], tmp_path: Path, browser: Browser
 ) -> None:
