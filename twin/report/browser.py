@@ -111,6 +111,7 @@ class Browser:
         self._buf = b""
         self._events: list[dict[str, Any]] = []
         self._proc: subprocess.Popen | None = None
+        self._w = self._r = -1  # our ends of the DevTools pipe
         self._profile: str | None = None
 
     # -- the process and the pipe -------------------------------------------------------------
@@ -122,7 +123,8 @@ class Browser:
         args = [self.executable, "--headless", "--remote-debugging-pipe", f"--user-data-dir={self._profile}",
                 "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--disable-extensions",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-default-apps", "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars",
+                "--disable-default-apps", "--disable-dev-shm-usage", "--disable-breakpad",
+                "--disable-crash-reporter", "--mute-audio", "--hide-scrollbars",
                 "--force-device-scale-factor=1", f"--window-size={WIDTH},{HEIGHT}",
                 # offline: every request that leaves the machine goes to a proxy nobody runs, no name resolves
                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
@@ -140,6 +142,7 @@ class Browser:
             self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=wire)  # fmt: skip
         except OSError as e:
+            self.stop()
             raise BrowserUnavailable(f"{self.executable}: could not start: {e}") from None
         finally:
             os.close(to_child)
@@ -163,12 +166,14 @@ class Browser:
                 except subprocess.TimeoutExpired:
                     self._proc.kill()
                     self._proc.wait(10)
-            for fd in (self._w, self._r):
+            self._proc = None
+        for fd in (self._w, self._r):
+            if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self._proc = None
+        self._w = self._r = -1
         if self._profile is not None:
             shutil.rmtree(self._profile, ignore_errors=True)
             self._profile = None
