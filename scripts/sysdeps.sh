@@ -7,8 +7,13 @@
 #   openssl                     the command line the CA's output must satisfy
 #   postgresql                  the optional store, started privately by tests on loopback
 #   wrk                         HTTP load generator for the server benchmarks (make bench)
+#   chromium                    headless browser the report checks open every report in (tests/browser,
+#                               twin report --screenshot); driven over its DevTools pipe, so no chromedriver
+#   fonts-dejavu-core fonts-ipafont-gothic   Latin and Japanese glyphs for the browser (reports name
+#                               Japanese sources)
 set -euo pipefail
-PACKAGES=(pcscd vsmartcard-vpcd python3-virtualsmartcard opensc libpcsclite-dev swig openssl pkg-config postgresql wrk)
+PACKAGES=(pcscd vsmartcard-vpcd python3-virtualsmartcard opensc libpcsclite-dev swig openssl pkg-config postgresql wrk
+          chromium fonts-dejavu-core fonts-ipafont-gothic)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,6 +66,17 @@ def parse_number(option: str, text: str | None, kind: type) -> int | float | Non
         raise InputError(f"{option}: {text!r} is not {what}") from None
 
 
+def save_screenshot(report: Path) -> Path:
+    """``--screenshot``: a full-page PNG of ``report`` beside it; what the browser found wrong goes to stderr."""
+    from twin.report.browser import screenshot_report
+
+    png, check = screenshot_report(report)
+    for problem in check.problems():
+        err.print(f"warning: {report}: {problem}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"screenshot: {png}", markup=False, highlight=False, soft_wrap=True)
+    return png
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"myna-twin {twin.__version__}", highlight=False)
@@ -92,6 +103,9 @@ def run(
         str | None, typer.Option("--replications", help="Override the scenario's replications (>= 1).")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
+    screenshot: Annotated[
+        bool, typer.Option("--screenshot", help="Also save screenshot-1280.png of the report (headless Chromium).")
+    ] = False,
 ) -> None:
     """Run a scenario and write its run folder; prints the report path."""
     from twin import runs
@@ -103,7 +117,13 @@ def run(
             scale=parse_number("--scale", scale, float),
             replications=parse_number("--replications", replications, int),
         )
+        if screenshot:
+            from twin.report.browser import find_chromium
+
+            find_chromium()  # before the run: no browser, nothing written
         result = runs.execute(s, out=out_dir, progress=rich_progress)
+        if screenshot:
+            save_screenshot(result.report)
     except TwinError as e:
         raise fail(e) from None
     m = result.manifest

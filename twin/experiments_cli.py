@@ -144,6 +144,9 @@ def report(
     series: Annotated[
         list[str] | None, typer.Option("--series", help="Series of run folders to plot (sweeps keep their own).")
     ] = None,
+    screenshot: Annotated[
+        bool, typer.Option("--screenshot", help="Also save screenshot-1280.png beside it (headless Chromium).")
+    ] = False,
 ) -> None:
     """One self-contained HTML page comparing runs or options, with 10/50/90 % bands; prints its path."""
     from twin.experiments.collect import load_sources
@@ -151,6 +154,10 @@ def report(
 
     cli = _cli()
     try:
+        if screenshot:
+            from twin.report.browser import find_chromium
+
+            find_chromium()  # before anything is read or written
         sources = load_sources(folders, series or [])
         known = set().union(*(set(s.results["metric"]) for s in sources))
         for m in metric or []:
@@ -160,6 +167,8 @@ def report(
                 )
         target = out_dir or page.default_folder(sources)
         path = page.build(sources, target, title=title, metrics=metric or [])
+        if screenshot:
+            cli.save_screenshot(path)
     except TwinError as e:
         raise cli.fail(e) from None
     cli.out.print(str(path), highlight=False, soft_wrap=True)

@@ -9,6 +9,13 @@ two ``twin serve payout`` processes on one durable store (SQLite file or Postgre
 application in batches, has them verified, puts them in transfer batches and answers for the
 bank. It kills the primary during the application phase, then checks the books through the API
 and directly in the store, and returns a :class:`RigResult` (failover time, every failed request).
+
+:func:`run_standby_failover` kills the database instead: the two servers share a PostgreSQL
+primary with a streaming-replication hot standby (:class:`~real_backends.rig.pgpair.PostgresPair`),
+the primary's postmaster gets SIGKILL mid-run, a :class:`~real_backends.rig.pgpair.FailoverManager`
+promotes the standby, and the servers reconnect to it through a multi-host URL. With synchronous
+commit no acknowledged application may be lost; with asynchronous commit the result counts those
+that were (``RigResult.lost``).
 """
 
 from __future__ import annotations
@@ -49,8 +56,13 @@ class RigConfig:
     kill_at: float = 0.5  # fraction of the application requests sent before the primary is killed
     health_interval: float = 0.05
     max_attempts: int = 400
+    standby: bool = False  # kill the PostgreSQL primary (a promoted standby takes over), not an app server
+    synchronous: bool = True  # standby mode: synchronous_standby_names names the standby
+    failover_checks: int = 2  # standby mode: failed health checks of the primary before the promotion
 
     def __post_init__(self) -> None:
+        if self.failover_checks < 1:
+            raise ValueError(f"failover_checks: {self.failover_checks} must be >= 1")
         if not 1 <= self.batch <= MAX_BATCH:
             raise ValueError(f"batch: {self.batch} must be in [1, {MAX_BATCH}]")
         if not 0.0 <= self.kill_at < 1.0:
@@ -87,6 +99,10 @@ class RigResult:
     unpaid: list[int]
     invariants_ok: bool
     timeline: list[tuple[float, float, str, int]] = field(default_factory=list)  # (start, seconds, phase, status)
+    acknowledged: int = 0  # applications the client got an "accepted" answer for
+    lost: list[int] = field(default_factory=list)  # acknowledged applications the store no longer holds
+    duplicated: int = 0  # households in more than one transfer batch
+    database: dict[str, Any] | None = None  # standby mode: the database failover (times since the run started)
 
     @property
     def failover_seconds(self) -> float | None:
@@ -95,7 +111,7 @@ class RigResult:
     @property
     def exactly_once(self) -> bool:
         return (self.paid == self.entitled == self.payments_in_store and self.transfers_per_household_max == 1
-                and not self.unpaid and self.invariants_ok)  # fmt: skip
+                and not self.unpaid and not self.lost and self.duplicated == 0 and self.invariants_ok)  # fmt: skip
 
 
 class _Replica:
@@ -161,7 +177,7 @@ class _Client:
         self.failures: list[FailedRequest] = []
         self.timeline: list[tuple[float, float, str, int]] = []
         self.requests = 0
-        self.successes: list[float] = []  # completion times of successful answers
+        self.successes: list[tuple[float, float]] = []  # (sent, answered) of each successful request
 
     def call(self, phase: str, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
         headers = {"Idempotency-Key": key} if key is not None else {}
@@ -177,7 +193,7 @@ class _Client:
                 if status < 300:
                     end = time.monotonic()
                     self.timeline.append((start - self.t0, end - start, phase, status))
-                    self.successes.append(end - self.t0)
+                    self.successes.append((start - self.t0, end - self.t0))
                     return r.json()
                 if status not in RETRYABLE:
                     raise RigError(f"{method} {path}: refused with {status}: {r.text[:300]}")
@@ -202,6 +218,28 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
 
     The servers' logs go to ``workdir``. Raises :class:`RigError` if the run cannot complete.
     """
+    if config.standby:
+        raise RigError("standby mode starts its own PostgreSQL pair: use run_standby_failover(config, workdir)")
+    return _drill(config, store, workdir, None)
+
+
+def run_standby_failover(config: RigConfig, workdir: Path) -> RigResult:
+    """The drill with the database as the casualty: a PostgreSQL primary and hot standby are started
+    (in a temporary folder, stopped afterwards), the primary's postmaster is SIGKILLed mid-run and
+    the standby promoted; both app servers stay up and reconnect. ``config.standby`` must be set."""
+    if not config.standby:
+        raise RigError("run_standby_failover needs RigConfig(standby=True)")
+    from real_backends.rig.pgpair import FailoverManager, PostgresPair
+
+    with PostgresPair(synchronous=config.synchronous) as pair:
+        manager = FailoverManager(pair, interval=config.health_interval, checks=config.failover_checks).start()
+        try:
+            return _drill(config, pair.url, workdir, (pair, manager))
+        finally:
+            manager.stop()
+
+
+def _drill(config: RigConfig, store: str, workdir: Path, db: tuple[Any, Any] | None) -> RigResult:
     workdir.mkdir(parents=True, exist_ok=True)
     world = PayoutWorld(config.households, config.seed)
     entitled = [h for h in range(config.households) if world.roll.entitled(h)]
@@ -218,22 +256,31 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
         client = _Client(router_thread.url, config, t0)
         phases: dict[str, float] = {}
         killed: list[float] = []
+        acknowledged: list[int] = []
+        replication: dict[str, Any] = {}
 
         def kill_primary() -> None:
-            killed.append(time.monotonic() - t0)
-            os.kill(replicas[0].proc.pid, signal.SIGKILL)
+            if db is None:
+                killed.append(time.monotonic() - t0)
+                os.kill(replicas[0].proc.pid, signal.SIGKILL)
+            else:
+                db[0].kill_primary()
+                killed.append(db[0].killed_at - t0)
 
         # 1. applications, in batches; the primary dies while one batch is in flight
         batches = [entitled[i : i + config.batch] for i in range(0, len(entitled), config.batch)]
         kill_index = int(len(batches) * config.kill_at)
         for i, hs in enumerate(batches):
             if i == kill_index:
+                if db is not None:
+                    replication.update(db[0].replication())
                 threading.Timer(0.02, kill_primary).start()
             items = [{"key": f"app-{h}", "application": _application_json(world, h)} for h in hs]
             out = client.call("apply", "POST", "/applications/batch", {"items": items})
             bad = [d for d in out["decisions"] if d["outcome"] != "accepted"]
             if bad:
                 raise RigError(f"application batch {i}: {len(bad)} not accepted, e.g. {bad[0]}")
+            acknowledged.extend(hs)
         phases["apply"] = time.monotonic() - t0
         # 2. verification until nothing waits
         while client.call("verify", "POST", "/verifications", {"on": VERIFY_ON.isoformat()})["decisions"]:
@@ -255,11 +302,19 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
         totals = client.call("check", "GET", "/totals")
         inv = client.http.get("/invariants", params={"full": "true"}).json()
         duration = time.monotonic() - t0
-        check = _check_store(store, world)
+        check = _check_store(store, world, acknowledged)
         kill_t = killed[0] if killed else float("nan")
         down = [e for e in router.events if e.backend == replicas[0].url and not e.up and e.at - t0 >= kill_t]
         detected = (down[0].at - t0) if down else None
-        recovered = next((s for s in client.successes if s > kill_t), None)
+        database = None
+        if db is None:  # the first answer after the kill came from the standby server
+            recovered = next((end for _, end in client.successes if end > kill_t), None)
+        else:  # a request sent after the kill can only have written to the promoted standby
+            recovered = next((end for sent, end in client.successes if sent > kill_t), None)
+            manager = db[1]
+            detected = None if manager.detected_at is None else manager.detected_at - t0
+            database = {"synchronous": config.synchronous, "replication_before_kill": replication,
+                        "promoted_at": None if manager.promoted_at is None else manager.promoted_at - t0}  # fmt: skip
         return RigResult(
             config=config, store=store.split("://")[0], killed_at=kill_t, detected_at=detected,
             recovered_at=recovered, duration=duration, requests=client.requests, failures=client.failures,
@@ -267,7 +322,7 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
                     for e in router.events],
             served={("primary" if b == replicas[0].url else "standby"): n for b, n in router.served.items()},
             phases=phases, paid=int(totals["paid"]), entitled=len(entitled), invariants_ok=bool(inv.get("ok")),
-            timeline=client.timeline, **check,
+            timeline=client.timeline, acknowledged=len(acknowledged), database=database, **check,
         )  # fmt: skip
     finally:
         if router_thread is not None:
@@ -279,8 +334,9 @@ def run_failover(config: RigConfig, store: str, workdir: Path) -> RigResult:
             raise RigError(f"replica process(es) {left} still running after the run")
 
 
-def _check_store(store_url: str, world: PayoutWorld) -> dict[str, Any]:
-    """Count payments and transfers straight from the store, not through the service that wrote them."""
+def _check_store(store_url: str, world: PayoutWorld, acknowledged: list[int]) -> dict[str, Any]:
+    """Count payments and transfers straight from the store, not through the service that wrote them,
+    and find the acknowledged applications it does not hold (no household file)."""
     from real_backends.stores import open_store
     from twin.services.payout.books import BATCHES, FILES, PAYMENTS
 
@@ -294,11 +350,12 @@ def _check_store(store_url: str, world: PayoutWorld) -> dict[str, Any]:
         unpaid = [h for h in range(world.households) if world.roll.entitled(h)
                   and (h not in files or files[h].status.value != "paid")]  # type: ignore[attr-defined]  # fmt: skip
         return {"payments_in_store": store.count(PAYMENTS), "transfers_per_household_max": max(per.values(), default=0),
-                "unpaid": unpaid[:100]}  # fmt: skip
+                "duplicated": sum(1 for n in per.values() if n > 1), "unpaid": unpaid[:100],
+                "lost": [h for h in acknowledged if h not in files]}  # fmt: skip
     finally:
         close = getattr(store, "close", None)
         if close is not None:
             close()
 
 
-__all__ = ["FailedRequest", "RigConfig", "RigError", "RigResult", "RouterEvent", "run_failover"]
+__all__ = ["FailedRequest", "RigConfig", "RigError", "RigResult", "RouterEvent", "run_failover", "run_standby_failover"]

@@ -4,7 +4,8 @@ After a drill the operations lead asks three questions: did every household get 
 once, how long did the switch to the standby take, and what did clients see meanwhile.
 :func:`write_report` answers them in a run folder like the model runs' (``manifest.json``,
 ``summary.json``, ``metrics.parquet`` with one tidy row per request attempt, ``failures.csv``,
-``figures/latency.png`` and a self-contained ``index.html`` rendered by :mod:`twin.report.html`).
+``lost.csv`` (acknowledged applications the store no longer holds), ``figures/latency.png`` and
+a self-contained ``index.html`` rendered by :mod:`twin.report.html`).
 The folder is named by a hash of the rig's configuration and written to a hidden temporary
 folder first, then moved into place whole.
 """
@@ -36,7 +37,18 @@ def summary(result: RigResult) -> dict:
         "failover_s": None if result.failover_seconds is None else round(result.failover_seconds, 4),
         "failed_requests": len(result.failures), "requests": result.requests, "duration_s": round(result.duration, 3),
         "served": result.served, "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
+        "acknowledged": result.acknowledged, "lost": len(result.lost), "duplicated": result.duplicated,
+        "killed": "postgresql primary" if result.database is not None else "app server primary",
+        "database": None if result.database is None else _database_summary(result),
     }  # fmt: skip
+
+
+def _database_summary(result: RigResult) -> dict:
+    d = result.database or {}
+    promoted = d.get("promoted_at")
+    return {"commit": "synchronous" if d.get("synchronous") else "asynchronous",
+            "promoted_after_s": None if promoted is None else round(promoted - result.killed_at, 4),
+            "replication_before_kill": d.get("replication_before_kill", {})}  # fmt: skip
 
 
 def run_id(result: RigResult) -> str:
@@ -57,7 +69,11 @@ def _latency_figure(result: RigResult):  # noqa: ANN202 - a matplotlib Figure
         ax.scatter(*zip(*ok, strict=True), s=4, label="answered", color="#2b6cb0")
     if bad:
         ax.scatter(*zip(*bad, strict=True), s=14, marker="x", label="failed (retried)", color="#c53030")
-    ax.axvline(result.killed_at, color="black", linestyle="--", label="primary killed (SIGKILL)")
+    what = "PostgreSQL primary" if result.database is not None else "primary"
+    ax.axvline(result.killed_at, color="black", linestyle="--", label=f"{what} killed (SIGKILL)")
+    promoted = (result.database or {}).get("promoted_at")
+    if promoted is not None:
+        ax.axvline(promoted, color="#2f855a", linestyle=":", label="standby promoted")
     ax.set_xlabel("seconds since the run started")
     ax.set_ylabel("request time (s)")
     ax.set_yscale("log")
@@ -80,6 +96,7 @@ def write_report(result: RigResult, out: Path) -> Path:
     failures = pd.DataFrame([dataclasses.asdict(f) for f in result.failures],
                             columns=["at", "ended", "phase", "path", "attempt", "error"])  # fmt: skip
     failures.to_csv(tmp / "failures.csv", index=False)
+    pd.DataFrame({"household": sorted(result.lost)}).to_csv(tmp / "lost.csv", index=False)
     metrics = pd.DataFrame(result.timeline, columns=["start_s", "seconds", "phase", "status"])
     metrics.to_parquet(tmp / "metrics.parquet", index=False)
     fig = _latency_figure(result)
@@ -88,15 +105,27 @@ def write_report(result: RigResult, out: Path) -> Path:
     verdict = ("Every entitled household was paid exactly once" if result.exactly_once
                else "FAILED: the books do not show every household paid exactly once")  # fmt: skip
     fo = "not measured" if result.failover_seconds is None else f"{result.failover_seconds:.3f} s"
+    db = _database_summary(result) if result.database is not None else None
+    killed = "PostgreSQL primary (postmaster)" if db else "primary app server"
+    fo_label = ("failover time (kill to first successful write on the promoted standby)" if db
+                else "failover time (kill to first answer from the standby)")  # fmt: skip
+    db_rows = [] if db is None else [
+        ["commit", db["commit"]],
+        ["standby promoted after", "never" if db["promoted_after_s"] is None else f"{db['promoted_after_s']:.3f} s"],
+        ["acknowledged applications", f"{result.acknowledged:,}"],
+        ["acknowledged applications lost", f"{len(result.lost):,}"],
+    ]  # fmt: skip
     headline = Table("Headline", ["measure", "value"], [
         ["households entitled", f"{result.entitled:,}"], ["households paid (API totals)", f"{result.paid:,}"],
         ["payments in the store", f"{result.payments_in_store:,}"],
         ["most transfers to one household", str(result.transfers_per_household_max)],
+        ["households paid twice (in two transfer batches)", f"{result.duplicated:,}"],
         ["full invariant check", "passed" if result.invariants_ok else "FAILED"],
-        ["primary killed at", f"{result.killed_at:.3f} s"],
-        ["router detected it after", "never" if result.detected_at is None
-         else f"{result.detected_at - result.killed_at:.3f} s"],
-        ["failover time (kill to first answer from the standby)", fo],
+        [f"{killed} killed at", f"{result.killed_at:.3f} s"],
+        ["failover manager detected it after" if db else "router detected it after",
+         "never" if result.detected_at is None else f"{result.detected_at - result.killed_at:.3f} s"],
+        *db_rows,
+        [fo_label, fo],
         ["failed requests (all retried)", f"{len(result.failures):,} of {result.requests:,}"],
         ["run time", f"{result.duration:.1f} s"],
     ])  # fmt: skip
@@ -107,11 +136,19 @@ def write_report(result: RigResult, out: Path) -> Path:
                   "all in failures.csv")  # fmt: skip
     events = Table("Router events", ["at (s)", "backend", "state", "why"],
                    [[f"{t:.3f}", b, "up" if up else "down", why] for t, b, up, why in result.events])  # fmt: skip
+    if db is None:
+        story = (f"{verdict}: {result.paid:,} of {result.entitled:,} households. The primary server was killed with "
+                 f"SIGKILL {result.killed_at:.2f} s into the run; the standby answered {fo} later. Clients retried "
+                 "every failed request with the same idempotency key.")  # fmt: skip
+    else:
+        story = (f"{verdict}: {result.paid:,} of {result.entitled:,} households. The PostgreSQL primary's postmaster "
+                 f"was killed with SIGKILL {result.killed_at:.2f} s into the run ({db['commit']} commit to a "
+                 f"streaming hot standby); the standby was promoted and the first write on it succeeded {fo} after "
+                 f"the kill. Of {result.acknowledged:,} acknowledged applications {len(result.lost):,} were lost; "
+                 f"{result.duplicated:,} households were in two transfer batches. Clients retried every failed "
+                 "request with the same idempotency key.")  # fmt: skip
     sections = [
-        Section("Outcome", [Paragraph(f"{verdict}: {result.paid:,} of {result.entitled:,} households. The primary "
-                                      f"server was killed with SIGKILL {result.killed_at:.2f} s into the run; the "
-                                      f"standby answered {fo} later. Clients retried every failed request with the "
-                                      "same idempotency key."), headline]),  # fmt: skip
+        Section("Outcome", [Paragraph(story), headline]),
         Section("What clients saw", [Figure("latency", fig, "Time per request attempt; crosses failed and were "
                                             "retried."), fails]),  # fmt: skip
         Section("Router", [events, Table("Requests served", ["backend", "requests"],
@@ -119,7 +156,11 @@ def write_report(result: RigResult, out: Path) -> Path:
     ]
     meta = {"store": result.store, "households": f"{result.config.households:,}",
             "batch": str(result.config.batch), "health check": f"{result.config.health_interval} s"}  # fmt: skip
-    html = render(title="Failover drill: payout API", subtitle="Primary killed mid-run; standby behind the router",
+    subtitle = ("PostgreSQL primary killed mid-run; streaming standby promoted" if db
+                else "Primary killed mid-run; standby behind the router")  # fmt: skip
+    if db:
+        meta["commit"] = db["commit"]
+    html = render(title="Failover drill: payout API", subtitle=subtitle,
                   meta=meta, scale=1.0, sections=sections, figures_png={"latency": png})  # fmt: skip
     (tmp / "index.html").write_text(html)
     import matplotlib.pyplot as plt

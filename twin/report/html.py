@@ -17,11 +17,15 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #2b5d8a;padding
 h3{font-size:1.05em;margin-bottom:.3em}
 .meta{color:#444;font-size:.92em}.scale{background:#fff4d6;border-left:4px solid #e0a100;padding:.5em .8em;
 margin:1em 0}
-.wide{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.4em 0 1.2em 0;font-size:.9em}
+.wide{max-width:100%;overflow-x:auto}
+table{border-collapse:collapse;margin:.4em 0 1.2em 0;font-size:.9em;display:block;max-width:100%;
+width:max-content;overflow-x:auto}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#eef3f8}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0 2em 0}figure img{max-width:100%}figcaption{color:#444;font-size:.9em}
 .note{color:#555;font-size:.85em}.assumed{color:#9a3b00}
+p,li,figcaption,.meta{overflow-wrap:anywhere}
+@media print{body{max-width:none;margin:0}table{display:table;width:auto;font-size:.75em}}
 """
 
 
