@@ -30,8 +30,10 @@ class World:
 
     def __init__(self, households: int = 40, seed: int = 3) -> None:
         self.store = MemoryStore()
-        self.registry = ResidentRegistry.load(self.store, as_of=AS_OF, rng=np.random.default_rng(seed),
-                                              **nation(households, seed))  # fmt: skip
+        columns = nation(households, seed)
+        real_codes = {13101: 131016, 13102: 131024, 27100: 271004, 1100: 11002}  # 団体コード with check digit
+        columns["municipality"] = np.vectorize(real_codes.get)(columns["municipality"])
+        self.registry = ResidentRegistry.load(self.store, as_of=AS_OF, rng=np.random.default_rng(seed), **columns)
         self.codes = RegistryResidentCodes(self.registry)
         self.link = Linkage.build(self.store, self.codes, SECRET)
         self.network = self.link.network

@@ -77,6 +77,20 @@ class Agency:
         with self._store.transaction() as tx:
             tx.put(self._business, (address, str(item)), (value, as_of))
 
+    def publish(self, my_number: str, item: str, value: object, as_of: dt.date, at: dt.datetime) -> None:
+        """Record and register the copy at once: a register whose copy follows every change (the account register)."""
+        address = self.enrol(my_number)
+        with self._store.transaction() as tx:
+            tx.put(self._business, (address, str(item)), (value, as_of))
+            tx.put(self._copies, (address, str(item)), Copy(value, as_of, at))
+
+    def withdraw(self, my_number: str, item: str) -> None:
+        """The item no longer exists for the person: neither record nor copy."""
+        address = self.enrol(my_number)
+        with self._store.transaction() as tx:
+            tx.delete(self._business, (address, str(item)))
+            tx.delete(self._copies, (address, str(item)))
+
     def refresh(self, at: dt.datetime) -> int:
         """Register every business record as the intermediate server's copy (副本登録); returns how many."""
         rows = list(self._store.scan(self._business))
