@@ -11,6 +11,7 @@ Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_linkage.py -
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import numpy as np
 import pytest
@@ -57,6 +58,10 @@ def test_linkage_queries_per_second(benchmark, world) -> None:  # noqa: ANN001
     assert found == PEOPLE
     assert isinstance(query(TOWN, codes[0], "child_allowance", CITY, "local_tax_income", AT), AnswerMessage)
     rate = PEOPLE / benchmark.stats.stats.min
+    cpu = time.process_time()
+    run()
+    cpu_rate = PEOPLE / (time.process_time() - cpu)  # per CPU-second: what one core does, even on a busy machine
     benchmark.extra_info["queries"] = PEOPLE
     benchmark.extra_info["queries_per_s_min_time"] = round(rate)
-    print(f"\nlinkage: {rate:,.0f} queries/s in process (best of 3; target >= 20,000)")
+    benchmark.extra_info["queries_per_cpu_s"] = round(cpu_rate)
+    print(f"\nlinkage: {rate:,.0f} queries/s wall (best of 3), {cpu_rate:,.0f} per CPU-second (target >= 20,000)")

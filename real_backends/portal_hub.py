@@ -266,7 +266,7 @@ def _now(auth: CardAuthenticator) -> dt.datetime:
 def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
     r = APIRouter(prefix="/portal/me", tags=["hub"], responses=REFUSALS)
 
-    def holder(authorization: str = Header(default="", max_length=400)) -> str:
+    async def holder(authorization: str = Header(default="", max_length=400)) -> str:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise LoginRefused(401, "authorization: send 'Bearer <session>' from POST /portal/login")
@@ -275,7 +275,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
     me_dep = Depends(holder)
 
     @r.get("/information", response_model=list[OwnItemOut])
-    def information(me: str = me_dep) -> list[OwnItemOut]:
+    async def information(me: str = me_dep) -> list[OwnItemOut]:
         """わたしの情報: each item through the information-provision network, with the copy's age."""
         out = []
         for i in portal.own_information(me, _now(auth)):
@@ -286,28 +286,28 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         return out
 
     @r.get("/exchanges", response_model=list[ExchangeOut])
-    def exchanges(me: str = me_dep) -> list[ExchangeOut]:
+    async def exchanges(me: str = me_dep) -> list[ExchangeOut]:
         """やりとり履歴: every exchange about you (who asked whom, what, for which procedure, when)."""
         return [ExchangeOut(id=e.id, at=e.at, requester=e.requester, provider=e.provider, procedure=e.procedure,
                             item=e.item, found=e.found) for e in portal.exchange_records(me)]  # fmt: skip
 
     @r.get("/notices", response_model=list[NoticeOut])
-    def notices(me: str = me_dep) -> list[NoticeOut]:
+    async def notices(me: str = me_dep) -> list[NoticeOut]:
         """お知らせ, newest first."""
         return [NoticeOut(**dataclasses.asdict(n)) for n in portal.notices(me)]
 
     @r.post("/notices/{notice_id}/read", response_model=NoticeOut)
-    def read(notice_id: Annotated[int, Path(ge=1, le=2**62)], me: str = me_dep) -> NoticeOut:
+    async def read(notice_id: Annotated[int, Path(ge=1, le=2**62)], me: str = me_dep) -> NoticeOut:
         return NoticeOut(**dataclasses.asdict(portal.mark_read(me, notice_id, _now(auth))))
 
     @r.get("/account", response_model=AccountOut)
-    def account(me: str = me_dep) -> AccountOut:
+    async def account(me: str = me_dep) -> AccountOut:
         """The public-benefit account registered today (公金受取口座)."""
         a = portal.account(me, _now(auth).date())
         return AccountOut(registered=False) if a is None else _account_out(a)
 
     @r.post("/account", response_model=AccountOut, responses={422: {"model": Problem}})
-    def account_act(act: AccountAct, me: str = me_dep) -> AccountOut:
+    async def account_act(act: AccountAct, me: str = me_dep) -> AccountOut:
         """Register, change or delete the account; the request is signed with the card's signature key."""
         acc = None if act.account is None else BankAccount(**act.account.model_dump())
         got = portal.account_act(me, act.action, acc, act.effective, _b64(act.signature, "signature"),
@@ -315,7 +315,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         return AccountOut(registered=False) if got is None else _account_out(got)
 
     @r.get("/deductions", response_model=DeductionsOut)
-    def deductions(
+    async def deductions(
         year: Annotated[int, Query(ge=2000, le=2100)],
         purpose: Annotated[Purpose, Query()] = Purpose.YEAR_END_ADJUSTMENT,
         me: str = me_dep,
@@ -327,7 +327,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
                              left_out=b.left_out)  # fmt: skip
 
     @r.post("/consents", response_model=FourItemsOut, responses={422: {"model": Problem}})
-    def consent(c: ConsentIn, me: str = me_dep) -> FourItemsOut:
+    async def consent(c: ConsentIn, me: str = me_dep) -> FourItemsOut:
         """The four basic items for a private party, against the person's signed consent."""
         if c.valid_until.tzinfo is None:
             raise PortalRefusal(Why.MALFORMED, "valid_until: give a timezone (e.g. +09:00)")
@@ -336,7 +336,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         return FourItemsOut(**dataclasses.asdict(items))
 
     @r.get("/consents", response_model=list[ConsentOut])
-    def consents(me: str = me_dep) -> list[ConsentOut]:
+    async def consents(me: str = me_dep) -> list[ConsentOut]:
         """Every consent you signed: who received your four items, for what, when."""
         return [ConsentOut(**dataclasses.asdict(c)) for c in portal.consents(me)]
 

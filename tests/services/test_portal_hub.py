@@ -58,7 +58,15 @@ def hub(deployment):
     store = MemoryStore()
     app = create_app(deployment, store, auth)
     numbers = {resident(SPEC.seed, h.index).my_number for h in deployment.holders}
-    return app, clock, numbers
+    leaks: list[tuple[str, list[str]]] = []
+
+    def check(message: object) -> None:  # every message between bodies, checked for My Numbers
+        if bad := my_number_fields(message, numbers):
+            leaks.append((type(message).__name__, bad))
+
+    app.state.hub.network.taps.append(check)
+    yield app, clock, numbers
+    assert leaks == [], f"My Numbers crossed between bodies: {leaks}"
 
 
 def call(app, method: str, path: str, numbers=frozenset(), **kw) -> httpx.Response:

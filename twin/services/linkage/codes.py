@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -100,7 +101,9 @@ class CodeIssuer:
         cipher = Cipher(algorithms.AES(secret), modes.ECB())  # one block per code: ECB is the PRP itself
         self._enc = cipher.encryptor()
         self._dec = cipher.decryptor()
+        self._lock = threading.Lock()  # one cipher context per direction, shared by server threads
         self._body_number = body_number
+        self._numbers: dict[str, int] = {}
         self._fingerprint = hmac.digest(secret, b"issuer", "sha256")[:8].hex()
 
     @property
@@ -109,9 +112,12 @@ class CodeIssuer:
         return self._fingerprint
 
     def _number(self, body: str) -> int:
-        n = self._body_number(body)
+        n = self._numbers.get(body)
         if n is None:
-            raise CodeError(f"body {body!r}: not in the directory of bodies")
+            n = self._body_number(body)
+            if n is None:
+                raise CodeError(f"body {body!r}: not in the directory of bodies")
+            self._numbers[body] = n
         return n
 
     def issue(self, body: str, resident_code: int) -> AgencyCode:
@@ -119,7 +125,8 @@ class CodeIssuer:
         if not isinstance(resident_code, int) or not 0 <= resident_code < _MODULUS:
             raise CodeError(f"resident-register code: must be an integer of at most {RRC_DIGITS} digits")
         block = struct.pack(">IQI", self._number(body), resident_code, _TAG)
-        return AgencyCode(self._enc.update(block).hex())
+        with self._lock:
+            return AgencyCode(self._enc.update(block).hex())
 
     def resident_code(self, body: str, code: AgencyCode) -> int:
         """Back from ``body``'s code to the resident-register code (the issuer alone can)."""
@@ -129,7 +136,9 @@ class CodeIssuer:
             raise CodeError("code: not 32 hex digits") from None
         if len(raw) != 16:
             raise CodeError("code: not 32 hex digits")
-        number, rrc, tag = struct.unpack(">IQI", self._dec.update(raw))
+        with self._lock:
+            plain = self._dec.update(raw)
+        number, rrc, tag = struct.unpack(">IQI", plain)
         if tag != _TAG or number != self._number(body) or rrc >= _MODULUS:
             raise CodeError(f"code: not one issued to body {body!r}")
         return rrc

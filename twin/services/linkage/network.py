@@ -10,7 +10,7 @@ procedure, when. Trial operation began 2017-07-18, full operation 2017-11-13.
 
 Every message that crosses between bodies is one of the records below (:class:`QueryMessage`,
 :class:`ProvideMessage`, :class:`SupplyMessage`, :class:`AnswerMessage`), passed through
-:meth:`InformationNetwork.send`, where observers (``taps``) see it: the tests put a tap on every
+:meth:`InformationNetwork.send` to the observers (``taps``) whenever there are any: the tests put a tap on every
 message that fails if any field holds a My Number (:func:`my_number_fields`). A query whose code is
 a My Number, or a procedure, provider or item outside the table, is refused with a reason and
 logged (:class:`RefusalRecord`, and one log line) without the number or the code.
@@ -211,40 +211,47 @@ class InformationNetwork:
     ) -> AnswerMessage | Refusal:
         """``requester`` asks ``provider`` for ``item`` about the person it knows as ``code``, for ``procedure``."""
         code_hex = code.hex if isinstance(code, AgencyCode) else str(code)
-        msg = QueryMessage(requester, code_hex, procedure, provider, str(item), at)
-        if is_valid_my_number(code_hex) or (code_hex.isdigit() and len(code_hex) == 12):
+        item = str(item)
+        msg = QueryMessage(requester, code_hex, procedure, provider, item, at)
+        if len(code_hex) == 12 and code_hex.isdigit():  # a My Number (valid check digit or not) is never a code
             return self._refuse(msg, Refused.MY_NUMBER, "a My Number was given where the agency code belongs")
-        self.send(msg)
+        taps = self.taps
+        if taps:
+            self.send(msg)
         req, prov = self.directory.get(requester), self.directory.get(provider)
         if req is None or prov is None:
             who = requester if req is None else provider
             return self._refuse(msg, Refused.UNKNOWN_BODY, f"body {who!r} is not in the directory")
-        verdict = self.table.check(procedure, req.kind, prov.kind, msg.item, at.date())
+        verdict = self.table.check(procedure, req.kind, prov.kind, item, at.date())
         if verdict is not Verdict.ALLOWED:
-            return self._refuse(msg, Refused(verdict.value), self._why(verdict, req, prov, procedure, msg.item, at))
+            return self._refuse(msg, Refused(verdict.value), self._why(verdict, req, prov, procedure, item, at))
+        issuer = self.issuer
         try:
-            rrc = self.issuer.resident_code(requester, AgencyCode(code_hex))
+            rrc = issuer.resident_code(requester, AgencyCode(code_hex))
         except CodeError as exc:
             return self._refuse(msg, Refused.BAD_CODE, str(exc))
-        provider_code = self.issuer.issue(provider, rrc)
+        provider_code = issuer.issue(provider, rrc)
+        agency = self._agencies.get(provider) or self.agency(provider)
         with self.store.transaction() as tx:
             seq = (tx.get(META, "seq") or 0) + 1  # type: ignore[operator]
             tx.put(META, "seq", seq)
-            self.send(ProvideMessage(seq, provider, provider_code.hex, msg.item))
-            copy = self.agency(provider).copy(provider_code, msg.item)
-            self.send(SupplyMessage(seq, provider, copy))
+            if taps:
+                self.send(ProvideMessage(seq, provider, provider_code.hex, item))
+            copy = agency.copy(provider_code, item)
+            if taps:
+                self.send(SupplyMessage(seq, provider, copy))
             found = copy is not None
-            rec = ExchangeRecord(seq, at, requester, provider, procedure, msg.item, found,
-                                 copy.as_of if found else None)  # fmt: skip
-            tx.put(RECORDS, seq, rec)
-            person = self.issuer.issue(PORTAL, rrc).hex
+            tx.put(RECORDS, seq, ExchangeRecord(seq, at, requester, provider, procedure, item, found,
+                                                copy.as_of if found else None))  # fmt: skip
+            person = issuer.issue(PORTAL, rrc).hex
             tx.put(BY_PERSON, person, (*(tx.get(BY_PERSON, person) or ()), seq))  # type: ignore[misc]
         answer = AnswerMessage(
-            seq, requester, code_hex, procedure, provider, msg.item, found,
+            seq, requester, code_hex, procedure, provider, item, found,
             copy.value if found else None, copy.as_of if found else None,
             copy.refreshed_at if found else None, at - copy.refreshed_at if found else None,
         )  # fmt: skip
-        self.send(answer)
+        if taps:
+            self.send(answer)
         return answer
 
     @staticmethod
