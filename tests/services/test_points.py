@@ -24,6 +24,7 @@ from twin.services.points import (
     Phase,
     PointsLedger,
     Reason,
+    jpki_card_holder,
     reconcile,
 )
 from twin.services.store import MemoryStore
@@ -54,6 +55,20 @@ def test_a_mykey_id_is_reserved_once_per_person():
     a = pl.reserve("resident-1")
     assert len(a) == 8 and a == pl.reserve("resident-1") != pl.reserve("resident-2")
     assert pl.owner(a) == "resident-1"
+
+
+def test_with_the_card_check_a_mykey_id_needs_the_persons_own_valid_card():
+    from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
+
+    d = Deployment.build(DeploymentSpec(seed=11, holders=2, revoked_every=2, key_pool=2))  # holder 1's card lost
+    pl = PointsLedger(MemoryStore(), OPERATORS, BUDGET, b"k" * 32, card_holder=jpki_card_holder(d.jpki))
+    at = EPOCH + dt.timedelta(days=30)
+    mine, lost = (h.auth_certificate.serial_number for h in d.holders)
+    assert isinstance(pl.reserve("holder-0", mine, at), str)
+    assert pl.reserve("holder-1", mine, at).reason is Reason.NO_CARD  # someone else's card
+    assert pl.reserve("holder-1", lost, at).reason is Reason.NO_CARD  # revoked an hour after issue
+    assert pl.reserve("holder-0").reason is Reason.NO_CARD  # no card at all
+    assert pl.reserve("holder-0", mine, EPOCH + dt.timedelta(days=365 * 6)).reason is Reason.NO_CARD  # expired
 
 
 def test_phase_1_grants_25_percent_up_to_5000_points():

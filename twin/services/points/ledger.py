@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from twin.services.jpki import CaKind, CertState, Jpki
 from twin.services.points.rules import PHASES, Part, Phase, purchase_points
 from twin.services.store import Store, Transaction
 
@@ -41,6 +42,7 @@ _MYKEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 class Reason(StrEnum):
     NOT_RESERVED = "not_reserved"
+    NO_CARD = "no_valid_card"
     UNKNOWN_OPERATOR = "unknown_operator"
     NOT_OPEN = "not_open"  # before the phase or part opens, or after it closes
     CARD_TOO_LATE = "card_applied_too_late"
@@ -124,7 +126,9 @@ def _refuse(reason: Reason, message: str) -> Decision:
 class PointsLedger:
     """マイナポイント: one ledger for both phases, over ``store``, with a budget in yen per phase.
 
-    ``operators`` are the registered cashless services (id -> name). ``insurance_linked`` and
+    ``operators`` are the registered cashless services (id -> name). ``card_holder`` names the person
+    whose valid user-authentication certificate has a serial at a time (e.g. :func:`jpki_card_holder`):
+    when given, a MyKey ID is reserved only with that person's card. ``insurance_linked`` and
     ``account_registered`` answer, for a person and a date, whether the card is registered as the
     health-insurance card and whether a public-benefit account is registered (e.g.
     :meth:`twin.services.accounts.PublicBenefitAccounts.account_on`).
@@ -139,10 +143,12 @@ class PointsLedger:
         *,
         insurance_linked: Callable[[str, dt.date], bool] = lambda person, on: False,
         account_registered: Callable[[str, dt.date], bool] = lambda person, on: False,
+        card_holder: Callable[[int, dt.datetime], str | None] | None = None,
     ) -> None:
         self.store, self.operators, self.budget = store, dict(operators), {Phase(k): int(v) for k, v in budget.items()}
         self._secret = secret
         self.insurance_linked, self.account_registered = insurance_linked, account_registered
+        self.card_holder = card_holder
         terms = (tuple(sorted(self.operators.items())), tuple(sorted(self.budget.items())))
         with store.transaction() as tx:
             existing = tx.get(META, "terms")
@@ -154,8 +160,17 @@ class PointsLedger:
 
     # -- reservation and application ---------------------------------------------------------------
 
-    def reserve(self, person: str) -> str:
-        """マイキーID設定: the person's MyKey ID (8 characters), the same on every call."""
+    def reserve(self, person: str, card_serial: int | None = None, at: dt.datetime | None = None) -> str | Decision:
+        """マイキーID設定: the person's MyKey ID (8 characters), the same on every call.
+
+        With a ``card_holder`` check, the person's card must be presented: the serial of a user-authentication
+        certificate that is valid at ``at`` and is the person's; otherwise the refusal says why.
+        """
+        if self.card_holder is not None:
+            if card_serial is None or at is None:
+                return _refuse(Reason.NO_CARD, "MyKey ID: present the card (its authentication certificate) to reserve")
+            if self.card_holder(card_serial, at) != person:
+                return _refuse(Reason.NO_CARD, "MyKey ID: not this person's card, or its certificate is not valid")
         known = self.store.get(MYKEY, person)
         if known is not None:
             return known  # type: ignore[return-value]
@@ -371,3 +386,17 @@ class PointsLedger:
         assert paid == t.reimbursed <= t.claimed, "reimbursed differs from the paid claims or exceeds the claimed"
         for phase, budget in self.budget.items():
             assert (self.store.get(META, ("granted", phase.value)) or 0) <= budget, f"{phase}: over budget"  # type: ignore[operator]
+
+
+def jpki_card_holder(jpki: Jpki) -> Callable[[int, dt.datetime], str | None]:
+    """The holder of a user-authentication certificate that is good at a time, from the JPKI centre's ledger."""
+
+    def holder(serial: int, at: dt.datetime) -> str | None:
+        record = jpki.store.get(serial)
+        if record is None or record.ca is not CaKind.AUTH:
+            return None
+        if not record.not_before <= at <= record.not_after or jpki.status(serial, at).state is not CertState.GOOD:
+            return None
+        return record.person_ref
+
+    return holder
