@@ -23,6 +23,7 @@ from twin.services.linkage import (
     AnswerMessage,
     Basis,
     BodyKind,
+    InformationNetwork,
     Item,
     Refusal,
     Refused,
@@ -228,3 +229,23 @@ def test_any_mix_of_queries_keeps_the_numbers_in_and_records_each_answer_for_its
         assert len(records) == expected.get(person, 0)
     assert w.network.exchanges() == sum(expected.values())
     assert len(w.network.refusals()) == len(asks) - sum(expected.values())
+
+
+def test_an_outage_of_the_network_or_an_intermediate_server_refuses_queries_while_it_lasts(world):
+    person = world.numbers[0]
+    code = world.network.agency(TOWN).code_for(person)
+    world.network.add_outage(CITY, at(2021, 7, 1, 9), at(2021, 7, 1, 12))
+    world.network.add_outage("network", at(2021, 7, 2, 0), at(2021, 7, 2, 6))
+    during = world.network.query(TOWN, code, "child_allowance", CITY, "local_tax_income", at(2021, 7, 1, 10))
+    assert isinstance(during, Refusal) and during.reason is Refused.UNAVAILABLE and CITY in during.message
+    other = world.network.query(TOWN, code, "public_assistance", JPS, "pension", at(2021, 7, 1, 10))
+    assert isinstance(other, AnswerMessage)  # only the city's intermediate server is down
+    night = world.network.query(TOWN, code, "public_assistance", JPS, "pension", at(2021, 7, 2, 3))
+    assert isinstance(night, Refusal) and "network" in night.message
+    after = world.network.query(TOWN, code, "child_allowance", CITY, "local_tax_income", at(2021, 7, 1, 12))
+    assert isinstance(after, AnswerMessage)
+    assert [r.reason for r in world.network.refusals()] == [Refused.UNAVAILABLE, Refused.UNAVAILABLE]
+    with pytest.raises(ValueError, match="must be before end"):
+        world.network.add_outage(JPS, at(2021, 7, 3), at(2021, 7, 3))
+    reopened = InformationNetwork(world.store, world.link.directory, world.link.issuer, world.codes)
+    assert reopened.down(CITY, at(2021, 7, 1, 11)) and not reopened.down(CITY, at(2021, 7, 1, 13))

@@ -35,6 +35,7 @@ from twin.services.linkage.network import (
     ExchangeRecord,
     InformationNetwork,
     Message,
+    Outage,
     ProvideMessage,
     QueryMessage,
     Refusal,
@@ -65,8 +66,8 @@ class Linkage:
 __all__ = [
     "ACCOUNTS_FROM", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body", "BodyKind", "CodeError",
     "CodeIssuer", "Copy", "Directory", "EnrolmentError", "ExchangeRecord", "ExemptionDecision",
-    "InformationNetwork", "Item", "LawfulTable", "Linkage", "Message", "ProvideMessage", "QueryMessage", "Refusal",
-    "RefusalRecord", "Refused", "RegistryResidentCodes", "ResidentCodes", "Rule", "SupplyMessage",
+    "InformationNetwork", "Item", "LawfulTable", "Linkage", "Message", "Outage", "ProvideMessage", "QueryMessage",
+    "Refusal", "RefusalRecord", "Refused", "RegistryResidentCodes", "ResidentCodes", "Rule", "SupplyMessage",
     "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "exemption_check", "municipality_id",
     "my_number_fields",
 ]  # fmt: skip

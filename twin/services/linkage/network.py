@@ -15,6 +15,10 @@ message that fails if any field holds a My Number (:func:`my_number_fields`). A 
 a My Number, or a procedure, provider or item outside the table, is refused with a reason and
 logged (:class:`RefusalRecord`, and one log line) without the number or the code.
 
+The network and each body's intermediate server can be down (:meth:`InformationNetwork.add_outage`:
+dated windows, kept in the store); a query that needs a component that is down is refused as
+``unavailable``.
+
 Records are filed under the person's Myna Portal code, so the portal can list them and nothing
 else can join them to another body's files. Clock-free: ``at`` comes in with every call.
 """
@@ -42,6 +46,8 @@ PORTAL = "portal"
 RECORDS = "linkage.records"  # id -> ExchangeRecord
 BY_PERSON = "linkage.records.person"  # portal code -> tuple of record ids
 REFUSALS = "linkage.refusals"  # id -> RefusalRecord
+OUTAGES = "linkage.outages"  # (target, start) -> Outage
+NETWORK = "network"
 META = "linkage.meta"
 _DIGITS12 = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
@@ -53,6 +59,7 @@ class Refused(StrEnum):
     UNKNOWN_PROCEDURE = "unknown_procedure"
     NOT_IN_TABLE = "not_in_table"
     NOT_YET = "not_yet_in_force"
+    UNAVAILABLE = "unavailable"  # the network, or the requester's or provider's intermediate server, is down
 
 
 # -- messages between bodies (every field is checked by the tests' tap) ---------------------------
@@ -141,6 +148,15 @@ class RefusalRecord:
     reason: Refused
 
 
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """The network (``target`` ``"network"``) or a body's intermediate server is down over [start, end)."""
+
+    target: str
+    start: dt.datetime
+    end: dt.datetime
+
+
 Message = QueryMessage | ProvideMessage | SupplyMessage | AnswerMessage
 
 
@@ -188,6 +204,26 @@ class InformationNetwork:
         self.table = table or LawfulTable()
         self.taps: list[Callable[[Message], None]] = []
         self._agencies: dict[str, Agency] = {}
+        self._outages: dict[str, list[Outage]] = {}
+        for _, o in store.scan(OUTAGES):
+            self._outages.setdefault(o.target, []).append(o)  # type: ignore[attr-defined]
+
+    # -- outages ------------------------------------------------------------------------------------
+
+    def add_outage(self, target: str, start: dt.datetime, end: dt.datetime) -> Outage:
+        """Take the network (``"network"``) or a body's intermediate server down over [start, end)."""
+        if target != NETWORK and target not in self.directory:
+            raise KeyError(f"outage target {target!r}: use 'network' or a body id")
+        if not start < end:
+            raise ValueError(f"outage of {target}: start {start} must be before end {end}")
+        o = Outage(target, start, end)
+        with self.store.transaction() as tx:
+            tx.put(OUTAGES, (target, start.isoformat()), o)
+        self._outages.setdefault(target, []).append(o)
+        return o
+
+    def down(self, target: str, at: dt.datetime) -> bool:
+        return any(o.start <= at < o.end for o in self._outages.get(target, ()))
 
     def agency(self, body: str) -> Agency:
         """The body's address book and intermediate server (created on first use)."""
@@ -225,6 +261,13 @@ class InformationNetwork:
         verdict = self.table.check(procedure, req.kind, prov.kind, item, at.date())
         if verdict is not Verdict.ALLOWED:
             return self._refuse(msg, Refused(verdict.value), self._why(verdict, req, prov, procedure, item, at))
+        if self._outages:
+            for target in (NETWORK, requester, provider):
+                if self.down(target, at):
+                    what = (
+                        "the information-provision network" if target == NETWORK else f"{target}'s intermediate server"
+                    )
+                    return self._refuse(msg, Refused.UNAVAILABLE, f"{what} is down at {at.isoformat()}")
         issuer = self.issuer
         try:
             rrc = issuer.resident_code(requester, AgencyCode(code_hex))
