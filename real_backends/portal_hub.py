@@ -29,6 +29,7 @@ import binascii
 import dataclasses
 import datetime as dt
 import enum
+import os
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -67,7 +68,6 @@ STATUS: Final = {
     Why.NOT_FOUND: 404, Why.CONFLICT: 409, Why.REFUSED: 422,
 }  # fmt: skip
 REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)}
-ISSUER_SECRET: Final = b"myna-twin-demo-issuer-secret-32b"  # demo world only; a real issuer's key is random
 SEEDED: Final = "portal.meta"
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
@@ -101,7 +101,12 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
         reading = f"{READINGS.get(family, 'ヤマダ')}\u3000{READINGS.get(given, 'タロウ')}"
         people.append(Person(r.resident_id, h.index, rrc, _municipality(r.municipality_code, d), items, reading,
                              r.my_number))  # fmt: skip
-    issuer = CodeIssuer(ISSUER_SECRET, d.number)
+    with store.transaction() as tx:  # the issuer's key: random on the first start, then kept with the codes it made
+        secret = tx.get(SEEDED, "issuer_secret")
+        if secret is None:
+            secret = os.urandom(32)
+            tx.put(SEEDED, "issuer_secret", secret)
+    issuer = CodeIssuer(secret, d.number)  # type: ignore[arg-type]
     network = InformationNetwork(store, d, issuer, TableResidentCodes(table))
     accounts = PublicBenefitAccounts(store, lambda i: people[i].reading if 0 <= i < len(people) else None)
     portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts)

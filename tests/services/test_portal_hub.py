@@ -285,3 +285,17 @@ def test_twin_serve_portal_builds_login_and_hub_from_set_options():
     assert {"/portal/login", "/portal/me/information", "/portal/me/account", "/portal/me/consents"} <= paths
     with pytest.raises(ValueError, match="not an integer"):
         factory("portal")("memory://", holders="many")
+
+
+def test_a_restart_on_the_same_store_keeps_codes_records_and_seeds_once(deployment):
+    from real_backends.portal_hub import build_portal
+
+    store = MemoryStore()
+    first = build_portal(deployment, store)
+    at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    n = len(first.own_information("holder-2", at))
+    again = build_portal(deployment, store)  # a new process on the same store
+    assert len(again.exchange_records("holder-2")) == n  # the exchanges made before the restart
+    assert again.own_information("holder-2", at)[0].found  # same issuer key: the codes still match
+    assert len(again.exchange_records("holder-2")) == 2 * n
+    assert len(again.notices("holder-2")) == 1  # seeded once
