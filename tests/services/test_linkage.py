@@ -249,3 +249,36 @@ def test_an_outage_of_the_network_or_an_intermediate_server_refuses_queries_whil
         world.network.add_outage(JPS, at(2021, 7, 3), at(2021, 7, 3))
     reopened = InformationNetwork(world.store, world.link.directory, world.link.issuer, world.codes)
     assert reopened.down(CITY, at(2021, 7, 1, 11)) and not reopened.down(CITY, at(2021, 7, 1, 13))
+
+
+def test_a_push_roster_pays_registered_accounts_writes_to_the_rest_and_flags_stale_decisions(world):
+    """Twelve residents, in time order. Exempt in FY2021: even i; in FY2022: i % 3 == 0. Accounts: i % 4 == 0."""
+    from twin.services.accounts import BankAccount
+    from twin.services.linkage.push import Route, push_roster
+
+    people = world.numbers[:12]
+    tax, register = world.network.agency(OTHER), world.network.agency("digital")
+    for i, n in enumerate(people):
+        tax.record(n, Item.LOCAL_TAX_INCOME, TaxAssessment(2021, 1_000_000, i % 2 != 0), dt.date(2021, 4, 1))
+    tax.refresh(at(2021, 6, 20))
+    for i, n in enumerate(people):  # the FY2022 assessment is made in June 2022 but not yet registered as copies
+        tax.record(n, Item.LOCAL_TAX_INCOME, TaxAssessment(2022, 1_000_000, i % 3 != 0), dt.date(2022, 4, 1))
+        if i % 4 == 0:
+            register.publish(n, Item.BENEFIT_ACCOUNT, BankAccount("0005", "123", "普通", f"{i:07d}", "ヤマダ"),
+                             dt.date(2022, 5, 1), at(2022, 5, 1))  # fmt: skip
+
+    def eligible(roster) -> set[int]:
+        return {line.address for line in roster.lines if line.route in (Route.PUSH, Route.LETTER)}
+
+    early = push_roster(world.network, TOWN, people, OTHER, at(2022, 10, 10))  # the register does not answer yet
+    assert early.counts() == {"letter": 6, "not_eligible": 6, "stale": 12}
+    stale = push_roster(world.network, TOWN, people, OTHER, at(2022, 10, 20))
+    assert stale.counts() == {"push": 3, "letter": 3, "not_eligible": 6, "stale": 12}
+    careful = push_roster(world.network, TOWN, people, OTHER, at(2022, 10, 20), refuse_stale=True)
+    assert careful.counts() == {"undecided": 12, "stale": 0}
+    tax.refresh(at(2022, 10, 25))
+    fresh = push_roster(world.network, TOWN, people, OTHER, at(2022, 10, 26))
+    assert fresh.counts() == {"push": 1, "letter": 3, "not_eligible": 8, "stale": 0}
+    assert [line.address for line in fresh.lines if line.route is Route.PUSH] == [1]  # internal numbers only
+    # what the stale copy cost: paid or written to on last year's income, and left out despite this year's
+    assert eligible(stale) - eligible(fresh) == {3, 5, 9, 11} and eligible(fresh) - eligible(stale) == {4, 10}
