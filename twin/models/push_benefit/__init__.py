@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from twin.metrics import Metrics
 from twin.models.push_benefit import report
-from twin.models.push_benefit.params import Params, SOURCED
+from twin.models.push_benefit.params import SOURCED, Params
 from twin.models.push_benefit.simulate import simulate
 from twin.runs import ModelResult, RunContext
 

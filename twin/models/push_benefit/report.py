@@ -139,8 +139,10 @@ def sections(benefit: str, heads: dict[str, dict[str, Any]], titles: dict[str, s
         formats={"rate": "{:.5%}", "expected cases": "{:,.0f}", "expected yen": "{:,.0f}"},
     )
     return [
-        Section("Designs compared", [Paragraph(text), Table("Payment by design", cols, rows, formats=fmt),
-                                     figure(results, horizon)]),
+        Section(
+            "Designs compared",
+            [Paragraph(text), Table("Payment by design", cols, rows, formats=fmt), figure(results, horizon)],
+        ),
         Section("Stale copies and mis-linking", [mis]),
     ]
 

@@ -25,6 +25,7 @@ Days count from ``decision_date`` (day 0); transfers go out on batch days.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ from twin.services.store import MemoryStore
 
 JST = dt.timezone(dt.timedelta(hours=9))
 NEVER = np.iinfo(np.int32).max
+MAX_LAG_DAYS = 364
 ASSESSMENT_DAY = (6, 1)
 CHILD_MAX_AGE = 18  # 0歳から高校生等 (Wakayama prefecture's notice of the 2021 benefit)
 CHILD_ALLOWANCE_MAX_AGE = 15  # 児童手当: to the end of junior high school
@@ -76,8 +78,9 @@ def next_batch(day: np.ndarray, interval: int) -> np.ndarray:
     return (np.ceil(day / interval) * interval).astype(np.int64)
 
 
-def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
-    """Run one design. ``rng_of(name)`` gives named streams (shared between designs: common random numbers)."""
+def simulate(nation: Nation, p: Params, rng_of, secret: bytes, taps: Sequence[Callable] = ()) -> Outcome:
+    """Run one design. ``rng_of(name)`` gives named streams (shared between designs: common random numbers);
+    ``taps`` see every message between bodies (the tests check them for My Numbers)."""
     hh, res, mun = nation.households, nation.residents, nation.municipalities
     n = hh.size.size
     head = hh.head.astype(np.int64)
@@ -97,7 +100,8 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
     has_account = res.has_account[head]
     mislinked = r.random(n) < p.linkage.mislink_rate
     wrong_account = has_account & (r.random(n) < p.linkage.wrong_account_rate)
-    lag = r.uniform(0, 2 * p.linkage.refresh_lag_mean_days, len(mun))
+    # a town registers the new assessment at the latest with the next one (the world holds two years)
+    lag = np.minimum(r.uniform(0, 2 * p.linkage.refresh_lag_mean_days, len(mun)), MAX_LAG_DAYS)
     u_letter = r.random((n, 4))  # mailing, return, return time, error
     u_apply = r.random((n, 2))
 
@@ -125,6 +129,7 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
     eligible_seen = np.zeros(n, bool)
     stale = np.zeros(n, bool)
     pay_account = np.zeros(n, bool)  # paid straight into an account (push)
+    own_account = np.zeros(n, bool)  # ... one the town already holds (child allowance), not the register's
     wrongly_seen_as = np.zeros(n, np.int64) - 1  # the household whose data the decision used
     queries = 0
 
@@ -135,7 +140,7 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
             known = in_scope & (young > 0) & ~public_servant
             eligible_seen[known] = truly[known]
             route[known & truly] = "push"  # to the child-allowance account the town already pays
-            pay_account[known & truly] = True
+            pay_account[known & truly] = own_account[known & truly] = True
         else:
             known = in_scope & ~mover
             eligible_seen[known] = truly[known]
@@ -146,16 +151,24 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
         # through the linkage: a real network over a store, the heads' numbers and codes
         numbers = _my_numbers(n, rng_of("numbers"))
         swap = np.arange(n)
-        if mislinked.any():
-            others = rng_of("mislink").integers(0, max(n - 1, 1), n)
-            others = np.where(others >= np.arange(n), others + 1, others) % max(n, 1)
-            swap = np.where(mislinked, others, swap)
+        if mislinked.any():  # linked to another person of the same tax town (assumed: a wrong number typed for
+            # someone the same body also serves)
+            rm = rng_of("mislink")
+            by_town: dict[int, list[int]] = {}
+            for j, t in enumerate(tax_town.tolist()):
+                by_town.setdefault(t, []).append(j)
+            for i in np.flatnonzero(mislinked).tolist():
+                pool = by_town[int(tax_town[i])]
+                if len(pool) > 1:
+                    k = int(rm.integers(0, len(pool) - 1))
+                    swap[i] = pool[k] if pool[k] != i else pool[-1]
         # the tax towns and the register hold every head under the right number; a mis-linked head
         # is known to the paying town under another person's number (swap), as the review found
         rrc = {numbers[i]: i + 1 for i in range(n)}
         store = MemoryStore()
         link = Linkage.build(store, TableResidentCodes(rrc), secret, snapshot=nation.snapshot.name)
         net = link.network
+        net.taps.extend(taps)
         by_code = numbers
         register = net.agency(ACCOUNT_REGISTER)
         prev_as_of, now_as_of = dt.date(fy - 1, 4, 1), dt.date(fy, 4, 1)
@@ -176,8 +189,15 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
             if refresh_day[t] <= decision:
                 net.agency(str(town_ids[t])).refresh(_at(refresh_day[t]))
         # the town asks, per tax town, about its resident heads in scope
+        asked = in_scope.copy()
+        if p.benefit == "child_2021":  # the town keeps paying its child-allowance recipients as before
+            own = in_scope & (young > 0) & ~public_servant
+            eligible_seen[own] = truly[own]
+            route[own & truly] = "push"
+            pay_account[own & truly] = own_account[own & truly] = True
+            asked &= ~own
         groups: dict[tuple[int, int], list[int]] = {}
-        for i in np.flatnonzero(in_scope).tolist():
+        for i in np.flatnonzero(asked).tolist():
             groups.setdefault((int(town[i]), int(tax_town[i])), []).append(i)
         pending: list[tuple[int, int, list[int]]] = []
         for (t, tt), members in sorted(groups.items()):
@@ -194,8 +214,9 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
         for t, tt, members in pending:
             when = refresh_day[tt]
             net.agency(str(town_ids[tt])).refresh(_at(when))
-            roster = push_roster(net, str(town_ids[t]), [numbers[swap[i]] for i in members], str(town_ids[tt]),
-                                 _at(when))
+            roster = push_roster(
+                net, str(town_ids[t]), [numbers[swap[i]] for i in members], str(town_ids[tt]), _at(when)
+            )
             for i, line in zip(members, roster.lines, strict=True):
                 _apply_line(i, line, route, eligible_seen, stale, pay_account)
                 decided_day[i] = (when - decision).days
@@ -226,7 +247,7 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
     day = np.where(day <= p.horizon_days, day, NEVER).astype(np.int64)
     paid = day != NEVER
     wrongly_paid = paid & ~truly
-    via_register = paid & push & pay_account & (p.design == "linkage_accounts")
+    via_register = paid & push & pay_account & (p.design == "linkage_accounts") & ~own_account
     wrong_acc = via_register & (wrong_account[wrongly_seen_as] | (wrongly_seen_as != np.arange(n)))
     return Outcome(
         truly_eligible=truly,
@@ -236,7 +257,7 @@ def simulate(nation: Nation, p: Params, rng_of, secret: bytes) -> Outcome:
         wrongly_paid=wrongly_paid,
         wrong_account=wrong_acc,
         stale=stale,
-        mislinked=mislinked & in_scope,
+        mislinked=(wrongly_seen_as != np.arange(n)) & in_scope,
         letters=int(letters_mailed.sum()),
         processed=int((letters_mailed & returned).sum() + applying.sum()),
         queries=queries,
