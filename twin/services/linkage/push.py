@@ -9,8 +9,8 @@ before the register answered the network (2022-10-11), gets a confirmation lette
 back. Decisions on a stale copy are flagged: they rest on last year's income.
 
 This is the machinery a push design needs, line by line, with each line keyed by the town's internal
-address number, never the My Number. The scenarios that compare it with the benefits as they were
-paid (issue 17, item 4) are not built yet.
+address number, never the My Number. The ``push_benefit`` scenarios (:mod:`twin.models.push_benefit`)
+use it to compare push designs with the benefits as they were paid.
 """
 
 from __future__ import annotations
