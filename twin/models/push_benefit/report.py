@@ -130,8 +130,8 @@ def sections(benefit: str, heads: dict[str, dict[str, Any]], titles: dict[str, s
         f"{heads[best]['share_paid_by_day_30']:.1%}."
     )
     mis = Table(
-        "What the review's error rates would cost at national scale (rate x eligible households; expected counts)",
-        ["error", "rate", "national eligible households", "expected cases", "expected yen"],
+        "What the review's error rates would cost at national scale (rate x eligible units; expected counts)",
+        ["error", "rate", "national eligible (children or households)", "expected cases", "expected yen"],
         [[k, v["rate"], v["eligible"], v["expected"], v["yen"]] for k, v in national.items()],
         note="Rates from the Digital Agency's 2023 review. A mis-linked head is answered about with another "
         "person's records (tax data and account); a wrong account pays another person. In the simulated runs "
