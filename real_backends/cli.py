@@ -29,7 +29,7 @@ from twin.services.store import StoreError
 SERVICES: dict[str, str] = {
     "payout": "real_backends.payout_api:serve_app",
     "ocsp": "real_backends.ocsp_api:serve_app",
-    "portal": "real_backends.portal_api:serve_app",
+    "portal": "real_backends.portal_hub:serve_app",
     "eligibility": "real_backends.eligibility_api:serve_app",
 }
 

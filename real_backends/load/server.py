@@ -27,7 +27,7 @@ from real_backends.load.deployment import DeploymentSpec
 
 APPS = {
     "ocsp": "real_backends.ocsp_api:app_from_env",
-    "portal": "real_backends.portal_api:app_from_env",
+    "portal": "real_backends.portal_hub:app_from_env",
     "eligibility": "real_backends.eligibility_api:app_from_env",
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,8 @@ def test_unknown_service_in_a_dependency() -> None:
     msg = error_of("params:\n  services:\n    payout: {depends_on: [{service: portal}]}\n")
     assert msg == (
         "t.yaml: params.services.payout.depends_on[0].service: 'portal' is not a service (known: card_issuance, "
-        "card_management, eligibility, jpki_ca, jpki_ocsp, jukinet, myna_portal, payout, relay_servers, shared_line)"
+        "card_management, eligibility, info_network, intermediate_servers, jpki_ca, jpki_ocsp, jukinet, myna_portal, "
+        "payout, relay_servers, shared_line)"
     )
 
 

@@ -229,6 +229,8 @@ def simulate_year(
             long = (primary.ends - primary.starts) > detect
             failover_starts, failover_ends = primary.starts[long], primary.ends[long]
             planned = sf.maintenance if mode == "cold" else sf.maintenance.shifted_ends(rto)
+        if len(sf.daily_stops):  # a batch window stops every site: no standby covers it
+            planned = union(planned, sf.daily_stops)
         partition = Intervals.empty()
         if svc.replication.mode == "sync" and mode != "single":
             cuts = [iv for ln, iv in links.items() if set(params.links[ln].between) <= set(svc.sites)]

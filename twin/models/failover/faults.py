@@ -88,6 +88,7 @@ class ServiceFaults:
     instance: dict[str, Intervals]  # site -> component failures of the instance there
     defects: list[tuple[Intervals, float]]  # (intervals, blast radius)
     maintenance: Intervals = field(default_factory=Intervals.empty)
+    daily_stops: Intervals = field(default_factory=Intervals.empty)  # every site at once (batch window)
 
 
 @dataclass
@@ -198,5 +199,9 @@ def draw_faults(
             s = np.array(inj_defect[name])
             defects = Intervals.of(np.concatenate([defects.starts, s]),
                                    np.concatenate([defects.ends, np.minimum(s + length, horizon)]))  # fmt: skip
-        services[name] = ServiceFaults(instance, [(defects, r.blast_radius)], windows)
+        stops = Intervals.empty()
+        if svc.daily_stop is not None:
+            a = np.arange(n_days) * 24.0 + svc.daily_stop.start_hour
+            stops = Intervals.of(a, np.minimum(a + svc.daily_stop.hours, horizon)).clip(0.0, horizon)
+        services[name] = ServiceFaults(instance, [(defects, r.blast_radius)], windows, stops)
     return FaultSet(horizon, sites, services)

@@ -71,6 +71,14 @@ class Replication(StrictModel):
     backup_interval_hours: PositiveFloat = Field(24.0, description="backup: hours between backups")
 
 
+class DailyStop(StrictModel):
+    """A stop of every site of a service each day (a batch window the whole service waits for, such as
+    the intermediate servers' copy registration): not covered by the standby, unlike maintenance."""
+
+    start_hour: interval(0, 24, hi_open=True) = 2.0
+    hours: interval(0, 24, lo_open=True) = 1.0
+
+
 class Service(StrictModel):
     """One central service: its dependencies, deployment, capacity and failure behaviour."""
 
@@ -91,6 +99,7 @@ class Service(StrictModel):
     max_attempts: interval(1, 10, integer=True) = 3
     write_share: Fraction = Field(0.1, description="requests that change stored data (count for RPO)")
     admission_control: bool = Field(False, description="reject load above capacity at once instead of collapsing")
+    daily_stop: DailyStop | None = Field(None, description="a daily stop of every site (batch window); none by default")
 
 
 class Site(StrictModel):
@@ -279,6 +288,18 @@ DEFAULT_SERVICES: dict[str, Service] = {
                         depends_on=_deps("jpki_ocsp:0.1113"), carries=["eligibility"],
                         capacity_per_site_rps=900, service_time_ms=100, timeout_s=10, write_share=0.02,
                         release=Release(cadence_days=28)),
+    # information linkage (issue 17): the network asks through the bodies' intermediate servers, which
+    # J-LIS runs as one platform (中間サーバー・プラットフォーム) in an east and a west centre; a query
+    # needs the network and the intermediate servers. Failure rates, release cadence and the nightly
+    # copy-registration stop are assumed.
+    "intermediate_servers": _svc(title="Intermediate servers (中間サーバー・プラットフォーム)",
+                                 failure=FailureClass(mtbf_hours=4_380, mttr_hours=4),
+                                 release=Release(cadence_days=30, defect_escape_rate=0.02),
+                                 daily_stop=DailyStop(start_hour=2.0, hours=1.0), write_share=0.3),
+    "info_network": _svc(title="Information-provision network (情報提供ネットワークシステム)",
+                         depends_on=_deps("intermediate_servers"),
+                         failure=FailureClass(mtbf_hours=8_760, mttr_hours=3),
+                         release=Release(cadence_days=90, defect_escape_rate=0.02), write_share=0.05),
     "payout": _svc(title="Payout service (給付)", depends_on=_deps("myna_portal", "jukinet:0.3"),
                    carries=["payout"], capacity_per_site_rps=60, service_time_ms=300, write_share=1.0,
                    replication=Replication(mode="sync")),

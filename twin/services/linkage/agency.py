@@ -1,0 +1,122 @@
+"""One body's side of the linkage: its internal address numbers and its intermediate server with copies.
+
+Inside a town hall, each business system (tax, welfare, child allowance) knows residents by My
+Number. The integrated-address system (団体内統合宛名システム) gives each person one internal address
+number (統合宛名番号) for the whole body, and the intermediate server (中間サーバー) is what faces the
+network: it knows the person only by address number and by the body's agency code (機関別符号), and
+holds copies (副本) of the data the body may be asked for, registered from the business systems in
+batches. An answer comes from the copy, not from the live business system, so it is only as fresh
+as the last refresh: every copy carries the date its data refers to (``as_of``, e.g. the fiscal year
+of an income assessment) and when it was refreshed.
+
+The My Number stays in :meth:`Agency.enrol` and the address book (``linkage.addr.<body>``): the
+intermediate server's tables hold address numbers and codes only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from twin.services.linkage.codes import AgencyCode, CodeError, CodeIssuer, ResidentCodes
+from twin.services.store import Store
+
+
+class EnrolmentError(ValueError):
+    """A person the body cannot enrol (no resident-register code for the number given)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """副本: one data item of one person as the intermediate server holds it."""
+
+    value: object
+    as_of: dt.date  # the date the data refers to (e.g. start of the fiscal year of an assessment)
+    refreshed_at: dt.datetime  # when the business system registered it on the intermediate server
+
+
+class Agency:
+    """A body's address book (団体内統合宛名) and intermediate server (中間サーバー), state in ``store``."""
+
+    def __init__(self, body: str, store: Store, issuer: CodeIssuer, resident_codes: ResidentCodes) -> None:
+        self.body = body
+        self._store = store
+        self._issuer = issuer
+        self._resident_codes = resident_codes
+        self._addr = f"linkage.addr.{body}"  # my_number -> address number (the body's own system)
+        self._codes = f"linkage.code.{body}"  # address number -> agency code (intermediate server)
+        self._by_code = f"linkage.bycode.{body}"  # agency code -> address number (intermediate server)
+        self._business = f"linkage.business.{body}"  # (address number, item) -> (value, as_of)
+        self._copies = f"linkage.copy.{body}"  # (address number, item) -> Copy (intermediate server)
+
+    # -- inside the body (My Number allowed) -----------------------------------------------------
+
+    def enrol(self, my_number: str) -> int:
+        """The person's address number, assigned (and the agency code obtained) on first sight."""
+        known = self._store.get(self._addr, my_number)
+        if known is not None:
+            return known  # type: ignore[return-value]
+        rrc = self._resident_codes.code_of(my_number)
+        if rrc is None:
+            raise EnrolmentError(f"{self.body}: no resident-register code for this person (My Number not found)")
+        code = self._issuer.issue(self.body, rrc)
+        with self._store.transaction() as tx:
+            address = self._store.count(self._addr) + 1
+            tx.insert(self._addr, my_number, address)
+            tx.put(self._codes, address, code.hex)
+            tx.put(self._by_code, code.hex, address)
+        return address
+
+    def code_for(self, my_number: str) -> AgencyCode:
+        """The agency code this body uses when it asks about the person (enrols them if needed)."""
+        return AgencyCode(self._store.get(self._codes, self.enrol(my_number)))  # type: ignore[arg-type]
+
+    def record(self, my_number: str, item: str, value: object, as_of: dt.date) -> None:
+        """The business system records (or corrects) a data item; the copy changes only on refresh."""
+        address = self.enrol(my_number)
+        with self._store.transaction() as tx:
+            tx.put(self._business, (address, str(item)), (value, as_of))
+
+    def publish(self, my_number: str, item: str, value: object, as_of: dt.date, at: dt.datetime) -> None:
+        """Record and register the copy at once: a register whose copy follows every change (the account register)."""
+        address = self.enrol(my_number)
+        with self._store.transaction() as tx:
+            tx.put(self._business, (address, str(item)), (value, as_of))
+            tx.put(self._copies, (address, str(item)), Copy(value, as_of, at))
+
+    def withdraw(self, my_number: str, item: str) -> None:
+        """The item no longer exists for the person: neither record nor copy."""
+        address = self.enrol(my_number)
+        with self._store.transaction() as tx:
+            tx.delete(self._business, (address, str(item)))
+            tx.delete(self._copies, (address, str(item)))
+
+    def refresh(self, at: dt.datetime) -> int:
+        """Register every business record as the intermediate server's copy (副本登録); returns how many."""
+        rows = list(self._store.scan(self._business))
+        with self._store.transaction() as tx:
+            for key, (value, as_of) in rows:  # type: ignore[misc]
+                tx.put(self._copies, key, Copy(value, as_of, at))
+        return len(rows)
+
+    # -- the intermediate server (codes and address numbers only) --------------------------------
+
+    def address_of(self, code: AgencyCode) -> int | None:
+        return self._store.get(self._by_code, code.hex)  # type: ignore[return-value]
+
+    def copy(self, code: AgencyCode, item: str) -> Copy | None:
+        """The copy the intermediate server would provide for ``code`` (None: no such person or item)."""
+        address = self._store.get(self._by_code, code.hex)
+        if address is None:
+            return None
+        return self._store.get(self._copies, (address, item))  # type: ignore[return-value]
+
+    def check_code(self, code: AgencyCode) -> None:
+        """Raises :class:`CodeError` unless the issuer gave ``code`` to this body."""
+        self._issuer.resident_code(self.body, code)
+
+    def enrolled(self) -> int:
+        return self._store.count(self._addr)
+
+
+__all__ = ["Agency", "Copy", "CodeError", "EnrolmentError"]

@@ -1,0 +1,77 @@
+"""A benefit decided through the linkage, and how a stale copy decides it wrongly.
+
+In the winter of 2021-22 municipalities paid 100,000 yen to households exempt from residence tax
+(住民税非課税世帯等に対する臨時特別給付金). Exemption for fiscal year Y is assessed in June of Y on
+the income of calendar year Y-1; the assessment reaches the intermediate server's copy only when the
+tax system next registers its copies. A check made between the assessment and the refresh reads
+last year's assessment: someone whose income fell is refused, someone whose income rose is paid.
+:func:`exemption_check` makes the decision as a municipality would through the network and says
+whether it rested on a stale copy (the modelled failure); ``refuse_stale=True`` is the remedy of
+refusing to decide on a copy older than the latest assessment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from twin.services.linkage.codes import AgencyCode
+from twin.services.linkage.network import AnswerMessage, InformationNetwork
+from twin.services.linkage.table import Item
+
+ASSESSMENT_MONTH = 6  # 住民税の当初課税: notices from June (地方税法第319条の2 etc.)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxAssessment:
+    """The value of a ``local_tax_income`` copy: one fiscal year's residence-tax assessment."""
+
+    fiscal_year: int  # 年度: April of this year to March of the next
+    income: int  # 合計所得金額 of calendar year fiscal_year - 1, in yen
+    levied: bool  # False: exempt from residence tax (非課税)
+
+
+def latest_assessment_year(on: dt.date) -> int:
+    """The fiscal year of the newest residence-tax assessment that exists on ``on``."""
+    return on.year if on.month >= ASSESSMENT_MONTH else on.year - 1
+
+
+class Basis(StrEnum):
+    CURRENT = "current"  # the copy holds the latest assessment
+    STALE = "stale"  # decided on an older assessment (the modelled failure)
+    REFUSED_STALE = "refused_stale"  # no decision: the copy is older than the latest assessment
+    NO_DATA = "no_data"
+    REFUSED = "refused"  # the network refused the query
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptionDecision:
+    eligible: bool | None
+    basis: Basis
+    fiscal_year_used: int | None
+    copy_age: dt.timedelta | None
+    exchange: int | None
+
+
+def exemption_check(
+    network: InformationNetwork,
+    requester: str,
+    code: AgencyCode,
+    provider: str,
+    at: dt.datetime,
+    *,
+    refuse_stale: bool = False,
+) -> ExemptionDecision:
+    """Is the person exempt from residence tax (so eligible), asked of ``provider`` through the network?"""
+    answer = network.query(requester, code, "benefit_eligibility", provider, Item.LOCAL_TAX_INCOME, at)
+    if not isinstance(answer, AnswerMessage):
+        return ExemptionDecision(None, Basis.REFUSED, None, None, None)
+    if not answer.found or not isinstance(answer.value, TaxAssessment):
+        return ExemptionDecision(None, Basis.NO_DATA, None, None, answer.exchange)
+    used = answer.value.fiscal_year
+    stale = used < latest_assessment_year(at.date())
+    if stale and refuse_stale:
+        return ExemptionDecision(None, Basis.REFUSED_STALE, used, answer.age, answer.exchange)
+    basis = Basis.STALE if stale else Basis.CURRENT
+    return ExemptionDecision(not answer.value.levied, basis, used, answer.age, answer.exchange)
