@@ -500,7 +500,6 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
     raked = raked or {}
     sens = sens or []
     quality = fit_quality(errs, obs.dates)
-    rms = quality["national_rms"]
     doc = _fitted_doc(s, paths, result, quality, raked, obs)
     rid = "calib-" + hashlib.sha256(f"{s.digest()}|{twin.__version__}".encode()).hexdigest()[:12]
     out = Path(out)

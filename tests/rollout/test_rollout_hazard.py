@@ -97,7 +97,8 @@ def test_an_extension_announced_before_the_deadline_moves_the_rush_there() -> No
     day0 = dt.date(2020, 1, 1)
     lift = points_lift(p, day0, 800)
     at = lambda d: lift[(d - day0).days]  # noqa: E731
-    assert np.isclose(at(dt.date(2020, 12, 14)), 2.0 * np.exp(-(dt.date(2021, 3, 31) - dt.date(2020, 12, 14)).days / 15))
+    gap = (dt.date(2021, 3, 31) - dt.date(2020, 12, 14)).days
+    assert np.isclose(at(dt.date(2020, 12, 14)), 2.0 * np.exp(-gap / 15))
     assert np.isclose(at(dt.date(2021, 3, 31)), 2.0 * np.exp(-30 / 15))  # no peak on the superseded deadline
     assert at(dt.date(2021, 4, 30)) == 2.0 and at(dt.date(2021, 5, 1)) == 0.0  # collapses after
     # announced after it falls: refused

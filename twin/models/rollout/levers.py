@@ -64,13 +64,12 @@ def deadline_in_force(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
     known = [_offset(day0, d.announced or p.announced or p.start) for d in p.deadlines]
     dates = [_offset(day0, d.date) for d in p.deadlines]
     out = np.full(n, np.iinfo(np.int64).max)
-    for i, (k, d) in enumerate(zip(known, dates, strict=True)):
+    for k, d in zip(known, dates, strict=True):
         # superseded once a deadline announced later is known (an extension)
         later = [kj for kj in known if kj > k]
         until = min(later) if later else n
         live = (t >= k) & (t < until) & (t <= d)
         out = np.where(live, np.minimum(out, d), out)
-        del i
     return np.where(out == np.iinfo(np.int64).max, -1, out)
 
 

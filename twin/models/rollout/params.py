@@ -205,7 +205,8 @@ class Points(StrictModel):
     phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), announced=dt.date(2019, 12, 5), points=5000,
                                       take_up=0.5,
                                       deadlines=[Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 7, 1)),
-                                                 Deadline(date=dt.date(2021, 4, 30), announced=dt.date(2020, 12, 15))])  # fmt: skip
+                                                 Deadline(date=dt.date(2021, 4, 30),
+                                                          announced=dt.date(2020, 12, 15))])  # fmt: skip
     # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md);
     # deadline 2022-09-30 -> 2022-12-31 -> 2023-02-28 (announcement dates assumed, see rollout_options.yaml)
     phase2: PointsPhase = PointsPhase(

@@ -237,9 +237,9 @@ def monthly(o: OptionOutcome, year: int) -> list[dict[str, float]]:
             continue
         a, b = ks[0], ks[-1]
 
-        def mean(key: str, how: str, rs: list[RolloutResult] = o.runs) -> float:
+        def mean(key: str, how: str, a: int = a, b: int = b) -> float:
             vals = []
-            for r in rs:
+            for r in o.runs:
                 x = r.daily[key]
                 if how == "sum":
                     vals.append(float(x[a : b + 1].sum()) / r.scale)
@@ -322,7 +322,8 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
         Section("The answer", [intro, table, figs[0]]),
         Section("Options as policy", [Table("What each option assumes and when it was known",
                                             ["option", "known on", "assumes", "added production cost (億円)"],
-                                            policy_rows(outcomes), formats={"added production cost (億円)": "{:,.0f}"})]),
+                                            policy_rows(outcomes),
+                                            formats={"added production cost (億円)": "{:,.0f}"})]),
     ]  # fmt: skip
     r_end = outcomes[0].runs[0].day0 + dt.timedelta(days=outcomes[0].runs[0].n_days - 1)
     forecast: dict[str, Any] = {}
