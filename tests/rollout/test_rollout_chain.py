@@ -144,3 +144,15 @@ def test_big_city_counters_with_fewer_staff_per_resident_wait_longer() -> None:
     r = Rollout(p, cells, dt.date(2016, 1, 1), 200).run()
     big = np.nanmean(r.daily["wait_counter_days_big_cities"][100:])
     assert big > np.nanmean(r.daily["wait_counter_days"][100:])
+
+
+def test_points_budget_counts_the_holders_on_the_last_deadline_in_force() -> None:
+    from twin.models.rollout.report import points_budget
+
+    cells = small_country()
+    day0 = dt.date(2020, 6, 1)
+    p = Params(hazard={"base_per_year": 0.3})
+    r = Rollout(p, cells, day0, 400).run()
+    k = (p.points.phase1.deadlines[-1].date - day0).days
+    budget = points_budget(p, r)
+    assert np.isclose(budget["phase1"], 0.5 * r.daily["holders"][k] * 5000) and budget["phase2"] == 0.0

@@ -50,7 +50,7 @@ def points_budget(p: Params, r: RolloutResult) -> dict[str, float]:
         ph = getattr(p.points, name)
         if not ph.enabled or ph.start > r.day0 + dt.timedelta(days=r.n_days - 1):
             continue
-        k = min(r.n_days - 1, (ph.deadlines[-1] - r.day0).days)
+        k = min(r.n_days - 1, (ph.deadlines[-1].date - r.day0).days)
         out[name] = ph.take_up * holders[k] / r.scale * ph.points
     return out
 
