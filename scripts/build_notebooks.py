@@ -135,20 +135,25 @@ replay.plot()"""),
 rollout = nb([
     new_markdown_cell("""# Card rollout: which levers get My Number cards into people's hands, and where does the queue build?
 
-Policymakers compare rollout options (QR-coded application forms by mail, My Number Points phases, more
-places to apply, more handover capacity). The twin's rollout is calibrated to the MIC issuance series
-2017-2021 (`twin calibrate scenarios/rollout_history.yaml`); this notebook runs the calibrated state forward
-under three options with replications and shows where applications wait: J-LIS production, shipment, or the
-municipal counter."""),
+Policymakers compare the 2022 rollout options as they were announced: the My Number Points phase 2
+amounts, the card-application deadline moved from 2022-09-30 to 2022-12-31 and then 2023-02-28, the QR-code
+forms re-mailed in July-September 2022, and added J-LIS production. Each option states what it assumes and
+the day that was known. The twin's rollout is calibrated to the MIC releases up to 2021-12 only
+(`twin calibrate scenarios/rollout_history.yaml --promote`); this notebook runs the calibrated state through
+2022 with replications and shows where applications wait: J-LIS production, shipment, or the municipal
+counter."""),
     params_cell('''# Parameters
 seed = 2016
 replications = 2   # runs per option (bands span them)'''),
     new_code_cell(SETUP),
     new_code_cell('''run = twin.run(ROOT / "scenarios/rollout_options.yaml", seed=seed, replications=replications, out=OUT)
 run.plot()'''),
-    new_code_cell('''m = run.metrics
-print(sorted(m.metric.unique())[:40])
-pd.DataFrame(run.summary.get("options", {})).T.head(10)'''),
+    new_code_cell('''pd.DataFrame(run.summary.get("options", {})).T'''),
+    new_markdown_cell("## The 2022 forecast of the option as announced, month by month, and what it assumes"),
+    new_code_cell('''forecast = run.summary["forecast_2022"]
+for i, a in enumerate(forecast["assumes"], 1):
+    print(f"({i}) {a}")
+pd.DataFrame(forecast["months"]).set_index("month").round(1)'''),
 ])
 
 capacity = nb([

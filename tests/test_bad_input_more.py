@@ -55,11 +55,11 @@ CASES = [
     ("batch_weekdays empty", "name: x\nkind: payout\nparams: {disbursement: {batch_weekdays: []}}\n",
      "{f}: params.disbursement.batch_weekdays: a list of 0 items is empty; name at least one weekday with a "
      "transfer batch (0 = Monday .. 6)"),
-    ("write_fitted absolute", "name: x\nkind: rollout\nparams: {calibration: {write_fitted: /tmp/evil.json}}\n",
-     "{f}: params.calibration.write_fitted: '/tmp/evil.json' is not allowed; use a relative path without '..' "
+    ("promote_to absolute", "name: x\nkind: rollout\nparams: {calibration: {promote_to: /tmp/evil.json}}\n",
+     "{f}: params.calibration.promote_to: '/tmp/evil.json' is not allowed; use a relative path without '..' "
      "(e.g. scenarios/rollout_fitted.json)"),
-    ("write_fitted dot-dot", "name: x\nkind: rollout\nparams: {calibration: {write_fitted: ../../evil.json}}\n",
-     "{f}: params.calibration.write_fitted: '../../evil.json' is not allowed; use a relative path without '..' "
+    ("promote_to dot-dot", "name: x\nkind: rollout\nparams: {calibration: {promote_to: ../../evil.json}}\n",
+     "{f}: params.calibration.promote_to: '../../evil.json' is not allowed; use a relative path without '..' "
      "(e.g. scenarios/rollout_fitted.json)"),
     ("load_multiplier 1e12", "name: x\nkind: capacity\nparams: {load_multiplier: 1.0e+12}\n",
      "{f}: params.load_multiplier: 1000000000000.0 is not in (0, 10,000]"),

@@ -137,13 +137,20 @@ def run(
 @app.command()
 def calibrate(
     scenario: Annotated[Path, typer.Argument(help="Scenario file whose `calibration:` params are fitted.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the calibration folder (the only place "
+                                                        "written without --promote).")] = Path("reports"),
+    promote: Annotated[bool, typer.Option("--promote", help="Copy the converged fit to calibration.promote_to "
+                                                            "(a tracked file forecasts read).")] = False,
+    workers: Annotated[str | None, typer.Option(help="Worker processes for the Jacobian (default: cores).")] = None,
 ) -> None:
-    """Fit a scenario's parameters to observed series (scipy least squares); writes a report."""
+    """Fit a scenario's parameters to observed series (scipy least squares, to convergence); writes a report.
+
+    Exit code 1 when the fit does not converge (the report is written and flagged)."""
     from twin import calibration
 
     try:
-        result = calibration.calibrate_file(scenario, out=out_dir, progress=rich_progress)
+        result = calibration.calibrate_file(scenario, out=out_dir, progress=rich_progress, promote=promote,
+                                            workers=parse_number("--workers", workers, int))  # fmt: skip
     except TwinError as e:
         raise fail(e) from None
     out.print(str(result.report), highlight=False, soft_wrap=True)

@@ -120,6 +120,9 @@ calendar: {start: 2016-01-01, end: 2017-06-30}
          "required (one per age band 0-4 .. 100+)"),
         ("points: {phase1: {start: 2021-01-01, deadlines: [2020-12-31]}}",
          "x.yaml: params.points.phase1: a mapping {start, deadlines} deadlines must be in order and after start"),
+        ("points: {phase1: {start: 2020-07-01, deadlines: [{date: 2021-03-31, announced: 2021-04-02}]}}",
+         "x.yaml: params.points.phase1: a mapping {start, deadlines} each deadline must be announced before it "
+         "falls, in order of announcement"),
         ("calibration: {fit: {hazard.base_per_year: [0.3, 0.1]}}",
          "x.yaml: params.calibration.fit: a mapping {hazard.base_per_year} hazard.base_per_year: lower bound 0.3 "
          "is not below upper bound 0.1"),
@@ -158,7 +161,7 @@ def test_an_option_may_not_override_a_fitted_parameter(tmp_path: Path) -> None:
     from twin.models.rollout.setup import calibrated
 
     fitted = tmp_path / "f.json"
-    fitted.write_text('{"fitted": {"hazard.base_per_year": 0.03}}')
+    fitted.write_text('{"converged": true, "fitted": {"hazard.base_per_year": 0.03}}')
     base = Params(calibrated_from=str(fitted))
     assert calibrated(base, base, "a").hazard.base_per_year == 0.03
     other = Params(calibrated_from=str(fitted), hazard={"base_per_year": 0.2})
@@ -169,3 +172,25 @@ def test_an_option_may_not_override_a_fitted_parameter(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="no such file"):
         calibrated(Params(calibrated_from=str(tmp_path / "none.json")), base, "a")
+
+
+def test_a_fit_that_did_not_converge_is_refused_unless_the_scenario_accepts_it(tmp_path: Path) -> None:
+    from twin.models.rollout.params import Params
+    from twin.models.rollout.setup import calibrated
+
+    fitted = tmp_path / "f.json"
+    fitted.write_text('{"converged": false, "fitted": {"hazard.base_per_year": 0.03}}')
+    base = Params(calibrated_from=str(fitted))
+    with pytest.raises(InputError) as e:
+        calibrated(base, base, "a")
+    assert str(e.value) == (
+        f"params.calibrated_from: {fitted}: converged: False; the fit did not converge (set "
+        "params.allow_unconverged: true to run from it anyway, flagged)"
+    )
+    flagged = Params(calibrated_from=str(fitted), allow_unconverged=True)
+    assert calibrated(flagged, flagged, "a").hazard.base_per_year == 0.03
+
+
+def test_an_evaluation_cap_is_not_a_calibration_setting() -> None:
+    with pytest.raises(InputError, match="params.calibration.max_evaluations: is not a known key"):
+        scenario.loads(HEAD + "params: {calibration: {max_evaluations: 6}}\n", "x.yaml")

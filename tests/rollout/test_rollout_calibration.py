@@ -48,12 +48,14 @@ def test_least_squares_recovers_the_parameters_that_generated_the_series() -> No
     truth = {"hazard.base_per_year": 0.08, "hazard.word_of_mouth": 3.0}
     problem, obs = synthetic_world(truth)
     x0 = np.array([0.03, 0.5])
-    res = fit(problem, x0, np.array([0.005, 0.0]), np.array([0.5, 10.0]), max_nfev=30, workers=2)
+    res = fit(problem, x0, np.array([0.005, 0.0]), np.array([0.5, 10.0]), workers=2)
+    assert res["converged"] and res["status"] > 0
     assert np.allclose(res["x"], [truth[p] for p in problem.paths], rtol=0.02)
     # a perfect fit leaves (almost) nothing: relative errors are tiny in every series family
     errs = series_errors(problem.simulate(res["x"]), obs)
     assert all(np.abs(e).max() < 1e-3 for e in errs.values())
     assert np.all(np.isfinite(res["stderr"])) and res["cov"].shape == (2, 2)
+    assert np.allclose(np.diag(res["corr"]), 1.0) and abs(res["corr"][0, 1]) <= 1.0
 
 
 def test_record_days_are_the_releases_inside_the_run_and_its_last_day() -> None:
@@ -64,8 +66,12 @@ def test_record_days_are_the_releases_inside_the_run_and_its_last_day() -> None:
 def test_fitted_values_pass_the_same_bounds_as_the_scenario_file() -> None:
     from twin.errors import InputError
 
-    p = with_values(Params(), {"hazard.base_per_year": 0.07, "handover.counter_minutes_per_10k": 120.0})
-    assert p.hazard.base_per_year == 0.07 and p.handover.counter_minutes_per_10k == 120.0
+    p = with_values(Params(), {"hazard.base_per_year": 0.07, "handover.notice_days": 20.0,
+                               "mailouts.qr_forms_2020.lift": 3.0})  # fmt: skip
+    assert p.hazard.base_per_year == 0.07 and p.handover.notice_days == 20.0
+    assert [m.lift for m in p.mailouts if m.name == "qr_forms_2020"] == [3.0]
+    with pytest.raises(InputError, match=r"mailouts.qr_forms_1999.lift: mailouts has no entry named 'qr_forms_1999'"):
+        with_values(Params(), {"mailouts.qr_forms_1999.lift": 1.0})
     with pytest.raises(InputError, match=r"calibration: hazard.base_per_year: 9.0 Value error, is not in \(0, 5\]"):
         with_values(Params(), {"hazard.base_per_year": 9.0})
     with pytest.raises(InputError, match=r"hazard.nope: hazard has no parameter 'nope' \(allowed: age_log_rr, "):

@@ -65,26 +65,30 @@ def test_windowed_counters_serve_exactly_like_the_cohort_queue(seed: int, n_stat
 
 @settings(max_examples=8, deadline=None)
 @given(
-    st.integers(0, 2**31), st.floats(5_000, 200_000), st.floats(20, 600), st.floats(1, 40), st.booleans(),
+    st.integers(0, 2**31), st.floats(5_000, 200_000), st.floats(0.5, 20), st.floats(1, 40), st.booleans(),
+    st.floats(0, 0.2),
 )  # fmt: skip
 def test_every_application_is_in_hand_or_waiting_at_exactly_one_stage(
-    seed: int, production: float, counter: float, notice: float, stochastic: bool
+    seed: int, production: float, staff: float, notice: float, stochastic: bool, uncollected: float
 ) -> None:
     cells = small_country(seed=seed % 1000)
     p = Params(
         initial_applications=50_000,
         production={"capacity": [(dt.date(2016, 1, 1), production)], "checking_days": 3, "shipping_days": 2},
-        handover={"counter_minutes_per_10k": counter, "notice_days": notice},
+        handover={"staff_per_100k": dict.fromkeys(("special_ward", "designated_city", "city", "town_village"), staff),
+                  "notice_days": notice, "uncollected_share": uncollected},
         hazard={"base_per_year": 0.5},
     )
     rng = np.random.default_rng(seed) if stochastic else None
     r = Rollout(p, cells, dt.date(2016, 1, 1), 120, rng=rng).run()
     stages = sum(r.daily[k][-1] for k in ("backlog_checking_and_production", "backlog_in_transit",
-                                          "backlog_awaiting_appointment", "backlog_counter_handover"))  # fmt: skip
+                                          "backlog_awaiting_appointment", "backlog_counter_handover",
+                                          "uncollected"))  # fmt: skip
     applied = r.daily["applications"].sum()
     assert np.isclose(applied, r.daily["holders"][-1] + stages, rtol=1e-9)
     assert np.isclose(applied, r.totals["applied"]) and abs(r.conservation_gap()) < 1e-6 * applied
     assert np.isclose(r.daily["issued"].sum(), r.daily["holders"][-1])
+    assert np.isclose(r.daily["backlog_applied_not_issued"][-1], applied - r.daily["holders"][-1])
     assert r.daily["produced"].max() <= production + 1e-6
     assert applied <= cells.population.sum() + 1
 
@@ -92,9 +96,63 @@ def test_every_application_is_in_hand_or_waiting_at_exactly_one_stage(
 def test_more_counter_staff_means_shorter_waits_and_more_cards_in_hand() -> None:
     cells = small_country()
     runs = []
-    for minutes in (40.0, 400.0):
-        p = Params(handover={"counter_minutes_per_10k": minutes}, hazard={"base_per_year": 0.5})
+    for staff in (0.5, 5.0):
+        p = Params(handover={"staff_per_100k": dict.fromkeys(("special_ward", "designated_city", "city",
+                                                               "town_village"), staff)},
+                   hazard={"base_per_year": 0.5})  # fmt: skip
         runs.append(Rollout(p, cells, dt.date(2016, 1, 1), 200).run())
     slow, fast = runs
     assert fast.daily["holders"][-1] > slow.daily["holders"][-1]
     assert np.nanmean(fast.daily["wait_counter_days"][100:]) < np.nanmean(slow.daily["wait_counter_days"][100:])
+
+
+def test_production_grows_in_sourced_steps_and_an_expansion_arrives_after_its_lead_time() -> None:
+    from twin.models.rollout.simulate import production_capacity
+
+    day0 = dt.date(2016, 1, 1)
+    base = production_capacity(Params(), day0, 2922)
+    assert base[0] == 115_000 and base[-1] > 150_000  # the 2016 design, then the 2021 stated limit
+    p = Params(production={"expansions": [{"name": "x", "decided": dt.date(2022, 4, 1), "lead_days": 120,
+                                           "cards_per_day": 100_000, "cost_yen": 5e9}]})  # fmt: skip
+    more = production_capacity(p, day0, 2922)
+    k = (dt.date(2022, 4, 1) - day0).days + 120
+    assert np.array_equal(more[:k], base[:k]) and np.allclose(more[k:] - base[k:], 100_000)
+
+
+def test_applications_rush_before_the_deadline_in_force_and_collapse_after() -> None:
+    cells = small_country()
+    day0 = dt.date(2020, 6, 1)
+    p = Params(hazard={"base_per_year": 0.05}, initial_applications=0, mailouts=[],
+               points={"phase1": {"start": dt.date(2020, 7, 1), "lift_per_5000": 0.5, "rush": 6.0, "rush_days": 15,
+                                  "deadlines": [{"date": dt.date(2021, 3, 31), "announced": dt.date(2020, 7, 1)},
+                                                {"date": dt.date(2021, 4, 30), "announced": dt.date(2020, 12, 15)}]}},
+               payout={"lift": 0.0}, support={"lift": 0.0})  # fmt: skip
+    r = Rollout(p, cells, day0, 400).run()
+    apps = r.daily["applications"]
+    at = lambda d: (d - day0).days  # noqa: E731
+    before = apps[at(dt.date(2021, 4, 20)) : at(dt.date(2021, 4, 30)) + 1].mean()
+    after = apps[at(dt.date(2021, 5, 1)) : at(dt.date(2021, 5, 11))].mean()
+    old_deadline = apps[at(dt.date(2021, 3, 21)) : at(dt.date(2021, 3, 31)) + 1].mean()
+    assert before > 2 * after  # the rush collapses once the deadline has passed
+    assert before > 1.5 * old_deadline  # the superseded 03-31 deadline draws no rush of its own
+
+
+def test_big_city_counters_with_fewer_staff_per_resident_wait_longer() -> None:
+    cells = build_cells(np.array([90_000.0, 120_000.0, 40_000.0, 8_000.0]), np.arange(4), np.ones((21, 2)))
+    staff = {"special_ward": 0.5, "designated_city": 0.5, "city": 8.0, "town_village": 8.0}
+    p = Params(hazard={"base_per_year": 0.5}, handover={"staff_per_100k": staff})
+    r = Rollout(p, cells, dt.date(2016, 1, 1), 200).run()
+    big = np.nanmean(r.daily["wait_counter_days_big_cities"][100:])
+    assert big > np.nanmean(r.daily["wait_counter_days"][100:])
+
+
+def test_points_budget_counts_the_holders_on_the_last_deadline_in_force() -> None:
+    from twin.models.rollout.report import points_budget
+
+    cells = small_country()
+    day0 = dt.date(2020, 6, 1)
+    p = Params(hazard={"base_per_year": 0.3})
+    r = Rollout(p, cells, day0, 400).run()
+    k = (p.points.phase1.deadlines[-1].date - day0).days
+    budget = points_budget(p, r)
+    assert np.isclose(budget["phase1"], 0.5 * r.daily["holders"][k] * 5000) and budget["phase2"] == 0.0

@@ -81,10 +81,33 @@ def test_points_rush_peaks_on_each_announced_deadline_and_stops_after_the_last()
     day0 = dt.date(2022, 1, 1)
     lift = points_lift(p, day0, 500)
     k1, k2 = (dt.date(2022, 9, 30) - day0).days, (dt.date(2022, 12, 31) - day0).days
-    assert np.isclose(lift[0], 2.0 + 3.0 * np.exp(-k1 / 10) + 3.0 * np.exp(-k2 / 10))  # (20000/5000)**0.5 = 2
+    # both known from the start: the rush builds toward the next one
+    assert np.isclose(lift[0], 2.0 + 3.0 * np.exp(-k1 / 10))  # (20000/5000)**0.5 = 2
     assert lift[k1] > lift[k1 - 5] and lift[k1 + 1] < lift[k1]
+    assert np.isclose(lift[k1 + 1], 2.0 + 3.0 * np.exp(-(k2 - k1 - 1) / 10))
     assert np.isclose(lift[k2], 2.0 + 3.0)
     assert np.all(lift[k2 + 1 :] == 0)
+
+
+def test_an_extension_announced_before_the_deadline_moves_the_rush_there() -> None:
+    """Phase 1: card by 2021-03-31, moved to 2021-04-30 on 2020-12-15; the rush follows what is known."""
+    p = PointsPhase(start=dt.date(2020, 7, 1), lift_per_5000=0.0, rush=2.0, rush_days=15,
+                    deadlines=[{"date": dt.date(2021, 3, 31), "announced": dt.date(2020, 7, 1)},
+                               {"date": dt.date(2021, 4, 30), "announced": dt.date(2020, 12, 15)}])  # fmt: skip
+    day0 = dt.date(2020, 1, 1)
+    lift = points_lift(p, day0, 800)
+    at = lambda d: lift[(d - day0).days]  # noqa: E731
+    gap = (dt.date(2021, 3, 31) - dt.date(2020, 12, 14)).days
+    assert np.isclose(at(dt.date(2020, 12, 14)), 2.0 * np.exp(-gap / 15))
+    assert np.isclose(at(dt.date(2021, 3, 31)), 2.0 * np.exp(-30 / 15))  # no peak on the superseded deadline
+    assert at(dt.date(2021, 4, 30)) == 2.0 and at(dt.date(2021, 5, 1)) == 0.0  # collapses after
+    # announced after it falls: refused
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="announced before it falls"):
+        PointsPhase(start=dt.date(2020, 7, 1), deadlines=[{"date": dt.date(2021, 3, 31),
+                                                           "announced": dt.date(2021, 4, 1)}])  # fmt: skip
 
 
 def test_switching_points_off_removes_only_the_points_levers() -> None:
@@ -102,7 +125,12 @@ def test_phase2_carries_phase1s_fitted_response_scaled_by_its_points() -> None:
     p = Params(points={"phase1": {"start": dt.date(2020, 7, 1), "deadlines": [dt.date(2021, 4, 30)],
                                   "lift_per_5000": 3.0, "rush": 7.0}})  # fmt: skip
     p2 = effective_phase2(p)
-    assert (p2.lift_per_5000, p2.rush, p2.points) == (3.0, 7.0, 20000)
+    assert (p2.lift_per_5000, p2.rush) == (3.0, 7.0)
+    # the amounts as announced: 5,000 for the card from 2022-01-01, 20,000 with the linking parts from 06-30
+    assert p2.points_on(dt.date(2022, 3, 1)) == 5000 and p2.points_on(dt.date(2022, 7, 1)) == 20000
+    lift = points_lift(p2, dt.date(2022, 1, 1), 400)
+    k = (dt.date(2022, 6, 30) - dt.date(2022, 1, 1)).days
+    assert np.isclose(lift[k] - lift[k - 1], 3.0 * (4.0**p2.value_elasticity - 1.0), rtol=0.05)
     own = Params(points={"phase2_follows_phase1": False})
     assert effective_phase2(own).lift_per_5000 == own.points.phase2.lift_per_5000
     off = Params(points={"phase2": {**Params().points.phase2.model_dump(), "enabled": False}})

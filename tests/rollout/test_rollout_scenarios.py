@@ -14,7 +14,7 @@ from twin.models.rollout.hazard import build_cells
 from twin.models.rollout.params import Params
 from twin.models.rollout.simulate import Rollout
 
-SHORT = {"end: 2021-12-31": "end: 2017-05-31", "end: 2023-12-31": "end: 2017-05-31", '"20200120"': '"20170515"'}
+SHORT = {"end: 2021-12-31": "end: 2017-05-31", "end: 2023-03-31": "end: 2017-05-31", '"20200120"': '"20170515"'}
 
 
 def shortened(path: str, extra: dict[str, str] | None = None) -> scenario.Scenario:
@@ -45,7 +45,8 @@ def test_options_run_forward_from_the_fitted_values_with_replications(tmp_path: 
     s = shortened("scenarios/rollout_options.yaml", {"replications: 3": "replications: 2"})
     run = runs.execute(s, out=tmp_path)
     heads = run.summary["options"]
-    assert set(heads) == {"phase2_as_announced", "no_points_mailouts_only", "double_weekend_capacity"}
+    assert set(heads) == {"phase2_as_announced", "deadline_2022_09_30", "deadline_2022_12_31",
+                          "no_phase2_mailing_only", "as_announced_plus_production"}
     assert all(h["replications"] == 2 for h in heads.values())
     assert all(h["holders_end_min"] <= h["holders_end"] <= h["holders_end_max"] for h in heads.values())
     # the replications differ (binomial draws) but the options share random numbers
@@ -53,11 +54,13 @@ def test_options_run_forward_from_the_fitted_values_with_replications(tmp_path: 
     reps = df[(df.metric == "holders_replication") & (df.option == "phase2_as_announced")]
     ends = reps.groupby("labels").value.last()
     assert ends.nunique() == 2
-    # twice the weekend counters cannot leave fewer cards in hand
-    assert heads["double_weekend_capacity"]["holders_end"] >= heads["phase2_as_announced"]["holders_end"] * 0.999
-    # the fitted values were applied
-    validated = scenario.loads(Path("scenarios/rollout_options.yaml").read_text()).options[0].params
-    assert validated.calibrated_from == "scenarios/rollout_fitted.json" and fitted
+    # every option states what it assumes and when it was known, and the report shows it
+    opts = scenario.loads(Path("scenarios/rollout_options.yaml").read_text()).options
+    assert all(o.params.policy.known_on and o.params.policy.assumes for o in opts)
+    assert "What each option assumes and when it was known" in run.report.read_text()
+    # the fitted values were applied, from a converged fit
+    assert opts[0].params.calibrated_from == "scenarios/rollout_fitted.json" and fitted
+    assert run.summary["calibrated_from"]["converged"] is True
 
 
 @pytest.mark.slow

@@ -77,7 +77,15 @@ def run(ctx: RunContext) -> ModelResult:
     summary.update({"scale": ctx.scale, "seed": ctx.seed, "fidelity": base.fidelity})
     if base.calibrated_from:
         # the run id hashes the scenario, not this file: name the fitted values the run used
-        summary["calibrated_from"] = {"file": base.calibrated_from, "fitted": read_fitted(base.calibrated_from)}
+        import json
+
+        from twin.models.rollout.setup import resolve
+
+        doc = json.loads(resolve(base.calibrated_from).read_text())
+        summary["calibrated_from"] = {"file": base.calibrated_from, "converged": bool(doc.get("converged")),
+                                      "releases": doc.get("releases"),
+                                      "fitted": read_fitted(base.calibrated_from,
+                                                            need_converged=not base.allow_unconverged)}  # fmt: skip
     return ModelResult(
         metrics, summary, sections, sources=report.SOURCES, assumptions=report.assumptions(outcomes[0].params)
     )

@@ -19,7 +19,7 @@ import datetime as dt
 import mesa
 import numpy as np
 
-from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability, static_log_hazard
+from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability, lever_response, static_log_hazard
 from twin.models.rollout.params import Params
 from twin.models.rollout.simulate import Rollout, RolloutResult
 
@@ -68,7 +68,8 @@ class RolloutAgents(mesa.Model):
         self.household = household
         self.n_households = hh
         self.static = static_log_hazard(params.hazard, cells.band[cell_of], cells.sex[cell_of], cells.literacy[cell_of],
-                                        cells.muni_type[muni])  # fmt: skip
+                                        cells.muni_type[muni], cells.prefecture[muni])  # fmt: skip
+        self.response = lever_response(params.hazard, cells.band[cell_of], cells.prefecture[muni])
         self.literacy = cells.literacy[cell_of]
         self.residents: list[Resident] = list(self.agents)
         self.undecided = np.ones(len(cell_of), dtype=bool)
@@ -88,7 +89,7 @@ class RolloutAgents(mesa.Model):
         """Agents that apply today (indices); each one's ``apply`` is called."""
         idx = np.flatnonzero(self.undecided)
         p = daily_probability(self.static[idx], self.literacy[idx], self.household_holder_share()[idx], common,
-                              support, wom)  # fmt: skip
+                              support, wom, self.response[idx])  # fmt: skip
         chosen = idx[self.np_rng.random(len(idx)) < p]
         self.take(day, chosen)
         return chosen
@@ -123,7 +124,7 @@ class AgentRollout(Rollout):
         agent_cells = np.bincount(self.model.cell, minlength=len(cells.population)).astype(np.float64)
         self.cell_pop = agent_cells * self.weight
         applied = np.bincount(self.model.cell[~self.model.undecided], minlength=len(cells.population))
-        self.unapplied = (agent_cells - applied) * self.weight
+        self.unapplied = ((agent_cells - applied) * self.weight).reshape(self.unapplied.shape)
 
     def _seed_initial(self) -> None:
         n0 = int(round(self.p.initial_applications * self.p.agent_sample))
@@ -133,7 +134,7 @@ class AgentRollout(Rollout):
         chosen = self.rng.choice(len(w), size=min(n0, len(w)), replace=False, p=w / w.sum())
         self.model.take(0, chosen)
         apps = np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight
-        self._apply(0, np.minimum(apps, self.unapplied).astype(np.float64))
+        self._apply(0, np.minimum(apps, self.unapplied.reshape(-1)).astype(np.float64))
 
     def residents(self, day: int) -> None:
         self.model.hand_over(self.holders_muni / self.weight)

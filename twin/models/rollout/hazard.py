@@ -52,13 +52,15 @@ class Cells:
     literacy: np.ndarray  # (C,)
     muni_type: np.ndarray  # (M,) index into MUNICIPALITY_TYPES
     muni_population: np.ndarray  # (M,)
+    prefecture: np.ndarray  # (M,) 0..46 (JIS code - 1)
 
     @property
     def n_munis(self) -> int:
         return len(self.muni_population)
 
 
-def build_cells(muni_population: np.ndarray, muni_type: np.ndarray, band_sex_population: np.ndarray) -> Cells:
+def build_cells(muni_population: np.ndarray, muni_type: np.ndarray, band_sex_population: np.ndarray,
+                prefecture: np.ndarray | None = None) -> Cells:  # fmt: skip
     """Cells from municipal populations and the national age-sex structure (the releases give no
     municipal age tables, so each municipality gets the national shares: an assumption)."""
     mp = np.asarray(muni_population, dtype=np.float64)
@@ -75,13 +77,15 @@ def build_cells(muni_population: np.ndarray, muni_type: np.ndarray, band_sex_pop
         literacy=literacy_table()[band, sex],
         muni_type=np.asarray(muni_type),
         muni_population=mp,
+        prefecture=np.zeros(len(mp), dtype=np.int64) if prefecture is None else np.asarray(prefecture) - 1,
     )
 
 
 def static_log_hazard(
-    h: Hazard, band: np.ndarray, sex: np.ndarray, literacy: np.ndarray, mtype: np.ndarray
-) -> np.ndarray:
-    """Log daily hazard before levers and word of mouth, per cell or per agent."""
+    h: Hazard, band: np.ndarray, sex: np.ndarray, literacy: np.ndarray, mtype: np.ndarray,
+    prefecture: np.ndarray | int = 0,
+) -> np.ndarray:  # fmt: skip
+    """Log daily hazard before levers and word of mouth, per cell or per agent (arrays broadcast)."""
     type_rr = np.array([h.type_log_rr[t] for t in MUNICIPALITY_TYPES])
     return (
         np.log(h.base_per_year / 365.0)
@@ -89,7 +93,13 @@ def static_log_hazard(
         + h.male_log_rr * (sex == 0)
         + h.literacy_effect * (literacy - REFERENCE_LITERACY)
         + type_rr[mtype]
+        + np.asarray(h.prefecture_log_rr)[prefecture]
     )
+
+
+def lever_response(h: Hazard, band: np.ndarray, prefecture: np.ndarray | int = 0) -> np.ndarray:
+    """How strongly a resident answers the levers, relative to the reference (arrays broadcast)."""
+    return np.exp(np.asarray(h.lever_age_log_rr)[band] + np.asarray(h.lever_prefecture_log_rr)[prefecture])
 
 
 def daily_probability(
@@ -99,11 +109,14 @@ def daily_probability(
     common_lift: float,
     support_lift: float,
     word_of_mouth: float,
+    response: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """P(apply today) = 1 - exp(-h), h = exp(static) (1 + levers + support (1 - literacy)) (1 + wom share).
+    """P(apply today) = 1 - exp(-h), h = exp(static) (1 + levers x response + support (1 - literacy)) (1 + wom share).
 
-    ``static_log`` may be given already exponentiated as ``static_rate`` by :func:`daily_probability_rate`."""
-    return daily_probability_rate(np.exp(static_log), literacy, holder_share, common_lift, support_lift, word_of_mouth)
+    ``static_log`` may be given already exponentiated as ``static_rate`` by :func:`daily_probability_rate`.
+    Arrays broadcast: the aggregate tier passes (municipality, age-sex) grids, the agents one row each."""
+    return daily_probability_rate(np.exp(static_log), literacy, holder_share, common_lift, support_lift, word_of_mouth,
+                                  response)  # fmt: skip
 
 
 def daily_probability_rate(
@@ -113,8 +126,9 @@ def daily_probability_rate(
     common_lift: float,
     support_lift: float,
     word_of_mouth: float,
+    response: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """:func:`daily_probability` with ``exp(static_log)`` precomputed (the per-day hot path)."""
-    lift = (1.0 + common_lift) + support_lift * (1.0 - literacy)
+    lift = (1.0 + support_lift * (1.0 - literacy)) + common_lift * response
     h = static_rate * lift * (1.0 + word_of_mouth * holder_share)
     return -np.expm1(-h)

@@ -55,17 +55,42 @@ def mailout_lift(m: MailOut, day0: dt.date, n: int) -> np.ndarray:
     return m.coverage * m.lift * val
 
 
+def deadline_in_force(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
+    """Per day, the day offset of the card-application deadline residents know of then (-1: none).
+
+    A deadline is in force from its announcement until a later one is announced (an extension
+    replaces it); before the phase is announced, or after the last deadline, none is."""
+    t = np.arange(n)
+    known = [_offset(day0, d.announced or p.announced or p.start) for d in p.deadlines]
+    dates = [_offset(day0, d.date) for d in p.deadlines]
+    out = np.full(n, np.iinfo(np.int64).max)
+    for k, d in zip(known, dates, strict=True):
+        # superseded once a deadline announced later is known (an extension)
+        later = [kj for kj in known if kj > k]
+        until = min(later) if later else n
+        live = (t >= k) & (t < until) & (t <= d)
+        out = np.where(live, np.minimum(out, d), out)
+    return np.where(out == np.iinfo(np.int64).max, -1, out)
+
+
 def points_lift(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
-    """A steady lift from the start to the last deadline, plus a rush before each announced deadline."""
+    """A lift from the start to the last deadline that grows with the points on offer, plus a rush
+    building toward the deadline in force and collapsing once it has passed."""
     t = np.arange(n, dtype=np.float64)
     s = _offset(day0, p.start)
-    last = _offset(day0, p.deadlines[-1])
+    last = _offset(day0, p.deadlines[-1].date)
     active = (t >= s) & (t <= last)
-    lift = np.where(active, p.lift_per_5000 * (p.points / 5000.0) ** p.value_elasticity, 0.0)
-    for d in p.deadlines:
-        k = _offset(day0, d)
-        lift = lift + np.where((t >= s) & (t <= k), p.rush * np.exp(-(k - t) / p.rush_days), 0.0)
-    return lift
+    days = [day0 + dt.timedelta(days=int(k)) for k in range(n)]
+    value = np.array([p.points_on(d) for d in days]) if p.amounts else np.full(n, p.points)
+    full = p.lift_per_5000 * (value / 5000.0) ** p.value_elasticity
+    lift = np.where(active, full, 0.0)
+    if p.announced is not None and p.anticipation > 0:
+        a = _offset(day0, p.announced)
+        lift = np.where((t >= a) & (t < s), p.anticipation * p.lift_per_5000 * (p.points / 5000.0)
+                        ** p.value_elasticity, lift)  # fmt: skip
+    k = deadline_in_force(p, day0, n).astype(np.float64)
+    rush = np.where((k >= 0) & (t >= s), p.rush * np.exp(-(k - t) / p.rush_days), 0.0)
+    return lift + rush
 
 
 def effective_phase2(params: Params) -> PointsPhase:
@@ -73,7 +98,8 @@ def effective_phase2(params: Params) -> PointsPhase:
     p1, p2 = params.points.phase1, params.points.phase2
     if not params.points.phase2_follows_phase1:
         return p2
-    return p2.model_copy(update={"lift_per_5000": p1.lift_per_5000, "rush": p1.rush, "rush_days": p1.rush_days})
+    return p2.model_copy(update={"lift_per_5000": p1.lift_per_5000, "rush": p1.rush, "rush_days": p1.rush_days,
+                                 "anticipation": p1.anticipation})
 
 
 def build_levers(params: Params, day0: dt.date, n: int) -> LeverSchedule:

@@ -60,12 +60,32 @@ class Hazard(StrictModel):
     word_of_mouth: interval(0, 50) = Field(
         1.5, description="hazard rises by this times the share of household members holding a card"
     )
+    prefecture_log_rr: list[interval(-5, 5)] = Field(
+        default_factory=lambda: [0.0] * 47,
+        description="log hazard ratio by prefecture (JIS order 01..47), on top of the municipality type",
+    )
+    lever_age_log_rr: list[interval(-5, 5)] = Field(
+        default_factory=lambda: [0.0] * 21,
+        description="log ratio of the response to the levers (mailings, points, payout) by age band: who "
+        "answers a campaign is not who applied unprompted",
+    )
+    lever_prefecture_log_rr: list[interval(-5, 5)] = Field(
+        default_factory=lambda: [0.0] * 47,
+        description="log ratio of the response to the levers by prefecture (local campaigns, support desks)",
+    )
 
-    @field_validator("age_log_rr")
+    @field_validator("age_log_rr", "lever_age_log_rr")
     @classmethod
     def _bands(cls, v: list[float]) -> list[float]:
         if len(v) != 21:
             raise ValueError(f"has {len(v)} values; 21 are required (one per age band 0-4 .. 100+)")
+        return v
+
+    @field_validator("prefecture_log_rr", "lever_prefecture_log_rr")
+    @classmethod
+    def _prefectures(cls, v: list[float]) -> list[float]:
+        if len(v) != 47:
+            raise ValueError(f"has {len(v)} values; 47 are required (one per prefecture, JIS order)")
         return v
 
 
@@ -73,6 +93,7 @@ class MailOut(StrictModel):
     """Application forms mailed to residents without a card (e.g. J-LIS's QR-code forms)."""
 
     name: str
+    known_from: Date | None = Field(None, description="when the mailing was announced (None: when it starts)")
     start: Date
     spread_days: interval(1, 365) = 30.0
     coverage: Fraction = Field(1.0, description="share of residents without a card who receive the form")
@@ -90,18 +111,34 @@ def _default_mailouts() -> list[MailOut]:
             lift=2.0,
             decay_days=60,
         ),  # fmt: skip
-        MailOut(name="qr_forms_2019", start=dt.date(2019, 12, 1), spread_days=120, coverage=0.5, lift=1.0),
-        MailOut(name="qr_forms_2021", start=dt.date(2021, 1, 1), spread_days=90, coverage=1.0, lift=1.0),
+        # J-LIS mailed QR-code application forms to every resident without a card from late December
+        # 2020 to March 2021 (FIGURES.md: mailings to non-holders from 2020-12)
+        MailOut(name="qr_forms_2020", start=dt.date(2020, 12, 20), spread_days=100, coverage=1.0, lift=1.0),
     ]
 
 
 class Enclosures(StrictModel):
     """Leaflets enclosed with health-insurance card renewals (保険証更新時の同封)."""
 
-    from_date: Date = dt.date(2019, 6, 1)
+    from_date: Date = dt.date(2020, 7, 1)
     months: list[interval(1, 12, integer=True)] = Field(default_factory=lambda: [8, 10])
     coverage: Fraction = Field(0.3, description="share of residents whose insurance card is renewed in those months")
     lift: Lift = 0.3
+
+
+class Deadline(StrictModel):
+    """A card-application deadline and the day it was announced: a rush builds only toward a deadline
+    residents know of, and an extension announced later replaces it from that day."""
+
+    date: Date
+    announced: Date | None = Field(None, description="day the deadline became known (None: the phase start)")
+
+
+class Amount(StrictModel):
+    """Points on offer from a date (phase 2: 5,000 for the card from 2022-01-01, +15,000 from 2022-06-30)."""
+
+    start: Date
+    points: interval(0, 100_000)
 
 
 class PointsPhase(StrictModel):
@@ -109,21 +146,48 @@ class PointsPhase(StrictModel):
 
     enabled: bool = True
     start: Date
-    deadlines: list[Date] = Field(description="card-application deadlines, as announced and extended")
+    announced: Date | None = Field(None, description="when the phase was announced (None: at its start)")
+    deadlines: list[Deadline] = Field(description="card-application deadlines, as announced and extended")
     points: interval(0, 100_000) = 5000.0
+    amounts: list[Amount] = Field(default_factory=list,
+                                  description="points on offer from each date (empty: `points` throughout)")
     lift_per_5000: Lift = Field(0.8, description="hazard lift for 5,000 points")
     value_elasticity: interval(0, 2) = Field(0.7, description="lift grows as (points / 5000) ** elasticity")
     rush: Lift = Field(2.0, description="extra lift just before a deadline")
     rush_days: PositiveFloat = Field(20.0, description="how far ahead of a deadline the rush builds (e-folding days)")
     take_up: Fraction = Field(0.5, description="share of card holders who claim the points")
+    anticipation: Fraction = Field(
+        0.0, description="share of the points lift felt between the announcement and the start (residents who "
+        "apply early to be ready)",
+    )
+
+    @field_validator("deadlines", mode="before")
+    @classmethod
+    def _plain_dates(cls, v: object) -> object:
+        """A plain date is a deadline known from the phase's start."""
+        if isinstance(v, list):
+            return [{"date": d} if isinstance(d, dt.date | str) else d for d in v]
+        return v
 
     @model_validator(mode="after")
     def _order(self) -> PointsPhase:
         if not self.deadlines:
             raise ValueError("deadlines must list at least one date")
-        if sorted(self.deadlines) != list(self.deadlines) or self.deadlines[0] <= self.start:
+        dates = [d.date for d in self.deadlines]
+        if sorted(dates) != dates or dates[0] <= self.start:
             raise ValueError("deadlines must be in order and after start")
+        known = [d.announced or self.start for d in self.deadlines]
+        if sorted(known) != known or any(k > d for k, d in zip(known, dates, strict=True)):
+            raise ValueError("each deadline must be announced before it falls, in order of announcement")
         return self
+
+    def points_on(self, day: dt.date) -> float:
+        """Points on offer on ``day``."""
+        v = self.points
+        for a in sorted(self.amounts, key=lambda a: a.start):
+            if a.start <= day:
+                v = a.points
+        return v
 
 
 class Points(StrictModel):
@@ -135,14 +199,26 @@ class Points(StrictModel):
         description="phase 2 responds like phase 1 (its lift_per_5000, rush and rush_days, scaled by the points "
         "value through value_elasticity): a forecast then carries phase 1's fitted response forward",
     )
-    phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), deadlines=[dt.date(2021, 4, 30)], points=5000,
-                                      take_up=0.5)  # fmt: skip
+    # phase 1: card by 2021-03-31, moved to 2021-04-30 with the third supplementary budget (cabinet decision
+    # 2020-12-15: the announcement date is an assumption, FIGURES.md gives the deadlines only)
+    # announced in the economic measures of 2019-12-05 (assumed date: the bundled sources do not give it)
+    phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), announced=dt.date(2019, 12, 5), points=5000,
+                                      take_up=0.5,
+                                      deadlines=[Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 7, 1)),
+                                                 Deadline(date=dt.date(2021, 4, 30),
+                                                          announced=dt.date(2020, 12, 15))])  # fmt: skip
+    # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md);
+    # deadline 2022-09-30 -> 2022-12-31 -> 2023-02-28 (announcement dates assumed, see rollout_options.yaml)
     phase2: PointsPhase = PointsPhase(
         start=dt.date(2022, 1, 1),
-        deadlines=[dt.date(2022, 9, 30), dt.date(2022, 12, 31), dt.date(2023, 2, 28)],
-        points=20000,
+        announced=dt.date(2021, 11, 19),
+        deadlines=[Deadline(date=dt.date(2022, 9, 30), announced=dt.date(2022, 1, 1)),
+                   Deadline(date=dt.date(2022, 12, 31), announced=dt.date(2022, 9, 20)),
+                   Deadline(date=dt.date(2023, 2, 28), announced=dt.date(2022, 12, 9))],
+        points=5000,
+        amounts=[Amount(start=dt.date(2022, 1, 1), points=5000), Amount(start=dt.date(2022, 6, 30), points=20000)],
         take_up=0.6,
-    )
+    )  # fmt: skip
 
 
 class Payout(StrictModel):
@@ -167,13 +243,27 @@ class Support(StrictModel):
     lift: Lift = Field(0.3, description="lift for a resident of literacy 0, falling linearly to 0 at literacy 1")
 
 
+class Expansion(StrictModel):
+    """Added J-LIS production capacity: decided on a day, in service after a lead time, at a cost."""
+
+    name: str
+    decided: Date
+    lead_days: interval(0, 730, integer=True) = Field(120, description="days from decision to first cards")
+    cards_per_day: PositiveFloat
+    cost_yen: NonNegativeFloat = Field(0.0, description="one-off cost (yen), reported per option")
+
+
 class Production(StrictModel):
-    """J-LIS card production (地方公共団体情報システム機構)."""
+    """J-LIS card production (地方公共団体情報システム機構): a line whose capacity grew in steps."""
 
     capacity: list[tuple[Date, PositiveFloat]] = Field(
-        default_factory=lambda: [(dt.date(2016, 1, 1), 115_000.0), (dt.date(2021, 1, 1), 150_000.0)],
-        description="(from date, cards per production day)",
+        # 2016: designed for 115,000 cards a day (Nikkei xTECH 2016); 2021: 300-400万 a month was the stated
+        # limit (Nishinippon 2021): 3.5M / 21 production days = about 167,000 a day; the month the line
+        # reached that level is not in the sources and is assumed here (2020-10, after the payout surge)
+        default_factory=lambda: [(dt.date(2016, 1, 1), 115_000.0), (dt.date(2020, 10, 1), 167_000.0)],
+        description="(from date, cards per production day), from the sources",
     )
+    expansions: list[Expansion] = Field(default_factory=list, description="capacity an option adds")
     weekdays_only: bool = True
     checking_days: interval(0, 60, integer=True) = Field(7, description="days from application to production queue")
     shipping_days: interval(0, 60, integer=True) = Field(5, description="days from production to the town hall")
@@ -182,11 +272,18 @@ class Production(StrictModel):
 class Handover(StrictModel):
     """Municipal handover by appointment (交付窓口): counters shared with PIN resets and renewals."""
 
-    notice_days: PositiveFloat = Field(14.0, description="mean days from card arrival to the holder's appointment")
-    counter_minutes_per_10k: PositiveFloat = Field(
-        300.0, description="counter minutes per business day per 10,000 residents"
+    notice_days: PositiveFloat = Field(14.0, description="mean days from card arrival to the holder's booking")
+    staff_per_100k: dict[Literal["special_ward", "designated_city", "city", "town_village"], PositiveFloat] = Field(
+        default_factory=lambda: {"special_ward": 4.0, "designated_city": 4.0, "city": 5.0, "town_village": 7.0},
+        description="handover desk staff per 100,000 residents, by municipality type",
     )
-    minutes_per_handover: PositiveFloat = 15.0
+    surge_staff_from: Date = Field(dt.date(2020, 10, 1), description="day municipalities added handover staff")
+    surge_staff_factor: interval(1, 20) = Field(
+        3.0, description="staff multiplier from surge_staff_from (Adachi handed over 31,700 cards in March 2021)"
+    )
+    opening_hours: interval(1, 24) = Field(7.0, description="counter hours on a business day (08:30-17:15, lunch)")
+    uncollected_share: Fraction = Field(0.02, description="share of cards at the town hall never collected")
+    minutes_per_handover: PositiveFloat = Field(15.0, description="counter minutes per card handed over")
     minutes_per_pin_reset: PositiveFloat = 10.0
     minutes_per_renewal: PositiveFloat = 10.0
     weekend_open_share: Fraction = Field(0.3, description="share of municipalities with weekend handover slots")
@@ -208,15 +305,31 @@ class Calibration(StrictModel):
     weights: dict[Literal["national", "prefecture", "age_band"], NonNegativeFloat] = Field(
         default_factory=lambda: {"national": 4.0, "prefecture": 1.0, "age_band": 1.0}
     )
-    write_fitted: str | None = Field(
-        "scenarios/rollout_fitted.json", description="where the fitted values are also written (for forecasts)"
+    promote_to: str | None = Field(
+        None, description="tracked file `twin calibrate --promote` copies the converged fit to (for forecasts)"
     )
-    max_evaluations: interval(1, 1000, integer=True) = 60
+    rake: list[Literal["age", "prefecture"]] = Field(
+        default_factory=lambda: ["age", "prefecture"],
+        description="effects fitted by iterative proportional adjustment between least-squares rounds: age (hazard "
+        "and lever response by age band), prefecture (the same by prefecture)",
+    )
+    last_release: Date | None = Field(
+        None, description="fit only releases up to this date (backtests); later releases are held out"
+    )
+    geography: Literal["prefecture_type", "municipality"] = Field(
+        "prefecture_type",
+        description="where the optimiser searches: municipalities pooled by prefecture and type (fast), or all "
+        "1,741; the report always gives the fit of the full 1,741-municipality model at the fitted values",
+    )
+    sensitivity: list[str] = Field(
+        default_factory=lambda: ["handover.surge_staff_factor", "handover.staff_per_100k", "handover.notice_days"],
+        description="fixed parameters whose effect on the fit the report shows (each scaled x0.5 .. x2)",
+    )
 
-    @field_validator("write_fitted")
+    @field_validator("promote_to")
     @classmethod
     def _confined(cls, v: str | None) -> str | None:
-        """A scenario file may only name a .json file inside the working tree (it is written without asking)."""
+        """A scenario file may only name a .json file inside the working tree (`--promote` writes it)."""
         if v is None:
             return v
         from pathlib import PurePath
@@ -239,7 +352,16 @@ class Calibration(StrictModel):
         return v
 
 
+class Policy(StrictModel):
+    """What an option assumes, and the day everything it assumes was known (a forecast made that day
+    could have used it)."""
+
+    known_on: Date | None = Field(None, description="day the last of the option's assumptions became known")
+    assumes: list[str] = Field(default_factory=list, description="the option's assumptions, one sentence each")
+
+
 class Params(StrictModel):
+    policy: Policy = Policy()
     fidelity: Literal["aggregate", "agent"] = "aggregate"
     agent_sample: interval(0, 1, lo_open=True) = Field(0.0002, description="share of residents that are Mesa agents")
     stochastic: bool = Field(True, description="draw applications (binomial); false: expected values")
@@ -258,6 +380,9 @@ class Params(StrictModel):
     calibrated_from: str | None = Field(
         None, description="JSON file of fitted values (written by `twin calibrate`) applied over these params"
     )
+    allow_unconverged: bool = Field(
+        False, description="run from a fitted file whose optimiser did not converge (flagged in the report)"
+    )
 
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
@@ -268,7 +393,11 @@ SOURCED = {
     "points.phase2": "MIC: 5,000 + 7,500 + 7,500 points; deadlines 2022-09-30 -> 2022-12-31 -> 2023-02-28",
     "payout": "MIC: Special Cash Payments from 2020-04-20; applications May 2020 159万, June 99万 (jp24h)",
     "support.start": "seed document: about 90,000 support shops, 1,688 municipalities with support plans (2020)",
-    "handover.counter_minutes_per_10k": "j-cast 2021-10: Adachi handed over 31,700 cards in March 2021 "
-    "(about 20 per 10,000 residents per business day at 15 min)",
+    "handover.surge_staff_factor": "j-cast 2021-10: Adachi (about 690,000 residents) handed over 2,000 cards a "
+    "month normally and 31,700 in March 2021",
+    "mailouts": "J-LIS: QR-code forms to residents without a card from 2020-12 (FIGURES.md)",
+    "enclosures.from_date": "forms enclosed with health-insurance card renewals from 2020-07 (FIGURES.md)",
+    "points.phase1.deadlines": "MIC: card application by 2021-03-31, moved to 2021-04-30 (announcement date assumed)",
+    "points.phase2.amounts": "MIC: 5,000 from 2022-01-01, +7,500 +7,500 from 2022-06-30",
     "handover.renewal_years": "J-LIS: electronic certificates are valid for 5 years",
 }

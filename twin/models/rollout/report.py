@@ -50,7 +50,7 @@ def points_budget(p: Params, r: RolloutResult) -> dict[str, float]:
         ph = getattr(p.points, name)
         if not ph.enabled or ph.start > r.day0 + dt.timedelta(days=r.n_days - 1):
             continue
-        k = min(r.n_days - 1, (ph.deadlines[-1] - r.day0).days)
+        k = min(r.n_days - 1, (ph.deadlines[-1].date - r.day0).days)
         out[name] = ph.take_up * holders[k] / r.scale * ph.points
     return out
 
@@ -212,6 +212,8 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
     axes[0].legend(fontsize=7)
     axes[1].plot(x, _rolling(r.daily["wait_production_days"], 14), label="J-LIS production")
     axes[1].plot(x, _rolling(r.daily["wait_counter_days"], 14), label="town-hall counter")
+    axes[1].plot(x, _rolling(r.daily["wait_counter_days_big_cities"], 14), label="counter, special wards and "
+                 "designated cities")  # fmt: skip
     axes[1].set_ylabel("days waited (14-day mean)")
     axes[1].set_title("Waiting days")
     axes[1].legend(fontsize=8)
@@ -221,6 +223,48 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
     fig.text(0.01, -0.06, foot, fontsize=8, color="#555")
     figs.append(Figure("backlog_waits", fig, "Where applications wait: backlog by stage and days waited."))
     return figs
+
+
+def monthly(o: OptionOutcome, year: int) -> list[dict[str, float]]:
+    """Month by month in ``year`` (mean over replications): applications and cards issued in the month,
+    cards held, the applied-but-not-issued backlog and the waits at month end."""
+    r0 = o.runs[0]
+    days = [r0.day0 + dt.timedelta(days=k) for k in range(r0.n_days)]
+    out = []
+    for month in range(1, 13):
+        ks = [k for k, d in enumerate(days) if d.year == year and d.month == month]
+        if not ks:
+            continue
+        a, b = ks[0], ks[-1]
+
+        def mean(key: str, how: str, a: int = a, b: int = b) -> float:
+            vals = []
+            for r in o.runs:
+                x = r.daily[key]
+                if how == "sum":
+                    vals.append(float(x[a : b + 1].sum()) / r.scale)
+                elif how == "end":
+                    vals.append(float(x[b]) / r.scale)
+                else:
+                    vals.append(float(np.nanmean(x[a : b + 1])) if np.isfinite(x[a : b + 1]).any() else np.nan)
+            return float(np.mean(vals))
+
+        out.append({"month": f"{year}-{month:02d}", "applications": mean("applications", "sum"),
+                    "issued": mean("issued", "sum"), "held": mean("holders", "end"),
+                    "backlog_applied_not_issued": mean("backlog_applied_not_issued", "end"),
+                    "production_capacity": mean("production_capacity", "sum"),
+                    "wait_counter_days_big_cities": mean("wait_counter_days_big_cities", "mean"),
+                    "wait_counter_days": mean("wait_counter_days", "mean")})  # fmt: skip
+    return out
+
+
+def policy_rows(outcomes: list[OptionOutcome]) -> list[list[Any]]:
+    rows = []
+    for o in outcomes:
+        pol = o.params.policy
+        cost = sum(e.cost_yen for e in o.params.production.expansions)
+        rows.append([o.name, pol.known_on.isoformat() if pol.known_on else "", "; ".join(pol.assumes), cost / 1e8])
+    return rows
 
 
 def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: int) -> tuple[list[Section], dict]:
@@ -276,10 +320,39 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
     )
     out = [
         Section("The answer", [intro, table, figs[0]]),
+        Section("Options as policy", [Table("What each option assumes and when it was known",
+                                            ["option", "known on", "assumes", "added production cost (億円)"],
+                                            policy_rows(outcomes),
+                                            formats={"added production cost (億円)": "{:,.0f}"})]),
+    ]  # fmt: skip
+    r_end = outcomes[0].runs[0].day0 + dt.timedelta(days=outcomes[0].runs[0].n_days - 1)
+    forecast: dict[str, Any] = {}
+    if r_end >= dt.date(2022, 12, 31):
+        o = outcomes[0]
+        rows_m = monthly(o, 2022)
+        forecast = {"option": o.name, "assumes": list(o.params.policy.assumes), "months": rows_m}
+        out.append(Section(f"2022 forecast: {o.name}", [
+            Paragraph("Assumptions: " + " ".join(f"({i + 1}) {a}." for i, a in enumerate(o.params.policy.assumes))
+                      + f" Known on {o.params.policy.known_on}. Fitted to MIC releases up to 2021-12 only; the 2022 "
+                      "releases are held out and not bundled."),
+            Table(f"Month by month, 2022 ({o.name}, mean of {len(o.runs)} replication(s))",
+                  ["month", "applications", "issued", "held (end)", "applied, not issued (end)",
+                   "production capacity", "counter wait, big cities (days)", "counter wait, all (days)"],
+                  [[m["month"], m["applications"], m["issued"], m["held"], m["backlog_applied_not_issued"],
+                    m["production_capacity"], m["wait_counter_days_big_cities"], m["wait_counter_days"]]
+                   for m in rows_m],
+                  formats={"applications": "{:,.0f}", "issued": "{:,.0f}", "held (end)": "{:,.0f}",
+                           "applied, not issued (end)": "{:,.0f}", "production capacity": "{:,.0f}",
+                           "counter wait, big cities (days)": "{:.1f}", "counter wait, all (days)": "{:.1f}"}),
+        ]))  # fmt: skip
+    out += [
         Section("Fit to the published counts", [fit, *figs[1:-1]]),
         Section("Where applications wait", [figs[-1]]),
     ]
-    return out, {"options": heads, "fit_rms_relative_error": rms}
+    summary: dict[str, Any] = {"options": heads, "fit_rms_relative_error": rms}
+    if forecast:
+        summary["forecast_2022"] = forecast
+    return out, summary
 
 
 def assumptions(params: Params) -> list[Assumption]:

@@ -31,7 +31,15 @@ def resolve(path: str) -> Path:
 
 
 def observed_for(params: Params, start: dt.date, end: dt.date, *, strict: bool = True) -> Observed:
-    """The observed releases; ``strict=False`` reads only the release folders dated inside [start, end]."""
+    """The observed releases; ``strict=False`` reads only the release folders dated inside [start, end].
+
+    ``calibration.last_release`` holds later releases out (backtests): they are not read at all."""
+    last = params.calibration.last_release
+    if last is not None:
+        if last < start:
+            raise InputError(f"params.calibration.last_release: {last} is before calendar.start {start}")
+        end = min(end, last)
+        strict = False
     return load_observed(resolve(params.calibration.observed), start, end, only_inside=not strict)
 
 
@@ -51,7 +59,7 @@ def cells_for(obs: Observed, release: str) -> Cells:
             "(demographics.csv); extend the calendar to include one (e.g. 2017-05-15)"
         )
     j = min(with_ages, key=lambda k: abs(k - i))
-    return build_cells(obs.muni_population[i], obs.muni_type, obs.band_population[j])
+    return build_cells(obs.muni_population[i], obs.muni_type, obs.band_population[j], obs.prefecture)
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -59,6 +67,15 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     node: Any = data
     for k, part in enumerate(parts):
+        if isinstance(node, list):  # a list of named blocks (mailouts): address one by its name
+            named = {x.get("name"): x for x in node if isinstance(x, dict)}
+            if part not in named:
+                raise InputError(f"{path}: {'.'.join(parts[:k])} has no entry named {part!r} "
+                                 f"(allowed: {', '.join(map(str, named))})")  # fmt: skip
+            if k == len(parts) - 1:
+                raise InputError(f"{path}: names a whole block, not a parameter")
+            node = named[part]
+            continue
         if not isinstance(node, dict) or part not in node:
             done = ".".join(parts[:k]) or "params"
             allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not a block)"
@@ -72,6 +89,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 def get_path(params: Params, path: str) -> Any:
     node: Any = params.model_dump(mode="python")
     for part in path.split("."):
+        if isinstance(node, list):
+            node = {x.get("name"): x for x in node if isinstance(x, dict)}
         if not isinstance(node, dict) or part not in node:
             raise InputError(f"calibration.fit: {path}: is not a parameter path (e.g. hazard.base_per_year)")
         node = node[part]
@@ -91,22 +110,35 @@ def with_values(params: Params, values: dict[str, float], where: str = "calibrat
         raise InputError(f"{where}: {loc}: {describe_value(first.get('input'))} {first['msg']}") from None
 
 
-def read_fitted(path: str) -> dict[str, float]:
+def read_fitted(path: str, *, need_converged: bool = True) -> dict[str, Any]:
+    """Fitted values (numbers, and lists for raked effects) from a ``twin calibrate`` fitted file.
+
+    A file whose fit did not converge is refused unless ``need_converged`` is false."""
     p = resolve(path)
     if not p.exists():
-        raise InputError(f"params.calibrated_from: {path}: no such file (run `twin calibrate` to write it)")
+        raise InputError(f"params.calibrated_from: {path}: no such file (run `twin calibrate --promote` to write it)")
     if not p.is_file():
         raise InputError(f"params.calibrated_from: {path}: is not a file (a JSON file written by `twin calibrate`)")
     try:
         data = json.loads(p.read_text())
-        fitted = data["fitted"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        fitted = dict(data["fitted"])
+        fitted.update(data.get("raked") or {})
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise InputError(
             f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')"
         ) from None
-    if not isinstance(fitted, dict) or not all(isinstance(v, int | float) for v in fitted.values()):
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if not all(number(v) or (isinstance(v, list) and all(number(x) for x in v)) for v in fitted.values()):
         raise InputError(f"params.calibrated_from: {path}: 'fitted' must map parameter paths to numbers")
-    return {str(k): float(v) for k, v in fitted.items()}
+    if need_converged and not data.get("converged", False):
+        raise InputError(
+            f"params.calibrated_from: {path}: converged: {data.get('converged')!r}; the fit did not converge "
+            "(set params.allow_unconverged: true to run from it anyway, flagged)"
+        )
+    return {str(k): (float(v) if number(v) else [float(x) for x in v]) for k, v in fitted.items()}
 
 
 def calibrated(base: Params, option: Params, option_name: str) -> Params:
@@ -114,7 +146,7 @@ def calibrated(base: Params, option: Params, option_name: str) -> Params:
     override a fitted parameter (the fitted value would silently win)."""
     if base.calibrated_from is None:
         return option
-    fitted = read_fitted(base.calibrated_from)
+    fitted = read_fitted(base.calibrated_from, need_converged=not base.allow_unconverged)
     for path in fitted:
         if get_path(option, path) != get_path(base, path):
             raise InputError(

@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from twin.models.rollout.chain import COUNTER_CLASSES, AppointmentPool, Counters, DelayLine, ProductionLine
-from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability_rate, static_log_hazard
+from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability_rate, lever_response, static_log_hazard
 from twin.models.rollout.levers import LeverSchedule, build_levers
 from twin.models.rollout.params import Params
 
@@ -29,8 +29,12 @@ SERIES = (
     "applications", "produced", "delivered_to_town_hall", "appointments", "issued", "pin_resets_served",
     "renewals_served", "backlog_checking_and_production", "backlog_in_transit", "backlog_awaiting_appointment",
     "backlog_counter_handover", "backlog_counter_pin_reset", "backlog_counter_renewal", "wait_production_days",
-    "wait_counter_days", "holders",
+    "wait_counter_days", "wait_counter_days_big_cities", "holders", "backlog_applied_not_issued", "uncollected",
+    "production_capacity",
 )  # fmt: skip
+
+#: municipality types whose counter waits are reported apart (FIGURES.md: 1-2 months in big cities)
+BIG_CITIES = ("special_ward", "designated_city")
 
 
 @dataclass
@@ -76,6 +80,29 @@ def step_schedule(points: list[tuple[dt.date, float]], day0: dt.date, n: int) ->
     return out
 
 
+def production_capacity(params: Params, day0: dt.date, n: int) -> np.ndarray:
+    """J-LIS cards per day: the sourced steps plus each expansion from its decision + lead time."""
+    cap = step_schedule(params.production.capacity, day0, n)
+    for e in params.production.expansions:
+        start = (e.decided - day0).days + e.lead_days
+        cap[max(0, start) :] += e.cards_per_day
+    return cap
+
+
+def counter_minutes(params: Params, cells: Cells, muni_pop: np.ndarray, day0: dt.date, n: int,
+                    business: np.ndarray, weekend: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Counter minutes per day and town hall: staff x opening hours, more staff from the surge day."""
+    from twin.population.municipalities import MUNICIPALITY_TYPES
+
+    ho = params.handover
+    staff = np.array([ho.staff_per_100k[t] for t in MUNICIPALITY_TYPES])[cells.muni_type] * muni_pop / 1e5
+    days = day0 + np.arange(n) * dt.timedelta(days=1)
+    surge = np.where(np.array([d >= ho.surge_staff_from for d in days]), ho.surge_staff_factor, 1.0)
+    open_ = np.where(business, 1.0 + ho.evening_extra, 0.0) + np.where(weekend, ho.weekend_open_share
+                                                                        * ho.weekend_capacity, 0.0)  # fmt: skip
+    return (open_ * surge)[:, None] * (staff * ho.opening_hours * 60.0)[None, :]
+
+
 class Rollout:
     """The whole chain for one option and one replication."""
 
@@ -93,34 +120,40 @@ class Rollout:
     ):
         self.p, self.cells, self.day0, self.n, self.scale, self.rng = params, cells, day0, n_days, scale, rng
         self.record_days = sorted(set(record_days or [])) or [n_days - 1]
+        M, X = cells.n_munis, N_BANDS * 2
         pop = cells.population * scale
-        self.unapplied = np.round(pop).astype(np.int64) if rng is not None else pop.copy()
-        self.cell_pop = self.unapplied.astype(np.float64).copy()
+        # residents without an application, as a (municipality, age band x sex) grid: the cells' own order
+        self.unapplied = (np.round(pop).astype(np.int64) if rng is not None else pop.copy()).reshape(M, X)
+        self.cell_pop = self.unapplied.astype(np.float64).reshape(-1).copy()
         m_pop = np.bincount(cells.muni, weights=pop, minlength=cells.n_munis)
         self.muni_pop = np.maximum(m_pop, 1e-9)  # expected residents: counter capacity and holding shares
+        pref = cells.prefecture[cells.muni]
         self.static = static_log_hazard(params.hazard, cells.band, cells.sex, cells.literacy,
-                                        cells.muni_type[cells.muni])  # fmt: skip
-        self.static_rate = np.exp(self.static)
+                                        cells.muni_type[cells.muni], pref)  # fmt: skip
+        self.static_rate = np.exp(self.static).reshape(M, X)
+        self.response = lever_response(params.hazard, cells.band, pref).reshape(M, X)
+        self.literacy_mix = cells.literacy.reshape(M, X)[0]
         self.levers = build_levers(params, day0, n_days)
         self.common = self.levers.common
         self.business, self.weekend = business_days(day0, n_days, closed_days)
-        M, X = cells.n_munis, N_BANDS * 2
         self.mix_index = cells.band * 2 + cells.sex
         self.production = ProductionLine(M, X, n_days)
-        self.capacity = step_schedule(params.production.capacity, day0, n_days) * scale
+        self.capacity = production_capacity(params, day0, n_days) * scale
         if params.production.weekdays_only:
             self.capacity = np.where(self.business, self.capacity, 0.0)
+        self.daily_capacity = self.capacity
         self.ship = DelayLine((M + X,), params.production.shipping_days)
         self.pool = AppointmentPool((M,), params.handover.notice_days)
         self.pool_mix = np.zeros(X)
+        self.uncollected = np.zeros(M)
         ho = params.handover
         self.counters = Counters(M, n_days, np.array([ho.minutes_per_handover, ho.minutes_per_pin_reset,
                                                       ho.minutes_per_renewal]))  # fmt: skip
         self.counter_mix = np.zeros(X)
-        factor = np.where(self.business, 1.0 + ho.evening_extra, 0.0) + np.where(
-            self.weekend, ho.weekend_open_share * ho.weekend_capacity, 0.0
-        )
-        self.counter_minutes = factor[:, None] * (self.muni_pop / 1e4 * ho.counter_minutes_per_10k)[None, :]
+        self.counter_minutes = counter_minutes(params, cells, self.muni_pop, day0, n_days, self.business, self.weekend)
+        from twin.population.municipalities import MUNICIPALITY_TYPES
+
+        self.big = np.isin(cells.muni_type, [MUNICIPALITY_TYPES.index(t) for t in BIG_CITIES])
         payout = self.levers.by_lever.get("payout", np.zeros(n_days))
         self.pin_surge = 1.0 + ho.payout_pin_surge * (payout / payout.max() if payout.max() > 0 else payout)
         self.holders_muni = np.zeros(M)
@@ -142,28 +175,31 @@ class Rollout:
         n0 = self.p.initial_applications * self.scale
         if n0 <= 0:
             return
-        w = self.unapplied * np.exp(self.static)
+        w = (self.unapplied * self.static_rate).reshape(-1)
         share = w / w.sum()
+        flat = self.unapplied.reshape(-1)
         if self.rng is not None:
-            apps = np.minimum(self.rng.multinomial(int(round(n0)), share), self.unapplied)
+            apps = np.minimum(self.rng.multinomial(int(round(n0)), share), flat)
         else:
-            apps = np.minimum(n0 * share, self.unapplied)
+            apps = np.minimum(n0 * share, flat)
         self._apply(0, apps)
 
     def _apply(self, day: int, apps: np.ndarray) -> None:
+        """Applications of ``day`` per cell (flat or as the (municipality, age-sex) grid)."""
+        apps = apps.reshape(self.unapplied.shape)
         self.unapplied -= apps.astype(self.unapplied.dtype, copy=False)
         apps = apps.astype(np.float64)
-        per_muni = np.bincount(self.cells.muni, weights=apps, minlength=self.cells.n_munis)
-        per_mix = np.bincount(self.mix_index, weights=apps, minlength=N_BANDS * 2)
+        per_muni = apps.sum(axis=1)
+        per_mix = apps.sum(axis=0)
         self.production.arrive(day, per_muni, per_mix)
         self.applied_mix += per_mix
         self.applied_total += float(per_muni.sum())
         self.daily["applications"][day] += float(per_muni.sum())
 
     def residents(self, day: int) -> None:
-        holder_share = (self.holders_muni / self.muni_pop)[self.cells.muni]
-        prob = daily_probability_rate(self.static_rate, self.cells.literacy, holder_share, self.common[day],
-                                 self.levers.support[day], self.p.hazard.word_of_mouth)  # fmt: skip
+        holder_share = (self.holders_muni / self.muni_pop)[:, None]
+        prob = daily_probability_rate(self.static_rate, self.literacy_mix, holder_share, self.common[day],
+                                      self.levers.support[day], self.p.hazard.word_of_mouth, self.response)  # fmt: skip
         if self.rng is not None:
             apps = self.rng.binomial(self.unapplied, prob)
         else:
@@ -182,7 +218,11 @@ class Rollout:
         arrived = self.ship.step(day, produced)
         M = self.cells.n_munis
         self.daily["delivered_to_town_hall"][day] = float(arrived[:M].sum())
-        booked = self.pool.step(arrived[:M])
+        lost = arrived[:M] * self.p.handover.uncollected_share
+        self.uncollected += lost
+        booked = self.pool.step(arrived[:M] - lost)
+        arrived = arrived.copy()
+        arrived[M:] *= 1.0 - self.p.handover.uncollected_share
         stock_mix = self.pool_mix + arrived[M:]
         stock_total = stock_mix.sum()
         booked_total = float(booked.sum())
@@ -211,11 +251,17 @@ class Rollout:
         d["pin_resets_served"][day] = float(served[:, 1].sum())
         d["renewals_served"][day] = float(served[:, 2].sum())
         jobs = float(waited.sum())
-        d["wait_counter_days"][day] = float(self.counters.days_waited(day, waited).sum()) / jobs if jobs > 0 else np.nan
+        days = self.counters.days_waited(day, waited)
+        d["wait_counter_days"][day] = float(days.sum()) / jobs if jobs > 0 else np.nan
+        jobs_big = float(waited[self.big].sum())
+        d["wait_counter_days_big_cities"][day] = float(days[self.big].sum()) / jobs_big if jobs_big > 0 else np.nan
 
     def record(self, day: int) -> None:
         d = self.daily
         d["holders"][day] = self.holders_muni.sum()
+        d["backlog_applied_not_issued"][day] = self.applied_total - d["holders"][day]
+        d["uncollected"][day] = float(self.uncollected.sum())
+        d["production_capacity"][day] = self.capacity[day]
         d["backlog_checking_and_production"][day] = self.production.backlog()
         d["backlog_in_transit"][day] = float(self.ship.in_transit()[: self.cells.n_munis].sum())
         d["backlog_awaiting_appointment"][day] = float(self.pool.stock.sum())
@@ -254,6 +300,7 @@ class Rollout:
             + float(self.ship.in_transit()[: self.cells.n_munis].sum())
             + float(self.pool.stock.sum())
             + float(self.counters.backlog()[:, 0].sum())
+            + float(self.uncollected.sum())
         )
 
     def result(self) -> RolloutResult:

@@ -1,0 +1,73 @@
+"""Backtests: a fit that saw only the past forecasts the releases it did not see.
+
+The cached fits in tests/rollout/data/ were made by ``twin calibrate scenarios/rollout_backtest_2020.yaml
+--promote`` (MIC releases up to 2020-12-01) and ``... rollout_backtest_2021h1.yaml --promote`` (up to
+2021-06-01); neither saw a later release. Here the twin runs on from each fit, in expected values at
+national 1:1, and every held-out release of 2021 must be within 5 % of MIC's count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from twin import scenario
+from twin.models.rollout import record_days
+from twin.models.rollout.observed import load_observed
+from twin.models.rollout.setup import cells_for, read_fitted, with_values
+from twin.models.rollout.simulate import Rollout
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+START, END = dt.date(2016, 1, 1), dt.date(2021, 12, 31)
+
+
+def forecast_errors(scenario_file: str, fitted_file: Path) -> dict[dt.date, float]:
+    """Relative error of the national cumulative at every release after the fit's last one."""
+    doc = json.loads(fitted_file.read_text())
+    assert doc["converged"] is True
+    last = dt.date.fromisoformat(doc["releases"][1])
+    s = scenario.load(ROOT / scenario_file)
+    base = s.options[0].params
+    assert base.calibration.last_release == last  # the fit saw nothing after this release
+    params = with_values(base, read_fitted(str(fitted_file)))
+    obs = load_observed(ROOT / "twin/data/card_issuance", START, END)
+    cells = cells_for(obs, s.spec.population.statistics)
+    n = (END - START).days + 1
+    r = Rollout(params, cells, START, n, rng=None, record_days=record_days(obs.dates, START, n)).run()
+    out = {}
+    for i, d in enumerate(obs.dates):
+        if d > last:
+            out[d] = float(r.daily["holders"][(d - START).days] / obs.national[i] - 1.0)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known miss: the fit to 2020-12 cannot see the QR mailing (2020-12-20 on) or "
+                   "the April 2021 deadline rush, which keep their defaults; measured -1.0 % (2021-01) .. -5.6 % "
+                   "(2021-06) .. -21.3 % (2021-12)")  # fmt: skip
+def test_fit_to_2020_12_forecasts_every_2021_release_within_5_percent() -> None:
+    errs = forecast_errors("scenarios/rollout_backtest_2020.yaml", DATA / "fitted_to_2020-12.json")
+    assert [d.isoformat() for d in errs][:2] == ["2021-01-01", "2021-02-01"] and len(errs) == 12
+    worst = max(errs, key=lambda d: abs(errs[d]))
+    assert all(abs(e) <= 0.05 for e in errs.values()), f"worst {worst}: {100 * errs[worst]:+.1f} %"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known miss: the fit to 2021-06 under-forecasts the second half of 2021; "
+                   "measured -5.2 % (2021-07) .. -15.9 % (2021-12)")  # fmt: skip
+def test_fit_to_2021_06_forecasts_2021_07_to_12_within_5_percent() -> None:
+    errs = forecast_errors("scenarios/rollout_backtest_2021h1.yaml", DATA / "fitted_to_2021-06.json")
+    assert [d.isoformat() for d in errs] == [f"2021-{m:02d}-01" for m in range(7, 13)]
+    worst = max(errs, key=lambda d: abs(errs[d]))
+    assert all(abs(e) <= 0.05 for e in errs.values()), f"worst {worst}: {100 * errs[worst]:+.1f} %"
+
+
+if __name__ == "__main__":  # the per-month table for the report: python tests/rollout/test_rollout_backtest.py
+    for f, fit in (("scenarios/rollout_backtest_2020.yaml", "fitted_to_2020-12.json"),
+                   ("scenarios/rollout_backtest_2021h1.yaml", "fitted_to_2021-06.json")):  # fmt: skip
+        for d, e in forecast_errors(f, DATA / fit).items():
+            print(f"{fit}  {d}  {100 * e:+.2f} %")

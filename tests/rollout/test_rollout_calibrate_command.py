@@ -1,0 +1,89 @@
+"""`twin calibrate` writes only to its --out folder, promotes only on request, and fails loudly.
+
+A tiny history (2016-01 .. 2017-05, two releases, one parameter) keeps each fit to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twin import scenario
+from twin.calibration import NotConverged, calibrate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = """name: rollout_tiny
+kind: rollout
+population: {{scale: 1.0, statistics: "20170515"}}
+calendar: {{start: 2016-01-01, end: 2017-05-31}}
+params:
+  stochastic: false
+  calibration:
+    observed: {observed}
+    last_release: 2017-05-15
+    promote_to: {promote}
+    rake: []
+    sensitivity: [handover.notice_days]
+    fit: {{initial_applications: [0.0, 20000000.0]}}
+"""
+
+
+def tiny(tmp_path: Path) -> Path:
+    f = tmp_path / "tiny.yaml"
+    f.write_text(TINY.format(observed=ROOT / "twin/data/card_issuance", promote=tmp_path / "promoted.json"))
+    return f
+
+
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+@pytest.mark.slow
+def test_calibrate_writes_only_its_out_folder_and_promotes_only_when_asked(tmp_path: Path) -> None:
+    before = git_status()
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "twin.cli", "calibrate", str(tiny(tmp_path)), "--out", str(out), "--workers", "1"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert git_status() == before  # nothing in the working tree changed
+    (folder,) = (out / "rollout_tiny").iterdir()
+    doc = json.loads((folder / "fitted.json").read_text())
+    assert doc["converged"] is True and "initial_applications" in doc["fitted"]
+    assert doc["stderr"]["initial_applications"] > 0 and doc["correlation"] == [[1.0]]
+    assert not (tmp_path / "promoted.json").exists()
+    page = (folder / "index.html").read_text()
+    assert "Converged" in page and "Sensitivity of the fixed parameters" in page and "Correlation matrix" in page
+    done = subprocess.run([*cmd, "--promote"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "promoted.json").read_text())["fitted"] == doc["fitted"]
+    assert git_status() == before
+
+
+@pytest.mark.slow
+def test_a_fit_that_does_not_converge_is_flagged_exits_non_zero_and_is_not_promoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scipy.optimize
+
+    real = scipy.optimize.least_squares
+
+    def gives_up(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        res = real(*args, **kwargs)
+        res.status, res.message = -1, "improper input parameters status returned from MINPACK."
+        return res
+
+    monkeypatch.setattr(scipy.optimize, "least_squares", gives_up)
+    s = scenario.load(tiny(tmp_path))
+    with pytest.raises(NotConverged, match="the fit did not converge"):
+        calibrate(s, out=tmp_path / "out", workers=0, promote=True)
+    (folder,) = (tmp_path / "out" / "rollout_tiny").iterdir()
+    assert json.loads((folder / "fitted.json").read_text())["converged"] is False
+    assert "NOT CONVERGED" in (folder / "index.html").read_text()
+    assert not (tmp_path / "promoted.json").exists()
+    assert NotConverged.exit_code == 1
