@@ -107,7 +107,7 @@ class RequestClass:
     service: tuple[Distribution, ...]  # one per station on the route
     timeout: float
     policy: RetryPolicy
-    hop: float = 0.0  # one-way network delay, seconds
+    hop: float | np.ndarray = 0.0  # one-way network delay, seconds (or one per request)
     #: optional fixed service times [request, attempt, stage] and jitter draws [request, attempt]
     #: (tests use them to give two engines the same randomness)
     service_table: np.ndarray | None = None
@@ -117,8 +117,17 @@ class RequestClass:
         self.sends = np.asarray(self.sends, dtype=np.float64)
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"{self.name}.timeout: {self.timeout!r} must be a number of seconds > 0")
-        if not (self.hop >= 0 and math.isfinite(self.hop)):
-            raise ValueError(f"{self.name}.hop: {self.hop!r} must be a number of seconds >= 0")
+        h = np.asarray(self.hop, dtype=np.float64)
+        if h.ndim > 1 or (h.ndim == 1 and len(h) != len(self.sends)) or not (np.all(h >= 0) and np.all(np.isfinite(h))):
+            raise ValueError(f"{self.name}.hop: must be seconds >= 0, one number or one per request")
+        self.hop = float(h) if h.ndim == 0 else h
+
+    @property
+    def max_hop(self) -> float:
+        return float(np.max(self.hop)) if np.ndim(self.hop) and len(self.hop) else float(np.max(self.hop, initial=0))
+
+    def hop_of(self, req: np.ndarray) -> np.ndarray | float:
+        return self.hop[req] if np.ndim(self.hop) else self.hop
         if len(self.service) != len(self.route) or not self.route:
             raise ValueError(f"{self.name}: one service distribution per station on the route")
         if len(self.sends) and np.any(np.diff(self.sends) < 0):
@@ -260,7 +269,7 @@ def simulate(
         if pos != sorted(pos) or len(set(pos)) != len(pos):
             raise ValueError(f"{c.name}.route: stations must follow the order {order}")
     if chunk is None:
-        slack = min((min(c.timeout, *(shed_after.get(s, np.inf) for s in c.route)) - 2 * c.hop
+        slack = min((min(c.timeout, *(shed_after.get(s, np.inf) for s in c.route)) - 2 * c.max_hop
                      + c.policy.min_delay) for c in classes) if classes else 1.0
         chunk = float(np.clip(slack, 0.01, 60.0))
     long_chunk = max(long_chunk, chunk)
@@ -269,7 +278,17 @@ def simulate(
     n_cls = len(classes)
     tbl = _Attempts()  # every attempt: class, request, attempt number, send time
     timeouts = np.array([c.timeout for c in classes])
-    hops = np.array([c.hop for c in classes])
+    scalar_hops = all(np.ndim(c.hop) == 0 for c in classes)
+    hops = np.array([c.hop if np.ndim(c.hop) == 0 else 0.0 for c in classes])
+
+    def hop_for(cl: np.ndarray, req: np.ndarray) -> np.ndarray:
+        if scalar_hops:
+            return hops[cl]
+        out = np.empty(len(cl))
+        for ci in np.unique(cl).tolist():
+            m = cl == ci
+            out[m] = classes[ci].hop_of(req[m])
+        return out
     lengths = np.array([len(c.route) for c in classes])
     retries_allowed = np.array([c.policy.retries for c in classes])
     # the state a long chunk may have to undo
@@ -363,7 +382,7 @@ def simulate(
                 k0 = int(m.sum())
                 if k0:
                     pending[c.route[0]] = pending[c.route[0]] + [
-                        (ns[m] + c.hop, ids[m], np.zeros(k0, dtype=np.int64), np.zeros(k0, dtype=bool))]
+                        (ns[m] + c.hop_of(nr[m]), ids[m], np.zeros(k0, dtype=np.int64), np.zeros(k0, dtype=bool))]
         for sname in order:
             chunks = pending[sname]
             if not chunks:
@@ -408,7 +427,7 @@ def simulate(
             fx.append(tally_station)
             # route on: next station, or back to the client
             send = tbl.send[ids]
-            timeout, hop, nstage = timeouts[cl], hops[cl], lengths[cl]
+            timeout, hop, nstage = timeouts[cl], hop_for(cl, tbl.req[ids]), lengths[cl]
             last = (stg + 1 == nstage) & ~shed
             back = last | shed
             heard = np.where(back, log.left, log.end) + hop  # the earliest the client can hear
@@ -521,17 +540,18 @@ def reference(
 
     def attempt(ci: int, req: int, k: int, send: float, result: simpy.Event):
         c = classes[ci]
-        yield env.timeout(c.hop)
+        hop = float(c.hop_of(np.array([req]))[0]) if np.ndim(c.hop) else c.hop
+        yield env.timeout(hop)
         for sg, sname in enumerate(c.route):
             s = float(c.service_table[req, k, sg]) if c.service_table is not None else None
             idx = yield from st[sname].visit(s, shed_after.get(sname))
             if st[sname]._reneged[idx]:
-                yield env.timeout(c.hop)
+                yield env.timeout(hop)
                 rows_resp[(ci, req, k)] = env.now - send
                 if not result.triggered:
                     result.succeed(("shed", env.now))
                 return
-        yield env.timeout(c.hop)
+        yield env.timeout(hop)
         if not result.triggered:
             result.succeed(("ok", env.now))
         rows_resp[(ci, req, k)] = env.now - send
