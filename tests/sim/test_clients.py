@@ -145,3 +145,26 @@ def test_retry_policy_refuses_bad_input(kwargs: dict, message: str) -> None:
 def test_negative_timeout_is_refused() -> None:
     with pytest.raises(ValueError, match=r"x.timeout: -1.0 must be"):
         RequestClass("x", np.zeros(1), ("p",), (Exponential(1.0),), -1.0, RetryPolicy())
+
+
+def _storm(policy: RetryPolicy, shed: dict | None) -> np.ndarray:
+    """A pool at 65 % load, a 2-minute surge to 130 %: goodput / first attempts per minute."""
+    rng = np.random.default_rng(8)
+    t = np.sort(np.concatenate([rng.uniform(0, 1200, rng.poisson(65 * 1200)),
+                                rng.uniform(120, 240, rng.poisson(65 * 120))]))
+    cls = [RequestClass("x", t, ("p",), (Exponential(0.01),), 1.0, policy, hop=0.005)]
+    r = simulate(cls, {"p": BatchStation(None, 1, Exponential(0.01), rng=rng)}, 1200.0, rng=rng, shed_after=shed)
+    return r.goodput[0] / np.maximum(r.first[0], 1)
+
+
+def test_immediate_retries_keep_the_pool_down_after_the_surge() -> None:
+    """Metastable failure: ten minutes after the surge ended, almost nothing gets through."""
+    ratio = _storm(RetryPolicy("immediate", 3), None)
+    assert ratio[:2].min() > 0.99  # fine before the surge
+    assert ratio[10:20].mean() < 0.2  # the surge is long gone, the storm is not
+
+
+def test_backoff_with_jitter_and_shedding_recover() -> None:
+    ratio = _storm(RetryPolicy("backoff_jitter", 3, base=0.5), {"p": 0.5})
+    assert ratio[:2].min() > 0.99
+    assert ratio[6:20].min() > 0.95  # back within two minutes of the surge's end
