@@ -228,6 +228,11 @@ class _Attempts:
         return ids
 
 
+def _pend(t: np.ndarray, ids: np.ndarray, stg: np.ndarray, dec: np.ndarray) -> tuple:
+    """A chunk of arrivals waiting to reach a station, with its earliest time."""
+    return (t, ids, stg, dec, float(t.min()) if len(t) else math.inf)
+
+
 class _Rollback(Exception):
     """A speculative long chunk created a retry inside itself: redo it in short chunks."""
 
@@ -382,21 +387,25 @@ def simulate(
                 k0 = int(m.sum())
                 if k0:
                     pending[c.route[0]] = pending[c.route[0]] + [
-                        (ns[m] + c.hop_of(nr[m]), ids[m], np.zeros(k0, dtype=np.int64), np.zeros(k0, dtype=bool))]
+                        _pend(ns[m] + c.hop_of(nr[m]), ids[m], np.zeros(k0, dtype=np.int64), np.zeros(k0, dtype=bool))]
         for sname in order:
             chunks = pending[sname]
             if not chunks:
                 continue
-            t, ids, stg, dec = ((np.concatenate([x[i] for x in chunks]) if len(chunks) > 1 else chunks[0][i])
-                                for i in range(4))
-            if t1 >= horizon:
-                now_mask = np.ones(len(t), dtype=bool)
-            else:
-                now_mask = t < t1
-            if not now_mask.any():
+            # only the chunks with something due before t1 are opened (a backlog's far-future
+            # arrivals at the next station stay untouched until their time comes)
+            last_chunk = t1 >= horizon
+            due_chunks = [x for x in chunks if last_chunk or x[4] < t1]
+            if not due_chunks:
                 continue
+            keep_chunks = [x for x in chunks if not (last_chunk or x[4] < t1)]
+            t, ids, stg, dec = ((np.concatenate([x[i] for x in due_chunks]) if len(due_chunks) > 1
+                                 else due_chunks[0][i]) for i in range(4))
+            now_mask = np.ones(len(t), dtype=bool) if last_chunk else t < t1
             rest = ~now_mask
-            pending[sname] = [(t[rest], ids[rest], stg[rest], dec[rest])] if rest.any() else []
+            if rest.any():
+                keep_chunks.append(_pend(t[rest], ids[rest], stg[rest], dec[rest]))
+            pending[sname] = keep_chunks
             t, ids, stg, dec = t[now_mask], ids[now_mask], stg[now_mask], dec[now_mask]
             o = np.argsort(t, kind="stable")
             t, ids, stg, dec = t[o], ids[o], stg[o], dec[o]
@@ -452,7 +461,7 @@ def simulate(
                     for sg in np.unique(stg[fwd & (cl == ci)]).tolist():
                         mm = fwd & (cl == ci) & (stg == sg)
                         nxt = c.route[sg + 1]
-                        pending[nxt] = pending[nxt] + [(log.end[mm], ids[mm], stg[mm] + 1, dec2[mm])]
+                        pending[nxt] = pending[nxt] + [_pend(log.end[mm], ids[mm], stg[mm] + 1, dec2[mm])]
 
     def snapshot() -> tuple:
         return (
