@@ -34,6 +34,7 @@ def model() -> FacilityModel:
     return FacilityModel(p, table, seed=11)
 
 
+@pytest.mark.slow
 def test_every_facility_is_an_agent_and_the_default_is_the_nation() -> None:
     p = Params()
     assert sum(p.facilities.count.values()) == 229_717
@@ -109,6 +110,7 @@ def test_reader_queues_are_the_stations_queues(model: FacilityModel) -> None:
     assert pd.reader_wait[card].max() > 0
 
 
+@pytest.mark.slow
 def test_wiring_july_2024_totals_by_type() -> None:
     """The per-facility volume is set from the July 2024 totals; the simulated month (adoption,
     opening days, weekdays, Poisson draws) must give them back by type."""

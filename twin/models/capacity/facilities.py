@@ -134,7 +134,8 @@ def daily_mean(params: Params, table: FacilityTable) -> np.ndarray:
     sourced totals (MHLW 医療保険部会 181, July 2024), given who was adopted and open that month."""
     fac, d = params.facilities, params.demand
     y, m = (int(x) for x in d.reference_month.split("-"))
-    days = [dt.date(y, m, 1) + dt.timedelta(days=i) for i in range(31) if (dt.date(y, m, 1) + dt.timedelta(days=i)).month == m]
+    first = dt.date(y, m, 1)
+    days = [first + dt.timedelta(days=i) for i in range(31) if (first + dt.timedelta(days=i)).month == m]
     weight = np.zeros(len(table))
     for day in days:
         weight += is_open(table, day) * WEEKDAY_FACTOR[day.weekday()]

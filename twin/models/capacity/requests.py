@@ -106,7 +106,8 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
         o = np.argsort(send[m])
         sends[name], hops[name] = send[m][o], hop[m][o]
-    send, hop, by_card = sends["eligibility_card"], hops["eligibility_card"], np.ones(len(sends["eligibility_card"]), bool)
+    send, hop = sends["eligibility_card"], hops["eligibility_card"]
+    by_card = np.ones(len(send), dtype=bool)
     if not rq.crl_cached and params.revocation.mode == "ocsp":
         cdn = rng.random(int(by_card.sum())) >= params.revocation.cdn_hit_rate
         sends["ocsp_reception"] = send[by_card][cdn]
