@@ -27,6 +27,16 @@ from twin.runs import ModelResult, RunContext
 __all__ = ["Params", "run"]
 
 
+def _first_weekday(day0, n_days: int):  # noqa: ANN001, ANN202
+    import datetime as dt
+
+    for i in range(n_days):
+        d = day0 + dt.timedelta(days=i)
+        if d.weekday() < 5:
+            return d
+    return day0
+
+
 def run(ctx: RunContext) -> ModelResult:
     spec = ctx.scenario.spec
     day0 = spec.calendar.start
@@ -51,10 +61,27 @@ def run(ctx: RunContext) -> ModelResult:
     summary = {"seed": ctx.seed, "fidelity": base.fidelity, "options": heads, "option_order": list(heads)}
     if agent_summary:
         summary["agent"] = agent_summary
+    extra = []
+    if base.requests.enabled:
+        from twin.models.capacity import report_requests
+        from twin.models.capacity.requests import run_day
+
+        days = {}
+        with ctx.progress("Request-level day", len(ctx.options)) as advance:
+            for opt in ctx.options:
+                p = opt.params
+                day = p.requests.day or _first_weekday(day0, n_days)  # type: ignore[attr-defined]
+                seq = ctx.seed_sequence("capacity.requests")
+                days[opt.name] = run_day(p, day, ctx.rng("capacity.requests"),  # type: ignore[arg-type]
+                                         agents=p.fidelity == "agent", seed=int(seq.generate_state(1)[0]))
+                report_requests.add_metrics(metrics, opt.name, days[opt.name])
+                advance(1)
+        summary["requests"] = {k: report_requests.headline(v) for k, v in days.items()}
+        extra = report_requests.sections(days)
     return ModelResult(
         metrics,
         summary,
-        report.sections(results, heads, agent_summary),
+        report.sections(results, heads, agent_summary) + extra,
         sources=report.SOURCES,
         assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
     )

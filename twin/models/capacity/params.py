@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
 
@@ -53,6 +53,7 @@ class Facilities(StrictModel):
     checks_reference_month: dict[Literal["hospital", "clinic", "dental", "pharmacy"], NonNegativeFloat] = Field(
         default_factory=lambda: {"hospital": 12.07e6, "clinic": 86.1e6, "dental": 14.2e6, "pharmacy": 92.6e6}
     )
+    size_cv: NonNegativeFloat = Field(0.8, description="spread of patient volume between facilities of a type")
     #: hours the type's patients come later than the clinic curve (the pharmacy after the clinic)
     hour_lag: dict[Literal["hospital", "clinic", "dental", "pharmacy"], interval(0, 6, integer=True)] = Field(
         default_factory=lambda: {"hospital": 0, "clinic": 0, "dental": 0, "pharmacy": 1}
@@ -148,6 +149,56 @@ class Agent(StrictModel):
     revoked_share: Fraction = Field(0.002, description="patients presenting a card revoked since (lost, moved)")
 
 
+class Retry(StrictModel):
+    """What a reception PC does when the centre does not answer in time (or answers "busy")."""
+
+    policy: Literal["none", "immediate", "backoff", "backoff_jitter"] = "backoff_jitter"
+    max_retries: interval(0, 20, integer=True) | None = Field(
+        3, description="retries after the first attempt; required: unbounded retries are refused")
+    base_seconds: NonNegativeFloat = Field(0.5, description="back-off before the first retry (doubles)")
+    cap_seconds: NonNegativeFloat = Field(30.0, description="longest back-off")
+
+    @field_validator("max_retries", mode="after")
+    @classmethod
+    def _bounded(cls, v: int | None) -> int:
+        if v is None:
+            raise ValueError("unbounded retries are refused; give a whole number 0-20")
+        return v
+
+
+class Surge(StrictModel):
+    """A burst of extra load (e.g. a ministry notice, a portal campaign, a relay failure upstream)."""
+
+    start: str = Field("09:00", pattern=r"^\d\d:\d\d$")
+    minutes: interval(1, 1440, integer=True) = 15
+    factor: PositiveFloat = Field(3.0, description="multiplier on the requests sent in the window")
+
+
+class Requests(StrictModel):
+    """Request-level simulation of one day: every check as requests through the pools (twin.sim.clients)."""
+
+    enabled: bool = Field(False, description="run the request-level day (per-minute latency and goodput)")
+    day: Date | None = Field(None, description="the day simulated (default: the calendar's first weekday)")
+    window: tuple[str, str] = Field(("00:00", "24:00"), description="time of day simulated (HH:MM)")
+    timeout_seconds: PositiveFloat = Field(5.0, description="client timeout of every request")
+    retry: Retry = Retry()
+    shed_after_seconds: PositiveFloat | None = Field(
+        None, description="admission control: a request waiting longer than this at a pool is refused (503)")
+    database: Pool = Field(default_factory=lambda: Pool(servers=8))
+    database_seconds: PositiveFloat = Field(0.0005, description="PostgreSQL round trip per lookup (assumed)")
+    tls_seconds: NonNegativeFloat = Field(0.0, description="added worker time per request for TLS (0: not measured)")
+    service_cv: NonNegativeFloat = Field(1.0, description="coefficient of variation of service times (1: exponential)")
+    hop_ms: dict[str, NonNegativeFloat] = Field(
+        default_factory=lambda: {"hokkaido": 12.0, "tohoku": 8.0, "kanto": 2.0, "chubu": 5.0, "kinki": 2.0,
+                                 "chugoku": 5.0, "shikoku": 6.0, "kyushu": 9.0, "okinawa": 18.0},
+        description="one-way network delay from each region to the data centre serving it")
+    staff_seconds: NonNegativeFloat = Field(20.0, description="staff keying an insured number before the check")
+    opening_burst: Fraction = Field(0.15, description="share of a session's patients waiting at the door")
+    surge: Surge | None = None
+    knee: bool = Field(True, description="find the knee by simulation (peak minute) beside Erlang C")
+    crl_cached: bool = Field(False, description="facilities check a cached CRL instead of asking OCSP")
+
+
 class Params(StrictModel):
     fidelity: Literal["aggregate", "agent"] = "aggregate"
     facilities: Facilities = Facilities()
@@ -163,6 +214,7 @@ class Params(StrictModel):
         default_factory=lambda: [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
     )
     agent: Agent = Agent()
+    requests: Requests = Requests()
 
     @model_validator(mode="after")
     def _complete(self) -> Params:

@@ -1,0 +1,170 @@
+"""Clients with timeouts and retries: the chunked batch engine is the per-attempt SimPy model.
+
+On the same requests, service times and jitter draws, :func:`twin.sim.clients.simulate` (batch
+stations, chunked, speculative long chunks) and :func:`twin.sim.clients.reference` (one SimPy
+process per attempt through :class:`twin.sim.Station`) must send the same attempts at the same
+times and see the same responses, for every retry policy, with and without admission control, in
+overload. Where Erlang C's assumptions hold (Poisson, steady, no retries) the simulated hourly p99
+must be Erlang C's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin.sim import BatchStation, Exponential
+from twin.sim.clients import OK, SHED, TIMEOUT, RequestClass, RetryPolicy, reference, simulate
+
+
+def _classes(seed: int, kind: str, n: int = 1500, route=("elig",), rate_factor: float = 1.2):
+    rng = np.random.default_rng(seed)
+    sends = np.sort(rng.uniform(0, n / (10 * rate_factor), n))  # 10 * rate_factor requests a second
+    table = rng.exponential(0.1, (n, 4, len(route)))
+    if len(route) > 1:
+        table[:, :, 1:] *= 0.1  # a light second station
+    jitter = rng.random((n, 4))
+    pol = RetryPolicy(kind, 3, base=0.5)
+    dists = tuple(Exponential(0.1) for _ in route)
+    return [RequestClass("check", sends, route, dists, 2.0, pol, hop=0.01, service_table=table,
+                         jitter_table=jitter)]
+
+
+def _same(a: dict, ref: dict) -> None:
+    o = np.lexsort((a["k"], a["req"], a["cls"]))
+    assert len(o) == len(ref["req"])
+    assert np.array_equal(a["req"][o], ref["req"])
+    assert np.array_equal(a["k"][o], ref["k"])
+    assert np.array_equal(a["outcome"][o], ref["outcome"])
+    assert np.allclose(a["send"][o], ref["send"], rtol=0, atol=1e-9)
+    fin = np.isfinite(ref["response"])
+    assert np.array_equal(fin, np.isfinite(a["response"][o]))
+    assert np.allclose(a["response"][o][fin], ref["response"][fin], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["none", "immediate", "backoff", "backoff_jitter"])
+@pytest.mark.parametrize("shed", [None, {"elig": 1.0}])
+def test_batch_clients_are_the_simpy_clients_attempt_by_attempt(kind: str, shed: dict | None) -> None:
+    cls = _classes(7, kind)
+    rng = np.random.default_rng(1)
+    got = simulate(cls, {"elig": BatchStation(None, 1, Exponential(0.1), rng=rng)}, 900.0, rng=rng,
+                   shed_after=shed, keep=True)
+    ref = reference(cls, {"elig": (1, Exponential(0.1))}, 900.0, rng=rng, shed_after=shed)
+    _same(got.attempts, ref)
+    assert got.deferred == 0
+    # overload: the scenario must actually exercise timeouts (and shedding where it is on)
+    assert (ref["outcome"] == TIMEOUT).any() or (ref["outcome"] == SHED).any()
+    assert (ref["outcome"] == OK).any()
+    if kind != "none":
+        assert got.retries.sum() > 0
+    # the tallies are the attempts
+    assert got.offered.sum() == len(ref["req"])
+    assert got.goodput.sum() == (ref["outcome"] == OK).sum()
+    assert got.timeouts.sum() == (ref["outcome"] == TIMEOUT).sum()
+    assert got.shed.sum() == (ref["outcome"] == SHED).sum()
+
+
+def test_two_station_route_matches_the_simpy_reference() -> None:
+    cls = _classes(3, "backoff_jitter", route=("elig", "db"))
+    rng = np.random.default_rng(2)
+    st = {"elig": BatchStation(None, 1, Exponential(0.1), rng=rng),
+          "db": BatchStation(None, 1, Exponential(0.01), rng=rng)}
+    got = simulate(cls, st, 900.0, rng=rng, shed_after={"elig": 1.0}, keep=True)
+    ref = reference(cls, {"elig": (1, Exponential(0.1)), "db": (1, Exponential(0.01))}, 900.0, rng=rng,
+                    shed_after={"elig": 1.0})
+    _same(got.attempts, ref)
+
+
+def test_long_chunks_give_the_short_chunk_answer() -> None:
+    cls = _classes(11, "backoff")
+    out = []
+    for long_chunk in (1.0, 60.0, 600.0):
+        rng = np.random.default_rng(5)
+        r = simulate(cls, {"elig": BatchStation(None, 1, Exponential(0.1), rng=rng)}, 900.0, rng=rng,
+                     long_chunk=long_chunk, keep=True)
+        out.append(r)
+    def ordered(a: dict) -> dict:
+        o = np.lexsort((a["k"], a["req"], a["cls"]))
+        return {k: v[o] for k, v in a.items()}
+
+    base = ordered(out[0].attempts)
+    for r in out[1:]:
+        a = ordered(r.attempts)
+        for f in ("req", "k", "send", "response", "outcome"):
+            assert np.array_equal(a[f], base[f], equal_nan=True)
+        assert np.array_equal(r.hist, out[0].hist)
+        for s in r.queue:
+            assert np.array_equal(r.queue[s], out[0].queue[s])
+
+
+def test_queue_length_per_minute_follows_the_backlog() -> None:
+    # 20 requests a second for 2 minutes at a server that does 10: the queue grows by ~600 a minute
+    rng = np.random.default_rng(0)
+    sends = np.arange(0, 120, 0.05)
+    cls = [RequestClass("x", sends, ("p",), (Exponential(0.1),), 1e6, RetryPolicy("none", 0))]
+    from twin.sim import Deterministic
+
+    cls[0].service = (Deterministic(0.1),)
+    r = simulate(cls, {"p": BatchStation(None, 1, Deterministic(0.1), rng=rng)}, 600.0, rng=rng)
+    assert r.queue["p"][1] == pytest.approx(600, abs=2)
+    assert r.queue["p"][2] == pytest.approx(1200, abs=2)
+    assert r.queue["p"][6] == pytest.approx(0, abs=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hourly_p99_is_erlang_c_where_its_assumptions_hold(seed: int) -> None:
+    from twin.models.capacity.queues import peak_p99
+
+    rng = np.random.default_rng(seed)
+    c, s, rho = 8, 0.05, 0.75
+    lam = rho * c / s
+    horizon = 3 * 3600 + 600
+    sends = np.sort(rng.uniform(0, horizon, rng.poisson(lam * horizon)))
+    cls = [RequestClass("x", sends, ("p",), (Exponential(s),), 1e6, RetryPolicy("none", 0))]
+    r = simulate(cls, {"p": BatchStation(None, c, Exponential(s), rng=rng)}, horizon, rng=rng)
+    erlang = peak_p99(lam, s, c)
+    for h in range(3):  # hourly p99 after a 10-minute warm-up
+        p99 = r.quantile(0.99, minutes=slice(10 + 60 * h, 70 + 60 * h))[0]
+        assert p99 == pytest.approx(erlang, rel=0.10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_retries": None}, "max_retries: None: retries need a whole-number limit"),
+        ({"max_retries": -1}, "max_retries: -1 must be >= 0"),
+        ({"base": -1.0}, "base: -1.0 must be"),
+        ({"kind": "forever"}, "kind: 'forever' is not one of"),
+    ],
+)
+def test_retry_policy_refuses_bad_input(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RetryPolicy(**kwargs)
+
+
+def test_negative_timeout_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"x.timeout: -1.0 must be"):
+        RequestClass("x", np.zeros(1), ("p",), (Exponential(1.0),), -1.0, RetryPolicy())
+
+
+def _storm(policy: RetryPolicy, shed: dict | None) -> np.ndarray:
+    """A pool at 65 % load, a 2-minute surge to 130 %: goodput / first attempts per minute."""
+    rng = np.random.default_rng(8)
+    t = np.sort(np.concatenate([rng.uniform(0, 1200, rng.poisson(65 * 1200)),
+                                rng.uniform(120, 240, rng.poisson(65 * 120))]))
+    cls = [RequestClass("x", t, ("p",), (Exponential(0.01),), 1.0, policy, hop=0.005)]
+    r = simulate(cls, {"p": BatchStation(None, 1, Exponential(0.01), rng=rng)}, 1200.0, rng=rng, shed_after=shed)
+    return r.goodput[0] / np.maximum(r.first[0], 1)
+
+
+def test_immediate_retries_keep_the_pool_down_after_the_surge() -> None:
+    """Metastable failure: ten minutes after the surge ended, almost nothing gets through."""
+    ratio = _storm(RetryPolicy("immediate", 3), None)
+    assert ratio[:2].min() > 0.99  # fine before the surge
+    assert ratio[10:20].mean() < 0.2  # the surge is long gone, the storm is not
+
+
+def test_backoff_with_jitter_and_shedding_recover() -> None:
+    ratio = _storm(RetryPolicy("backoff_jitter", 3, base=0.5), {"p": 0.5})
+    assert ratio[:2].min() > 0.99
+    assert ratio[6:20].min() > 0.95  # back within two minutes of the surge's end

@@ -1,0 +1,301 @@
+"""One day at request level: every reception's checks as requests that queue, time out and retry.
+
+The hourly Erlang C answer (:mod:`twin.models.capacity.queues`) assumes Poisson arrivals, a steady
+hour and clients that never give up. Monday 09:00 is none of these: thousands of clinics open in
+the same minute with patients at the door, a slow answer makes reception PCs retry, and a retry
+is more load. Here the day is played request by request through :mod:`twin.sim.clients`: the
+facilities' patients (:mod:`twin.models.capacity.facilities`) send an OCSP request (unless they
+check a cached CRL) and an eligibility lookup (which queries the database) over their region's
+network hop; Myna Portal logins and private verifiers add their own requests. The pools are
+batch stations with workers and queues; clients time out and retry by the scenario's policy; the
+pools can shed load. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
+retries and queue lengths, and the knee found by simulation beside Erlang C's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twin.models.capacity.facilities import (
+    REGIONS,
+    FacilityModel,
+    build_facilities,
+    is_open,
+    patient_counts,
+    patient_day,
+)
+from twin.models.capacity.params import Params
+from twin.models.capacity.queues import knee as erlang_knee
+from twin.models.failover.demand import hourly_demand
+from twin.models.failover.params import Demand as ShapeDemand
+from twin.sim import BatchStation, Gamma
+from twin.sim.clients import ClientResult, RequestClass, RetryPolicy, hist_quantile, simulate
+
+STATIONS = ("ocsp", "eligibility", "portal", "database")
+#: client classes and the pool whose latency they report
+GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", "ocsp_reception": "ocsp",
+          "ocsp_private": "ocsp", "portal": "portal"}
+
+
+def _minutes(s: str) -> int:
+    h, m = s.split(":")
+    return int(h) * 60 + int(m)
+
+
+def policy(params: Params) -> RetryPolicy:
+    r = params.requests.retry
+    return RetryPolicy(r.policy, int(r.max_retries), r.base_seconds, 2.0, r.cap_seconds)  # type: ignore[arg-type]
+
+
+def _dist(mean: float, cv: float) -> Gamma:
+    return Gamma.from_mean_cv(mean, max(cv, 1e-6)) if cv > 0 else Gamma.from_mean_cv(mean, 1e-6)
+
+
+def service_means(params: Params) -> dict[str, float]:
+    """Mean worker seconds per request at each pool (measured + TLS where set)."""
+    st, rq, rev = params.service_times, params.requests, params.revocation
+    ocsp = rev.presigned_share * st.ocsp_cached + (1 - rev.presigned_share) * st.ocsp_fresh
+    return {
+        "ocsp": ocsp + rq.tls_seconds,
+        "eligibility_card": st.eligibility_card_face + rq.tls_seconds,
+        "eligibility_number": st.eligibility_number + rq.tls_seconds,
+        "portal": st.portal_login + rq.tls_seconds,
+        "database": rq.database_seconds,
+    }
+
+
+@dataclass
+class Day:
+    """The inputs of a request-level day: first sends per class (seconds from the window start)."""
+
+    day: dt.date
+    start_minute: int
+    sends: dict[str, np.ndarray]
+    hops: dict[str, np.ndarray | float]
+    patients: int
+    facilities_operating: int
+    checks_by_type: dict[str, int]
+
+
+def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> Day:
+    """Patients at every facility, their checks and the other requests, for the scenario's window."""
+    rq = params.requests
+    table = build_facilities(params, rng)
+    model = FacilityModel(params, table, seed) if agents else None
+    if model is not None:
+        # Mesa decides who checks online and is open today (AgentSet.select)
+        on = np.zeros(len(table), dtype=bool)
+        on[[a.row for a in model.operating(day)]] = True
+    else:
+        on = is_open(table, day)
+        model = _ColumnarModel(params, table)
+    counts = patient_counts(model, day, rng, on)  # type: ignore[arg-type]
+    pd = patient_day(model, day, counts, rng, rq.opening_burst)  # type: ignore[arg-type]
+    w0, w1 = (_minutes(x) * 60.0 for x in rq.window)
+    hop_s = np.array([rq.hop_ms.get(r, 0.0) for r in REGIONS]) / 1000.0
+    keep = (pd.send >= w0) & (pd.send < w1)
+    send = pd.send[keep] - w0
+    hop = hop_s[table.region[pd.facility[keep]]]
+    method = pd.method[keep]
+    by_card = (method >= 1) & (method <= 3)
+    sends, hops = {}, {}
+    for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
+        o = np.argsort(send[m])
+        sends[name], hops[name] = send[m][o], hop[m][o]
+    send, hop = sends["eligibility_card"], hops["eligibility_card"]
+    by_card = np.ones(len(send), dtype=bool)
+    if not rq.crl_cached and params.revocation.mode == "ocsp":
+        cdn = rng.random(int(by_card.sum())) >= params.revocation.cdn_hit_rate
+        sends["ocsp_reception"] = send[by_card][cdn]
+        hops["ocsp_reception"] = hop[by_card][cdn]
+    # Myna Portal logins and private verifiers: the hourly shapes, Poisson within the hour
+    shape = ShapeDemand(
+        eligibility_checks_per_month=params.demand.checks_reference_total,
+        eligibility_reference_month=params.demand.reference_month, card_share_of_eligibility=0.0,
+        portal_logins_per_day=params.demand.portal_logins_per_day, payout_applications_per_day=0.0,
+        card_transactions_per_business_day=0.0,
+        private_verifier_checks_per_day=params.demand.private_verifier_checks_per_day,
+    )
+    base = hourly_demand(shape, day, 1)
+    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", base["ocsp"] - base["portal"])):
+        n = rng.poisson(np.maximum(per_hour, 0.0) * (1 - (params.revocation.cdn_hit_rate
+                                                           if name == "ocsp_private" else 0.0)))
+        t = np.repeat(np.arange(24) * 3600.0, n) + rng.uniform(0, 3600.0, int(n.sum()))
+        t = np.sort(t[(t >= w0) & (t < w1)]) - w0
+        sends[name] = t
+        hops[name] = float(hop_s.mean())
+    if rq.surge is not None:
+        s0 = _minutes(rq.surge.start) * 60.0 - w0
+        s1 = s0 + rq.surge.minutes * 60.0
+        for name in list(sends):
+            t = sends[name]
+            inside = (t >= s0) & (t < s1)
+            k = rng.poisson((rq.surge.factor - 1.0) * inside.sum())
+            if k <= 0:
+                continue
+            extra = rng.uniform(s0, s1, k)
+            h = hops[name]
+            if np.ndim(h):
+                h = np.concatenate([h, rng.choice(h[inside], k) if inside.any() else np.full(k, float(np.mean(h)))])
+            merged = np.concatenate([t, extra])
+            o = np.argsort(merged)
+            sends[name] = merged[o]
+            hops[name] = h[o] if np.ndim(h) else h
+    by_type = {t: int(counts[table.kind == k].sum()) for k, t in enumerate(("hospital", "clinic", "dental",
+                                                                                  "pharmacy"))}
+    return Day(day, _minutes(rq.window[0]), sends, hops, int(counts.sum()), int(on.sum()), by_type)
+
+
+class _ColumnarModel:
+    """The facility model's columns without Mesa agents (aggregate fidelity)."""
+
+    def __init__(self, params: Params, table: Any) -> None:
+        from twin.models.capacity.facilities import daily_mean
+
+        self.params, self.table = params, table
+        self.mean = daily_mean(params, table)
+
+    day_factor = FacilityModel.day_factor
+
+
+def stations(params: Params, rng: np.random.Generator, scale_servers: float = 1.0) -> dict[str, BatchStation]:
+    means = service_means(params)
+    out = {}
+    for name in STATIONS:
+        servers = params.requests.database.servers if name == "database" else params.pools[name].servers
+        out[name] = BatchStation(None, servers, _dist(means.get(name, means["ocsp"]), params.requests.service_cv),
+                                 rng=rng, name=name)
+    return out
+
+
+def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generator | None = None,
+            only: tuple[str, ...] | None = None, retries: bool = True) -> list[RequestClass]:
+    rq = params.requests
+    means = service_means(params)
+    cv = rq.service_cv
+    pol = policy(params) if retries else RetryPolicy("none", 0)
+    routes = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
+              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",)}
+    out = []
+    for name, sends in day.sends.items():
+        if only is not None and name not in only:
+            continue
+        route = routes[name]
+        dists = tuple(_dist(means["database"] if s == "database" else means[name if name in means else "ocsp"], cv)
+                      for s in route)
+        out.append(RequestClass(name, sends, route, dists, rq.timeout_seconds, pol, hop=day.hops[name]))
+    return out
+
+
+@dataclass
+class DayResult:
+    day: Day
+    result: ClientResult
+    knees: dict[str, dict[str, float]]
+    recovery: dict[str, Any]
+
+
+def run_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> DayResult:
+    d = build_day(params, day, rng, agents=agents, seed=seed)
+    w0, w1 = (_minutes(x) * 60.0 for x in params.requests.window)
+    shed = ({s: params.requests.shed_after_seconds for s in ("ocsp", "eligibility", "portal")}
+            if params.requests.shed_after_seconds else None)
+    res = simulate(classes(params, d), stations(params, rng), w1 - w0, rng=rng, shed_after=shed)
+    knees = find_knees(params, d, rng) if params.requests.knee else {}
+    return DayResult(d, res, knees, recovery(params, d, res))
+
+
+def recovery(params: Params, day: Day, r: ClientResult) -> dict[str, Any]:
+    """After the surge: how long until goodput is back to the first-attempt rate (metastability)."""
+    first = r.first.sum(axis=0).astype(float)
+    good = r.goodput.sum(axis=0).astype(float)
+    ratio = np.where(first > 0, good / np.maximum(first, 1), 1.0)
+    out: dict[str, Any] = {"goodput_share": float(good.sum() / max(r.offered.sum(), 1)),
+                           "requests_failed": int(r.failed.sum())}
+    surge = params.requests.surge
+    if surge is None:
+        return out
+    end = (_minutes(surge.start) + surge.minutes) - day.start_minute
+    after = ratio[end:]
+    ok = after >= 0.95
+    # the first minute from which goodput stays >= 95 % of first attempts for 10 minutes
+    rec = next((i for i in range(len(after) - 9) if ok[i:i + 10].all()), None)
+    out.update({"surge_end_minute": int(end), "recovered": rec is not None,
+                "minutes_to_recover": float(rec) if rec is not None else float("nan"),
+                "goodput_share_after_surge": float(good[end:].sum() / max(first[end:].sum(), 1))})
+    return out
+
+
+def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    """Per pool: the load multiplier where p99 in the busiest minutes reaches the SLO, by simulation
+    (with and without the clients' retries), beside Erlang C on the busiest hour's mean rate."""
+    out = {}
+    for pool, names in (("eligibility", ("eligibility_card", "eligibility_number")),
+                        ("ocsp", ("ocsp_reception", "ocsp_private"))):
+        names = tuple(n for n in names if n in day.sends and len(day.sends[n]))
+        if not names:
+            continue
+        allt = np.concatenate([day.sends[n] for n in names])
+        per_min = np.bincount((allt // 60).astype(int))
+        per_hour = np.bincount((allt // 3600).astype(int))
+        h = int(np.argmax(per_hour))
+        lam_h = per_hour[h] / 3600.0
+        means = service_means(params)
+        cnt = np.array([len(day.sends[n]) for n in names], dtype=float)
+        s_mean = float(sum(means[n if n in means else "ocsp"] * c for n, c in zip(names, cnt, strict=True)) / cnt.sum())
+        slo = params.pools[pool].slo_p99_seconds
+        servers = params.pools[pool].servers
+        e_knee = erlang_knee(lam_h, s_mean, servers, slo)
+        m = int(np.argmax(per_min))
+        lo_min = max(m - 1, 0)
+        win = (lo_min * 60.0, (m + 1) * 60.0)
+        row = {"erlang_c": float(e_knee), "peak_minute_over_hour": float(per_min[m] / 60.0 / lam_h),
+               "servers": float(servers), "service_seconds": s_mean}
+        for label, retries in (("simulated", False), ("simulated_with_retries", True)):
+            row[label] = _knee_sim(params, day, names, win, e_knee, retries, rng, pool, slo)
+        out[pool] = row
+    return out
+
+
+def _knee_sim(params: Params, day: Day, names: tuple[str, ...], win: tuple[float, float], hint: float,
+              retries: bool, rng: np.random.Generator, pool: str, slo: float) -> float:
+    """Bisection (on log scale) of the multiplier where the window's p99 passes the SLO."""
+    # the window's requests, thinned or copied to the multiplier: each request stands for `mult`
+    base = {n: day.sends[n][(day.sends[n] >= win[0]) & (day.sends[n] < win[1])] - win[0] for n in names}
+
+    def p99(mult: float) -> float:
+        sub = Day(day.day, day.start_minute, {}, {}, 0, 0, {})
+        for n, t in base.items():
+            k = rng.poisson(mult * len(t))
+            sub.sends[n] = t
+            # keep the within-window shape: resample the window's own times with jitter of a second
+            if len(t):
+                pick = np.sort(rng.choice(t, k) + rng.uniform(-0.5, 0.5, k))
+                sub.sends[n] = np.clip(pick, 0, win[1] - win[0] - 1e-9)
+            sub.hops[n] = float(np.mean(day.hops[n])) if np.ndim(day.hops[n]) else day.hops[n]
+        st = stations(params, rng)
+        st = {pool: st[pool], "database": st["database"]} if pool == "eligibility" else {pool: st[pool]}
+        cl = classes(params, sub, rng=rng, only=names, retries=retries)
+        r = simulate(cl, st, (win[1] - win[0]) + 120.0, rng=rng)
+        last = int((win[1] - win[0]) // 60)
+        q = hist_quantile(r.hist.sum(axis=0)[max(last - 1, 0):last].sum(axis=0), 0.99)[0]
+        return float(q)
+
+    lo, hi = hint / 64.0, hint * 1.5
+    if p99(lo) > slo:
+        return float("nan")
+    if p99(hi) <= slo:
+        return float(hi)
+    for _ in range(10):
+        mid = float(np.sqrt(lo * hi))
+        if p99(mid) > slo:
+            hi = mid
+        else:
+            lo = mid
+        if hi / lo < 1.03:
+            break
+    return float(np.sqrt(lo * hi))
