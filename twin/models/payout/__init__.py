@@ -44,6 +44,79 @@ def payment_calendar(params: Params, day0: dt.date, horizon: int, closed: list[d
     return PaymentCalendar(business, batch, (params.disbursement.first_payment - day0).days)
 
 
+def read_fitted(path: str) -> dict[str, float]:
+    """The fitted values a payout calibration wrote (``params.calibrated_from``)."""
+    import json
+
+    from twin.errors import InputError
+    from twin.models.rollout.setup import resolve
+
+    p = resolve(path)
+    if not p.exists():
+        raise InputError(f"params.calibrated_from: {path}: no such file (run `twin calibrate` to write it)")
+    try:
+        fitted = json.loads(p.read_text())["fitted"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')") from None
+    if not isinstance(fitted, dict) or not all(isinstance(v, int | float) for v in fitted.values()):
+        raise InputError(f"params.calibrated_from: {path}: 'fitted' must map parameter paths to numbers")
+    return {str(k): float(v) for k, v in fitted.items()}
+
+
+def with_values(params: Params, values: dict[str, float], where: str = "calibration") -> Params:
+    """``params`` with values replaced by dotted path (dict keys included), validated."""
+    from pydantic import ValidationError
+
+    from twin.errors import InputError
+    from twin.errors import describe_value
+
+    data = params.model_dump(mode="python")
+    for path, v in values.items():
+        node = data
+        parts = path.split(".")
+        for k, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                done = ".".join(parts[:k]) or "params"
+                raise InputError(f"{where}: {path}: {done} has no parameter {part!r}")
+            if k == len(parts) - 1:
+                node[part] = v
+            else:
+                node = node[part]
+    try:
+        return Params.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise InputError(f"{where}: {loc}: {describe_value(first.get('input'))} {first['msg']}") from None
+
+
+def apply_fitted(base: Params, option: Params, fitted: dict[str, float]) -> Params:
+    """An option's params with the fitted values set, except where the option itself changes that
+    parameter from the baseline (e.g. a design that mails every form on day 1)."""
+    from twin.errors import InputError
+
+    keep = {}
+    for path, v in fitted.items():
+        try:
+            same = get_path(option, path) == get_path(base, path)
+        except InputError:
+            same = False
+        if same or option is base:
+            keep[path] = v
+    return with_values(option, keep, f"params.calibrated_from {base.calibrated_from}")
+
+
+def get_path(params: Params, path: str) -> object:
+    from twin.errors import InputError
+
+    node: object = params.model_dump(mode="python")
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise InputError(f"calibration.fit: {path}: is not a parameter path (e.g. behaviour.mail_reply_sigma)")
+        node = node[part]
+    return node
+
+
 def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
     """The payout's view: one row per household with its head's attributes."""
     res, hh, mun = nation.residents, nation.households, nation.municipalities
@@ -79,6 +152,8 @@ def run(ctx: RunContext) -> ModelResult:
             progress=advance,
         )
     hh, mun = households_from_nation(nation)
+    fitted = read_fitted(base.calibrated_from) if base.calibrated_from else {}
+    options = [(o.name, apply_fitted(base, o.params, fitted)) for o in ctx.options]
     if base.fidelity == "aggregate":
         del nation  # the agent fidelity loads the residents into the registry; the aggregate needs only hh
     ledger_counts: dict[str, dict[str, int]] = {}
@@ -88,22 +163,24 @@ def run(ctx: RunContext) -> ModelResult:
     heads = {}
     memo = PlanMemo()
     with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
-        for opt in ctx.options:
-            p: Params = opt.params  # type: ignore[assignment]
-            plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale, memo)
+        for name, p in options:
+            plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
+            if p.fidelity == "aggregate":
+                check_horizon(spec, plan, day0, horizon)
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
-                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{opt.name}"))
-                ledger_counts[opt.name] = counts
+                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{name}"))
+                ledger_counts[name] = counts
             else:
-                r = simulate(hh, mun, plan, p, cal)
-            results[opt.name] = r
-            heads[opt.name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset)
-            report.add_metrics(metrics, opt.name, r, day0, ctx.scale, mun.code)
+                r = simulate(hh, mun, plan, p, cal, day0.weekday())
+            results[name] = r
+            heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
+            report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)
             advance(1)
     summary = {
+        "calibrated_from": {"file": base.calibrated_from, "fitted": fitted} if fitted else None,
         "scale": ctx.scale,
         "seed": ctx.seed,
         "fidelity": base.fidelity,
@@ -112,11 +189,28 @@ def run(ctx: RunContext) -> ModelResult:
     }
     if ledger_counts:
         summary["ledger_decisions"] = ledger_counts
-    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts)
+    base_fitted = options[0][1]
+    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts,
+                               codes=mun.code, params=base_fitted, fitted=fitted)  # fmt: skip
+    if "baseline_2020" in results and base.fidelity == "aggregate":
+        summary["record_2020"] = report.record_check(results["baseline_2020"], mun.code, day0)
     return ModelResult(
         metrics,
         summary,
         sections,
         sources=report.SOURCES,
-        assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
+        assumptions=report.assumptions(base_fitted, options[1:], fitted),
     )
+
+
+def check_horizon(spec, plan, day0: dt.date, horizon: int) -> None:  # noqa: ANN001
+    """The run must last until the last town hall's application deadline."""
+    from twin.errors import InputError
+
+    last = int(np.max(plan.halls.deadline_day))
+    if last >= horizon:
+        need = day0 + dt.timedelta(days=last)
+        raise InputError(
+            f"{spec.name}: calendar.end: {spec.calendar.end} is before the last application deadline {need}; "
+            "allowed: a date on or after it"
+        )

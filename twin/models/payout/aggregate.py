@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.models.payout.behaviour import MAIL, ONLINE, PUSH, Households, Municipalities, Plan
+from twin.models.payout.municipalities import capacity_minutes, first_payment_day, next_transfer, staffing
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
 from twin.sim.fluid import CohortQueue
 
@@ -99,12 +100,22 @@ def _kernel(mean: float, horizon: int) -> np.ndarray:
 
 
 def _grid(mun_idx: np.ndarray, day: np.ndarray, weights: np.ndarray | None, m: int, h: int) -> np.ndarray:
-    """Count events into a [municipality, day] grid; days outside [0, h) are dropped."""
-    d = np.floor(day)
-    ok = np.isfinite(d) & (d < h)
-    d = np.clip(d[ok], 0, h - 1).astype(np.int64)
-    w = None if weights is None else weights[ok]
-    return np.bincount(mun_idx[ok].astype(np.int64) * h + d, weights=w, minlength=m * h).reshape(m, h)
+    """Count events into a [municipality, day] grid; days outside [0, h) are dropped.
+
+    An event at day 12.3 counts 0.7 on day 12 and 0.3 on day 13 (linear share, never earlier than
+    the event), so the grid, and
+    everything computed from it, moves smoothly with the parameters that move the events: this is
+    what lets the calibration take finite-difference derivatives."""
+    ok = np.isfinite(day) & (day < h)
+    t = np.clip(day[ok].astype(np.float64), 0.0, None)
+    d = np.floor(t)
+    frac = t - d
+    d = d.astype(np.int64)
+    w = np.ones(len(d)) if weights is None else weights[ok].astype(np.float64)
+    key = mun_idx[ok].astype(np.int64) * (h + 1) + np.minimum(d, h)
+    out = np.bincount(key, weights=w * (1 - frac), minlength=m * (h + 1))
+    out += np.bincount(key + 1, weights=w * frac, minlength=m * (h + 1) + 1)[: m * (h + 1)]
+    return out.reshape(m, h + 1)[:, :h]
 
 
 def simulate(
@@ -113,10 +124,20 @@ def simulate(
     plan: Plan,
     params: Params,
     cal: PaymentCalendar,
+    weekday0: int | None = None,
 ) -> AggregateResult:
-    """Run one option on the day grid. Staff follow the sampled households, so scale carries through."""
+    """Run one option on the day grid. Staff follow the sampled households, so scale carries through.
+
+    Every town hall (``plan.halls``) works its own in-tray with its own capacity, and pays on its
+    own transfer days once its payment system is ready. ``weekday0`` is the weekday of day 0
+    (0 = Monday)."""
     h, m = cal.horizon, len(mun)
     v, dis = params.verification, params.disbursement
+    halls = plan.halls
+    if halls is None:
+        raise ValueError("simulate: the plan has no town halls (plan_households draws them)")
+    if weekday0 is None:
+        raise ValueError("simulate: weekday0 (weekday of day 0, 0 = Monday) is required")
     n_types = len(MUNICIPALITY_TYPES)
     size = hh.size.astype(np.float64)
     hm = hh.municipality
@@ -162,9 +183,7 @@ def simulate(
     out_jobs = np.zeros((m, 5))
     out_persons = np.zeros((m, 5))
 
-    by_type = np.array([v.staffing_by_type[t] for t in MUNICIPALITY_TYPES])
-    full_staff = mun.households / 1000.0 * v.staff_minutes_per_1000_households * by_type[mun.type_index]
-    # staffing ramps up from the day work first arrives
+    full_staff = staffing(params, mun.type_index, mun.households, halls)
     any_work = arrivals.sum(axis=2) > 0
     first_work = np.where(any_work.any(axis=1), np.argmax(any_work, axis=1), h)
     workday = cal.business.copy()
@@ -179,6 +198,7 @@ def simulate(
     waiting_days = np.zeros(h)
     route_of_job = np.array([0, 1, -1, 0, 1])
     ok_jobs = np.array([J_MAIL, J_ONLINE, J_RE_MAIL, J_RE_ONLINE])
+    capacity_used = np.zeros(m)
     for d in range(h):
         coming_back = out_jobs * back_share
         coming_back_persons = out_persons * back_share
@@ -186,13 +206,12 @@ def simulate(
         out_persons -= coming_back_persons
         q.arrive(d, arrivals[:, d, :] + coming_back, persons[:, d, :] + coming_back_persons)
         if workday[d]:
-            since = d - first_work
-            if v.ramp_up_days > 0:
-                ramp = np.clip((since + 1) / (v.ramp_up_days + 1), 0.0, 1.0)
-            else:
-                ramp = (since >= 0) * 1.0
-            served, carried, by_cohort = q.serve(d, full_staff * ramp)
-            waiting_days[: d + 1] += by_cohort.sum(axis=0)[::-1]
+            cap = capacity_minutes(halls, full_staff, workday, first_work, v.in_house_share,
+                                   v.outsourcing_ramp_days, d)  # fmt: skip
+            capacity_used += cap
+            served, carried, window = q.serve_window(d, cap)
+            ages = d - np.arange(q.window_start, q.window_start + window.shape[1])
+            np.add.at(waiting_days, ages, window.sum(axis=0))
             served_by_class[:, d] = served.sum(axis=0)
             bad = served * err
             bad_persons = carried * err
@@ -205,21 +224,29 @@ def simulate(
         backlog[:, d] = q.backlog().sum(axis=1)
     q.check_conservation()
 
-    # ---- disbursement: verified work waits for the next batch; the bank returns a few transfers,
-    # which come back corrected after the correction delay and are paid in a later batch
-    cash = cal.cash_day(np.arange(h), dis.preparation_business_days, dis.bank_lag_business_days)
-    to_cash = np.zeros((h, h))
-    ok = cash < h
-    to_cash[np.flatnonzero(ok), cash[ok]] = 1.0
-    kernel = _kernel(v.correction_days, h)
-    later = np.zeros((h, h))  # returned on day r -> back for payment on day r + j
-    for r in range(h):
-        later[r, r:] = kernel[: h - r]
+    # ---- disbursement: verified work is prepared, waits for the town hall's next transfer day and
+    # reaches the account after the bank's lag; the bank returns a few transfers, which are paid
+    # again after the household has corrected its account details
+    nxt = next_transfer(halls, cal.business, weekday0)
+    days = np.arange(h)
+    prepared = cal.add_business_days(days, dis.preparation_business_days)
+    pay = np.full((m, h), h, dtype=np.int64)
+    okp = prepared < h
+    pay[:, okp] = nxt[:, prepared[okp]]
+    cash = np.full((m, h), h, dtype=np.int64)
+    okc = pay < h
+    cash[okc] = cal.add_business_days(pay[okc], dis.bank_lag_business_days)
+    back = int(round(v.correction_days))
+    cash_again = np.full((m, h), h, dtype=np.int64)
+    okr = cash + back < h
+    cash_again[okr] = cash[np.nonzero(okr)[0], np.minimum(cash[okr] + back, h - 1)]
     reject = dis.bank_reject_rate
-    returned_back = to_cash @ later @ to_cash  # paid after one bank return and correction
+    rows = np.arange(m)[:, None] * (h + 1)
 
     def disburse(src: np.ndarray) -> np.ndarray:
-        return src @ to_cash * (1 - reject) + src @ returned_back * reject
+        out = np.bincount((rows + cash).ravel(), weights=(src * (1 - reject)).ravel(), minlength=m * (h + 1))
+        out += np.bincount((rows + cash_again).ravel(), weights=(src * reject).ravel(), minlength=m * (h + 1))
+        return out.reshape(m, h + 1)[:, :h]
 
     paid_route = np.zeros((4, h))
     paid_hh = np.zeros((m, h))
@@ -233,7 +260,9 @@ def simulate(
         paid_hh += ph
         paid_persons += disburse(src_p)
         paid_route[route] = ph.sum(axis=0)
-    bank_rejected = (verified_hh.sum(axis=0) + push_hh).sum(axis=0) @ to_cash * reject
+    total_verified = verified_hh.sum(axis=0) + push_hh
+    bank_rejected = np.bincount(np.minimum(cash, h).ravel(), weights=(total_verified * reject).ravel(),
+                                minlength=h + 1)[:h]  # fmt: skip
 
     t = mun.type_index
     by_type_hh = np.zeros((n_types, h))
@@ -243,6 +272,7 @@ def simulate(
     ent_hh = np.bincount(t[hm], minlength=n_types).astype(np.float64)
     ent_persons = np.bincount(t[hm], weights=size, minlength=n_types)
     arrivals_by_class = arrivals.sum(axis=0).T
+    first_cash = first_payment_day(halls, nxt, cal.add_business_days, dis.bank_lag_business_days)
     return AggregateResult(
         horizon=h,
         paid_households=by_type_hh,
@@ -257,5 +287,13 @@ def simulate(
         waiting_days=waiting_days,
         entitled_households=ent_hh,
         entitled_persons=ent_persons,
-        extra={"never_applied": float((plan.route == 0).sum())},
+        extra={
+            "never_applied": float((plan.route == 0).sum()),
+            "paid_households_by_municipality": paid_hh,
+            "paid_persons_by_municipality": paid_persons,
+            "entitled_by_municipality": np.bincount(hm, minlength=m).astype(np.float64),
+            "entitled_persons_by_municipality": np.bincount(hm, weights=size, minlength=m),
+            "first_payment_day": first_cash,
+            "capacity_minutes": capacity_used,
+        },
     )

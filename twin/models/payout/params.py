@@ -24,7 +24,8 @@ MUNICIPALITY_TYPES = ("special_ward", "designated_city", "city", "town_village")
 
 
 class MailOut(StrictModel):
-    """When a municipality type mails its application forms: first day and spread (days)."""
+    """When the municipalities of one type start mailing their forms: each town hall's own first
+    mail-out day is drawn uniformly from ``start`` to ``start + spread_days``."""
 
     start: Date
     spread_days: interval(0, 60) = 10.0
@@ -49,6 +50,21 @@ class Intake(StrictModel):
         description="form mail-out by municipality type (big cities mailed in late May: Tokyo Shimbun)",
     )
     postal_days: interval(0, 14) = 3.0
+    mailing_households_per_day: PositiveFloat = Field(
+        60_000.0,
+        description="forms a town hall prints and posts per day: a city of 1.5M households mails in waves "
+        "over weeks (assumed, range 30,000-150,000)",
+    )
+    city_mail_out_day: dict[str, interval(0, 90)] = Field(
+        default_factory=lambda: {
+            "11002": 10.0, "121002": 24.0, "231002": 26.0, "271004": 32.0, "281000": 16.0, "401307": 20.0,
+        },
+        description="first mail-out day (days after the calendar start) of the six big cities whose 06-24 paid "
+        "share is public, by municipal code (fitted by `twin calibrate`)",
+    )  # fmt: skip
+    deadline_months: interval(1, 12, integer=True) = Field(
+        3, description="applications close this many months after the town hall's first mail-out"
+    )
     online_opening: list[tuple[Date, Fraction]] = Field(
         default_factory=lambda: [
             (dt.date(2020, 5, 1), 679 / 1741),
@@ -75,11 +91,27 @@ class Behaviour(StrictModel):
     """How households apply: channel choice and delays."""
 
     never_apply: Fraction = Field(0.0057, description="households that never apply (34万 of 5,949万)")
+    never_apply_one_person_only: bool = Field(
+        True, description="the households that never apply live alone (assumed; the final budget share then "
+        "follows from it)",
+    )
+    mail_reply_median_days: PositiveFloat = Field(
+        7.0, description="median days from receiving the form to posting it back (lognormal, truncated at the "
+        "deadline)",
+    )
+    mail_reply_sigma: interval(0.1, 3.0) = Field(
+        1.1, description="log-sd of the reply delay: the long tail of late replies running to the deadline"
+    )
+    one_person_delay_factor: PositiveFloat = Field(
+        1.3, description="reply-delay multiplier for one-person households (fewer hands, more away from home)"
+    )
     online_share_card_holders: Fraction = Field(
         0.40, description="P(apply online | head holds a card with a signature certificate, literacy 1)"
     )
     online_delay_days: PositiveFloat = Field(8.0, description="mean days from online opening to applying")
-    mail_delay_days: PositiveFloat = Field(9.0, description="mean days from form receipt to posting it back")
+    mail_delay_days: PositiveFloat = Field(
+        9.0, description="agent tier only: mean days from form receipt to posting it back (gamma)"
+    )
     delay_shape: interval(0.2, 20) = Field(
         5.0, description="gamma shape of the application delays (1: exponential; larger: less spread)"
     )
@@ -103,6 +135,19 @@ class Verification(StrictModel):
         description="staffing relative to the national rate per municipality type (big cities were short-handed)",
     )
     ramp_up_days: NonNegativeFloat = Field(10.0, description="days until a municipality reaches full staffing")
+    in_house_share: Fraction = Field(
+        0.4, description="share of full capacity the town hall's own staff give from its first application; "
+        "the rest is outsourced data entry, ramping up over outsourcing_ramp_days from the mail-out (assumed)",
+    )
+    outsourcing_ramp_days: NonNegativeFloat = Field(
+        21.0, description="days from the mail-out until outsourced data entry runs at full strength (assumed)"
+    )
+    capacity_sigma: interval(0.0, 2.0) = Field(
+        0.3, description="log-sd of a town hall's capacity around its type's rate (assumed, range 0.1-0.6)"
+    )
+    open_hours: tuple[str, str] = Field(
+        ("08:30", "17:15"), description="the town hall's working hours on business days (Japanese holidays closed)"
+    )
     minutes_mail: PositiveFloat = Field(3.0, description="minutes to key in and check a mail form")
     minutes_online_manual: PositiveFloat = Field(8.0, description="minutes to cross-check an online form by hand")
     minutes_online_automated: PositiveFloat = Field(0.3, description="minutes per online form with automated matching")
@@ -129,15 +174,83 @@ class Disbursement(StrictModel):
     bank_lag_business_days: interval(0, 10, integer=True) = 1
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
     first_payment: Date = dt.date(2020, 5, 12)
+    batches_per_week: dict[
+        Literal["special_ward", "designated_city", "city", "town_village"], list[tuple[interval(1, 5, integer=True), Fraction]]
+    ] = Field(
+        default_factory=lambda: {
+            "special_ward": [(1, 0.3), (2, 0.5), (5, 0.2)],
+            "designated_city": [(1, 0.3), (2, 0.5), (5, 0.2)],
+            "city": [(1, 0.3), (2, 0.5), (3, 0.1), (5, 0.1)],
+            "town_village": [(1, 0.4), (2, 0.4), (3, 0.1), (5, 0.1)],
+        },
+        description="aggregate tier: how many transfer days a week a town hall runs, (count, share) by type; the "
+        "weekdays are drawn at random (assumed)",
+    )
+    earliest_payment: Date = Field(dt.date(2020, 5, 1), description="aggregate tier: no transfer before this day")
+    setup_days: PositiveFloat = Field(
+        12.0, description="median days from a town hall's first application to its payment system being ready "
+        "(lognormal; fitted to the municipalities paying by 05-15 and 05-25)",
+    )
+    setup_sigma: interval(0.05, 2.0) = Field(0.5, description="log-sd of setup_days across town halls")
 
 
 class Push(StrictModel):
-    """Push payouts (プッシュ型): no application, pay the registered public-benefit account."""
+    """Push payouts (プッシュ型): no application, pay the registered public-benefit account.
 
-    registered_share: Fraction = Field(0.60, description="heads with a registered account (2023 level ~60 %)")
+    Only card holders can register a public-benefit account (公金受取口座). The reach of push is the
+    registrations of a stated date: ``accounts`` registered accounts were ``share_of_card_holders``
+    of the card holders on ``registrations_as_of``; a head is reached if they hold a card on that date
+    (heads who held one in 2020 still do; the others are drawn to the national holding rate the two
+    figures imply) and registered.
+    """
+
+    registrations_as_of: Date = Field(dt.date(2023, 5, 21), description="date of the registration figures used")
+    accounts: PositiveFloat = Field(54_321_031, description="public-benefit accounts registered on that date")
+    share_of_card_holders: Fraction = Field(0.604, description="registered accounts / card holders on that date")
     notice_date: Date = dt.date(2020, 5, 1)
     opt_out_days: interval(0, 60) = 7.0
     opt_out_rate: Fraction = Field(0.01, description="households that decline push and apply instead")
+
+
+#: the training figures of PAYOUT_2020.md a payout calibration may use
+TARGET_FAMILIES = ("budget_share", "households_share", "municipalities_paying", "big_city_share", "final")
+
+
+class Calibration(StrictModel):
+    """What `twin calibrate` fits on a payout scenario: parameters with bounds, the training cut-off
+    and the weights of the training families (all figures from twin/data/PAYOUT_2020.md)."""
+
+    fit: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="param path (e.g. behaviour.mail_reply_median_days) -> (lower, upper)"
+    )
+    train_until: Date = Field(
+        dt.date(2020, 6, 19), description="national figures after this date are not used (06-19: the last allowed)"
+    )
+    weights: dict[
+        Literal["budget_share", "households_share", "municipalities_paying", "big_city_share", "final"],
+        NonNegativeFloat,
+    ] = Field(
+        default_factory=lambda: {"budget_share": 1.0, "households_share": 1.0, "municipalities_paying": 0.5,
+                                 "big_city_share": 0.5, "final": 1.0},  # fmt: skip
+        description="weight of each family of residuals (residuals are shares in points / 100)",
+    )
+    write_fitted: str | None = Field(
+        "scenarios/payout_2020_fitted.json", description="where the fitted values are also written"
+    )
+    scale: interval(0.0001, 1.0) = Field(0.01, description="household sample share the calibration runs at")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Calibration:
+        if len(self.fit) > 16:
+            raise ValueError(f"fit names {len(self.fit)} parameters; at most 16 are allowed")
+        for k, (lo, hi) in self.fit.items():
+            if not lo < hi:
+                raise ValueError(f"fit.{k}: lower bound {lo:g} is not below upper bound {hi:g}")
+        if self.train_until > dt.date(2020, 6, 19):
+            raise ValueError(
+                f"train_until {self.train_until}: national figures after 2020-06-19 are the held-out check"
+            )
+        return self
 
 
 class Params(StrictModel):
@@ -150,6 +263,10 @@ class Params(StrictModel):
     verification: Verification = Verification()
     disbursement: Disbursement = Disbursement()
     push: Push = Push()
+    calibration: Calibration = Calibration()
+    calibrated_from: str | None = Field(
+        None, description="JSON file of fitted values (written by `twin calibrate`) applied to every option"
+    )
     fidelity: Literal["aggregate", "agent"] = Field(
         "aggregate",
         description="aggregate: every household counted into day grids (1:1 works); agent: each application of "
@@ -182,5 +299,12 @@ SOURCED = {
     "05-13, 1.94M by 05-24; RMS error 4 %) by scripts/calibrate_payout_online.py",
     "behaviour.online_delay_days": "fitted with online_share_card_holders (same script)",
     "behaviour.delay_shape": "fitted with online_share_card_holders (same script)",
-    "push.registered_share": "limo 41215: 60.4 % of card holders registered by 2023-05-21",
+    "push.registrations_as_of": "limo 41215: 54,321,031 accounts = 60.4 % of card holders on 2023-05-21",
+    "push.accounts": "limo 41215",
+    "push.share_of_card_holders": "limo 41215",
+    "intake.deadline_months": "PAYOUT_2020.md: applications closed three months after the mail-out",
+    "intake.city_mail_out_day": "fitted by `twin calibrate scenarios/payout_2020.yaml` to the big-city paid "
+    "shares of 2020-06-24 (PAYOUT_2020.md)",
+    "behaviour.never_apply_one_person_only": "assumed; consistent with 99.4 % of households but 99.7 % of the "
+    "budget paid (Jiji medical 42349)",
 }
