@@ -33,7 +33,7 @@ from twin.report import Figure, Paragraph, Section, Table
 from twin.runs import ProgressFactory, Run, git_commit, no_progress, to_json, versions
 
 #: scenario kinds that can be calibrated
-CALIBRATABLE = ("rollout",)
+CALIBRATABLE = ("rollout", "payout")
 
 
 @dataclass
@@ -156,6 +156,10 @@ def calibrate_file(path: str | Path, out: str | Path = "reports", progress: Prog
     s = sc.load(path)
     if s.kind not in CALIBRATABLE:
         raise InputError(f"{path}: kind: {s.kind!r} has no calibration (allowed: {', '.join(CALIBRATABLE)})")
+    if s.kind == "payout":  # the payout's own targets and residuals, same least-squares machinery
+        from twin.models.payout.calibrate import calibrate as calibrate_payout
+
+        return calibrate_payout(s, out=out, progress=progress)
     return calibrate(s, out=out, progress=progress)
 
 

@@ -221,7 +221,7 @@ def simulate(
                 out_persons[:, rework_class[c]] += bad_persons[:, c]
                 verified_hh[route_of_job[c], :, d] += served[:, c] - bad[:, c]
                 verified_persons[route_of_job[c], :, d] += carried[:, c] - bad_persons[:, c]
-        backlog[:, d] = q.backlog().sum(axis=1)
+        backlog[:, d] = (q.arrived_total - q.served_total).sum(axis=1)  # what waits, without scanning cohorts
     q.check_conservation()
 
     # ---- disbursement: verified work is prepared, waits for the town hall's next transfer day and

@@ -231,8 +231,10 @@ class Calibration(StrictModel):
         NonNegativeFloat,
     ] = Field(
         default_factory=lambda: {"budget_share": 1.0, "households_share": 1.0, "municipalities_paying": 0.5,
-                                 "big_city_share": 0.5, "final": 1.0},  # fmt: skip
-        description="weight of each family of residuals (residuals are shares in points / 100)",
+                                 "big_city_share": 0.5, "final": 0.0},  # fmt: skip
+        description="weight of each family of residuals (shares; town halls as shares of 1,741); 'final' is "
+        "checked, not fitted: every application is paid in the end, so the final shares follow from who never "
+        "applies, not from the fitted parameters",
     )
     write_fitted: str | None = Field(
         "scenarios/payout_2020_fitted.json", description="where the fitted values are also written"
