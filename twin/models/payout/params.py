@@ -42,12 +42,13 @@ class Intake(StrictModel):
 
     mail_out: dict[Literal["special_ward", "designated_city", "city", "town_village"], MailOut] = Field(
         default_factory=lambda: {
-            "town_village": MailOut(start=dt.date(2020, 5, 11), spread_days=10),
-            "city": MailOut(start=dt.date(2020, 5, 15), spread_days=16),
-            "designated_city": MailOut(start=dt.date(2020, 5, 22), spread_days=14),
-            "special_ward": MailOut(start=dt.date(2020, 5, 25), spread_days=10),
+            "town_village": MailOut(start=dt.date(2020, 5, 1), spread_days=20),
+            "city": MailOut(start=dt.date(2020, 5, 7), spread_days=21),
+            "designated_city": MailOut(start=dt.date(2020, 5, 15), spread_days=20),
+            "special_ward": MailOut(start=dt.date(2020, 5, 20), spread_days=14),
         },
-        description="form mail-out by municipality type (big cities mailed in late May: Tokyo Shimbun)",
+        description="window of the town halls' first mail-out day by type (big cities mailed in late May: Tokyo "
+        "Shimbun; 651 town halls paying by 05-15: Asahi; windows assumed, spreads fitted)",
     )
     postal_days: interval(0, 14) = 3.0
     mailing_households_per_day: PositiveFloat = Field(
@@ -57,7 +58,7 @@ class Intake(StrictModel):
     )
     city_mail_out_day: dict[str, interval(0, 90)] = Field(
         default_factory=lambda: {
-            "11002": 10.0, "121002": 24.0, "231002": 26.0, "271004": 32.0, "281000": 16.0, "401307": 20.0,
+            "11002": 4.0, "121002": 34.0, "231002": 38.0, "271004": 42.0, "281000": 16.0, "401307": 20.0,
         },
         description="first mail-out day (days after the calendar start) of the six big cities whose 06-24 paid "
         "share is public, by municipal code (fitted by `twin calibrate`)",
@@ -96,7 +97,7 @@ class Behaviour(StrictModel):
         "follows from it)",
     )
     mail_reply_median_days: PositiveFloat = Field(
-        7.0, description="median days from receiving the form to posting it back (lognormal, truncated at the "
+        4.0, description="median days from receiving the form to posting it back (lognormal, truncated at the "
         "deadline)",
     )
     mail_reply_sigma: interval(0.1, 3.0) = Field(
@@ -128,7 +129,7 @@ class Verification(StrictModel):
 
     online_matching: Literal["manual", "automated"] = "manual"
     staff_minutes_per_1000_households: PositiveFloat = Field(
-        240.0, description="verification staff minutes per business day per 1,000 households"
+        200.0, description="verification staff minutes per business day per 1,000 households (at full strength)"
     )
     staffing_by_type: dict[Literal["special_ward", "designated_city", "city", "town_village"], PositiveFloat] = Field(
         default_factory=lambda: {"special_ward": 0.5, "designated_city": 0.5, "city": 1.0, "town_village": 1.5},
@@ -188,10 +189,10 @@ class Disbursement(StrictModel):
     )
     earliest_payment: Date = Field(dt.date(2020, 5, 1), description="aggregate tier: no transfer before this day")
     setup_days: PositiveFloat = Field(
-        12.0, description="median days from a town hall's first application to its payment system being ready "
+        8.0, description="median days from a town hall's first application to its payment system being ready "
         "(lognormal; fitted to the municipalities paying by 05-15 and 05-25)",
     )
-    setup_sigma: interval(0.05, 2.0) = Field(0.5, description="log-sd of setup_days across town halls")
+    setup_sigma: interval(0.05, 2.0) = Field(0.3, description="log-sd of setup_days across town halls")
 
 
 class Push(StrictModel):
