@@ -78,7 +78,7 @@ def test_plans_are_reproducible_and_use_common_random_numbers() -> None:
 def test_sharing_work_between_options_changes_nothing() -> None:
     hh, mun = country()
     memo = PlanMemo()
-    options = [Params(), params(channels={"push": True}), params(behaviour={"mail_delay_days": 3.0}), Params()]
+    options = [Params(), params(channels={"push": True}), params(behaviour={"mail_reply_median_days": 3.0}), Params()]
     for p in options:
         shared = plan_households(hh, mun, p, DAY0, streams(1), memo=memo)
         alone = plan_households(hh, mun, p, DAY0, streams(1))

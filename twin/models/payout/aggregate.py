@@ -1,12 +1,18 @@
 """The payout at national scale: 1,741 town halls, every household, one day at a time.
 
 Each household's plan (:mod:`twin.models.payout.behaviour`) is counted into a grid of arrivals by
-municipality, day and job class. Every town hall then works through its in-tray oldest-first with
-the staff minutes of the day (:class:`twin.sim.fluid.CohortQueue`, all municipalities at once);
-forms with errors go back to the household and return after the correction delay; verified
-applications wait for the next transfer batch; the bank returns a few transfers, which go back to
-rework. Push payments skip the in-tray. The result is, per day, how many households and persons
-have the money, by municipality type, and what it cost the town halls.
+municipality, day and job class. Every town hall (:mod:`twin.models.payout.municipalities`) works
+through its in-tray oldest-first with the staff minutes of its own daily roster: its own staff from
+the first application, outsourced data entry ramping up from its mail-out, nothing on weekends and
+Japanese public holidays (:class:`twin.sim.calendar.Calendar`). The in-trays of all town halls are
+one :class:`twin.sim.fluid.CohortQueue`, the vectorised batch station of :mod:`twin.sim` for
+day-granular questions; ``tests/models/test_payout_aggregate.py`` runs one town hall's roster through
+the per-customer SimPy :class:`twin.sim.Station` (and the :class:`twin.sim.BatchStation`) and checks
+that they agree with it. Forms with errors go back to the household and return after the correction
+delay; verified applications are prepared and wait for the town hall's next transfer day (once its
+payment system is ready); the bank returns a few transfers, which are paid after correction. Push
+payments skip the in-tray. The result is, per day, how many households and persons have the money,
+by municipality and type, and what it cost the town halls.
 """
 
 from __future__ import annotations
@@ -103,19 +109,22 @@ def _grid(mun_idx: np.ndarray, day: np.ndarray, weights: np.ndarray | None, m: i
     """Count events into a [municipality, day] grid; days outside [0, h) are dropped.
 
     An event at day 12.3 counts 0.7 on day 12 and 0.3 on day 13 (linear share, never earlier than
-    the event), so the grid, and
-    everything computed from it, moves smoothly with the parameters that move the events: this is
-    what lets the calibration take finite-difference derivatives."""
-    ok = np.isfinite(day) & (day < h)
-    t = np.clip(day[ok].astype(np.float64), 0.0, None)
-    d = np.floor(t)
-    frac = t - d
-    d = d.astype(np.int64)
-    w = np.ones(len(d)) if weights is None else weights[ok].astype(np.float64)
-    key = mun_idx[ok].astype(np.int64) * (h + 1) + np.minimum(d, h)
-    out = np.bincount(key, weights=w * (1 - frac), minlength=m * (h + 1))
-    out += np.bincount(key + 1, weights=w * frac, minlength=m * (h + 1) + 1)[: m * (h + 1)]
-    return out.reshape(m, h + 1)[:, :h]
+    the event), so the grid, and everything computed from it, moves smoothly with the parameters
+    that move the events: this is what lets the calibration take finite-difference derivatives.
+    Events are counted in chunks, so 59 million households need no more than a few arrays of 4M."""
+    out = np.zeros(m * (h + 1) + 1)
+    chunk = 1 << 22
+    for lo in range(0, len(day), chunk):
+        dd = day[lo : lo + chunk]
+        ok = np.isfinite(dd) & (dd < h)
+        t = np.clip(dd[ok].astype(np.float64), 0.0, None)
+        d = np.floor(t)
+        frac = t - d
+        key = mun_idx[lo : lo + chunk][ok].astype(np.int64) * (h + 1) + d.astype(np.int64)
+        w = np.ones(len(key)) if weights is None else weights[lo : lo + chunk][ok].astype(np.float64)
+        out[: m * (h + 1)] += np.bincount(key, weights=w * (1 - frac), minlength=m * (h + 1))
+        out[: m * (h + 1) + 1] += np.bincount(key + 1, weights=w * frac, minlength=m * (h + 1) + 1)
+    return out[: m * (h + 1)].reshape(m, h + 1)[:, :h]
 
 
 def simulate(

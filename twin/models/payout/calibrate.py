@@ -125,7 +125,7 @@ def fit(problem: PayoutProblem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             return np.stack([(done[j] - f0) / h for j, h in enumerate(hs)], axis=1)
 
         res = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
-                            ftol=1e-6, xtol=1e-6, gtol=1e-8, max_nfev=None)  # fmt: skip
+                            ftol=1e-5, xtol=1e-5, gtol=1e-8, max_nfev=None)  # fmt: skip
     J = res.jac
     m, k = J.shape
     dof = max(m - k, 1)

@@ -212,8 +212,15 @@ def reply_delay(
     The agent tier calls this on its own residents."""
     from scipy.special import ndtr, ndtri
 
-    med = np.asarray(median, dtype=np.float64)
-    w = np.maximum(np.asarray(window, dtype=np.float64), 1e-3)
-    top = ndtr(np.log(w / med) / sigma)
-    q = np.clip(u * top, 1e-12, 1 - 1e-12)
-    return np.minimum(med * np.exp(sigma * ndtri(q)), w)
+    n = len(u)
+    med = np.broadcast_to(np.asarray(median, dtype=np.float32), (n,))
+    w = np.broadcast_to(np.maximum(np.asarray(window, dtype=np.float32), np.float32(1e-3)), (n,))
+    out = np.empty(n, dtype=np.float32)
+    chunk = 1 << 22
+    for lo in range(0, n, chunk):
+        sl = slice(lo, lo + chunk)
+        mm, ww = med[sl].astype(np.float64), w[sl].astype(np.float64)
+        top = ndtr(np.log(ww / mm) / sigma)
+        q = np.clip(u[sl] * top, 1e-12, 1 - 1e-12)
+        out[sl] = np.minimum(mm * np.exp(sigma * ndtri(q)), ww)
+    return out

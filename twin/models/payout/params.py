@@ -110,9 +110,6 @@ class Behaviour(StrictModel):
         0.40, description="P(apply online | head holds a card with a signature certificate, literacy 1)"
     )
     online_delay_days: PositiveFloat = Field(8.0, description="mean days from online opening to applying")
-    mail_delay_days: PositiveFloat = Field(
-        9.0, description="agent tier only: mean days from form receipt to posting it back (gamma)"
-    )
     delay_shape: interval(0.2, 20) = Field(
         5.0, description="gamma shape of the application delays (1: exponential; larger: less spread)"
     )
@@ -135,7 +132,10 @@ class Verification(StrictModel):
         default_factory=lambda: {"special_ward": 0.5, "designated_city": 0.5, "city": 1.0, "town_village": 1.5},
         description="staffing relative to the national rate per municipality type (big cities were short-handed)",
     )
-    ramp_up_days: NonNegativeFloat = Field(10.0, description="days until a municipality reaches full staffing")
+    ramp_up_days: NonNegativeFloat = Field(
+        10.0, description="agent tier only: days until a municipality reaches full staffing (the aggregate tier "
+        "uses in_house_share and outsourcing_ramp_days)",
+    )
     in_house_share: Fraction = Field(
         0.4, description="share of full capacity the town hall's own staff give from its first application; "
         "the rest is outsourced data entry, ramping up over outsourcing_ramp_days from the mail-out (assumed)",
@@ -145,9 +145,6 @@ class Verification(StrictModel):
     )
     capacity_sigma: interval(0.0, 2.0) = Field(
         0.3, description="log-sd of a town hall's capacity around its type's rate (assumed, range 0.1-0.6)"
-    )
-    open_hours: tuple[str, str] = Field(
-        ("08:30", "17:15"), description="the town hall's working hours on business days (Japanese holidays closed)"
     )
     minutes_mail: PositiveFloat = Field(3.0, description="minutes to key in and check a mail form")
     minutes_online_manual: PositiveFloat = Field(8.0, description="minutes to cross-check an online form by hand")
@@ -169,12 +166,14 @@ class Disbursement(StrictModel):
     """Bank transfers (口座振込) in batches."""
 
     batch_weekdays: list[interval(0, 6, integer=True)] = Field(
-        default_factory=lambda: [1, 4], description="weekdays with transfer batches (0 = Monday)"
+        default_factory=lambda: [1, 4],
+        description="agent tier only: national weekdays with transfer batches (0 = Monday); the aggregate tier "
+        "gives each town hall its own (batches_per_week)",
     )
     preparation_business_days: interval(0, 10, integer=True) = 2
     bank_lag_business_days: interval(0, 10, integer=True) = 1
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
-    first_payment: Date = dt.date(2020, 5, 12)
+    first_payment: Date = Field(dt.date(2020, 5, 12), description="agent tier only: first national batch")
     batches_per_week: dict[
         Literal["special_ward", "designated_city", "city", "town_village"], list[tuple[interval(1, 5, integer=True), Fraction]]
     ] = Field(
