@@ -310,3 +310,24 @@ SOURCED = {
     "behaviour.never_apply_one_person_only": "assumed; consistent with 99.4 % of households but 99.7 % of the "
     "budget paid (Jiji medical 42349)",
 }
+
+#: town-hall and household parameters with no public source: the range the team considers plausible
+#: (shown in the report next to the value used; fitted ones are marked as fitted there)
+ASSUMED_RANGES = {
+    "intake.mail_out.town_village": ("start 05-01, window 10-30 days", "small towns mailed first (press reports)"),
+    "intake.mail_out.city": ("start 05-07, window 10-30 days", "between the towns and the big cities"),
+    "intake.mail_out.designated_city": ("start 05-15, window 10-25 days", "big cities mailed in late May (Tokyo "
+                                        "Shimbun); six of them fitted individually"),
+    "intake.mail_out.special_ward": ("start 05-20, window 7-20 days", "14 of 31 big Kanto cities paid only in June"),
+    "intake.mailing_households_per_day": ("30,000-150,000", "printing and posting capacity of one town hall"),
+    "behaviour.mail_reply_sigma": ("0.6-1.5", "log-sd of reply delays; sets the late tail to the deadline"),
+    "behaviour.one_person_delay_factor": ("1.0-2.0", "people living alone reply later"),
+    "behaviour.never_apply_one_person_only": ("true/false", "who never applies"),
+    "verification.in_house_share": ("0.2-0.6", "own staff before outsourced data entry"),
+    "verification.outsourcing_ramp_days": ("7-35", "weeks to bring a data-entry contractor to full speed"),
+    "verification.capacity_sigma": ("0.1-0.6", "spread of capacity between town halls of one type"),
+    "verification.error_rate_mail": ("0.03-0.15", "forms sent back for correction"),
+    "verification.correction_days": ("5-20", "days a household takes to correct and resend"),
+    "disbursement.batches_per_week": ("1-5 transfer days a week", "municipal notices of transfer days"),
+    "disbursement.setup_sigma": ("0.1-0.8", "spread of payment-system readiness"),
+}

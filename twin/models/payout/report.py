@@ -391,4 +391,19 @@ def record_section(r: AggregateResult, head: dict[str, Any], day0: dt.date, scal
     else:
         parts.append(Paragraph("No fitted values are applied (params.calibrated_from is not set): every "
                                "parameter is sourced or assumed as listed under Assumptions."))  # fmt: skip
+    from twin.models.payout.params import ASSUMED_RANGES
+    from twin.report.assumptions import describe, flatten
+
+    values = dict(flatten(params)) if params is not None else {}
+    arows = []
+    for path, (rng, basis) in ASSUMED_RANGES.items():
+        v = values.get(path)
+        if v is None:  # a block: show its leaves
+            v = "; ".join(f"{k[len(path) + 1:]}={describe(x)}" for k, x in values.items() if k.startswith(path + "."))
+        else:
+            v = describe(v)
+        status = "fitted" if any(f == path or f.startswith(path + ".") for f in fitted) else "assumed"
+        arows.append([path, v, rng, basis, status])
+    parts.append(Table("Town halls and households: assumptions without a public source, with the range considered",
+                       ["parameter", "value used", "range considered", "basis", "status"], arows))  # fmt: skip
     return Section("2020 against the record", parts)
