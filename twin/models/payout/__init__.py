@@ -63,6 +63,15 @@ def read_fitted(path: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in fitted.items()}
 
 
+def fitted_document(path: str) -> dict:
+    """The whole fitted-values file (standard errors, convergence, what it was fitted to)."""
+    import json
+
+    from twin.models.rollout.setup import resolve
+
+    return json.loads(resolve(path).read_text())
+
+
 def with_values(params: Params, values: dict[str, float], where: str = "calibration") -> Params:
     """``params`` with values replaced by dotted path (dict keys included), validated."""
     from pydantic import ValidationError
@@ -153,6 +162,7 @@ def run(ctx: RunContext) -> ModelResult:
         )
     hh, mun = households_from_nation(nation)
     fitted = read_fitted(base.calibrated_from) if base.calibrated_from else {}
+    fit_doc = fitted_document(base.calibrated_from) if fitted else {}
     options = [(o.name, apply_fitted(base, o.params, fitted)) for o in ctx.options]
     if base.fidelity == "aggregate":
         del nation  # the agent fidelity loads the residents into the registry; the aggregate needs only hh
@@ -191,7 +201,7 @@ def run(ctx: RunContext) -> ModelResult:
         summary["ledger_decisions"] = ledger_counts
     base_fitted = options[0][1]
     sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts,
-                               codes=mun.code, params=base_fitted, fitted=fitted)  # fmt: skip
+                               codes=mun.code, params=base_fitted, fitted=fitted, fit_doc=fit_doc)  # fmt: skip
     if "baseline_2020" in results and base.fidelity == "aggregate":
         summary["record_2020"] = report.record_check(results["baseline_2020"], mun.code, day0)
     return ModelResult(

@@ -264,6 +264,7 @@ def sections(
     codes: np.ndarray | None = None,
     params: Any = None,
     fitted: dict[str, float] | None = None,
+    fit_doc: dict[str, Any] | None = None,
 ) -> list[Section]:
     rows = []
     for name, h in heads.items():
@@ -353,12 +354,14 @@ def sections(
             figs[3]]))  # fmt: skip
     base = results.get("baseline_2020")
     if base is not None and codes is not None and fidelity == "aggregate":
-        out.append(record_section(base, heads["baseline_2020"], day0, scale, seed, codes, params, fitted or {}))
+        out.append(record_section(base, heads["baseline_2020"], day0, scale, seed, codes, params, fitted or {},
+                                  fit_doc or {}))  # fmt: skip
     return out
 
 
 def record_section(r: AggregateResult, head: dict[str, Any], day0: dt.date, scale: float, seed: int,
-                   codes: np.ndarray, params: Any, fitted: dict[str, float]) -> Section:  # fmt: skip
+                   codes: np.ndarray, params: Any, fitted: dict[str, float],
+                   fit_doc: dict[str, Any] | None = None) -> Section:  # fmt: skip
     """The 2020 baseline against every training figure, and what was fitted to what."""
     from twin.models.payout.targets import training
 
@@ -382,12 +385,16 @@ def record_section(r: AggregateResult, head: dict[str, Any], day0: dt.date, scal
               formats={"record": "{:.1f}", "twin": "{:.1f}", "error": "{:+.1f}"},
               note="Shares in %, municipalities paying as counts of the 1,741.")]  # fmt: skip
     if fitted:
+        doc = fit_doc or {}
         parts.append(Paragraph(
-            f"Fitted by `twin calibrate` (file {params.calibrated_from}) to the figures marked 'fitted' "
-            f"(national figures up to {until}); every other parameter is sourced or assumed as listed under "
-            "Assumptions."))  # fmt: skip
-        parts.append(Table("Fitted parameters", ["parameter", "value"], [[k, v] for k, v in fitted.items()],
-                           formats={"value": "{:.4g}"}))  # fmt: skip
+            f"Fitted by `twin calibrate` (file {params.calibrated_from}, scale {doc.get('scale', '?')}, seed "
+            f"{doc.get('seed', '?')}) to the figures marked 'fitted' (national figures up to {until}); converged: "
+            f"{'yes' if doc.get('converged') else 'NO'} ({doc.get('optimizer', '?')}). Every other parameter is "
+            "sourced or assumed as listed under Assumptions."))  # fmt: skip
+        se = doc.get("stderr", {})
+        parts.append(Table("Fitted parameters", ["parameter", "value", "std. error"],
+                           [[k, v, se.get(k, float("nan"))] for k, v in fitted.items()],
+                           formats={"value": "{:.4g}", "std. error": "{:.2g}"}))  # fmt: skip
     else:
         parts.append(Paragraph("No fitted values are applied (params.calibrated_from is not set): every "
                                "parameter is sourced or assumed as listed under Assumptions."))  # fmt: skip
