@@ -264,7 +264,7 @@ def test_one_town_hall_in_tray_agrees_with_the_per_customer_station() -> None:
     import simpy
 
     from twin.models.payout.municipalities import capacity_minutes
-    from twin.sim import BatchStation, Calendar, Deterministic, Station, StaffSchedule
+    from twin.sim import BatchStation, Calendar, Deterministic, StaffSchedule, Station
     from twin.sim.fluid import CohortQueue
 
     start, days = dt.date(2020, 5, 1), 42

@@ -66,4 +66,5 @@ def test_payout_calibration_converges_and_reports_standard_errors() -> None:
     result = fit(problem, x0, lo[keep], hi[keep], workers=0)
     assert result["converged"], result["message"]
     assert np.all(np.isfinite(result["stderr"])) and np.all(result["stderr"] > 0)
-    assert problem.residuals(result["x"]) @ problem.residuals(result["x"]) < problem.residuals(x0) @ problem.residuals(x0)
+    r_fit, r_start = problem.residuals(result["x"]), problem.residuals(x0)
+    assert r_fit @ r_fit < r_start @ r_start

@@ -57,7 +57,9 @@ def read_fitted(path: str) -> dict[str, float]:
     try:
         fitted = json.loads(p.read_text())["fitted"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise InputError(f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')") from None
+        raise InputError(
+            f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')"
+        ) from None
     if not isinstance(fitted, dict) or not all(isinstance(v, int | float) for v in fitted.values()):
         raise InputError(f"params.calibrated_from: {path}: 'fitted' must map parameter paths to numbers")
     return {str(k): float(v) for k, v in fitted.items()}
@@ -76,8 +78,7 @@ def with_values(params: Params, values: dict[str, float], where: str = "calibrat
     """``params`` with values replaced by dotted path (dict keys included), validated."""
     from pydantic import ValidationError
 
-    from twin.errors import InputError
-    from twin.errors import describe_value
+    from twin.errors import InputError, describe_value
 
     data = params.model_dump(mode="python")
     for path, v in values.items():

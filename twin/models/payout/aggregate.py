@@ -127,6 +127,31 @@ def _grid(mun_idx: np.ndarray, day: np.ndarray, weights: np.ndarray | None, m: i
     return out[: m * (h + 1)].reshape(m, h + 1)[:, :h]
 
 
+def _grid_by_group(group: np.ndarray, n_groups: int, mun_idx: np.ndarray, day: np.ndarray, size: np.ndarray,
+                   m: int, h: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """As :func:`_grid`, for every group at once (e.g. the route), counting events and persons in one
+    pass over the households: ``(count[group, municipality, day], persons[group, municipality, day])``."""
+    cells = m * (h + 1)
+    counts = np.zeros(n_groups * cells + 1)
+    persons = np.zeros(n_groups * cells + 1)
+    chunk = 1 << 22
+    for lo in range(0, len(day), chunk):
+        sl = slice(lo, lo + chunk)
+        dd = day[sl]
+        ok = np.isfinite(dd) & (dd < h)
+        t = np.clip(dd[ok].astype(np.float64), 0.0, None)
+        d = np.floor(t)
+        frac = t - d
+        key = (group[sl][ok].astype(np.int64) * m + mun_idx[sl][ok]) * (h + 1) + d.astype(np.int64)
+        w = size[sl][ok].astype(np.float64)
+        counts[:-1] += np.bincount(key, weights=1 - frac, minlength=n_groups * cells)
+        counts += np.bincount(key + 1, weights=frac, minlength=n_groups * cells + 1)
+        persons[:-1] += np.bincount(key, weights=w * (1 - frac), minlength=n_groups * cells)
+        persons += np.bincount(key + 1, weights=w * frac, minlength=n_groups * cells + 1)
+    shape = (n_groups, m, h + 1)
+    return counts[:-1].reshape(shape)[:, :, :h], persons[:-1].reshape(shape)[:, :, :h]
+
+
 def simulate(
     hh: Households,
     mun: Municipalities,
@@ -154,10 +179,10 @@ def simulate(
     # ---- arrivals at the town halls, by class: [municipality, day, class]
     arrivals = np.zeros((m, h, 5))
     persons = np.zeros((m, h, 5))
+    by_route, persons_by_route = _grid_by_group(plan.route, 4, hm, plan.arrival_day, hh.size, m, h)
     for route, job in ((MAIL, J_MAIL), (ONLINE, J_ONLINE)):
-        sel = plan.route == route
-        arrivals[:, :, job] = _grid(hm[sel], plan.arrival_day[sel], None, m, h)
-        persons[:, :, job] = _grid(hm[sel], plan.arrival_day[sel], size[sel], m, h)
+        arrivals[:, :, job] = by_route[route]
+        persons[:, :, job] = persons_by_route[route]
     dup_online = plan.extra_online > 0
     arrivals[:, :, J_DUP] = _grid(
         hm[dup_online], plan.arrival_day[dup_online], plan.extra_online[dup_online].astype(np.float64), m, h
@@ -166,9 +191,7 @@ def simulate(
     arrivals[:, :, J_DUP] += _grid(hm[dm], plan.dup_mail_day[dm], None, m, h)
 
     # ---- push: payable on the notice day + opt-out window, no town-hall work
-    push = plan.route == PUSH
-    push_hh = _grid(hm[push], plan.arrival_day[push], None, m, h)
-    push_persons = _grid(hm[push], plan.arrival_day[push], size[push], m, h)
+    push_hh, push_persons = by_route[PUSH], persons_by_route[PUSH]
 
     # ---- the town halls
     automated = v.online_matching == "automated"

@@ -176,7 +176,7 @@ def next_transfer(halls: TownHalls, business: np.ndarray, weekday0: int) -> np.n
 
     A transfer day is a business day that is one of its transfer weekdays and not before its
     payment system is ready."""
-    m, h = len(halls.ready_day), len(business)
+    h = len(business)
     wd = (weekday0 + np.arange(h)) % 7
     ok = halls.transfer_weekdays[:, wd] & business[None, :]
     ok &= np.arange(h)[None, :] >= np.ceil(halls.ready_day)[:, None]
@@ -200,7 +200,8 @@ def staffing(params: Params, type_index: np.ndarray, households_sample: np.ndarr
     the sampled households, so the scale carries through)."""
     v = params.verification
     by_type = np.array([v.staffing_by_type[t] for t in MUNICIPALITY_TYPES])
-    return households_sample / 1000.0 * v.staff_minutes_per_1000_households * by_type[type_index] * halls.capacity_factor
+    rate = v.staff_minutes_per_1000_households * by_type[type_index]
+    return households_sample / 1000.0 * rate * halls.capacity_factor
 
 
 def reply_delay(

@@ -175,7 +175,8 @@ class Disbursement(StrictModel):
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
     first_payment: Date = Field(dt.date(2020, 5, 12), description="agent tier only: first national batch")
     batches_per_week: dict[
-        Literal["special_ward", "designated_city", "city", "town_village"], list[tuple[interval(1, 5, integer=True), Fraction]]
+        Literal["special_ward", "designated_city", "city", "town_village"],
+        list[tuple[interval(1, 5, integer=True), Fraction]],
     ] = Field(
         default_factory=lambda: {
             "special_ward": [(1, 0.3), (2, 0.5), (5, 0.2)],
