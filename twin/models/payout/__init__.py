@@ -173,6 +173,7 @@ def run(ctx: RunContext) -> ModelResult:
     results = {}
     heads = {}
     memo = PlanMemo()
+    grid_cache: dict = {}
     with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
         for name, p in options:
             plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
@@ -185,7 +186,7 @@ def run(ctx: RunContext) -> ModelResult:
                 r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{name}"))
                 ledger_counts[name] = counts
             else:
-                r = simulate(hh, mun, plan, p, cal, day0.weekday())
+                r = simulate(hh, mun, plan, p, cal, day0.weekday(), grid_cache)
             results[name] = r
             heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
             report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)

@@ -132,22 +132,26 @@ def _grid_by_group(group: np.ndarray, n_groups: int, mun_idx: np.ndarray, day: n
     """As :func:`_grid`, for every group at once (e.g. the route), counting events and persons in one
     pass over the households: ``(count[group, municipality, day], persons[group, municipality, day])``."""
     cells = m * (h + 1)
-    counts = np.zeros(n_groups * cells + 1)
-    persons = np.zeros(n_groups * cells + 1)
+    n = n_groups * cells
+    counts = np.zeros(n + 1)
+    persons = np.zeros(n + 1)
     chunk = 1 << 22
     for lo in range(0, len(day), chunk):
         sl = slice(lo, lo + chunk)
         dd = day[sl]
-        ok = np.isfinite(dd) & (dd < h)
-        t = np.clip(dd[ok].astype(np.float64), 0.0, None)
+        ok = (dd < h) & np.isfinite(dd)
+        t = np.maximum(dd[ok], 0.0)
         d = np.floor(t)
-        frac = t - d
+        frac = (t - d).astype(np.float64)
         key = (group[sl][ok].astype(np.int64) * m + mun_idx[sl][ok]) * (h + 1) + d.astype(np.int64)
         w = size[sl][ok].astype(np.float64)
-        counts[:-1] += np.bincount(key, weights=1 - frac, minlength=n_groups * cells)
-        counts += np.bincount(key + 1, weights=frac, minlength=n_groups * cells + 1)
-        persons[:-1] += np.bincount(key, weights=w * (1 - frac), minlength=n_groups * cells)
-        persons += np.bincount(key + 1, weights=w * frac, minlength=n_groups * cells + 1)
+        # whole events on their day, less the share that spills into the next day
+        spill = np.bincount(key, weights=frac, minlength=n)
+        counts[:-1] += np.bincount(key, minlength=n) - spill
+        counts[1:] += spill
+        spill = np.bincount(key, weights=w * frac, minlength=n)
+        persons[:-1] += np.bincount(key, weights=w, minlength=n) - spill
+        persons[1:] += spill
     shape = (n_groups, m, h + 1)
     return counts[:-1].reshape(shape)[:, :, :h], persons[:-1].reshape(shape)[:, :, :h]
 
@@ -159,12 +163,14 @@ def simulate(
     params: Params,
     cal: PaymentCalendar,
     weekday0: int | None = None,
+    cache: dict | None = None,
 ) -> AggregateResult:
     """Run one option on the day grid. Staff follow the sampled households, so scale carries through.
 
     Every town hall (``plan.halls``) works its own in-tray with its own capacity, and pays on its
     own transfer days once its payment system is ready. ``weekday0`` is the weekday of day 0
-    (0 = Monday)."""
+    (0 = Monday). ``cache`` (a dict kept by the caller across options) reuses the arrival grids
+    when an option's households do exactly what the previous option's did."""
     h, m = cal.horizon, len(mun)
     v, dis = params.verification, params.disbursement
     halls = plan.halls
@@ -179,7 +185,13 @@ def simulate(
     # ---- arrivals at the town halls, by class: [municipality, day, class]
     arrivals = np.zeros((m, h, 5))
     persons = np.zeros((m, h, 5))
-    by_route, persons_by_route = _grid_by_group(plan.route, 4, hm, plan.arrival_day, hh.size, m, h)
+    last = (cache or {}).get("plan")
+    if last is not None and np.array_equal(last[0], plan.route) and np.array_equal(last[1], plan.arrival_day):
+        by_route, persons_by_route = cache["grids"]
+    else:
+        by_route, persons_by_route = _grid_by_group(plan.route, 4, hm, plan.arrival_day, hh.size, m, h)
+        if cache is not None:
+            cache["plan"], cache["grids"] = (plan.route, plan.arrival_day), (by_route, persons_by_route)
     for route, job in ((MAIL, J_MAIL), (ONLINE, J_ONLINE)):
         arrivals[:, :, job] = by_route[route]
         persons[:, :, job] = persons_by_route[route]
