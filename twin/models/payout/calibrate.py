@@ -130,16 +130,20 @@ def fit(problem: PayoutProblem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     m, k = J.shape
     dof = max(m - k, 1)
     s2 = float(res.fun @ res.fun) / dof
+    # a parameter the residuals do not move at the optimum (e.g. pinned at a bound where its figure
+    # no longer depends on it) is not identified: its standard error is undefined, not zero
+    identified = np.linalg.norm(J, axis=0) > 1e-12
     try:
         cov = s2 * np.linalg.pinv(J.T @ J)
         stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         cov = np.full((k, k), np.nan)
         stderr = np.full(k, np.nan)
+    stderr = np.where(identified, stderr, np.nan)
     return {"x": res.x, "stderr": stderr, "cov": cov, "cost": float(res.cost), "nfev": int(res.nfev),
             "njev": int(res.njev or 0), "status": int(res.status), "converged": bool(res.status > 0),
             "message": str(res.message), "residual_variance": s2, "dof": dof,
-            "active_bounds": res.active_mask.tolist()}  # fmt: skip
+            "active_bounds": res.active_mask.tolist(), "identified": identified.tolist()}  # fmt: skip
 
 
 def problem_for(s: Any, scale: float | None = None) -> tuple[PayoutProblem, np.ndarray, np.ndarray, np.ndarray]:
@@ -238,6 +242,7 @@ def write_report(s: Any, out: str | Path, problem: PayoutProblem, result: dict[s
         "figures_fitted": sorted(used),
         "fitted": {p: float(v) for p, v in zip(paths, result["x"], strict=True)},
         "stderr": {p: float(v) for p, v in zip(paths, result["stderr"], strict=True)},
+        "identified": {p: bool(v) for p, v in zip(paths, result["identified"], strict=True)},
         "covariance": np.asarray(result["cov"]).tolist(),
         "converged": result["converged"],
         "optimizer_status": result["status"],
@@ -272,9 +277,10 @@ def write_report(s: Any, out: str | Path, problem: PayoutProblem, result: dict[s
     pngs = {fig.name: figure_png(fig.figure)}
     (tmp / "figures" / f"{fig.name}.png").write_bytes(pngs[fig.name])
     bounds = problem.base.calibration.fit
-    par_rows = [[p, v0, v, se, f"[{bounds[p][0]:g}, {bounds[p][1]:g}]", "at bound" if act else ""]
-                for p, v0, v, se, act in zip(paths, x0, result["x"], result["stderr"], result["active_bounds"],
-                                             strict=True)]  # fmt: skip
+    par_rows = [[p, v0, v, se, f"[{bounds[p][0]:g}, {bounds[p][1]:g}]",
+                 ("at bound " if act else "") + ("" if ok else "not identified (no effect on the residuals)")]
+                for p, v0, v, se, act, ok in zip(paths, x0, result["x"], result["stderr"], result["active_bounds"],
+                                                 result["identified"], strict=True)]  # fmt: skip
     rows = [[f.name, f.value * (1 if f.family == "municipalities_paying" else 100),
              float(v) * (1 if f.family == "municipalities_paying" else 100),
              "fitted" if f.name in used else "not fitted"] for f, v in zip(figs_all, vals, strict=True)]  # fmt: skip

@@ -392,8 +392,16 @@ def record_section(r: AggregateResult, head: dict[str, Any], day0: dt.date, scal
             f"{'yes' if doc.get('converged') else 'NO'} ({doc.get('optimizer', '?')}). Every other parameter is "
             "sourced or assumed as listed under Assumptions."))  # fmt: skip
         se = doc.get("stderr", {})
-        parts.append(Table("Fitted parameters", ["parameter", "value", "std. error"],
-                           [[k, v, se.get(k, float("nan"))] for k, v in fitted.items()],
+        ident = doc.get("identified", {})
+
+        def note(k: str) -> str:
+            e = se.get(k, float("nan"))
+            if not ident.get(k, True) or not np.isfinite(e) or e == 0:
+                return "not identified: the fitted figures do not depend on it at this value"
+            return ""
+
+        parts.append(Table("Fitted parameters", ["parameter", "value", "std. error", "note"],
+                           [[k, v, se.get(k, float("nan")), note(k)] for k, v in fitted.items()],
                            formats={"value": "{:.4g}", "std. error": "{:.2g}"}))  # fmt: skip
     else:
         parts.append(Paragraph("No fitted values are applied (params.calibrated_from is not set): every "
