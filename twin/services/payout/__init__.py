@@ -25,6 +25,7 @@ from twin.services.payout.reconciliation import (
     ReconciliationReport,
     classify,
 )
+from twin.services.payout.signatures import SignatureCheck
 from twin.services.payout.records import (
     Application,
     ApplicationRecord,
@@ -32,6 +33,7 @@ from twin.services.payout.records import (
     Channel,
     Decision,
     HouseholdFile,
+    OnlineSignature,
     Outcome,
     Reason,
     Status,
@@ -41,7 +43,8 @@ from twin.services.payout.records import (
 
 __all__ = [
     "Application", "ApplicationRecord", "BankConfirmation", "BankOutcome", "BankReason", "Batch", "Channel",
-    "Decision", "EntitlementRoll", "HouseholdFile", "InvariantViolation", "NotBusinessDayError", "Outcome",
+    "Decision", "EntitlementRoll", "HouseholdFile", "InvariantViolation", "NotBusinessDayError", "OnlineSignature",
+    "Outcome", "SignatureCheck",
     "PayoutLedger", "Programme", "ProgrammeError", "Reason", "ReconciliationReport", "Status", "Totals",
     "Transfer", "classify",
 ]  # fmt: skip
