@@ -16,6 +16,7 @@ checks, the payout ledger with idempotency keys) in SimPy. Both read the same ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
@@ -26,7 +27,7 @@ from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, PlanMemo, plan_households
 from twin.models.payout.params import Params
 from twin.population import Nation
-from twin.runs import ModelResult, RunContext
+from twin.runs import ModelResult, RunContext, stream_key
 
 __all__ = ["Params", "run"]
 
@@ -87,7 +88,15 @@ def run(ctx: RunContext) -> ModelResult:
     results = {}
     heads = {}
     memo = PlanMemo()
-    with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
+    partition_executor = None
+    if base.fidelity == "agent":
+        from twin.experiments import partitions
+        from twin.models.payout.agent import n_partitions
+
+        partition_executor = partitions.current() or partitions.default_executor(n_partitions(base, len(hh)))
+    with contextlib.ExitStack() as stack, ctx.progress("Simulating the payout", len(ctx.options)) as advance:
+        if partition_executor is not None and partition_executor is not partitions.current():
+            stack.callback(partition_executor.close)
         for opt in ctx.options:
             p: Params = opt.params  # type: ignore[assignment]
             plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale, memo)
@@ -95,7 +104,10 @@ def run(ctx: RunContext) -> ModelResult:
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
-                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{opt.name}"))
+                seed = (ctx.seed, stream_key(f"payout.agent.{opt.name}"), ctx.replication or 0)
+                r, counts = simulate_agent(
+                    nation, hh, mun, plan, p, cal, day0, seed, option=opt.name, executor=partition_executor
+                )
                 ledger_counts[opt.name] = counts
             else:
                 r = simulate(hh, mun, plan, p, cal)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from twin.models.payout.agent_params import AgentRun
 from twin.config import (
     Date,
     Fraction,
@@ -150,6 +151,7 @@ class Params(StrictModel):
     verification: Verification = Verification()
     disbursement: Disbursement = Disbursement()
     push: Push = Push()
+    agent: AgentRun = AgentRun()  # the agent fidelity's own settings (twin/models/payout/agent_params.py)
     fidelity: Literal["aggregate", "agent"] = Field(
         "aggregate",
         description="aggregate: every household counted into day grids (1:1 works); agent: each application of "
