@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from twin.experiments import InlineExecutor
 from twin.models.payout import households_from_nation, payment_calendar
 from twin.models.payout.agent import simulate_agent
 from twin.models.payout.aggregate import simulate
@@ -29,7 +30,7 @@ def both() -> dict:
     plan = plan_households(hh, mun, p, DAY0, lambda n: np.random.default_rng([7, stream_key(n)]), SCALE)
     cal = payment_calendar(p, DAY0, H, [])
     agg = simulate(hh, mun, plan, p, cal)
-    agent, counts = simulate_agent(nation, hh, mun, plan, p, cal, DAY0, np.random.default_rng(8))
+    agent, counts = simulate_agent(nation, hh, mun, plan, p, cal, DAY0, (8, 1, 0), executor=InlineExecutor())
     return {"hh": hh, "plan": plan, "agg": agg, "agent": agent, "counts": counts}
 
 
@@ -75,3 +76,17 @@ def test_malformed_applications_are_rejected_for_their_reason_and_counted(both: 
         assert c.get(decision, 0) > 0, decision
     # client retries with the same key got the first answer back and paid nothing extra
     assert c["replayed"] >= c["client_retries"] > 0
+
+
+def test_online_applications_are_signed_by_the_card_and_checked_with_rsa(both: dict) -> None:
+    c = both["counts"]
+    checked, unchecked = c["signature:checked"], c["signature:unchecked"]
+    assert checked > 20 and unchecked > 0
+    # the default checks a 2 % sample (by hash): the share checked is near it (binomial noise)
+    share = checked / (checked + unchecked)
+    assert abs(share - 0.02) <= 4 * np.sqrt(0.02 * 0.98 / (checked + unchecked)), share
+    assert c["cards:signatures"] == checked  # every checked form was signed by the applicant's card
+    assert c["signature:valid"] + c["signature:bad_signature"] == checked
+    # altered forms among the checked ones are refused, and counted by the ledger
+    assert c["signature:bad_signature"] == c.get("signature:altered_checked", 0)
+    assert c.get("rejected:signature_invalid", 0) == c["signature:bad_signature"]

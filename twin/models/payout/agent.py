@@ -319,9 +319,7 @@ def run_partition(inp: PartitionInput) -> PartitionResult:
     t0 = time.perf_counter()
     result, counts = _simulate_partition(inp)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the worker's peak so far: an upper bound
-    return PartitionResult(
-        inp.index, inp.municipalities, result, counts, len(inp.route), time.perf_counter() - t0, rss
-    )
+    return PartitionResult(inp.index, inp.municipalities, result, counts, len(inp.route), time.perf_counter() - t0, rss)
 
 
 def _account_for(rng: np.random.Generator, holder: str) -> BankAccount:

@@ -11,7 +11,6 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from twin.models.payout.agent_params import AgentRun
 from twin.config import (
     Date,
     Fraction,
@@ -20,6 +19,7 @@ from twin.config import (
     StrictModel,
     interval,
 )
+from twin.models.payout.agent_params import AgentRun
 
 MUNICIPALITY_TYPES = ("special_ward", "designated_city", "city", "town_village")
 

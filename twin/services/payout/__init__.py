@@ -25,7 +25,6 @@ from twin.services.payout.reconciliation import (
     ReconciliationReport,
     classify,
 )
-from twin.services.payout.signatures import SignatureCheck
 from twin.services.payout.records import (
     Application,
     ApplicationRecord,
@@ -40,6 +39,7 @@ from twin.services.payout.records import (
     Totals,
     Transfer,
 )
+from twin.services.payout.signatures import SignatureCheck
 
 __all__ = [
     "Application", "ApplicationRecord", "BankConfirmation", "BankOutcome", "BankReason", "Batch", "Channel",

@@ -52,10 +52,10 @@ def sample_selected(household: int, applicant: int, share: float, salt: str = ""
 class SignatureCheck:
     """``verify_signature`` for the payout ledger: chain, validity, revocation and RSA signature.
 
-    ``issuer`` is the JPKI signature CA's certificate (the trust anchor); ``on`` gives the date of
-    receipt for an application (default: ``today``, set by the ledger's caller before each intake
-    day, when the caller passes none); ``revoked(certificate, date)`` says whether a certificate was revoked (e.g. the JPKI
-    service's status, or a CRL); ``sample`` is the share of online applications checked.
+    ``issuer`` is the JPKI signature CA's certificate (the trust anchor); the ledger passes the date
+    of receipt with each application (``today`` stands in when a caller passes none);
+    ``revoked(certificate, date)`` says whether a certificate was revoked (e.g. the JPKI service's
+    status, or a CRL); ``sample`` is the share of online applications checked.
     """
 
     def __init__(
@@ -136,7 +136,10 @@ class SignatureCheck:
                     if cert.issuer != self.issuer.subject:
                         raise InvalidSignature
                     self._issuer_key.verify(
-                        cert.signature, cert.tbs_certificate_bytes, _PKCS1, cert.signature_hash_algorithm  # type: ignore[arg-type]
+                        cert.signature,
+                        cert.tbs_certificate_bytes,
+                        _PKCS1,
+                        cert.signature_hash_algorithm,  # type: ignore[arg-type]
                     )
                 except (InvalidSignature, ValueError, TypeError):
                     out = "untrusted_certificate"
