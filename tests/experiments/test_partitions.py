@@ -99,3 +99,32 @@ def test_a_dask_worker_killed_mid_run_loses_no_partition(dask_cluster: str) -> N
         assert time.monotonic() - t0 > 1.2  # the kill happened mid-run
         with pytest.raises(ProcessLookupError):
             os.kill(victim, 0)
+
+
+@pytest.mark.slow
+def test_the_agent_run_on_a_dask_cluster_is_byte_identical_to_one_process(
+    dask_cluster: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """``twin run scenarios/payout_2020_agent.yaml --cluster ADDR`` against the same run in this process
+    (at 1:5000 with 3 partitions per option, to keep the test short; `make bench` runs 1:100)."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from twin import runs
+    from twin import scenario as sc
+    from twin.cli import app
+
+    _wait_for_workers(dask_cluster, 2)
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "payout_2020_agent.yaml"
+    text = scenario.read_text().replace("  fidelity: agent\n", "  fidelity: agent\n  agent: {partitions: 3}\n")
+    small = tmp_path / "payout_2020_agent.yaml"
+    small.write_text(text)
+    res = CliRunner().invoke(app, ["run", str(small), "--scale", "0.0002", "--cluster", dask_cluster,
+                                   "--out", str(tmp_path / "dask")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with using(InlineExecutor()):
+        one = runs.execute(sc.load(small).with_overrides(scale=0.0002), out=tmp_path / "one")
+    (on_dask,) = (tmp_path / "dask").glob("payout_2020_agent/*/metrics.parquet")
+    assert on_dask.read_bytes() == (one.path / "metrics.parquet").read_bytes()
+    assert len(pd.read_parquet(on_dask)) > 100
