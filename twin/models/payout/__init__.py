@@ -27,6 +27,7 @@ from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, PlanMemo, plan_households
 from twin.models.payout.params import Params
 from twin.population import Nation
+from twin.report import Paragraph, Section, Table
 from twin.runs import ModelResult, RunContext, stream_key
 
 __all__ = ["Params", "run"]
@@ -62,6 +63,31 @@ def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
         households=np.bincount(households.municipality, minlength=len(mun)),
     )
     return households, munis
+
+
+def partition_section(results: dict) -> Section:
+    """How the agent run was split: per option and partition, households, time and the worker's peak memory.
+
+    Timings and memory go to the report page only, never into the metrics or the summary (they differ
+    from run to run; the results do not)."""
+    rows = [
+        [name, s["partition"], s["municipalities"], s["households"], s["seconds"], s["peak_rss_mib"]]
+        for name, r in results.items()
+        for s in r.extra.get("partitions", [])
+    ]
+    peak = max((row[5] for row in rows), default=0.0)
+    return Section(
+        "Partitions of the agent run",
+        [
+            Paragraph(
+                f"{len(rows)} partitions (municipality groups, each with its own registry and ledger); the "
+                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB."
+            ),
+            Table(
+                "Partitions", ["option", "partition", "municipalities", "households", "seconds", "peak RSS (MiB)"], rows
+            ),
+        ],
+    )
 
 
 def run(ctx: RunContext) -> ModelResult:
@@ -125,6 +151,8 @@ def run(ctx: RunContext) -> ModelResult:
     if ledger_counts:
         summary["ledger_decisions"] = ledger_counts
     sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts)
+    if base.fidelity == "agent":
+        sections.append(partition_section(results))
     return ModelResult(
         metrics,
         summary,

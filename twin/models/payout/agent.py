@@ -287,10 +287,13 @@ def merge(
         for k, v in p.counts.items():
             counts[k] = counts.get(k, 0) + int(v)
     counts = dict(sorted(counts.items()))
-    result = AggregateResult(
-        horizon=h, backlog=backlog, staff_minutes=staff, extra={"never_applied": float((plan.route == NEVER).sum())},
-        **total,
-    )  # fmt: skip
+    stats = [
+        {"partition": p.index, "municipalities": len(p.municipalities), "households": p.households,
+         "seconds": round(p.seconds, 2), "peak_rss_mib": round(p.peak_rss_bytes / 2**20, 1)}
+        for p in parts
+    ]  # fmt: skip
+    extra = {"never_applied": float((plan.route == NEVER).sum()), "partitions": stats}
+    result = AggregateResult(horizon=h, backlog=backlog, staff_minutes=staff, extra=extra, **total)
     check_national(parts, result, counts, len(hh), params)
     return result, counts
 

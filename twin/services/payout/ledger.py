@@ -152,17 +152,24 @@ class PayoutLedger(PushPayments):
         items = list(items)
         tally: dict[str, int] = {}
         with self._batch_transaction() as tx:
-            tx.prefetch(KEYS, [k for _, k in items if isinstance(k, str) and k])
-            tx.prefetch(FILES, [a.household for a, _ in items if isinstance(a.household, int)])
+            if isinstance(tx, Prefetched):
+                tx.prefetch(KEYS, [k for _, k in items if isinstance(k, str) and k])
+                tx.prefetch(FILES, [a.household for a, _ in items if isinstance(a.household, int)])
             out = [self._submit_in(tx, app, key, on, tally) for app, key in items]  # type: ignore[arg-type]
             flush(tx, tally)  # type: ignore[arg-type]
         return out
 
     @contextlib.contextmanager
-    def _batch_transaction(self) -> Iterator[Prefetched]:
-        """One transaction for a batch, with a nested one inside: a SQL store then buffers the batch's
-        writes in memory (a record written many times, like the running totals, is written once) and
-        lands them with one ``executemany`` on commit. A memory store applies the inner one atomically."""
+    def _batch_transaction(self) -> Iterator[Transaction | Prefetched]:
+        """One transaction for a batch. On a store with bulk reads (the SQL stores) it is nested in an
+        outer one, so the batch's writes are buffered in memory (a record written many times, like the
+        running totals, is written once) and land with one ``executemany``, and the records the batch
+        will read are fetched in one query per table (:class:`Prefetched`). A memory store's reads and
+        writes cost nothing: it gets the plain transaction."""
+        if not hasattr(self.store, "get_many"):
+            with self.store.transaction() as tx:
+                yield tx
+            return
         with self.store.transaction(), self.store.transaction() as tx:
             yield Prefetched(tx)
 
@@ -291,8 +298,9 @@ class PayoutLedger(PushPayments):
         ids = [int(a) for a in application_ids]
         tally: dict[str, int] = {}
         with self._batch_transaction() as tx:
-            tx.prefetch(APPS, ids)
-            tx.prefetch(FILES, [r.household for a in ids if (r := tx.get(APPS, a)) is not None])  # type: ignore[attr-defined]
+            if isinstance(tx, Prefetched):
+                tx.prefetch(APPS, ids)
+                tx.prefetch(FILES, [r.household for a in ids if (r := tx.get(APPS, a)) is not None])  # type: ignore[attr-defined]
             out = [self._verify_in(tx, a, on, tally) for a in ids]  # type: ignore[arg-type]
             flush(tx, tally)  # type: ignore[arg-type]
         return out
@@ -349,8 +357,9 @@ class PayoutLedger(PushPayments):
             queued = list(tx.scan(QUEUE, limit))
             if not queued:
                 return None
-            for table in (FILES, PAYMENTS, IN_FLIGHT):
-                tx.prefetch(table, [h for _, h in queued])
+            if isinstance(tx, Prefetched):
+                for table in (FILES, PAYMENTS, IN_FLIGHT):
+                    tx.prefetch(table, [h for _, h in queued])
             t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
             bid, transfers = t.next_batch, []
             for qkey, h in queued:
@@ -390,10 +399,11 @@ class PayoutLedger(PushPayments):
             if batch is None:
                 batch = Batch(batch_id, on, ())
             confirmations = list(confirmations)
-            hs = [int(c.household) for c in confirmations if isinstance(c.household, int)]
-            tx.prefetch(SETTLED, [(batch_id, h) for h in hs])
-            tx.prefetch(FILES, hs)
-            tx.prefetch(PAYMENTS, hs)
+            if isinstance(tx, Prefetched):
+                hs = [int(c.household) for c in confirmations if isinstance(c.household, int)]
+                tx.prefetch(SETTLED, [(batch_id, h) for h in hs])
+                tx.prefetch(FILES, hs)
+                tx.prefetch(PAYMENTS, hs)
             report, apply = classify(batch, confirmations, lambda h: tx.get(SETTLED, (batch_id, h)))  # type: ignore[arg-type,return-value]
             paid = paid_amount = paid_entitlement = flight_amount = bounced = 0
             for c in apply:
