@@ -90,3 +90,26 @@ def test_online_applications_are_signed_by_the_card_and_checked_with_rsa(both: d
     # altered forms among the checked ones are refused, and counted by the ledger
     assert c["signature:bad_signature"] == c.get("signature:altered_checked", 0)
     assert c.get("rejected:signature_invalid", 0) == c["signature:bad_signature"]
+
+
+#: stated tolerances (days) for agent vs aggregate days-to-share by municipality type at 1:1000: payments
+#: land on transfer-batch days (twice a week), so a household paid one batch later moves a share by
+#: 3-4 days; 50 % and 90 % may differ by two batch intervals, the thin 99 % tail by three
+TOLERANCE_DAYS = {0.5: 7, 0.9: 7, 0.99: 10}
+
+
+def test_days_to_50_90_99_percent_agree_by_municipality_type(both: dict) -> None:
+    from twin.models.payout.params import MUNICIPALITY_TYPES
+
+    a, g = both["agg"], both["agent"]
+    worst = {}
+    for t, name in enumerate(MUNICIPALITY_TYPES):
+        ca = a.paid_households[t].cumsum() / a.entitled_households[t]
+        cg = g.paid_households[t].cumsum() / g.entitled_households[t]
+        assert g.entitled_households[t] == a.entitled_households[t]
+        for share, tol in TOLERANCE_DAYS.items():
+            assert ca[-1] >= share and cg[-1] >= share, (name, share)
+            diff = abs(first_day(ca, share) - first_day(cg, share))
+            worst[(name, share)] = diff
+            assert diff <= tol, (name, share, first_day(ca, share), first_day(cg, share))
+    assert sum(worst.values()) <= 2 * len(worst)  # on average within two days
