@@ -420,17 +420,32 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
     route_paid = np.full(n, -1, dtype=np.int8)
     counters = world.counters
 
+    # every household's own bank account (in the head's name), drawn at once; errors are made on the form
+    acct_bank = rng.integers(1, 9999, n).tolist()
+    acct_branch = rng.integers(1, 999, n).tolist()
+    acct_number = rng.integers(0, 10**7, n).tolist()
+    accounts_of: dict[int, BankAccount] = {}
+
+    def own_account(household: int) -> BankAccount:
+        a = accounts_of.get(household)
+        if a is None:
+            a = accounts_of[household] = BankAccount(
+                f"{acct_bank[household]:04d}", f"{acct_branch[household]:03d}", AccountType.ORDINARY,
+                f"{acct_number[household]:07d}", world.reading[household],
+            )  # fmt: skip
+        return a
+
     def bump(name: str, k: int = 1) -> None:
         counters[name] = counters.get(name, 0) + k
 
-    def application(household: int, channel: Channel, job_class: int) -> Application:
+    def application(household: int, channel: Channel, job_class: int, u_err: float, u_alt: float) -> Application:
         """The form as the household fills it in, with an error with the class's error rate; an online
         form is signed by the applicant's card when the ledger will check it (a few are altered after)."""
         head = heads[household]
         members = roll.members(household)
-        account = _account_for(rng, world.reading[household])
+        account = own_account(household)
         applicant = head
-        if rng.random() < err[job_class]:
+        if u_err < err[job_class]:
             kind = ERROR_KINDS[int(rng.choice(len(ERROR_KINDS), p=ERROR_SHARES))]
             if kind == "member_missing" and len(members) > 1:
                 members = members[:-1]
@@ -444,7 +459,7 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
                 applicant = others[0] if others else head + 10**9  # not a resident at all
         app = Application(household, applicant, channel, account, tuple(members))
         if channel is Channel.ONLINE and check is not None:
-            altered = rng.random() < bad_share
+            altered = u_alt < bad_share
             if check.selected(app):
                 if 0 <= applicant < len(world.registry):
                     app = cards.sign(app)  # type: ignore[union-attr]
@@ -492,13 +507,14 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
             if not todays:
                 continue
             items, jobs = [], []
-            for household, channel, cls, duplicate in todays:
+            draws = rng.random((len(todays), 3)).tolist()  # error, alteration, client retry
+            for (household, channel, cls, duplicate), (u_err, u_alt, u_retry) in zip(todays, draws, strict=True):
                 attempts[household] += 1
                 key = f"h{household}-a{attempts[household]}"
-                app = application(household, channel, J_DUP if duplicate else cls)
+                app = application(household, channel, J_DUP if duplicate else cls, u_err, u_alt)
                 items.append((app, key))
                 jobs.append((household, J_DUP if duplicate else cls))
-                if channel is Channel.ONLINE and rng.random() < 0.05:  # a client retry after a timeout
+                if channel is Channel.ONLINE and u_retry < 0.05:  # a client retry after a timeout
                     items.append((app, key))
                     jobs.append((household, -1))
                     bump("client_retries")

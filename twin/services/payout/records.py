@@ -103,10 +103,12 @@ class Application:
         # numpy integers (as a model passes them) become plain ints: stable keys, reprs and digests
         for name in ("household", "applicant"):
             v = getattr(self, name)
-            if isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v) is not int:
+            if type(v) is not int and isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v) is not int:
                 object.__setattr__(self, name, int(v))
-        if self.members is not None and all(isinstance(m, numbers.Integral) for m in self.members):
-            object.__setattr__(self, "members", tuple(int(m) for m in self.members))
+        m = self.members
+        if m is not None and not (type(m) is tuple and all(type(x) is int for x in m)):  # the common case: as is
+            if all(isinstance(x, numbers.Integral) for x in m):
+                object.__setattr__(self, "members", tuple(int(x) for x in m))
 
     def fingerprint(self) -> str:
         """A digest of the payload (deterministic across processes, unlike hash())."""
