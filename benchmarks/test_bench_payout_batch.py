@@ -127,7 +127,9 @@ def test_ledger_end_to_end(benchmark, tmp_path: Path, kind: str, households: int
     ledger.check_invariants(full=True)
     assert ledger.totals().paid == households
     wall, per_cpu = households / benchmark.stats.stats.min, households / min(cpu)
-    benchmark.extra_info.update(households=households, households_per_s=round(wall), households_per_cpu_s=round(per_cpu))
+    benchmark.extra_info.update(
+        households=households, households_per_s=round(wall), households_per_cpu_s=round(per_cpu)
+    )
     print(f"\n{kind} {path}: {wall:,.0f} households/s wall, {per_cpu:,.0f} per CPU second")
 
 
@@ -182,6 +184,7 @@ def agent_context(scale: float, options: int | None = None):  # noqa: ANN201
     return RunContext(s)
 
 
+@pytest.mark.timeout(3600)
 def test_agent_payout_1_to_100(benchmark) -> None:  # noqa: ANN001
     """The bundled agent scenario at 1:100, four designs, partitions on local processes (2 cores)."""
     from twin.models import payout
@@ -198,6 +201,7 @@ def test_agent_payout_1_to_100(benchmark) -> None:  # noqa: ANN001
           f"{len(table.rows)} partitions, peak worker RSS {peak:,.0f} MiB")  # fmt: skip
 
 
+@pytest.mark.timeout(3600)
 def test_agent_partitions_scale_from_1_to_2_dask_workers(benchmark) -> None:  # noqa: ANN001
     """One design's partitions at 1:200 on a LocalCluster of 1, then of 2 single-threaded workers."""
     from twin.experiments import DaskExecutor

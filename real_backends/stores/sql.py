@@ -19,6 +19,7 @@ memory), ``v`` the record in the typed JSON codec.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
@@ -36,6 +37,19 @@ UPSERT = ("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, 
 
 
 def key_columns(key: Key) -> tuple[str, int, int, str]:
+    """``(k, kind, ik, sk)`` for a key; raises :class:`StoreError` for keys SQL cannot order (or hold)."""
+    try:
+        return _cached_key_columns(key)
+    except TypeError:  # unhashable: not a key, and _key_columns says why
+        return _key_columns(key)
+
+
+@functools.lru_cache(maxsize=1 << 16, typed=True)  # a batch asks for the same keys many times
+def _cached_key_columns(key: Key) -> tuple[str, int, int, str]:
+    return _key_columns(key)
+
+
+def _key_columns(key: Key) -> tuple[str, int, int, str]:
     """``(k, kind, ik, sk)`` for a key; raises :class:`StoreError` for keys SQL cannot order."""
     try:
         k = encode_key(key)

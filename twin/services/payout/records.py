@@ -103,7 +103,7 @@ class Application:
         # numpy integers (as a model passes them) become plain ints: stable keys, reprs and digests
         for name in ("household", "applicant"):
             v = getattr(self, name)
-            if type(v) is not int and isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v) is not int:
+            if type(v) is not int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 object.__setattr__(self, name, int(v))
         m = self.members
         if m is not None and not (type(m) is tuple and all(type(x) is int for x in m)):  # the common case: as is
