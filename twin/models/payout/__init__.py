@@ -65,27 +65,30 @@ def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
     return households, munis
 
 
+PARTITION_COLUMNS = ["option", "partition", "municipalities", "households", "seconds", "CPU seconds", "peak RSS (MiB)"]
+
+
 def partition_section(results: dict) -> Section:
     """How the agent run was split: per option and partition, households, time and the worker's peak memory.
 
     Timings and memory go to the report page only, never into the metrics or the summary (they differ
     from run to run; the results do not)."""
     rows = [
-        [name, s["partition"], s["municipalities"], s["households"], s["seconds"], s["peak_rss_mib"]]
+        [name, s["partition"], s["municipalities"], s["households"], s["seconds"], s["cpu_seconds"], s["peak_rss_mib"]]
         for name, r in results.items()
         for s in r.extra.get("partitions", [])
     ]
-    peak = max((row[5] for row in rows), default=0.0)
+    peak = max((row[6] for row in rows), default=0.0)
+    cpu = sum(row[5] for row in rows)
     return Section(
         "Partitions of the agent run",
         [
             Paragraph(
                 f"{len(rows)} partitions (municipality groups, each with its own registry and ledger); the "
-                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB."
+                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB; the partitions "
+                f"took {cpu:,.1f} CPU seconds in all."
             ),
-            Table(
-                "Partitions", ["option", "partition", "municipalities", "households", "seconds", "peak RSS (MiB)"], rows
-            ),
+            Table("Partitions", PARTITION_COLUMNS, rows),
         ],
     )
 

@@ -176,6 +176,7 @@ class PartitionResult:
     households: int
     seconds: float
     peak_rss_bytes: int
+    cpu_seconds: float = 0.0
 
 
 def split(
@@ -289,7 +290,8 @@ def merge(
     counts = dict(sorted(counts.items()))
     stats = [
         {"partition": p.index, "municipalities": len(p.municipalities), "households": p.households,
-         "seconds": round(p.seconds, 2), "peak_rss_mib": round(p.peak_rss_bytes / 2**20, 1)}
+         "seconds": round(p.seconds, 2), "peak_rss_mib": round(p.peak_rss_bytes / 2**20, 1),
+         "cpu_seconds": round(p.cpu_seconds, 2)}
         for p in parts
     ]  # fmt: skip
     extra = {"never_applied": float((plan.route == NEVER).sum()), "partitions": stats}
