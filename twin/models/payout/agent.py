@@ -321,10 +321,11 @@ def check_national(
 
 def run_partition(inp: PartitionInput) -> PartitionResult:
     """One partition, start to end (top-level and picklable: what the executor ships to a worker)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result, counts = _simulate_partition(inp)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the worker's peak so far: an upper bound
-    return PartitionResult(inp.index, inp.municipalities, result, counts, len(inp.route), time.perf_counter() - t0, rss)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return PartitionResult(inp.index, inp.municipalities, result, counts, len(inp.route), wall, rss, cpu)
 
 
 def _account_for(rng: np.random.Generator, holder: str) -> BankAccount:
