@@ -92,6 +92,10 @@ def run(
         str | None, typer.Option("--replications", help="Override the scenario's replications (>= 1).")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("reports"),
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Run the partitions of an agent run on this Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
 ) -> None:
     """Run a scenario and write its run folder; prints the report path."""
     from twin import runs
@@ -103,7 +107,12 @@ def run(
             scale=parse_number("--scale", scale, float),
             replications=parse_number("--replications", replications, int),
         )
-        result = runs.execute(s, out=out_dir, progress=rich_progress)
+        with contextlib.ExitStack() as stack:
+            if cluster is not None:  # reachable, same versions: checked before any work
+                from twin.experiments import DaskExecutor, partitions
+
+                stack.enter_context(partitions.using(stack.enter_context(DaskExecutor(cluster))))
+            result = runs.execute(s, out=out_dir, progress=rich_progress)
     except TwinError as e:
         raise fail(e) from None
     m = result.manifest

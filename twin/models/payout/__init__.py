@@ -16,6 +16,7 @@ checks, the payout ledger with idempotency keys) in SimPy. Both read the same ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
@@ -26,7 +27,8 @@ from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, PlanMemo, plan_households
 from twin.models.payout.params import Params
 from twin.population import Nation
-from twin.runs import ModelResult, RunContext
+from twin.report import Paragraph, Section, Table
+from twin.runs import ModelResult, RunContext, stream_key
 
 __all__ = ["Params", "run"]
 
@@ -146,6 +148,34 @@ def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
     return households, munis
 
 
+PARTITION_COLUMNS = ["option", "partition", "municipalities", "households", "seconds", "CPU seconds", "peak RSS (MiB)"]
+
+
+def partition_section(results: dict) -> Section:
+    """How the agent run was split: per option and partition, households, time and the worker's peak memory.
+
+    Timings and memory go to the report page only, never into the metrics or the summary (they differ
+    from run to run; the results do not)."""
+    rows = [
+        [name, s["partition"], s["municipalities"], s["households"], s["seconds"], s["cpu_seconds"], s["peak_rss_mib"]]
+        for name, r in results.items()
+        for s in r.extra.get("partitions", [])
+    ]
+    peak = max((row[6] for row in rows), default=0.0)
+    cpu = sum(row[5] for row in rows)
+    return Section(
+        "Partitions of the agent run",
+        [
+            Paragraph(
+                f"{len(rows)} partitions (municipality groups, each with its own registry and ledger); the "
+                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB; the partitions "
+                f"took {cpu:,.1f} CPU seconds in all."
+            ),
+            Table("Partitions", PARTITION_COLUMNS, rows),
+        ],
+    )
+
+
 def run(ctx: RunContext) -> ModelResult:
     from twin.population import build_nation
 
@@ -174,7 +204,15 @@ def run(ctx: RunContext) -> ModelResult:
     heads = {}
     memo = PlanMemo()
     grid_cache: dict = {}
-    with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
+    partition_executor = None
+    if base.fidelity == "agent":
+        from twin.experiments import partitions
+        from twin.models.payout.agent import n_partitions
+
+        partition_executor = partitions.current() or partitions.default_executor(n_partitions(base, len(hh)))
+    with contextlib.ExitStack() as stack, ctx.progress("Simulating the payout", len(ctx.options)) as advance:
+        if partition_executor is not None and partition_executor is not partitions.current():
+            stack.callback(partition_executor.close)
         for name, p in options:
             plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
@@ -183,7 +221,10 @@ def run(ctx: RunContext) -> ModelResult:
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
-                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{name}"))
+                seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
+                r, counts = simulate_agent(
+                    nation, hh, mun, plan, p, cal, day0, seed, option=name, executor=partition_executor
+                )
                 ledger_counts[name] = counts
             else:
                 r = simulate(hh, mun, plan, p, cal, day0.weekday(), grid_cache)
@@ -206,6 +247,8 @@ def run(ctx: RunContext) -> ModelResult:
                                codes=mun.code, params=base_fitted, fitted=fitted, fit_doc=fit_doc)  # fmt: skip
     if "baseline_2020" in results and base.fidelity == "aggregate":
         summary["record_2020"] = report.record_check(results["baseline_2020"], mun.code, day0)
+    if base.fidelity == "agent":
+        sections.append(partition_section(results))
     return ModelResult(
         metrics,
         summary,

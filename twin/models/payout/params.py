@@ -19,6 +19,7 @@ from twin.config import (
     StrictModel,
     interval,
 )
+from twin.models.payout.agent_params import AgentRun
 
 MUNICIPALITY_TYPES = ("special_ward", "designated_city", "city", "town_village")
 
@@ -270,6 +271,7 @@ class Params(StrictModel):
     calibrated_from: str | None = Field(
         None, description="JSON file of fitted values (written by `twin calibrate`) applied to every option"
     )
+    agent: AgentRun = AgentRun()  # the agent fidelity's own settings (twin/models/payout/agent_params.py)
     fidelity: Literal["aggregate", "agent"] = Field(
         "aggregate",
         description="aggregate: every household counted into day grids (1:1 works); agent: each application of "
