@@ -23,10 +23,21 @@ in this process, local processes, or a Dask cluster) and are merged in partition
 is the same bytes wherever they ran. Each partition checks its ledger's invariants; the merge checks
 them nationally (:func:`check_national`).
 
+**Town halls.** The agent tier runs the same town halls as the aggregate tier (``plan.halls``, drawn
+once by :func:`~twin.models.payout.municipalities.town_halls`) through the same rule functions: a town
+hall's staff minutes per day are :func:`~twin.models.payout.municipalities.capacity_minutes` of
+:func:`~twin.models.payout.municipalities.staffing` (own staff from its first application, outsourced
+data entry ramping up from its mail-out, Japanese business days), and its transfers leave on
+:func:`~twin.models.payout.municipalities.next_transfer` (its own transfer weekdays, once its payment
+system is ready). The households' decisions are the plan both tiers read
+(:func:`~twin.models.payout.behaviour.plan_households`).
+
 Staff minutes follow the sample (a town hall of 3 sampled households has 1/1000 of its real staff):
-while work waits, the minutes a sampled town hall does not use up on a whole job are carried to the
-next day, and lost when its in-tray is empty, so throughput matches the aggregate's in-tray and a
-small sampled town hall is neither faster nor slower than its real counterpart on average.
+while work waits, minutes are carried to the next day; a job is done once half its minutes are worked
+(rounding to the nearest whole job, where the aggregate's fluid in-tray has on average done it) and
+the rest is owed; unused minutes are lost when the in-tray is empty. So throughput matches the
+aggregate's in-tray and a small sampled town hall is neither faster nor slower than its real
+counterpart on average.
 """
 
 from __future__ import annotations
@@ -53,9 +64,11 @@ from twin.models.payout.aggregate import (
     PaymentCalendar,
 )
 from twin.models.payout.behaviour import MAIL, NEVER, ONLINE, PUSH, Households, Municipalities, Plan
+from twin.models.payout.municipalities import TownHalls, capacity_minutes, next_transfer, staffing
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
 from twin.population import Nation
 from twin.services.accounts import AccountType, BankAccount, PublicBenefitAccounts
+from twin.services.jpki.errors import UnderageError
 from twin.services.payout import (
     Application,
     BankConfirmation,
@@ -70,7 +83,6 @@ from twin.services.payout import (
     Reason,
     SignatureCheck,
 )
-from twin.services.jpki.errors import UnderageError
 from twin.services.registry import ResidentRegistry
 from twin.services.store import MemoryStore
 
@@ -166,6 +178,7 @@ class PartitionInput:
     cal: PaymentCalendar
     day0: dt.date
     seed: tuple[int, ...]  # entropy and spawn key of the partition's random stream
+    halls: TownHalls  # the partition's town halls (rows of plan.halls): capacity and transfer days
 
 
 @dataclass
@@ -228,6 +241,7 @@ def split(
                 cal=cal,
                 day0=day0,
                 seed=(*seed, i),
+                halls=TownHalls(**{f.name: getattr(plan.halls, f.name)[ms] for f in dataclasses.fields(TownHalls)}),
             )
         )
     return out
@@ -257,6 +271,8 @@ def simulate_agent(
 
     if isinstance(seed, np.random.Generator):
         seed = tuple(int(x) for x in seed.integers(0, 2**32, 2))
+    if plan.halls is None:
+        raise ValueError("simulate_agent: the plan has no town halls (plan_households draws them)")
     inputs = split(nation, hh, mun, plan, params, cal, day0, option, seed)
     parts = run_partitions(run_partition, inputs, executor=executor, what=f"payout {option or 'agent'} partition")
     return merge(parts, hh, mun, plan, params, cal)
@@ -400,8 +416,11 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
     err = np.array([v.error_rate_mail, err_online, 0.0, v.error_rate_mail, err_online]) * np.array(
         [1, 1, 1, v.resubmission_error_factor, v.resubmission_error_factor]
     )
-    by_type = np.array([v.staffing_by_type[t] for t in MUNICIPALITY_TYPES])
-    full_staff = inp.mun_households / 1000.0 * v.staff_minutes_per_1000_households * by_type[inp.mun_type]
+    halls = inp.halls
+    full_staff = staffing(params, inp.mun_type, inp.mun_households, halls)  # the aggregate's rule, per town hall
+    workday = cal.business.copy()
+    if v.weekend_work:
+        workday[:] = True
     back_share = 1.0 - np.exp(-1.0 / v.correction_days)
     bad_share = params.agent.bad_signature_share
     dates = [day0 + dt.timedelta(days=d) for d in range(h)]
@@ -565,17 +584,20 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
     def town_halls():  # noqa: ANN202
         for d in range(h):
             yield env.timeout(d + 0.5 - env.now)
-            if not (cal.business[d] or v.weekend_work):
+            if not workday[d]:
                 continue
+            # each town hall's staff minutes today, by the aggregate's rule (municipalities.capacity_minutes:
+            # own staff from its first application, outsourced data entry ramping up from its mail-out)
+            cap = capacity_minutes(halls, full_staff, workday, first_work, v.in_house_share, v.outsourcing_ramp_days, d)
             done: list[Job] = []
-            for mm in range(m):
-                if first_work[mm] > d:
-                    continue
-                since = d - first_work[mm]
-                ramp = min(1.0, (since + 1) / (v.ramp_up_days + 1)) if v.ramp_up_days > 0 else 1.0
-                credit[mm] += full_staff[mm] * ramp
+            for mm in np.flatnonzero(cap > 0).tolist():
                 tray = trays[mm]
-                while tray and credit[mm] >= minutes[tray[0].job_class]:
+                if not tray and credit[mm] >= 0:
+                    continue
+                credit[mm] += cap[mm]  # (with an empty in-tray, only what is owed on the last job is worked off)
+                # a job is done once half its minutes are worked (rounded to the nearest whole job: the
+                # fluid in-tray's mass of a job is on average done then); the rest is owed (credit < 0)
+                while tray and credit[mm] >= 0.5 * minutes[tray[0].job_class]:
                     job = tray.popleft()
                     credit[mm] -= minutes[job.job_class]
                     staff_minutes[mm] += minutes[job.job_class]
@@ -583,7 +605,7 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
                     waiting_days[d - job.arrived] += 1
                     done.append(job)
                 if not tray:
-                    credit[mm] = 0.0  # minutes not used today are lost, as in the aggregate's in-tray
+                    credit[mm] = min(credit[mm], 0.0)  # minutes not used today are lost, as in the aggregate's in-tray
             to_verify = [j for j in done if j.job_class != J_DUP and j.decision.outcome is not Outcome.REJECTED]
             results = iter(ledger.verify_many([j.decision.application for j in to_verify], dates[d]))
             for job in done:
@@ -602,29 +624,32 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
                     errors_returned[d] += 1
                     resubmit(job.household, d)
 
-    # ---- the bank: batches cut `prep` business days before each batch day, answered `lag` days after
-    bdays = np.flatnonzero(cal.business)
-    batches: dict[int, list[tuple[int, int]]] = {}  # cash day -> [(batch id, batch day)]
-    cut_days: dict[int, int] = {}
-    for i, bd in enumerate(bdays):
-        if cal.batch[bd] and bd >= cal.first_payment_day and i - dis.preparation_business_days >= 0:
-            cut_days[int(bdays[i - dis.preparation_business_days])] = int(bd)
+    # ---- the bank: every business-day evening the day's verified households go out in one payment file
+    # (a ledger batch); each town hall's transfers leave on its own transfer day (the first on or after
+    # the file is prepared, once its payment system is ready: municipalities.next_transfer, the
+    # aggregate's rule) and the bank answers ``lag`` business days later
+    nxt = next_transfer(halls, cal.business, day0.weekday())
+    prepared = cal.add_business_days(np.arange(h), dis.preparation_business_days)
+    answers_on: dict[int, dict[int, list]] = {}  # answer day -> batch id -> transfers
+
+    def cash_day(mm: int, d: int) -> int:
+        if prepared[d] >= h:
+            return h
+        pay = int(nxt[mm, prepared[d]])
+        return h if pay >= h else int(cal.add_business_days(np.array([pay]), dis.bank_lag_business_days)[0])
 
     def bank():  # noqa: ANN202
         for d in range(h):
             yield env.timeout(d + 0.75 - env.now)
-            if d in cut_days:
+            if cal.business[d]:
                 batch = ledger.make_batch(dates[d], business_day=True)
                 if batch is not None:
-                    bd = cut_days[d]
-                    i = int(np.searchsorted(bdays, bd)) + dis.bank_lag_business_days
-                    if i < len(bdays):
-                        batches.setdefault(int(bdays[i]), []).append((batch.id, bd))
-            for batch_id, _bd in batches.pop(d, []):
-                batch = ledger.batch(batch_id)
+                    for t in batch.transfers:
+                        answers_on.setdefault(cash_day(hh_mun[t.household], d), {}).setdefault(batch.id, []).append(t)
+            for batch_id, transfers in sorted(answers_on.pop(d, {}).items()):
                 answers = []
-                bounced_all = rng.random(len(batch.transfers)) < dis.bank_reject_rate  # type: ignore[union-attr]
-                for t, bounced in zip(batch.transfers, bounced_all.tolist(), strict=True):  # type: ignore[union-attr]
+                bounced_all = rng.random(len(transfers)) < dis.bank_reject_rate
+                for t, bounced in zip(transfers, bounced_all.tolist(), strict=True):
                     answers.append(
                         BankConfirmation(
                             t.household,

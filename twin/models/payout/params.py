@@ -133,10 +133,6 @@ class Verification(StrictModel):
         default_factory=lambda: {"special_ward": 0.5, "designated_city": 0.5, "city": 1.0, "town_village": 1.5},
         description="staffing relative to the national rate per municipality type (big cities were short-handed)",
     )
-    ramp_up_days: NonNegativeFloat = Field(
-        10.0, description="agent tier only: days until a municipality reaches full staffing (the aggregate tier "
-        "uses in_house_share and outsourcing_ramp_days)",
-    )
     in_house_share: Fraction = Field(
         0.4, description="share of full capacity the town hall's own staff give from its first application; "
         "the rest is outsourced data entry, ramping up over outsourcing_ramp_days from the mail-out (assumed)",
