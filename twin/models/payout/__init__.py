@@ -216,8 +216,7 @@ def run(ctx: RunContext) -> ModelResult:
         for name, p in options:
             plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
-            if p.fidelity == "aggregate":
-                check_horizon(spec, plan, day0, horizon)
+            check_horizon(spec, plan, day0, horizon)  # both fidelities run the same town halls to their deadlines
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
