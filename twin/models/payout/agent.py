@@ -64,7 +64,16 @@ from twin.models.payout.aggregate import (
     PaymentCalendar,
 )
 from twin.models.payout.behaviour import MAIL, NEVER, ONLINE, PUSH, Households, Municipalities, Plan
-from twin.models.payout.municipalities import TownHalls, capacity_minutes, next_transfer, staffing
+from twin.models.payout.municipalities import (
+    TownHalls,
+    capacity_minutes,
+    correction_return_share,
+    error_rates,
+    job_minutes,
+    next_transfer,
+    staffing,
+    working_days,
+)
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
 from twin.population import Nation
 from twin.services.accounts import AccountType, BankAccount, PublicBenefitAccounts
@@ -409,19 +418,11 @@ def _simulate_partition(inp: PartitionInput) -> tuple[AggregateResult, dict[str,
     heads = roll.head[:n].tolist()
     gc.freeze()  # the registry is long-lived: keep the collector off it
 
-    automated = v.online_matching == "automated"
-    online_minutes = v.minutes_online_automated if automated else v.minutes_online_manual
-    minutes = np.array([v.minutes_mail, online_minutes, v.minutes_duplicate, v.minutes_mail, online_minutes])
-    err_online = v.error_rate_online_automated if automated else v.error_rate_online
-    err = np.array([v.error_rate_mail, err_online, 0.0, v.error_rate_mail, err_online]) * np.array(
-        [1, 1, 1, v.resubmission_error_factor, v.resubmission_error_factor]
-    )
+    minutes, err = job_minutes(params), error_rates(params)  # the aggregate's rules (municipalities.py)
     halls = inp.halls
     full_staff = staffing(params, inp.mun_type, inp.mun_households, halls)  # the aggregate's rule, per town hall
-    workday = cal.business.copy()
-    if v.weekend_work:
-        workday[:] = True
-    back_share = 1.0 - np.exp(-1.0 / v.correction_days)
+    workday = working_days(params, cal.business)
+    back_share = correction_return_share(params)  # daily return share: a geometric delay per household
     bad_share = params.agent.bad_signature_share
     dates = [day0 + dt.timedelta(days=d) for d in range(h)]
 

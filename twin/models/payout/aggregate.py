@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.models.payout.behaviour import MAIL, ONLINE, PUSH, Households, Municipalities, Plan
-from twin.models.payout.municipalities import capacity_minutes, first_payment_day, next_transfer, staffing
+from twin.models.payout.municipalities import (
+    capacity_minutes,
+    correction_return_share,
+    error_rates,
+    first_payment_day,
+    job_minutes,
+    next_transfer,
+    staffing,
+    working_days,
+)
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
 from twin.sim.fluid import CohortQueue
 
@@ -206,33 +215,19 @@ def simulate(
     push_hh, push_persons = by_route[PUSH], persons_by_route[PUSH]
 
     # ---- the town halls
-    automated = v.online_matching == "automated"
-    online_minutes = v.minutes_online_automated if automated else v.minutes_online_manual
-    minutes = np.array([v.minutes_mail, online_minutes, v.minutes_duplicate, v.minutes_mail, online_minutes])
-    err_online = v.error_rate_online_automated if automated else v.error_rate_online
-    err = np.array(
-        [
-            v.error_rate_mail,
-            err_online,
-            0.0,
-            v.error_rate_mail * v.resubmission_error_factor,
-            err_online * v.resubmission_error_factor,
-        ]
-    )
+    minutes, err = job_minutes(params), error_rates(params)
     rework_class = np.array([J_RE_MAIL, J_RE_ONLINE, -1, J_RE_MAIL, J_RE_ONLINE])
     q = CohortQueue(m, 5, h, minutes)
     # forms sent back wait with the household; the correction delay is exponential (memoryless), so
     # a share 1 - exp(-1/mean) of what is out for correction comes back each day
-    back_share = 1.0 - np.exp(-1.0 / v.correction_days)
+    back_share = correction_return_share(params)
     out_jobs = np.zeros((m, 5))
     out_persons = np.zeros((m, 5))
 
     full_staff = staffing(params, mun.type_index, mun.households, halls)
     any_work = arrivals.sum(axis=2) > 0
     first_work = np.where(any_work.any(axis=1), np.argmax(any_work, axis=1), h)
-    workday = cal.business.copy()
-    if v.weekend_work:
-        workday[:] = True
+    workday = working_days(params, cal.business)
 
     verified_hh = np.zeros((2, m, h))  # [mail|online, municipality, day]
     verified_persons = np.zeros((2, m, h))

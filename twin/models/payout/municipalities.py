@@ -171,6 +171,34 @@ def capacity_minutes(
     return full_minutes * np.minimum(1.0, own + (1.0 - in_house_share) * ramp)
 
 
+def job_minutes(params: Params) -> np.ndarray:
+    """Staff minutes per job, by in-tray class (mail, online, duplicate, resubmitted mail, resubmitted
+    online): the rule both tiers apply."""
+    v = params.verification
+    online = v.minutes_online_automated if v.online_matching == "automated" else v.minutes_online_manual
+    return np.array([v.minutes_mail, online, v.minutes_duplicate, v.minutes_mail, online])
+
+
+def error_rates(params: Params) -> np.ndarray:
+    """Share of jobs, by in-tray class, found to have an error and sent back for correction (a corrected
+    form has ``resubmission_error_factor`` times the error rate; a duplicate is not sent back)."""
+    v = params.verification
+    online = v.error_rate_online_automated if v.online_matching == "automated" else v.error_rate_online
+    f = v.resubmission_error_factor
+    return np.array([v.error_rate_mail, online, 0.0, v.error_rate_mail * f, online * f])
+
+
+def correction_return_share(params: Params) -> float:
+    """Share of the forms out for correction that come back each day: the correction delay is
+    exponential (memoryless) with mean ``correction_days``."""
+    return float(1.0 - np.exp(-1.0 / params.verification.correction_days))
+
+
+def working_days(params: Params, business: np.ndarray) -> np.ndarray:
+    """Days the town halls work: business days, or every day with ``weekend_work``."""
+    return np.ones_like(business, dtype=bool) if params.verification.weekend_work else business.copy()
+
+
 def next_transfer(halls: TownHalls, business: np.ndarray, weekday0: int) -> np.ndarray:
     """``[municipality, day]``: the town hall's first transfer day on or after each day (h: none).
 
