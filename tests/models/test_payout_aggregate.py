@@ -48,8 +48,7 @@ def country(n: int = 40_000, m: int = 40, seed: int = 3) -> tuple[Households, Mu
 def weekday_calendar(p: Params) -> PaymentCalendar:
     days = [DAY0 + dt.timedelta(days=d) for d in range(H)]
     business = np.array([d.weekday() < 5 for d in days])
-    batch = np.array([d.weekday() in p.disbursement.batch_weekdays for d in days])
-    return PaymentCalendar(business, batch, (p.disbursement.first_payment - DAY0).days)
+    return PaymentCalendar(business)
 
 
 def streams(seed: int = 1):
@@ -135,15 +134,12 @@ def test_portal_outage_pushes_a_share_of_first_day_applications_to_the_next_day(
     assert on_day1(b) == pytest.approx(on_day1(a) * (1 - 8 / 16), rel=0.05)
 
 
-def test_payment_calendar_waits_for_the_batch_and_the_bank() -> None:
-    p = Params()
-    cal = weekday_calendar(p)
-    # work ready on Thursday 2020-05-14: two business days of preparation -> Monday 05-18;
-    # next batch Tuesday 05-19 (batch weekdays Tue, Fri); one business day at the bank -> 05-20
-    ready = (dt.date(2020, 5, 14) - DAY0).days
-    assert DAY0 + dt.timedelta(days=int(cal.cash_day(np.array([ready]), 2, 1)[0])) == dt.date(2020, 5, 20)
-    # nothing is paid before the first payment day
-    assert cal.cash_day(np.array([0]), 0, 0)[0] >= (p.disbursement.first_payment - DAY0).days
+def test_payment_calendar_counts_business_days() -> None:
+    cal = weekday_calendar(Params())
+    # Thursday 2020-05-14 + two business days -> Monday 05-18; a Saturday + 0 -> the Monday after
+    thu, sat = (dt.date(2020, 5, 14) - DAY0).days, (dt.date(2020, 5, 16) - DAY0).days
+    assert DAY0 + dt.timedelta(days=int(cal.add_business_days(np.array([thu]), 2)[0])) == dt.date(2020, 5, 18)
+    assert DAY0 + dt.timedelta(days=int(cal.add_business_days(np.array([sat]), 0)[0])) == dt.date(2020, 5, 18)
 
 
 def test_grid_conserves_households_and_money() -> None:

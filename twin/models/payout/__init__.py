@@ -34,16 +34,16 @@ __all__ = ["Params", "run"]
 
 
 def payment_calendar(params: Params, day0: dt.date, horizon: int, closed: list[dt.date]) -> PaymentCalendar:
-    """Business days (weekends, Japanese public holidays and the scenario's extra closed days are
-    closed) and the transfer-batch days on the simulation's day grid."""
+    """Business days on the simulation's day grid (weekends, Japanese public holidays and the
+    scenario's extra closed days are closed). ``params`` is not read: transfer days are each town
+    hall's own (plan.halls)."""
     from twin.sim.calendar import Calendar
 
     cal = Calendar(day0, day0 + dt.timedelta(days=horizon))
     days = [day0 + dt.timedelta(days=d) for d in range(horizon)]
     extra = set(closed)
     business = np.array([cal.is_business_day(d) and d not in extra for d in days])
-    batch = np.array([d.weekday() in params.disbursement.batch_weekdays for d in days])
-    return PaymentCalendar(business, batch, (params.disbursement.first_payment - day0).days)
+    return PaymentCalendar(business)
 
 
 def read_fitted(path: str) -> dict[str, float]:

@@ -42,11 +42,10 @@ JOB_CLASSES = ("mail", "online", "duplicate", "resubmitted_mail", "resubmitted_o
 
 @dataclass
 class PaymentCalendar:
-    """Business days and transfer batches on the simulation's day grid (day 0 = calendar start)."""
+    """Business days on the simulation's day grid (day 0 = calendar start). Transfer days are each
+    town hall's own (:func:`twin.models.payout.municipalities.next_transfer`)."""
 
     business: np.ndarray  # bool[H]
-    batch: np.ndarray  # bool[H]: a transfer batch runs that day
-    first_payment_day: int
 
     def __post_init__(self) -> None:
         h = len(self.business)
@@ -54,8 +53,6 @@ class PaymentCalendar:
         self._bdays = bdays
         # index of the first business day >= d (len(bdays) if none)
         self._next_b = np.searchsorted(bdays, np.arange(h), side="left")
-        bt = np.flatnonzero(self.batch & self.business)
-        self._batches = bt
 
     @property
     def horizon(self) -> int:
@@ -68,20 +65,6 @@ class PaymentCalendar:
         out = np.full(len(days), h, dtype=np.int64)
         ok = idx < len(self._bdays)
         out[ok] = self._bdays[idx[ok]]
-        return out
-
-    def cash_day(self, ready_day: np.ndarray, prep: int, lag: int) -> np.ndarray:
-        """Day the money is in the account for work finished on ``ready_day`` (h = not in horizon)."""
-        h = self.horizon
-        prepared = self.add_business_days(np.asarray(ready_day, dtype=np.int64), prep)
-        prepared = np.maximum(prepared, self.first_payment_day)
-        i = np.searchsorted(self._batches, prepared, side="left")
-        batch_day = np.full(len(prepared), h, dtype=np.int64)
-        ok = (i < len(self._batches)) & (prepared < h)
-        batch_day[ok] = self._batches[i[ok]]
-        out = np.full(len(prepared), h, dtype=np.int64)
-        ok = batch_day < h
-        out[ok] = self.add_business_days(batch_day[ok], lag)
         return out
 
 

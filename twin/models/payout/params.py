@@ -162,15 +162,9 @@ class Verification(StrictModel):
 class Disbursement(StrictModel):
     """Bank transfers (口座振込) in batches."""
 
-    batch_weekdays: list[interval(0, 6, integer=True)] = Field(
-        default_factory=lambda: [1, 4],
-        description="agent tier only: national weekdays with transfer batches (0 = Monday); the aggregate tier "
-        "gives each town hall its own (batches_per_week)",
-    )
     preparation_business_days: interval(0, 10, integer=True) = 2
     bank_lag_business_days: interval(0, 10, integer=True) = 1
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
-    first_payment: Date = Field(dt.date(2020, 5, 12), description="agent tier only: first national batch")
     batches_per_week: dict[
         Literal["special_ward", "designated_city", "city", "town_village"],
         list[tuple[interval(1, 5, integer=True), Fraction]],
