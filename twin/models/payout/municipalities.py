@@ -238,7 +238,7 @@ def reply_delay(
     """A household's days from receiving the form to posting it back: lognormal with ``median`` and
     log-sd ``sigma``, truncated at ``window`` (the days left until its town hall's deadline), so the
     tail of late replies runs up to the deadline. ``u`` in [0, 1) is the household's own draw.
-    The agent tier calls this on its own residents."""
+    Called by :func:`~twin.models.payout.behaviour.plan_households`; both tiers read that plan."""
     from scipy.special import ndtr, ndtri
 
     n = len(u)
