@@ -43,7 +43,7 @@ from twin.report import Figure, Paragraph, Section, Table
 from twin.runs import ProgressFactory, Run, git_commit, no_progress, to_json, versions
 
 #: scenario kinds that can be calibrated
-CALIBRATABLE = ("rollout",)
+CALIBRATABLE = ("rollout", "payout")
 
 #: the issue's targets for the fit (relative errors)
 TARGETS = {"national_rms": 0.02, "worst_after_2019": 0.03, "prefecture_rms": 0.05, "age_band_rms": 0.10}
@@ -309,6 +309,13 @@ def calibrate_file(path: str | Path, out: str | Path = "reports", progress: Prog
     s = sc.load(path)
     if s.kind not in CALIBRATABLE:
         raise InputError(f"{path}: kind: {s.kind!r} has no calibration (allowed: {', '.join(CALIBRATABLE)})")
+    if s.kind == "payout":  # the payout's own targets and residuals, same least-squares machinery
+        if promote:
+            raise InputError(f"{path}: --promote: only rollout fits are promoted (a payout scenario names its fitted "
+                             "file in params.calibrated_from)")
+        from twin.models.payout.calibrate import calibrate as calibrate_payout
+
+        return calibrate_payout(s, out=out, progress=progress)
     return calibrate(s, out=out, progress=progress, promote=promote, workers=workers)
 
 

@@ -106,6 +106,10 @@ def run(
     screenshot: Annotated[
         bool, typer.Option("--screenshot", help="Also save screenshot-1280.png of the report (headless Chromium).")
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Run the partitions of an agent run on this Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
 ) -> None:
     """Run a scenario and write its run folder; prints the report path."""
     from twin import runs
@@ -121,7 +125,12 @@ def run(
             from twin.report.browser import find_chromium
 
             find_chromium()  # before the run: no browser, nothing written
-        result = runs.execute(s, out=out_dir, progress=rich_progress)
+        with contextlib.ExitStack() as stack:
+            if cluster is not None:  # reachable, same versions: checked before any work
+                from twin.experiments import DaskExecutor, partitions
+
+                stack.enter_context(partitions.using(stack.enter_context(DaskExecutor(cluster))))
+            result = runs.execute(s, out=out_dir, progress=rich_progress)
         if screenshot:
             save_screenshot(result.report)
     except TwinError as e:

@@ -19,6 +19,7 @@ import base64
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import importlib
 import json
 from collections.abc import Hashable
@@ -38,6 +39,7 @@ def _class_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+@functools.lru_cache(maxsize=256)  # a few dozen record classes: import and look up each once
 def _resolve(name: str) -> type:
     module, _, qual = name.partition(":")
     if not module.startswith(ALLOWED_PREFIXES) or not qual:
@@ -201,6 +203,8 @@ def _key_json(key: Hashable) -> object:
 
 def encode_key(key: Hashable) -> str:
     """A key as canonical JSON text: ``7`` -> ``7``, ``"a"`` -> ``"a"``, ``(1, 2)`` -> ``[1,2]``."""
+    if type(key) is int:  # the common case, as json.dumps writes it
+        return str(key)
     return json.dumps(_key_json(key), ensure_ascii=False, separators=(",", ":"))
 
 

@@ -149,11 +149,11 @@ def test_an_unknown_fitted_parameter_is_named_before_fitting(tmp_path: Path) -> 
     assert str(e.value) == "calibration.fit: hazard.base_rate: is not a parameter path (e.g. hazard.base_per_year)"
 
 
-def test_only_rollout_scenarios_can_be_calibrated(tmp_path: Path) -> None:
+def test_only_rollout_and_payout_scenarios_can_be_calibrated(tmp_path: Path) -> None:
     from twin.calibration import calibrate_file
 
-    with pytest.raises(InputError, match="kind: 'payout' has no calibration \\(allowed: rollout\\)"):
-        calibrate_file("scenarios/payout_2020.yaml", out=tmp_path)
+    with pytest.raises(InputError, match="kind: 'nation' has no calibration \\(allowed: rollout, payout\\)"):
+        calibrate_file("scenarios/nation.yaml", out=tmp_path)
 
 
 def test_an_option_may_not_override_a_fitted_parameter(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ The same runner serves the command line (``twin sweep``), the calibration engine
 executor: local processes, a Dask LocalCluster, or a Dask scheduler by address. A calibration
 evaluates whatever points its optimiser proposes, with the same caching and common random numbers::
 
-    plan = experiments.Plan(scenario, ({"behaviour.mail_delay_days": 7.5}, ...), replications=5,
+    plan = experiments.Plan(scenario, ({"behaviour.mail_reply_median_days": 5.0}, ...), replications=5,
                             design={"kind": "calibration", "iteration": 3})
     with experiments.LocalExecutor(2) as ex:
         headline = experiments.run_plan(plan, executor=ex).headline()

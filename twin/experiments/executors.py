@@ -144,6 +144,11 @@ class DaskExecutor(_Closing):
                 self.client = Client(address, timeout=timeout)
             except OSError as e:
                 raise InputError(f"--cluster {address}: cannot reach the Dask scheduler ({e})") from None
+            try:
+                check_worker_versions(self.client, address)
+            except BaseException:
+                self.client.close()
+                raise
             self.description = f"Dask scheduler {address}"
         threads = self.client.nthreads()
         self.workers = max(1, sum(threads.values()))
@@ -175,6 +180,37 @@ class DaskExecutor(_Closing):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def package_versions() -> tuple[str, str]:
+    """What a worker must share with the process that sends it work: myna-twin and Python versions."""
+    import platform
+
+    import twin
+
+    return twin.__version__, platform.python_version()
+
+
+def check_worker_versions(client: Any, address: str) -> None:
+    """Refuse a cluster whose workers run another myna-twin or Python (or none): one line naming the
+    address and the versions, before any work is sent."""
+    want = package_versions()
+    try:
+        got = client.run(package_versions)
+    except Exception as e:  # noqa: BLE001 - a worker without the package fails to unpickle the call
+        raise InputError(
+            f"--cluster {address}: the workers cannot run myna-twin {want[0]} (Python {want[1]}): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
+    if not got:
+        raise InputError(f"--cluster {address}: the scheduler has no workers")
+    bad = {w: tuple(v) for w, v in sorted(got.items()) if tuple(v) != want}
+    if bad:
+        shown = "; ".join(f"{w} runs myna-twin {v[0]} on Python {v[1]}" for w, v in list(bad.items())[:3])
+        raise InputError(
+            f"--cluster {address}: {len(bad)} of {len(got)} workers run other versions ({shown}); "
+            f"this process runs myna-twin {want[0]} on Python {want[1]}: install the same on every worker"
+        )
 
 
 def make_executor(

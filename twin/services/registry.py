@@ -366,6 +366,15 @@ class ResidentRegistry:
         _, fam, giv, *_ = self._statics()
         return f"{FAMILY[fam[resident]][1]}\u3000{GIVEN[giv[resident]][1]}"
 
+    def readings(self, residents: np.ndarray | list[int]) -> list[str]:
+        """:meth:`reading` for many residents at once (``""`` for ids not on the register)."""
+        ids = np.asarray(residents, dtype=np.int64)
+        _, fam, giv, *_ = self._statics()
+        ok = (ids >= 0) & (ids < self._n_residents)
+        safe = np.where(ok, ids, 0)
+        f, g = fam[safe].tolist(), giv[safe].tolist()
+        return [f"{FAMILY[a][1]}\u3000{GIVEN[b][1]}" if k else "" for a, b, k in zip(f, g, ok.tolist(), strict=True)]
+
     def birth_dates(self) -> np.ndarray:
         return self._statics()[3]
 

@@ -16,6 +16,7 @@ checks, the payout ledger with idempotency keys) in SimPy. Both read the same ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
@@ -26,22 +27,106 @@ from twin.models.payout.aggregate import PaymentCalendar, simulate
 from twin.models.payout.behaviour import Households, Municipalities, PlanMemo, plan_households
 from twin.models.payout.params import Params
 from twin.population import Nation
-from twin.runs import ModelResult, RunContext
+from twin.report import Paragraph, Section, Table
+from twin.runs import ModelResult, RunContext, stream_key
 
 __all__ = ["Params", "run"]
 
 
 def payment_calendar(params: Params, day0: dt.date, horizon: int, closed: list[dt.date]) -> PaymentCalendar:
-    """Business days (weekends, Japanese public holidays and the scenario's extra closed days are
-    closed) and the transfer-batch days on the simulation's day grid."""
+    """Business days on the simulation's day grid (weekends, Japanese public holidays and the
+    scenario's extra closed days are closed). ``params`` is not read: transfer days are each town
+    hall's own (plan.halls)."""
     from twin.sim.calendar import Calendar
 
     cal = Calendar(day0, day0 + dt.timedelta(days=horizon))
     days = [day0 + dt.timedelta(days=d) for d in range(horizon)]
     extra = set(closed)
     business = np.array([cal.is_business_day(d) and d not in extra for d in days])
-    batch = np.array([d.weekday() in params.disbursement.batch_weekdays for d in days])
-    return PaymentCalendar(business, batch, (params.disbursement.first_payment - day0).days)
+    return PaymentCalendar(business)
+
+
+def read_fitted(path: str) -> dict[str, float]:
+    """The fitted values a payout calibration wrote (``params.calibrated_from``)."""
+    import json
+
+    from twin.errors import InputError
+    from twin.models.rollout.setup import resolve
+
+    p = resolve(path)
+    if not p.exists():
+        raise InputError(f"params.calibrated_from: {path}: no such file (run `twin calibrate` to write it)")
+    try:
+        fitted = json.loads(p.read_text())["fitted"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(
+            f"params.calibrated_from: {path}: is not a fitted-values file (a JSON object with 'fitted')"
+        ) from None
+    if not isinstance(fitted, dict) or not all(isinstance(v, int | float) for v in fitted.values()):
+        raise InputError(f"params.calibrated_from: {path}: 'fitted' must map parameter paths to numbers")
+    return {str(k): float(v) for k, v in fitted.items()}
+
+
+def fitted_document(path: str) -> dict:
+    """The whole fitted-values file (standard errors, convergence, what it was fitted to)."""
+    import json
+
+    from twin.models.rollout.setup import resolve
+
+    return json.loads(resolve(path).read_text())
+
+
+def with_values(params: Params, values: dict[str, float], where: str = "calibration") -> Params:
+    """``params`` with values replaced by dotted path (dict keys included), validated."""
+    from pydantic import ValidationError
+
+    from twin.errors import InputError, describe_value
+
+    data = params.model_dump(mode="python")
+    for path, v in values.items():
+        node = data
+        parts = path.split(".")
+        for k, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                done = ".".join(parts[:k]) or "params"
+                raise InputError(f"{where}: {path}: {done} has no parameter {part!r}")
+            if k == len(parts) - 1:
+                node[part] = v
+            else:
+                node = node[part]
+    try:
+        return Params.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise InputError(f"{where}: {loc}: {describe_value(first.get('input'))} {first['msg']}") from None
+
+
+def apply_fitted(base: Params, option: Params, fitted: dict[str, float]) -> Params:
+    """An option's params with the fitted values set, except where the option itself changes that
+    parameter from the baseline (e.g. a design that mails every form on day 1)."""
+    from twin.errors import InputError
+
+    keep = {}
+    for path, v in fitted.items():
+        try:
+            same = get_path(option, path) == get_path(base, path)
+        except InputError:
+            same = False
+        if same or option is base:
+            keep[path] = v
+    return with_values(option, keep, f"params.calibrated_from {base.calibrated_from}")
+
+
+def get_path(params: Params, path: str) -> object:
+    from twin.errors import InputError
+
+    node: object = params.model_dump(mode="python")
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise InputError(f"calibration.fit: {path}: is not a parameter path (e.g. behaviour.mail_reply_sigma)")
+        node = node[part]
+    return node
 
 
 def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
@@ -63,6 +148,34 @@ def households_from_nation(nation: Nation) -> tuple[Households, Municipalities]:
     return households, munis
 
 
+PARTITION_COLUMNS = ["option", "partition", "municipalities", "households", "seconds", "CPU seconds", "peak RSS (MiB)"]
+
+
+def partition_section(results: dict) -> Section:
+    """How the agent run was split: per option and partition, households, time and the worker's peak memory.
+
+    Timings and memory go to the report page only, never into the metrics or the summary (they differ
+    from run to run; the results do not)."""
+    rows = [
+        [name, s["partition"], s["municipalities"], s["households"], s["seconds"], s["cpu_seconds"], s["peak_rss_mib"]]
+        for name, r in results.items()
+        for s in r.extra.get("partitions", [])
+    ]
+    peak = max((row[6] for row in rows), default=0.0)
+    cpu = sum(row[5] for row in rows)
+    return Section(
+        "Partitions of the agent run",
+        [
+            Paragraph(
+                f"{len(rows)} partitions (municipality groups, each with its own registry and ledger); the "
+                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB; the partitions "
+                f"took {cpu:,.1f} CPU seconds in all."
+            ),
+            Table("Partitions", PARTITION_COLUMNS, rows),
+        ],
+    )
+
+
 def run(ctx: RunContext) -> ModelResult:
     from twin.population import build_nation
 
@@ -79,6 +192,9 @@ def run(ctx: RunContext) -> ModelResult:
             progress=advance,
         )
     hh, mun = households_from_nation(nation)
+    fitted = read_fitted(base.calibrated_from) if base.calibrated_from else {}
+    fit_doc = fitted_document(base.calibrated_from) if fitted else {}
+    options = [(o.name, apply_fitted(base, o.params, fitted)) for o in ctx.options]
     if base.fidelity == "aggregate":
         del nation  # the agent fidelity loads the residents into the registry; the aggregate needs only hh
     ledger_counts: dict[str, dict[str, int]] = {}
@@ -87,23 +203,36 @@ def run(ctx: RunContext) -> ModelResult:
     results = {}
     heads = {}
     memo = PlanMemo()
-    with ctx.progress("Simulating the payout", len(ctx.options)) as advance:
-        for opt in ctx.options:
-            p: Params = opt.params  # type: ignore[assignment]
-            plan = plan_households(hh, mun, p, day0, lambda name: ctx.rng(f"payout.{name}"), ctx.scale, memo)
+    grid_cache: dict = {}
+    partition_executor = None
+    if base.fidelity == "agent":
+        from twin.experiments import partitions
+        from twin.models.payout.agent import n_partitions
+
+        partition_executor = partitions.current() or partitions.default_executor(n_partitions(base, len(hh)))
+    with contextlib.ExitStack() as stack, ctx.progress("Simulating the payout", len(ctx.options)) as advance:
+        if partition_executor is not None and partition_executor is not partitions.current():
+            stack.callback(partition_executor.close)
+        for name, p in options:
+            plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
+            check_horizon(spec, plan, day0, horizon)  # both fidelities run the same town halls to their deadlines
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
-                r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, ctx.rng(f"payout.agent.{opt.name}"))
-                ledger_counts[opt.name] = counts
+                seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
+                r, counts = simulate_agent(
+                    nation, hh, mun, plan, p, cal, day0, seed, option=name, executor=partition_executor
+                )
+                ledger_counts[name] = counts
             else:
-                r = simulate(hh, mun, plan, p, cal)
-            results[opt.name] = r
-            heads[opt.name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset)
-            report.add_metrics(metrics, opt.name, r, day0, ctx.scale, mun.code)
+                r = simulate(hh, mun, plan, p, cal, day0.weekday(), grid_cache)
+            results[name] = r
+            heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
+            report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)
             advance(1)
     summary = {
+        "calibrated_from": {"file": base.calibrated_from, "fitted": fitted} if fitted else None,
         "scale": ctx.scale,
         "seed": ctx.seed,
         "fidelity": base.fidelity,
@@ -112,11 +241,30 @@ def run(ctx: RunContext) -> ModelResult:
     }
     if ledger_counts:
         summary["ledger_decisions"] = ledger_counts
-    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts)
+    base_fitted = options[0][1]
+    sections = report.sections(results, heads, day0, start_offset, ctx.scale, ctx.seed, base.fidelity, ledger_counts,
+                               codes=mun.code, params=base_fitted, fitted=fitted, fit_doc=fit_doc)  # fmt: skip
+    if "baseline_2020" in results and base.fidelity == "aggregate":
+        summary["record_2020"] = report.record_check(results["baseline_2020"], mun.code, day0)
+    if base.fidelity == "agent":
+        sections.append(partition_section(results))
     return ModelResult(
         metrics,
         summary,
         sections,
         sources=report.SOURCES,
-        assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
+        assumptions=report.assumptions(base_fitted, options[1:], fitted),
     )
+
+
+def check_horizon(spec, plan, day0: dt.date, horizon: int) -> None:  # noqa: ANN001
+    """The run must last until the last town hall's application deadline."""
+    from twin.errors import InputError
+
+    last = int(np.max(plan.halls.deadline_day))
+    if last >= horizon:
+        need = day0 + dt.timedelta(days=last)
+        raise InputError(
+            f"{spec.name}: calendar.end: {spec.calendar.end} is before the last application deadline {need}; "
+            "allowed: a date on or after it"
+        )

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.models.payout.params import MUNICIPALITY_TYPES, Params
+from twin.models.payout.municipalities import TownHalls, reply_delay, town_halls
+from twin.models.payout.municipalities import online_opening_days as _opening
+from twin.models.payout.params import Params
 
 NEVER, MAIL, ONLINE, PUSH = 0, 1, 2, 3
 ROUTES = ("never", "mail", "online", "push")
@@ -63,6 +65,7 @@ class Plan:
     dup_mail_day: np.ndarray  # float32: day a duplicate mail form arrives (nan: none)
     online_open_day: np.ndarray  # per municipality
     suspended: np.ndarray  # per municipality, bool
+    halls: TownHalls | None = None  # the town halls' own dates, capacity and bank days
 
 
 def days_from(day0: dt.date, d: dt.date) -> float:
@@ -70,15 +73,23 @@ def days_from(day0: dt.date, d: dt.date) -> float:
 
 
 def online_opening_days(params: Params, day0: dt.date, n_municipalities: int, u: np.ndarray) -> np.ndarray:
-    """Day each municipality opens online intake: its random rank against the opening schedule."""
-    sched = sorted(params.intake.online_opening)
-    shares = np.array([s for _, s in sched])
-    days = np.array([days_from(day0, d) for d, _ in sched])
-    idx = np.searchsorted(shares, u, side="left")
-    out = np.full(n_municipalities, np.inf)
-    ok = idx < len(shares)
-    out[ok] = days[idx[ok]]
-    return out
+    """Day each municipality opens online intake (see :func:`municipalities.online_opening_days`)."""
+    return _opening(params, day0, u)
+
+
+def push_reach(params: Params, head_card: np.ndarray, population: float) -> tuple[float, float]:
+    """(P(reached | head holds a card now), P(reached | head has no card now)) for push.
+
+    Registered accounts on ``push.registrations_as_of`` were ``share_of_card_holders`` of the card
+    holders then, so card holders then = accounts / share. Heads holding a card now still hold one
+    then; the others hold one with the probability that lifts the heads' holding rate to the
+    national rate of that date. Only card holders register, at ``share_of_card_holders``."""
+    p = params.push
+    holders_then = p.accounts / p.share_of_card_holders
+    rate_then = min(1.0, holders_then / max(population, 1.0))
+    rate_now = float(head_card.mean()) if len(head_card) else 0.0
+    gain = max(0.0, (rate_then - rate_now) / max(1.0 - rate_now, 1e-12))
+    return p.share_of_card_holders, gain * p.share_of_card_holders
 
 
 def portal_admission(day: np.ndarray, params: Params, day0: dt.date, u: np.ndarray, scale: float) -> np.ndarray:
@@ -131,10 +142,11 @@ def plan_households(
     stream: Callable[[str], np.random.Generator],
     scale: float = 1.0,
     memo: PlanMemo | None = None,
+    halls: TownHalls | None = None,
 ) -> Plan:
     """Draw every household's route and timing. ``stream(name)`` gives the named random stream;
     ``scale`` is the household sample share (the portal's capacity is national); ``memo`` shares
-    work between options of one run."""
+    work between options of one run; ``halls`` are the town halls (drawn here when not given)."""
     n = len(hh)
     b, it = params.behaviour, params.intake
     memo = memo or PlanMemo()
@@ -152,25 +164,27 @@ def plan_households(
         age = hh.head_age if rows is None else hh.head_age[rows]
         return np.where(age >= 75, np.float32(b.elderly_delay_factor), np.float32(1.0))
 
-    # municipalities: when online intake opens, who suspends it
-    open_day = online_opening_days(params, day0, len(mun), uniform("online_opening", len(mun)))
-    suspended = uniform("online_suspension", len(mun)) < it.online_suspended_share
-    if not params.channels.online:
-        open_day[:] = np.inf
+    if halls is None:
+        halls = town_halls(mun.code, mun.type_index, mun.households / scale, params, day0, stream)
+    open_day = halls.online_open_day
+    suspended = halls.suspended
+    hm = hh.municipality
+    deadline = halls.deadline_day[hm].astype(np.float32)
 
-    # the paper route: form mailed by the municipality, filled in, posted back
+    # the paper route: the town hall posts its forms in waves from its mail-out day; the household
+    # replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline
     def paper() -> np.ndarray:
-        type_of = mun.type_index[hh.municipality]
-        start = np.array([days_from(day0, it.mail_out[t].start) for t in MUNICIPALITY_TYPES], np.float32)
-        spread = np.array([it.mail_out[t].spread_days for t in MUNICIPALITY_TYPES], np.float32)
-        day = uniform("mail_out_position")
-        day *= spread[type_of]
-        day += start[type_of] + np.float32(2 * it.postal_days)
-        day += delay("mail_delay", np.float32(b.mail_delay_days) * delay_factor())
-        return day
+        received = halls.mail_out_day[hm] + uniform("mail_out_position") * halls.mailing_days[hm] + it.postal_days
+        median = np.float32(b.mail_reply_median_days) * delay_factor()
+        median = median * np.where(hh.size == 1, np.float32(b.one_person_delay_factor), np.float32(1.0))
+        reply = reply_delay(uniform("mail_delay"), median, b.mail_reply_sigma, deadline - received)
+        return (received + reply + it.postal_days).astype(np.float32)
 
     if params.channels.mail:
-        mail_key = (it.mail_out, it.postal_days, b.mail_delay_days, b.delay_shape, b.elderly_delay_factor)
+        mail_key = (
+            it.mail_out, it.city_mail_out_day, it.postal_days, it.mailing_households_per_day, it.deadline_months,
+            b.mail_reply_median_days, b.mail_reply_sigma, b.one_person_delay_factor, b.elderly_delay_factor,
+        )  # fmt: skip
         mail_day = memo.get("mail", mail_key, paper)
     else:
         mail_day = np.full(n, np.inf, np.float32)
@@ -187,10 +201,10 @@ def plan_households(
         (b.online_share_card_holders, b.online_delay_days, b.delay_shape, b.elderly_delay_factor),
         lambda: delay("online_delay", np.float32(b.online_delay_days) * delay_factor(cap), cap),
     )
-    online_day = open_day[hh.municipality[cap]].astype(np.float32) + online_delay
+    online_day = open_day[hm[cap]].astype(np.float32) + online_delay
     susp_day = days_from(day0, it.online_suspension_start)
-    ok = np.isfinite(online_day) & (~suspended[hh.municipality[cap]] | (online_day < susp_day))
-    ok &= online_day <= mail_day[cap]
+    ok = np.isfinite(online_day) & (~suspended[hm[cap]] | (online_day < susp_day))
+    ok &= (online_day <= mail_day[cap]) & (online_day <= deadline[cap])
     online_rows = cap[ok]
 
     route = np.full(n, MAIL, np.int8)
@@ -199,17 +213,30 @@ def plan_households(
     arrival[online_rows] = portal_admission(
         online_day[ok], params, day0, stream("portal_retry").random(len(online_rows), dtype=np.float32), scale
     )
-    never = memo.get("never", b.never_apply, lambda: uniform("never_apply") < b.never_apply)
+
+    def never_draw() -> np.ndarray:
+        u = uniform("never_apply")
+        if not b.never_apply_one_person_only:
+            return u < b.never_apply
+        single = hh.size == 1
+        rate = min(1.0, b.never_apply * n / max(int(single.sum()), 1))
+        return single & (u < rate)
+
+    never = memo.get("never", (b.never_apply, b.never_apply_one_person_only), never_draw)
     route[never] = NEVER
 
-    # push: heads with a registered account are paid without applying, unless they opt out
+    # push: heads with a registered account on the stated date are paid without applying, unless
+    # they opt out
     if params.channels.push:
         p = params.push
-        pushed = memo.get(
-            "push",
-            (p.registered_share, p.opt_out_rate),
-            lambda: (uniform("account_registered") < p.registered_share) & (uniform("push_opt_out") >= p.opt_out_rate),
-        )
+        with_card, without_card = push_reach(params, hh.head_card, float(hh.size.sum()) / scale)
+
+        def pushed_draw() -> np.ndarray:
+            reach = np.where(hh.head_card, np.float32(with_card), np.float32(without_card))
+            return (uniform("account_registered") < reach) & (uniform("push_opt_out") >= p.opt_out_rate)
+
+        pushed = memo.get("push", (p.registrations_as_of, p.accounts, p.share_of_card_holders, p.opt_out_rate),
+                          pushed_draw)  # fmt: skip
         route[pushed] = PUSH
         # payable the day after the opt-out window (which includes its last day) has closed
         arrival[pushed] = days_from(day0, p.notice_date) + p.opt_out_days + 1
@@ -221,6 +248,7 @@ def plan_households(
     online_pos = np.flatnonzero(ok)
     online_pos = online_pos[route[cap[online_pos]] == ONLINE]
     rows = cap[online_pos]
+    hm = hh.municipality
     extra = np.zeros(n, np.int8)
     dups = uniform("duplicate_online", len(cap))[online_pos] < b.duplicate_online_share
     if dups.any() and b.duplicates_mean_extra > 0:
@@ -229,4 +257,4 @@ def plan_households(
     also = (uniform("also_mails", len(cap))[online_pos] < b.online_also_mails) & np.isfinite(mail_day[rows])
     dup_mail_day = np.full(n, np.nan, np.float32)
     dup_mail_day[rows[also]] = mail_day[rows[also]]
-    return Plan(route, arrival, extra, dup_mail_day, open_day, suspended)
+    return Plan(route, arrival, extra, dup_mail_day, open_day, suspended, halls)

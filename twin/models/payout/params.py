@@ -19,12 +19,14 @@ from twin.config import (
     StrictModel,
     interval,
 )
+from twin.models.payout.agent_params import AgentRun
 
 MUNICIPALITY_TYPES = ("special_ward", "designated_city", "city", "town_village")
 
 
 class MailOut(StrictModel):
-    """When a municipality type mails its application forms: first day and spread (days)."""
+    """When the municipalities of one type start mailing their forms: each town hall's own first
+    mail-out day is drawn uniformly from ``start`` to ``start + spread_days``."""
 
     start: Date
     spread_days: interval(0, 60) = 10.0
@@ -41,14 +43,30 @@ class Intake(StrictModel):
 
     mail_out: dict[Literal["special_ward", "designated_city", "city", "town_village"], MailOut] = Field(
         default_factory=lambda: {
-            "town_village": MailOut(start=dt.date(2020, 5, 11), spread_days=10),
-            "city": MailOut(start=dt.date(2020, 5, 15), spread_days=16),
-            "designated_city": MailOut(start=dt.date(2020, 5, 22), spread_days=14),
-            "special_ward": MailOut(start=dt.date(2020, 5, 25), spread_days=10),
+            "town_village": MailOut(start=dt.date(2020, 5, 1), spread_days=20),
+            "city": MailOut(start=dt.date(2020, 5, 7), spread_days=21),
+            "designated_city": MailOut(start=dt.date(2020, 5, 15), spread_days=20),
+            "special_ward": MailOut(start=dt.date(2020, 5, 20), spread_days=14),
         },
-        description="form mail-out by municipality type (big cities mailed in late May: Tokyo Shimbun)",
+        description="window of the town halls' first mail-out day by type (big cities mailed in late May: Tokyo "
+        "Shimbun; 651 town halls paying by 05-15: Asahi; windows assumed, spreads fitted)",
     )
     postal_days: interval(0, 14) = 3.0
+    mailing_households_per_day: PositiveFloat = Field(
+        60_000.0,
+        description="forms a town hall prints and posts per day: a city of 1.5M households mails in waves "
+        "over weeks (assumed, range 30,000-150,000)",
+    )
+    city_mail_out_day: dict[str, interval(0, 90)] = Field(
+        default_factory=lambda: {
+            "11002": 4.0, "121002": 34.0, "231002": 38.0, "271004": 42.0, "281000": 16.0, "401307": 20.0,
+        },
+        description="first mail-out day (days after the calendar start) of the six big cities whose 06-24 paid "
+        "share is public, by municipal code (fitted by `twin calibrate`)",
+    )  # fmt: skip
+    deadline_months: interval(1, 12, integer=True) = Field(
+        3, description="applications close this many months after the town hall's first mail-out"
+    )
     online_opening: list[tuple[Date, Fraction]] = Field(
         default_factory=lambda: [
             (dt.date(2020, 5, 1), 679 / 1741),
@@ -75,11 +93,24 @@ class Behaviour(StrictModel):
     """How households apply: channel choice and delays."""
 
     never_apply: Fraction = Field(0.0057, description="households that never apply (34万 of 5,949万)")
+    never_apply_one_person_only: bool = Field(
+        True, description="the households that never apply live alone (assumed; the final budget share then "
+        "follows from it)",
+    )
+    mail_reply_median_days: PositiveFloat = Field(
+        4.0, description="median days from receiving the form to posting it back (lognormal, truncated at the "
+        "deadline)",
+    )
+    mail_reply_sigma: interval(0.1, 3.0) = Field(
+        1.1, description="log-sd of the reply delay: the long tail of late replies running to the deadline"
+    )
+    one_person_delay_factor: PositiveFloat = Field(
+        1.3, description="reply-delay multiplier for one-person households (fewer hands, more away from home)"
+    )
     online_share_card_holders: Fraction = Field(
         0.40, description="P(apply online | head holds a card with a signature certificate, literacy 1)"
     )
     online_delay_days: PositiveFloat = Field(8.0, description="mean days from online opening to applying")
-    mail_delay_days: PositiveFloat = Field(9.0, description="mean days from form receipt to posting it back")
     delay_shape: interval(0.2, 20) = Field(
         5.0, description="gamma shape of the application delays (1: exponential; larger: less spread)"
     )
@@ -96,13 +127,22 @@ class Verification(StrictModel):
 
     online_matching: Literal["manual", "automated"] = "manual"
     staff_minutes_per_1000_households: PositiveFloat = Field(
-        240.0, description="verification staff minutes per business day per 1,000 households"
+        200.0, description="verification staff minutes per business day per 1,000 households (at full strength)"
     )
     staffing_by_type: dict[Literal["special_ward", "designated_city", "city", "town_village"], PositiveFloat] = Field(
         default_factory=lambda: {"special_ward": 0.5, "designated_city": 0.5, "city": 1.0, "town_village": 1.5},
         description="staffing relative to the national rate per municipality type (big cities were short-handed)",
     )
-    ramp_up_days: NonNegativeFloat = Field(10.0, description="days until a municipality reaches full staffing")
+    in_house_share: Fraction = Field(
+        0.4, description="share of full capacity the town hall's own staff give from its first application; "
+        "the rest is outsourced data entry, ramping up over outsourcing_ramp_days from the mail-out (assumed)",
+    )
+    outsourcing_ramp_days: NonNegativeFloat = Field(
+        21.0, description="days from the mail-out until outsourced data entry runs at full strength (assumed)"
+    )
+    capacity_sigma: interval(0.0, 2.0) = Field(
+        0.3, description="log-sd of a town hall's capacity around its type's rate (assumed, range 0.1-0.6)"
+    )
     minutes_mail: PositiveFloat = Field(3.0, description="minutes to key in and check a mail form")
     minutes_online_manual: PositiveFloat = Field(8.0, description="minutes to cross-check an online form by hand")
     minutes_online_automated: PositiveFloat = Field(0.3, description="minutes per online form with automated matching")
@@ -122,13 +162,28 @@ class Verification(StrictModel):
 class Disbursement(StrictModel):
     """Bank transfers (口座振込) in batches."""
 
-    batch_weekdays: list[interval(0, 6, integer=True)] = Field(
-        default_factory=lambda: [1, 4], description="weekdays with transfer batches (0 = Monday)"
-    )
     preparation_business_days: interval(0, 10, integer=True) = 2
     bank_lag_business_days: interval(0, 10, integer=True) = 1
     bank_reject_rate: Fraction = Field(0.003, description="transfers returned by the bank (closed account, name)")
-    first_payment: Date = dt.date(2020, 5, 12)
+    batches_per_week: dict[
+        Literal["special_ward", "designated_city", "city", "town_village"],
+        list[tuple[interval(1, 5, integer=True), Fraction]],
+    ] = Field(
+        default_factory=lambda: {
+            "special_ward": [(1, 0.3), (2, 0.5), (5, 0.2)],
+            "designated_city": [(1, 0.3), (2, 0.5), (5, 0.2)],
+            "city": [(1, 0.3), (2, 0.5), (3, 0.1), (5, 0.1)],
+            "town_village": [(1, 0.4), (2, 0.4), (3, 0.1), (5, 0.1)],
+        },
+        description="aggregate tier: how many transfer days a week a town hall runs, (count, share) by type; the "
+        "weekdays are drawn at random (assumed)",
+    )
+    earliest_payment: Date = Field(dt.date(2020, 5, 1), description="aggregate tier: no transfer before this day")
+    setup_days: PositiveFloat = Field(
+        8.0, description="median days from a town hall's first application to its payment system being ready "
+        "(lognormal; fitted to the municipalities paying by 05-15 and 05-25)",
+    )
+    setup_sigma: interval(0.05, 2.0) = Field(0.3, description="log-sd of setup_days across town halls")
 
     @field_validator("batch_weekdays")
     @classmethod
@@ -141,12 +196,64 @@ class Disbursement(StrictModel):
 
 
 class Push(StrictModel):
-    """Push payouts (プッシュ型): no application, pay the registered public-benefit account."""
+    """Push payouts (プッシュ型): no application, pay the registered public-benefit account.
 
-    registered_share: Fraction = Field(0.60, description="heads with a registered account (2023 level ~60 %)")
+    Only card holders can register a public-benefit account (公金受取口座). The reach of push is the
+    registrations of a stated date: ``accounts`` registered accounts were ``share_of_card_holders``
+    of the card holders on ``registrations_as_of``; a head is reached if they hold a card on that date
+    (heads who held one in 2020 still do; the others are drawn to the national holding rate the two
+    figures imply) and registered.
+    """
+
+    registrations_as_of: Date = Field(dt.date(2023, 5, 21), description="date of the registration figures used")
+    accounts: PositiveFloat = Field(54_321_031, description="public-benefit accounts registered on that date")
+    share_of_card_holders: Fraction = Field(0.604, description="registered accounts / card holders on that date")
     notice_date: Date = dt.date(2020, 5, 1)
     opt_out_days: interval(0, 60) = 7.0
     opt_out_rate: Fraction = Field(0.01, description="households that decline push and apply instead")
+
+
+#: the training figures of PAYOUT_2020.md a payout calibration may use
+TARGET_FAMILIES = ("budget_share", "households_share", "municipalities_paying", "big_city_share", "final")
+
+
+class Calibration(StrictModel):
+    """What `twin calibrate` fits on a payout scenario: parameters with bounds, the training cut-off
+    and the weights of the training families (all figures from twin/data/PAYOUT_2020.md)."""
+
+    fit: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="param path (e.g. behaviour.mail_reply_median_days) -> (lower, upper)"
+    )
+    train_until: Date = Field(
+        dt.date(2020, 6, 19), description="national figures after this date are not used (06-19: the last allowed)"
+    )
+    weights: dict[
+        Literal["budget_share", "households_share", "municipalities_paying", "big_city_share", "final"],
+        NonNegativeFloat,
+    ] = Field(
+        default_factory=lambda: {"budget_share": 1.0, "households_share": 1.0, "municipalities_paying": 0.5,
+                                 "big_city_share": 0.5, "final": 0.0},  # fmt: skip
+        description="weight of each family of residuals (shares; town halls as shares of 1,741); 'final' is "
+        "checked, not fitted: every application is paid in the end, so the final shares follow from who never "
+        "applies, not from the fitted parameters",
+    )
+    write_fitted: str | None = Field(
+        "scenarios/payout_2020_fitted.json", description="where the fitted values are also written"
+    )
+    scale: interval(0.0001, 1.0) = Field(0.01, description="household sample share the calibration runs at")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Calibration:
+        if len(self.fit) > 16:
+            raise ValueError(f"fit names {len(self.fit)} parameters; at most 16 are allowed")
+        for k, (lo, hi) in self.fit.items():
+            if not lo < hi:
+                raise ValueError(f"fit.{k}: lower bound {lo:g} is not below upper bound {hi:g}")
+        if self.train_until > dt.date(2020, 6, 19):
+            raise ValueError(
+                f"train_until {self.train_until}: national figures after 2020-06-19 are the held-out check"
+            )
+        return self
 
 
 class Params(StrictModel):
@@ -159,6 +266,11 @@ class Params(StrictModel):
     verification: Verification = Verification()
     disbursement: Disbursement = Disbursement()
     push: Push = Push()
+    calibration: Calibration = Calibration()
+    calibrated_from: str | None = Field(
+        None, description="JSON file of fitted values (written by `twin calibrate`) applied to every option"
+    )
+    agent: AgentRun = AgentRun()  # the agent fidelity's own settings (twin/models/payout/agent_params.py)
     fidelity: Literal["aggregate", "agent"] = Field(
         "aggregate",
         description="aggregate: every household counted into day grids (1:1 works); agent: each application of "
@@ -191,5 +303,33 @@ SOURCED = {
     "05-13, 1.94M by 05-24; RMS error 4 %) by scripts/calibrate_payout_online.py",
     "behaviour.online_delay_days": "fitted with online_share_card_holders (same script)",
     "behaviour.delay_shape": "fitted with online_share_card_holders (same script)",
-    "push.registered_share": "limo 41215: 60.4 % of card holders registered by 2023-05-21",
+    "push.registrations_as_of": "limo 41215: 54,321,031 accounts = 60.4 % of card holders on 2023-05-21",
+    "push.accounts": "limo 41215",
+    "push.share_of_card_holders": "limo 41215",
+    "intake.deadline_months": "PAYOUT_2020.md: applications closed three months after the mail-out",
+    "intake.city_mail_out_day": "fitted by `twin calibrate scenarios/payout_2020.yaml` to the big-city paid "
+    "shares of 2020-06-24 (PAYOUT_2020.md)",
+    "behaviour.never_apply_one_person_only": "assumed; consistent with 99.4 % of households but 99.7 % of the "
+    "budget paid (Jiji medical 42349)",
+}
+
+#: town-hall and household parameters with no public source: the range the team considers plausible
+#: (shown in the report next to the value used; fitted ones are marked as fitted there)
+ASSUMED_RANGES = {
+    "intake.mail_out.town_village": ("start 05-01, window 10-30 days", "small towns mailed first (press reports)"),
+    "intake.mail_out.city": ("start 05-07, window 10-30 days", "between the towns and the big cities"),
+    "intake.mail_out.designated_city": ("start 05-15, window 10-25 days", "big cities mailed in late May (Tokyo "
+                                        "Shimbun); six of them fitted individually"),
+    "intake.mail_out.special_ward": ("start 05-20, window 7-20 days", "14 of 31 big Kanto cities paid only in June"),
+    "intake.mailing_households_per_day": ("30,000-150,000", "printing and posting capacity of one town hall"),
+    "behaviour.mail_reply_sigma": ("0.6-1.5", "log-sd of reply delays; sets the late tail to the deadline"),
+    "behaviour.one_person_delay_factor": ("1.0-2.0", "people living alone reply later"),
+    "behaviour.never_apply_one_person_only": ("true/false", "who never applies"),
+    "verification.in_house_share": ("0.2-0.6", "own staff before outsourced data entry"),
+    "verification.outsourcing_ramp_days": ("7-35", "weeks to bring a data-entry contractor to full speed"),
+    "verification.capacity_sigma": ("0.1-0.6", "spread of capacity between town halls of one type"),
+    "verification.error_rate_mail": ("0.03-0.15", "forms sent back for correction"),
+    "verification.correction_days": ("5-20", "days a household takes to correct and resend"),
+    "disbursement.batches_per_week": ("1-5 transfer days a week", "municipal notices of transfer days"),
+    "disbursement.setup_sigma": ("0.1-0.8", "spread of payment-system readiness"),
 }

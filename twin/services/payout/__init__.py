@@ -32,16 +32,19 @@ from twin.services.payout.records import (
     Channel,
     Decision,
     HouseholdFile,
+    OnlineSignature,
     Outcome,
     Reason,
     Status,
     Totals,
     Transfer,
 )
+from twin.services.payout.signatures import SignatureCheck
 
 __all__ = [
     "Application", "ApplicationRecord", "BankConfirmation", "BankOutcome", "BankReason", "Batch", "Channel",
-    "Decision", "EntitlementRoll", "HouseholdFile", "InvariantViolation", "NotBusinessDayError", "Outcome",
+    "Decision", "EntitlementRoll", "HouseholdFile", "InvariantViolation", "NotBusinessDayError", "OnlineSignature",
+    "Outcome", "SignatureCheck",
     "PayoutLedger", "Programme", "ProgrammeError", "Reason", "ReconciliationReport", "Status", "Totals",
     "Transfer", "classify",
 ]  # fmt: skip

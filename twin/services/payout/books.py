@@ -10,6 +10,8 @@ ledger (one SQL table each, primary key = the record key).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from twin.services.payout.programme import EntitlementRoll
 from twin.services.payout.records import HouseholdFile, Status, Totals
 from twin.services.store import Store, Transaction
@@ -28,6 +30,66 @@ def count(tx: Transaction, name: str, n: int = 1) -> None:
     """Add ``n`` to the counter ``name`` (decisions by kind and reason) inside ``tx``."""
     if n:
         tx.put(COUNTERS, name, (tx.get(COUNTERS, name) or 0) + n)  # type: ignore[operator]
+
+
+class Prefetched:
+    """A transaction whose first reads of the records a batch will touch come from one bulk read.
+
+    ``prefetch(tables)`` asks the transaction for ``{table: keys}`` at once when it can
+    (``get_many``: the SQL stores, one query per 500 keys); otherwise (the memory store, whose reads
+    cost nothing) it does nothing. A record written in the batch is read from the transaction again.
+    """
+
+    __slots__ = ("_tx", "_seen")
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._seen: dict[str, dict[object, object]] = {}
+
+    def prefetch(self, table: str, keys: Iterable[object]) -> None:
+        get_many = getattr(self._tx, "get_many", None)
+        if get_many is None:
+            return
+        keys = [k for k in dict.fromkeys(keys) if k not in self._seen.get(table, ())]
+        found = get_many(table, keys)
+        self._seen.setdefault(table, {}).update({k: found.get(k) for k in keys})
+
+    def get(self, table: str, key: object) -> object | None:
+        seen = self._seen.get(table)
+        if seen is not None and key in seen:
+            return seen[key]
+        return self._tx.get(table, key)
+
+    def _forget(self, table: str, key: object) -> None:
+        seen = self._seen.get(table)
+        if seen is not None:
+            seen.pop(key, None)
+
+    def put(self, table: str, key: object, value: object) -> None:
+        self._forget(table, key)
+        self._tx.put(table, key, value)
+
+    def insert(self, table: str, key: object, value: object) -> None:
+        seen = self._seen.get(table)
+        if seen is not None and key in seen and seen[key] is None:  # known absent: no read needed
+            del seen[key]
+            self._tx.put(table, key, value)
+            return
+        self._forget(table, key)
+        self._tx.insert(table, key, value)
+
+    def delete(self, table: str, key: object) -> None:
+        self._forget(table, key)
+        self._tx.delete(table, key)
+
+    def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[object, object]]:
+        return self._tx.scan(table, limit)
+
+
+def flush(tx: Transaction, tally: dict[str, int]) -> None:
+    """Add a batch's counted decisions (``{name: n}``) to the counters inside ``tx``, in name order."""
+    for name in sorted(tally):
+        count(tx, name, tally[name])
 
 
 def same(what: str, got: int, expected: int) -> None:

@@ -16,8 +16,9 @@ table sizes; ``full=True`` recomputes everything from the records).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from twin.services.accounts import AccountProblem, PublicBenefitAccounts, check_account, holder_matches
 from twin.services.payout import books
@@ -35,7 +36,9 @@ from twin.services.payout.books import (
     SETTLED,
     TOTALS,
     InvariantViolation,
+    Prefetched,
     count,
+    flush,
 )
 from twin.services.payout.programme import EntitlementRoll, Programme, ProgrammeError
 from twin.services.payout.push import UNTOUCHED, PushPayments
@@ -68,7 +71,8 @@ class PayoutLedger(PushPayments):
     """給付台帳: applications, verification, push payments, transfer batches and bank answers for one programme.
 
     ``accounts`` (公金受取口座) supplies registered accounts for applications without one and for push;
-    ``verify_signature`` (e.g. the JPKI service) decides online applications' signatures when given,
+    ``verify_signature`` decides online applications' signatures when given (e.g.
+    :class:`~twin.services.payout.signatures.SignatureCheck`: real RSA against the JPKI signature CA),
     otherwise the application's ``signature_verified`` flag is trusted.
     """
 
@@ -133,40 +137,83 @@ class PayoutLedger(PushPayments):
 
     def submit(self, application: Application, key: str, on: dt.date) -> Decision:
         """Receive an application under an idempotency ``key`` on date ``on``. Never raises for bad data."""
+        tally: dict[str, int] = {}
+        with self.store.transaction() as tx:
+            d = self._submit_in(tx, application, key, on, tally)
+            flush(tx, tally)
+        return d
+
+    def submit_many(self, items: Iterable[tuple[Application, str]], on: dt.date) -> list[Decision]:
+        """Receive many ``(application, key)`` pairs on date ``on`` in one transaction (a day's intake file).
+
+        Each item gets exactly the decision :meth:`submit` would give it if the items were submitted
+        one by one in this order (the same rule functions run for both); the counters are added once.
+        """
+        items = list(items)
+        tally: dict[str, int] = {}
+        with self._batch_transaction() as tx:
+            if isinstance(tx, Prefetched):
+                tx.prefetch(KEYS, [k for _, k in items if isinstance(k, str) and k])
+                tx.prefetch(FILES, [a.household for a, _ in items if isinstance(a.household, int)])
+            out = [self._submit_in(tx, app, key, on, tally) for app, key in items]  # type: ignore[arg-type]
+            flush(tx, tally)  # type: ignore[arg-type]
+        return out
+
+    @contextlib.contextmanager
+    def _batch_transaction(self) -> Iterator[Transaction | Prefetched]:
+        """One transaction for a batch. On a store with bulk reads (the SQL stores) it is nested in an
+        outer one, so the batch's writes are buffered in memory (a record written many times, like the
+        running totals, is written once) and land with one ``executemany``, and the records the batch
+        will read are fetched in one query per table (:class:`Prefetched`). A memory store's reads and
+        writes cost nothing: it gets the plain transaction."""
+        if not hasattr(self.store, "get_many"):
+            with self.store.transaction() as tx:
+                yield tx
+            return
+        with self.store.transaction(), self.store.transaction() as tx:
+            yield Prefetched(tx)
+
+    def _submit_in(self, tx: Transaction, app: Application, key: str, on: dt.date, tally: dict[str, int]) -> Decision:
         if not isinstance(key, str) or not key:
-            return self._count_only(
-                Decision(
-                    Outcome.REJECTED,
-                    application.household,
-                    Reason.BAD_KEY,
-                    "idempotency key: must be a non-empty string",
-                )
-            )
+            d = Decision(Outcome.REJECTED, app.household, Reason.BAD_KEY, "idempotency key: must be a non-empty string")
+            tally[label(d)] = tally.get(label(d), 0) + 1
+            return d
         # the date is part of what was submitted: the same form under the same key on another day is
         # another submission (refused as key_reused), not a retry to be answered from the first decision
-        fingerprint = f"{application.fingerprint()}|on={on}"
-        return self._idempotent(key, fingerprint, lambda tx: self._intake(tx, application, key, on))
+        fingerprint = f"{app.fingerprint()}|on={on}"
+        return self._idempotent_in(tx, key, fingerprint, lambda t: self._intake(t, app, key, on), tally)
 
     def _idempotent(self, key: str, fingerprint: str, act: Callable[[Transaction], Decision]) -> Decision:
+        tally: dict[str, int] = {}
         with self.store.transaction() as tx:
-            seen = tx.get(KEYS, key)
-            if seen is not None:
-                first_fp, first = seen  # type: ignore[misc]
-                if first_fp == fingerprint:
-                    count(tx, "replayed")
-                    return first
-                d = Decision(
-                    Outcome.REJECTED,
-                    first.household,
-                    Reason.KEY_REUSED,
-                    f"idempotency key {key!r} was already used for a different submission",
-                )
-                count(tx, label(d))
-                return d
+            d = self._idempotent_in(tx, key, fingerprint, act, tally)
+            flush(tx, tally)
+        return d
+
+    @staticmethod
+    def _idempotent_in(
+        tx: Transaction, key: str, fingerprint: str, act: Callable[[Transaction], Decision], tally: dict[str, int]
+    ) -> Decision:
+        """The idempotency rule: a seen key with the same payload replays the first answer; with another
+        payload it is refused; a new key runs ``act`` and remembers its answer. Counts into ``tally``."""
+        seen = tx.get(KEYS, key)
+        if seen is not None:
+            first_fp, first = seen  # type: ignore[misc]
+            if first_fp == fingerprint:
+                tally["replayed"] = tally.get("replayed", 0) + 1
+                return first
+            d = Decision(
+                Outcome.REJECTED,
+                first.household,
+                Reason.KEY_REUSED,
+                f"idempotency key {key!r} was already used for a different submission",
+            )
+        else:
             d = act(tx)
             tx.put(KEYS, key, (fingerprint, d))
-            count(tx, label(d))
-            return d
+        name = label(d)
+        tally[name] = tally.get(name, 0) + 1
+        return d
 
     def _count_only(self, d: Decision) -> Decision:
         with self.store.transaction() as tx:
@@ -186,7 +233,11 @@ class PayoutLedger(PushPayments):
                 f"channel {app.channel}: not accepting applications on {on} (open {p.opens}..{p.closes})",
             )
         if app.channel is Channel.ONLINE:
-            ok = self.verify_signature(app) if self.verify_signature is not None else app.signature_verified
+            check = self.verify_signature
+            if check is None:
+                ok = app.signature_verified
+            else:
+                ok = check(app, on) if getattr(check, "takes_date", False) else check(app)  # type: ignore[call-arg]
             if not ok:
                 return reject(h, Reason.SIGNATURE_INVALID, "online application: the signature certificate check failed")
         if app.account is not None:
@@ -236,33 +287,55 @@ class PayoutLedger(PushPayments):
 
     def verify(self, application_id: int, on: dt.date) -> Decision:
         """Municipal verification of one application; idempotent (a decided application returns its decision)."""
-        application_id = int(application_id)
+        tally: dict[str, int] = {}
         with self.store.transaction() as tx:
-            rec: ApplicationRecord | None = tx.get(APPS, application_id)  # type: ignore[assignment]
-            if rec is None:
-                d = reject(-1, Reason.UNKNOWN_APPLICATION, f"application {application_id}: not received")
-                count(tx, "verify:" + label(d))
-                return d
-            if rec.status is not Outcome.ACCEPTED:
-                return Decision(rec.status, rec.household, rec.reason, "already decided", rec.id)
-            h = rec.household
-            f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
-            problem = self._register_check(rec.payload, rec.account)
-            tx.delete(PENDING, rec.id)
-            if problem is None:
-                tx.put(APPS, rec.id, rec._replace(status=Outcome.VERIFIED, decided_on=on))
-                self._enqueue(tx, h, f._replace(status=Status.VERIFIED, account=rec.account))
-                d = Decision(Outcome.VERIFIED, h, None, "verified; queued for the next transfer batch", rec.id)
-            elif problem[0] is Reason.NOT_HEAD:  # not correctable by this applicant: the head may still apply
-                tx.put(APPS, rec.id, rec._replace(status=Outcome.REJECTED, reason=problem[0], decided_on=on))
-                tx.put(FILES, h, f._replace(status=rec.prior, application=-1, account=None))
-                d = Decision(Outcome.REJECTED, h, problem[0], problem[1], rec.id)
-            else:  # returned to the applicant for correction (rework)
-                tx.put(APPS, rec.id, rec._replace(status=Outcome.RETURNED, reason=problem[0], decided_on=on))
-                tx.put(FILES, h, f._replace(status=Status.RETURNED, reworks=f.reworks + 1))
-                d = Decision(Outcome.RETURNED, h, problem[0], problem[1], rec.id)
-            count(tx, "verify:" + label(d))
+            d = self._verify_in(tx, int(application_id), on, tally)
+            flush(tx, tally)
+        return d
+
+    def verify_many(self, application_ids: Iterable[int], on: dt.date) -> list[Decision]:
+        """Verify many applications against the register in one transaction (a town hall's day of checks).
+
+        Each gets exactly the decision :meth:`verify` would give it, one by one in this order.
+        """
+        ids = [int(a) for a in application_ids]
+        tally: dict[str, int] = {}
+        with self._batch_transaction() as tx:
+            if isinstance(tx, Prefetched):
+                tx.prefetch(APPS, ids)
+                tx.prefetch(FILES, [r.household for a in ids if (r := tx.get(APPS, a)) is not None])  # type: ignore[attr-defined]
+            out = [self._verify_in(tx, a, on, tally) for a in ids]  # type: ignore[arg-type]
+            flush(tx, tally)  # type: ignore[arg-type]
+        return out
+
+    def _verify_in(self, tx: Transaction, application_id: int, on: dt.date, tally: dict[str, int]) -> Decision:
+        rec: ApplicationRecord | None = tx.get(APPS, application_id)  # type: ignore[assignment]
+        if rec is None:
+            d = reject(-1, Reason.UNKNOWN_APPLICATION, f"application {application_id}: not received")
+            name = "verify:" + label(d)
+            tally[name] = tally.get(name, 0) + 1
             return d
+        if rec.status is not Outcome.ACCEPTED:
+            return Decision(rec.status, rec.household, rec.reason, "already decided", rec.id)
+        h = rec.household
+        f: HouseholdFile = tx.get(FILES, h)  # type: ignore[assignment]
+        problem = self._register_check(rec.payload, rec.account)
+        tx.delete(PENDING, rec.id)
+        if problem is None:
+            tx.put(APPS, rec.id, rec._replace(status=Outcome.VERIFIED, decided_on=on))
+            self._enqueue(tx, h, f._replace(status=Status.VERIFIED, account=rec.account))
+            d = Decision(Outcome.VERIFIED, h, None, "verified; queued for the next transfer batch", rec.id)
+        elif problem[0] is Reason.NOT_HEAD:  # not correctable by this applicant: the head may still apply
+            tx.put(APPS, rec.id, rec._replace(status=Outcome.REJECTED, reason=problem[0], decided_on=on))
+            tx.put(FILES, h, f._replace(status=rec.prior, application=-1, account=None))
+            d = Decision(Outcome.REJECTED, h, problem[0], problem[1], rec.id)
+        else:  # returned to the applicant for correction (rework)
+            tx.put(APPS, rec.id, rec._replace(status=Outcome.RETURNED, reason=problem[0], decided_on=on))
+            tx.put(FILES, h, f._replace(status=Status.RETURNED, reworks=f.reworks + 1))
+            d = Decision(Outcome.RETURNED, h, problem[0], problem[1], rec.id)
+        name = "verify:" + label(d)
+        tally[name] = tally.get(name, 0) + 1
+        return d
 
     def _enqueue(self, tx: Transaction, h: int, f: HouseholdFile) -> None:
         t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
@@ -283,10 +356,13 @@ class PayoutLedger(PushPayments):
         """Put verified households (oldest first, at most ``limit``) into one transfer batch; None if none wait."""
         if not (business_day(on) if callable(business_day) else business_day):
             raise NotBusinessDayError(f"{on} is not a business day: transfer batches go out on business days only")
-        with self.store.transaction() as tx:
+        with self._batch_transaction() as tx:
             queued = list(tx.scan(QUEUE, limit))
             if not queued:
                 return None
+            if isinstance(tx, Prefetched):
+                for table in (FILES, PAYMENTS, IN_FLIGHT):
+                    tx.prefetch(table, [h for _, h in queued])
             t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
             bid, transfers = t.next_batch, []
             for qkey, h in queued:
@@ -321,10 +397,16 @@ class PayoutLedger(PushPayments):
         self, batch_id: int, confirmations: Iterable[BankConfirmation], on: dt.date
     ) -> ReconciliationReport:
         """Apply the bank's answers for a batch (duplicates ignored, conflicts flagged) and report what is missing."""
-        with self.store.transaction() as tx:
+        with self._batch_transaction() as tx:
             batch: Batch | None = tx.get(BATCHES, batch_id)  # type: ignore[assignment]
             if batch is None:
                 batch = Batch(batch_id, on, ())
+            confirmations = list(confirmations)
+            if isinstance(tx, Prefetched):
+                hs = [int(c.household) for c in confirmations if isinstance(c.household, int)]
+                tx.prefetch(SETTLED, [(batch_id, h) for h in hs])
+                tx.prefetch(FILES, hs)
+                tx.prefetch(PAYMENTS, hs)
             report, apply = classify(batch, confirmations, lambda h: tx.get(SETTLED, (batch_id, h)))  # type: ignore[arg-type,return-value]
             paid = paid_amount = paid_entitlement = flight_amount = bounced = 0
             for c in apply:

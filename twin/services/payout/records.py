@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -70,11 +70,25 @@ class Reason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class OnlineSignature:
+    """What Myna Portal attaches to an online application: the holder's signature certificate
+    (署名用電子証明書, DER) and the card's RSA signature (PKCS#1 v1.5, SHA-256) over
+    :meth:`Application.signed_bytes`. Checked by :class:`twin.services.payout.signatures.SignatureCheck`."""
+
+    certificate: bytes = field(repr=False)
+    value: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"OnlineSignature(certificate={len(self.certificate)} bytes, value={len(self.value)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
 class Application:
     """What an applicant submits. ``account`` None means "pay to my registered 公金受取口座".
 
-    ``members`` lists the household members the form names (None: not checked); ``signature_verified``
-    is what the JPKI signature check said for an online application.
+    ``members`` lists the household members the form names (None: not checked); ``signature`` is the
+    card's signature of an online application; ``signature_verified`` is what a JPKI check outside the
+    ledger said (trusted only when the ledger has no ``verify_signature`` of its own).
     """
 
     household: int
@@ -83,15 +97,18 @@ class Application:
     account: BankAccount | None = None
     members: tuple[int, ...] | None = None
     signature_verified: bool = False
+    signature: OnlineSignature | None = None
 
     def __post_init__(self) -> None:
         # numpy integers (as a model passes them) become plain ints: stable keys, reprs and digests
         for name in ("household", "applicant"):
             v = getattr(self, name)
-            if isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v) is not int:
+            if type(v) is not int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 object.__setattr__(self, name, int(v))
-        if self.members is not None and all(isinstance(m, numbers.Integral) for m in self.members):
-            object.__setattr__(self, "members", tuple(int(m) for m in self.members))
+        m = self.members
+        if m is not None and not (type(m) is tuple and all(type(x) is int for x in m)):  # the common case: as is
+            if all(isinstance(x, numbers.Integral) for x in m):
+                object.__setattr__(self, "members", tuple(int(x) for x in m))
 
     def fingerprint(self) -> str:
         """A digest of the payload (deterministic across processes, unlike hash())."""
@@ -101,7 +118,20 @@ class Application:
             None if acc is None else (acc.bank_code, acc.branch_code, str(acc.account_type), acc.number, acc.holder),
             None if self.members is None else tuple(int(m) for m in self.members), bool(self.signature_verified),
         )  # fmt: skip
+        if self.signature is not None:  # unsigned payloads keep the fingerprints they always had
+            parts = (*parts, hashlib.sha256(self.signature.certificate + self.signature.value).hexdigest())
         return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+    def signed_bytes(self) -> bytes:
+        """What the applicant signs: the form's content (household, applicant, account, members), in a
+        fixed text form; neither the signature nor any verdict about it."""
+        acc = self.account
+        parts = (
+            "special_cash_payment/application/v1", int(self.household), int(self.applicant), str(self.channel),
+            None if acc is None else (acc.bank_code, acc.branch_code, str(acc.account_type), acc.number, acc.holder),
+            None if self.members is None else tuple(int(m) for m in self.members),
+        )  # fmt: skip
+        return repr(parts).encode()
 
 
 class Decision(NamedTuple):

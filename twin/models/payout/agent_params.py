@@ -1,0 +1,36 @@
+"""Parameters of the agent fidelity only: signature checks and partitions (ignored by the aggregate tier).
+
+Kept apart from :mod:`twin.models.payout.params` so that the aggregate model's parameters can change
+without touching these. ``Params.agent`` holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from twin.config import Fraction, StrictModel, interval
+
+
+class AgentRun(StrictModel):
+    """How the agent fidelity checks online signatures and splits the nation into partitions."""
+
+    signature_check: Literal["sample", "all"] = Field(
+        "sample",
+        description="sample: the ledger checks the JPKI signature (real RSA) of a share `signature_sample` of "
+        "online applications; all: of every online application (each applicant's emulated card signs)",
+    )
+    signature_sample: Fraction = Field(
+        0.02, description="share of online applications whose signature is checked when signature_check is sample"
+    )
+    bad_signature_share: Fraction = Field(
+        0.002,
+        description="online forms altered after the card signed them (assumed): refused where checked, "
+        "counted as missed where not",
+    )
+    partitions: interval(0, 4096, integer=True) = Field(  # type: ignore[valid-type]
+        0,
+        description="municipality partitions of the run (0: one per about 25,000 sampled households); "
+        "each runs its own registry and ledger on the experiments executor",
+    )
