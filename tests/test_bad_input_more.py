@@ -52,9 +52,9 @@ CASES = [
     ("services empty", "name: x\nkind: failover\nparams: {services: {}}\n",
      "{f}: params.services: a mapping {{}} is an empty mapping; omit the key to keep the default services, "
      "or name the services to change (`name: null` removes one)"),
-    ("batch_weekdays empty", "name: x\nkind: payout\nparams: {disbursement: {batch_weekdays: []}}\n",
-     "{f}: params.disbursement.batch_weekdays: a list of 0 items is empty; name at least one weekday with a "
-     "transfer batch (0 = Monday .. 6)"),
+    ("batches_per_week empty", "name: x\nkind: payout\nparams: {disbursement: {batches_per_week: {city: []}}}\n",
+     "{f}: params.disbursement.batches_per_week: a mapping {{city}} has no (transfer days a week, share) pair "
+     "for city; give at least one"),
     ("promote_to absolute", "name: x\nkind: rollout\nparams: {calibration: {promote_to: /tmp/evil.json}}\n",
      "{f}: params.calibration.promote_to: '/tmp/evil.json' is not allowed; use a relative path without '..' "
      "(e.g. scenarios/rollout_fitted.json)"),

@@ -185,13 +185,18 @@ class Disbursement(StrictModel):
     )
     setup_sigma: interval(0.05, 2.0) = Field(0.3, description="log-sd of setup_days across town halls")
 
-    @field_validator("batch_weekdays")
+    @field_validator("batches_per_week")
     @classmethod
-    def _some_batch_day(cls, v: list[int]) -> list[int]:
-        if not v:
-            raise ValueError("is empty; name at least one weekday with a transfer batch (0 = Monday .. 6)")
-        if len(set(v)) != len(v):
-            raise ValueError("names a weekday twice")
+    def _some_transfer_days(cls, v: dict[str, list[tuple[int, float]]]) -> dict[str, list[tuple[int, float]]]:
+        for kind, mix in v.items():
+            if not mix:
+                raise ValueError(f"has no (transfer days a week, share) pair for {kind}; give at least one")
+            counts = [c for c, _ in mix]
+            if len(set(counts)) != len(counts):
+                raise ValueError(f"names a number of transfer days twice for {kind}")
+            total = sum(sh for _, sh in mix)
+            if abs(total - 1.0) > 1e-9:
+                raise ValueError(f"has shares for {kind} that add up to {total:g}, not 1")
         return v
 
 
