@@ -75,7 +75,8 @@ def run_partitions(
     cache: Path | None = None,
 ) -> list[R]:
     """``fn(input)`` for every partition, on ``executor`` (default: :func:`current`, else
-    :func:`default_executor`); results in input order. ``fn`` must be a top-level function."""
+    :func:`default_executor`); results in input order. ``fn`` must be a top-level function. A partition
+    whose local worker dies is tried again ``retries`` times on its own."""
     ex = executor or current()
     own = ex is None
     if own:
@@ -87,20 +88,32 @@ def run_partitions(
             f = cache / f"{k}.pkl"
             if f.exists():
                 results[i] = pickle.loads(f.read_bytes())  # noqa: S301 - our own cache folder
+    def take(i: int, r: R) -> None:
+        results[i] = r
+        if cache is not None:
+            _store(cache, keys[i], r)
+
     try:
-        for _attempt in range(retries + 1):
-            todo = [(fn, i, x) for i, x in enumerate(inputs) if i not in results]
-            if not todo:
-                break
-            try:
-                for i, r in ex.imap_unordered(_call, todo):  # type: ignore[union-attr]
-                    results[i] = r
-                    if cache is not None:
-                        _store(cache, keys[i], r)
-            except TwinError:
-                if not isinstance(ex, LocalExecutor):
-                    raise
-                ex.close()  # a worker died: a fresh pool runs what is missing
+        todo = [(fn, i, x) for i, x in enumerate(inputs) if i not in results]
+        try:
+            for i, r in ex.imap_unordered(_call, todo):  # type: ignore[union-attr]
+                take(i, r)
+        except TwinError:
+            if not isinstance(ex, LocalExecutor):
+                raise
+            ex.close()  # a worker died and took the pool with it: a fresh pool runs what is missing
+            # A dead worker breaks every partition in flight beside it, so which partition killed it is
+            # unknown. Run the missing ones one at a time: then a death is the partition's own, and
+            # each gets its own ``retries`` (which partitions finish no longer depends on timing).
+            for i, x in enumerate(inputs):
+                for _attempt in range(retries):
+                    if i in results:
+                        break
+                    try:
+                        for j, r in ex.imap_unordered(_call, [(fn, i, x)]):  # type: ignore[union-attr]
+                            take(j, r)
+                    except TwinError:
+                        ex.close()
     finally:
         if own:
             ex.close()  # type: ignore[union-attr]
