@@ -43,6 +43,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from real_backends.app import mask_numbers
 from real_backends.load.deployment import Deployment, DeploymentSpec
@@ -55,6 +56,8 @@ CHALLENGE_TTL_S: Final = 120.0
 SESSION_TTL_S: Final = 1800.0
 MAX_BODY: Final = 16384
 _MAC_LEN: Final = 16
+#: the methods of RFC 9110 section 9.3 and PATCH (RFC 5789), in the order an ``Allow`` lists them
+METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 #: base64url as the card-side clients send it: unpadded or padded, never a length that cannot decode
 BASE64URL: Final = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$"
 
@@ -375,7 +378,18 @@ def install_common(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": mask_numbers(str(exc.detail))}, exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
+        return JSONResponse({"detail": mask_numbers(str(exc.detail))}, exc.status_code, headers=headers)
+
+
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Every method some route of ``app`` answers on the path of ``scope``, in RFC 9110 order: the ``Allow``
+    of a 405 (section 15.5.6). A path served by several routes, one per method (GET and POST
+    /portal/me/account), allows all of them. Each method is asked of the routes themselves (an
+    included router is one route in FastAPI that matches for all of its own)."""
+    return [m for m in METHODS if any(r.matches({**scope, "method": m})[0] is Match.FULL for r in app.router.routes)]
 
 
 REFUSALS: Final[dict[int | str, dict[str, Any]]] = {

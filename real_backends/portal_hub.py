@@ -19,7 +19,9 @@ income assessment and resident record at a municipality, a pension or health-ins
 notice and deduction certificates), so a client with the same spec holds the matching cards. Its
 state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
 ``{"detail": ...}``: 400 malformed, 401 bad signature or session, 403 certificate not valid or not
-the person's, 404 not found, 409 conflict, 422 refused by the rules (or fields invalid).
+the person's, 404 not found, 409 conflict, 415 a body that is not JSON, 422 refused by the rules
+(``detail`` one sentence) or fields invalid (``detail`` the list of type, place and rule of each, as
+on the login routes, never the value sent); 405 names in ``Allow`` every method of the path.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from real_backends import portal_api
+from real_backends.app import mask_numbers
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, resident
-from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem
+from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
 from twin.services.linkage import (
     BodyKind,
@@ -67,7 +70,23 @@ STATUS: Final = {
     Why.MALFORMED: 400, Why.BAD_SIGNATURE: 401, Why.CERTIFICATE: 403, Why.NOT_YOURS: 403,
     Why.NOT_FOUND: 404, Why.CONFLICT: 409, Why.REFUSED: 422,
 }  # fmt: skip
-REFUSALS: Final[dict[int | str, dict[str, Any]]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)}
+
+
+class Unprocessable(RootModel[ValidationProblem | Problem]):
+    """A 422 of a signed request: fields that broke the schema (``detail`` a list, as every route answers), or a
+    request the rules refuse (``detail`` one sentence)."""
+
+
+INVALID: Final = "a field missing, unknown, of the wrong type or out of range (the values sent are not echoed)"
+REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
+    **{c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413)},
+    422: {"model": ValidationProblem, "description": INVALID},
+}
+#: the signed POSTs: a body that is not JSON (415), and 422 for invalid fields or a refusal by the rules
+SIGNED: Final[dict[int | str, dict[str, Any]]] = {
+    415: {"model": Problem},
+    422: {"model": Unprocessable, "description": f"{INVALID}; or refused by the rules (detail one sentence)"},
+}
 SEEDED: Final = "portal.meta"
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
@@ -311,7 +330,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         a = portal.account(me, _now(auth).date())
         return AccountOut(registered=False) if a is None else _account_out(a)
 
-    @r.post("/account", response_model=AccountOut, responses={422: {"model": Problem}})
+    @r.post("/account", response_model=AccountOut, responses=SIGNED)
     async def account_act(act: AccountAct, me: str = me_dep) -> AccountOut:
         """Register, change or delete the account; the request is signed with the card's signature key."""
         acc = None if act.account is None else BankAccount(**act.account.model_dump())
@@ -331,7 +350,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         return DeductionsOut(year=b.year, purpose=b.purpose.value, certificates=certs, totals=b.totals,
                              left_out=b.left_out)  # fmt: skip
 
-    @r.post("/consents", response_model=FourItemsOut, responses={422: {"model": Problem}})
+    @r.post("/consents", response_model=FourItemsOut, responses=SIGNED)
     async def consent(c: ConsentIn, me: str = me_dep) -> FourItemsOut:
         """The four basic items for a private party, against the person's signed consent."""
         if c.valid_until.tzinfo is None:
@@ -360,7 +379,7 @@ def install(app: FastAPI, portal: MynaPortal, auth: CardAuthenticator) -> FastAP
 
     @app.exception_handler(PortalRefusal)
     async def refused(request: Request, exc: PortalRefusal) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, STATUS[exc.problem])
+        return JSONResponse({"detail": mask_numbers(str(exc))}, STATUS[exc.problem])
 
     return app
 

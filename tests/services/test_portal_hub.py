@@ -299,3 +299,34 @@ def test_a_restart_on_the_same_store_keeps_codes_records_and_seeds_once(deployme
     assert again.own_information("holder-2", at)[0].found  # same issuer key: the codes still match
     assert len(again.exchange_records("holder-2")) == 2 * n
     assert len(again.notices("holder-2")) == 1  # seeded once
+
+
+def test_a_405_allows_every_method_of_the_path(hub):
+    app, _, numbers = hub
+    for path, allowed in (("/portal/me/account", "GET, POST"), ("/portal/me/consents", "GET, POST"),
+                          ("/portal/me/information", "GET"), ("/portal/me/notices/1/read", "POST"),
+                          ("/portal/login", "POST")):  # fmt: skip
+        for method in ("OPTIONS", "PUT", "DELETE"):
+            r = call(app, method, path, numbers)
+            assert (r.status_code, r.headers.get("allow")) == (405, allowed), (method, path)
+
+
+def test_invalid_fields_answer_the_documented_422_without_the_values_sent(hub, deployment):
+    app, _, numbers = hub
+    me = login(app, deployment.holders[0])
+    number = sorted(numbers)[0]
+    account = {"action": "register", "account": {**ACCOUNT, "holder": number}, "effective": number,
+               "signature": number, "certificate": ""}  # fmt: skip
+    consent = {"party": number, "valid_until": number, "my_number": number}
+    for path, body in (("/portal/me/account", account), ("/portal/me/consents", consent)):
+        r = call(app, "POST", path, numbers, headers=me, json=body)
+        assert r.status_code == 422, r.text
+        assert number not in r.text and all({"type", "loc", "msg"} == set(p) for p in r.json()["detail"]), r.text
+    doc = call(app, "GET", "/openapi.json").json()
+    for path in ("/portal/me/account", "/portal/me/consents"):
+        answer = doc["paths"][path]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": "#/components/schemas/Unprocessable"}
+        assert doc["paths"][path]["get"]["responses"]["422"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ValidationProblem"}  # fmt: skip
+    assert doc["components"]["schemas"]["Unprocessable"]["anyOf"] == [
+        {"$ref": "#/components/schemas/ValidationProblem"}, {"$ref": "#/components/schemas/Problem"}]  # fmt: skip
