@@ -35,7 +35,9 @@ params:
 
 def tiny(tmp_path: Path) -> Path:
     f = tmp_path / "tiny.yaml"
-    f.write_text(TINY.format(observed=ROOT / "twin/data/card_issuance", promote=tmp_path / "promoted.json"))
+    # promote_to is a relative path (a scenario may not name an absolute one): it resolves against the
+    # working directory, which the tests set to tmp_path
+    f.write_text(TINY.format(observed=ROOT / "twin/data/card_issuance", promote="promoted.json"))
     return f
 
 
@@ -49,7 +51,7 @@ def test_calibrate_writes_only_its_out_folder_and_promotes_only_when_asked(tmp_p
     before = git_status()
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "twin.cli", "calibrate", str(tiny(tmp_path)), "--out", str(out), "--workers", "1"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert git_status() == before  # nothing in the working tree changed
     (folder,) = (out / "rollout_tiny").iterdir()
@@ -59,7 +61,7 @@ def test_calibrate_writes_only_its_out_folder_and_promotes_only_when_asked(tmp_p
     assert not (tmp_path / "promoted.json").exists()
     page = (folder / "index.html").read_text()
     assert "Converged" in page and "Sensitivity of the fixed parameters" in page and "Correlation matrix" in page
-    done = subprocess.run([*cmd, "--promote"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([*cmd, "--promote"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "promoted.json").read_text())["fitted"] == doc["fitted"]
     assert git_status() == before
@@ -79,6 +81,7 @@ def test_a_fit_that_does_not_converge_is_flagged_exits_non_zero_and_is_not_promo
         return res
 
     monkeypatch.setattr(scipy.optimize, "least_squares", gives_up)
+    monkeypatch.chdir(tmp_path)
     s = scenario.load(tiny(tmp_path))
     with pytest.raises(NotConverged, match="the fit did not converge"):
         calibrate(s, out=tmp_path / "out", workers=0, promote=True)
