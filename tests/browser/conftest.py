@@ -21,6 +21,11 @@ SHORTER = {
     "rollout_options.yaml": {"end: 2023-03-31": "end: 2017-05-31", '"20200120"': '"20170515"',
                              "replications: 3": "replications: 1"},
     "failover_architectures.yaml": {"end: 2025-12-31": "end: 2025-01-31", "days: 365": "days: 31"},
+    # the request-level capacity runs cost what the national facility day costs, whatever the scale: a
+    # shorter window, and the knee scenario without its search (7 minutes of simulation; same layout)
+    "capacity_knee.yaml": {"knee: true": "knee: false"},
+    "capacity_metastable.yaml": {'window: ["08:30", "11:00"]': 'window: ["08:55", "09:20"]'},
+    "capacity_card_insurance_2024_12.yaml": {'window: ["08:00", "13:00"]': 'window: ["08:00", "08:30"]'},
 }
 
 
