@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -299,6 +300,25 @@ def rake(problem: Problem, x: np.ndarray, dims: list[str], iterations: int = 4, 
     return problem, raked, moved
 
 
+
+def start_vector(s: Any, base: Any, fit: dict[str, tuple[float, float]], get_path: Callable[[Any, str], Any]
+                 ) -> tuple[list[str], list[float], list[float], list[float]]:  # fmt: skip
+    """The fitted parameters' paths, their starting values (clipped into the bounds) and the bounds, for
+    rollout and payout alike (``get_path`` reads a parameter of the kind's params).
+
+    A path that names no number parameter is refused by name."""
+    paths = list(fit)
+    x0, lo, hi = [], [], []
+    for pth in paths:
+        v = get_path(base, pth)
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            raise InputError(f"{s.path}: params.calibration.fit.{pth}: is not a number parameter ({v!r})")
+        a, b = fit[pth]
+        lo.append(a)
+        hi.append(b)
+        x0.append(min(max(float(v), a), b))
+    return paths, x0, lo, hi
+
 def calibrate_file(path: str | Path, out: str | Path = "reports", progress: ProgressFactory = no_progress,
                    promote: bool = False, workers: int | None = None) -> Run:  # fmt: skip
     """Fit the ``params.calibration.fit`` parameters of a scenario file; returns the report's run folder.
@@ -346,16 +366,7 @@ def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = n
         )
     if promote and not cal.promote_to:
         raise InputError(f"{s.path}: params.calibration.promote_to: is not set; --promote needs a file to update")
-    paths = list(cal.fit)
-    x0, lo, hi = [], [], []
-    for pth in paths:
-        v = get_path(base, pth)
-        if not isinstance(v, int | float) or isinstance(v, bool):
-            raise InputError(f"{s.path}: params.calibration.fit.{pth}: is not a number parameter ({v!r})")
-        a, b = cal.fit[pth]
-        lo.append(a)
-        hi.append(b)
-        x0.append(min(max(float(v), a), b))
+    paths, x0, lo, hi = start_vector(s, base, cal.fit, get_path)
     for pth in cal.sensitivity:
         get_path(base, pth)
     day0, end = spec.calendar.start, spec.calendar.end

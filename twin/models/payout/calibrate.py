@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 import twin
+from twin.calibration import start_vector
 from twin.errors import InputError
 from twin.metrics import Metrics, write_parquet
 from twin.runs import ProgressFactory, Run, git_commit, no_progress, stream_key, to_json, versions
@@ -165,16 +166,7 @@ def problem_for(s: Any, scale: float | None = None) -> tuple[PayoutProblem, np.n
             base = with_values(base, {k: v for k, v in read_fitted(base.calibrated_from).items() if k in cal.fit})
         except InputError:
             pass
-    paths = list(cal.fit)
-    x0, lo, hi = [], [], []
-    for pth in paths:
-        v = get_path(base, pth)
-        if not isinstance(v, int | float) or isinstance(v, bool):
-            raise InputError(f"{s.path}: params.calibration.fit.{pth}: is not a number parameter ({v!r})")
-        a, b = cal.fit[pth]
-        lo.append(a)
-        hi.append(b)
-        x0.append(min(max(float(v), a), b))
+    paths, x0, lo, hi = start_vector(s, base, cal.fit, get_path)
     scale = scale or cal.scale
     ctx_seed = s.seed
     rng = np.random.default_rng(np.random.SeedSequence(ctx_seed, spawn_key=(stream_key("population"), 0)))
