@@ -351,13 +351,17 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
 
     # ``{batch:int}``: a path that names no batch number (``/disbursements/null/...``) is a 404, as for
     # any path that names no resource, not a 422 about a field
-    @app.post("/disbursements/{batch:int}/bank-results", response_model=ReconciliationOut, responses=ERRORS_404,
-              tags=["disbursement"])  # fmt: skip
-    def bank_results(batch: Annotated[int, Path(ge=0, le=2**31 - 1)], body: BankFileIn) -> ReconciliationOut:
+    @app.post("/disbursements/{batch:int}/bank-results", response_model=ReconciliationOut, tags=["disbursement"],
+              responses={**ERRORS, 404: {"model": ErrorBody,
+                                         "description": "the path names no number, or no batch that was sent"}})  # fmt: skip
+    def bank_results(batch: Annotated[int, Path(ge=0, le=2**31 - 1)], body: BankFileIn) -> ReconciliationOut | JSONResponse:
         """The bank's answer file for a batch; repeated lines are recognised as duplicates (safe to retry)."""
         lines = [BankConfirmation(c.household, BankOutcome(c.outcome), c.amount, BankReason(c.reason))
                  for c in body.confirmations]  # fmt: skip
         with guard:
+            if ledger.batch(batch) is None:  # a file for a batch never sent is the bank's or the caller's mistake
+                return error_response(404, f"no disbursement batch {batch}: the bank can only answer a batch "
+                                      "that POST /disbursements sent")  # fmt: skip
             r = ledger.record_bank_results(batch, lines, body.on)
         return ReconciliationOut(batch=r.batch, confirmed=len(r.confirmed), rejected=len(r.rejected),
                                  duplicates=len(r.duplicates), conflicts=len(r.conflicts),

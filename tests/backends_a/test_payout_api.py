@@ -67,6 +67,15 @@ def test_a_whole_payout_through_the_api_pays_each_household_once_on_every_store(
     assert empty["batch"] is None and empty["transfers"] == []
 
 
+def test_a_bank_file_for_a_batch_never_sent_is_a_404_that_changes_nothing(memory_client: TestClient) -> None:
+    before = memory_client.get("/totals").json()
+    line = {"household": 1, "outcome": "confirmed", "amount": 100_000}
+    r = memory_client.post("/disbursements/4242/bank-results", json={"on": "2020-05-14", "confirmations": [line]})
+    assert r.status_code == 404 and r.json()["error"].startswith("no disbursement batch 4242"), r.text
+    assert memory_client.get("/totals").json() == before
+    assert memory_client.get("/invariants", params={"full": "true"}).json()["ok"] is True
+
+
 @pytest.mark.parametrize(
     ("request_kw", "status", "message"),
     [
