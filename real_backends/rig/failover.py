@@ -36,6 +36,7 @@ import uvicorn
 
 from real_backends.payout_api import MAX_BATCH, PayoutWorld
 from real_backends.rig.router import Router, RouterEvent
+from real_backends.serving import uvicorn_options
 from real_backends.stores.pgserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,8 +153,10 @@ class _RouterThread:
     def __init__(self, router: Router) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cfg = uvicorn.Config(router, host="127.0.0.1", port=self.port, log_level="error", access_log=False,
-                             lifespan="on")  # fmt: skip
+        # the router is a server like the others: header and idle timeouts and a connection cap, so a
+        # client that connects and says nothing cannot hold it (real_backends/serving.py)
+        cfg = uvicorn.Config(router, host="127.0.0.1", port=self.port, log_level="error", lifespan="on",
+                             **uvicorn_options())  # fmt: skip
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, name="router", daemon=True)
         self.thread.start()

@@ -188,3 +188,24 @@ def test_wiring_standby_mode_is_refused_where_it_cannot_apply(tmp_path: Path) ->
         run_standby_failover(RigConfig(), tmp_path)
     with pytest.raises(ValueError, match="failover_checks: 0 must be >= 1"):
         RigConfig(failover_checks=0)
+
+
+def test_the_router_closes_a_half_sent_request_with_408_as_every_twin_server_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The router is the rig's front door: a client that connects and never finishes its headers is cut off."""
+    import socket
+
+    from real_backends.rig.failover import _RouterThread
+    from real_backends.rig.router import Router
+
+    monkeypatch.setenv("MYNA_SERVE_HEADER_TIMEOUT_S", "1")
+    thread = _RouterThread(Router(["http://127.0.0.1:9"], interval=0.5))  # no backend: only the router answers
+    try:
+        with socket.create_connection(("127.0.0.1", thread.port), timeout=30) as silent:
+            silent.sendall(b"GET /health HTTP/1.1\r\nHost: rig\r\n")  # the blank line never comes
+            answer = b""
+            while chunk := silent.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer[:200]
+    finally:
+        thread.stop()
+    assert not thread.thread.is_alive()
