@@ -282,3 +282,17 @@ def test_a_push_roster_pays_registered_accounts_writes_to_the_rest_and_flags_sta
     assert [line.address for line in fresh.lines if line.route is Route.PUSH] == [1]  # internal numbers only
     # what the stale copy cost: paid or written to on last year's income, and left out despite this year's
     assert eligible(stale) - eligible(fresh) == {3, 5, 9, 11} and eligible(fresh) - eligible(stale) == {4, 10}
+
+
+def test_the_my_number_check_flags_numbers_but_not_codes_that_happen_to_hold_twelve_digits() -> None:
+    """A code (32 hex digits) can hold 12 digits between two letters that pass the check digit (about
+    one code in a thousand): not a leak. A known number inside one, or anywhere else, still is."""
+    from twin.services.registry import is_valid_my_number
+
+    twelve = next(f"{n:012d}" for n in range(123456789000, 123456789100) if is_valid_my_number(f"{n:012d}"))
+    unlucky = "ab" + twelve + "c" * 18
+    assert len(unlucky) == 32
+    assert my_number_fields({"code": unlucky}) == []
+    assert my_number_fields({"code": unlucky}, {twelve}) == ["['code']"]
+    assert my_number_fields({"note": f"resident {twelve}"}) == ["['note']"]
+    assert my_number_fields({"code": twelve}) == ["['code']"]

@@ -50,6 +50,7 @@ OUTAGES = "linkage.outages"  # (target, start) -> Outage
 NETWORK = "network"
 META = "linkage.meta"
 _DIGITS12 = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_CODE_FORM = re.compile(r"[0-9a-f]{32}")  # an agency code as it travels (AgencyCode.hex)
 
 
 class Refused(StrEnum):
@@ -162,7 +163,8 @@ Message = QueryMessage | ProvideMessage | SupplyMessage | AnswerMessage
 
 def my_number_fields(message: object, known: Iterable[str] | set[str] = frozenset()) -> list[str]:
     """Fields of ``message`` (recursively) that hold a My Number: one of ``known``, or any 12 digits
-    with a valid check digit. An empty list means the message is clean."""
+    with a valid check digit (in a value of an agency code's form, 32 hex digits, only ``known``
+    numbers count). An empty list means the message is clean."""
     known = known if isinstance(known, set | frozenset) else set(known)
     found: list[str] = []
 
@@ -179,7 +181,12 @@ def my_number_fields(message: object, known: Iterable[str] | set[str] = frozense
                 walk(v, f"{path}[{k!r}]")
         elif isinstance(value, str | int) and not isinstance(value, bool):
             text = str(value)
-            if text in known or any(is_valid_my_number(m) for m in _DIGITS12.findall(text)):
+            if _CODE_FORM.fullmatch(text):
+                # a code is 128 random-looking bits: about one in a thousand holds 12 digits between two
+                # letters that happen to pass the check digit, so only the known numbers are looked for
+                if any(n in text for n in known):
+                    found.append(path)
+            elif text in known or any(is_valid_my_number(m) for m in _DIGITS12.findall(text)):
                 found.append(path)
 
     walk(message, "")
