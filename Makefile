@@ -37,7 +37,7 @@ sysdeps:
 	bash scripts/sysdeps.sh
 
 test: sysdeps $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: sysdeps $(VENV)/.installed-test
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:randomly $(PYTEST_ARGS)
