@@ -308,7 +308,7 @@ def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None =
                           + holding.sum(axis=1) + queue + ca_net.reshape(2, n_m).sum(axis=0))
             out["backlog_daily"][:, day] = onehot @ in_process
             out["counter_queue_daily"][:, day] = onehot @ (queue + holding.sum(axis=1))
-            out["production_backlog"][day] = float((line_in - line_out).sum())
+            out["production_backlog"][day] = max(float((line_in - line_out).sum()), 0.0)  # no float residue
             yield env.timeout(1)
 
     env = simpy.Environment()
