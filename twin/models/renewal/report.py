@@ -121,7 +121,7 @@ def _figures(waves: dict[str, Wave]) -> list[Figure]:
     fig, axes = plt.subplots(1, len(TYPES), figsize=(13, 3.4), sharey=False)
     for name, w in waves.items():
         mo = monthly(w)
-        for i, t in enumerate(TYPES):
+        for i in range(len(TYPES)):
             axes[i].plot(_x(mo), mo["backlog"][i] / 1e3, marker=".", label=name)
     for i, t in enumerate(TYPES):
         axes[i].set_title(t, fontsize=9)
@@ -175,7 +175,8 @@ def sections(waves: dict[str, Wave], heads: dict[str, dict], titles: dict[str, s
         "served visitor waited for the counter over the run. A longer window starts earlier and also draws in "
         "holders due in the next fiscal year, so its lapsed count and its renewals inside the year differ.",
         formats={"renewed in FY": "{:,.0f}", "by smartphone": "{:,.0f}", "peak in process": "{:,.0f}",
-                 "in process at FY end": "{:,.0f}", "peak J-LIS backlog": "{:,.0f}", "lapsed (all the run holds)": "{:,.0f}",
+                 "in process at FY end": "{:,.0f}", "peak J-LIS backlog": "{:,.0f}",
+                 "lapsed (all the run holds)": "{:,.0f}",
                  **{f"wait days {t}": "{:.1f}" for t in TYPES}},
     )
     base = heads[first_name]
@@ -203,10 +204,11 @@ def sections(waves: dict[str, Wave], heads: dict[str, dict], titles: dict[str, s
         formats={**{f"in process {t}": "{:,.0f}" for t in TYPES}, **{f"wait days {t}": "{:.1f}" for t in TYPES},
                  "J-LIS backlog": "{:,.0f}", "J-LIS wait days": "{:.1f}"}))
     tot = first.totals
+    gap = tot["due"] - tot["renewed"] - tot["in_process"] - tot["lapsed"] - tot["not_started"]
     blocks.append(Paragraph(
         f"Conservation ({first_name}, everyone the run holds): due {tot['due']:,.0f} = renewed "
         f"{tot['renewed']:,.0f} + in process {tot['in_process']:,.0f} + lapsed {tot['lapsed']:,.0f} + acting after "
-        f"the horizon {tot['not_started']:,.0f} (gap {tot['due'] - tot['renewed'] - tot['in_process'] - tot['lapsed'] - tot['not_started']:,.1f})."))
+        f"the horizon {tot['not_started']:,.0f} (gap {gap:,.1f})."))
     blocks.extend(_figures(waves))
     return [Section("The renewal wave month by month", blocks)]
 
