@@ -105,6 +105,7 @@ BASE = """\
 name: x
 kind: renewal
 seed: 1
+calendar: {{start: 2025-04-01, end: 2026-03-31}}
 params:
   {params}
 """
@@ -117,6 +118,7 @@ params:
         ("counters: {factor: 0}", "params.counters.factor: 0 is not in (0, 100]"),
         ("window_days: -30", "params.window_days: -30 is not in [1, 730]"),
         ("smartphone_share: 1.5", "params.smartphone_share: 1.5 is not in [0, 1]"),
+        ("due: {fiscal_year: 2024}", "calendar: 2025-04-01 .. 2026-03-31 is not fiscal year 2024"),
     ],
 )
 def test_bad_renewal_input_exits_2_naming_the_field(tmp_path, params: str, message: str) -> None:  # noqa: ANN001

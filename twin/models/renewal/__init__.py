@@ -22,7 +22,23 @@ from twin.runs import ModelResult, RunContext
 __all__ = ["Params", "run"]
 
 
+def _check_calendar(ctx: RunContext) -> None:
+    """The run plays ``params.due.fiscal_year``; a calendar that says otherwise is refused, not ignored."""
+    import datetime as dt
+
+    from twin.errors import InputError
+
+    cal = ctx.scenario.spec.calendar
+    for opt in ctx.options:
+        fy = opt.params.due.fiscal_year  # type: ignore[attr-defined]
+        if (cal.start, cal.end) != (dt.date(fy, 4, 1), dt.date(fy + 1, 3, 31)):
+            where = ctx.scenario.path or "scenario"
+            raise InputError(f"{where}: calendar: {cal.start} .. {cal.end} is not fiscal year {fy} of "
+                             f"params.due.fiscal_year (option {opt.name}); allowed: {fy}-04-01 .. {fy + 1}-03-31")
+
+
 def run(ctx: RunContext) -> ModelResult:
+    _check_calendar(ctx)
     metrics = Metrics()
     waves = {}
     t = towns()
