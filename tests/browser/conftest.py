@@ -24,7 +24,7 @@ SHORTER = {
     # the request-level capacity runs cost what the national facility day costs, whatever the scale: a
     # shorter window, and the knee scenario without its search (7 minutes of simulation; same layout)
     "capacity_knee.yaml": {"knee: true": "knee: false"},
-    "capacity_metastable.yaml": {'window: ["08:30", "11:00"]': 'window: ["08:55", "09:20"]'},
+    "capacity_metastable.yaml": {'window: ["09:20", "11:00"]': 'window: ["09:35", "10:00"]'},
     "capacity_card_insurance_2024_12.yaml": {'window: ["08:00", "13:00"]': 'window: ["08:00", "08:30"]'},
 }
 

@@ -168,3 +168,24 @@ def test_backoff_with_jitter_and_shedding_recover() -> None:
     ratio = _storm(RetryPolicy("backoff_jitter", 3, base=0.5), {"p": 0.5})
     assert ratio[:2].min() > 0.99
     assert ratio[6:20].min() > 0.95  # back within two minutes of the surge's end
+
+
+def test_a_retry_budget_caps_retries_and_the_pool_recovers() -> None:
+    """At most 0.1 retries per first attempt in any 10 s: the storm cannot feed itself."""
+    rng = np.random.default_rng(8)
+    t = np.sort(np.concatenate([rng.uniform(0, 1200, rng.poisson(65 * 1200)),
+                                rng.uniform(120, 240, rng.poisson(65 * 120))]))
+    pol = RetryPolicy("immediate", 3, budget=0.1)
+    cls = [RequestClass("x", t, ("p",), (Exponential(0.01),), 1.0, pol, hop=0.005)]
+    r = simulate(cls, {"p": BatchStation(None, 1, Exponential(0.01), rng=rng)}, 1200.0, rng=rng)
+    # per minute, the retries stay within the budget of the last 10 s of first attempts (+ one window's slack)
+    assert r.retries[0].sum() <= 0.1 * r.first[0].sum() + 1
+    assert r.retries[0].sum() > 0.05 * 65 * 120  # the budget was used during the surge
+    ratio = r.goodput[0] / np.maximum(r.first[0], 1)
+    assert ratio[12:20].min() > 0.95  # back within eight minutes of the surge's end
+
+
+def test_the_reference_refuses_a_retry_budget() -> None:
+    cls = [RequestClass("x", np.zeros(1), ("p",), (Exponential(1.0),), 1.0, RetryPolicy("immediate", 1, budget=0.1))]
+    with pytest.raises(ValueError, match="retry budgets"):
+        reference(cls, {"p": (1, Exponential(1.0))}, 10.0, rng=np.random.default_rng(0))

@@ -18,6 +18,7 @@ KINDS: dict[str, str] = {
     "rollout": "twin.models.rollout",
     "failover": "twin.models.failover",
     "capacity": "twin.models.capacity",
+    "renewal": "twin.models.renewal",
     "push_benefit": "twin.models.push_benefit",
 }
 

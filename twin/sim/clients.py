@@ -64,6 +64,11 @@ class RetryPolicy:
     base: float = 0.5
     multiplier: float = 2.0
     cap: float = 30.0
+    #: retry budget (Finagle's RetryBudget, gRPC's retry throttling): the clients of a class send at
+    #: most ``budget`` retries per first attempt sent in the last ``budget_window`` seconds; a retry
+    #: over the budget is not sent and the request fails. None: no budget (every allowed retry is sent).
+    budget: float | None = None
+    budget_window: float = 10.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("none", "immediate", "backoff", "backoff_jitter"):
@@ -79,6 +84,10 @@ class RetryPolicy:
                 raise ValueError(f"{name}: {v!r} must be a finite number of seconds >= 0")
         if not self.multiplier >= 1:
             raise ValueError(f"multiplier: {self.multiplier!r} must be >= 1")
+        if self.budget is not None and not (0 <= self.budget and math.isfinite(self.budget)):
+            raise ValueError(f"budget: {self.budget!r} must be a finite number of retries per first attempt >= 0")
+        if not (self.budget_window > 0 and math.isfinite(self.budget_window)):
+            raise ValueError(f"budget_window: {self.budget_window!r} must be a number of seconds > 0")
 
     @property
     def retries(self) -> int:
@@ -121,6 +130,10 @@ class RequestClass:
         if h.ndim > 1 or (h.ndim == 1 and len(h) != len(self.sends)) or not (np.all(h >= 0) and np.all(np.isfinite(h))):
             raise ValueError(f"{self.name}.hop: must be seconds >= 0, one number or one per request")
         self.hop = float(h) if h.ndim == 0 else h
+        if len(self.service) != len(self.route) or not self.route:
+            raise ValueError(f"{self.name}: one service distribution per station on the route")
+        if len(self.sends) and np.any(np.diff(self.sends) < 0):
+            raise ValueError(f"{self.name}.sends must be sorted")
 
     @property
     def max_hop(self) -> float:
@@ -128,10 +141,6 @@ class RequestClass:
 
     def hop_of(self, req: np.ndarray) -> np.ndarray | float:
         return self.hop[req] if np.ndim(self.hop) else self.hop
-        if len(self.service) != len(self.route) or not self.route:
-            raise ValueError(f"{self.name}: one service distribution per station on the route")
-        if len(self.sends) and np.any(np.diff(self.sends) < 0):
-            raise ValueError(f"{self.name}.sends must be sorted")
 
 
 @dataclass
@@ -303,7 +312,31 @@ def simulate(
         "retry_q": [],  # (time, cls, req, k) chunks
         "cursor": [0] * n_cls,
         "deferred": 0,
+        # retry budget: (chunk end, first attempts, retries granted) per class, over the last window
+        "blog": [],
+        "cur_first": np.zeros(n_cls, np.int64),
+        "cur_granted": np.zeros(n_cls, np.int64),
     }
+    budgets = [c.policy.budget if c.policy.retries else None for c in classes]
+    budget_window = max((c.policy.budget_window for c in classes if c.policy.budget is not None), default=0.0)
+
+    def grant(cl: np.ndarray, again: np.ndarray, t1: float) -> np.ndarray:
+        """The retries the classes' budgets allow (first come first granted); the rest fail."""
+        if not any(b is not None for b in budgets) or not again.any():
+            return again
+        out = again.copy()
+        for ci in np.unique(cl[again]).tolist():
+            b = budgets[ci]
+            if b is None:
+                continue
+            w = classes[ci].policy.budget_window
+            firsts = st["cur_first"][ci] + sum(int(f[ci]) for te, f, _ in st["blog"] if te > t1 - w)
+            used = st["cur_granted"][ci] + sum(int(g[ci]) for te, _, g in st["blog"] if te > t1 - w)
+            allowed = max(int(math.floor(b * firsts)) - int(used), 0)
+            idx = np.flatnonzero(again & (cl == ci))
+            out[idx[allowed:]] = False
+            st["cur_granted"][ci] += min(allowed, len(idx))
+        return out
     keep_resp: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     keep_late: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -319,7 +352,7 @@ def simulate(
         if keep:
             fx.append(lambda: keep_resp.append((ids, outcome, resp)))
         bad = outcome != OK
-        again = bad & (kk < retries_allowed[cl])
+        again = grant(cl, bad & (kk < retries_allowed[cl]), t1)
         last = bad & ~again
         mins = acc.minute(sd)
         bins = np.searchsorted(BIN_EDGES, np.minimum(resp, BIN_EDGES[-1] * 0.999), side="right") - 1
@@ -375,6 +408,8 @@ def simulate(
             nc, nr, nk, ns = (np.concatenate(x) if len(x) > 1 else x[0] for x in (new_c, new_r, new_k, new_s))
             ids = tbl.add(nc, nr, nk, ns)
             mins = acc.minute(ns)
+            if budget_window:
+                st["cur_first"] = st["cur_first"] + np.bincount(nc[nk == 0], minlength=n_cls)
 
             def tally_new(nc=nc, nk=nk, mins=mins) -> None:
                 np.add.at(acc.offered, (nc, mins), 1)
@@ -463,16 +498,25 @@ def simulate(
                         nxt = c.route[sg + 1]
                         pending[nxt] = pending[nxt] + [_pend(log.end[mm], ids[mm], stg[mm] + 1, dec2[mm])]
 
+    def close_step(t1: float) -> None:
+        """Move this step's budget counts into the log and forget what left the window."""
+        if budget_window:
+            st["blog"] = [x for x in st["blog"] if x[0] > t1 - budget_window] + [
+                (t1, st["cur_first"].copy(), st["cur_granted"].copy())]
+            st["cur_first"], st["cur_granted"] = np.zeros(n_cls, np.int64), np.zeros(n_cls, np.int64)
+
     def snapshot() -> tuple:
         return (
             {s: list(v) for s, v in st["pending"].items()}, list(st["retry_q"]), list(st["cursor"]), st["deferred"],
             tbl.n, rng.bit_generator.state,
             {n: (list(b._free), list(b._off), b._k, b._last_arrival) for n, b in stations.items()},
+            (list(st["blog"]), st["cur_first"].copy(), st["cur_granted"].copy()),
         )
 
     def restore(snap: tuple) -> None:
-        pend, rq, cur, dfr, n, rs, sts = snap
+        pend, rq, cur, dfr, n, rs, sts, bud = snap
         st["pending"], st["retry_q"], st["cursor"], st["deferred"] = pend, rq, cur, dfr
+        st["blog"], st["cur_first"], st["cur_granted"] = bud
         tbl.n = n
         rng.bit_generator.state = rs
         for name, (free, off, k, la) in sts.items():
@@ -487,6 +531,7 @@ def simulate(
             snap = snapshot()
             try:
                 step(t0, t1, False, fx)
+                close_step(t1)
             except _Rollback:
                 restore(snap)
                 fx = []
@@ -494,9 +539,11 @@ def simulate(
                 while t < t1:
                     u = min(t + chunk, t1)
                     step(t, u, True, fx)
+                    close_step(u)
                     t = u
         else:
             step(t0, t1, True, fx)
+            close_step(t1)
         for f in fx:
             f()
         t0 = t1
@@ -543,6 +590,8 @@ def reference(
     Returns per-attempt arrays like ``simulate(..., keep=True).attempts``, sorted by
     (class, request, attempt)."""
     shed_after = shed_after or {}
+    if any(c.policy.budget is not None for c in classes):
+        raise ValueError("reference: retry budgets are modelled by simulate() only")
     env = simpy.Environment()
     st = {n: Station(env, c, d, rng=rng, name=n) for n, (c, d) in stations.items()}
     rows: list[tuple[int, int, int, float, float, int]] = []

@@ -157,6 +157,9 @@ class Retry(StrictModel):
         3, description="retries after the first attempt; required: unbounded retries are refused")
     base_seconds: NonNegativeFloat = Field(0.5, description="back-off before the first retry (doubles)")
     cap_seconds: NonNegativeFloat = Field(30.0, description="longest back-off")
+    budget: NonNegativeFloat | None = Field(
+        None, description="retry budget: retries per first attempt over the last 10 s (e.g. 0.1); "
+        "a retry over it is not sent (Finagle RetryBudget, gRPC retry throttling). None: no budget")
 
     @field_validator("max_retries", mode="after")
     @classmethod

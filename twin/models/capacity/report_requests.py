@@ -141,6 +141,22 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                  "minutes to recover": "{:.0f}"},
     )
     blocks: list[Any] = [intro, table]
+    with_surge = {o: r for o, r in results.items() if "recovered" in r.recovery}
+    if with_surge:
+        down = [f"{o} (x{headline(r)['retry_amplification']:.2f} attempts per first attempt, "
+                f"{r.recovery['goodput_share_after_surge']:.0%} of first attempts answered after the surge)"
+                for o, r in with_surge.items() if not r.recovery["recovered"]]
+        up = [f"{o} (in {r.recovery['minutes_to_recover']:.0f} min, x{headline(r)['retry_amplification']:.2f})"
+              for o, r in with_surge.items() if r.recovery["recovered"]]
+        blocks.append(Paragraph(
+            "After the surge: " + ("stayed down: " + "; ".join(down) + ". " if down else "")
+            + ("recovered: " + "; ".join(up) + ". " if up else "")
+            + "A pool stays down when the attempts its clients send (first attempts times the retry "
+            "amplification) exceed what it can serve: its queue stays longer than the timeout, it answers only "
+            "requests whose clients have already given up, and each of those comes back as a retry. A retry "
+            "limit with back-off and jitter changes when the retries come, not how many: with the limit reached "
+            "by every request, it fails the same way. A retry budget caps the retries at a share of the first "
+            "attempts; load shedding stops the pool from spending its time on answers nobody waits for."))
     knee_rows = []
     for opt, r in results.items():
         for pool, k in r.knees.items():

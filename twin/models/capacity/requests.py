@@ -48,7 +48,8 @@ def _minutes(s: str) -> int:
 
 def policy(params: Params) -> RetryPolicy:
     r = params.requests.retry
-    return RetryPolicy(r.policy, int(r.max_retries), r.base_seconds, 2.0, r.cap_seconds)  # type: ignore[arg-type]
+    return RetryPolicy(r.policy, int(r.max_retries), r.base_seconds, 2.0, r.cap_seconds,  # type: ignore[arg-type]
+                       budget=r.budget)
 
 
 def _dist(mean: float, cv: float) -> Gamma:
@@ -201,12 +202,18 @@ class DayResult:
 
 def run_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> DayResult:
     d = build_day(params, day, rng, agents=agents, seed=seed)
+    res = play(params, d, rng)
+    knees = find_knees(params, d, rng) if params.requests.knee else {}
+    return DayResult(d, res, knees, recovery(params, d, res))
+
+
+def play(params: Params, d: Day, rng: np.random.Generator) -> ClientResult:
+    """The day's requests through the pools, with the scenario's clients (retry policy, budget)
+    and admission control."""
     w0, w1 = (_minutes(x) * 60.0 for x in params.requests.window)
     shed = ({s: params.requests.shed_after_seconds for s in ("ocsp", "eligibility", "portal")}
             if params.requests.shed_after_seconds else None)
-    res = simulate(classes(params, d), stations(params, rng), w1 - w0, rng=rng, shed_after=shed)
-    knees = find_knees(params, d, rng) if params.requests.knee else {}
-    return DayResult(d, res, knees, recovery(params, d, res))
+    return simulate(classes(params, d), stations(params, rng), w1 - w0, rng=rng, shed_after=shed)
 
 
 def recovery(params: Params, day: Day, r: ClientResult) -> dict[str, Any]:

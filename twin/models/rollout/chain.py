@@ -57,7 +57,7 @@ class ProductionLine:
         waited = float((frac * totals) @ (day - np.arange(self.head, ready_until + 1)))
         self.pending[win] -= frac[:, None] * block
         self.mix[win] -= frac[:, None] * self.mix[win]
-        full = np.flatnonzero(frac < 1.0)
+        full = np.flatnonzero((frac < 1.0) & (totals > 0))  # an empty cohort is done: the head moves past it
         self.head = self.head + (int(full[0]) if len(full) else ready_until + 1 - self.head)
         self.produced += float(out.sum())
         return out, mix_out, waited

@@ -1,0 +1,59 @@
+"""The FY2025 renewal wave: can 1,741 town halls and J-LIS renew 12.0M cards and 15.8M certificates?
+
+Cards issued in the 2015-16 rush reach their 10th birthday-after-issue, and certificates issued in
+the 2020-21 rush (cash payout, points) their 5th: about 1,200万 cards and 1,580万 certificates fall
+due in FY2025 (zeikei-news). Each holder who renews acts within the renewal window before expiry;
+a card renewal is an application that J-LIS checks, prints and ships before the holder collects
+the card at the town hall; a certificate renewal is a counter visit (or, as an option, done by
+smartphone). Town-hall counters take appointments and walk-ins. The run plays the fiscal year
+(from ``window_days`` before it) day by day over all 1,741 town halls at 1:1 and reports the
+monthly backlog and waiting time by municipality type for each option: a longer renewal window,
+renewal by smartphone, more counter positions.
+"""
+
+from __future__ import annotations
+
+from twin.metrics import Metrics
+from twin.models.renewal import report
+from twin.models.renewal.params import Params
+from twin.models.renewal.wave import simulate, towns
+from twin.runs import ModelResult, RunContext
+
+__all__ = ["Params", "run"]
+
+
+def _check_calendar(ctx: RunContext) -> None:
+    """The run plays ``params.due.fiscal_year``; a calendar that says otherwise is refused, not ignored."""
+    import datetime as dt
+
+    from twin.errors import InputError
+
+    cal = ctx.scenario.spec.calendar
+    for opt in ctx.options:
+        fy = opt.params.due.fiscal_year  # type: ignore[attr-defined]
+        if (cal.start, cal.end) != (dt.date(fy, 4, 1), dt.date(fy + 1, 3, 31)):
+            where = ctx.scenario.path or "scenario"
+            raise InputError(f"{where}: calendar: {cal.start} .. {cal.end} is not fiscal year {fy} of "
+                             f"params.due.fiscal_year (option {opt.name}); allowed: {fy}-04-01 .. {fy + 1}-03-31")
+
+
+def run(ctx: RunContext) -> ModelResult:
+    _check_calendar(ctx)
+    metrics = Metrics()
+    waves = {}
+    t = towns()
+    with ctx.progress("Renewal wave", len(ctx.options)) as advance:
+        for opt in ctx.options:
+            p: Params = opt.params  # type: ignore[assignment]
+            waves[opt.name] = simulate(p, t)
+            report.add_metrics(metrics, opt.name, waves[opt.name])
+            advance(1)
+    heads = {k: report.headline(w) for k, w in waves.items()}
+    base: Params = ctx.options[0].params  # type: ignore[assignment]
+    return ModelResult(
+        metrics,
+        {"seed": ctx.seed, "options": heads, "option_order": list(heads)},
+        report.sections(waves, heads, {o.name: o.title for o in ctx.options}),
+        sources=report.SOURCES,
+        assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
+    )

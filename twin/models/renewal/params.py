@@ -1,0 +1,80 @@
+"""Parameters of the renewal-wave scenario, each with its default and where the default comes from.
+
+``SOURCED`` names the public source of a default; everything else is an assumption and the report
+lists it as one (the options' values are designs being tried, always listed as assumed).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+
+TYPES = ("special_ward", "designated_city", "city", "town_village")
+
+
+class Due(StrictModel):
+    """Who falls due: the cited FY totals, spread by the month and town hall of the original issue."""
+
+    fiscal_year: interval(2017, 2030, integer=True) = Field(2025, description="April to March")
+    cards: PositiveFloat = Field(12_000_000, description="cards expiring in the fiscal year")
+    certificates: PositiveFloat = Field(15_800_000, description="signature/authentication certificates expiring")
+    card_years: interval(1, 20, integer=True) = Field(10, description="adult card validity: 10th birthday after issue")
+    certificate_years: interval(1, 20, integer=True) = Field(5, description="certificate validity: 5th birthday")
+    minor_card_share: Fraction = Field(
+        0.15, description="share of cards issued to minors (valid to the 5th birthday, like a certificate)")
+    lapse_share: Fraction = Field(0.05, description="holders who let it lapse and do not renew this year")
+
+
+class Counters(StrictModel):
+    """Town-hall counters (交付窓口): staffed positions, their hours and what a renewal costs there."""
+
+    per_100k: dict[Literal["special_ward", "designated_city", "city", "town_village"], PositiveFloat] = Field(
+        default_factory=lambda: {"special_ward": 4.0, "designated_city": 4.0, "city": 5.0, "town_village": 7.0},
+        description="counter positions per 100,000 residents, by municipality type")
+    minimum: interval(1, 1000, integer=True) = Field(1, description="positions of the smallest town hall")
+    factor: interval(0, 100, lo_open=True) = Field(1.0, description="multiplier on every town hall's positions")
+    renewal_share: Fraction = Field(0.5, description="share of counter time left for renewals (the rest: new "
+                                                     "cards, PIN resets, moves)")
+    hours: interval(1, 24) = Field(7.0, description="counter hours on a business day (08:30-17:15, lunch)")
+    minutes_card: PositiveFloat = Field(15.0, description="counter minutes per renewed card handed over")
+    minutes_certificate: PositiveFloat = Field(10.0, description="counter minutes per certificate renewal")
+    reservation_share: Fraction = Field(0.5, description="visitors who book an appointment (the rest walk in)")
+    reserved_capacity: Fraction = Field(0.5, description="share of renewal counter time kept for appointments")
+
+
+class Jlis(StrictModel):
+    """J-LIS (地方公共団体情報システム機構): the national card production line and the certificate CA."""
+
+    cards_per_production_day: PositiveFloat = Field(
+        167_000, description="Nishinippon 2021: 300-400万 a month; 3.5M / 21 production days")
+    other_applications_per_day: NonNegativeFloat = Field(
+        30_000, description="new (non-renewal) card applications sharing the line, per day")
+    checking_days: interval(0, 60, integer=True) = Field(7, description="days from application to production queue")
+    shipping_days: interval(0, 60, integer=True) = Field(5, description="days from production to the town hall")
+    notice_days: PositiveFloat = Field(14.0, description="mean days from card arrival to the holder's visit")
+    certificates_per_day: PositiveFloat = Field(
+        2_000_000, description="certificates the CA issues a day (renewals at counters and by smartphone)")
+
+
+class Params(StrictModel):
+    due: Due = Due()
+    window_days: interval(1, 730, integer=True) = Field(
+        90, description="renewal allowed from this many days before expiry (rule: 3 months)")
+    smartphone_share: Fraction = Field(
+        0.0, description="share of certificate renewals done by smartphone, no counter visit (hypothetical)")
+    counters: Counters = Counters()
+    jlis: Jlis = Jlis()
+
+
+SOURCED = {
+    "due.cards": "zeikei-news 070729: 1,200万 cards expiring in FY2025",
+    "due.certificates": "zeikei-news 070729: 1,580万 certificates expiring in FY2025",
+    "due.fiscal_year": "zeikei-news 070729",
+    "due.card_years": "My Number Act: adult card valid to the 10th birthday after issue",
+    "due.certificate_years": "JPKI Act: certificates valid to the 5th birthday after issue",
+    "window_days": "J-LIS: renewal accepted from 3 months before expiry",
+    "jlis.cards_per_production_day": "Nishinippon 2021: 300-400万 cards a month stated limit (3.5M / 21 days)",
+}
