@@ -52,6 +52,8 @@ class Jpki:
         self.store = store
         self.crl_validity = crl_validity
         self._by_name = {auth_ca.name: auth_ca, sign_ca.name: sign_ca}
+        #: serial -> serials that lapse with it (a card certificate -> its smartphone certificates)
+        self.dependents: dict[int, list[int]] = {}
 
     @classmethod
     def bootstrap(
@@ -197,7 +199,17 @@ class Jpki:
             )
         updated = self.store.mark_revoked(record.serial, now, why)
         self.ocsp.invalidate(record.serial)
+        for child in self.dependents.get(record.serial, ()):  # smartphone certificates lapse with the card's
+            linked = self.store.get(child)
+            if linked is not None and linked.revoked_at is None and linked.not_before <= now:
+                self.revoke(child, RevocationReason.CARD_REVOKED, now)
         return updated
+
+    def link(self, parent_serial: int, child_serial: int) -> None:
+        """Make ``child_serial`` lapse whenever ``parent_serial`` is revoked (in this centre's memory)."""
+        for serial in (parent_serial, child_serial):
+            self._record(serial)
+        self.dependents.setdefault(parent_serial, []).append(child_serial)
 
     def revoke_person(
         self,
@@ -210,7 +222,8 @@ class Jpki:
         now = aware(now)
         wanted = {CaKind.parse(k) for k in kinds}
         done = []
-        for record in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
+        for listed in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
+            record = self.store.get(listed.serial) or listed  # a linked revocation may have come first
             live = record.revoked_at is None and record.not_before <= now <= record.not_after
             if record.ca in wanted and live:
                 self.revoke(record.serial, reason, now)

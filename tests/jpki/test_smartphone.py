@@ -1,0 +1,219 @@
+"""Smartphone JPKI (スマホ用電子証明書): issued on the card's two signatures, lapsing with the card.
+
+A holder puts the card on the phone; the card signs the application after the auth PIN and after the
+signature password; J-LIS issues the phone's own pair under the smartphone profile. These tests run the
+whole flow in process: the card OS, the phone's secure element, the one JPKI client, the centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from _jpki_fixtures import SEED
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from emulators.card_os import MynaCardOS
+from emulators.demo import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, Resident, personalise
+from emulators.jpki_client import CardToken, JpkiClient, JpkiToken, SecurityStatusNotSatisfied
+from emulators.layouts import BasicFourInfo, my_number_check_digit
+from emulators.phone_se import BiometricRefused, BiometricUnlock, issue_phone
+from emulators.readers import InProcessReader
+from twin.services.jpki import (
+    Jpki,
+    KeySource,
+    Outcome,
+    PhoneApplication,
+    PhoneIssuanceError,
+    Platform,
+    SmartphoneIssuer,
+    TokenKind,
+    read_basic_info,
+    token_kind,
+)
+from twin.services.jpki.smartphone import PHONE_AUTH_POLICY, PHONE_SIGN_POLICY, SERVICE_START
+
+RESIDENT = Resident(
+    "r-1",
+    "12345678901" + str(my_number_check_digit("12345678901")),
+    BasicFourInfo("番号\u3000太郎", "東京都千代田区霞が関１丁目", date(1980, 2, 17), "1"),
+    "13101",
+)
+
+
+@dataclass
+class _ForPerson:
+    """The centre as the municipal terminal sees it: every certificate issued names the holder."""
+
+    jpki: Jpki
+    person_ref: str
+
+    def __getattr__(self, name: str):
+        return getattr(self.jpki, name)
+
+    def issue_auth_certificate(self, *args, **kw):
+        return self.jpki.issue_auth_certificate(*args, person_ref=self.person_ref, **kw)
+
+    def issue_sign_certificate(self, *args, **kw):
+        return self.jpki.issue_sign_certificate(*args, person_ref=self.person_ref, **kw)
+
+
+@pytest.fixture(scope="module")
+def phone_keys() -> KeySource:
+    """The phones' key pool (pre-generated, as J-LIS's issuance must have at a campaign peak)."""
+    return KeySource(SEED + 1, pool_size=2)
+
+
+def policies_of(cert: x509.Certificate) -> set:
+    return {p.policy_identifier for p in cert.extensions.get_extension_for_class(x509.CertificatePolicies).value}
+
+
+def card_of(jpki: Jpki, holder_keys: KeySource, now: datetime, person: str = "p-1") -> InProcessReader:
+    return InProcessReader(MynaCardOS(personalise(RESIDENT, _ForPerson(jpki, person), holder_keys, now)))
+
+
+def phone_for(jpki, holder_keys, phone_keys, now, platform="android", **kw):
+    card = card_of(jpki, holder_keys, now)
+    issued = issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, SmartphoneIssuer(jpki), platform, phone_keys,
+                         now + timedelta(minutes=5), "DEVICE0001", **kw)  # fmt: skip
+    return card, issued
+
+
+def test_issuance_gives_the_phone_its_own_pair_under_the_smartphone_profile(jpki, holder_keys, phone_keys, now):
+    card, issued = phone_for(jpki, holder_keys, phone_keys, now)
+    phone = issued.certificates
+    later = now + timedelta(minutes=10)
+    assert jpki.validate(phone.auth, later, "auth").ok and jpki.validate(phone.sign, later, "sign").ok
+    assert token_kind(phone.auth) is TokenKind.PHONE and token_kind(phone.sign) is TokenKind.PHONE
+    assert policies_of(phone.auth) == {PHONE_AUTH_POLICY} and policies_of(phone.sign) == {PHONE_SIGN_POLICY}
+    card_sign = JpkiClient(card)
+    card.connect()
+    card_sign.verify("sign", DEMO_SIGN_PASSWORD)
+    card_cert = card_sign.read_certificate("sign")
+    card.disconnect()
+    assert read_basic_info(phone.sign) == read_basic_info(card_cert)  # the same four basic items
+    assert phone.auth.not_valid_after_utc <= card_cert.not_valid_after_utc  # ends with the card's
+    assert phone.auth.public_key().public_numbers() != card_cert.public_key().public_numbers()
+    assert jpki.store.get(phone.auth.serial_number).person_ref == "p-1"
+
+
+def test_the_one_client_authenticates_and_signs_with_either_token(jpki, holder_keys, phone_keys, now):
+    card, issued = phone_for(jpki, holder_keys, phone_keys, now, biometric=BiometricUnlock(match_rate=1.0))
+    tokens: list[JpkiToken] = [CardToken(card), issued.token]
+    rng = np.random.default_rng(1)
+    later = now + timedelta(minutes=10)
+    seen = {}
+    for token in tokens:
+        assert isinstance(token, JpkiToken)
+        auth = token.authenticate(b"challenge-1", pin=DEMO_AUTH_PIN)
+        cert = x509.load_der_x509_certificate(auth.certificate)
+        cert.public_key().verify(auth.signature, b"challenge-1", padding.PKCS1v15(), hashes.SHA256())
+        assert jpki.validate(cert, later, "auth").ok
+        sign_der, signature = token.sign_document(b"form", DEMO_SIGN_PASSWORD)
+        x509.load_der_x509_certificate(sign_der).public_key().verify(signature, b"form", padding.PKCS1v15(),
+                                                                      hashes.SHA256())  # fmt: skip
+        seen[token.kind] = token_kind(cert)
+    assert seen == {"card": TokenKind.CARD, "android": TokenKind.PHONE}
+    bio = issued.token.authenticate(b"challenge-2", rng=rng)  # biometric unlock instead of the PIN
+    assert bio.unlock == "biometric" and bio.token == "android"
+    issued.token.reader.connect()
+    assert JpkiClient(issued.token.reader).token_kind() == "android"
+    issued.token.reader.disconnect()
+
+
+def test_the_phone_secure_element_keeps_its_auth_certificate_behind_the_pin(jpki, holder_keys, phone_keys, now):
+    _, issued = phone_for(jpki, holder_keys, phone_keys, now, platform="iphone")
+    reader = issued.token.reader
+    reader.connect()
+    client = JpkiClient(reader)
+    assert client.token_label() == "JPKIAPIOSTOKEN"
+    with pytest.raises(SecurityStatusNotSatisfied):
+        client.read_certificate_der("auth")
+    reader.disconnect()
+
+
+def test_biometric_unlock_refused_for_someone_else_and_when_not_set_up(jpki, holder_keys, phone_keys, now):
+    _, issued = phone_for(jpki, holder_keys, phone_keys, now, biometric=BiometricUnlock(false_accept_rate=0.0))
+    with pytest.raises(BiometricRefused, match="not accepted after 3 tries"):
+        issued.token.release_pin(np.random.default_rng(2), same_person=False)
+    _, plain = phone_for(jpki, holder_keys, phone_keys, now)
+    with pytest.raises(BiometricRefused, match="not set up"):
+        plain.token.authenticate(b"c", rng=np.random.default_rng(3))
+
+
+def test_losing_the_phone_revokes_only_the_phone(jpki, holder_keys, phone_keys, now):
+    card, issued = phone_for(jpki, holder_keys, phone_keys, now)
+    later = now + timedelta(hours=1)
+    revoked = SmartphoneIssuer(jpki).report_phone_loss(issued.certificates, later)
+    assert sorted(revoked) == sorted(issued.certificates.serials)
+    assert jpki.validate(issued.certificates.auth, later).outcome is Outcome.REVOKED
+    card_auth = jpki.store.get(issued.certificates.card_auth_serial)
+    assert card_auth.revoked_at is None
+
+
+@pytest.mark.parametrize("event", ["card_loss", "basic_info_changed", "death"])
+def test_a_phone_certificate_presented_after_its_card_was_revoked_is_refused(jpki, holder_keys, phone_keys, now,
+                                                                              event):  # fmt: skip
+    _, issued = phone_for(jpki, holder_keys, phone_keys, now)
+    phone = issued.certificates
+    later = now + timedelta(hours=1)
+    if event == "card_loss":
+        jpki.revoke(phone.card_auth_serial, "loss", later)
+        jpki.revoke(phone.card_sign_serial, "loss", later)
+    elif event == "basic_info_changed":
+        jpki.on_basic_info_changed("p-1", later)
+    else:
+        jpki.revoke_person("p-1", "death", later)
+    for cert in (phone.auth, phone.sign):
+        result = jpki.validate(cert, later + timedelta(seconds=1))
+        assert result.outcome is Outcome.REVOKED, (event, result)
+    assert jpki.store.get(phone.auth.serial_number).reason.value in ("card_revoked", "death")
+
+
+def test_issuance_is_refused_before_the_platform_service_start(infra_keys, holder_keys, phone_keys):
+    early = datetime(2025, 6, 1, tzinfo=UTC)
+    jpki = Jpki.bootstrap(early, infra_keys)
+    card = card_of(jpki, holder_keys, early)
+    day_before = datetime(2025, 6, 23, 3, tzinfo=UTC)  # 12:00 JST on 2025-06-23
+    with pytest.raises(PhoneIssuanceError, match="platform iphone: smartphone certificates are issued from "
+                                                 "2025-06-24, not on 2025-06-23"):  # fmt: skip
+        issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, SmartphoneIssuer(jpki), "iphone", phone_keys,
+                    day_before, "DEVICE0002")  # fmt: skip
+    android = issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, SmartphoneIssuer(jpki), "android", phone_keys,
+                          day_before, "DEVICE0003")  # fmt: skip
+    assert android.certificates.platform is Platform.ANDROID
+    on_the_day = datetime(2025, 6, 23, 15, tzinfo=UTC)  # 00:00 JST on 2025-06-24
+    iphone = issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, SmartphoneIssuer(jpki), "iphone", phone_keys,
+                         on_the_day, "DEVICE0004")  # fmt: skip
+    assert iphone.certificates.platform is Platform.IPHONE
+    assert SERVICE_START[Platform.ANDROID].isoformat() == "2023-05-11"
+
+
+def test_issuance_needs_both_card_signatures_over_this_application(jpki, holder_keys, phone_keys, now):
+    card = card_of(jpki, holder_keys, now)
+    issuer = SmartphoneIssuer(jpki)
+    auth_key, sign_key = phone_keys.key(0), phone_keys.key(1)
+    app = PhoneApplication(Platform.ANDROID, auth_key.public_key(), sign_key.public_key(), "DEVICE0005")
+    other = PhoneApplication(Platform.ANDROID, auth_key.public_key(), sign_key.public_key(), "DEVICE0006")
+    card.connect()
+    client = JpkiClient(card)
+    client.verify("auth", DEMO_AUTH_PIN)
+    card_auth = client.read_certificate_der("auth")
+    auth_sig = client.sign(app.signing_bytes(), "auth")
+    client.verify("sign", DEMO_SIGN_PASSWORD)
+    card_sign = client.read_certificate_der("sign")
+    sign_sig = client.sign(other.signing_bytes(), "sign")  # signed a different application
+    card.disconnect()
+    with pytest.raises(PhoneIssuanceError, match="signature password key does not verify"):
+        issuer.issue(app, card_auth, auth_sig, card_sign, sign_sig, now)
+    with pytest.raises(PhoneIssuanceError, match="card sign certificate: wrong_ca"):
+        issuer.issue(app, card_auth, auth_sig, card_auth, sign_sig, now)
+    jpki.revoke(x509.load_der_x509_certificate(card_auth), "loss", now)
+    with pytest.raises(PhoneIssuanceError, match=r"card auth certificate: revoked \(revoked \(loss\)\)|revoked"):
+        issuer.issue(app, card_auth, auth_sig, card_sign, sign_sig, now)
+    with pytest.raises(PhoneIssuanceError, match="platform: 'ipad' is not allowed"):
+        Platform.parse("ipad")
