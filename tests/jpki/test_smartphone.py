@@ -7,25 +7,22 @@ whole flow in process: the card OS, the phone's secure element, the one JPKI cli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+__all__ = ["phone_keys"]  # the fixture, taken by importing it
+
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from _jpki_fixtures import SEED
+from _phone_fixtures import card_of, phone_for, phone_keys, policies_of
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from emulators.card_os import MynaCardOS
-from emulators.demo import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, Resident, personalise
+from emulators.demo import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD
 from emulators.jpki_client import CardToken, JpkiClient, JpkiToken, SecurityStatusNotSatisfied
-from emulators.layouts import BasicFourInfo, my_number_check_digit
 from emulators.phone_se import BiometricRefused, BiometricUnlock, issue_phone
-from emulators.readers import InProcessReader
 from twin.services.jpki import (
     Jpki,
-    KeySource,
     Outcome,
     PhoneApplication,
     PhoneIssuanceError,
@@ -36,51 +33,6 @@ from twin.services.jpki import (
     token_kind,
 )
 from twin.services.jpki.smartphone import PHONE_AUTH_POLICY, PHONE_SIGN_POLICY, SERVICE_START
-
-RESIDENT = Resident(
-    "r-1",
-    "12345678901" + str(my_number_check_digit("12345678901")),
-    BasicFourInfo("番号\u3000太郎", "東京都千代田区霞が関１丁目", date(1980, 2, 17), "1"),
-    "13101",
-)
-
-
-@dataclass
-class _ForPerson:
-    """The centre as the municipal terminal sees it: every certificate issued names the holder."""
-
-    jpki: Jpki
-    person_ref: str
-
-    def __getattr__(self, name: str):
-        return getattr(self.jpki, name)
-
-    def issue_auth_certificate(self, *args, **kw):
-        return self.jpki.issue_auth_certificate(*args, person_ref=self.person_ref, **kw)
-
-    def issue_sign_certificate(self, *args, **kw):
-        return self.jpki.issue_sign_certificate(*args, person_ref=self.person_ref, **kw)
-
-
-@pytest.fixture(scope="module")
-def phone_keys() -> KeySource:
-    """The phones' key pool (pre-generated, as J-LIS's issuance must have at a campaign peak)."""
-    return KeySource(SEED + 1, pool_size=2)
-
-
-def policies_of(cert: x509.Certificate) -> set:
-    return {p.policy_identifier for p in cert.extensions.get_extension_for_class(x509.CertificatePolicies).value}
-
-
-def card_of(jpki: Jpki, holder_keys: KeySource, now: datetime, person: str = "p-1") -> InProcessReader:
-    return InProcessReader(MynaCardOS(personalise(RESIDENT, _ForPerson(jpki, person), holder_keys, now)))
-
-
-def phone_for(jpki, holder_keys, phone_keys, now, platform="android", **kw):
-    card = card_of(jpki, holder_keys, now)
-    issued = issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, SmartphoneIssuer(jpki), platform, phone_keys,
-                         now + timedelta(minutes=5), "DEVICE0001", **kw)  # fmt: skip
-    return card, issued
 
 
 def test_issuance_gives_the_phone_its_own_pair_under_the_smartphone_profile(jpki, holder_keys, phone_keys, now):
