@@ -219,10 +219,12 @@ class SmartphoneIssuer:
             cert = x509.load_der_x509_certificate(der)
         except (ValueError, TypeError):
             raise PhoneIssuanceError(f"card {kind.value} certificate: not a DER X.509 certificate") from None
-        if token_kind(cert) is not TokenKind.CARD:
-            raise PhoneIssuanceError(
-                f"card {kind.value} certificate: a smartphone certificate; issuance needs the card itself"
-            )
+        from twin.services.assurance import AssuranceRefused, for_certificate, require
+
+        try:
+            require("jpki.smartphone_issuance", for_certificate(cert))
+        except AssuranceRefused as exc:
+            raise PhoneIssuanceError(f"card {kind.value} certificate: {exc}") from None
         result = self.jpki.validate(cert, now, kind)
         if result.outcome is not Outcome.VALID:
             detail = f" ({result.detail})" if result.detail else ""
