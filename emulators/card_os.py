@@ -335,6 +335,8 @@ class MynaCardOS:
         f = self._referenced(cmd.p2)
         if not isinstance(f, KeyFile):
             raise IncompatibleFileStructure
+        if not f.usable:  # a PIN-less card's auth key: no signature without a PIN, ever
+            raise ConditionsNotSatisfied
         self._require(f.use_requires)
         data = cmd.data
         if not data:
