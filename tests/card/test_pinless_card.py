@@ -114,3 +114,16 @@ def test_the_lifecycle_offers_the_pinless_card_from_its_start_date_and_without_a
     assert made.pinless and made.auth_serial is not None and made.sign_serial is None
     with pytest.raises(CardError, match="has no PIN to reset"):
         cards.reset_pin(card.card_id, "auth", "1234", now)
+
+
+def test_an_impostor_at_the_face_reader_passes_only_at_the_false_accept_rate():
+    """Two captures per visit: an impostor passes with probability 1 - (1 - FAR)^2 (binomial bounds, 4 sigma)."""
+    params = FaceAuthParameters(match_rate=0.95, face_seconds=3, card_seconds=2, pin_seconds=5,
+                                false_accept_rate=0.1)  # an exaggerated FAR, to measure it  # fmt: skip
+    face = FaceAuthReader(InProcessReader(MynaCardOS(PINLESS)), params, np.random.default_rng(7))
+    n = 2_000
+    passed = sum(face.confirm_identity(None, b"c", impostor=True).method == "face" for _ in range(n))
+    p = 1 - (1 - 0.1) ** 2
+    assert abs(passed / n - p) < 4 * (p * (1 - p) / n) ** 0.5, passed / n
+    with pytest.raises(ValueError, match="false_accept_rate: 1.5 is not a probability"):
+        dataclasses.replace(params, false_accept_rate=1.5)
