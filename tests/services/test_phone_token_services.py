@@ -150,3 +150,31 @@ def test_an_unknown_method_or_route_is_named():
         AuthResult.of("sms")
     with pytest.raises(AssuranceRefused, match="route 'portal.nowhere': no assurance requirement is declared"):
         require("portal.nowhere", AuthResult.of("card+pin"))
+
+
+def test_the_portal_login_route_over_http_takes_the_phone_and_refuses_it_after_the_card(tokens, authenticator, jpki):
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from real_backends.portal_api import add_login_routes, install_common
+
+    app = FastAPI()
+    install_common(app)
+    add_login_routes(app, authenticator)
+
+    async def post_login(token) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as c:
+            challenge = (await c.get("/portal/challenge")).json()["challenge"]
+            auth = token.authenticate(challenge.encode(), pin=DEMO_AUTH_PIN)
+            return await c.post("/portal/login", json={"challenge": challenge, "certificate": b64(auth.certificate),
+                                                       "signature": b64(auth.signature)})  # fmt: skip
+
+    for name in ("card", "phone"):
+        answer = asyncio.run(post_login(tokens[name]))
+        assert answer.status_code == 200 and answer.json()["session"], (name, answer.text)
+    assert answer.json()["serial"] == f"{tokens['phone_certs'].auth.serial_number:x}"
+    jpki.revoke(tokens["phone_certs"].card_auth_serial, "loss", NOW + timedelta(minutes=6))
+    refused = asyncio.run(post_login(tokens["phone"]))
+    assert refused.status_code == 403 and "revoked (card_revoked)" in refused.json()["detail"], refused.text
