@@ -169,3 +169,25 @@ def test_issuance_needs_both_card_signatures_over_this_application(jpki, holder_
         issuer.issue(app, card_auth, auth_sig, card_sign, sign_sig, now)
     with pytest.raises(PhoneIssuanceError, match="platform: 'ipad' is not allowed"):
         Platform.parse("ipad")
+
+
+def test_the_card_phone_link_is_in_the_ledger_and_survives_a_restart_on_sqlite(tmp_path, infra_keys, holder_keys,
+                                                                                  phone_keys, now):  # fmt: skip
+    """The link lives in the ledger's lines, so a centre restarted on the same SQLite file still follows it."""
+    from real_backends.stores.jpki import RecordsJpkiStore
+    from real_backends.stores.sqlite import SqliteStore
+
+    path = tmp_path / "jpki.db"
+    first = Jpki.bootstrap(now, infra_keys, store=RecordsJpkiStore(SqliteStore(path)))
+    _, issued = phone_for(first, holder_keys, phone_keys, now)
+    phone = issued.certificates
+    restarted = Jpki(first.auth_ca, first.sign_ca, first.ocsp, RecordsJpkiStore(SqliteStore(path)))
+    for ca in (restarted.auth_ca, restarted.sign_ca):
+        ca.store = restarted.store
+    later = now + timedelta(hours=1)
+    restarted.revoke(phone.card_sign_serial, "loss", later)
+    for serial in phone.serials:
+        record = restarted.store.get(serial)
+        assert record.reason.value == "card_revoked" and tuple(record.linked_to) == (phone.card_auth_serial,
+                                                                                      phone.card_sign_serial)
+    assert restarted.store.get(phone.card_auth_serial).revoked_at is None  # the card's other certificate stays

@@ -52,8 +52,6 @@ class Jpki:
         self.store = store
         self.crl_validity = crl_validity
         self._by_name = {auth_ca.name: auth_ca, sign_ca.name: sign_ca}
-        #: serial -> serials that lapse with it (a card certificate -> its smartphone certificates)
-        self.dependents: dict[int, list[int]] = {}
 
     @classmethod
     def bootstrap(
@@ -199,17 +197,21 @@ class Jpki:
             )
         updated = self.store.mark_revoked(record.serial, now, why)
         self.ocsp.invalidate(record.serial)
-        for child in self.dependents.get(record.serial, ()):  # smartphone certificates lapse with the card's
-            linked = self.store.get(child)
-            if linked is not None and linked.revoked_at is None and linked.not_before <= now:
-                self.revoke(child, RevocationReason.CARD_REVOKED, now)
+        for child in self.linked_to(record):  # smartphone certificates lapse with the card's (連動失効)
+            if child.revoked_at is None and child.not_before <= now:
+                self.revoke(child.serial, RevocationReason.CARD_REVOKED, now)
         return updated
 
-    def link(self, parent_serial: int, child_serial: int) -> None:
-        """Make ``child_serial`` lapse whenever ``parent_serial`` is revoked (in this centre's memory)."""
-        for serial in (parent_serial, child_serial):
-            self._record(serial)
-        self.dependents.setdefault(parent_serial, []).append(child_serial)
+    def linked_to(self, record: IssuedCertificate) -> list[IssuedCertificate]:
+        """The holder's certificates recorded as lapsing with ``record`` (read from the ledger, fresh)."""
+        if record.person_ref is None:
+            return []
+        out = []
+        for listed in self.store.of_person(record.person_ref):
+            current = self.store.get(listed.serial) or listed
+            if record.serial in current.linked_to:
+                out.append(current)
+        return out
 
     def revoke_person(
         self,

@@ -13,7 +13,9 @@ What ties the phone to the card (all held here, in :class:`SmartphoneIssuer`):
 
 * the phone certificates lapse when the card's do: a lost card, a suspended or returned card, a change
   of the four basic items (which ends the card's signature certificate) or the holder's death revoke
-  the phone certificates too, through :meth:`Jpki.link` (reason ``card_revoked``);
+  the phone certificates too (reason ``card_revoked``): each phone certificate's ledger line names the
+  card serials it hangs on (``IssuedCertificate.linked_to``), and :meth:`Jpki.revoke` follows them, so
+  the link lives wherever the ledger does (memory, SQLite, PostgreSQL);
 * losing the phone revokes only the phone's certificates (:meth:`SmartphoneIssuer.report_phone_loss`);
 * the phone certificates end when the card certificates end (their ``not_after`` is copied);
 * the service starts on the platform's date: Android 2023-05-11, iPhone 2025-06-24 (Digital Agency
@@ -196,11 +198,11 @@ class SmartphoneIssuer:
             raise PhoneIssuanceError("card auth certificate: the ledger names no municipality for it")
         not_after = min(card_auth.not_valid_after_utc, card_sign.not_valid_after_utc)
         person = auth_record.person_ref
-        phone_auth = self._issue_one(CaKind.AUTH, application.auth_public_key, card_sign, now, not_after, code, person)
-        phone_sign = self._issue_one(CaKind.SIGN, application.sign_public_key, card_sign, now, not_after, code, person)
-        for parent in (card_auth.serial_number, card_sign.serial_number):
-            for child in (phone_auth.serial_number, phone_sign.serial_number):
-                self.jpki.link(parent, child)
+        links = (card_auth.serial_number, card_sign.serial_number)
+        phone_auth = self._issue_one(CaKind.AUTH, application.auth_public_key, card_sign, now, not_after, code,
+                                     person, links)  # fmt: skip
+        phone_sign = self._issue_one(CaKind.SIGN, application.sign_public_key, card_sign, now, not_after, code,
+                                     person, links)  # fmt: skip
         return PhoneCertificates(platform, phone_auth, phone_sign, card_auth.serial_number, card_sign.serial_number)
 
     def report_phone_loss(self, phone: PhoneCertificates, now: datetime) -> list[int]:
@@ -240,6 +242,7 @@ class SmartphoneIssuer:
         not_after: datetime,
         code: int,
         person_ref: str,
+        links: tuple[int, int],
     ) -> x509.Certificate:
         ca = self.jpki.authority(kind)
         serial = self.jpki.store.next_serial()
@@ -261,5 +264,5 @@ class SmartphoneIssuer:
         extensions += ca.holder_extensions(code)
         return ca.issue(
             public_key, subject, now, not_after, extensions, serial=serial, person_ref=person_ref,
-            municipality_code=code,
+            municipality_code=code, linked_to=links,
         )  # fmt: skip

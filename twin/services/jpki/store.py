@@ -97,6 +97,8 @@ class IssuedCertificate:
     municipality_code: int | None = None
     revoked_at: datetime | None = None
     reason: RevocationReason | None = None
+    #: serials this certificate lapses with (a smartphone certificate -> its card's two certificates)
+    linked_to: tuple[int, ...] = ()
 
     def revoked_by(self, now: datetime) -> bool:
         return self.revoked_at is not None and self.revoked_at <= now
