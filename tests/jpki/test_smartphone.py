@@ -191,3 +191,21 @@ def test_the_card_phone_link_is_in_the_ledger_and_survives_a_restart_on_sqlite(t
         assert record.reason.value == "card_revoked" and tuple(record.linked_to) == (phone.card_auth_serial,
                                                                                       phone.card_sign_serial)
     assert restarted.store.get(phone.card_auth_serial).revoked_at is None  # the card's other certificate stays
+
+
+def test_a_pair_that_fails_halfway_leaves_no_usable_phone_certificate(jpki, holder_keys, phone_keys, now, monkeypatch):
+    issuer = SmartphoneIssuer(jpki)
+    real = issuer._issue_one
+
+    def failing(kind, *args):
+        if kind.value == "sign":
+            raise PhoneIssuanceError("sign CA: refused (injected)")
+        return real(kind, *args)
+
+    monkeypatch.setattr(issuer, "_issue_one", failing)
+    card = card_of(jpki, holder_keys, now)
+    before = len(jpki.store)
+    with pytest.raises(PhoneIssuanceError, match="injected"):
+        issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, issuer, "android", phone_keys, now, "DEVICE0009")
+    stray = [jpki.store.get(0x1000 + i) for i in range(before, len(jpki.store))]  # serials are handed out in order
+    assert len(stray) == 1 and stray[0].reason.value == "unspecified" and stray[0].revoked_at == now

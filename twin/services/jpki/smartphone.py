@@ -201,8 +201,12 @@ class SmartphoneIssuer:
         links = (card_auth.serial_number, card_sign.serial_number)
         phone_auth = self._issue_one(CaKind.AUTH, application.auth_public_key, card_sign, now, not_after, code,
                                      person, links)  # fmt: skip
-        phone_sign = self._issue_one(CaKind.SIGN, application.sign_public_key, card_sign, now, not_after, code,
-                                     person, links)  # fmt: skip
+        try:
+            phone_sign = self._issue_one(CaKind.SIGN, application.sign_public_key, card_sign, now, not_after, code,
+                                         person, links)  # fmt: skip
+        except JpkiError:  # never leave half a pair usable: the ledger cannot unsign, so it revokes
+            self.jpki.revoke(phone_auth.serial_number, RevocationReason.UNSPECIFIED, now)
+            raise
         return PhoneCertificates(platform, phone_auth, phone_sign, card_auth.serial_number, card_sign.serial_number)
 
     def report_phone_loss(self, phone: PhoneCertificates, now: datetime) -> list[int]:
