@@ -168,7 +168,12 @@ def require(route: str, result: AuthResult) -> AuthResult:
 
 
 def for_certificate(cert: object, *, face_verified: bool = False, unlock: str = "pin") -> AuthResult:
-    """The result of a JPKI authentication with ``cert``: card or phone by its certificate policy."""
+    """The result of a JPKI authentication with ``cert``: card or phone by its certificate policy.
+
+    A verifier cannot see how a phone was unlocked (the secure element signs either way); both unlock
+    methods map to the same levels, so ``unlock`` (the client's statement, "pin" by default) only
+    names the method in the result.
+    """
     from twin.services.jpki.smartphone import TokenKind, token_kind
 
     kind = token_kind(cert)  # type: ignore[arg-type]
