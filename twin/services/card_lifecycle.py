@@ -27,8 +27,9 @@ from twin.errors import TwinError
 from twin.services.jpki import BasicInfo, Jpki, RevocationReason
 from twin.services.jpki.profile import age_on, aware, japan_date, municipality, nth_birthday_after
 
-#: 顔認証マイナンバーカード (no PIN set; face authentication or a visual check only): applications from this
-#: day (Digital Agency / MIC announcement of the PIN-less card for people who cannot manage a PIN)
+#: 顔認証マイナンバーカード (no PIN set; face authentication or a visual check only, no signature
+#: certificate): from 令和5年12月15日 (municipal notices, e.g. city.minamata.lg.jp/kiji0033534;
+#: docs/CARD_PROTOCOL.md §13)
 PINLESS_CARD_START: Final = date(2023, 12, 15)
 ADULT_AGE: Final = 20  # card valid to the 10th birthday from 20 (the 2022 age-18 change is not modelled)
 
