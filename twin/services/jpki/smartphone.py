@@ -18,8 +18,11 @@ What ties the phone to the card (all held here, in :class:`SmartphoneIssuer`):
   the link lives wherever the ledger does (memory, SQLite, PostgreSQL);
 * losing the phone revokes only the phone's certificates (:meth:`SmartphoneIssuer.report_phone_loss`);
 * the phone certificates end when the card certificates end (their ``not_after`` is copied);
-* the service starts on the platform's date: Android 2023-05-11, iPhone 2025-06-24 (Digital Agency
-  announcements; see docs/CARD_PROTOCOL.md §12); an application before that date is refused.
+* the service starts on the platform's date: Android 2023-05-11, iPhone 2025-06-24 (sources in
+  docs/CARD_PROTOCOL.md §12); an application before that date is refused.
+
+Sourced: issuance goes through the card's signature certificate and its password. Assumed: the card
+also signs with its auth key after the auth PIN (so both card certificates are checked).
 
 The CA is the same pair of J-LIS authorities (assumed: the public record names J-LIS as issuer of the
 smartphone certificates but this twin could not confirm whether separate CA keys are used); what marks a
@@ -75,7 +78,7 @@ class Platform(StrEnum):
         return "JPKIAPGPSETOKEN" if self is Platform.ANDROID else "JPKIAPIOSTOKEN"
 
 
-#: first day the smartphone certificates could be issued (Digital Agency announcements, sourced)
+#: first day the smartphone certificates could be issued (sourced: docs/CARD_PROTOCOL.md §12)
 SERVICE_START: Final = {Platform.ANDROID: date(2023, 5, 11), Platform.IPHONE: date(2025, 6, 24)}
 
 
