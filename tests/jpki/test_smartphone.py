@@ -17,6 +17,8 @@ from _phone_fixtures import card_of, phone_for, phone_keys, policies_of
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulators.demo import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD
 from emulators.jpki_client import CardToken, JpkiClient, JpkiToken, SecurityStatusNotSatisfied
@@ -209,3 +211,42 @@ def test_a_pair_that_fails_halfway_leaves_no_usable_phone_certificate(jpki, hold
         issue_phone(card, DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, issuer, "android", phone_keys, now, "DEVICE0009")
     stray = [jpki.store.get(0x1000 + i) for i in range(before, len(jpki.store))]  # serials are handed out in order
     assert len(stray) == 1 and stray[0].reason.value == "unspecified" and stray[0].revoked_at == now
+
+
+EVENTS = ["phone_loss", "card_auth_loss", "card_sign_loss", "basic_info_changed", "renew_card"]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(EVENTS), max_size=4))
+def test_invariant_phone_certificates_live_only_while_the_card_and_phone_are_fine(infra_keys, holder_keys,
+                                                                                  phone_keys, now, events):  # fmt: skip
+    """Whatever happens in whatever order: the phone pair is revoked iff the phone was lost or a card
+    certificate was revoked; losing the phone never touches the card; revoked stays revoked."""
+    jpki = Jpki.bootstrap(now, infra_keys)  # a fresh centre per example
+    _, issued = phone_for(jpki, holder_keys, phone_keys, now)
+    phone = issued.certificates
+    issuer = SmartphoneIssuer(jpki)
+    at = now + timedelta(minutes=10)
+    card_hit = phone_lost = False
+    for i, event in enumerate(events):
+        at += timedelta(minutes=i + 1)
+        if event == "phone_loss":
+            issuer.report_phone_loss(phone, at)
+            phone_lost = True
+            continue
+        serial = {"card_auth_loss": phone.card_auth_serial, "card_sign_loss": phone.card_sign_serial}.get(event)
+        if event == "basic_info_changed":
+            card_hit |= bool(jpki.on_basic_info_changed("p-1", at))
+        elif event == "renew_card":
+            for s in (phone.card_auth_serial, phone.card_sign_serial):
+                if jpki.store.get(s).revoked_at is None:
+                    jpki.revoke(s, "renewal", at)
+                    card_hit = True
+        elif jpki.store.get(serial).revoked_at is None:
+            jpki.revoke(serial, "loss", at)
+            card_hit = True
+    later = at + timedelta(seconds=1)
+    for cert in (phone.auth, phone.sign):
+        assert (jpki.validate(cert, later).outcome is Outcome.REVOKED) == (card_hit or phone_lost), events
+    if not card_hit:
+        assert jpki.validate(x509.load_der_x509_certificate(jpki.store.get(phone.card_auth_serial).der), later).ok
