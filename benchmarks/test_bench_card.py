@@ -1,5 +1,5 @@
-"""My Number card timings: the user-authentication flow in-process and through pcscd + vpcd, and a
-100,000-APDU fuzz run with the card invariants checked after every APDU.
+"""My Number card timings: the user-authentication flow in-process and through pcscd + vpcd, and
+100,000-APDU fuzz runs (a card with PINs, a PIN-less card) with the card invariants checked after every APDU.
 
 Run with ``make bench`` (or ``.venv/bin/pytest benchmarks/test_bench_card.py --benchmark-only``).
 The targets: the in-process flow (SELECT AP, SELECT EF + VERIFY, read the auth certificate in
@@ -10,6 +10,7 @@ pcscd + vpcd with a median <= 30 ms.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "card"))
 
 from card_helpers import AUTH_PIN, personalisation  # noqa: E402
-from fuzzing import InvariantChecker, corpus, mutate  # noqa: E402
+from fuzzing import InvariantChecker, PinlessChecker, corpus, mutate  # noqa: E402
 from pcsc_rig import running_pcscd, served_card  # noqa: E402
 
 from emulators.card_os import MynaCardOS  # noqa: E402
@@ -66,15 +67,16 @@ def test_auth_flow_through_pcscd_and_vpcd(benchmark, tmp_path):
             benchmark.extra_info["median_ms"] = benchmark.stats.stats.median * 1000
 
 
-def _fuzz_run(n: int) -> int:
-    perso = personalisation()
+def _fuzz_run(n: int, pinless: bool = False) -> int:
+    perso = dataclasses.replace(personalisation(), pinless=pinless)
     apdus = corpus(perso)
     rng = np.random.default_rng(20260401)
-    checker = InvariantChecker(MynaCardOS(perso), perso)
+    kind = PinlessChecker if pinless else InvariantChecker
+    checker = kind(MynaCardOS(perso), perso)
     checker.card.powerUp()
     for i in range(n):
         if i % 500 == 0:  # a fresh card now and then, so that blocked PINs do not end the story
-            checker = InvariantChecker(MynaCardOS(perso), perso)
+            checker = kind(MynaCardOS(perso), perso)
             checker.card.powerUp()
         base = apdus[int(rng.integers(len(apdus)))]
         checker.run(base if rng.random() < 0.3 else mutate(base, rng))
@@ -84,5 +86,12 @@ def _fuzz_run(n: int) -> int:
 def test_fuzz_100k_apdus_keep_the_invariants(benchmark):
     """100,000 client and mutated APDUs; every answer checked (InvariantChecker asserts)."""
     done = benchmark.pedantic(_fuzz_run, args=(FUZZ_APDUS,), rounds=1, iterations=1)
+    assert done == FUZZ_APDUS
+    benchmark.extra_info["apdus_per_second"] = FUZZ_APDUS / benchmark.stats.stats.mean
+
+
+def test_fuzz_100k_apdus_on_a_pinless_card(benchmark):
+    """The PIN-less card: 100,000 APDUs, no crash, never a signature, never a PIN, My Number only after 照合番号A."""
+    done = benchmark.pedantic(_fuzz_run, args=(FUZZ_APDUS, True), rounds=1, iterations=1)
     assert done == FUZZ_APDUS
     benchmark.extra_info["apdus_per_second"] = FUZZ_APDUS / benchmark.stats.stats.mean

@@ -11,7 +11,9 @@ Modules: :mod:`.card_os` (the card OS, a virtualsmartcard SmartcardOS), :mod:`.c
 applications, files, PINs and keys), :mod:`.apdu` (command parsing, status words as exceptions),
 :mod:`.layouts` (file byte layouts), :mod:`.personalisation` (what is written onto a card, and its
 file), :mod:`.readers` (the Reader interface, in-process reader), :mod:`.jpki_client` (the client
-over any reader), :mod:`.face_auth` (hospital face-authentication reader model), :mod:`.vpcd`
+over any reader, and the token interface shared by card and phone), :mod:`.phone_se` (the
+smartphone's secure element with JPKI, biometric unlock, issuance through the card),
+:mod:`.face_auth` (hospital face-authentication reader model), :mod:`.vpcd`
 (serving a card into pcscd's virtual reader), :mod:`.demo` (demo residents and card issuance).
 The PC/SC reader lives in ``real_backends.pcsc``. Nothing here imports ``twin.sim``.
 """

@@ -93,6 +93,7 @@ class KeyFile:
     fid: int
     key: rsa.RSAPrivateKey = field(repr=False)
     use_requires: frozenset[int] = frozenset()
+    usable: bool = True  # False: no command may use the key (a PIN-less card's auth key: 6985)
 
     def __post_init__(self) -> None:
         n = self.key.private_numbers()
@@ -131,7 +132,9 @@ def _sign_password(v: bytes) -> bool:
 
 
 def build_applications(p: Personalisation) -> list[Application]:
-    """The three APs of a personalised card."""
+    """The three APs of a personalised card (of a PIN-less card: :func:`build_pinless_applications`)."""
+    if p.pinless:
+        return build_pinless_applications(p)
     cert_flags = b"\x8f\x8f\x00"  # sign and auth certificates present
     jpki_files: list[CardFile] = [
         BinaryFile(EF_SIGN_CERT, p.sign_certificate, frozenset({EF_SIGN_PASSWORD})),
@@ -167,4 +170,36 @@ def build_applications(p: Personalisation) -> list[Application]:
         Application("JPKI", JPKI_AID, {f.fid: f for f in jpki_files}),
         Application("input-support", INPUT_SUPPORT_AID, {f.fid: f for f in text_files}),
         Application("common", COMMON_AID, {f.fid: f for f in common_files}),
+    ]
+
+
+def build_pinless_applications(p: Personalisation) -> list[Application]:
+    """The APs of a PIN-less card (暗証番号設定不要の顔認証マイナンバーカード, from 2023-12-15).
+
+    No PIN is set, so nothing that needs one is on the card: no signature certificate, key or password
+    (the card carries no 署名用電子証明書), no auth PIN and no input-support PIN (their EFs answer 6A82).
+    The user-authentication certificate is readable as on any card, for a face-authentication reader or a
+    clerk's visual check; the auth key is on the chip but refuses every signature (6985), so the card
+    cannot log in to Myna Portal or anywhere else that needs a PIN-made signature. The My Number and the
+    four basic items open only with 照合番号A / B (from the card face). Which status words a real PIN-less
+    card gives is not public (assumed: 6A82 for an absent PIN file, 6985 for the key).
+    """
+    jpki_files: list[CardFile] = [
+        BinaryFile(EF_TOKEN_INFO, encode_token_info(serial=p.identity.serial[-16:])),
+        BinaryFile(EF_CERT_FLAGS, b"\x00\x8f\x00"),  # auth certificate only (flag layout assumed)
+        BinaryFile(EF_AUTH_CERT, p.auth_certificate),
+        BinaryFile(EF_AUTH_CA_CERT, p.auth_ca_certificate),
+        KeyFile(EF_AUTH_KEY, p.auth_key, usable=False),
+    ]
+    text_files: list[CardFile] = [
+        BinaryFile(EF_MY_NUMBER, encode_my_number(p.my_number), frozenset({EF_COLLATION_A})),
+        BinaryFile(EF_BASIC_INFO, encode_basic_four_info(p.basic_info), frozenset({EF_COLLATION_B})),
+        PinFile(EF_COLLATION_A, p.collation_number_a.encode(), COLLATION_TRIES),
+        PinFile(EF_COLLATION_B, p.collation_number_b.encode(), COLLATION_TRIES),
+    ]
+    return [
+        Application("JPKI", JPKI_AID, {f.fid: f for f in jpki_files}),
+        Application("input-support", INPUT_SUPPORT_AID, {f.fid: f for f in text_files}),
+        Application("common", COMMON_AID, {EF_CARD_IDENTITY: RecordFile(EF_CARD_IDENTITY, [
+            encode_card_identity(p.identity)])}),  # fmt: skip
     ]

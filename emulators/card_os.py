@@ -91,11 +91,18 @@ class MynaCardOS:
     """One My Number card: its applications, its security state and the command handlers."""
 
     def __init__(self, perso: Personalisation, rng: np.random.Generator | None = None) -> None:
-        self._atr = perso.atr
-        self.applications = build_applications(perso)
-        self._by_aid = {app.aid: app for app in self.applications}
         # GET CHALLENGE randomness: passed in, or seeded from the card serial (deterministic)
-        self._rng = rng if rng is not None else np.random.default_rng(int(perso.identity.serial))
+        self._install(
+            perso.atr, build_applications(perso),
+            rng if rng is not None else np.random.default_rng(int(perso.identity.serial)),
+        )  # fmt: skip
+
+    def _install(self, atr: bytes, applications: list[Application], rng: np.random.Generator) -> None:
+        """Set up the command table over ``applications`` (a phone's secure element reuses it)."""
+        self._atr = atr
+        self.applications = applications
+        self._by_aid = {app.aid: app for app in self.applications}
+        self._rng = rng
         self._handlers: dict[tuple[int, int], Callable[[Command], bytes]] = {
             (0x00, 0xA4): self._select,
             (0x00, 0xB0): self._read_binary,
@@ -328,6 +335,8 @@ class MynaCardOS:
         f = self._referenced(cmd.p2)
         if not isinstance(f, KeyFile):
             raise IncompatibleFileStructure
+        if not f.usable:  # a PIN-less card's auth key: no signature without a PIN, ever
+            raise ConditionsNotSatisfied
         self._require(f.use_requires)
         data = cmd.data
         if not data:

@@ -37,9 +37,12 @@ class FaceAuthParameters:
     max_face_attempts: int = 2
     max_pin_attempts: int = 3
     pin_error_rate: float = 0.0  # the patient mistypes one PIN entry
+    #: someone else's face is accepted on one capture. Assumed, range 1e-6 .. 1e-3 (no public figure
+    #: for the reception readers; 1e-4 is the order vendors state for 1:1 face verification)
+    false_accept_rate: float = 1e-4
 
     def __post_init__(self) -> None:
-        for name in ("match_rate", "pin_error_rate"):
+        for name in ("match_rate", "pin_error_rate", "false_accept_rate"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name}: {v!r} is not a probability in [0, 1]")
@@ -87,9 +90,11 @@ class FaceAuthReader:
     def transmit(self, apdu: bytes) -> bytes:
         return self.reader.transmit(apdu)
 
-    def confirm_identity(self, pin: str | None, challenge: bytes) -> FaceAuthOutcome:
+    def confirm_identity(self, pin: str | None, challenge: bytes, *, impostor: bool = False) -> FaceAuthOutcome:
         """One patient at the reception: face first, then the PIN (``None``: the patient does
-        not know it). The card is connected for the visit and disconnected afterwards."""
+        not know it, or the card has none). The card is connected for the visit and disconnected
+        afterwards. ``impostor``: the person at the reader is not the card's holder, so a capture
+        matches only at ``false_accept_rate`` (the PIN, if typed, is still checked by the card)."""
         p = self.params
         self.reader.connect()
         try:
@@ -98,7 +103,7 @@ class FaceAuthReader:
             seconds = p.card_seconds
             for attempt in range(1, p.max_face_attempts + 1):
                 seconds += p.face_seconds
-                if self.rng.random() < p.match_rate:
+                if self.rng.random() < (p.false_accept_rate if impostor else p.match_rate):
                     return FaceAuthOutcome("face", seconds, attempt, 0, certificate, None)
             face_attempts = p.max_face_attempts
             if pin is None:

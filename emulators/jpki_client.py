@@ -14,7 +14,7 @@ as given and never kept or shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from cryptography import x509
 
@@ -63,6 +63,8 @@ CERT_FILES: dict[str, int] = {
     "auth_ca": EF_AUTH_CA_CERT, "sign_ca": EF_SIGN_CA_CERT,
 }
 KEY_FILES: dict[str, int] = {"auth": EF_AUTH_KEY, "sign": EF_SIGN_KEY}
+#: EF 0006 token labels -> which token answers (docs/CARD_PROTOCOL.md §5: myna-go api.go, mc jpki.rs, tret)
+TOKEN_KINDS: dict[str, str] = {"JPKIAPICCTOKEN2": "card", "JPKIAPGPSETOKEN": "android", "JPKIAPIOSTOKEN": "iphone"}
 
 
 class CardError(Exception):
@@ -176,6 +178,14 @@ class JpkiClient:
         self.select_ef(EF_TOKEN_INFO)
         return token_label(self.read_binary(0, 32, "token info"))
 
+    def token_kind(self) -> str:
+        """``card``, ``android`` or ``iphone``, from the token label; the old 住基カード is refused."""
+        label = self.token_label()
+        kind = TOKEN_KINDS.get(label)
+        if kind is None:
+            raise CardError(0x9000, "READ token info", f"token {label!r} is not a JPKI token this client supports")
+        return kind
+
     def read_certificate_der(self, kind: CertKind = "auth") -> bytes:
         """A certificate EF read as OpenSC does: 4-byte header, then the rest."""
         self.select_ap(JPKI_AID)
@@ -225,7 +235,9 @@ class JpkiClient:
     def authenticate(self, pin: str, challenge: bytes) -> tuple[bytes, bytes]:
         """The user-authentication flow: verify the PIN, read the auth certificate, sign.
 
-        Returns (certificate DER, signature over SHA-256 of ``challenge``).
+        Returns (certificate DER, signature over SHA-256 of ``challenge``). The same exchange serves
+        the card and a phone's secure element (whose auth certificate needs the PIN first: verifying
+        before reading serves both).
         """
         self.select_ap(JPKI_AID, force=True)
         self.verify("auth", pin)
@@ -264,6 +276,69 @@ class JpkiClient:
             serial=c.serial_number, not_before=c.not_valid_before_utc.isoformat(),
             not_after=c.not_valid_after_utc.isoformat(),
         )
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """What a token hands the relying party, and how the holder unlocked it."""
+
+    certificate: bytes
+    signature: bytes
+    token: str  # "card", "android" or "iphone"
+    unlock: str  # "pin" or "biometric"
+
+
+@runtime_checkable
+class JpkiToken(Protocol):
+    """Either JPKI token, card or phone: the common interface services and simulations use."""
+
+    kind: str  # "card", "android" or "iphone"
+
+    def authenticate(self, challenge: bytes, *, pin: str | None = None, rng: Any = None) -> Authentication:
+        """Sign SHA-256(``challenge``) with the token's auth key, unlocked by the PIN (or biometrics)."""
+        ...
+
+    def sign_document(self, document: bytes, password: str) -> tuple[bytes, bytes]:
+        """(signature certificate DER, signature over ``document``) after the signature password."""
+        ...
+
+
+class CardToken:
+    """The My Number card in a reader, as a :class:`JpkiToken` (the PIN is always typed)."""
+
+    kind = "card"
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.client = JpkiClient(reader)
+
+    def _session(self) -> JpkiClient:
+        self.reader.connect()
+        self.client.forget_selection()
+        return self.client
+
+    def authenticate(self, challenge: bytes, *, pin: str | None = None, rng: Any = None) -> Authentication:
+        if pin is None:
+            raise ValueError("a card without a PIN cannot authenticate here; type the auth PIN")
+        try:
+            cert, signature = self._session().authenticate(pin, challenge)
+        finally:
+            self.reader.disconnect()
+        return Authentication(cert, signature, self.kind, "pin")
+
+    def sign_document(self, document: bytes, password: str) -> tuple[bytes, bytes]:
+        return sign_document(self._session(), self.reader, document, password)
+
+
+def sign_document(client: JpkiClient, reader: Reader, document: bytes, password: str) -> tuple[bytes, bytes]:
+    """Verify the signature password, read the signature certificate, sign ``document`` (SHA-256)."""
+    try:
+        client.select_ap(JPKI_AID, force=True)
+        client.verify("sign", password)
+        return client.read_certificate_der("sign"), client.sign(document, "sign")
+    finally:
+        reader.disconnect()
+        client.forget_selection()
 
 
 def mask_my_number(number: str) -> str:

@@ -74,6 +74,9 @@ class Personalisation:
     input_support_pin: str
     security_code: str
     atr: bytes = field(default=DEFAULT_ATR)
+    #: a PIN-less card (顔認証マイナンバーカード): only the auth certificate and key and the collation
+    #: numbers are written; the sign key and certificate and the PINs above stay off the card
+    pinless: bool = False
 
     def __post_init__(self) -> None:
         if not is_valid_my_number(self.my_number):
@@ -161,6 +164,8 @@ class Personalisation:
             },
             "security_code": self.security_code,
         }
+        if self.pinless:
+            doc["pinless"] = True
         return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -229,6 +234,12 @@ class Personalisation:
             except ValueError:
                 raise PersonalisationError(f"{path}: {text(path)!r} is not YYYY-MM-DD") from None
 
+        def pinless() -> bool:
+            v = doc.get("pinless", False)
+            if not isinstance(v, bool):
+                raise PersonalisationError(f"pinless: {v!r} is not allowed; use true or false")
+            return v
+
         try:
             atr = bytes.fromhex(text("atr"))
         except ValueError:
@@ -254,5 +265,5 @@ class Personalisation:
             my_number=text("my_number"), basic_info=info, identity=ident,
             auth_pin=text("pins.auth_pin"), sign_password=text("pins.sign_password"),
             input_support_pin=text("pins.input_support_pin"),
-            security_code=text("security_code"), atr=atr,
+            security_code=text("security_code"), atr=atr, pinless=pinless(),
         )

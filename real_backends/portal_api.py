@@ -47,7 +47,8 @@ from starlette.routing import Match
 
 from real_backends.app import mask_numbers
 from real_backends.load.deployment import Deployment, DeploymentSpec
-from twin.services.jpki import CaKind, Jpki, Outcome, cert_id
+from twin.services.assurance import AssuranceRefused, AuthResult, for_certificate, require
+from twin.services.jpki import CaKind, Jpki, JpkiError, Outcome, cert_id
 from twin.services.jpki import der as jder
 
 SECRET_ENV: Final = "MYNA_PORTAL_SECRET"
@@ -199,6 +200,16 @@ class CardAuthenticator:
             raise LoginRefused(401, "signature: does not verify over the challenge with the certificate's key") \
                 from None
         return cert
+
+    def authenticate(
+        self, token: str, certificate_b64: str, signature_b64: str, route: str = "portal.login"
+    ) -> tuple[x509.Certificate, AuthResult]:
+        """:meth:`verify`, then the assurance levels the token reached, checked against ``route``'s requirement."""
+        cert = self.verify(token, certificate_b64, signature_b64)
+        try:
+            return cert, require(route, for_certificate(cert))
+        except (AssuranceRefused, JpkiError) as exc:
+            raise LoginRefused(403, str(exc)) from None
 
     def ocsp_status(self, cert: x509.Certificate, now: Any) -> x509_ocsp.OCSPCertStatus:
         """What the JPKI OCSP responder says about ``cert`` (its pre-signed answer when it has one)."""
@@ -406,7 +417,7 @@ def add_login_routes(app: FastAPI, auth: CardAuthenticator, prefix: str = "/port
 
     @app.post(f"{prefix}/login", response_model=SessionOut, responses=REFUSALS, tags=["login"])
     async def login(answer: CardAnswer) -> SessionOut:
-        cert = auth.verify(answer.challenge, answer.certificate, answer.signature)
+        cert, _ = auth.authenticate(answer.challenge, answer.certificate, answer.signature, "portal.login")
         token, expires = auth.session(cert)
         return SessionOut(session=token, expires_at=expires, serial=f"{cert.serial_number:x}")
 

@@ -83,9 +83,16 @@ def personalise(
     out_file: Annotated[Path, typer.Option("--out", help="Personalisation file to write (0600).")],
     resident: Annotated[str | None, typer.Option(help="Demo resident ID (demo-1 ... demo-8).")] = None,
     seed: Annotated[int, typer.Option(help="Key seed of the CA and the card keys.")] = 0,
+    pinless: Annotated[
+        bool, typer.Option("--pinless", help="A PIN-less card: auth certificate only, no PINs.")
+    ] = False,
 ) -> None:
     """Issue a card to a demo resident and write its personalisation file."""
+    from dataclasses import replace
+
     perso = _load_personalisation(resident, None, seed)
+    if pinless:
+        perso = replace(perso, pinless=True)
     perso.save(out_file)
     err.print(f"wrote {out_file} (mode 0600): {perso!r}", highlight=False, soft_wrap=True)
 
@@ -148,10 +155,21 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
         try:
             info["certificates"][kind] = asdict(client.certificate_summary(kind))
         except CardError as e:
+            if e.sw == 0x6A82:  # a PIN-less card has no signature certificate
+                info["certificates"][kind] = {"kind": kind, "absent": "not on this card"}
+                continue
             if e.sw != 0x6982:
                 raise
-            info["certificates"][kind] = {"kind": kind, "protected": "needs the sign password"}
-    info["retries"] = {p: client.retries(p) for p in ("auth", "sign", "input_support")}
+            need = "the sign password" if kind == "sign" else "the auth PIN"  # a phone guards its auth cert
+            info["certificates"][kind] = {"kind": kind, "protected": f"needs {need}"}
+    info["retries"] = {}
+    for p in ("auth", "sign", "input_support"):
+        try:
+            info["retries"][p] = client.retries(p)
+        except CardError as e:
+            if e.sw != 0x6A82:
+                raise
+            info["retries"][p] = None  # no such PIN on this card (PIN-less)
     try:
         ident = client.read_card_identity()
         info["card"] = {
@@ -208,11 +226,11 @@ def info(
         out.print(f"card        (record unavailable: {c['unavailable']})", highlight=False)
     else:
         out.print(f"card        {c['serial']}  municipality {c['municipality_code']}  expires {c['expiry']}")
-    tries = ", ".join(f"{k} {v}" for k, v in data["retries"].items())
+    tries = ", ".join(f"{k} {'no PIN' if v is None else v}" for k, v in data["retries"].items())
     out.print(f"tries left  {tries}", highlight=False)
     for kind, cert in data["certificates"].items():
-        if "protected" in cert:
-            out.print(f"cert {kind:8s} ({cert['protected']})", highlight=False)
+        if "protected" in cert or "absent" in cert:
+            out.print(f"cert {kind:8s} ({cert.get('protected') or cert['absent']})", highlight=False)
         else:
             out.print(
                 f"cert {kind:8s} {cert['subject']}  serial {cert['serial']}  "

@@ -115,3 +115,29 @@ class InvariantChecker:
             leaked = any(body[i : i + 16] in self.windows for i in range(len(body) - 15))
             assert not leaked, f"{apdu.hex()}: response contains private key material"
         return resp
+
+
+class PinlessChecker(InvariantChecker):
+    """The invariants above plus what a PIN-less card (顔認証マイナンバーカード) must never allow:
+
+    * no signature, ever (COMPUTE DIGITAL SIGNATURE never answers 9000): no login, no signed act;
+    * no PIN can be verified: the only verified references are 照合番号A and B;
+    * the My Number is handed out only while 照合番号A is verified.
+    """
+
+    def __init__(self, card: MynaCardOS, perso: Personalisation) -> None:
+        super().__init__(card, perso)
+        from emulators.card_files import EF_COLLATION_A, EF_COLLATION_B
+
+        self.collation_a = EF_COLLATION_A
+        self.allowed = {EF_COLLATION_A, EF_COLLATION_B}
+        self.my_number = perso.my_number.encode()
+
+    def run(self, apdu: bytes) -> bytes:
+        resp = super().run(apdu)
+        ok = resp[-2:] == b"\x90\x00"
+        assert not (ok and len(apdu) >= 2 and apdu[1] == 0x2A), f"{apdu.hex()}: a PIN-less card signed"
+        assert self.card.verified <= self.allowed, f"{apdu.hex()}: verified {sorted(self.card.verified)}"
+        if ok and self.my_number in resp:
+            assert self.collation_a in self.card.verified, f"{apdu.hex()}: My Number without 照合番号A"
+        return resp

@@ -66,3 +66,17 @@ def test_user_errors_are_one_clear_line(args, message, tmp_path):
     assert result.exit_code in (1, 2)
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_pinless_card_is_personalised_and_read_without_any_pin(tmp_path):
+    out = tmp_path / "pinless.json"
+    made = runner.invoke(app, ["card", "personalise", "--resident", "demo-2", "--out", str(out), "--pinless"])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["card", "info", "--file", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["retries"] == {"auth": None, "sign": None, "input_support": None}
+    assert data["certificates"]["sign"] == {"kind": "sign", "absent": "not on this card"}
+    assert data["certificates"]["auth"]["serial"] > 0
+    text = runner.invoke(app, ["card", "info", "--file", str(out)])
+    assert "tries left  auth no PIN, sign no PIN, input_support no PIN" in text.stdout, text.stdout

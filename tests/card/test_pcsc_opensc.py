@@ -227,3 +227,16 @@ def test_a_second_card_is_refused_while_another_holds_the_vpcd_slot(serve_card, 
     with PcscReader(reader_name) as reader:  # the first card is still the one in the reader, and works
         assert JpkiClient(reader).read_certificate_der("auth") == first.auth_certificate
 
+
+
+def test_opensc_fails_cleanly_on_a_pinless_card(serve_card, opensc_env, tmp_path):
+    """OpenSC's JPKI emulator asks for both PINs' tries while binding and needs SW1=63; a PIN-less card has
+    no PIN files (6A82), so the bind fails: an error, an exit status, no crash and no certificate listed."""
+    import dataclasses
+
+    serve_card(dataclasses.replace(personalisation(), pinless=True))
+    listed = run(["pkcs15-tool", "--list-certificates"], opensc_env)
+    assert listed.returncode > 0 and "X.509 Certificate [" not in listed.stdout, listed.stdout + listed.stderr
+    assert "PKCS#15 binding failed" in listed.stderr, listed.stderr  # OpenSC says why
+    signed = pkcs11_sign("1234", opensc_env, tmp_path)
+    assert signed.returncode > 0 and not (tmp_path / "sig").exists(), signed.stdout + signed.stderr

@@ -136,3 +136,58 @@ def test_openssl_accepts_the_municipal_crl_partition_named_in_the_certificate(fi
     good = openssl("verify", "-attime", attime(later), "-crl_check", "-CAfile", files["auth_root"],
                    "-CRLfile", good_crl, files["auth"])  # fmt: skip
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+# ---- the smartphone profile (スマホ用電子証明書): openssl treats it as it treats the card's ----------
+
+
+@pytest.fixture
+def phone_files(tmp_path, jpki, holder_keys, now):
+    from _jpki_fixtures import SEED
+    from _phone_fixtures import phone_for
+
+    from twin.services.jpki import KeySource
+
+    _, issued = phone_for(jpki, holder_keys, KeySource(SEED + 1, pool_size=2), now)
+    phone = issued.certificates
+    return {
+        "auth_root": pem(tmp_path / "auth_root.pem", jpki.auth_ca.certificate),
+        "sign_root": pem(tmp_path / "sign_root.pem", jpki.sign_ca.certificate),
+        "auth": pem(tmp_path / "phone_auth.pem", phone.auth),
+        "sign": pem(tmp_path / "phone_sign.pem", phone.sign),
+        "phone": phone,
+        "dir": tmp_path,
+    }
+
+
+@pytest.mark.parametrize(("root", "cert", "policy"), [("auth_root", "auth", "1.2.392.200149.8.5.1.3.40"),
+                                                      ("sign_root", "sign", "1.2.392.200149.8.5.1.1.40")])  # fmt: skip
+def test_openssl_verifies_the_phone_certificates_and_reads_their_own_policy(phone_files, now, root, cert, policy):
+    later = now + timedelta(hours=1)
+    done = openssl("verify", "-attime", attime(later), "-CAfile", phone_files[root], phone_files[cert])
+    assert done.returncode == 0 and done.stdout.strip().endswith(": OK"), done.stdout + done.stderr
+    strict = openssl("verify", "-attime", attime(later), "-policy", policy, "-explicit_policy",
+                     "-CAfile", phone_files[root], phone_files[cert])  # fmt: skip
+    assert strict.returncode == 0, strict.stdout + strict.stderr
+    text = openssl("x509", "-in", phone_files[cert], "-noout", "-text").stdout
+    assert "Certificate Policies: critical" in text and f"Policy: {policy}" in text, text
+
+
+def test_openssl_sees_the_phone_certificates_revoked_with_the_card(phone_files, jpki, now):
+    later = now + timedelta(hours=1)
+    jpki.revoke(phone_files["phone"].card_auth_serial, "loss", later)
+    for kind in ("auth", "sign"):
+        root = phone_files[f"{kind}_root"]
+        crl = pem(phone_files["dir"] / f"{kind}.crl.pem", jpki.crl(kind, later))
+        bad = openssl("verify", "-attime", attime(later), "-crl_check", "-CAfile", root, "-CRLfile", crl,
+                      phone_files[kind])  # fmt: skip
+        assert bad.returncode != 0 and "certificate revoked" in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+        request = phone_files["dir"] / f"phone-{kind}.req.der"
+        made = openssl("ocsp", "-issuer", root, "-cert", phone_files[kind], "-no_nonce", "-reqout", request)
+        assert made.returncode == 0, made.stderr
+        response = phone_files["dir"] / f"phone-{kind}.resp.der"
+        response.write_bytes(jpki.ocsp.respond(request.read_bytes(), later))
+        done = openssl("ocsp", "-respin", response, "-CAfile", root, "-issuer", root, "-cert", phone_files[kind],
+                       "-no_nonce", "-validity_period", WIDE)  # fmt: skip
+        assert "Response verify OK" in done.stderr and f"{phone_files[kind]}: revoked" in done.stdout, done.stdout
+        assert "Reason: cessationOfOperation" in done.stdout, done.stdout

@@ -27,6 +27,10 @@ from twin.errors import TwinError
 from twin.services.jpki import BasicInfo, Jpki, RevocationReason
 from twin.services.jpki.profile import age_on, aware, japan_date, municipality, nth_birthday_after
 
+#: 顔認証マイナンバーカード (no PIN set; face authentication or a visual check only, no signature
+#: certificate): from 令和5年12月15日 (municipal notices, e.g. city.minamata.lg.jp/kiji0033534;
+#: docs/CARD_PROTOCOL.md §13)
+PINLESS_CARD_START: Final = date(2023, 12, 15)
 ADULT_AGE: Final = 20  # card valid to the 10th birthday from 20 (the 2022 age-18 change is not modelled)
 
 
@@ -138,6 +142,7 @@ class Card:
     locked_pins: frozenset[str] = frozenset()
     replaces: str | None = None
     retired_because: str | None = None
+    pinless: bool = False  # 顔認証マイナンバーカード: no PIN, no signature certificate
     history: tuple[CardEvent, ...] = field(default=(), repr=False)
 
 
@@ -166,10 +171,25 @@ class CardLifecycle:
 
     # ---- the happy path --------------------------------------------------------------------
     def apply(
-        self, person_ref: str, info: BasicInfo, municipality_code: int, now: datetime, *, replaces: str | None = None
+        self,
+        person_ref: str,
+        info: BasicInfo,
+        municipality_code: int,
+        now: datetime,
+        *,
+        replaces: str | None = None,
+        pinless: bool = False,
     ) -> Card:
-        """交付申請: a new card for ``person_ref`` (``replaces`` names a card it will supersede)."""
+        """交付申請: a new card for ``person_ref`` (``replaces`` names a card it will supersede).
+
+        ``pinless``: the PIN-less face-authentication card, offered from :data:`PINLESS_CARD_START`.
+        """
         now = aware(now)
+        if pinless and japan_date(now) < PINLESS_CARD_START:
+            raise CardError(
+                f"pinless: the PIN-less card is issued from {PINLESS_CARD_START.isoformat()}, "
+                f"not on {japan_date(now).isoformat()}"
+            )
         if not isinstance(person_ref, str) or not person_ref:
             raise CardError("person_ref: a non-empty opaque id is required (never a My Number)")
         if not isinstance(info, BasicInfo):
@@ -178,7 +198,9 @@ class CardLifecycle:
             raise CardError(f"replaces: card {replaces!r} belongs to someone else")
         code = municipality(municipality_code)
         self._counter += 1
-        card = Card(f"C{self._counter:011d}", person_ref, info, code, CardState.APPLIED, now, replaces=replaces)
+        card = Card(
+            f"C{self._counter:011d}", person_ref, info, code, CardState.APPLIED, now, replaces=replaces, pinless=pinless
+        )
         self._cards[card.card_id] = card
         return card
 
@@ -186,6 +208,8 @@ class CardLifecycle:
         """製造: the chip's keys are certified; no signature certificate under 15 (or without a sign key)."""
         now = aware(now)
         card = self._check(card_id, "produce")
+        if card.pinless and sign_public_key is not None:
+            raise CardError(f"card {card_id}: a PIN-less card carries no signature certificate; pass no sign key")
         issued = japan_date(now)
         auth = self.jpki.issue_auth_certificate(
             auth_public_key, card.info.birth_date, now, card.municipality_code, person_ref=card.person_ref
@@ -242,12 +266,16 @@ class CardLifecycle:
 
     def lock_pin(self, card_id: str, which: str, now: datetime) -> Card:
         """The card reports a PIN blocked after too many wrong tries."""
+        if self.card(card_id).pinless:
+            raise CardError(f"card {card_id}: a PIN-less card has no PIN to lock")
         card = self._check(card_id, "lock_pin")
         return self._move(card, "lock_pin", aware(now), locked_pins=card.locked_pins | {_pin_kind(which)})
 
     def reset_pin(self, card_id: str, which: str, new_pin: str, now: datetime) -> Card:
         """暗証番号の再設定 at the counter: a new PIN that follows its rule, retry counter restored."""
         kind = _pin_kind(which)
+        if self.card(card_id).pinless:
+            raise CardError(f"card {card_id}: a PIN-less card has no PIN to reset (apply for a card with PINs)")
         card = self._check(card_id, "reset_pin")
         if kind == "sign" and card.sign_serial is None:
             raise CardError(f"card {card_id}: has no signature certificate, so no signature password to reset")
@@ -260,6 +288,8 @@ class CardLifecycle:
         """電子証明書の更新: live certificates are superseded, new ones issued until the next 5th birthday."""
         now = aware(now)
         card = self._check(card_id, "renew_certificates")
+        if card.pinless and sign_public_key is not None:
+            raise CardError(f"card {card_id}: a PIN-less card carries no signature certificate; pass no sign key")
         self._revoke_certificates(card, RevocationReason.RENEWAL, now)
         auth = self.jpki.issue_auth_certificate(
             auth_public_key, card.info.birth_date, now, card.municipality_code, person_ref=card.person_ref

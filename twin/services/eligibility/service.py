@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 
+from twin.services.assurance import AssuranceRefused, AuthResult, Method, for_certificate, require
 from twin.services.eligibility.qualifications import (
     EligibilityError,
     InsuredKey,
@@ -36,7 +37,7 @@ from twin.services.eligibility.qualifications import (
     QualificationBook,
     insured_key,
 )
-from twin.services.jpki import Jpki, cert_id, der
+from twin.services.jpki import Jpki, JpkiError, cert_id, der
 from twin.services.jpki.profile import aware, japan_date
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
@@ -61,6 +62,7 @@ class EligibilityAnswer:
     share_medication: bool
     share_checkup: bool
     method: str  # "card" or "number"
+    assurance: AuthResult | None = None  # how the patient authenticated, with IAL and AAL (twin.services.assurance)
 
 
 class EligibilityService:
@@ -98,13 +100,17 @@ class EligibilityService:
             raise EligibilityError(code, f"certificate {cert.serial_number:#x}: {code} ({verdict.detail})")
         if self.ocsp_status(cert, now) != ocsp.OCSPCertStatus.GOOD:
             raise EligibilityError("revoked", f"certificate {cert.serial_number:#x}: OCSP says it is not good")
+        try:  # a card with PIN or face, or a phone (スマホ保険証); a phone has no card photo to match
+            level = require("eligibility.check_by_card", for_certificate(cert, face_verified=face_verified))
+        except (AssuranceRefused, JpkiError) as exc:
+            raise EligibilityError("assurance", str(exc)) from None
         record = self.jpki.store.get(cert.serial_number)
         if record is None or record.person_ref is None:
             raise EligibilityError("unknown_person", f"certificate {cert.serial_number:#x} names no registered person")
         q = self.book.current_for(record.person_ref, japan_date(now))
         if q is None:
             raise EligibilityError("no_qualification", "no current qualification is linked to this card's holder")
-        return _answer(q, consent, "card")
+        return _answer(q, consent, "card", level)
 
     def check_by_number(
         self,
@@ -127,7 +133,8 @@ class EligibilityService:
             raise EligibilityError("birth_date_mismatch", "birth_date does not match the insurer's record")
         if not q.current(japan_date(now)):
             raise EligibilityError("no_qualification", f"insured number {key} is not current on {japan_date(now)}")
-        return _answer(q, Consent(), "number")
+        level = require("eligibility.check_by_number", AuthResult.of(Method.INSURANCE_CARD))
+        return _answer(q, Consent(), "number", level)
 
     def ocsp_status(self, cert: x509.Certificate, now: datetime) -> ocsp.OCSPCertStatus:
         """Ask the JPKI OCSP responder (the real DER exchange) about ``cert``.
@@ -160,7 +167,7 @@ def _verify_signature(cert: x509.Certificate, challenge: bytes | None, signature
         raise EligibilityError("bad_signature", "the signature over the challenge does not verify") from None
 
 
-def _answer(q: Qualification, consent: Consent, method: str) -> EligibilityAnswer:
+def _answer(q: Qualification, consent: Consent, method: str, level: AuthResult) -> EligibilityAnswer:
     return EligibilityAnswer(
         insured=q.key,
         insurer_kind=q.kind.value,
@@ -169,4 +176,5 @@ def _answer(q: Qualification, consent: Consent, method: str) -> EligibilityAnswe
         share_medication=consent.medication,
         share_checkup=consent.checkup,
         method=method,
+        assurance=level,
     )

@@ -8,8 +8,9 @@ The first lines a caller needs::
 
 Modules: :mod:`.profile` (what a certificate says), :mod:`.ca` (one authority), :mod:`.store`
 (the ledger), :mod:`.ocsp` (the responder and its cache), :mod:`.validation` (typed verdicts),
-:mod:`.service` (both CAs as one centre), :mod:`.keys` (**the only module that holds private keys**),
-:mod:`.der` (the few DER codecs OCSP needs).
+:mod:`.service` (both CAs as one centre), :mod:`.smartphone` (the smartphone certificates, issued
+on the card's signatures and lapsing with its certificates), :mod:`.keys` (**the only module that
+holds private keys**), :mod:`.der` (the few DER codecs OCSP needs).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ from twin.services.jpki.keys import KeySource
 from twin.services.jpki.ocsp import OcspResponder, ResponseCache, cert_id
 from twin.services.jpki.profile import BasicInfo, CaKind, read_basic_info
 from twin.services.jpki.service import Jpki
+from twin.services.jpki.smartphone import (
+    PhoneApplication,
+    PhoneCertificates,
+    PhoneIssuanceError,
+    Platform,
+    SmartphoneIssuer,
+    TokenKind,
+    token_kind,
+)
 from twin.services.jpki.store import IssuedCertificate, JpkiStore, MemoryStore, RevocationReason
 from twin.services.jpki.validation import CertState, CertStatus, Outcome, ValidationResult
 
@@ -50,6 +60,12 @@ __all__ = [
     "KeySource",
     "MemoryStore",
     "OcspResponder",
+    "PhoneApplication",
+    "PhoneCertificates",
+    "PhoneIssuanceError",
+    "Platform",
+    "SmartphoneIssuer",
+    "TokenKind",
     "Outcome",
     "ResponseCache",
     "RevocationReason",
@@ -60,4 +76,5 @@ __all__ = [
     "WeakKeyError",
     "cert_id",
     "read_basic_info",
+    "token_kind",
 ]

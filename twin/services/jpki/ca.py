@@ -155,8 +155,12 @@ class CertificateAuthority:
         role: Role = Role.HOLDER,
         person_ref: str | None = None,
         municipality_code: int | None = None,
+        linked_to: tuple[int, ...] = (),
     ) -> x509.Certificate:
-        """Check, sign and record one certificate (the low-level door every issuance goes through)."""
+        """Check, sign and record one certificate (the low-level door every issuance goes through).
+
+        ``linked_to``: serials whose revocation revokes this certificate too (the ledger keeps the link).
+        """
         key = check_public_key(public_key)
         if not isinstance(subject, x509.Name) or not subject.get_attributes_for_oid(NameOID.COMMON_NAME):
             raise InvalidNameError(f"subject: {subject!r} is not allowed; a Name with a CN is required")
@@ -190,7 +194,10 @@ class CertificateAuthority:
             builder = builder.add_extension(value, critical=critical)
         cert = self._signer.sign_certificate(builder)
         self.store.add(
-            IssuedCertificate(serial, self.kind, role, _der(cert), start, end, person_ref, municipality_code)
+            IssuedCertificate(
+                serial, self.kind, role, _der(cert), start, end, person_ref, municipality_code,
+                linked_to=tuple(int(s) for s in linked_to),
+            )  # fmt: skip
         )
         return cert
 

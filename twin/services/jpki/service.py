@@ -197,7 +197,21 @@ class Jpki:
             )
         updated = self.store.mark_revoked(record.serial, now, why)
         self.ocsp.invalidate(record.serial)
+        for child in self.linked_to(record):  # smartphone certificates lapse with the card's (連動失効)
+            if child.revoked_at is None and child.not_before <= now:
+                self.revoke(child.serial, RevocationReason.CARD_REVOKED, now)
         return updated
+
+    def linked_to(self, record: IssuedCertificate) -> list[IssuedCertificate]:
+        """The holder's certificates recorded as lapsing with ``record`` (read from the ledger, fresh)."""
+        if record.person_ref is None:
+            return []
+        out = []
+        for listed in self.store.of_person(record.person_ref):
+            current = self.store.get(listed.serial) or listed
+            if record.serial in current.linked_to:
+                out.append(current)
+        return out
 
     def revoke_person(
         self,
@@ -210,7 +224,8 @@ class Jpki:
         now = aware(now)
         wanted = {CaKind.parse(k) for k in kinds}
         done = []
-        for record in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
+        for listed in self.store.of_person(_ref(person_ref)):  # type: ignore[arg-type]
+            record = self.store.get(listed.serial) or listed  # a linked revocation may have come first
             live = record.revoked_at is None and record.not_before <= now <= record.not_after
             if record.ca in wanted and live:
                 self.revoke(record.serial, reason, now)

@@ -35,6 +35,7 @@ class RevocationReason(StrEnum):
     CARD_RETURN = "card_return"  # 返納: card handed back (moved abroad, renounced)
     BASIC_INFO_CHANGED = "basic_info_changed"  # 基本4情報の変更: automatic, signature certificate only
     RENEWAL = "renewal"  # 更新: replaced by a new certificate
+    CARD_REVOKED = "card_revoked"  # a smartphone certificate whose card certificate was revoked (連動失効)
     UNSPECIFIED = "unspecified"
 
     @classmethod
@@ -59,6 +60,7 @@ _CRL_REASONS = {
     RevocationReason.CARD_RETURN: x509.ReasonFlags.cessation_of_operation,
     RevocationReason.BASIC_INFO_CHANGED: x509.ReasonFlags.affiliation_changed,
     RevocationReason.RENEWAL: x509.ReasonFlags.superseded,
+    RevocationReason.CARD_REVOKED: x509.ReasonFlags.cessation_of_operation,
     RevocationReason.UNSPECIFIED: x509.ReasonFlags.unspecified,
 }
 # CRLReason ENUMERATED values (RFC 5280 §5.3.1) for hand-built OCSP answers
@@ -95,6 +97,8 @@ class IssuedCertificate:
     municipality_code: int | None = None
     revoked_at: datetime | None = None
     reason: RevocationReason | None = None
+    #: serials this certificate lapses with (a smartphone certificate -> its card's two certificates)
+    linked_to: tuple[int, ...] = ()
 
     def revoked_by(self, now: datetime) -> bool:
         return self.revoked_at is not None and self.revoked_at <= now

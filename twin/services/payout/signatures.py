@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from twin.services.assurance import AssuranceRefused, for_certificate, require
 from twin.services.payout.records import Application, Channel
 
 #: the problems a check can find, in the order they are looked for
@@ -143,6 +144,11 @@ class SignatureCheck:
                     )
                 except (InvalidSignature, ValueError, TypeError):
                     out = "untrusted_certificate"
+                else:  # the card's or the phone's signature certificate: both meet the route's IAL3/AAL2
+                    try:
+                        require("payout.online_application", for_certificate(cert))
+                    except (AssuranceRefused, ValueError):
+                        out = "untrusted_certificate"
         if len(self._chain) > 100_000:
             self._chain.clear()
         self._chain[der] = out

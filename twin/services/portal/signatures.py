@@ -18,7 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from twin.services.jpki import CaKind, Jpki, Outcome
+from twin.services.assurance import AssuranceRefused, for_certificate, require
+from twin.services.jpki import CaKind, Jpki, JpkiError, Outcome
 
 
 class Problem(StrEnum):
@@ -61,6 +62,10 @@ def verify_signed(jpki: Jpki, document: bytes, signature: bytes, certificate_der
         key.verify(signature, document, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise PortalRefusal(Problem.BAD_SIGNATURE, "signature: does not verify over the document") from None
+    try:  # the card's or the phone's signature certificate, both IAL3 (twin.services.assurance)
+        require("portal.signed_act", for_certificate(cert))
+    except (AssuranceRefused, JpkiError) as exc:
+        raise PortalRefusal(Problem.CERTIFICATE, f"signature certificate: {exc}") from None
     record = jpki.store.get(cert.serial_number)
     if record is None or record.person_ref is None:
         raise PortalRefusal(Problem.CERTIFICATE, "signature certificate: the centre names no holder for it")
