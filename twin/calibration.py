@@ -97,15 +97,28 @@ class Problem:
 
 
 def series_errors(r: Any, obs: Any) -> dict[str, np.ndarray]:
-    """Relative errors (twin - observed) / observed per series: national (S,), prefecture (S, 47), age band (S', 21)."""
+    """Relative errors (twin - observed) / observed per series: national (S,), prefecture (S, 47), age band
+    (S', 21), and the applied-but-not-issued backlog (B,) at the dated figures within the releases fitted."""
+    from twin.models.rollout.observed import APPLICATION_FIGURES, BACKLOG_FIGURES
+
     idx = [r.record_days.index((d - r.day0).days) for d in obs.dates]
     sim_muni = r.holders_muni[idx] / r.scale
     has_age = ~np.isnan(obs.band_cards[:, 0, 0])
     sim_band = r.holders_mix[idx][has_age].sum(axis=2) / r.scale
+    stock = [(d, v) for d, v, _ in BACKLOG_FIGURES if obs.dates[0] <= d <= obs.dates[-1] and 0 <= (d - r.day0).days
+             < r.n_days]  # fmt: skip
+    sim_stock = np.array([r.daily["backlog_applied_not_issued"][(d - r.day0).days] / r.scale for d, _ in stock])
+    # a month's applications count once the release after the month is fitted (they are in its window)
+    months = [(a, b, v) for a, b, v, _ in APPLICATION_FIGURES if obs.dates[0] <= b < obs.dates[-1]
+              and (a - r.day0).days >= 0 and (b - r.day0).days < r.n_days]  # fmt: skip
+    sim_apps = np.array([r.daily["applications"][(a - r.day0).days : (b - r.day0).days + 1].sum() / r.scale
+                         for a, b, _ in months])  # fmt: skip
     return {
         "national": _relative(sim_muni.sum(axis=1), obs.national),
         "prefecture": _relative(obs.by_prefecture(sim_muni), obs.by_prefecture(obs.muni_cards)),
         "age_band": _relative(sim_band, obs.band_cards[has_age].sum(axis=2)),
+        "backlog": _relative(sim_stock, np.array([v for _, v in stock])),
+        "applications": _relative(sim_apps, np.array([v for _, _, v in months])),
     }
 
 
@@ -118,6 +131,11 @@ def fit_quality(errs: dict[str, np.ndarray], dates: tuple[dt.date, ...]) -> dict
         "worst_after_2019": float(np.max(np.abs(nat[after]))) if after.any() else float("nan"),
         "prefecture_rms": float(np.sqrt(np.mean(errs["prefecture"] ** 2))),
         "age_band_rms": float(np.sqrt(np.mean(errs["age_band"] ** 2))) if errs["age_band"].size else float("nan"),
+        # the applied-but-not-issued stock against the dated figures (observed.BACKLOG_FIGURES): not a target
+        "backlog_worst": float(np.max(np.abs(errs["backlog"])))
+        if errs.get("backlog", np.zeros(0)).size else float("nan"),
+        "applications_worst": float(np.max(np.abs(errs["applications"])))
+        if errs.get("applications", np.zeros(0)).size else float("nan"),
     }
 
 
@@ -501,6 +519,24 @@ def _fitted_doc(s: Any, paths: list[str], result: dict[str, Any], quality: dict[
     }
 
 
+def stock_text(errs: dict[str, np.ndarray], obs: Any) -> str:
+    """The dated figures beside the releases: the applied-but-not-issued stock (fitted with weight
+    ``calibration.weights.backlog``) and monthly applications (``weights.applications``), twin against source."""
+    from twin.models.rollout.observed import APPLICATION_FIGURES, BACKLOG_FIGURES
+
+    parts = []
+    stock = [(d, v, src) for d, v, src in BACKLOG_FIGURES if obs.dates[0] <= d <= obs.dates[-1]]
+    for (d, v, src), e in zip(stock, errs.get("backlog", []), strict=False):
+        parts.append(f"applied but not yet issued on {d}: twin {v * (1 + e) / 1e6:.2f}M against {v / 1e6:.2f}M "
+                     f"({100 * e:+.1f} %; {src})")
+    months = [(a, v, src) for a, b, v, src in APPLICATION_FIGURES if obs.dates[0] <= b < obs.dates[-1]]
+    for (a, v, src), e in zip(months, errs.get("applications", []), strict=False):
+        parts.append(f"applications in {a:%Y-%m}: twin {v * (1 + e) / 1e6:.2f}M against {v / 1e6:.2f}M "
+                     f"({100 * e:+.1f} %; {src})")
+    return ("Dated figures beside the releases: " + "; ".join(parts) + ".") if parts else (
+        "No dated backlog or application figure falls inside the fitted releases.")
+
+
 def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, Any], start: Any, best: Any,
                  x0: np.ndarray, wall: float, raked: dict[str, list[float]] | None = None,
                  sens: list[dict[str, Any]] | None = None) -> Run:  # fmt: skip
@@ -640,6 +676,7 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
             Table("Relative error (%) against the issue's targets", ["measure", "target", "fitted", "at start",
                                                                       "verdict"], target_rows,
                   formats={"target": "{:.0f}", "fitted": "{:.2f}", "at start": "{:.1f}"}),
+            Paragraph(stock_text(errs, obs)),
             Table("National cumulative at each release", ["release", "MIC", "twin", "error %"], err_rows,
                   formats={"MIC": "{:,.0f}", "twin": "{:,.0f}", "error %": "{:+.2f}"}),
             *figs,

@@ -25,7 +25,32 @@ from twin.errors import InputError
 from twin.population.municipalities import MUNICIPALITY_TYPES, municipality_type
 from twin.population.statistics import AGE_BANDS, DEMO_COLUMNS, MUNI_COLUMNS, parse_count, parse_date, read_table
 
-__all__ = ["AGE_BANDS", "MUNICIPALITY_TYPES", "Observed", "load_observed", "read_release"]
+__all__ = [
+    "AGE_BANDS",
+    "APPLICATION_FIGURES",
+    "BACKLOG_FIGURES",
+    "MUNICIPALITY_TYPES",
+    "Observed",
+    "load_observed",
+    "read_release",
+]
+
+#: applications made but no card yet in hand, as reported on a day (twin/data/FIGURES.md). The releases
+#: count cards handed over only; how long the applied-but-not-issued stock takes to drain (the holder's
+#: wait for a notice and an appointment) shows only in such a stock, so calibration fits it as its own
+#: series (weight ``calibration.weights.backlog``). Mainichi's 2016-03 figure (490万 cards at the town
+#: halls, not yet handed over) counts cards only, during J-LIS's 2016 production failures, and is not used.
+BACKLOG_FIGURES: tuple[tuple[dt.date, float, str], ...] = (
+    (dt.date(2020, 10, 31), 5_380_000.0, "Mainichi 2020-11-17: 538万 people waiting for their card (2020-10-31)"),
+)
+
+#: applications received in a month (first day, last day, count), twin/data/FIGURES.md: the response to the
+#: payout and the phase-1 deadline rush, which the releases show only after production and hand-over
+APPLICATION_FIGURES: tuple[tuple[dt.date, dt.date, float, str], ...] = (
+    (dt.date(2020, 5, 1), dt.date(2020, 5, 31), 1_590_000.0, "jp24h: 159万 applications in May 2020 (cash payout)"),
+    (dt.date(2020, 6, 1), dt.date(2020, 6, 30), 990_000.0, "jp24h: 99万 applications in June 2020"),
+    (dt.date(2021, 3, 1), dt.date(2021, 3, 31), 2_540_000.0, "news 2021-04: 254万 applications in March 2021"),
+)
 
 
 @dataclass(frozen=True)

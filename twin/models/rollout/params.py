@@ -302,8 +302,12 @@ class Calibration(StrictModel):
         default_factory=dict, description="param path (e.g. hazard.base_per_year) -> (lower, upper) bound"
     )
     observed: str = Field("twin/data/card_issuance", description="folder of MIC release folders <YYYYMMDD>/")
-    weights: dict[Literal["national", "prefecture", "age_band"], NonNegativeFloat] = Field(
-        default_factory=lambda: {"national": 4.0, "prefecture": 1.0, "age_band": 1.0}
+    weights: dict[Literal["national", "prefecture", "age_band", "backlog", "applications"], NonNegativeFloat] = Field(
+        default_factory=lambda: {"national": 4.0, "prefecture": 1.0, "age_band": 1.0, "backlog": 4.0,
+                                 "applications": 0.0},
+        description="weight of each family of relative errors; backlog: the applied-but-not-issued stock against "
+        "the dated figures of observed.BACKLOG_FIGURES, applications: monthly applications against "
+        "observed.APPLICATION_FIGURES (each only inside the fitted releases)",
     )
     promote_to: str | None = Field(
         None, description="tracked file `twin calibrate --promote` copies the converged fit to (for forecasts)"
@@ -322,7 +326,8 @@ class Calibration(StrictModel):
         "1,741; the report always gives the fit of the full 1,741-municipality model at the fitted values",
     )
     sensitivity: list[str] = Field(
-        default_factory=lambda: ["handover.surge_staff_factor", "handover.staff_per_100k", "handover.notice_days"],
+        default_factory=lambda: ["handover.surge_staff_factor", "handover.staff_per_100k",
+                                 "handover.minutes_per_handover"],
         description="fixed parameters whose effect on the fit the report shows (each scaled x0.5 .. x2)",
     )
 
