@@ -228,7 +228,17 @@ def run(ctx: RunContext) -> ModelResult:
 
                 seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
                 r, counts = simulate_agent(
-                    nation, hh, mun, plan, p, cal, day0, seed, option=name, executor=partition_executor
+                    nation,
+                    hh,
+                    mun,
+                    plan,
+                    p,
+                    cal,
+                    day0,
+                    seed,
+                    option=name,
+                    executor=partition_executor,
+                    cache=ctx.partition_cache,
                 )
                 ledger_counts[name] = counts
             else:

@@ -45,10 +45,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import hashlib
 import resource
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -189,6 +191,24 @@ class PartitionInput:
     seed: tuple[int, ...]  # entropy and spawn key of the partition's random stream
     halls: TownHalls  # the partition's town halls (rows of plan.halls): capacity and transfer days
 
+    def cache_key(self) -> str:
+        """A digest of everything the partition's result depends on, the same in every process."""
+        h = hashlib.sha256()
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "halls":
+                for g in dataclasses.fields(v):
+                    h.update(np.ascontiguousarray(getattr(v, g.name)).tobytes())
+            elif isinstance(v, np.ndarray):
+                h.update(f"{f.name}:{v.dtype}:{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
+            elif f.name == "params":
+                h.update(v.model_dump_json().encode())
+            elif f.name == "cal":
+                h.update(b"business:" + np.ascontiguousarray(v.business).tobytes())
+            else:
+                h.update(f"{f.name}={v!r}".encode())
+        return h.hexdigest()
+
 
 @dataclass
 class PartitionResult:
@@ -268,13 +288,15 @@ def simulate_agent(
     *,
     option: str = "",
     executor: Any = None,
+    cache: Path | None = None,
 ) -> tuple[AggregateResult, dict[str, Any]]:
     """Run one option through the services, partition by partition; returns the same per-day outcomes as
     the aggregate fidelity (in sample units) and the ledgers' decision counts (summed over partitions).
 
     ``seed`` is the root of the partitions' streams (a tuple of ints, e.g. ``(run seed, stream key,
     replication)``; a Generator is turned into one); ``executor`` runs the partitions (default: the
-    current one of :mod:`twin.experiments.partitions`, else this process).
+    current one of :mod:`twin.experiments.partitions`, else this process); ``cache`` is a folder for
+    finished partitions (``twin run`` passes the run's: a rerun after an interruption resumes).
     """
     from twin.experiments.partitions import run_partitions
 
@@ -283,7 +305,9 @@ def simulate_agent(
     if plan.halls is None:
         raise ValueError("simulate_agent: the plan has no town halls (plan_households draws them)")
     inputs = split(nation, hh, mun, plan, params, cal, day0, option, seed)
-    parts = run_partitions(run_partition, inputs, executor=executor, what=f"payout {option or 'agent'} partition")
+    parts = run_partitions(
+        run_partition, inputs, executor=executor, what=f"payout {option or 'agent'} partition", cache=cache
+    )
     return merge(parts, hh, mun, plan, params, cal)
 
 
