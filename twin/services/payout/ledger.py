@@ -304,6 +304,9 @@ class PayoutLedger(PushPayments):
             if isinstance(tx, Prefetched):
                 tx.prefetch(APPS, ids)
                 tx.prefetch(FILES, [r.household for a in ids if (r := tx.get(APPS, a)) is not None])  # type: ignore[attr-defined]
+                t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+                # the queue keys the verified households will take: known absent after one read
+                tx.prefetch(QUEUE, range(t.next_queue, t.next_queue + len(ids)))
             out = [self._verify_in(tx, a, on, tally) for a in ids]  # type: ignore[arg-type]
             flush(tx, tally)  # type: ignore[arg-type]
         return out
