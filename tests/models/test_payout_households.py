@@ -105,3 +105,34 @@ def test_draws_of_a_subset_are_the_households_own(sample: tuple) -> None:
     assert np.array_equal(kept.take(rows).uniform("mail_delay"), lazy.uniform("mail_delay")[rows])
     with pytest.raises(ValueError, match="kept"):
         lazy.take(rows)
+
+
+def test_wiring_the_agent_run_plans_with_the_mesa_households(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    """`twin run` at agent fidelity takes the households' decisions from HouseholdModel (not the columns)."""
+    from twin import runs
+    from twin import scenario as sc
+    from twin.experiments import InlineExecutor, partitions
+    from twin.models.payout import households
+
+    stepped: list[int] = []
+    real_step = households.HouseholdModel.step
+
+    def step(self) -> None:  # noqa: ANN001
+        stepped.append(len(self.agents))
+        real_step(self)
+
+    monkeypatch.setattr(households.HouseholdModel, "step", step)
+    text = """
+name: mesa_wiring
+kind: payout
+seed: 3
+population: {scale: 0.0001, statistics: "20200401"}
+params: {fidelity: agent, agent: {partitions: 1}}
+calendar: {start: 2020-04-30, end: 2021-03-31}
+options:
+  - {name: baseline_2020}
+  - {name: push, params: {channels: {push: true}}}
+"""
+    with partitions.using(InlineExecutor()):
+        runs.execute(sc.loads(text), out=tmp_path)
+    assert len(stepped) == 2 and all(n > 100 for n in stepped)  # one step per design, a cohort per municipality
