@@ -14,24 +14,29 @@ Targets:
   sample) in <= 120 s on 2 cores, with the peak memory of each partition;
 - >= 1.8x from 1 to 2 Dask workers on the partitions of one design.
 
-Last measured on the shared 2-core build machine under a load average of about 20 (so wall figures
-are several times what a quiet core gives; the per-CPU-second figures are not):
+Last measured (2026-12-04, after the batch entry points' GC setting, the queue-key prefetch and the
+codec changes) on the shared 2-core build machine under a load average of 2-4, three runs each (per
+CPU second; wall figures swing with the load):
 
-=====================  =====================  ==========================
-path                   households/s (wall)    households per CPU second
-=====================  =====================  ==========================
-memory, per household  3,731                  19,864
-memory, batch          6,183                  17,537
-SQLite, per household  211                    954
-SQLite, batch          1,857                  2,507
-=====================  =====================  ==========================
+=====================  ==========================  ==========================
+path                   households per CPU second   before (same machine)
+=====================  ==========================  ==========================
+memory, per household  18,944 - 21,427             19,864
+memory, batch          18,752 - 22,502 (19,519)    17,537
+SQLite, per household  652 - 962                   954
+SQLite, batch          2,467 - 2,903               2,507
+=====================  ==========================  ==========================
 
 signature check 25 us (a certificate seen before) / 93 us (a new one: its chain checked once);
-card issue + sign 3.1 ms. Agent run at 1:500 (four designs): 47 CPU seconds in 20 partitions,
-worker peak 259 MiB. Dask LocalCluster at 1:200, one design (nation build included): 1 worker
-57.8 s, 2 workers 120.1 s (0.48x: on that machine the second worker got no second core).
-The targets (20,000/s per core in memory, 5,000/s on SQLite, batch well above
-per household, 1.8x from 1 to 2 workers) are not met by these figures: see the issue-16 report.
+card issue + sign 3.1 ms. Agent run at 1:100 (``twin run scenarios/payout_2020_agent.yaml --scale
+0.01``, four designs, 576,197 households, 96 partitions on 2 local processes): 149 s wall under a load
+average of about 3, 166 CPU seconds of which 155 in the partitions, worker peak 347 MiB (about 89 s
+on two idle cores by that CPU split; not measured on a quiet machine). Dask LocalCluster at 1:200,
+one design (nation build included): 1 worker 57.8 s, 2 workers 120.1 s (0.48x: on that machine the
+second worker got no second core; not re-measured).
+Not met by these figures: 20,000/s per core in memory is reached in some runs and not others;
+5,000/s on SQLite is not (the JSON codec of the durable store is most of the cost); batch is not yet
+well above per household in memory; 1.8x from 1 to 2 workers is unmeasured on a machine with a free core.
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """

@@ -5,7 +5,10 @@ peak memory), ``metrics.parquet`` (tidy rows), ``summary.json`` (headline number
 ``figures/*.png`` and a self-contained ``index.html``. The run id is a hash of the validated
 scenario (seed and scale included) and the package version, so the same inputs name the same
 folder and give the same metrics bytes. A run is written into a hidden temporary folder and moved
-into place only when complete: an interrupted or failed run leaves nothing half-written.
+into place only when complete: an interrupted or failed run leaves nothing half-written. A
+partitioned run (the payout's agent tier) also keeps its finished partitions in
+``.partitions-<run id>/`` beside the run folder until it completes, so rerunning an interrupted run
+computes only the partitions that were missing and writes the same bytes.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ class RunContext:
     #: the one replication this context runs (twin.experiments hands out one per task); None for a
     #: plain run, which runs the scenario's replications itself and uses replication 0's streams by default
     replication: int | None = None
+    #: where a partitioned model keeps its finished partitions (``twin run``: ``.partitions-<run id>/``
+    #: beside the run folder), so a rerun of an interrupted run computes only the missing ones
+    partition_cache: Path | None = None
 
     @property
     def seed(self) -> int:
@@ -207,7 +213,7 @@ def execute(
     try:
         _terminate_raises()
         module = model_module(scenario.kind)
-        ctx = RunContext(scenario, progress)
+        ctx = RunContext(scenario, progress, partition_cache=partition_cache(final))
         result: ModelResult = module.run(ctx)
         (tmp / "figures").mkdir(parents=True)
         df = with_scope(result.metrics.frame())
@@ -266,6 +272,7 @@ def execute(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+        shutil.rmtree(partition_cache(final), ignore_errors=True)  # complete: nothing left to resume
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         for d in reversed(created):
@@ -278,6 +285,13 @@ def execute(
     finally:
         _terminate_restored()
     return Run(final)
+
+
+def partition_cache(final: Path) -> Path:
+    """The finished partitions of the run that will be ``final`` (named by its run id: the same
+    scenario, seed, scale and version find them again). Kept when the run fails or is interrupted,
+    removed when it completes; a run with no partitions never creates it."""
+    return final.parent / f".partitions-{final.name}"
 
 
 class Terminated(SystemExit):

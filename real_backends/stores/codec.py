@@ -99,16 +99,27 @@ def _to_json_slow(v: object) -> object:
     raise CodecError(f"cannot store a value of type {type(v).__module__}.{type(v).__qualname__}: not a record type")
 
 
+#: class -> its stored name (a few dozen record classes)
+_NAMES: dict[type, str] = {}
+
+
+def _name(cls: type) -> str:
+    n = _NAMES.get(cls)
+    if n is None:
+        n = _NAMES[cls] = _class_name(cls)
+    return n
+
+
 def _named(v: tuple) -> object:
-    return {"$n": _class_name(type(v)), "v": [_to_json(x) for x in v]}
+    return {"$n": _name(type(v)), "v": [x if type(x) in _PLAIN else _to_json(x) for x in v]}
 
 
 def _dataclass(v: object) -> object:
-    return {"$c": _class_name(type(v)), "v": {n: _to_json(getattr(v, n)) for n in _init_fields(type(v))}}
+    return {"$c": _name(type(v)), "v": {n: _to_json(getattr(v, n)) for n in _init_fields(type(v))}}
 
 
 def _enum(v: enum.Enum) -> object:
-    return {"$e": _class_name(type(v)), "v": v.value}
+    return {"$e": _name(type(v)), "v": v.value}
 
 
 def _init_fields(cls: type) -> tuple[str, ...]:
@@ -142,15 +153,19 @@ def _to_json(v: object) -> object:
     return h(v)  # type: ignore[operator]
 
 
+_SCALARS = (type(None), bool, int, str)
+
+
 def _from_json(j: object) -> object:
-    if j is None or isinstance(j, bool | int | str):
+    t = type(j)
+    if t in _SCALARS:
         return j
-    if isinstance(j, list):
-        return [_from_json(x) for x in j]
-    if not isinstance(j, dict) or len(j) == 0:
+    if t is list:
+        return [x if type(x) in _SCALARS else _from_json(x) for x in j]  # type: ignore[attr-defined]
+    if t is not dict or len(j) == 0:  # type: ignore[arg-type]
         raise CodecError(f"stored value {j!r}: not a tagged record")
-    if "$n" in j:
-        return _resolve(j["$n"])(*[_from_json(x) for x in j["v"]])
+    if "$n" in j:  # type: ignore[operator]
+        return _resolve(j["$n"])(*[x if type(x) in _SCALARS else _from_json(x) for x in j["v"]])  # type: ignore[index]
     if "$c" in j:
         return _resolve(j["$c"])(**{k: _from_json(x) for k, x in j["v"].items()})
     if "$e" in j:
@@ -177,9 +192,13 @@ def _from_json(j: object) -> object:
     raise CodecError(f"stored value with tags {sorted(j)}: unknown tag")
 
 
+#: one encoder for every record (json.dumps with options builds a new one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode(value: object) -> str:
     """A record as canonical JSON text (same value, same text)."""
-    return json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(_to_json(value))
 
 
 def decode(text: str | bytes) -> object:

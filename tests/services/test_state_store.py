@@ -75,3 +75,23 @@ def test_committed_state_is_exactly_the_transactions_that_committed(script: list
             assert not crash
             model = expected
         assert dict(store.scan("t")) == model and [k for k, _ in store.scan("t")] == sorted(model)
+
+
+def test_bulk_raises_the_young_collection_threshold_and_restores_it() -> None:
+    import gc
+
+    from twin.services.store import BULK_GC_THRESHOLD, bulk
+
+    before = gc.get_threshold()
+    with bulk():
+        assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD)
+        with bulk():  # nested: still raised
+            assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD)
+        assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD)
+    assert gc.get_threshold() == before
+    try:
+        with bulk():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before

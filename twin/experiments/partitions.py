@@ -88,6 +88,7 @@ def run_partitions(
             f = cache / f"{k}.pkl"
             if f.exists():
                 results[i] = pickle.loads(f.read_bytes())  # noqa: S301 - our own cache folder
+
     def take(i: int, r: R) -> None:
         results[i] = r
         if cache is not None:
@@ -127,7 +128,11 @@ def run_partitions(
 
 
 def _key(fn: Callable[..., Any], x: object) -> str:
-    return hashlib.sha256(pickle.dumps((fn.__module__, fn.__qualname__, x))).hexdigest()[:24]
+    """The cache name of ``fn(x)``: ``x.cache_key()`` when the input has one (pickles of sets, e.g.
+    inside pydantic models, differ between processes, and a rerun is another process), else its pickle."""
+    own = getattr(x, "cache_key", None)
+    body = own().encode() if callable(own) else pickle.dumps(x)
+    return hashlib.sha256(f"{fn.__module__}.{fn.__qualname__}".encode() + b"\0" + body).hexdigest()[:24]
 
 
 def _store(folder: Path, key: str, result: object) -> None:

@@ -19,7 +19,10 @@ crash on a later commit (:meth:`MemoryStore.crash_on_commit`): that commit raise
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
+import threading
 from collections.abc import Hashable, Iterable, Iterator
 from types import TracebackType
 from typing import Protocol
@@ -186,6 +189,33 @@ def overlay(committed: Iterable[tuple[Key, object]], own: dict[Key, object], lim
             merged[k] = v
     items = sorted(merged.items(), key=lambda kv: _sort_key(kv[0]))
     return iter(items if limit is None else items[:limit])
+
+
+_bulk_lock = threading.Lock()
+_bulk_depth = [0, (700, 10, 10)]
+#: young-generation collection threshold while a batch runs (the interpreter's default is 700)
+BULK_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def bulk() -> Iterator[None]:
+    """A batch of many records: the young generation is collected every 50,000 allocations instead of
+    700 while it runs. A batch allocates records and keeps them (no reference cycles), so the default's
+    frequent collections, each walking everything allocated since, cost about a fifth of a memory-store
+    batch. Nested and concurrent batches share one setting; the previous one is restored by the last."""
+    with _bulk_lock:
+        if _bulk_depth[0] == 0:
+            _bulk_depth[1] = gc.get_threshold()
+            if _bulk_depth[1][0] < BULK_GC_THRESHOLD:
+                gc.set_threshold(BULK_GC_THRESHOLD, *_bulk_depth[1][1:])
+        _bulk_depth[0] += 1
+    try:
+        yield
+    finally:
+        with _bulk_lock:
+            _bulk_depth[0] -= 1
+            if _bulk_depth[0] == 0:
+                gc.set_threshold(*_bulk_depth[1])
 
 
 def insert_each(tx: Transaction, table: str, items: Iterable[tuple[Key, object]]) -> int:

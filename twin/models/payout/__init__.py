@@ -214,7 +214,13 @@ def run(ctx: RunContext) -> ModelResult:
         if partition_executor is not None and partition_executor is not partitions.current():
             stack.callback(partition_executor.close)
         for name, p in options:
-            plan = plan_households(hh, mun, p, day0, lambda s: ctx.rng(f"payout.{s}"), ctx.scale, memo)
+            streams = lambda s: ctx.rng(f"payout.{s}")  # noqa: E731
+            if p.fidelity == "agent":  # the households decide as Mesa agents, by the aggregate's rules
+                from twin.models.payout.households import HouseholdModel
+
+                plan = HouseholdModel(hh, mun, p, day0, streams, ctx.scale).plan()
+            else:
+                plan = plan_households(hh, mun, p, day0, streams, ctx.scale, memo)
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
             check_horizon(spec, plan, day0, horizon)  # both fidelities run the same town halls to their deadlines
             if p.fidelity == "agent":
@@ -222,7 +228,17 @@ def run(ctx: RunContext) -> ModelResult:
 
                 seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
                 r, counts = simulate_agent(
-                    nation, hh, mun, plan, p, cal, day0, seed, option=name, executor=partition_executor
+                    nation,
+                    hh,
+                    mun,
+                    plan,
+                    p,
+                    cal,
+                    day0,
+                    seed,
+                    option=name,
+                    executor=partition_executor,
+                    cache=ctx.partition_cache,
                 )
                 ledger_counts[name] = counts
             else:

@@ -19,9 +19,11 @@ numbers), so option differences are not noise.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +47,10 @@ class Households:
 
     def __len__(self) -> int:
         return len(self.municipality)
+
+    def take(self, rows: np.ndarray) -> Households:
+        """The households ``rows`` (a municipality's cohort, or one household)."""
+        return Households(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,218 @@ class PlanMemo:
         return value
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What every household's rules read besides its own attributes and draws: the town halls and the
+    few national quantities (the never-apply rate among one-person households, push reach)."""
+
+    params: Params
+    day0: dt.date
+    halls: TownHalls
+    never_rate: float  # P(never applies | one-person household) when never_apply_one_person_only
+    reach: tuple[float, float]  # push reach (head holds a card, does not)
+    suspension_day: float
+
+
+def setting(hh: Households, params: Params, day0: dt.date, halls: TownHalls, scale: float) -> Setting:
+    b = params.behaviour
+    never_rate = min(1.0, b.never_apply * len(hh) / max(int((hh.size == 1).sum()), 1))
+    reach = push_reach(params, hh.head_card, float(hh.size.sum()) / scale) if params.channels.push else (0.0, 0.0)
+    return Setting(params, day0, halls, never_rate, reach, days_from(day0, params.intake.online_suspension_start))
+
+
+#: each household's own draws: (stream, distribution) for every household, and for every household that
+#: considers going online (the k-th number of the stream goes to the k-th such household in row order)
+HOUSEHOLD_DRAWS = ("mail_out_position", "mail_delay", "channel_choice", "never_apply", "account_registered",
+                   "push_opt_out")  # fmt: skip
+ONLINE_DRAWS = ("online_delay", "duplicate_online", "duplicate_count", "also_mails")
+
+
+def _draw(stream: Callable[[str], np.random.Generator], name: str, size: int, params: Params) -> np.ndarray:
+    b = params.behaviour
+    if name == "online_delay":
+        return stream(name).standard_gamma(b.delay_shape, size, dtype=np.float32)
+    if name == "duplicate_count":
+        return stream(name).geometric(1.0 / (1.0 + b.duplicates_mean_extra), size)
+    return stream(name).random(size, dtype=np.float32)
+
+
+class Draws:
+    """The households' own random numbers, from the named streams both tiers share (common random
+    numbers): drawn when asked for all households (the aggregate's columns, nothing kept), or kept
+    (:meth:`kept`) so that any subset -- a municipality's cohort, one household -- reads its own."""
+
+    def __init__(self, stream: Callable[[str], np.random.Generator], n: int, params: Params) -> None:
+        self.stream, self.n, self.params = stream, n, params
+        self._kept: dict[str, np.ndarray] | None = None
+        self._rows: np.ndarray | None = None
+
+    @classmethod
+    def kept(cls, hh: Households, stream: Callable[[str], np.random.Generator], params: Params) -> Draws:
+        d = cls(stream, len(hh), params)
+        kept = {name: _draw(stream, name, len(hh), params) for name in HOUSEHOLD_DRAWS}
+        cap = np.flatnonzero(considers_online(hh, kept["channel_choice"], params))
+        for name in ONLINE_DRAWS:
+            v = _draw(stream, name, len(cap), params)
+            full = np.zeros(len(hh), dtype=v.dtype)
+            full[cap] = v
+            kept[name] = full
+        d._kept = kept
+        return d
+
+    def take(self, rows: np.ndarray) -> Draws:
+        """The draws of the households ``rows`` (of kept draws)."""
+        if self._kept is None:
+            raise ValueError("Draws.take: only kept draws can be split")
+        d = Draws(self.stream, len(rows), self.params)
+        d._kept = {k: v[rows] for k, v in self._kept.items()}
+        return d
+
+    def uniform(self, name: str) -> np.ndarray:
+        if self._kept is not None:
+            return self._kept[name]
+        return _draw(self.stream, name, self.n, self.params)
+
+    def online(self, name: str, cap: np.ndarray) -> np.ndarray:
+        """``name``'s draws of the households ``cap`` (those that consider going online)."""
+        if self._kept is not None:
+            return self._kept[name][cap]
+        return _draw(self.stream, name, len(cap), self.params)
+
+
+# -- the households' rules: one function each, applied to columns (all households, a municipality's
+# cohort, or one household); the aggregate tier and the Mesa agents both call them --------------------
+
+
+def delay_factor(head_age: np.ndarray, params: Params) -> np.ndarray:
+    return np.where(head_age >= 75, np.float32(params.behaviour.elderly_delay_factor), np.float32(1.0))
+
+
+def paper_day(c: Households, d: Draws, s: Setting) -> np.ndarray:
+    """The paper route: the town hall posts its forms in waves from its mail-out day; the household
+    replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline."""
+    b, it, halls, hm = s.params.behaviour, s.params.intake, s.halls, c.municipality
+    deadline = halls.deadline_day[hm].astype(np.float32)
+    received = halls.mail_out_day[hm] + d.uniform("mail_out_position") * halls.mailing_days[hm] + it.postal_days
+    median = np.float32(b.mail_reply_median_days) * delay_factor(c.head_age, s.params)
+    median = median * np.where(c.size == 1, np.float32(b.one_person_delay_factor), np.float32(1.0))
+    reply = reply_delay(d.uniform("mail_delay"), median, b.mail_reply_sigma, deadline - received)
+    return (received + reply + it.postal_days).astype(np.float32)
+
+
+def considers_online(c: Households, u_channel: np.ndarray, params: Params) -> np.ndarray:
+    """Card holders consider applying online, more likely the more at home online they are."""
+    return c.head_card & (u_channel < params.behaviour.online_share_card_holders * c.head_literacy)
+
+
+def online_delay(head_age: np.ndarray, gamma: np.ndarray, params: Params) -> np.ndarray:
+    """Days from online intake opening to the application: gamma with the behaviour's mean."""
+    b = params.behaviour
+    return gamma * ((np.float32(b.online_delay_days) * delay_factor(head_age, params)) / np.float32(b.delay_shape))
+
+
+def never_applies(c: Households, u: np.ndarray, s: Setting) -> np.ndarray:
+    b = s.params.behaviour
+    if not b.never_apply_one_person_only:
+        return u < b.never_apply
+    return (c.size == 1) & (u < s.never_rate)
+
+
+def is_pushed(c: Households, u_registered: np.ndarray, u_opt_out: np.ndarray, s: Setting) -> np.ndarray:
+    """Heads with a registered account on the stated date are paid without applying, unless they opt out."""
+    with_card, without_card = s.reach
+    reach = np.where(c.head_card, np.float32(with_card), np.float32(without_card))
+    return (u_registered < reach) & (u_opt_out >= s.params.push.opt_out_rate)
+
+
+@dataclass
+class Decisions:
+    """What a set of households decided (before the portal: online applications the portal turns away
+    come back the next day, a national step, :func:`admit_portal`)."""
+
+    route: np.ndarray
+    arrival: np.ndarray
+    extra_online: np.ndarray
+    dup_mail_day: np.ndarray
+    online_rows: np.ndarray  # households that go online (before never/push override), ascending
+    online_day: np.ndarray  # their day at the portal
+
+
+def decide(c: Households, d: Draws, s: Setting, memo: PlanMemo | None = None) -> Decisions:
+    """Every household's route and timing, by the rules above. ``memo`` shares work between options
+    (columns of all households only)."""
+    n = len(c)
+    params, b, it = s.params, s.params.behaviour, s.params.intake
+    halls, hm = s.halls, c.municipality
+
+    def get(kind: str, key: object, compute: Callable[[], object]) -> Any:
+        return memo.get(kind, key, compute) if memo is not None else compute()
+
+    deadline = halls.deadline_day[hm].astype(np.float32)
+    if params.channels.mail:
+        mail_key = (
+            it.mail_out, it.city_mail_out_day, it.postal_days, it.mailing_households_per_day, it.deadline_months,
+            b.mail_reply_median_days, b.mail_reply_sigma, b.one_person_delay_factor, b.elderly_delay_factor,
+        )  # fmt: skip
+        mail_day = get("mail", mail_key, lambda: paper_day(c, d, s))
+    else:
+        mail_day = np.full(n, np.inf, np.float32)
+
+    cap = get("capable", b.online_share_card_holders,
+              lambda: np.flatnonzero(considers_online(c, d.uniform("channel_choice"), params)))  # fmt: skip
+    delay = get(
+        "online_delay",
+        (b.online_share_card_holders, b.online_delay_days, b.delay_shape, b.elderly_delay_factor),
+        lambda: online_delay(c.head_age[cap], d.online("online_delay", cap), params),
+    )
+    online_day = halls.online_open_day[hm[cap]].astype(np.float32) + delay
+    ok = np.isfinite(online_day) & (~halls.suspended[hm[cap]] | (online_day < s.suspension_day))
+    ok &= (online_day <= mail_day[cap]) & (online_day <= deadline[cap])
+    online_rows = cap[ok]
+
+    route = np.full(n, MAIL, np.int8)
+    arrival = mail_day.copy()
+    route[online_rows] = ONLINE
+    arrival[online_rows] = online_day[ok]
+    never = get("never", (b.never_apply, b.never_apply_one_person_only),
+                lambda: never_applies(c, d.uniform("never_apply"), s))  # fmt: skip
+    route[never] = NEVER
+    if params.channels.push:
+        p = params.push
+        pushed = get("push", (p.registrations_as_of, p.accounts, p.share_of_card_holders, p.opt_out_rate),
+                     lambda: is_pushed(c, d.uniform("account_registered"), d.uniform("push_opt_out"), s))  # fmt: skip
+        route[pushed] = PUSH
+        # payable the day after the opt-out window (which includes its last day) has closed
+        arrival[pushed] = days_from(s.day0, p.notice_date) + p.opt_out_days + 1
+    if not params.channels.mail:
+        route[route == MAIL] = NEVER
+
+    # duplicates: some online applicants submit again, some also post the paper form (draws are
+    # made for every online-capable head, so options with the same capable heads share them)
+    online_pos = np.flatnonzero(ok)
+    online_pos = online_pos[route[cap[online_pos]] == ONLINE]
+    rows = cap[online_pos]
+    extra = np.zeros(n, np.int8)
+    dups = d.online("duplicate_online", cap)[online_pos] < b.duplicate_online_share
+    if dups.any() and b.duplicates_mean_extra > 0:
+        k = d.online("duplicate_count", cap)[online_pos]
+        extra[rows[dups]] = np.minimum(k[dups], 14)
+    also = (d.online("also_mails", cap)[online_pos] < b.online_also_mails) & np.isfinite(mail_day[rows])
+    dup_mail_day = np.full(n, np.nan, np.float32)
+    dup_mail_day[rows[also]] = mail_day[rows[also]]
+    return Decisions(route, arrival, extra, dup_mail_day, online_rows, online_day[ok])
+
+
+def admit_portal(dec: Decisions, s: Setting, stream: Callable[[str], np.random.Generator], scale: float) -> np.ndarray:
+    """The arrival days after the portal (a national step: its capacity is shared by all households)."""
+    rows = dec.online_rows
+    u = stream("portal_retry").random(len(rows), dtype=np.float32)
+    admitted = portal_admission(dec.online_day, s.params, s.day0, u, scale)
+    arrival = dec.arrival.copy()
+    arrival[rows] = np.where(dec.route[rows] == PUSH, dec.arrival[rows], admitted)
+    return arrival
+
+
 def plan_households(
     hh: Households,
     mun: Municipalities,
@@ -144,117 +362,15 @@ def plan_households(
     memo: PlanMemo | None = None,
     halls: TownHalls | None = None,
 ) -> Plan:
-    """Draw every household's route and timing. ``stream(name)`` gives the named random stream;
-    ``scale`` is the household sample share (the portal's capacity is national); ``memo`` shares
-    work between options of one run; ``halls`` are the town halls (drawn here when not given)."""
-    n = len(hh)
-    b, it = params.behaviour, params.intake
+    """Draw every household's route and timing, as columns. ``stream(name)`` gives the named random
+    stream; ``scale`` is the household sample share (the portal's capacity is national); ``memo`` shares
+    work between options of one run; ``halls`` are the town halls (drawn here when not given).
+    The Mesa agents (:mod:`twin.models.payout.households`) apply the same :func:`decide` cohort by
+    cohort or household by household and give the same plan."""
     memo = memo or PlanMemo()
-
-    def uniform(name: str, size: int = n) -> np.ndarray:
-        return stream(name).random(size, dtype=np.float32)
-
-    def delay(name: str, mean: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Gamma-distributed delays with the given mean (shape 1 = exponential)."""
-        k = b.delay_shape
-        size = n if rows is None else len(rows)
-        return stream(name).standard_gamma(k, size, dtype=np.float32) * (mean / np.float32(k))
-
-    def delay_factor(rows: np.ndarray | None = None) -> np.ndarray:
-        age = hh.head_age if rows is None else hh.head_age[rows]
-        return np.where(age >= 75, np.float32(b.elderly_delay_factor), np.float32(1.0))
-
     if halls is None:
         halls = town_halls(mun.code, mun.type_index, mun.households / scale, params, day0, stream)
-    open_day = halls.online_open_day
-    suspended = halls.suspended
-    hm = hh.municipality
-    deadline = halls.deadline_day[hm].astype(np.float32)
-
-    # the paper route: the town hall posts its forms in waves from its mail-out day; the household
-    # replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline
-    def paper() -> np.ndarray:
-        received = halls.mail_out_day[hm] + uniform("mail_out_position") * halls.mailing_days[hm] + it.postal_days
-        median = np.float32(b.mail_reply_median_days) * delay_factor()
-        median = median * np.where(hh.size == 1, np.float32(b.one_person_delay_factor), np.float32(1.0))
-        reply = reply_delay(uniform("mail_delay"), median, b.mail_reply_sigma, deadline - received)
-        return (received + reply + it.postal_days).astype(np.float32)
-
-    if params.channels.mail:
-        mail_key = (
-            it.mail_out, it.city_mail_out_day, it.postal_days, it.mailing_households_per_day, it.deadline_months,
-            b.mail_reply_median_days, b.mail_reply_sigma, b.one_person_delay_factor, b.elderly_delay_factor,
-        )  # fmt: skip
-        mail_day = memo.get("mail", mail_key, paper)
-    else:
-        mail_day = np.full(n, np.inf, np.float32)
-
-    # the online route: card holders, more likely the more at home online they are
-    def capable() -> np.ndarray:
-        return np.flatnonzero(
-            hh.head_card & (uniform("channel_choice") < b.online_share_card_holders * hh.head_literacy)
-        )
-
-    cap = memo.get("capable", b.online_share_card_holders, capable)
-    online_delay = memo.get(
-        "online_delay",
-        (b.online_share_card_holders, b.online_delay_days, b.delay_shape, b.elderly_delay_factor),
-        lambda: delay("online_delay", np.float32(b.online_delay_days) * delay_factor(cap), cap),
-    )
-    online_day = open_day[hm[cap]].astype(np.float32) + online_delay
-    susp_day = days_from(day0, it.online_suspension_start)
-    ok = np.isfinite(online_day) & (~suspended[hm[cap]] | (online_day < susp_day))
-    ok &= (online_day <= mail_day[cap]) & (online_day <= deadline[cap])
-    online_rows = cap[ok]
-
-    route = np.full(n, MAIL, np.int8)
-    arrival = mail_day.copy()
-    route[online_rows] = ONLINE
-    arrival[online_rows] = portal_admission(
-        online_day[ok], params, day0, stream("portal_retry").random(len(online_rows), dtype=np.float32), scale
-    )
-
-    def never_draw() -> np.ndarray:
-        u = uniform("never_apply")
-        if not b.never_apply_one_person_only:
-            return u < b.never_apply
-        single = hh.size == 1
-        rate = min(1.0, b.never_apply * n / max(int(single.sum()), 1))
-        return single & (u < rate)
-
-    never = memo.get("never", (b.never_apply, b.never_apply_one_person_only), never_draw)
-    route[never] = NEVER
-
-    # push: heads with a registered account on the stated date are paid without applying, unless
-    # they opt out
-    if params.channels.push:
-        p = params.push
-        with_card, without_card = push_reach(params, hh.head_card, float(hh.size.sum()) / scale)
-
-        def pushed_draw() -> np.ndarray:
-            reach = np.where(hh.head_card, np.float32(with_card), np.float32(without_card))
-            return (uniform("account_registered") < reach) & (uniform("push_opt_out") >= p.opt_out_rate)
-
-        pushed = memo.get("push", (p.registrations_as_of, p.accounts, p.share_of_card_holders, p.opt_out_rate),
-                          pushed_draw)  # fmt: skip
-        route[pushed] = PUSH
-        # payable the day after the opt-out window (which includes its last day) has closed
-        arrival[pushed] = days_from(day0, p.notice_date) + p.opt_out_days + 1
-    if not params.channels.mail:
-        route[route == MAIL] = NEVER
-
-    # duplicates: some online applicants submit again, some also post the paper form (draws are
-    # made for every online-capable head, so options with the same capable heads share them)
-    online_pos = np.flatnonzero(ok)
-    online_pos = online_pos[route[cap[online_pos]] == ONLINE]
-    rows = cap[online_pos]
-    hm = hh.municipality
-    extra = np.zeros(n, np.int8)
-    dups = uniform("duplicate_online", len(cap))[online_pos] < b.duplicate_online_share
-    if dups.any() and b.duplicates_mean_extra > 0:
-        k = stream("duplicate_count").geometric(1.0 / (1.0 + b.duplicates_mean_extra), len(cap))[online_pos]
-        extra[rows[dups]] = np.minimum(k[dups], 14)
-    also = (uniform("also_mails", len(cap))[online_pos] < b.online_also_mails) & np.isfinite(mail_day[rows])
-    dup_mail_day = np.full(n, np.nan, np.float32)
-    dup_mail_day[rows[also]] = mail_day[rows[also]]
-    return Plan(route, arrival, extra, dup_mail_day, open_day, suspended, halls)
+    s = setting(hh, params, day0, halls, scale)
+    dec = decide(hh, Draws(stream, len(hh), params), s, memo)
+    arrival = admit_portal(dec, s, stream, scale)
+    return Plan(dec.route, arrival, dec.extra_online, dec.dup_mail_day, halls.online_open_day, halls.suspended, halls)

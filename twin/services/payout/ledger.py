@@ -58,7 +58,7 @@ from twin.services.payout.records import (
     label,
     reject,
 )
-from twin.services.store import DuplicateKeyError, Store, Transaction
+from twin.services.store import DuplicateKeyError, Store, Transaction, bulk
 
 _OPEN_TO_APPLY = {Status.ENTITLED, Status.OPTED_OUT, Status.RETURNED, Status.BANK_REJECTED}
 
@@ -167,10 +167,10 @@ class PayoutLedger(PushPayments):
         will read are fetched in one query per table (:class:`Prefetched`). A memory store's reads and
         writes cost nothing: it gets the plain transaction."""
         if not hasattr(self.store, "get_many"):
-            with self.store.transaction() as tx:
+            with bulk(), self.store.transaction() as tx:
                 yield tx
             return
-        with self.store.transaction(), self.store.transaction() as tx:
+        with bulk(), self.store.transaction(), self.store.transaction() as tx:
             yield Prefetched(tx)
 
     def _submit_in(self, tx: Transaction, app: Application, key: str, on: dt.date, tally: dict[str, int]) -> Decision:
@@ -304,6 +304,9 @@ class PayoutLedger(PushPayments):
             if isinstance(tx, Prefetched):
                 tx.prefetch(APPS, ids)
                 tx.prefetch(FILES, [r.household for a in ids if (r := tx.get(APPS, a)) is not None])  # type: ignore[attr-defined]
+                t: Totals = tx.get(TOTALS, "t")  # type: ignore[assignment]
+                # the queue keys the verified households will take: known absent after one read
+                tx.prefetch(QUEUE, range(t.next_queue, t.next_queue + len(ids)))
             out = [self._verify_in(tx, a, on, tally) for a in ids]  # type: ignore[arg-type]
             flush(tx, tally)  # type: ignore[arg-type]
         return out
