@@ -47,6 +47,9 @@ def test_peak_hour_batch_run_is_the_per_request_simpy_run() -> None:
         c.jitter_table = rng.random((n, k))
     horizon = 3600.0
     got = simulate(cl, stations(p, rng), horizon, rng=rng, keep=True)
+    # the batch run is exact when no retry was decided only after its time (clients.py docstring);
+    # with one deferred retry (a 09:00-09:10 window does that) a few attempts legitimately differ
+    assert got.deferred == 0
     spec = {s: (b.servers, Exponential(1.0)) for s, b in stations(p, rng).items()}
     ref = reference(cl, spec, horizon, rng=rng)
     a = got.attempts
