@@ -23,6 +23,7 @@ LONG_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) each test file is one unit of
     work, so its module and session fixtures (a scenario run, a PostgreSQL cluster) are made once; all
