@@ -73,6 +73,19 @@ class PostgresStore(SqlStore):
         return super()._exec(q, params)
 
     def _begin(self) -> None:
+        try:
+            self._begin_once()
+        except psycopg.OperationalError:
+            # A connection whose server went away while it sat idle between transactions (killed, or
+            # the backend terminated) only finds out on its next statement. Nothing of this
+            # transaction has run yet (BEGIN and the lock have no effect to lose), so it is safe to
+            # open a new connection and begin once more; whatever that answers (a promoted standby,
+            # "read-only", no server at all) is the caller's answer.
+            if self._closed or not self._conn.closed:
+                raise
+            self._begin_once()
+
+    def _begin_once(self) -> None:
         self._exec("BEGIN")
         self._exec(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
 
