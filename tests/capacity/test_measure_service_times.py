@@ -93,6 +93,16 @@ def test_wiring_the_distributions_block_gives_the_scenarios_tls_and_database_sec
                                      "eligibility_number_https_new_connection", "postgres_lookup"}
 
 
+def test_wiring_measured_tls_and_database_resolve_from_the_committed_distributions():
+    from twin.models.capacity.params import Requests
+
+    block = measured_service_times()["distributions"]
+    r = Requests(tls_seconds="measured", database_seconds="measured")
+    assert r.tls_seconds == block["tls_seconds"] and r.database_seconds == block["database_seconds"]
+    assert Requests().database_seconds == block["database_seconds"], "the default is the measured round trip"
+    assert block["book_rows"] >= 1_000_000, "the round trips are against the 1M-insured book"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/lib/postgresql/15/bin/initdb").exists(), reason="PostgreSQL 15 is not installed")
 def test_a_tiny_distributions_run_measures_https_over_http_and_a_filled_book(tmp_path):

@@ -257,13 +257,21 @@ def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, 
         slo = params.pools[pool].slo_p99_seconds
         servers = params.pools[pool].servers
         e_knee = erlang_knee(lam_h, s_mean, servers, slo)
+        db_knee = float("inf")
+        if pool == "eligibility":  # every lookup also queues at the database pool: Erlang C on each pool alone
+            db_knee = erlang_knee(lam_h, params.requests.database_seconds, params.requests.database.servers, slo)
         m = int(np.argmax(per_min))
         lo_min = max(m - 1, 0)
         win = (lo_min * 60.0, (m + 1) * 60.0)
-        row = {"erlang_c": float(e_knee), "peak_minute_over_hour": float(per_min[m] / 60.0 / lam_h),
-               "servers": float(servers), "service_seconds": s_mean}
+        row = {"erlang_c": float(min(e_knee, db_knee)), "erlang_c_app_pool": float(e_knee),
+               "peak_minute_over_hour": float(per_min[m] / 60.0 / lam_h),
+               "busiest_hour_per_second": float(lam_h), "servers": float(servers), "service_seconds": s_mean,
+               "tls_seconds": float(params.requests.tls_seconds),
+               "database_seconds": float(params.requests.database_seconds) if pool == "eligibility" else 0.0}
+        if pool == "eligibility":
+            row["erlang_c_database"] = float(db_knee)
         for label, retries in (("simulated", False), ("simulated_with_retries", True)):
-            row[label] = _knee_sim(params, day, names, win, e_knee, retries, rng, pool, slo)
+            row[label] = _knee_sim(params, day, names, win, min(e_knee, db_knee), retries, rng, pool, slo)
         out[pool] = row
     return out
 
