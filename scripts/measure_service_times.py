@@ -393,6 +393,8 @@ def distributions_doc(http: dict[str, dict[str, float]], pg: dict[str, object], 
         "distributions": {
             "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": " ".join(["scripts/measure_service_times.py", *(argv if argv is not None else sys.argv[1:])]),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                        "postgresql": "15 (Debian binaries, /usr/lib/postgresql/15)"},
             "book_rows": pg["rows"], "book_build_seconds": round(float(pg["build_seconds"]), 1),  # type: ignore[arg-type]
             "book_table_bytes": pg["table_bytes"],
             "tls_seconds": round(tls, 7),

@@ -53,6 +53,31 @@ def headline(r: DayResult) -> dict[str, Any]:
     return out
 
 
+def _measured_distributions() -> list[Any]:
+    """The end-to-end distributions the TLS and database figures come from (inputs, with provenance)."""
+    from twin.models.capacity.params import measured_service_times
+
+    doc = measured_service_times()
+    block = doc.get("distributions")
+    if not block:
+        return []
+    machine = block.get("machine", doc["machine"])  # files written before the block had one: the means' machine
+    rows = [[name, d["n"], d["mean"] * 1e3, d["cv"], d["p50"] * 1e3, d["p99"] * 1e3, d["lognormal_sigma"],
+             d.get("server_cpu_per_request", float("nan")) * 1e3] for name, d in block["seconds"].items()]
+    return [Table(
+        "Measured end-to-end service times (inputs)",
+        ["path", "requests", "mean ms", "cv", "p50 ms", "p99 ms", "lognormal sigma", "server CPU ms/request"],
+        rows,
+        note=f"{doc.get('distributions_method', '')} Measured {block['measured_at']} on "
+        f"{machine['platform']} ({machine['cpus']} CPUs) by {block['command']}; the book held "
+        f"{block['book_rows']:,} insured ({block['book_table_bytes'] / 2**20:,.0f} MiB, built in "
+        f"{block['book_build_seconds']:.1f} s). The knee's TLS option adds {block['tls_seconds'] * 1e3:.3f} ms of "
+        f"worker time per request (a new connection per request would add {block['tls_handshake_seconds'] * 1e3:.2f}"
+        f" ms for the handshake); its database option a {block['database_seconds'] * 1e3:.3f} ms round trip.",
+        formats={"requests": "{:,.0f}", "mean ms": "{:.3f}", "cv": "{:.2f}", "p50 ms": "{:.3f}", "p99 ms": "{:.3f}",
+                 "lognormal sigma": "{:.2f}", "server CPU ms/request": "{:.3f}"})]
+
+
 def add_metrics(m: Metrics, option: str, r: DayResult) -> None:
     t = _times(r)
     res = r.result
@@ -199,5 +224,6 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                 parts.append(f"retries bring it down to x{sim_r:.1f} ({sim_r / sim:.2f}): retry amplification")
             why.append(", ".join(parts))
         blocks.append(Paragraph("Where they differ: " + "; ".join(why) + "."))
+        blocks.extend(_measured_distributions())
     blocks.extend(_figures(results))
     return [Section("Request level: minute by minute", blocks)]
