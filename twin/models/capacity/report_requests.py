@@ -222,6 +222,10 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                                 "distribution" if abs(left - 1.0) > 0.1 else ""))
             if sim_r < sim * 0.97:
                 parts.append(f"retries bring it down to x{sim_r:.1f} ({sim_r / sim:.2f}): retry amplification")
+            else:
+                parts.append(f"with retries x{sim_r:.1f}: at the knee p99 is at the SLO, below the client timeout, "
+                             "so few requests time out and retry (retry amplification shows past the knee, in "
+                             "the metastable scenario)")
             why.append(", ".join(parts))
         blocks.append(Paragraph("Where they differ: " + "; ".join(why) + "."))
         blocks.extend(_measured_distributions())
