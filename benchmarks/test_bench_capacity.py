@@ -8,6 +8,7 @@ or ``.venv/bin/pytest benchmarks/test_bench_capacity.py --benchmark-only -p no:r
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +50,18 @@ def test_agent_sample_of_200_patients_through_the_real_code(benchmark, warm):
     agg = simulate(p, build_demand(p, WEEK, 7))
     out = benchmark.pedantic(lambda: run_agent(p, agg, np.random.default_rng(1)), rounds=3, iterations=1)
     assert sum(out["counts"][k] for k in ("number", "face", "pin", "visual", "fallback_number")) == 200
+
+
+def test_the_national_peak_day_at_request_level(benchmark, warm):
+    """Issue 15's speed target: a national peak day at request level (about 9.7M checks and their OCSP
+    requests from every facility, through the batch stations) <= 60 s on 2 cores. The same day as
+    ``twin run scenarios/capacity_peak_day.yaml`` without the report."""
+    from twin.models.capacity.requests import run_day
+    from twin.scenario import load
+
+    p = load(Path(__file__).resolve().parents[1] / "scenarios/capacity_peak_day.yaml").options[0].params
+    out = benchmark.pedantic(lambda: run_day(p, WEEK, np.random.default_rng(20240708), agents=False, seed=1),
+                             rounds=1, iterations=1)
+    benchmark.extra_info["patients"] = out.day.patients
+    benchmark.extra_info["first_attempts"] = int(out.result.first.sum())
+    assert out.day.patients > 9e6 and out.day.facilities_operating > 150_000

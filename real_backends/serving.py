@@ -293,12 +293,16 @@ def uvicorn_options() -> dict[str, Any]:
 
 
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, factory: bool = False,
-        log_level: str = "warning") -> None:  # fmt: skip
+        log_level: str = "warning", ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None) -> None:  # fmt: skip
     """Serve ``app`` (an ASGI app, or with ``factory`` a ``module:function`` string) until stopped.
 
     With ``workers > 1`` ``app`` must be a ``module:function`` factory: each worker calls it after
-    :func:`die_with_parent`."""
+    :func:`die_with_parent`. With ``ssl_certfile`` and ``ssl_keyfile`` uvicorn serves HTTPS (TLS in
+    the worker, as a deployment without a terminating proxy would)."""
     import uvicorn
+
+    tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
 
     limits()  # a bad MYNA_SERVE_* setting fails here, in the parent, with its name
     raise_fd_limit()
@@ -308,11 +312,11 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
         os.environ[FACTORY_ENV] = app
         os.environ[PARENT_ENV] = str(os.getpid())
         uvicorn.run("real_backends.serving:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, **uvicorn_options())  # fmt: skip
+                    log_level=log_level, **uvicorn_options(), **tls)  # fmt: skip
         return
     if factory and isinstance(app, str):
         app = load(app)()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options())
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(), **tls)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,10 +327,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--ssl-certfile", default=None, help="PEM certificate: serve HTTPS (with --ssl-keyfile)")
+    p.add_argument("--ssl-keyfile", default=None, help="PEM private key of --ssl-certfile")
     a = p.parse_args(argv)
+    if bool(a.ssl_certfile) != bool(a.ssl_keyfile):
+        p.error("--ssl-certfile and --ssl-keyfile go together")
     if not 1 <= a.workers <= 64:
         p.error(f"--workers: {a.workers} is not allowed; use 1-64")
-    run(a.factory, host=a.host, port=a.port, workers=a.workers, factory=True, log_level=a.log_level)
+    run(a.factory, host=a.host, port=a.port, workers=a.workers, factory=True, log_level=a.log_level,
+        ssl_certfile=a.ssl_certfile, ssl_keyfile=a.ssl_keyfile)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -254,13 +255,195 @@ def measure_http(seconds: int = 3, card_bodies: int | None = None) -> dict[str, 
     return out
 
 
+def summarise(samples: list[float] | object) -> dict[str, float]:
+    """A measured distribution: count, mean, cv, quantiles and the lognormal with the same log moments."""
+    import numpy as np
+
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 1 or len(x) < 2 or not np.all(np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"samples: need 2 or more finite times > 0, got {len(np.atleast_1d(x))}")
+    lx = np.log(x)
+    q = np.quantile(x, [0.5, 0.9, 0.95, 0.99])
+    return {"n": int(len(x)), "mean": float(x.mean()), "cv": float(x.std(ddof=1) / x.mean()),
+            "p50": float(q[0]), "p90": float(q[1]), "p95": float(q[2]), "p99": float(q[3]),
+            "lognormal_mu": float(lx.mean()), "lognormal_sigma": float(lx.std(ddof=1))}
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A P-256 server certificate for 127.0.0.1, valid for a day (loopback measurement only)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "server.pem", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def measure_http_distributions(n: int = 2000) -> dict[str, dict[str, float]]:
+    """End-to-end times of single requests, one at a time from one client over loopback, to one
+    uvicorn worker of the real eligibility server, plain HTTP and HTTPS (uvicorn terminating TLS with
+    a self-signed P-256 certificate), on a kept-alive connection and with a new connection (TLS
+    handshake) per request. Also the worker's CPU per request (/proc), whose HTTPS - HTTP difference
+    is the worker time TLS adds. The times include the client's own share (httpx), so they are an
+    upper bound on the server's service time; with no other request in flight there is no queueing."""
+    import httpx
+
+    from real_backends.eligibility_book import INSURER, insured_number, is_qualified
+    from real_backends.load.deployment import Deployment, DeploymentSpec
+    from real_backends.load.server import serve
+
+    spec = DeploymentSpec(holders=64, revoked_every=0)
+    holders = [h for h in Deployment.build(spec).holders if is_qualified(h)]
+    bodies = [{"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
+               "birth_date": h.perso.basic_info.birth_date.isoformat()} for h in holders]
+    scratch = Path(tempfile.mkdtemp(prefix="myna-measure-tls-"))
+    out: dict[str, dict[str, float]] = {}
+    try:
+        tls = self_signed(scratch)
+        for label, files in (("http", None), ("https", tls)):
+            with serve("eligibility", spec, workers=1, tls=files) as url:
+                pgid = url.pid  # type: ignore[attr-defined]
+                for conn, keep in (("keepalive", True), ("new_connection", False)):
+                    if not keep and files is None:
+                        continue  # a new TCP connection on loopback costs little; TLS's handshake is the question
+                    limits = httpx.Limits(max_keepalive_connections=1 if keep else 0)
+                    times: list[float] = []
+                    with httpx.Client(verify=str(files[0]) if files else True, limits=limits, timeout=10.0) as c:
+                        for b in bodies[:8]:  # warm-up
+                            c.post(url + "/eligibility/number", json=b).raise_for_status()
+                        cpu0 = _group_cpu_seconds(pgid)
+                        for i in range(n):
+                            t0 = time.perf_counter()
+                            r = c.post(url + "/eligibility/number", json=bodies[i % len(bodies)])
+                            times.append(time.perf_counter() - t0)
+                            r.raise_for_status()
+                        cpu = (_group_cpu_seconds(pgid) - cpu0) / n
+                    out[f"{label}_{conn}"] = {**summarise(times), "server_cpu_per_request": cpu}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def measure_postgres(rows: int = 1_000_000, n: int = 5000, seed: int = 1) -> dict[str, object]:
+    """Round trips of the eligibility book's lookup against PostgreSQL holding ``rows`` insured.
+
+    A throwaway PostgreSQL 15 cluster on loopback (:class:`real_backends.stores.pgserver.
+    PostgresServer`), the services' own table (:data:`real_backends.stores.postgres.SCHEMA`) filled
+    with ``rows`` qualification records by the server (generate_series), then ``n`` lookups of
+    random insured by primary key, one at a time from one connection (psycopg, prepared): the same
+    ``SELECT v FROM records WHERE tbl = .. AND k = ..`` the store runs for a qualification."""
+    import numpy as np
+    import psycopg
+
+    from real_backends.stores.pgserver import PostgresServer
+    from real_backends.stores.postgres import SCHEMA
+
+    rng = np.random.default_rng(seed)
+    with PostgresServer() as pg, psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+        t0 = time.perf_counter()
+        conn.execute(
+            "INSERT INTO records (tbl, k, kind, ik, sk, v) SELECT 'qualification', "
+            "'01130012|' || lpad(i::text, 8, '0') || '|00', 0, i, '', "
+            "'{\"insurer\":\"01130012\",\"number\":\"' || lpad(i::text, 8, '0') || '\",\"branch\":\"00\","
+            "\"kind\":\"association\",\"birth\":\"1970-01-01\",\"from\":\"2020-04-01\",\"person\":\"p-' || i || '\"}' "
+            "FROM generate_series(1, %s) AS i", (rows,))
+        conn.execute("VACUUM ANALYZE records")
+        build = time.perf_counter() - t0
+        keys = [f"01130012|{int(i):08d}|00" for i in rng.integers(1, rows + 1, n + 50)]
+        q = "SELECT v FROM records WHERE tbl = %s AND k = %s"
+        for k in keys[:50]:
+            conn.execute(q, ("qualification", k), prepare=True).fetchone()
+        times = []
+        for k in keys[50:]:
+            t = time.perf_counter()
+            row = conn.execute(q, ("qualification", k), prepare=True).fetchone()
+            times.append(time.perf_counter() - t)
+            if row is None:
+                raise RuntimeError(f"{k}: not in the book")
+        count = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        size = conn.execute("SELECT pg_total_relation_size('records')").fetchone()[0]
+    return {"lookup": summarise(times), "rows": int(count), "build_seconds": build, "table_bytes": int(size)}
+
+
+def distributions_doc(http: dict[str, dict[str, float]], pg: dict[str, object], argv: list[str] | None) -> dict:
+    """The distributions block of service_times.json, with what the scenarios take from it:
+    ``tls_seconds`` (worker CPU TLS adds per request on a kept-alive connection) and
+    ``database_seconds`` (mean PostgreSQL round trip) with ``database_cv``."""
+    look = pg["lookup"]  # type: ignore[index]
+    dist = {**{f"eligibility_number_{k}": v for k, v in http.items()}, "postgres_lookup": look}
+    tls = max(http["https_keepalive"]["server_cpu_per_request"] - http["http_keepalive"]["server_cpu_per_request"],
+              0.0)
+    return {
+        "distributions": {
+            "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": " ".join(["scripts/measure_service_times.py", *(argv if argv is not None else sys.argv[1:])]),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                        "postgresql": "15 (Debian binaries, /usr/lib/postgresql/15)"},
+            "book_rows": pg["rows"], "book_build_seconds": round(float(pg["build_seconds"]), 1),  # type: ignore[arg-type]
+            "book_table_bytes": pg["table_bytes"],
+            "tls_seconds": round(tls, 7),
+            "tls_handshake_seconds": round(http["https_new_connection"]["server_cpu_per_request"]
+                                           - http["https_keepalive"]["server_cpu_per_request"], 7),
+            "database_seconds": round(float(look["mean"]), 7),  # type: ignore[index]
+            "database_cv": round(float(look["cv"]), 3),  # type: ignore[index]
+            "seconds": {k: {kk: (round(vv, 7) if isinstance(vv, float) else vv) for kk, vv in v.items()}
+                        for k, v in dist.items()},
+        },
+        "distributions_method": (
+            "end to end, one request at a time from one client over loopback (no queueing): "
+            "eligibility_number_*: POST /eligibility/number to one uvicorn worker of the real eligibility server "
+            "(httpx client), plain HTTP and HTTPS (uvicorn with a self-signed P-256 certificate), on a kept-alive "
+            "connection and with a new connection (TLS handshake) per request; server_cpu_per_request from /proc. "
+            "postgres_lookup: the store's SELECT by primary key against a throwaway PostgreSQL 15 cluster holding "
+            "book_rows qualification records (psycopg, prepared, one connection). Wall-clock times on a shared "
+            "machine: the tails include other processes' scheduling. tls_seconds = HTTPS - HTTP worker CPU per "
+            "request (kept alive); database_seconds/cv = the lookup's mean and cv."),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--seconds", type=int, default=3, help="wrk seconds per HTTP path")
     ap.add_argument("--code-only", action="store_true", help="skip the HTTP measurement (no servers, no wrk)")
+    ap.add_argument("--distributions", action="store_true",
+                    help="also time single requests end to end (HTTP, HTTPS, PostgreSQL) and write distributions")
+    ap.add_argument("--distributions-only", action="store_true",
+                    help="measure only the distributions; keep the means already in --out")
+    ap.add_argument("--requests", type=int, default=2000, help="requests timed per HTTP/HTTPS distribution")
+    ap.add_argument("--book-rows", type=int, default=1_000_000, help="insured in the PostgreSQL book")
+    ap.add_argument("--lookups", type=int, default=5000, help="PostgreSQL lookups timed")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    for name in ("requests", "book_rows", "lookups"):
+        if getattr(args, name) < 10:
+            ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: use 10 or more")
+    if args.distributions_only:
+        if not args.out.exists():
+            ap.error(f"--distributions-only: {args.out} does not exist (run without it first)")
+        doc = json.loads(args.out.read_text())
+        doc.update(distributions_doc(measure_http_distributions(args.requests),
+                                     measure_postgres(args.book_rows, args.lookups), argv))
+        args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps(doc["distributions"], indent=1))
+        print(f"written to {args.out}")
+        return 0
     if args.repeats < 1:
         ap.error(f"--repeats {args.repeats}: use 1 or more")
     if args.seconds < 1:
@@ -287,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
                               "portal login counts its challenge GET too; card_face = code time + the card "
                               "path's HTTP share; certificate_issue is not served over HTTP (code time)")  # fmt: skip
         doc["seconds_http"] = {k: round(v, 7) for k, v in http.items()}
+    if args.distributions:
+        doc.update(distributions_doc(measure_http_distributions(args.requests),
+                                     measure_postgres(args.book_rows, args.lookups), argv))
+    elif args.out.exists():  # keep the distributions of an earlier run when only the means are re-measured
+        old = json.loads(args.out.read_text())
+        doc.update({k: old[k] for k in ("distributions", "distributions_method") if k in old})
     args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     for k, v in seconds.items():
         over = doc.get("seconds_http", {}).get(k)

@@ -62,8 +62,10 @@ def serve(
     timeout_s: float = 120.0,
     log_path: Path | None = None,
     env: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
-    """Run ``service`` (ocsp, portal, eligibility) for ``spec``; yields ``http://127.0.0.1:PORT``."""
+    """Run ``service`` (ocsp, portal, eligibility) for ``spec``; yields ``http://127.0.0.1:PORT``
+    (``https://`` with ``tls`` = (certificate PEM, key PEM): uvicorn terminates TLS itself)."""
     if service not in APPS:
         raise ValueError(f"service: {service!r} is not allowed; use one of {', '.join(APPS)}")
     if not isinstance(workers, int) or workers < 1:
@@ -78,16 +80,18 @@ def serve(
         sys.executable, "-m", "real_backends.serving", "--factory", APPS[service], "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
     ]
+    if tls is not None:
+        cmd += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{service} server exited with code {proc.returncode} before answering")
             try:
-                if httpx.get(url + ready_path, timeout=1.0).status_code < 500:
+                if httpx.get(url + ready_path, timeout=1.0, verify=False).status_code < 500:
                     break
             except httpx.TransportError:
                 pass
@@ -108,7 +112,7 @@ def _wait_workers(url: str, proc: subprocess.Popen[bytes], workers: int) -> None
     """Poll until ``workers`` distinct worker pids have answered (uvicorn gives no readiness signal)."""
     seen: set[str] = set()
     deadline = time.monotonic() + 120
-    with httpx.Client(timeout=2.0, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+    with httpx.Client(timeout=2.0, limits=httpx.Limits(max_keepalive_connections=0), verify=False) as client:
         while len(seen) < workers and time.monotonic() < deadline and proc.poll() is None:
             try:
                 seen.add(client.get(url).headers.get("x-worker", "?"))
@@ -155,7 +159,7 @@ def twin_serve(
                     tail = log.read().decode(errors="replace")[-2000:]
                     raise RuntimeError(f"twin serve {service} exited with code {proc.returncode}: {tail}")
                 with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(url + ready_path, timeout=1.0).status_code < 500:
+                    if httpx.get(url + ready_path, timeout=1.0, verify=False).status_code < 500:
                         break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"twin serve {service} did not answer within {timeout_s:.0f} s")

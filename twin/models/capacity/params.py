@@ -34,6 +34,16 @@ def _measured(name: str) -> float:
     return float(doc.get("seconds_http", {}).get(name, doc["seconds"][name]))
 
 
+def measured_distribution(name: str) -> float:
+    """A figure of the end-to-end distributions block (``tls_seconds``, ``database_seconds``) written by
+    ``scripts/measure_service_times.py --distributions``."""
+    block = measured_service_times().get("distributions")
+    if block is None or name not in block:
+        raise ValueError(f"{name}: 'measured' needs the distributions in {SERVICE_TIMES_FILE.name} "
+                         "(run scripts/measure_service_times.py --distributions)")
+    return float(block[name])
+
+
 class Facilities(StrictModel):
     """Medical facilities (医療機関・薬局) and the share with an operating reader over time."""
 
@@ -188,8 +198,12 @@ class Requests(StrictModel):
     shed_after_seconds: PositiveFloat | None = Field(
         None, description="admission control: a request waiting longer than this at a pool is refused (503)")
     database: Pool = Field(default_factory=lambda: Pool(servers=8))
-    database_seconds: PositiveFloat = Field(0.0005, description="PostgreSQL round trip per lookup (assumed)")
-    tls_seconds: NonNegativeFloat = Field(0.0, description="added worker time per request for TLS (0: not measured)")
+    database_seconds: PositiveFloat = Field(
+        "measured", description="PostgreSQL round trip per lookup, seconds, or 'measured': the mean lookup round "
+        "trip against the 1M-insured book (service_times.json distributions)")  # type: ignore[assignment]
+    tls_seconds: NonNegativeFloat = Field(
+        0.0, description="added worker time per request for TLS, seconds, or 'measured': HTTPS - HTTP worker CPU "
+        "per request on a kept-alive connection (service_times.json distributions); 0: no TLS")
     service_cv: NonNegativeFloat = Field(1.0, description="coefficient of variation of service times (1: exponential)")
     hop_ms: dict[str, NonNegativeFloat] = Field(
         default_factory=lambda: {"hokkaido": 12.0, "tohoku": 8.0, "kanto": 2.0, "chubu": 5.0, "kinki": 2.0,
@@ -199,6 +213,11 @@ class Requests(StrictModel):
     opening_burst: Fraction = Field(0.15, description="share of a session's patients waiting at the door")
     surge: Surge | None = None
     knee: bool = Field(True, description="find the knee by simulation (peak minute) beside Erlang C")
+
+    @field_validator("database_seconds", "tls_seconds", mode="before")
+    @classmethod
+    def _measured_figure(cls, v: object, info: object) -> object:
+        return measured_distribution(info.field_name) if v == "measured" else v  # type: ignore[attr-defined]
     crl_cached: bool = Field(False, description="facilities check a cached CRL instead of asking OCSP")
 
 

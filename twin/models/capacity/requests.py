@@ -257,20 +257,35 @@ def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, 
         slo = params.pools[pool].slo_p99_seconds
         servers = params.pools[pool].servers
         e_knee = erlang_knee(lam_h, s_mean, servers, slo)
+        db_knee = float("inf")
+        if pool == "eligibility":  # every lookup also queues at the database pool: Erlang C on each pool alone
+            db_knee = erlang_knee(lam_h, params.requests.database_seconds, params.requests.database.servers, slo)
         m = int(np.argmax(per_min))
         lo_min = max(m - 1, 0)
         win = (lo_min * 60.0, (m + 1) * 60.0)
-        row = {"erlang_c": float(e_knee), "peak_minute_over_hour": float(per_min[m] / 60.0 / lam_h),
-               "servers": float(servers), "service_seconds": s_mean}
-        for label, retries in (("simulated", False), ("simulated_with_retries", True)):
-            row[label] = _knee_sim(params, day, names, win, e_knee, retries, rng, pool, slo)
+        row = {"erlang_c": float(min(e_knee, db_knee)), "erlang_c_app_pool": float(e_knee),
+               "peak_minute_over_hour": float(per_min[m] / 60.0 / lam_h),
+               "busiest_hour_per_second": float(lam_h), "servers": float(servers), "service_seconds": s_mean,
+               "tls_seconds": float(params.requests.tls_seconds),
+               "database_seconds": float(params.requests.database_seconds) if pool == "eligibility" else 0.0}
+        if pool == "eligibility":
+            row["erlang_c_database"] = float(db_knee)
+        hint = min(e_knee, db_knee)
+        # without retries: bracketed around Erlang C's knee shrunk by the busiest minute's excess
+        row["simulated"] = _knee_sim(params, day, names, win, (hint / (2 * max(row["peak_minute_over_hour"], 1.0)),
+                                                               hint * 1.2), False, rng, pool, slo)
+        # retries only add load, so with them the knee is at most the one without (a little over, for noise)
+        top = row["simulated"] * 1.05 if np.isfinite(row["simulated"]) else hint * 1.2
+        row["simulated_with_retries"] = _knee_sim(params, day, names, win, (top / 4, top), True, rng, pool, slo)
         out[pool] = row
     return out
 
 
-def _knee_sim(params: Params, day: Day, names: tuple[str, ...], win: tuple[float, float], hint: float,
-              retries: bool, rng: np.random.Generator, pool: str, slo: float) -> float:
-    """Bisection (on log scale) of the multiplier where the window's p99 passes the SLO."""
+def _knee_sim(params: Params, day: Day, names: tuple[str, ...], win: tuple[float, float],
+              bracket: tuple[float, float], retries: bool, rng: np.random.Generator, pool: str, slo: float) -> float:
+    """Bisection (on log scale, to 5 %) of the multiplier where the window's p99 passes the SLO, from
+    ``bracket``; the bracket is widened (down to 1/64 of its low end, up to 4 x its high end) when
+    the knee is outside it. NaN: the SLO is broken even at the lowest load tried."""
     # the window's requests, thinned or copied to the multiplier: each request stands for `mult`
     base = {n: day.sends[n][(day.sends[n] >= win[0]) & (day.sends[n] < win[1])] - win[0] for n in names}
 
@@ -292,17 +307,22 @@ def _knee_sim(params: Params, day: Day, names: tuple[str, ...], win: tuple[float
         q = hist_quantile(r.hist.sum(axis=0)[max(last - 1, 0):last].sum(axis=0), 0.99)[0]
         return float(q)
 
-    lo, hi = hint / 64.0, hint * 1.5
-    if p99(lo) > slo:
-        return float("nan")
-    if p99(hi) <= slo:
-        return float(hi)
-    for _ in range(10):
+    lo, hi = bracket
+    floor, ceiling = lo / 64.0, hi * 4.0
+    while p99(lo) > slo:
+        hi, lo = lo, lo / 4.0
+        if lo < floor:
+            return float("nan")
+    while p99(hi) <= slo:
+        lo, hi = hi, hi * 2.0
+        if hi > ceiling:
+            return float(lo)
+    for _ in range(12):
+        if hi / lo < 1.05:
+            break
         mid = float(np.sqrt(lo * hi))
         if p99(mid) > slo:
             hi = mid
         else:
             lo = mid
-        if hi / lo < 1.03:
-            break
     return float(np.sqrt(lo * hi))
