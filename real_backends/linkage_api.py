@@ -49,6 +49,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
 from real_backends.app import ErrorBody, StrictModel, mask_numbers, strict_app
+from real_backends.payout_api import Whole
 from twin.services.linkage import (
     AgencyCode,
     CodeError,
@@ -143,15 +144,16 @@ class LinkageWorld:
 
 # -- messages -----------------------------------------------------------------------------------
 
-Body = Annotated[str, Field(min_length=1, max_length=40, description="body id, e.g. muni:131016, jps, kyokai, "
-                                                                     "digital, portal (GET /linkage/procedures)")]
+Body = Annotated[str, Field(min_length=1, max_length=40, examples=["muni:131016", "jps"],
+                            description="body id, e.g. muni:131016, jps, kyokai, digital, portal")]
 
 
 class QueryIn(StrictModel):
     requester: Body
     code: str = Field(min_length=1, max_length=64, description="the requester's agency code for the person "
                       "(32 hex digits from POST /linkage/codes); a My Number here is refused")  # fmt: skip
-    procedure: str = Field(min_length=1, max_length=60, description="the procedure (事務), e.g. child_allowance")
+    procedure: str = Field(min_length=1, max_length=60, examples=["child_allowance", "pension"],
+                           description="the procedure (事務), e.g. child_allowance (GET /linkage/procedures)")
     provider: Body
     item: Item = Field(description="the data item asked for")
     at: AwareDatetime = Field(description="when the query is made (with a timezone)")
@@ -179,8 +181,8 @@ class RefusalBody(ErrorBody):
 
 class CodeIn(StrictModel):
     body: Body
-    resident_code: int = Field(ge=0, le=10**11 - 1, strict=True,
-                               description="住民票コード (resident-register code, at most 11 digits)")
+    resident_code: Whole(0, 10**11 - 1) = Field(description="住民票コード (resident-register code, at most 11 "  # type: ignore[valid-type]
+                                                "digits; 5 and 5.0 are taken, \"5\" is not)")
 
 
 class CodeOut(StrictModel):
