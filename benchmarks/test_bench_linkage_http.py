@@ -1,0 +1,82 @@
+"""Linkage queries over HTTP: ``twin serve linkage`` on SQLite, driven by wrk.
+
+Run with ``make bench`` (or ``.venv/bin/pytest benchmarks/test_bench_linkage_http.py --benchmark-only -s``).
+Target from issue 17: >= 2,000 queries/s at p99 <= 50 ms over HTTP on SQLite.
+
+Setup (not timed): ``twin serve linkage --store sqlite:///<tmp>/linkage.db --set people=2000 --workers 2``
+(the world seeded into a fresh SQLite file: WAL, ``synchronous=FULL``, every exchange record durable
+before its answer; concurrent queries share a commit, :class:`real_backends.linkage_api.GroupCommit`).
+The client fetches each body's agency code for every person (``POST /linkage/codes``) and writes 4,000
+lawful queries (public assistance asking the pension service or the insurer, the pension service asking
+the town for assessed income, a benefit check asking the account register, each for another person),
+which ``wrk`` (1 thread, 32 connections, closed model: under overload its percentiles are those of a
+saturated server) sends in turn for 10 s on the same 2 cores. Figures go into ``extra_info`` and are
+printed: queries/s, p50/p90/p99 ms, non-2xx. The exchange count the server reports afterwards is
+checked against what wrk says it sent.
+
+Measured 2026-12-04 16:34 UTC on the 2-core build machine, NOT quiet (load average 7.06 / 7.64 / 5.84 just
+before the run: two other helpers and a full test run on the same 2 cores; the benchmark itself under
+``nice -n 10``): 926 queries/s, p50 28.3 ms, p90 95.6 ms, p99 278.5 ms, no non-2xx, 9,343 exchanges
+recorded. The target (>= 2,000/s at p99 <= 50 ms) was NOT met in that run: 46 % of the rate, p99 5.6x
+over. In process the same queries cost about 0.6 ms each on SQLite inside one transaction (about 5 ms
+each with a durable commit per query, hence the group commit); a run on a quiet machine is still to be made.
+Command: ``nice -n 10 .venv/bin/python -m pytest benchmarks/test_bench_linkage_http.py --benchmark-only
+-p no:randomly -s``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from _wrk import WRK, lua_bodies, record, wrk
+
+from real_backends.linkage_api import LinkageWorld, resident_code
+from real_backends.load.server import twin_serve
+
+PEOPLE = 2000
+SECONDS = 10
+pytestmark = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk)")
+
+
+def queries(url: str, world: LinkageWorld, n: int) -> list[str]:
+    """``n`` lawful queries, each body asking under its own code fetched from the server."""
+    out = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        def code(body: str, person: int) -> str:
+            r = c.post("/linkage/codes", json={"body": body, "resident_code": resident_code(person)})
+            assert r.status_code == 200, r.text
+            return r.json()["code"]
+
+        for k in range(n):
+            p = k % world.people
+            town = world.town(p)
+            requester, procedure, provider, item = (
+                (town, "public_assistance", "jps", "pension"), (town, "public_assistance", "kyokai", "health_insurance"),
+                ("jps", "pension", town, "local_tax_income"), (town, "benefit_eligibility", "digital", "benefit_account"),
+            )[k % 4]  # fmt: skip
+            out.append(json.dumps({"requester": requester, "code": code(requester, p), "procedure": procedure,
+                                   "provider": provider, "item": item, "at": "2025-07-01T09:00:00+09:00"}))  # fmt: skip
+    return out
+
+
+def test_linkage_queries_over_http_on_sqlite(benchmark, tmp_path: Path) -> None:
+    world = LinkageWorld(people=PEOPLE, seed=0)
+    opts = {"people": str(world.people), "seed": str(world.seed)}
+    with twin_serve("linkage", f"sqlite:///{tmp_path / 'linkage.db'}", opts, workers=2, ready_path="/health") as url:
+        script = lua_bodies(tmp_path / "queries.lua", "/linkage/queries", queries(url, world, 2 * PEOPLE))
+        before = httpx.get(url + "/health").json()["exchanges"]
+        load = os.getloadavg()
+        figures = benchmark.pedantic(lambda: wrk(url, script, seconds=SECONDS, connections=32), rounds=1,
+                                     iterations=1)  # fmt: skip
+        exchanges = httpx.get(url + "/health").json()["exchanges"] - before
+    figures["load_1min_before"] = load[0]
+    figures["exchanges"] = float(exchanges)
+    record(benchmark, "linkage queries over HTTP, SQLite, 2 workers", figures)
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; exchanges recorded {exchanges:,}")
+    assert figures["non_2xx"] == 0
+    # every answered query was recorded (wrk may leave a few in flight when it stops: they are recorded too)
+    assert exchanges >= figures["rps"] * SECONDS * 0.9
