@@ -39,6 +39,7 @@ from real_backends.load.server import twin_serve
 
 PEOPLE = 2000
 SECONDS = 10
+WORKERS = int(os.environ.get("LINKAGE_BENCH_WORKERS", "2"))
 pytestmark = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk)")
 
 
@@ -55,8 +56,10 @@ def queries(url: str, world: LinkageWorld, n: int) -> list[str]:
             p = k % world.people
             town = world.town(p)
             requester, procedure, provider, item = (
-                (town, "public_assistance", "jps", "pension"), (town, "public_assistance", "kyokai", "health_insurance"),
-                ("jps", "pension", town, "local_tax_income"), (town, "benefit_eligibility", "digital", "benefit_account"),
+                (town, "public_assistance", "jps", "pension"),
+                (town, "public_assistance", "kyokai", "health_insurance"),
+                ("jps", "pension", town, "local_tax_income"),
+                (town, "benefit_eligibility", "digital", "benefit_account"),
             )[k % 4]  # fmt: skip
             out.append(json.dumps({"requester": requester, "code": code(requester, p), "procedure": procedure,
                                    "provider": provider, "item": item, "at": "2025-07-01T09:00:00+09:00"}))  # fmt: skip
@@ -66,7 +69,8 @@ def queries(url: str, world: LinkageWorld, n: int) -> list[str]:
 def test_linkage_queries_over_http_on_sqlite(benchmark, tmp_path: Path) -> None:
     world = LinkageWorld(people=PEOPLE, seed=0)
     opts = {"people": str(world.people), "seed": str(world.seed)}
-    with twin_serve("linkage", f"sqlite:///{tmp_path / 'linkage.db'}", opts, workers=2, ready_path="/health") as url:
+    store = f"sqlite:///{tmp_path / 'linkage.db'}"
+    with twin_serve("linkage", store, opts, workers=WORKERS, ready_path="/health") as url:
         script = lua_bodies(tmp_path / "queries.lua", "/linkage/queries", queries(url, world, 2 * PEOPLE))
         before = httpx.get(url + "/health").json()["exchanges"]
         load = os.getloadavg()
@@ -75,7 +79,7 @@ def test_linkage_queries_over_http_on_sqlite(benchmark, tmp_path: Path) -> None:
         exchanges = httpx.get(url + "/health").json()["exchanges"] - before
     figures["load_1min_before"] = load[0]
     figures["exchanges"] = float(exchanges)
-    record(benchmark, "linkage queries over HTTP, SQLite, 2 workers", figures)
+    record(benchmark, f"linkage queries over HTTP, SQLite, {WORKERS} worker(s)", figures)
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; exchanges recorded {exchanges:,}")
     assert figures["non_2xx"] == 0
     # every answered query was recorded (wrk may leave a few in flight when it stops: they are recorded too)

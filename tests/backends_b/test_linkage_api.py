@@ -96,7 +96,7 @@ def test_a_query_by_my_number_is_refused_with_the_reason_and_never_echoed(http: 
 def test_a_procedure_or_an_item_outside_the_lawful_table_is_refused(http: httpx.Client) -> None:
     r = ask(http, procedure="curiosity")
     assert r.status_code == 403 and r.json()["reason"] == "unknown_procedure"
-    r = ask(http, provider="jps", item="local_tax_income")  # child allowance may ask the pension service for pensions only
+    r = ask(http, provider="jps", item="local_tax_income")  # child allowance asks the pension service for pensions only
     assert r.status_code == 403 and r.json()["reason"] == "not_in_table"
     r = ask(http, provider="digital", item="benefit_account", at="2021-07-01T09:00:00+09:00")  # before 2022-10-11
     assert r.status_code == 403 and r.json()["reason"] == "not_yet_in_force"
@@ -152,8 +152,10 @@ def test_tap_no_message_between_bodies_and_no_answer_carries_a_my_number(caplog:
         for person in range(WORLD.people):
             town = WORLD.town(person)
             for requester, procedure, provider, item in (
-                (town, "public_assistance", "jps", "pension"), (town, "public_assistance", "kyokai", "health_insurance"),
-                ("jps", "pension", town, "local_tax_income"), (town, "benefit_eligibility", "digital", "benefit_account"),
+                (town, "public_assistance", "jps", "pension"),
+                (town, "public_assistance", "kyokai", "health_insurance"),
+                ("jps", "pension", town, "local_tax_income"),
+                (town, "benefit_eligibility", "digital", "benefit_account"),
                 (town, "child_allowance", "jps", "local_tax_income"),
             ):  # fmt: skip
                 q = {"requester": requester, "code": issue(requester, resident_code(person)).hex,
@@ -168,7 +170,8 @@ def test_tap_no_message_between_bodies_and_no_answer_carries_a_my_number(caplog:
     statuses = [a.status_code for a in answers[:-2]]
     assert statuses.count(200) == 4 * WORLD.people and statuses.count(403) == 2 * WORLD.people
     found = [a.json()["found"] for a in answers[:-2] if a.status_code == 200]
-    assert found.count(True) == 2 * WORLD.people + len(range(0, WORLD.people, 3))  # pension or insurer, town, 1 in 3 accounts
+    # pension or insurer, the town's assessment, an account for one person in three
+    assert found.count(True) == 2 * WORLD.people + len(range(0, WORLD.people, 3))
     assert len(seen) >= 4 * 4 * WORLD.people  # query, provide, supply, answer of every exchange
     for a in answers:
         no_my_number(a.text)
