@@ -418,7 +418,7 @@ def create_app(store: Store, world: LinkageWorld | None = None, network: Informa
     commits = GroupCommit(net, writer_lock)  # queries that arrive together share a commit
 
     @app.get("/health", response_model=HealthOut)
-    async def health() -> HealthOut:
+    def health() -> HealthOut:  # in a thread: reading the store waits while a group commits
         return HealthOut(status="ok", people=people, exchanges=net.exchanges())
 
     @app.post("/linkage/queries", response_model=AnswerOut, responses=QUERY_ERRORS, tags=["linkage"])
