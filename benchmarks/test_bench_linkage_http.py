@@ -26,8 +26,8 @@ code as committed (fast path, group commit, writer flock), 2 workers, 32 connect
 - 16:46 UTC, load average 7.91 / 7.32 / 6.40: 1,050/s, p50 30.2 ms, p90 49.2 ms, p99 70.2 ms: not met
   (53 % of the rate, p99 1.4x over), on a machine then about 4x oversubscribed.
 
-So the target holds only when the machine is not heavily shared; a run on a quiet machine is still to be
-made. Server CPU per query (1 worker, wrk 16 connections, /proc utime+stime over the run): 0.31 ms. Earlier
+So on this shared machine the target was met at load averages 3.9 and 4.8 and missed at 7.9; a run on
+a quiet machine is still to be made. Server CPU per query (1 worker, wrk 16 connections, /proc utime+stime over the run): 0.31 ms. Earlier
 steps, same machine, for the record: one commit per query ~5 ms in process (hence the group commit);
 FastAPI route only, 926/s p99 279 ms (load 7.1); two workers contending through SQLite's busy handler,
 p99 549 ms (load 7.5, before the writer flock). Command: ``nice -n 10 .venv/bin/python -m pytest
