@@ -51,6 +51,13 @@ NETWORK = "network"
 META = "linkage.meta"
 _DIGITS12 = re.compile(r"(?<!\d)\d{12}(?!\d)")
 _CODE_FORM = re.compile(r"[0-9a-f]{32}")  # an agency code as it travels (AgencyCode.hex)
+_LONG_DIGITS = re.compile(r"[0-9\uff10-\uff19]{12,}")  # what could be a My Number, put in any field
+
+
+def _masked(text: str, n: int | None = None) -> str:
+    """``text`` (clipped to ``n``) with every run of 12 or more digits starred: a My Number put in the requester,
+    procedure, provider or item field must not reach the refusal record, the log or the refusal's sentence."""
+    return _LONG_DIGITS.sub(lambda m: "*" * len(m.group()), text[:n] if n else text)
 
 
 class Refused(StrEnum):
@@ -316,11 +323,12 @@ class InformationNetwork:
         with self.store.transaction() as tx:
             rid = (tx.get(META, "refusals") or 0) + 1  # type: ignore[operator]
             tx.put(META, "refusals", rid)
-            tx.put(REFUSALS, rid, RefusalRecord(rid, msg.at, msg.requester[:40], msg.procedure[:60],
-                                                msg.provider[:40], msg.item[:40], reason))  # fmt: skip
+            requester, procedure = _masked(msg.requester, 40), _masked(msg.procedure, 60)
+            provider, item = _masked(msg.provider, 40), _masked(msg.item, 40)
+            tx.put(REFUSALS, rid, RefusalRecord(rid, msg.at, requester, procedure, provider, item, reason))
         log.info("linkage query refused: requester=%s procedure=%s provider=%s item=%s reason=%s",
-                 msg.requester[:40], msg.procedure[:60], msg.provider[:40], msg.item[:40], reason.value)  # fmt: skip
-        return Refusal(reason, message)
+                 requester, procedure, provider, item, reason.value)  # fmt: skip
+        return Refusal(reason, _masked(message))
 
     # -- what the portal and the auditors read -----------------------------------------------------
 
