@@ -57,10 +57,12 @@ def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarr
         ocsp = np.full(demand.hours, rev.crl_partitions * rev.crl_downloads_per_day / 24)
         s_ocsp = st.crl_download
         s_portal = max(st.portal_login - st.ocsp_cached, 1e-7)
+    # TLS is worker time on the same servers, as at request level (requests.py); 0 unless the scenario sets it
+    tls = params.requests.tls_seconds
     return {
-        "eligibility": (checks, np.broadcast_to(s_elig, checks.shape)),
-        "ocsp": (ocsp, np.full(demand.hours, s_ocsp)),
-        "portal": (demand.portal.copy(), np.full(demand.hours, s_portal)),
+        "eligibility": (checks, np.broadcast_to(s_elig + tls, checks.shape)),
+        "ocsp": (ocsp, np.full(demand.hours, s_ocsp + tls)),
+        "portal": (demand.portal.copy(), np.full(demand.hours, s_portal + tls)),
         "ca": (demand.renewals.copy(), np.full(demand.hours, st.certificate_issue)),
     }
 

@@ -120,8 +120,10 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
         ["option", "pool", "servers", "peak req/s", "peak utilisation", "p50 ms", "p95 ms", "p99 ms", "timeouts",
          "knee (x load)", "servers needed"],
         rows,
-        note="knee: the load multiplier at which the peak hour's p99 reaches the pool's SLO; servers needed: the "
-        "fewest workers keeping the peak hour's p99 within the SLO at this load.",
+        note="Hourly Erlang C model of the whole horizon (the application pools, with TLS worker time where the "
+        "option sets it; the database pool exists only at request level). knee: the load multiplier at which the "
+        "peak hour's p99 reaches the pool's SLO; servers needed: the fewest workers keeping the peak hour's p99 "
+        "within the SLO at this load.",
         formats={"servers": "{:,.0f}", "peak req/s": "{:,.1f}", "peak utilisation": "{:.4f}", "p50 ms": "{:.4f}",
                  "p95 ms": "{:.4f}", "p99 ms": "{:.4f}", "timeouts": "{:,.0f}", "knee (x load)": "{:,.1f}",
                  "servers needed": "{:,.0f}"},
