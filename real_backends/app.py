@@ -23,6 +23,9 @@ Errors always have the shape ``{"error": "<one sentence>", "detail": [{"loc": [.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
 import json
 import logging
 import re
@@ -65,6 +68,20 @@ class ErrorBody(BaseModel):
 #: My Number looks like when a client puts one where it does not belong
 _NUMBER_RE = re.compile(r"(?<![0-9０-９])[0-9０-９]{12,}|(?<![0-9])[0-9]{4}[- ][0-9]{4}[- ][0-9]{4}(?![0-9])")
 MASK = "************"
+
+
+def jsonable(value: object) -> object:
+    """A service's value (a linkage copy, a portal item) as JSON: dataclasses as objects, enums by value,
+    dates as ISO strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def mask_numbers(text: str) -> str:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import enum
 import fcntl
 import json
 import os
@@ -51,7 +50,7 @@ from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, ValidationError
 
-from real_backends.app import ErrorBody, StrictModel, mask_numbers, strict_app
+from real_backends.app import ErrorBody, StrictModel, jsonable, mask_numbers, strict_app
 from real_backends.payout_api import Whole
 from twin.services.linkage import (
     AgencyCode,
@@ -247,19 +246,6 @@ CODE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 RECORD_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     422: {"model": ErrorBody}, 404: {"model": ErrorBody, "description": "not a code the portal was given"},
 }
-
-
-def jsonable(value: object) -> object:
-    """A copy's value as JSON (dataclasses as objects, enums by value, dates as ISO strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def answer_json(a: AnswerMessage) -> dict[str, Any]:

@@ -30,7 +30,6 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
-import enum
 import os
 from typing import Annotated, Any, Final, Literal
 
@@ -39,7 +38,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from real_backends import portal_api
-from real_backends.app import mask_numbers
+from real_backends.app import jsonable, mask_numbers
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
@@ -161,19 +160,6 @@ def _seed(portal: MynaPortal, people: list[Person]) -> None:
 
 
 # -- messages ----------------------------------------------------------------------------------------
-
-
-def jsonable(value: object) -> object:
-    """A copy's value as JSON (dataclasses as objects, enums by value, dates as ISO strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [jsonable(v) for v in value]
-    return value
 
 
 class Strict(BaseModel):
