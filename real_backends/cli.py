@@ -15,10 +15,14 @@ ASGI app. Adding a service is one line here.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import os
 import secrets
+import socket
+import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -40,12 +44,38 @@ app = typer.Typer(help="Run a twin service as an HTTP server (uvicorn).", no_arg
                   context_settings={"allow_interspersed_args": True})
 
 
+#: uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so a bad one is refused before uvicorn starts
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def refuse(message: str) -> typer.Exit:
+    """Bad input to ``twin serve``: one line on stderr naming the problem, exit 2 (as ``twin run`` does)."""
+    print(f"error: twin serve: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Fail now, with the address in the message, if ``host:port`` cannot be listened on (an unknown host,
+    an address not on this machine, a port in use), instead of uvicorn's log line and exit 3."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise refuse(f"--host {host!r}: not a name or address that resolves ({e.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as e:
+            why = "the port is in use" if e.errno == errno.EADDRINUSE else e.strerror
+            raise refuse(f"cannot listen on {host}:{port}: {why}") from None
+
+
 def factory(service: str) -> Callable[..., Any]:
     """The app factory registered for ``service``; a clear error naming the services that exist."""
     target = SERVICES.get(service)
     if target is None:
-        raise typer.BadParameter(f"unknown service {service!r}; choose one of: {', '.join(sorted(SERVICES))}",
-                                 param_hint="SERVICE")  # fmt: skip
+        raise refuse(f"unknown service {service!r}; choose one of: {', '.join(sorted(SERVICES))}")
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -55,7 +85,7 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
     for p in pairs:
         k, sep, v = p.partition("=")
         if not sep or not k:
-            raise typer.BadParameter(f"{p!r}: expected KEY=VALUE", param_hint="--set")
+            raise refuse(f"--set {p!r}: expected KEY=VALUE")
         out[k] = v
     return out
 
@@ -79,18 +109,23 @@ def serve(
     try:
         serving.limits()
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise refuse(str(e)) from None
+    if log_level not in LOG_LEVELS:
+        raise refuse(f"--log-level {log_level!r}: choose one of: {', '.join(LOG_LEVELS)}")
     make = factory(service)
     options = parse_options(option)
+    check_listen(host, port)
     try:  # built here first even with several workers: bad options and an unreachable store fail now,
         # and a store that needs loading (eligibility) is loaded once before the workers start
         asgi = make(store, **options)
     except (ValueError, OSError, StoreError) as e:
-        raise typer.BadParameter(str(e)) from None
+        raise refuse(str(e)) from None
+    except sqlite3.Error as e:  # e.g. the path names a folder, or a file that is not a database
+        raise refuse(f"--store {store!r}: cannot open the SQLite database: {e}") from None
     except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached
         if not type(e).__module__.startswith("psycopg"):
             raise
-        raise typer.BadParameter(f"cannot open the store: {str(e).strip().splitlines()[0]}") from None
+        raise refuse(f"cannot open the store: {str(e).strip().splitlines()[0]}") from None
     if workers == 1:
         serving.run(asgi, host=host, port=port, log_level=log_level)
         return

@@ -70,3 +70,40 @@ def test_serve_refuses_an_unknown_service_or_store_by_name(tmp_path: Path) -> No
     r = runner.invoke(app, ["payout", "--store", "memory://", "--set", "colour=blue"])
     assert r.exit_code == 2 and "unknown option(s) ['colour']" in r.output
     assert "payout" in SERVICES
+
+
+def _refusal(*args: str) -> str:
+    """``twin serve ARGS`` as a user runs it: exit 2 and exactly one line on stderr, no traceback or box."""
+    run = subprocess.run([sys.executable, "-m", "twin.cli", "serve", *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: twin serve: "), run.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("payout", "--store", "sqlite:///{tmp}"), "cannot open the SQLite database"),  # a folder, not a file
+        (("payout", "--store", "memory://", "--log-level", "loud"), "--log-level 'loud': choose one of"),
+        (("payout", "--store", "memory://", "--host", "256.1.1.1"), "--host '256.1.1.1'"),
+        (("payout", "--store", "memory://", "--set", "households"), "--set 'households': expected KEY=VALUE"),
+        (("nope",), "unknown service 'nope'"),
+    ],
+)
+def test_serve_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    """Each of these was a traceback (exit 1), uvicorn's log line (exit 3) or a rich box before."""
+    line = _refusal(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert says in line, line
+
+
+def test_serve_refuses_a_port_in_use_before_building_the_app() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _refusal("payout", "--store", "memory://", "--port", str(port))
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in line
