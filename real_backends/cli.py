@@ -44,10 +44,6 @@ app = typer.Typer(help="Run a twin service as an HTTP server (uvicorn).", no_arg
                   context_settings={"allow_interspersed_args": True})
 
 
-#: uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so a bad one is refused before uvicorn starts
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-
-
 def refuse(message: str) -> typer.Exit:
     """Bad input to ``twin serve``: one line on stderr naming the problem, exit 2 (as ``twin run`` does)."""
     print(f"error: twin serve: {message}", file=sys.stderr)
@@ -110,6 +106,8 @@ def serve(
         serving.limits()
     except ValueError as e:
         raise refuse(str(e)) from None
+    from uvicorn.config import LOG_LEVELS  # refused here, before uvicorn starts, with the levels it knows
+
     if log_level not in LOG_LEVELS:
         raise refuse(f"--log-level {log_level!r}: choose one of: {', '.join(LOG_LEVELS)}")
     make = factory(service)
