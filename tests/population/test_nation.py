@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.errors import InputError
-from twin.population import build_nation
+from twin.population import Heads, build_heads, build_nation
 from twin.population import nation as nation_module
 from twin.population.attributes import band_of_age, literacy_mean
 from twin.population.households import HOUSEHOLD_TYPES
@@ -165,6 +165,25 @@ def test_same_seed_same_arrays_different_seed_different_nation():
             x, y = getattr(getattr(a, part), f.name), getattr(getattr(b, part), f.name)
             assert x.dtype == y.dtype and np.array_equal(x, y), f.name
     assert len(a) != len(c) or not np.array_equal(a.residents.age, c.residents.age)
+
+
+@pytest.mark.parametrize("chunk", [nation_module.CHUNK_HOUSEHOLDS, 10_007])
+def test_heads_are_the_nations_heads_byte_for_byte(monkeypatch, chunk):
+    """build_heads makes the same draws as build_nation and keeps only the heads: same households,
+    same head attributes, across chunk boundaries (an odd chunk size leaves half a 64-bit draw over)."""
+    monkeypatch.setattr(nation_module, "CHUNK_HOUSEHOLDS", chunk)
+    full = Heads.of(build_nation(0.002, np.random.default_rng(12), card_date=dt.date(2023, 7, 1)))
+    heads = build_heads(0.002, np.random.default_rng(12), card_date=dt.date(2023, 7, 1))
+    assert len(heads) == len(full) > 50_000
+    for f in ("age", "sex", "literacy", "has_card", "has_account"):
+        x, y = getattr(full, f), getattr(heads, f)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f
+    for f in dataclasses.fields(full.households):
+        x, y = getattr(full.households, f.name), getattr(heads.households, f.name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+    assert heads.has_account.any() and heads.has_card.any() and not heads.has_card.all()
+    other = build_heads(0.002, np.random.default_rng(13), card_date=dt.date(2023, 7, 1))
+    assert len(other) != len(heads) or not np.array_equal(other.literacy, heads.literacy)
 
 
 def test_compact_dtypes(nation):

@@ -4,6 +4,6 @@
 see :mod:`twin.population.nation`.
 """
 
-from twin.population.nation import Households, Nation, Residents, build_nation
+from twin.population.nation import Heads, Households, Nation, Residents, build_heads, build_nation
 
-__all__ = ["Households", "Nation", "Residents", "build_nation"]
+__all__ = ["Heads", "Households", "Nation", "Residents", "build_heads", "build_nation"]

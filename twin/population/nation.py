@@ -121,6 +121,35 @@ class Nation:
         return sample_agents(self, n, rng, model)
 
 
+@dataclass(frozen=True)
+class Heads:
+    """The synthetic nation seen one row per household, with its head's attributes and no other members.
+
+    :func:`build_heads` gives exactly the households and heads of :func:`build_nation` with the same
+    arguments and generator (the same draws are made and the members' are discarded), in a fifth of
+    the memory: what household-level models (the aggregate payout) need at 1:1."""
+
+    households: Households  # ``head`` is the head's row in the full nation
+    municipalities: Municipalities
+    age: np.ndarray  # uint8: the head's age
+    sex: np.ndarray  # uint8
+    literacy: np.ndarray  # float32
+    has_card: np.ndarray  # bool
+    has_account: np.ndarray  # bool
+    scale: float
+    card_date: dt.date
+
+    def __len__(self) -> int:
+        return len(self.households)
+
+    @classmethod
+    def of(cls, nation: Nation) -> Heads:
+        """The heads of a nation already built (the same table :func:`build_heads` would give)."""
+        res, head = nation.residents, nation.households.head
+        return cls(nation.households, nation.municipalities, res.age[head], res.sex[head], res.literacy[head],
+                   res.has_card[head], res.has_account[head], nation.scale, nation.card_date)  # fmt: skip
+
+
 def tally(keys: np.ndarray, minlength: int, weights: np.ndarray | None = None, chunk: int = 1 << 22) -> np.ndarray:
     """``np.bincount`` over 126 million rows without its full-size int64/float64 copies.
 
@@ -145,6 +174,33 @@ def _check_args(scale: float, rng: np.random.Generator, snapshot: str, card_date
         raise InputError(f"card_date {card_date!r} is not a date")
 
 
+def _prepare(
+    scale: float,
+    rng: np.random.Generator,
+    snapshot: str,
+    card_date: dt.date | None,
+    account_share: float | None,
+    literacy_concentration: float,
+) -> tuple:
+    """Check the arguments and derive what both builders need from the release."""
+    _check_args(scale, rng, snapshot, card_date)
+    if account_share is not None and not (0 <= account_share <= 1):
+        raise InputError(f"account_share {account_share!r} is not in [0, 1]")
+    if not (literacy_concentration > 0 and math.isfinite(literacy_concentration)):
+        raise InputError(f"literacy_concentration {literacy_concentration!r} is not a positive number")
+    snap = load_snapshot(snapshot)
+    card_date = card_date or snap.date
+    munis = build_municipalities(snap)
+    model = household_model(snapshot)
+    targets = holding_targets(snap, card_date)
+    if account_share is None:
+        account_share = account_share_of_holders(card_date)
+    band_share = snap.band_population / snap.band_population.sum()
+    holding = threshold(fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1))
+    lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
+    return snap, card_date, munis, model, targets, account_share, holding, lit_q
+
+
 def build_nation(
     scale: float,
     rng: np.random.Generator,
@@ -162,21 +218,8 @@ def build_nation(
     registered account (default: from FIGURES.md at ``card_date``); ``progress`` is called with the
     fraction of the work done at each step (they add up to 1).
     """
-    _check_args(scale, rng, snapshot, card_date)
-    if account_share is not None and not (0 <= account_share <= 1):
-        raise InputError(f"account_share {account_share!r} is not in [0, 1]")
-    if not (literacy_concentration > 0 and math.isfinite(literacy_concentration)):
-        raise InputError(f"literacy_concentration {literacy_concentration!r} is not a positive number")
-    snap = load_snapshot(snapshot)
-    card_date = card_date or snap.date
-    munis = build_municipalities(snap)
-    model = household_model(snapshot)
-    targets = holding_targets(snap, card_date)
-    if account_share is None:
-        account_share = account_share_of_holders(card_date)
-    band_share = snap.band_population / snap.band_population.sum()
-    holding = threshold(fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1))
-    lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
+    setup = _prepare(scale, rng, snapshot, card_date, account_share, literacy_concentration)
+    snap, card_date, munis, model, targets, account_share, holding, lit_q = setup
     advance = progress or (lambda fraction: None)
 
     with retained_heap():
@@ -195,7 +238,26 @@ def build_nation(
     return Nation(res, households, munis, float(scale), snap, card_date, targets, float(account_share), tuple(notes))
 
 
-def _generate(
+def build_heads(
+    scale: float,
+    rng: np.random.Generator,
+    snapshot: str = "20200401",
+    card_date: dt.date | None = None,
+    progress: Callable[[float], None] | None = None,
+    *,
+    account_share: float | None = None,
+    literacy_concentration: float = 4.0,
+) -> Heads:
+    """The households and heads :func:`build_nation` would build with the same arguments and
+    generator, without keeping the other members (same draws, same values, byte for byte)."""
+    setup = _prepare(scale, rng, snapshot, card_date, account_share, literacy_concentration)
+    snap, card_date, munis, model, targets, account_share, holding, lit_q = setup
+    advance = progress or (lambda fraction: None)
+    with retained_heap():
+        return _generate_heads(munis, model, scale, rng, holding, lit_q, account_share, card_date, advance)
+
+
+def _generate_heads(
     munis: Municipalities,
     model: HouseholdModel,
     scale: float,
@@ -203,10 +265,47 @@ def _generate(
     holding: np.ndarray,
     lit_q: np.ndarray,
     account_share: float,
+    card_date: dt.date,
     advance: Callable[[float], None],
-) -> tuple[Residents, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Households per municipality, their categories and sizes, then members chunk by chunk."""
-    # households: how many per municipality, then type and size
+) -> Heads:
+    hh_mun, cat, hh_size, offsets = _households(munis, model, scale, rng)
+    n_hh = len(hh_mun)
+    advance(0.05)
+    age = np.empty(n_hh, np.uint8)
+    sex = np.empty(n_hh, np.uint8)
+    literacy = np.empty(n_hh, np.float32)
+    has_card = np.empty(n_hh, bool)
+    has_account = np.empty(n_hh, bool)
+    band2 = _band2()
+    acct = threshold(account_share)
+    for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
+        h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
+        p0, n = int(offsets[h0]), int(offsets[h1] - offsets[h0])
+        heads = offsets[h0:h1] - np.int32(p0)  # the heads' rows within the chunk's members
+        c = cat[h0:h1]
+        # the draws of _fill_chunk, in its order; the members' own are made and dropped
+        cell = model.head_table.draw(model.head_role_of_cat[c], random_bits(rng, h1 - h0))
+        random_bits(rng, n)  # the dependants' ages and sexes
+        level = (random_bits(rng, n)[heads] >> np.uint32(32 - LITERACY_BITS)).astype(np.int32)
+        level += cell.astype(np.int32) << LITERACY_BITS
+        a, x = (cell >> 1).astype(np.uint8), (cell & 1).astype(np.uint8)
+        out = slice(h0, h1)
+        age[out], sex[out] = a, x
+        literacy[out] = lit_q[level]
+        cell_idx = hh_mun[out].astype(np.int32) * (2 * N_BANDS) + band2[a, x]
+        card = random_bits(rng, n)[heads] < holding[cell_idx]
+        has_card[out] = card
+        has_account[out] = card & (random_bits(rng, n)[heads] < acct)
+        advance(0.95 * (h1 - h0) / n_hh)
+    households = Households(municipality=hh_mun, size=hh_size, head=offsets[:-1], type=model.cat_type[cat])
+    return Heads(households, munis, age, sex, literacy, has_card, has_account, float(scale), card_date)
+
+
+def _households(
+    munis: Municipalities, model: HouseholdModel, scale: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """How many households per municipality, their categories and sizes, and where each household's
+    members start: ``(hh_mun, cat, hh_size, offsets)``."""
     full = np.rint(munis.population / CENSUS_PERSONS_PER_HOUSEHOLD).astype(np.int64)
     kept = full if scale == 1 else rng.binomial(full, scale)
     hh_mun = np.repeat(np.arange(len(munis), dtype=np.int16), kept)
@@ -221,6 +320,22 @@ def _generate(
         raise InputError(f"{n:,} residents do not fit int32 row numbers")
     offsets = np.zeros(n_hh + 1, dtype=np.int32)
     np.cumsum(hh_size, out=offsets[1:])
+    return hh_mun, cat, hh_size, offsets
+
+
+def _generate(
+    munis: Municipalities,
+    model: HouseholdModel,
+    scale: float,
+    rng: np.random.Generator,
+    holding: np.ndarray,
+    lit_q: np.ndarray,
+    account_share: float,
+    advance: Callable[[float], None],
+) -> tuple[Residents, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Households per municipality, their categories and sizes, then members chunk by chunk."""
+    hh_mun, cat, hh_size, offsets = _households(munis, model, scale, rng)
+    n_hh, n = len(hh_mun), int(offsets[-1])
     advance(0.05)
 
     res = Residents(
@@ -233,12 +348,17 @@ def _generate(
         has_card=np.empty(n, bool),
         has_account=np.empty(n, bool),
     )
-    band2 = (band_of_age().astype(np.int32) * 2)[:, None] + np.arange(2, dtype=np.int32)[None, :]  # (age, sex)
+    band2 = _band2()
     for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
         h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
         _fill_chunk(res, model, h0, h1, cat, hh_mun, hh_size, offsets, holding, band2, lit_q, account_share, rng)
         advance(0.95 * (h1 - h0) / n_hh)
     return res, hh_mun, hh_size, offsets, cat
+
+
+def _band2() -> np.ndarray:
+    """``band2[age, sex]``: the (age band, sex) cell of the holding table."""
+    return (band_of_age().astype(np.int32) * 2)[:, None] + np.arange(2, dtype=np.int32)[None, :]
 
 
 def _fill_chunk(
@@ -289,4 +409,4 @@ def _fill_chunk(
     res.has_card[out] = card
     res.has_account[out] = card & (random_bits(rng, n) < threshold(account_share))
 
-__all__ = ["HOUSEHOLD_TYPES", "Households", "Nation", "Residents", "build_nation", "tally"]
+__all__ = ["HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "Residents", "build_heads", "build_nation", "tally"]
