@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_MMAP_MAX = -4
+DEFAULT_MMAP_MAX = 65536  # glibc's default number of mmapped blocks
 DEFAULT_THRESHOLD = 128 * 1024
 
 
@@ -36,17 +38,27 @@ def _libc() -> ctypes.CDLL | None:
 
 
 @contextlib.contextmanager
-def retained_heap(mmap_threshold: int = 32 * 2**20, trim_threshold: int = 512 * 2**20) -> Iterator[bool]:
-    """Within the block, freed blocks below ``mmap_threshold`` stay on the heap; yields whether it applied."""
+def retained_heap(
+    mmap_threshold: int = 32 * 2**20, trim_threshold: int = 512 * 2**20, *, all_on_heap: bool = False
+) -> Iterator[bool]:
+    """Within the block, freed blocks below ``mmap_threshold`` stay on the heap; yields whether it applied.
+
+    ``all_on_heap`` puts every block on the heap, however large (``M_MMAP_MAX`` 0): for a run that
+    frees and re-allocates arrays of hundreds of MB option after option, so that the pages it has
+    touched once are reused rather than handed back and faulted in again."""
     libc = _libc()
     if libc is None:
         yield False
         return
     libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
     libc.mallopt(M_TRIM_THRESHOLD, trim_threshold)
+    if all_on_heap:
+        libc.mallopt(M_MMAP_MAX, 0)
     try:
         yield True
     finally:
         libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_THRESHOLD)
         libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)
+        if all_on_heap:
+            libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
         libc.malloc_trim(0)

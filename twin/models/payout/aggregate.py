@@ -33,6 +33,7 @@ from twin.models.payout.municipalities import (
     working_days,
 )
 from twin.models.payout.params import MUNICIPALITY_TYPES, Params
+from twin.population.nation import tally
 from twin.sim.fluid import CohortQueue
 
 # job classes in the town-hall in-tray
@@ -103,9 +104,9 @@ def _grid(mun_idx: np.ndarray, day: np.ndarray, weights: np.ndarray | None, m: i
     An event at day 12.3 counts 0.7 on day 12 and 0.3 on day 13 (linear share, never earlier than
     the event), so the grid, and everything computed from it, moves smoothly with the parameters
     that move the events: this is what lets the calibration take finite-difference derivatives.
-    Events are counted in chunks, so 59 million households need no more than a few arrays of 4M."""
+    Events are counted in chunks, so 57 million households need no more than a few arrays of 2M."""
     out = np.zeros(m * (h + 1) + 1)
-    chunk = 1 << 22
+    chunk = 1 << 21
     for lo in range(0, len(day), chunk):
         dd = day[lo : lo + chunk]
         ok = np.isfinite(dd) & (dd < h)
@@ -127,7 +128,7 @@ def _grid_by_group(group: np.ndarray, n_groups: int, mun_idx: np.ndarray, day: n
     n = n_groups * cells
     counts = np.zeros(n + 1)
     persons = np.zeros(n + 1)
-    chunk = 1 << 22
+    chunk = 1 << 21
     for lo in range(0, len(day), chunk):
         sl = slice(lo, lo + chunk)
         dd = day[sl]
@@ -146,6 +147,18 @@ def _grid_by_group(group: np.ndarray, n_groups: int, mun_idx: np.ndarray, day: n
         persons[1:] += spill
     shape = (n_groups, m, h + 1)
     return counts[:-1].reshape(shape)[:, :, :h], persons[:-1].reshape(shape)[:, :, :h]
+
+
+def _entitled(hh: Households, m: int, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Entitled households and persons per municipality (float64 counts, exact), counted once per
+    set of households and kept in ``cache`` for the next option."""
+    hit = (cache or {}).get("entitled")
+    if hit is not None and hit[0] is hh:
+        return hit[1]
+    value = (tally(hh.municipality, m), tally(hh.municipality, m, weights=hh.size))
+    if cache is not None:
+        cache["entitled"] = (hh, value)
+    return value
 
 
 def simulate(
@@ -171,8 +184,8 @@ def simulate(
     if weekday0 is None:
         raise ValueError("simulate: weekday0 (weekday of day 0, 0 = Monday) is required")
     n_types = len(MUNICIPALITY_TYPES)
-    size = hh.size.astype(np.float64)
     hm = hh.municipality
+    ent_by_mun, ent_persons_by_mun = _entitled(hh, m, cache)
 
     # ---- arrivals at the town halls, by class: [municipality, day, class]
     arrivals = np.zeros((m, h, 5))
@@ -291,8 +304,8 @@ def simulate(
     by_type_persons = np.zeros((n_types, h))
     np.add.at(by_type_hh, t, paid_hh)
     np.add.at(by_type_persons, t, paid_persons)
-    ent_hh = np.bincount(t[hm], minlength=n_types).astype(np.float64)
-    ent_persons = np.bincount(t[hm], weights=size, minlength=n_types)
+    ent_hh = np.bincount(t, weights=ent_by_mun, minlength=n_types)
+    ent_persons = np.bincount(t, weights=ent_persons_by_mun, minlength=n_types)
     arrivals_by_class = arrivals.sum(axis=0).T
     first_cash = first_payment_day(halls, nxt, cal.add_business_days, dis.bank_lag_business_days)
     return AggregateResult(
@@ -313,8 +326,8 @@ def simulate(
             "never_applied": float((plan.route == 0).sum()),
             "paid_households_by_municipality": paid_hh,
             "paid_persons_by_municipality": paid_persons,
-            "entitled_by_municipality": np.bincount(hm, minlength=m).astype(np.float64),
-            "entitled_persons_by_municipality": np.bincount(hm, weights=size, minlength=m),
+            "entitled_by_municipality": ent_by_mun,
+            "entitled_persons_by_municipality": ent_persons_by_mun,
             "first_payment_day": first_cash,
             "capacity_minutes": capacity_used,
         },

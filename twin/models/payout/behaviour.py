@@ -32,6 +32,8 @@ from twin.models.payout.municipalities import online_opening_days as _opening
 from twin.models.payout.params import Params
 
 NEVER, MAIL, ONLINE, PUSH = 0, 1, 2, 3
+#: households per slice where a rule is applied to all households' columns (bounds the temporaries)
+COLUMN_SLICE = 1 << 21
 ROUTES = ("never", "mail", "online", "push")
 
 
@@ -229,13 +231,26 @@ def delay_factor(head_age: np.ndarray, params: Params) -> np.ndarray:
 
 def paper_day(c: Households, d: Draws, s: Setting) -> np.ndarray:
     """The paper route: the town hall posts its forms in waves from its mail-out day; the household
-    replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline."""
-    b, it, halls, hm = s.params.behaviour, s.params.intake, s.halls, c.municipality
+    replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline.
+
+    Computed in slices of households (each value depends only on its own household), so 57 million
+    households need a few arrays of 4 million, not a dozen of 57 million."""
+    u_position, u_delay = d.uniform("mail_out_position"), d.uniform("mail_delay")
+    out = np.empty(len(c), dtype=np.float32)
+    for lo in range(0, len(c), COLUMN_SLICE):
+        sl = slice(lo, lo + COLUMN_SLICE)
+        out[sl] = _paper_day(c.municipality[sl], c.head_age[sl], c.size[sl], u_position[sl], u_delay[sl], s)
+    return out
+
+
+def _paper_day(hm: np.ndarray, head_age: np.ndarray, size: np.ndarray, u_position: np.ndarray,
+               u_delay: np.ndarray, s: Setting) -> np.ndarray:  # fmt: skip
+    b, it, halls = s.params.behaviour, s.params.intake, s.halls
     deadline = halls.deadline_day[hm].astype(np.float32)
-    received = halls.mail_out_day[hm] + d.uniform("mail_out_position") * halls.mailing_days[hm] + it.postal_days
-    median = np.float32(b.mail_reply_median_days) * delay_factor(c.head_age, s.params)
-    median = median * np.where(c.size == 1, np.float32(b.one_person_delay_factor), np.float32(1.0))
-    reply = reply_delay(d.uniform("mail_delay"), median, b.mail_reply_sigma, deadline - received)
+    received = halls.mail_out_day[hm] + u_position * halls.mailing_days[hm] + it.postal_days
+    median = np.float32(b.mail_reply_median_days) * delay_factor(head_age, s.params)
+    median = median * np.where(size == 1, np.float32(b.one_person_delay_factor), np.float32(1.0))
+    reply = reply_delay(u_delay, median, b.mail_reply_sigma, deadline - received)
     return (received + reply + it.postal_days).astype(np.float32)
 
 
@@ -287,7 +302,6 @@ def decide(c: Households, d: Draws, s: Setting, memo: PlanMemo | None = None) ->
     def get(kind: str, key: object, compute: Callable[[], object]) -> Any:
         return memo.get(kind, key, compute) if memo is not None else compute()
 
-    deadline = halls.deadline_day[hm].astype(np.float32)
     if params.channels.mail:
         mail_key = (
             it.mail_out, it.city_mail_out_day, it.postal_days, it.mailing_households_per_day, it.deadline_months,
@@ -306,7 +320,7 @@ def decide(c: Households, d: Draws, s: Setting, memo: PlanMemo | None = None) ->
     )
     online_day = halls.online_open_day[hm[cap]].astype(np.float32) + delay
     ok = np.isfinite(online_day) & (~halls.suspended[hm[cap]] | (online_day < s.suspension_day))
-    ok &= (online_day <= mail_day[cap]) & (online_day <= deadline[cap])
+    ok &= (online_day <= mail_day[cap]) & (online_day <= halls.deadline_day[hm[cap]].astype(np.float32))
     online_rows = cap[ok]
 
     route = np.full(n, MAIL, np.int8)

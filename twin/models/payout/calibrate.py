@@ -149,9 +149,9 @@ def fit(problem: PayoutProblem, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 def problem_for(s: Any, scale: float | None = None) -> tuple[PayoutProblem, np.ndarray, np.ndarray, np.ndarray]:
     """The calibration problem of a payout scenario (nation built once) and its start and bounds."""
-    from twin.models.payout import get_path, households_from_nation, read_fitted, with_values
+    from twin.models.payout import get_path, households_from_heads, read_fitted, with_values
     from twin.models.payout.targets import training
-    from twin.population import build_nation
+    from twin.population import build_heads
 
     spec = s.spec
     base = s.options[0].params
@@ -170,10 +170,10 @@ def problem_for(s: Any, scale: float | None = None) -> tuple[PayoutProblem, np.n
     scale = scale or cal.scale
     ctx_seed = s.seed
     rng = np.random.default_rng(np.random.SeedSequence(ctx_seed, spawn_key=(stream_key("population"), 0)))
-    nation = build_nation(scale=scale, rng=rng, snapshot=spec.population.statistics,
-                          card_date=spec.population.card_date or base.reference_date)  # fmt: skip
-    hh, mun = households_from_nation(nation)
-    del nation
+    heads = build_heads(scale=scale, rng=rng, snapshot=spec.population.statistics,
+                        card_date=spec.population.card_date or base.reference_date)  # fmt: skip
+    hh, mun = households_from_heads(heads)
+    del heads
     day0 = spec.calendar.start
     # the final figures (2021-03-31) are set by who never applies (every application is paid in the
     # end), not by the fitted parameters: they are checked in the report, not fitted, so each
