@@ -38,10 +38,8 @@ def _refused(tmp_path: Path, *args: str) -> str:
         (("serve", "linkage", "--bogus"),
          "error: twin serve: no such option '--bogus'; the options are: --help, --host, --log-level, --port, "
          "--set, --store, --workers"),
-        (("serve", "portal", "--port", "99999"),
-         "error: twin serve: --port '99999': input should be less than or equal to 65535"),
-        (("serve", "portal", "--workers=0"),
-         "error: twin serve: --workers '0': input should be greater than or equal to 1"),
+        (("serve", "portal", "--port", "99999"), "error: twin serve: --port '99999': "),  # then typer's reason
+        (("serve", "portal", "--workers=0"), "error: twin serve: --workers '0': "),
         (("serve", "portal", "--port"), "error: twin serve: option '--port' requires an argument"),
         (("run", "--scale", "abc", str(ROOT / "scenarios/payout_2020.yaml")), "error: --scale: 'abc' is not a number"),
         (("run",), "error: twin run: missing argument SCENARIO (scenario file (YAML), e.g. scenarios/nation.yaml)"),
@@ -52,6 +50,11 @@ def _refused(tmp_path: Path, *args: str) -> str:
 )  # fmt: skip
 def test_a_usage_error_is_one_line_naming_what_was_wrong(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
     assert _refused(tmp_path, *args).startswith(line)
+
+
+def test_an_out_of_range_value_says_what_is_allowed(tmp_path: Path) -> None:
+    assert "65535" in _refused(tmp_path, "serve", "portal", "--port", "99999")
+    assert "integer" in _refused(tmp_path, "serve", "portal", "--port", "abc")
 
 
 def test_an_unknown_command_names_the_commands_there_are(tmp_path: Path) -> None:
