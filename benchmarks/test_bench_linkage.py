@@ -6,6 +6,10 @@ intermediate server and its copy, the exchange record filed under the person's p
 answer with the copy's age. No taps (the tests check every message; this measures the service).
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_linkage.py --benchmark-only -s``.
+
+Measured 2026-12-04 22:07 UTC on the shared 2-core build machine (load average 3.45 / 4.25 / 3.36 before
+the run; ``nice -n 10 .venv/bin/python -m pytest benchmarks/test_bench_linkage.py --benchmark-only -s``):
+94,558 queries/s wall (best of 3 rounds of 20,000), 93,184 per CPU-second: the target is met.
 """
 
 from __future__ import annotations

@@ -30,13 +30,16 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    from twin.services.linkage import ExchangeRecord
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,31 @@ class StrictModel(BaseModel):
     """Base of request/response messages: unknown fields refused, immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExchangeOut(StrictModel):
+    """情報提供等記録: one exchange about a person: who asked which body for what item, under which procedure,
+    when, and whether a copy was found (Myna Portal's やりとり履歴)."""
+
+    # built from twin.services.linkage.ExchangeRecord by `of`, here once for the portal hub and the linkage API
+
+    id: int
+    at: dt.datetime
+    requester: str = Field(description="body id of the body that asked, e.g. muni:131016, portal")
+    provider: str = Field(description="body id of the body that answered, e.g. jps, digital")
+    procedure: str
+    item: str
+    found: bool
+
+    @classmethod
+    def of(cls, record: ExchangeRecord) -> Self:
+        return cls(**{name: getattr(record, name) for name in cls.model_fields})
+
+
+class ExchangeRecordOut(ExchangeOut):
+    """情報提供等記録 with the date of the data in the copy that answered (the linkage API's record)."""
+
+    copy_as_of: dt.date | None
 
 
 class ErrorItem(BaseModel):
@@ -246,5 +274,5 @@ def strict_app(title: str, version: str, description: str = "", max_body_bytes: 
     return install(FastAPI(title=title, version=version, description=description), max_body_bytes)
 
 
-__all__ = ["MASK", "ErrorBody", "StrictModel", "document_error_bodies", "error_response", "install", "mask_numbers",
-           "strict_app"]
+__all__ = ["MASK", "ErrorBody", "ExchangeOut", "ExchangeRecordOut", "StrictModel", "document_error_bodies",
+           "error_response", "install", "mask_numbers", "strict_app"]

@@ -50,7 +50,7 @@ from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, ValidationError
 
-from real_backends.app import ErrorBody, StrictModel, jsonable, mask_numbers, strict_app
+from real_backends.app import ErrorBody, ExchangeRecordOut, StrictModel, jsonable, mask_numbers, strict_app
 from real_backends.payout_api import Whole
 from twin.services.linkage import (
     AgencyCode,
@@ -192,17 +192,6 @@ class CodeIn(StrictModel):
 class CodeOut(StrictModel):
     body: str
     code: str = Field(description="the body's agency code for the person (32 hex digits)")
-
-
-class RecordOut(StrictModel):
-    id: int
-    at: dt.datetime
-    requester: str
-    provider: str
-    procedure: str
-    item: str
-    found: bool
-    copy_as_of: dt.date | None
 
 
 class RefusalOut(StrictModel):
@@ -423,17 +412,17 @@ def create_app(store: Store, world: LinkageWorld | None = None, network: Informa
                                  "detail": [{"loc": ["body", "body"], "msg": "not a body id"}]}, 404)  # fmt: skip
         return CodeOut(body=c.body, code=net.issuer.issue(c.body, c.resident_code).hex)
 
-    @app.get("/linkage/records/{portal_code}", response_model=list[RecordOut], responses=RECORD_ERRORS,
+    @app.get("/linkage/records/{portal_code}", response_model=list[ExchangeRecordOut], responses=RECORD_ERRORS,
              tags=["records"])  # fmt: skip
     def records(
         portal_code: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="the person's code at body 'portal'")],
-    ) -> list[RecordOut] | JSONResponse:
+    ) -> list[ExchangeRecordOut] | JSONResponse:
         """情報提供等記録: every exchange about the person, oldest first (what Myna Portal shows)."""
         try:
             net.issuer.resident_code(PORTAL, AgencyCode(portal_code))
         except CodeError:
             return JSONResponse({"error": "portal_code: not a code the issuer gave the portal", "detail": []}, 404)
-        return [RecordOut(**dataclasses.asdict(r)) for r in net.records_of(AgencyCode(portal_code))]
+        return [ExchangeRecordOut.of(r) for r in net.records_of(AgencyCode(portal_code))]
 
     @app.get("/linkage/refusals", response_model=list[RefusalOut], responses={422: {"model": ErrorBody}},
              tags=["records"])  # fmt: skip

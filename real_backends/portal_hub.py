@@ -38,7 +38,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from real_backends import portal_api
-from real_backends.app import jsonable, mask_numbers
+from real_backends.app import ExchangeOut, jsonable, mask_numbers
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
@@ -177,16 +177,6 @@ class OwnItemOut(BaseModel):
     refused: str | None = Field(default=None, description="why the network refused this item, if it did")
 
 
-class ExchangeOut(BaseModel):
-    id: int
-    at: dt.datetime
-    requester: str
-    provider: str
-    procedure: str
-    item: str
-    found: bool
-
-
 class NoticeOut(BaseModel):
     id: int
     sender: str
@@ -298,8 +288,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
     @r.get("/exchanges", response_model=list[ExchangeOut])
     async def exchanges(me: str = me_dep) -> list[ExchangeOut]:
         """やりとり履歴: every exchange about you (who asked whom, what, for which procedure, when)."""
-        return [ExchangeOut(id=e.id, at=e.at, requester=e.requester, provider=e.provider, procedure=e.procedure,
-                            item=e.item, found=e.found) for e in portal.exchange_records(me)]  # fmt: skip
+        return [ExchangeOut.of(e) for e in portal.exchange_records(me)]
 
     @r.get("/notices", response_model=list[NoticeOut])
     async def notices(me: str = me_dep) -> list[NoticeOut]:

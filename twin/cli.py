@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,9 +15,116 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 import twin
-from twin.errors import InputError, TwinError
+from twin.errors import InputError, TwinError, describe_value
+
+err = Console(stderr=True)
+out = Console()
+
+try:  # newer typers carry their own copy of click (typer._click); older ones use click itself
+    from typer._click import exceptions as click_errors
+    from typer._click.core import Context as ClickContext
+except ImportError:  # pragma: no cover
+    from click import Context as ClickContext
+    from click import exceptions as click_errors
+
+_MY_NUMBER_LIKE = re.compile(r"(?<![0-9])[0-9]{12,}(?![0-9])")
+
+
+def _command_path(ctx: ClickContext | None, root: object, args: list[str]) -> str:
+    """``twin serve``, ``twin card serve``: the words of the command that refused, named as users type it
+    (from the error's context, or, when click gave none, from the command line as far as it names commands)."""
+    names = []
+    if ctx is not None:
+        while ctx.parent is not None:
+            names.append(ctx.info_name or "")
+            ctx = ctx.parent
+        return " ".join(["twin", *reversed(names)])
+    command = root
+    for a in args:
+        if (command := getattr(command, "commands", {}).get(a)) is None:
+            break
+        names.append(a)
+    return " ".join(["twin", *names])
+
+
+def _given_value(args: list[str], opts: list[str]) -> str | None:
+    """The value last given to one of ``opts`` (``--port 99999`` or ``--port=99999``) in ``args``."""
+    found = None
+    for i, a in enumerate(args):
+        for o in opts:
+            if a == o and i + 1 < len(args):
+                found = args[i + 1]
+            elif a.startswith(o + "="):
+                found = a[len(o) + 1 :]
+    return found
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split()).rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def usage_line(e: Exception, root: object, args: list[str]) -> str:
+    """A usage error of click's (unknown option or command, missing or invalid value) as one line in the
+    twin's form: ``error: twin serve: --port '99999': input should be less than or equal to 65535``."""
+    ctx: ClickContext | None = getattr(e, "ctx", None)
+    param = getattr(e, "param", None)
+    if isinstance(e, click_errors.NoSuchOption):
+        known = sorted({o for p in ctx.command.get_params(ctx) for o in (*p.opts, *p.secondary_opts)
+                        if o.startswith("-")}) if ctx is not None else []  # fmt: skip
+        what = f"no such option {describe_value(e.option_name)}"
+        message = f"{what}; the options are: {', '.join(known)}" if known else what
+    elif isinstance(e, click_errors.MissingParameter) and param is not None:
+        kind = "argument" if param.param_type_name == "argument" else "option"
+        name = param.opts[-1] if kind == "option" else (param.name or "").upper()
+        meaning = getattr(param, "help", None)
+        message = f"missing {kind} {name}" + (f" ({_sentence(meaning)})" if meaning else "")
+    elif isinstance(e, click_errors.BadParameter) and param is not None:
+        hint = "/".join(param.opts) if param.param_type_name == "option" else (param.name or "").upper()
+        value = _given_value(args, [*param.opts, *param.secondary_opts]) if param.param_type_name == "option" else None
+        shown = hint if value is None else f"{hint} {describe_value(value)}"
+        message = f"{shown}: {_sentence(e.message)}"
+    else:
+        message = _sentence(e.format_message())
+        unknown = re.fullmatch(r"no such command '(.*)'(?:\. (Did you mean .*))?", message)
+        if unknown and ctx is not None and hasattr(ctx.command, "list_commands"):
+            commands = ctx.command.list_commands(ctx)
+            name, guess = describe_value(unknown.group(1)), unknown.group(2)
+            message = (f"no such command {name}" + (f" ({guess[0].lower()}{guess[1:]})" if guess else "")
+                       + f"; choose one of: {', '.join(commands)}" if commands
+                       else f"unexpected extra argument {name}")  # fmt: skip
+    return _MY_NUMBER_LIKE.sub("************", f"error: {_command_path(ctx, root, args)}: {message}")
+
+
+class TwinGroup(TyperGroup):
+    """The ``twin`` group: click's usage errors (raised while the command line is parsed, at any level of
+    sub-commands) come out as one line and exit code 2, as every other bad input does, instead of click's
+    usage box. ``--help``, and a group given no arguments (which shows its help), are left as they were."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: ClickContext | None = None,
+                     **extra: object) -> ClickContext:  # fmt: skip
+        if parent is None:
+            self.given = list(args)  # the command line, to quote the value a usage error refers to
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click_errors.UsageError as e:
+            raise self._refuse(e) from None
+
+    def invoke(self, ctx: ClickContext) -> object:
+        try:
+            return super().invoke(ctx)
+        except click_errors.UsageError as e:
+            raise self._refuse(e) from None
+
+    def _refuse(self, e: click_errors.UsageError) -> Exception:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            return e  # typer shows the help, exit 2, as before
+        print(usage_line(e, self, getattr(self, "given", [])), file=sys.stderr)
+        return typer.Exit(2)
+
 
 app = typer.Typer(
     name="twin",
@@ -24,9 +132,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=TwinGroup,
 )
-err = Console(stderr=True)
-out = Console()
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
