@@ -22,7 +22,6 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,9 +41,6 @@ from twin.population.statistics import (
     holding_targets,
     load_snapshot,
 )
-
-if TYPE_CHECKING:
-    import mesa
 
 #: households generated per vectorised step (bounds the temporary memory; fixed, so results do not
 #: depend on the machine)
@@ -113,12 +109,6 @@ class Nation:
             f"{len(self.municipalities):,} municipalities, scale={self.scale:g}, snapshot={self.snapshot.name}, "
             f"card_date={self.card_date.isoformat()})"
         )
-
-    def sample_agents(self, n: int, rng: np.random.Generator, model: mesa.Model | None = None) -> mesa.agent.AgentSet:
-        """A Mesa AgentSet of ``n`` residents drawn without replacement (see twin.population.agents)."""
-        from twin.population.agents import sample_agents
-
-        return sample_agents(self, n, rng, model)
 
 
 @dataclass(frozen=True)
@@ -223,9 +213,7 @@ def build_nation(
     advance = progress or (lambda fraction: None)
 
     with retained_heap():
-        res, hh_mun, hh_size, offsets, cat = _generate(
-            munis, model, scale, rng, holding, lit_q, account_share, advance
-        )
+        res, hh_mun, hh_size, offsets, cat = _generate(munis, model, scale, rng, holding, lit_q, account_share, advance)
     households = Households(
         municipality=hh_mun,
         size=hh_size,
@@ -408,5 +396,6 @@ def _fill_chunk(
     card = random_bits(rng, n) < holding[cell_idx]
     res.has_card[out] = card
     res.has_account[out] = card & (random_bits(rng, n) < threshold(account_share))
+
 
 __all__ = ["HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "Residents", "build_heads", "build_nation", "tally"]

@@ -1,49 +1,13 @@
-"""The agent-tier view over the nation's rows, and the `nation` scenario end to end."""
+"""The `nation` scenario end to end."""
 
 from __future__ import annotations
 
 import json
 
-import mesa
-import numpy as np
 import pytest
 
 import twin
 from twin.errors import InputError
-from twin.population import build_nation
-from twin.population.agents import ResidentAgent
-
-
-@pytest.fixture(scope="module")
-def nation():
-    return build_nation(0.002, np.random.default_rng(2))
-
-
-def test_sampled_agents_are_a_mesa_agentset_reading_their_rows(nation):
-    agents = nation.sample_agents(500, np.random.default_rng(0))
-    assert isinstance(agents, mesa.agent.AgentSet) and len(agents) == 500
-    rows = np.array([a.row for a in agents])
-    assert len(np.unique(rows)) == 500
-    for a in list(agents)[:50]:
-        assert isinstance(a, ResidentAgent)
-        assert a.age == nation.residents.age[a.row]
-        assert a.has_card == bool(nation.residents.has_card[a.row])
-        assert a.municipality_code == nation.municipalities.code[nation.residents.municipality[a.row]]
-    holders = agents.select(lambda a: a.has_card)
-    assert len(holders) == int(nation.residents.has_card[rows].sum())
-    by_sex = agents.groupby("sex").count()
-    assert sum(by_sex.values()) == 500
-
-
-def test_the_same_rng_samples_the_same_residents(nation):
-    a = [x.row for x in nation.sample_agents(50, np.random.default_rng(9))]
-    b = [x.row for x in nation.sample_agents(50, np.random.default_rng(9))]
-    assert a == b
-
-
-def test_asking_for_more_agents_than_residents_is_refused(nation):
-    with pytest.raises(InputError, match=r"n .* is not a number of residents in \[0, "):
-        nation.sample_agents(len(nation) + 1, np.random.default_rng(0))
 
 
 @pytest.mark.slow
