@@ -136,6 +136,8 @@ ROUTES: Final[dict[str, Requirement]] = {
     "eligibility.check_by_number": Requirement(Ial.IAL1, Aal.AAL1, "the paper route: eligibility only"),
     "payout.online_application": Requirement(Ial.IAL3, Aal.AAL2, "money is paid to the applicant's account"),
     "jpki.smartphone_issuance": Requirement(Ial.IAL3, Aal.AAL3, "a new credential is derived: the card itself"),
+    "private.login": Requirement(Ial.IAL2, Aal.AAL2, "a private service (bank, broker) relies on JPKI "
+                                 "through a platform operator, e.g. to open an account (犯収法 online KYC)"),
 }
 
 

@@ -236,6 +236,15 @@ class Jpki:
         """A name, address, birth date or sex changed: the signature certificates lapse automatically."""
         return self.revoke_person(person_ref, RevocationReason.BASIC_INFO_CHANGED, now, kinds=(CaKind.SIGN,))
 
+    def same_holder(self, serial_a: int, serial_b: int) -> bool:
+        """Whether two user-authentication certificates are the same holder's (the old-new serial
+        correspondence J-LIS gives platform operators, 新旧シリアル番号の紐付け): a yes or no that
+        names nobody. False when either is unknown or has no holder on record."""
+        a, b = self.store.get(serial_a), self.store.get(serial_b)
+        if a is None or b is None or a.person_ref is None or a.ca is not b.ca:
+            return False
+        return a.person_ref == b.person_ref
+
     def certificates_of(self, person_ref: str) -> list[IssuedCertificate]:
         return self.store.of_person(person_ref)
 
