@@ -317,5 +317,5 @@ ASSUMED_RANGES = {
     "demand.linkage_queries_per_business_day": "300,000-5,000,000 a business day: no national count of "
     "information-linkage queries is in the project's figures",
     "demand.linkage_batch_share": "0-0.6: bulk inquiries (一括照会) against queries made at the office",
-    "demand.linkage_batch_hours": "an evening window after office hours; assumed 19-23 JST",
+    "demand.linkage_batch_hours": "evening windows from 17 to 24 JST, after the offices close",
 }
