@@ -17,9 +17,10 @@ from twin.models.capacity import report
 from twin.models.capacity.aggregate import simulate
 from twin.models.capacity.demand import build_demand
 from twin.models.capacity.params import LINKAGE_QUERY_SECONDS_HTTP, POOLS, Params
-from twin.models.capacity.report_requests import headline
+from twin.models.capacity.report_requests import headline, sections
 from twin.models.capacity.requests import DayResult, build_day, play
 from twin.models.failover.demand import CARD_BUSINESS_DAY
+from twin.report import Table
 
 MONDAY = dt.date(2024, 7, 8)  # a week with no holiday; Monday 2024-07-15 is Marine Day
 SMALL = {"hospital": 80, "clinic": 900, "dental": 700, "pharmacy": 600}
@@ -124,3 +125,14 @@ def test_at_request_level_more_linkage_queries_raise_the_linkage_pools_latency()
     (p_low, n_low), (p_high, n_high) = lat
     assert n_high == pytest.approx(10 * n_low, rel=0.05)
     assert p_high > 1.5 * p_low  # M/M/1 p99 at utilisation 0.06 and 0.6: about 2.3 times
+
+
+def test_the_request_level_report_shows_the_linkage_pool_beside_the_others() -> None:
+    p = _small(40_000, 1)
+    day = build_day(p, MONDAY, np.random.default_rng(5), agents=False, seed=5)
+    res = play(p, day, np.random.default_rng(6))
+    (sec,) = sections({"base": DayResult(day, res, {}, {})})
+    table = next(b for b in sec.blocks if isinstance(b, Table) and b.title.startswith("Per pool"))
+    rows = {r[1]: r for r in table.rows}
+    assert set(rows) == {"eligibility", "ocsp", "portal", "linkage"}
+    assert rows["linkage"][2] == len(day.sends["linkage"])  # first attempts: every query sent

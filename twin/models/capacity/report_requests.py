@@ -180,8 +180,9 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
         "Per pool: requests and latency over the window",
         ["option", "pool", "first attempts", "goodput", "timeouts", "p99 ms", "worst-minute p99 ms", "max queue"],
         pool_rows,
-        note="linkage: the bodies' queries through the information-provision network (assumed volume and hours, "
-        "service time the linkage server's measured CPU per query); the other pools as in the table above.",
+        note="Latency from send to answer, including the network hop both ways (for portal, private verifiers and "
+        "linkage the mean of the regions' hops). linkage: the bodies' queries through the information-provision "
+        "network (assumed volume and hours, service time the linkage server's measured CPU per query).",
         formats={"first attempts": "{:,.0f}", "goodput": "{:,.0f}", "timeouts": "{:,.0f}", "p99 ms": "{:.3g}",
                  "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}"},
     )
