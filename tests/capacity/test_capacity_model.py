@@ -80,7 +80,7 @@ def test_a_run_writes_the_peak_and_knees_and_repeats_byte_for_byte(tmp_path):
     s = first.summary
     assert s["options"]["ocsp"]["peak_checks_per_second"] > 100
     assert s["options"]["crl"]["revocation_visible_after_hours"] == 1.0
-    assert set(s["options"]["ocsp"]["pools"]) == {"eligibility", "ocsp", "portal", "ca"}
+    assert set(s["options"]["ocsp"]["pools"]) == {"eligibility", "ocsp", "portal", "ca", "linkage"}
     assert s["agent"]["counts"] == second.summary["agent"]["counts"]
 
 

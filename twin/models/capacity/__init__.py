@@ -3,7 +3,9 @@
 Every reception of 229,717 hospitals, clinics, dentists and pharmacies checks each patient's
 insurance online (オンライン資格確認): 204,975,295 checks in July 2024, 11.13 % by My Number card,
 and the card share keeps rising. Each card check, each Myna Portal login and each private-sector
-authentication asks the JPKI revocation service whether the certificate still stands. This
+authentication asks the JPKI revocation service whether the certificate still stands; behind the
+counters, the bodies query each other through the information-provision network (linkage, an
+assumed volume in office hours and evening batches, on its own pool). This
 scenario builds the hourly national demand (Monday mornings, seasons, facility types, e-Tax,
 campaigns, the 5-year renewal wave), sends it to server pools whose service times were measured on
 the real service code, and reports utilisation, p50/p95/p99 latency, timeouts and the knee (the

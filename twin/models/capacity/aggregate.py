@@ -1,11 +1,13 @@
-"""The nation's week at the four server pools: who each request goes to and what it costs there.
+"""The nation's week at the five server pools: who each request goes to and what it costs there.
 
 Each card check at a reception is first a face match (or a PIN, or the staff's visual check, or a
 fall-back to the insured number when all fail); then the eligibility pool serves it, and, in the
 OCSP design, the OCSP pool answers its revocation question (unless a CDN has the answer). Portal
 logins hit the portal pool and the OCSP pool; private verifiers hit the OCSP pool; renewals hit the
-issuing CA. In the CRL design nobody asks OCSP: the CA signs every municipality's CRL partition
-as often as the relying parties refresh, and a revocation is visible only after the next refresh.
+issuing CA; linkage queries between bodies hit the linkage pool (the information-provision network's
+servers, measured as ``twin serve linkage``) and nothing else. In the CRL design nobody asks OCSP:
+the CA signs every municipality's CRL partition as often as the relying parties refresh, and a
+revocation is visible only after the next refresh.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarr
         "ocsp": (ocsp, np.full(demand.hours, s_ocsp + tls)),
         "portal": (demand.portal.copy(), np.full(demand.hours, s_portal + tls)),
         "ca": (demand.renewals.copy(), np.full(demand.hours, st.certificate_issue)),
+        "linkage": (demand.linkage.copy(), np.full(demand.hours, st.linkage_query + tls)),
     }
 
 

@@ -8,6 +8,10 @@ share grew by type from 2023. Away from the clinics, people log in to Myna Porta
 e-Tax season and in points campaigns), banks and other private verifiers check certificates
 through platform operators, and each year's card cohort comes back to the counter to renew its
 certificates before the 5th birthday after issuance (the 2019-11-11 failure was the first wave).
+Behind the counters, town halls, ministries, insurers and pension bodies ask each other for a
+person's data through the information-provision network (情報照会, issue 17): in office hours as
+applications are handled, and in evening batches of bulk inquiries (一括照会). Their volume is an
+assumption (no national count is in the project's figures): ``demand.linkage_*``.
 
 The hourly shapes are the failover model's (:func:`twin.models.failover.demand.hourly_demand`,
 calibrated to July 2024); this module splits them by facility type, scales them by reader adoption,
@@ -87,6 +91,7 @@ class HourlyDemand:
     portal: np.ndarray  # [H] Myna Portal logins
     private: np.ndarray  # [H] private-sector verifications through platform operators
     renewals: np.ndarray  # [H] certificate renewals at the counters (two certificates each)
+    linkage: np.ndarray  # [H] information-linkage queries between bodies (their intermediate servers)
 
     @property
     def hours(self) -> int:
@@ -110,7 +115,7 @@ class HourlyDemand:
     def scaled(self, factor: float) -> HourlyDemand:
         return HourlyDemand(
             self.start, self.by_type * factor, self.card_share, self.portal * factor, self.private * factor,
-            self.renewals * factor,
+            self.renewals * factor, self.linkage * factor,
         )
 
 
@@ -119,6 +124,26 @@ def _window_factor(days: list[dt.date], windows: Sequence[tuple[dt.date, dt.date
     for a, b, k in windows:
         f *= np.array([k if a <= d <= b else 1.0 for d in days])
     return np.repeat(f, 24)
+
+
+def is_business_day(day: dt.date) -> bool:
+    """Town halls and agencies work: a weekday that is not a public holiday."""
+    return day.weekday() < 5 and not is_holiday(day)
+
+
+def linkage_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:
+    """Linkage queries in each hour of ``days`` (24 per day): on business days, the office share
+    follows the town-hall counter hours (``CARD_BUSINESS_DAY``, 08:30-17:15 with the lunch dip) and
+    the batch share is spread evenly over ``demand.linkage_batch_hours``; none on other days."""
+    d = params.demand
+    office = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
+    a, b = d.linkage_batch_hours
+    batch = np.zeros(24)
+    batch[a:b] = 1.0 / (b - a)
+    day_shape = d.linkage_queries_per_business_day * ((1 - d.linkage_batch_share) * office
+                                                      + d.linkage_batch_share * batch)
+    open_days = np.array([is_business_day(day) for day in days], dtype=float)
+    return (open_days[:, None] * day_shape[None, :]).reshape(-1)
 
 
 def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
@@ -155,11 +180,11 @@ def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
     private = (base["ocsp"] - base["portal"]) * home
     if d.renewals:
         per_day = renewals_per_day(days, d.renewal_lead_days)
-        open_days = np.array([day.weekday() < 5 and not is_holiday(day) for day in days], dtype=float)
+        open_days = np.array([is_business_day(day) for day in days], dtype=float)
         # renewals wait for the next open day: a week's renewals go to its business days
         weekly = per_day.sum() / max(open_days.sum(), 1.0)
         counter = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
         renew = (open_days[:, None] * weekly * counter[None, :]).reshape(-1)
     else:
         renew = np.zeros(24 * n_days)
-    return HourlyDemand(start, np.vstack(rows), share, portal, private, renew)
+    return HourlyDemand(start, np.vstack(rows), share, portal, private, renew, linkage_per_hour(params, days))

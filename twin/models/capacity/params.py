@@ -19,7 +19,16 @@ from pydantic import Field, field_validator, model_validator
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
-POOLS = ("eligibility", "ocsp", "portal", "ca")
+POOLS = ("eligibility", "ocsp", "portal", "ca", "linkage")
+#: pools a scenario must size; the linkage pool (added with issue 17) defaults to LINKAGE_POOL_SERVERS workers
+REQUIRED_POOLS = ("eligibility", "ocsp", "portal", "ca")
+#: workers of the linkage pool when a scenario does not size it: the 2 uvicorn workers of the HTTP benchmark
+LINKAGE_POOL_SERVERS = 2
+#: server CPU per linkage query over HTTP, seconds: one uvicorn worker of ``twin serve linkage`` on SQLite
+#: under wrk (16 connections), /proc utime+stime over the run, 0.31 ms (benchmarks/test_bench_linkage_http.py,
+#: 2026-12-04, the 2-core build machine). Not in service_times.json: scripts/measure_service_times.py
+#: does not measure the linkage server.
+LINKAGE_QUERY_SECONDS_HTTP = 0.31e-3
 SERVICE_TIMES_FILE = Path(__file__).with_name("service_times.json")
 
 
@@ -95,6 +104,24 @@ class Demand(StrictModel):
         default_factory=list, description="(first day, last day, factor on portal load): points campaigns"
     )
     renewals: bool = Field(True, description="the 5-year certificate renewal wave adds issuance load")
+    linkage_queries_per_business_day: NonNegativeFloat = Field(
+        1_000_000, description="ASSUMED, range 300,000-5,000,000: information-linkage queries (情報照会) all "
+        "bodies' intermediate servers send through the information-provision network on a business day "
+        "(weekdays that are not holidays; none on other days). No national count is in the project's figures")
+    linkage_batch_share: Fraction = Field(
+        0.3, description="ASSUMED, range 0-0.6: share of a business day's linkage queries sent as bulk "
+        "inquiries (一括照会, e.g. for a benefit's annual review) in the batch window; the rest follow the "
+        "town halls' office hours (the counter-hours shape of the failover model, 08:30-17:15)")
+    linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
+        (19, 23), description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk inquiries spread "
+        "evenly over it")
+
+    @field_validator("linkage_batch_hours", mode="after")
+    @classmethod
+    def _batch_window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[1] <= v[0]:
+            raise ValueError(f"{list(v)}: the end hour must be after the first hour (e.g. [19, 23])")
+        return v
     renewal_lead_days: interval(1, 365, integer=True) = Field(
         90, description="renewals spread over the days before expiry"
     )
@@ -123,6 +150,9 @@ class ServiceTimes(StrictModel):
     eligibility_number: PositiveFloat = Field(default_factory=lambda: _measured("eligibility_number"))
     portal_login: PositiveFloat = Field(default_factory=lambda: _measured("portal_login"))
     certificate_issue: PositiveFloat = Field(default_factory=lambda: _measured("certificate_issue"))
+    linkage_query: PositiveFloat = Field(
+        LINKAGE_QUERY_SECONDS_HTTP, description="server CPU per linkage query over HTTP "
+        "(benchmarks/test_bench_linkage_http.py: 0.31 ms, one uvicorn worker on SQLite under wrk)")
 
 
 class Pool(StrictModel):
@@ -134,7 +164,8 @@ class Pool(StrictModel):
 
 
 def _default_pools() -> dict[str, Pool]:
-    return {"eligibility": Pool(servers=4), "ocsp": Pool(servers=2), "portal": Pool(servers=2), "ca": Pool(servers=2)}
+    return {"eligibility": Pool(servers=4), "ocsp": Pool(servers=2), "portal": Pool(servers=2), "ca": Pool(servers=2),
+            "linkage": Pool(servers=LINKAGE_POOL_SERVERS)}
 
 
 class Revocation(StrictModel):
@@ -226,7 +257,9 @@ class Params(StrictModel):
     facilities: Facilities = Facilities()
     demand: Demand = Demand()
     reception: Reception = Reception()
-    pools: dict[Literal["eligibility", "ocsp", "portal", "ca"], Pool] = Field(default_factory=_default_pools)
+    pools: dict[Literal["eligibility", "ocsp", "portal", "ca", "linkage"], Pool] = Field(
+        default_factory=_default_pools, description="server pools; linkage may be left out (LINKAGE_POOL_SERVERS "
+        "workers, as in the HTTP benchmark), the others must be sized")
     revocation: Revocation = Revocation()
     service_times: ServiceTimes = ServiceTimes()
     load_multiplier: interval(0, 10_000, lo_open=True, description="demand times this; beyond 10,000 x the July "
@@ -238,11 +271,20 @@ class Params(StrictModel):
     agent: Agent = Agent()
     requests: Requests = Requests()
 
+    @field_validator("pools", mode="before")
+    @classmethod
+    def _linkage_pool(cls, v: object) -> object:
+        # scenarios written before the linkage pool existed size the other four: the linkage pool gets its default
+        if isinstance(v, dict) and "linkage" not in v:
+            return {**v, "linkage": Pool(servers=LINKAGE_POOL_SERVERS)}
+        return v
+
     @model_validator(mode="after")
     def _complete(self) -> Params:
-        missing = [p for p in POOLS if p not in self.pools]
+        missing = [p for p in REQUIRED_POOLS if p not in self.pools]
         if missing:
-            raise ValueError(f"pools: missing {', '.join(missing)}; every pool of {', '.join(POOLS)} needs servers")
+            raise ValueError(f"pools: missing {', '.join(missing)}; every pool of {', '.join(REQUIRED_POOLS)} needs "
+                             "servers")
         if sorted(self.sweep) != list(self.sweep):
             raise ValueError(f"sweep: {list(self.sweep)} must be in increasing order")
         return self
@@ -266,4 +308,14 @@ SOURCED = {
     "service_times.eligibility_number": MEASURED,
     "service_times.portal_login": MEASURED,
     "service_times.certificate_issue": MEASURED,
+    "service_times.linkage_query": "measured: benchmarks/test_bench_linkage_http.py, server CPU per query of one "
+    "uvicorn worker of `twin serve linkage` on SQLite under wrk, 0.31 ms (2026-12-04)",
+}
+
+#: assumed parameters of the linkage load: the range the report shows beside the value used
+ASSUMED_RANGES = {
+    "demand.linkage_queries_per_business_day": "300,000-5,000,000 a business day: no national count of "
+    "information-linkage queries is in the project's figures",
+    "demand.linkage_batch_share": "0-0.6: bulk inquiries (一括照会) against queries made at the office",
+    "demand.linkage_batch_hours": "evening windows from 17 to 24 JST, after the offices close",
 }

@@ -1,5 +1,5 @@
 """What the capacity comparison shows: the national load hour by hour, its peak, and how far each
-design's server pools are from breaking their latency target."""
+design's server pools are from breaking their latency target (the linkage pool beside the others)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from twin.metrics import Metrics
 from twin.models.capacity.aggregate import OptionResult, summary
-from twin.models.capacity.params import FACILITY_TYPES, POOLS, SOURCED, Params, measured_service_times
+from twin.models.capacity.params import (
+    ASSUMED_RANGES,
+    FACILITY_TYPES,
+    POOLS,
+    SOURCED,
+    Params,
+    measured_service_times,
+)
 from twin.models.capacity.queues import HOUR, peak_p99
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
@@ -21,14 +28,24 @@ SOURCES = [
     "Card share of eligibility checks 2023-04 ... 2025-10 (MHLW via news); Digital Agency 2023-12 mis-link review",
     "MIC 「マイナンバーカード交付状況について」 via Code for Japan (card issuance history, renewal cohorts)",
     "Service times measured on this repository's servers and code (scripts/measure_service_times.py)",
+    "Linkage query service time: server CPU per query of `twin serve linkage` (benchmarks/test_bench_linkage_http.py)",
 ]
+
+
+#: what benchmarks/test_bench_linkage_http.py measured end to end on the shared 2-core machine (2026-12-04)
+LINKAGE_HTTP_MEASURED = "2,111-2,272 queries a second at p99 30-41 ms (its runs at load averages 3.1-4.8)"
 
 
 def headline(r: OptionResult, params: Params) -> dict[str, Any]:
     d = r.demand
     checks = d.checks * params.load_multiplier
     h = int(np.argmax(checks))
+    linkage = d.linkage * params.load_multiplier
+    hl = int(np.argmax(linkage))
     return {
+        "linkage_queries": float(linkage.sum()),
+        "linkage_peak_per_second": float(linkage[hl] / 3600),
+        "linkage_peak_hour": str(d.times()[hl]),
         "checks": float(checks.sum()),
         "card_checks": float(d.card_checks.sum() * params.load_multiplier),
         "peak_checks_per_second": float(checks[h] / 3600),
@@ -48,6 +65,7 @@ def add_metrics(m: Metrics, option: str, r: OptionResult, params: Params) -> Non
     for i, ft in enumerate(FACILITY_TYPES):
         m.add_series("checks_per_hour", t, r.demand.by_type[i] * mult, option=option, facility=ft)
     m.add_series("card_checks_per_hour", t, r.demand.card_checks * mult, option=option)
+    m.add_series("linkage_queries_per_hour", t, r.demand.linkage * mult, option=option)
     for name, ph in r.pools.items():
         m.add_series("requests_per_hour", t, ph.arrivals, option=option, pool=name)
         m.add_series("utilisation", t, ph.utilisation, option=option, pool=name)
@@ -90,6 +108,20 @@ def _figures(results: dict[str, OptionResult]) -> list[Figure]:
     ax.legend(loc="upper right")
     fig.autofmt_xdate()
     figs.append(Figure("revocation_load", fig, "Requests reaching the revocation service's servers, per option."))
+    name, r = next(iter(results.items()))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for pool in POOLS:
+        y = r.pools[pool].arrivals / 3600
+        ax.plot(x, np.where(y > 0, y, np.nan), label=pool, lw=1.2)
+    ax.set_yscale("log")
+    ax.set_ylabel("requests per second")
+    ax.set_title(f"{name}: load on each pool")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
+    figs.append(Figure("pool_load", fig, f"Requests per second reaching each pool in {name} (log scale; gaps: no "
+                       "requests): the linkage queries (office hours and the evening batch, business days only) "
+                       "beside eligibility checks, OCSP, portal logins and certificate issuance."))
     return figs
 
 
@@ -105,6 +137,19 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
            "framework included, measured under wrk on loopback), without the network beyond the host or "
            "database round trips." if "seconds_http" in meas else
            "they are the services' own CPU time, without HTTP, network or database round trips.")
+    )
+    lk = first["pools"]["linkage"]
+    lk_s = float(results[next(iter(results))].pools["linkage"].service_seconds[0])
+    link = Paragraph(
+        f"Linkage queries between bodies: {first['linkage_queries']:,.0f} in the horizon, at most "
+        f"{first['linkage_peak_per_second']:,.1f} a second (hour starting {first['linkage_peak_hour']} JST), served by "
+        f"the linkage pool at {lk['servers']:,.0f} workers of {lk_s * 1e3:.3f} ms each (the server CPU per query of "
+        "`twin serve linkage` on SQLite, benchmarks/test_bench_linkage_http.py): peak utilisation "
+        f"{lk['peak_utilisation']:.4f}, p99 {lk['p99_seconds'] * 1e3:.3g} ms, knee at x{lk['knee_multiplier']:,.1f} "
+        f"the load. That service time is a CPU bound: {lk['servers']:,.0f} workers of it serve at most "
+        f"{lk['servers'] / lk_s:,.0f} queries a second, while the benchmark measured {LINKAGE_HTTP_MEASURED} with 2 "
+        "workers sharing the machine's 2 cores with wrk and other jobs. Their volume and hours are assumed (see the "
+        "assumptions, with their ranges: no national count is in the project's figures)."
     )
     rows = []
     for opt, h in heads.items():
@@ -137,7 +182,7 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
     sweep_rows = []
     for opt, r in results.items():
         mults = next(iter(heads.values()))["sweep"]
-        for pool in ("eligibility", "ocsp"):
+        for pool in ("eligibility", "ocsp", "linkage"):
             sweep_rows.append([opt, pool, *(p99 * 1e3 for _, p99 in sweep(r.pools[pool], mults))])
     sweep_table = Table(
         "Peak-hour p99 (ms) by load multiplier",
@@ -146,7 +191,7 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
         note="inf: the pool is saturated at that load.",
         formats={f"x{m:g}": "{:.3g}" for m in next(iter(heads.values()))["sweep"]},
     )
-    out = [Section("The answer", [intro, table, reception, sweep_table, *figs])]
+    out = [Section("The answer", [intro, link, table, reception, sweep_table, *figs])]
     if agent:
         out.append(Section("Agent fidelity: sampled patients through the real code", [
             Paragraph("Each sampled patient's card went through the in-process reader, the face-authentication "
@@ -159,4 +204,7 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
 
 
 def assumptions(base: BaseModel, options: list[tuple[str, BaseModel]]) -> list[Assumption]:
-    return shared_assumptions(base, SOURCED, options)
+    """Every parameter, sourced or assumed; an assumed one with a stated range shows it beside its value."""
+    out = shared_assumptions(base, SOURCED, options)
+    return [Assumption(a.name, f"{a.value} (assumed range {ASSUMED_RANGES[a.name]})", a.source)
+            if a.name in ASSUMED_RANGES and a.source is None else a for a in out]

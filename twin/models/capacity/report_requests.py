@@ -13,7 +13,7 @@ from twin.models.capacity.requests import GROUPS, STATIONS, DayResult
 from twin.report import Figure, Paragraph, Section, Table
 from twin.sim.clients import hist_quantile
 
-POOLS_SHOWN = ("eligibility", "ocsp", "portal")
+POOLS_SHOWN = ("eligibility", "ocsp", "portal", "linkage")
 
 
 def _times(r: DayResult) -> np.ndarray:
@@ -47,6 +47,9 @@ def headline(r: DayResult) -> dict[str, Any]:
     for pool in POOLS_SHOWN:
         rows = _pool_rows(r, pool)
         if rows:
+            out[f"{pool}_first_attempts"] = int(res.first[rows].sum())
+            out[f"{pool}_goodput"] = int(res.goodput[rows].sum())
+            out[f"{pool}_timeouts"] = int(res.timeouts[rows].sum())
             h = res.hist[rows].sum(axis=(0, 1))
             out[f"{pool}_p99_seconds"] = float(hist_quantile(h, 0.99)[0])
             out[f"{pool}_worst_minute_p99_seconds"] = float(np.nanmax(pool_quantile(r, pool, 0.99)))
@@ -165,7 +168,25 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                  "worst-minute p99 eligibility ms": "{:.3g}", "max queue eligibility": "{:,.0f}",
                  "minutes to recover": "{:.0f}"},
     )
-    blocks: list[Any] = [intro, table]
+    pool_rows = []
+    for opt, r in results.items():
+        h = headline(r)
+        for pool in POOLS_SHOWN:
+            if f"{pool}_first_attempts" in h:
+                pool_rows.append([opt, pool, h[f"{pool}_first_attempts"], h[f"{pool}_goodput"], h[f"{pool}_timeouts"],
+                                  h[f"{pool}_p99_seconds"] * 1e3, h[f"{pool}_worst_minute_p99_seconds"] * 1e3,
+                                  h["max_queue"][pool]])
+    pools = Table(
+        "Per pool: requests and latency over the window",
+        ["option", "pool", "first attempts", "goodput", "timeouts", "p99 ms", "worst-minute p99 ms", "max queue"],
+        pool_rows,
+        note="Latency from send to answer, including the network hop both ways (for portal, private verifiers and "
+        "linkage the mean of the regions' hops). linkage: the bodies' queries through the information-provision "
+        "network (assumed volume and hours, service time the linkage server's measured CPU per query).",
+        formats={"first attempts": "{:,.0f}", "goodput": "{:,.0f}", "timeouts": "{:,.0f}", "p99 ms": "{:.3g}",
+                 "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}"},
+    )
+    blocks: list[Any] = [intro, table, pools]
     with_surge = {o: r for o, r in results.items() if "recovered" in r.recovery}
     if with_surge:
         down = [f"{o} (x{headline(r)['retry_amplification']:.2f} attempts per first attempt, "

@@ -6,7 +6,8 @@ the same minute with patients at the door, a slow answer makes reception PCs ret
 is more load. Here the day is played request by request through :mod:`twin.sim.clients`: the
 facilities' patients (:mod:`twin.models.capacity.facilities`) send an OCSP request (unless they
 check a cached CRL) and an eligibility lookup (which queries the database) over their region's
-network hop; Myna Portal logins and private verifiers add their own requests. The pools are
+network hop; Myna Portal logins and private verifiers add their own requests, and the bodies'
+intermediate servers their linkage queries (office hours and the evening batch) to the linkage pool. The pools are
 batch stations with workers and queues; clients time out and retry by the scenario's policy; the
 pools can shed load. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
 retries and queue lengths, and the knee found by simulation beside Erlang C's.
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.models.capacity.demand import linkage_per_hour
 from twin.models.capacity.facilities import (
     REGIONS,
     FacilityModel,
@@ -35,10 +37,12 @@ from twin.models.failover.params import Demand as ShapeDemand
 from twin.sim import BatchStation, Gamma
 from twin.sim.clients import ClientResult, RequestClass, RetryPolicy, hist_quantile, simulate
 
-STATIONS = ("ocsp", "eligibility", "portal", "database")
+STATIONS = ("ocsp", "eligibility", "portal", "linkage", "database")
 #: client classes and the pool whose latency they report
 GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", "ocsp_reception": "ocsp",
-          "ocsp_private": "ocsp", "portal": "portal"}
+          "ocsp_private": "ocsp", "portal": "portal", "linkage": "linkage"}
+#: pools that shed load under admission control (the database is behind the eligibility pool)
+SHEDDING = ("ocsp", "eligibility", "portal", "linkage")
 
 
 def _minutes(s: str) -> int:
@@ -65,6 +69,7 @@ def service_means(params: Params) -> dict[str, float]:
         "eligibility_card": st.eligibility_card_face + rq.tls_seconds,
         "eligibility_number": st.eligibility_number + rq.tls_seconds,
         "portal": st.portal_login + rq.tls_seconds,
+        "linkage": st.linkage_query + rq.tls_seconds,
         "database": rq.database_seconds,
     }
 
@@ -122,7 +127,9 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
         private_verifier_checks_per_day=params.demand.private_verifier_checks_per_day,
     )
     base = hourly_demand(shape, day, 1)
-    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", base["ocsp"] - base["portal"])):
+    # linkage queries: the hourly model's office hours and evening batch (demand.linkage_per_hour)
+    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", base["ocsp"] - base["portal"]),
+                           ("linkage", linkage_per_hour(params, [day]))):
         n = rng.poisson(np.maximum(per_hour, 0.0) * (1 - (params.revocation.cdn_hit_rate
                                                            if name == "ocsp_private" else 0.0)))
         t = np.repeat(np.arange(24) * 3600.0, n) + rng.uniform(0, 3600.0, int(n.sum()))
@@ -180,7 +187,7 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
     cv = rq.service_cv
     pol = policy(params) if retries else RetryPolicy("none", 0)
     routes = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
-              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",)}
+              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",)}
     out = []
     for name, sends in day.sends.items():
         if only is not None and name not in only:
@@ -211,7 +218,7 @@ def play(params: Params, d: Day, rng: np.random.Generator) -> ClientResult:
     """The day's requests through the pools, with the scenario's clients (retry policy, budget)
     and admission control."""
     w0, w1 = (_minutes(x) * 60.0 for x in params.requests.window)
-    shed = ({s: params.requests.shed_after_seconds for s in ("ocsp", "eligibility", "portal")}
+    shed = ({s: params.requests.shed_after_seconds for s in SHEDDING}
             if params.requests.shed_after_seconds else None)
     return simulate(classes(params, d), stations(params, rng), w1 - w0, rng=rng, shed_after=shed)
 
