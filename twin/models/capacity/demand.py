@@ -146,6 +146,19 @@ def linkage_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:
     return (open_days[:, None] * day_shape[None, :]).reshape(-1)
 
 
+def platform_status_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:
+    """Status requests (現況確認) the platform operators send in each hour of ``days`` (24 per day): every
+    live link checked ``platform_status_checks_per_link_per_day`` times a day, spread evenly over the
+    nightly window, every day of the week (the count :class:`twin.services.platform.PlatformOperator`
+    makes: one status request per active link per round)."""
+    d = params.demand
+    a, b = d.platform_status_check_hours
+    window = np.zeros(24)
+    window[a:b] = 1.0 / (b - a)
+    per_day = d.platform_links * d.platform_status_checks_per_link_per_day
+    return np.tile(per_day * window, len(days))
+
+
 def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
     """National demand per hour for ``n_days`` from ``start``, as the parameters say."""
     if n_days < 1:
@@ -177,7 +190,9 @@ def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
     share = np.repeat([interpolate(d.card_share, day) for day in days], 24)
     home = _window_factor(days, [(d.etax_season[0], d.etax_season[1], d.etax_factor)])
     portal = base["portal"] * home * _window_factor(days, d.campaigns)
-    private = (base["ocsp"] - base["portal"]) * home
+    # private verifiers: authentications in the hours people are at home, and the operators' nightly
+    # status checks of every linked certificate
+    private = (base["ocsp"] - base["portal"]) * home + platform_status_per_hour(params, days)
     if d.renewals:
         per_day = renewals_per_day(days, d.renewal_lead_days)
         open_days = np.array([is_business_day(day) for day in days], dtype=float)

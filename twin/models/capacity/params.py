@@ -97,7 +97,20 @@ class Demand(StrictModel):
                                  10: 1.02, 11: 1.03, 12: 1.10}
     )
     portal_logins_per_day: NonNegativeFloat = 1_000_000
-    private_verifier_checks_per_day: NonNegativeFloat = 500_000
+    private_verifier_checks_per_day: NonNegativeFloat = Field(
+        500_000, description="ASSUMED: private-sector JPKI authentications a day through platform operators "
+        "(logins and account openings at banks, brokers, phone companies), in the hours people are at home")
+    platform_links: NonNegativeFloat = Field(
+        20_000_000, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user IDs "
+        "to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
+        "FIGURES.md; no count of links is published)")
+    platform_status_checks_per_link_per_day: interval(0, 24) = Field(
+        1 / 30, description="ASSUMED, range 1/30-1: status checks (現況確認) per live link a day (1/30: every "
+        "link once a month, the links staggered over the month's nights); each is one status request to "
+        "J-LIS, as twin.services.platform.PlatformOperator.check_status makes them")
+    platform_status_check_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
+        (1, 5), description="ASSUMED: the operators' nightly status-check window, [first hour, end hour) JST, "
+        "the checks spread evenly over it, every day")
     etax_season: tuple[Date, Date] = (dt.date(2024, 2, 16), dt.date(2024, 3, 15))
     etax_factor: PositiveFloat = Field(2.5, description="portal and private-verifier load in the e-Tax season")
     campaigns: list[tuple[Date, Date, PositiveFloat]] = Field(
@@ -116,7 +129,7 @@ class Demand(StrictModel):
         (19, 23), description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk inquiries spread "
         "evenly over it")
 
-    @field_validator("linkage_batch_hours", mode="after")
+    @field_validator("linkage_batch_hours", "platform_status_check_hours", mode="after")
     @classmethod
     def _batch_window(cls, v: tuple[int, int]) -> tuple[int, int]:
         if v[1] <= v[0]:
@@ -318,4 +331,7 @@ ASSUMED_RANGES = {
     "information-linkage queries is in the project's figures",
     "demand.linkage_batch_share": "0-0.6: bulk inquiries (一括照会) against queries made at the office",
     "demand.linkage_batch_hours": "evening windows from 17 to 24 JST, after the offices close",
+    "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials",
+    "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link",
+    "demand.platform_status_check_hours": "night windows from 0 to 6 JST",
 }

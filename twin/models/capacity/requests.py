@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.models.capacity.demand import linkage_per_hour
+from twin.models.capacity.demand import linkage_per_hour, platform_status_per_hour
 from twin.models.capacity.facilities import (
     REGIONS,
     FacilityModel,
@@ -128,7 +128,8 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     )
     base = hourly_demand(shape, day, 1)
     # linkage queries: the hourly model's office hours and evening batch (demand.linkage_per_hour)
-    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", base["ocsp"] - base["portal"]),
+    private = base["ocsp"] - base["portal"] + platform_status_per_hour(params, [day])
+    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", private),
                            ("linkage", linkage_per_hour(params, [day]))):
         n = rng.poisson(np.maximum(per_hour, 0.0) * (1 - (params.revocation.cdn_hit_rate
                                                            if name == "ocsp_private" else 0.0)))
