@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -84,7 +85,7 @@ def test_the_text_writer_writes_the_bytes_the_json_encoder_wrote(value: object) 
 
 def test_the_text_writer_writes_every_payout_record_as_before() -> None:
     """Rows written before the text writer must compare equal to rows written after (no migration)."""
-    account = BankAccount("0001", "123", AccountType.ORDINARY, "0001234", "ヤマダ\"タロウ\u2028")
+    account = BankAccount("0001", "123", AccountType.ORDINARY, "0001234", 'ヤマダ"タロウ\u2028')
     typed = BankAccount("0001", "123", "普通", "0001234", "ﾔﾏﾀﾞ")
     app = Application(7, 21, Channel.ONLINE, account, (21, 22), True)
     values = [
@@ -100,6 +101,23 @@ def test_the_text_writer_writes_every_payout_record_as_before() -> None:
     ]  # fmt: skip
     for v in values:
         assert encode(v) == reference_text(v), v
+        back, reference = decode(encode(v)), codec._from_json(json.loads(encode(v)))
+        assert repr(back) == repr(reference) and type(back) is type(reference), v
+
+
+@given(plain | st.frozensets(st.integers(), max_size=3) | st.datetimes())
+def test_the_fast_reader_reads_what_the_tag_walker_reads(value: object) -> None:
+    text = encode(value)
+    back, reference = decode(text), codec._from_json(json.loads(text))
+    assert back == reference and type(back) is type(reference)
+
+
+def test_the_fast_reader_refuses_what_the_tag_walker_refused() -> None:
+    for text, why in [('{"a": 1}', "not a tagged record"), ("[1.5]", "floats are stored tagged"),
+                      ('[{"$zz": 1}]', "unknown tag"), ('{"$n": "os:system", "v": []}', "only classes under"),
+                      ("[NaN]", "floats are stored tagged")]:  # fmt: skip
+        with pytest.raises(CodecError, match=why):
+            decode(text)
 
 
 def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
