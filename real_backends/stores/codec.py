@@ -22,7 +22,8 @@ import enum
 import functools
 import importlib
 import json
-from collections.abc import Hashable
+import keyword
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -255,23 +256,45 @@ def _enum_writer(cls: type) -> object:
     return write
 
 
+def _compile(head: str, keys: list[str], unpack: str, tail: str, slow: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A writer with its fields written out one after another (as ``dataclasses`` builds ``__init__``):
+    no loop, and no writer lookup for a str or int field. ``unpack`` binds ``x0, x1, ...`` from ``v``;
+    ``keys`` are the texts before each field. Only generated names enter the source; the texts are
+    passed in as values. At least one field (the callers write empty records with ``slow``)."""
+    ns: dict[str, Any] = {"_e": _esc, "_i": int.__repr__, "_t": _text, "_slow": slow, "H": head, "T": tail}
+    ns.update({f"K{i}": k for i, k in enumerate(keys)})
+    fields = ", ".join(f"K{i}, (_e(x{i}) if type(x{i}) is str else _i(x{i}) if type(x{i}) is int else _t(x{i}))"
+                       for i in range(len(keys)))  # fmt: skip
+    exec(compile(f"def write(v):\n{unpack}\n    return ''.join((H, {fields}, T))\n", "<codec writer>", "exec"), ns)  # noqa: S102
+    return ns["write"]
+
+
 def _named_writer(cls: type) -> object:
     head = '{"$n":' + _esc(_name(cls)) + ',"v":['
 
-    def write(v: tuple) -> str:
+    def slow(v: tuple) -> str:
         return head + ",".join([_text(x) for x in v]) + "]}"
 
-    return write
+    n = len(cls._fields)  # type: ignore[attr-defined]
+    if n == 0:
+        return slow
+    names = "".join(f"x{i}, " for i in range(n))
+    unpack = f"    if len(v) != {n}:\n        return _slow(v)\n    {names}= v"
+    return _compile(head, [""] + [","] * (n - 1), unpack, "]}", slow)
 
 
 def _dataclass_writer(cls: type) -> object:
     fields = tuple((n, _esc(n) + ":") for n in _init_fields(cls))
     head = '{"$c":' + _esc(_name(cls)) + ',"v":{'
 
-    def write(v: object) -> str:
+    def slow(v: object) -> str:
         return head + ",".join([k + _text(getattr(v, n)) for n, k in fields]) + "}}"
 
-    return write
+    if not fields or not all(n.isidentifier() and not keyword.iskeyword(n) for n, _ in fields):
+        return slow
+    unpack = "\n".join(f"    x{i} = v.{n}" for i, (n, _) in enumerate(fields))
+    keys = [k if i == 0 else "," + k for i, (_, k) in enumerate(fields)]
+    return _compile(head, keys, unpack, "}}", slow)
 
 
 #: per exact type, the text writer (filled on first sight of a type)

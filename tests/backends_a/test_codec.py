@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -103,6 +105,31 @@ def test_the_text_writer_writes_every_payout_record_as_before() -> None:
         assert encode(v) == reference_text(v), v
         back, reference = decode(encode(v)), codec._from_json(json.loads(encode(v)))
         assert repr(back) == repr(reference) and type(back) is type(reference), v
+
+
+class One(NamedTuple):
+    a: object
+
+
+class Empty(NamedTuple):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Bare:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Two:
+    x: object
+    y: object = dataclasses.field(default=0, init=False)  # not an init field: not stored
+
+
+def test_the_compiled_writers_cover_odd_record_shapes() -> None:
+    for v in [One("x"), One(One(3)), Empty(), One((1, "a", None)), One(True), One(2**80), One("\u2028\\"),
+              Bare(), Two(Two(One(1.5))), Two(Status.PAID), Two([dt.date(2020, 5, 1), b"x"])]:  # fmt: skip
+        assert encode(v) == reference_text(v)
 
 
 @given(plain | st.frozensets(st.integers(), max_size=3) | st.datetimes())
