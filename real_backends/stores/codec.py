@@ -232,28 +232,28 @@ def _text_tuple(v: tuple) -> str:
     return '{"$t":[' + ",".join([_text(x) for x in v]) + "]}"
 
 
-_DATES: dict[dt.date, str] = {}
+class _Texts(dict):
+    """Value -> text, filled on first sight; its ``__getitem__`` is the writer (a C call on a hit).
+    Past ``limit`` entries a new value is written but not kept."""
+
+    def __init__(self, write: Callable[[Any], str], limit: int) -> None:
+        super().__init__()
+        self.write, self.limit = write, limit
+
+    def __missing__(self, v: object) -> str:
+        s = self.write(v)
+        if len(self) < self.limit:
+            self[v] = s
+        return s
 
 
-def _text_date(v: dt.date) -> str:
-    s = _DATES.get(v)
-    if s is None:
-        s = '{"$d":"' + v.isoformat() + '"}'
-        if len(_DATES) < 65_536:  # a ledger's dates are a campaign's days
-            _DATES[v] = s
-    return s
+#: a ledger's dates are a campaign's days
+_text_date = _Texts(lambda v: '{"$d":"' + v.isoformat() + '"}', 65_536).__getitem__
 
 
 def _enum_writer(cls: type) -> object:
-    texts: dict[object, str] = {}  # member -> text (members are singletons: a few per class)
-
-    def write(v: enum.Enum) -> str:
-        s = texts.get(v)
-        if s is None:
-            s = texts[v] = _via_json(v)
-        return s
-
-    return write
+    # members are singletons, a few per class (a Flag's combinations are made on first sight)
+    return _Texts(_via_json, 4096).__getitem__
 
 
 def _compile(head: str, keys: list[str], unpack: str, tail: str, slow: Callable[[Any], str]) -> Callable[[Any], str]:

@@ -167,8 +167,8 @@ class SqlStore:
         once in the buffer, so the order of upserts and deletes does not matter.)
         """
         # (keys in the buffer were checked by put/delete, so key_columns cannot raise here)
-        puts = [(table, *key_columns(key), encode(value)) for (table, key), value in writes.items()
-                if value is not _DELETED]  # fmt: skip
+        puts = [(table, *(key_columns(key) if type(key) is not int else (str(key), 0, key, "")), encode(value))
+                for (table, key), value in writes.items() if value is not _DELETED]  # fmt: skip
         deletes = [(table, key_columns(key)[0]) for (table, key), value in writes.items() if value is _DELETED]
         cur = self._conn.cursor()
         if puts:
