@@ -404,6 +404,8 @@ def encode_key(key: Hashable) -> str:
     """A key as canonical JSON text: ``7`` -> ``7``, ``"a"`` -> ``"a"``, ``(1, 2)`` -> ``[1,2]``."""
     if type(key) is int:  # the common case, as json.dumps writes it
         return str(key)
+    if type(key) is str:  # what json.dumps(key, ensure_ascii=False) writes, without building an encoder
+        return _esc(key)
     return json.dumps(_key_json(key), ensure_ascii=False, separators=(",", ":"))
 
 

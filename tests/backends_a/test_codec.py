@@ -157,3 +157,4 @@ def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
 @given(st.integers() | st.text() | st.tuples(st.integers(), st.text()))
 def test_keys_round_trip(key: object) -> None:
     assert decode_key(encode_key(key)) == key
+    assert encode_key(key) == json.dumps(codec._key_json(key), ensure_ascii=False, separators=(",", ":"))
