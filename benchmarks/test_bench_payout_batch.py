@@ -14,18 +14,28 @@ Targets:
   sample) in <= 120 s on 2 cores, with the peak memory of each partition;
 - >= 1.8x from 1 to 2 Dask workers on the partitions of one design.
 
-Last measured (2026-12-04, after the batch entry points' GC setting, the queue-key prefetch and the
-codec changes) on the shared 2-core build machine under a load average of 2-4, three runs each (per
-CPU second; wall figures swing with the load):
+Last measured (2026-12-04, after the store codec's text writer and object-hook reader and the SQL
+store's int-key columns) on the shared 2-core build machine under a load average of 5-8, three runs of
+``test_ledger_end_to_end`` (per CPU second; wall figures swing with the load, SQLite's per-household
+wall figure is fsync-bound: 100-128/s):
 
-=====================  ==========================  ==========================
-path                   households per CPU second   before (same machine)
-=====================  ==========================  ==========================
-memory, per household  18,944 - 21,427             19,864
-memory, batch          18,752 - 22,502 (19,519)    17,537
-SQLite, per household  652 - 962                   954
-SQLite, batch          2,467 - 2,903               2,507
-=====================  ==========================  ==========================
+=====================  ==========================  ============================================
+path                   households per CPU second   before: last figures (load 2-4); 21:57 run
+=====================  ==========================  ============================================
+memory, per household  20,431 - 22,353             18,944 - 21,427; 21,189
+memory, batch          20,743 - 22,574             18,752 - 22,502; 21,258
+SQLite, per household  787 - 899                   652 - 962; 1,211
+SQLite, batch          4,364 - 4,683               2,467 - 2,903; 3,132
+=====================  ==========================  ============================================
+
+Before and after on the same load (the SQLite batch of 20,000 households alone, the store package of
+commit 691f21e against this one, interleaved, three runs each): 3,046 - 3,102 -> 4,134 - 4,433 per
+CPU second. The profile of that batch now (CPU timers around the store's calls): SQLite itself
+(executemany of about 280,000 upserts and deletes, about 250 bulk reads and scans, the commits) 36 %,
+reading rows (decode) 24 %, writing rows (encode) 16 %, the ledger's rules and the store's buffers
+the rest. The memory store's path is unchanged by this work. The household file is written once
+per step (applied, verified, in a batch, paid: four durable states, four transactions); within a
+batch every record is written once, so there are no repeated writes left to remove.
 
 signature check 25 us (a certificate seen before) / 93 us (a new one: its chain checked once);
 card issue + sign 3.1 ms. Agent run at 1:100 (``twin run scenarios/payout_2020_agent.yaml --scale
@@ -34,9 +44,10 @@ average of about 3, 166 CPU seconds of which 155 in the partitions, worker peak 
 on two idle cores by that CPU split; not measured on a quiet machine). Dask LocalCluster at 1:200,
 one design (nation build included): 1 worker 57.8 s, 2 workers 120.1 s (0.48x: on that machine the
 second worker got no second core; not re-measured).
-Not met by these figures: 20,000/s per core in memory is reached in some runs and not others;
-5,000/s on SQLite is not (the JSON codec of the durable store is most of the cost); batch is not yet
-well above per household in memory; 1.8x from 1 to 2 workers is unmeasured on a machine with a free core.
+Not met by these figures: 5,000/s on SQLite (4,364 - 4,683 per CPU second under this load; the rest
+is SQLite's own b-tree work and building the records' Python objects); batch is not well above per
+household in memory; 1.8x from 1 to 2 workers is unmeasured on a machine with a free core. 20,000/s per
+core in memory held in all six runs of this measurement.
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """

@@ -38,6 +38,8 @@ UPSERT = ("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, 
 
 def key_columns(key: Key) -> tuple[str, int, int, str]:
     """``(k, kind, ik, sk)`` for a key; raises :class:`StoreError` for keys SQL cannot order (or hold)."""
+    if type(key) is int and INT64[0] <= key <= INT64[1]:  # most keys: what _key_columns makes of them
+        return str(key), 0, key, ""
     try:
         return _cached_key_columns(key)
     except TypeError:  # unhashable: not a key, and _key_columns says why
@@ -164,8 +166,9 @@ class SqlStore:
         round trips to PostgreSQL, an ``executemany`` is pipelined by psycopg. (Each key appears
         once in the buffer, so the order of upserts and deletes does not matter.)
         """
-        puts = [(table, *key_columns(key), encode(value)) for (table, key), value in writes.items()
-                if value is not _DELETED]  # fmt: skip
+        # (keys in the buffer were checked by put/delete, so key_columns cannot raise here)
+        puts = [(table, *(key_columns(key) if type(key) is not int else (str(key), 0, key, "")), encode(value))
+                for (table, key), value in writes.items() if value is not _DELETED]  # fmt: skip
         deletes = [(table, key_columns(key)[0]) for (table, key), value in writes.items() if value is _DELETED]
         cur = self._conn.cursor()
         if puts:
@@ -258,7 +261,8 @@ class SqlTransaction:
             return
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
-        key_columns(key)  # refuse a key SQL cannot hold now, not at commit
+        if type(key) is not int or not INT64[0] <= key <= INT64[1]:
+            key_columns(key)  # refuse a key SQL cannot hold now, not at commit
         self._writes[(table, key)] = value
 
     def insert(self, table: str, key: Key, value: object) -> None:
