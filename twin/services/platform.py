@@ -42,14 +42,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from twin.errors import TwinError
 from twin.services.assurance import AssuranceRefused, AuthResult, for_certificate, require
-from twin.services.jpki import CaKind, CertState, Jpki, JpkiError, Outcome, RevocationReason
+from twin.services.jpki import CaKind, CertState, Jpki, JpkiError, RevocationReason
 from twin.services.jpki.profile import aware
+from twin.services.jpki.validation import SignedCheck, SignedCheckError, check_signed
 from twin.services.registry import is_valid_my_number
 
 ROUTE = "private.login"
@@ -190,25 +188,14 @@ class PlatformOperator:
         now = aware(now)
         self._provider(provider_id)
         self._claim(provider_id, challenge, now)
-        try:
-            cert = x509.load_der_x509_certificate(certificate_der)
-        except (ValueError, TypeError):
-            self.verifications["malformed"] += 1
-            raise PlatformRefusal(Problem.MALFORMED, "certificate: not a DER X.509 certificate") from None
         self.status_requests += 1
-        result = self.jpki.validate(cert, now, CaKind.AUTH)
-        if result.outcome is not Outcome.VALID:
-            self.verifications[result.outcome.value] += 1
-            detail = f" ({result.detail})" if result.detail and result.detail != result.outcome.value else ""
-            raise PlatformRefusal(Problem.CERTIFICATE, f"certificate: {result.outcome.value}{detail}")
-        key = cert.public_key()
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise PlatformRefusal(Problem.CERTIFICATE, "certificate: not an RSA key")
         try:
-            key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, TypeError):
-            self.verifications["bad_signature"] += 1
-            raise PlatformRefusal(Problem.BAD_SIGNATURE, "signature: does not verify over the challenge") from None
+            cert = check_signed(self.jpki, certificate_der, challenge, signature, now, CaKind.AUTH)
+        except SignedCheckError as exc:
+            self.verifications[exc.check.value] += 1
+            problem = {SignedCheck.MALFORMED: Problem.MALFORMED, SignedCheck.CERTIFICATE: Problem.CERTIFICATE,
+                       SignedCheck.BAD_SIGNATURE: Problem.BAD_SIGNATURE}[exc.check]  # fmt: skip
+            raise PlatformRefusal(problem, str(exc)) from None
         try:
             level = require(ROUTE, for_certificate(cert))
         except (AssuranceRefused, JpkiError) as exc:

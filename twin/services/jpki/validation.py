@@ -72,3 +72,44 @@ def time_verdict(cert: x509.Certificate, now: datetime) -> Outcome | None:
     if now > cert.not_valid_after_utc:
         return Outcome.EXPIRED
     return None
+
+
+class SignedCheck(StrEnum):
+    """Which check a signed answer failed (:func:`check_signed`)."""
+
+    MALFORMED = "malformed"  # the certificate is not DER X.509
+    CERTIFICATE = "certificate"  # not valid at the centre (outcome in the message), or not an RSA key
+    BAD_SIGNATURE = "bad_signature"  # the signature does not verify over the bytes
+
+
+class SignedCheckError(ValueError):
+    def __init__(self, check: SignedCheck, message: str) -> None:
+        self.check = check
+        super().__init__(message)
+
+
+def check_signed(jpki: object, certificate_der: bytes, data: bytes, signature: bytes, now: datetime,
+                 kind: CaKind | str, what: str = "certificate") -> x509.Certificate:  # fmt: skip
+    """The certificate, if it is valid at the centre (``jpki.validate`` for ``kind``) and its RSA key
+    signed exactly ``data`` (PKCS #1 v1.5, SHA-256); else :class:`SignedCheckError` naming the first
+    failed check. ``what`` names the certificate in the messages."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        cert = x509.load_der_x509_certificate(certificate_der)
+    except (ValueError, TypeError):
+        raise SignedCheckError(SignedCheck.MALFORMED, f"{what}: not a DER X.509 certificate") from None
+    result = jpki.validate(cert, now, kind)  # type: ignore[attr-defined]
+    if result.outcome is not Outcome.VALID:
+        detail = f" ({result.detail})" if result.detail and result.detail != result.outcome.value else ""
+        raise SignedCheckError(SignedCheck.CERTIFICATE, f"{what}: {result.outcome.value}{detail}")
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SignedCheckError(SignedCheck.CERTIFICATE, f"{what}: not an RSA key")
+    try:
+        key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, TypeError):
+        raise SignedCheckError(SignedCheck.BAD_SIGNATURE, "signature: does not verify over the signed bytes") from None
+    return cert

@@ -13,13 +13,9 @@ import datetime as dt
 import json
 from enum import StrEnum
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from twin.services.assurance import AssuranceRefused, for_certificate, require
-from twin.services.jpki import CaKind, Jpki, JpkiError, Outcome
+from twin.services.jpki import CaKind, Jpki, JpkiError
+from twin.services.jpki.validation import SignedCheck, SignedCheckError, check_signed
 
 
 class Problem(StrEnum):
@@ -48,20 +44,11 @@ def signing_bytes(kind: str, fields: dict[str, object]) -> bytes:
 def verify_signed(jpki: Jpki, document: bytes, signature: bytes, certificate_der: bytes, now: dt.datetime) -> str:
     """The ``person_ref`` of the signer; :class:`PortalRefusal` names the first failed check."""
     try:
-        cert = x509.load_der_x509_certificate(certificate_der)
-    except ValueError:
-        raise PortalRefusal(Problem.MALFORMED, "certificate: not a DER X.509 certificate") from None
-    result = jpki.validate(cert, now, CaKind.SIGN)
-    if result.outcome is not Outcome.VALID:
-        detail = f" ({result.detail})" if result.detail else ""
-        raise PortalRefusal(Problem.CERTIFICATE, f"signature certificate: {result.outcome.value}{detail}")
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise PortalRefusal(Problem.CERTIFICATE, "signature certificate: not an RSA key")
-    try:
-        key.verify(signature, document, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        raise PortalRefusal(Problem.BAD_SIGNATURE, "signature: does not verify over the document") from None
+        cert = check_signed(jpki, certificate_der, document, signature, now, CaKind.SIGN, "signature certificate")
+    except SignedCheckError as exc:
+        problem = {SignedCheck.MALFORMED: Problem.MALFORMED, SignedCheck.CERTIFICATE: Problem.CERTIFICATE,
+                   SignedCheck.BAD_SIGNATURE: Problem.BAD_SIGNATURE}[exc.check]  # fmt: skip
+        raise PortalRefusal(problem, str(exc)) from None
     try:  # the card's or the phone's signature certificate, both IAL3 (twin.services.assurance)
         require("portal.signed_act", for_certificate(cert))
     except (AssuranceRefused, JpkiError) as exc:
