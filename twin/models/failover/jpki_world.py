@@ -75,6 +75,8 @@ class JpkiWorld:
         self.certs: list[Any] = []  # every holder certificate the world has issued, as relying parties see it
         self.revoked_at: dict[int, float] = {}
         self.lost_serials: set[int] = set()
+        self._revoked_view: tuple[int, list[Any]] = (-1, [])  # (version, revoked certificates in issuance order)
+        self._version = 0  # bumped whenever certs or revoked_at change
         self.pin_locked: list[str] = []  # card ids whose holders wait for the counter
         self._holders = 0
         for _ in range(p.agent.certificates):
@@ -103,6 +105,7 @@ class JpkiWorld:
         self.cards.ship(card.card_id, now)
         card = self.cards.hand_over(card.card_id, now, auth_pin=_pin(i), support_pin=_pin(i + 1))
         self.certs.append(self._cert(card.auth_serial))
+        self._version += 1
         return card
 
     def _active_cards(self) -> list[Any]:
@@ -133,6 +136,7 @@ class JpkiWorld:
         if self._revoked_now(card, old, t):
             self.revoked_at[old] = t
         self.certs.append(self._cert(card.auth_serial))
+        self._version += 1
         self.res.certificate_renewals += 1
 
     def lock_pin(self, t: float) -> None:
@@ -196,6 +200,7 @@ class JpkiWorld:
                 # site can answer for, and the serial may be handed out again
                 self.certs = [c for c in self.certs if c.serial_number != ch[1].serial]
                 self.revoked_at.pop(ch[1].serial, None)
+                self._version += 1
         self.active = 1 - self.active
         self.cards.jpki = self.site.jpki
         self.shipper.connected = False
@@ -227,6 +232,7 @@ class JpkiWorld:
             self.res.revocations_refused += 1
             return
         self.revoked_at[card.auth_serial] = t
+        self._version += 1
         self.res.revocations_acknowledged += 1
 
     def check_status(self, cert: Any, t: float) -> None:
@@ -247,7 +253,9 @@ class JpkiWorld:
                 )
 
     def sample_checks(self, t: float, k: int) -> None:
-        revoked = [c for c in self.certs if c.serial_number in self.revoked_at]
+        if self._revoked_view[0] != self._version:  # hourly checks, rare changes: filter once per change
+            self._revoked_view = (self._version, [c for c in self.certs if c.serial_number in self.revoked_at])
+        revoked = self._revoked_view[1]
         pool = revoked if revoked and self.rng.random() < 0.5 else self.certs
         for _ in range(k):
             self.check_status(pool[int(self.rng.integers(len(pool)))], t)
