@@ -208,8 +208,10 @@ def section(results: dict[str, AgentResult]) -> Section:
     bad = {n: r.violations for n, r in results.items() if r.violations}
     text = (
         "The real payout ledger and JPKI ledger ran the first days of the horizon on replicated stores, failing over "
-        "when the aggregate year's payout service and CA did (or in one drill). Checked every simulated hour and at "
-        "the end against what clients were told. "
+        "when the aggregate year's payout service and CA did (or in one drill). The cards moved only through the "
+        "real card lifecycle (issued, certificates renewed at the counter, reported lost, auth PINs locked and reset "
+        "at the counter), so every revocation whose status was checked is one of its transitions. Checked every "
+        "simulated hour and at the end against what clients were told. "
         + ("No violations." if not bad else "Violations: " + "; ".join(f"{n}: {v[0]}" for n, v in bad.items()))
     )
     return Section("Invariants under failover (agent fidelity)", [
