@@ -183,7 +183,9 @@ class Agent(StrictModel):
     enabled: bool = False
     days: interval(1, 366, integer=True) = Field(14, description="days of the horizon run with real services")
     households: interval(1, 100_000, integer=True) = Field(120, description="payout ledger: households on the roll")
-    certificates: interval(1, 100_000, integer=True) = Field(40, description="JPKI: certificates issued at the start")
+    certificates: interval(1, 100_000, integer=True) = Field(
+        40, description="JPKI: cards in circulation at the start, each handed over with its auth certificate"
+    )
     revocations_per_day: NonNegativeFloat = Field(2.0, description="cards reported lost (any hour): revoked")
     issuances_per_day: NonNegativeFloat = Field(
         1.0, description="new cards handed over at the counter per business day (office hours)"
