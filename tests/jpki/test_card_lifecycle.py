@@ -156,6 +156,22 @@ def test_a_locked_pin_is_reset_at_the_counter(life, info, now, holder_key):
         life.reset_pin(card.card_id, "pin", "9876", now)
 
 
+def test_a_ledger_that_lost_the_cards_issuance_never_has_someone_elses_certificate_revoked(
+    infra_keys, info, now, holder_key
+):
+    """After a takeover that lost the card's certificate, its serial may be reissued to another holder."""
+    life = CardLifecycle(Jpki.bootstrap(now, infra_keys))
+    card = issue(life, info, now, holder_key)
+    survivor = Jpki.bootstrap(now, infra_keys)  # the standby's ledger never received the card's certificate
+    other = survivor.issue_auth_certificate(holder_key.public_key(), info.birth_date, now + 11 * DAY, 13101,
+                                            person_ref="p-2")  # fmt: skip
+    assert other.serial_number == card.auth_serial  # the serial was handed out again
+    life.jpki = survivor
+    card = life.report_loss(card.card_id, now + 12 * DAY)
+    assert card.state is CardState.SUSPENDED
+    assert survivor.status(other.serial_number, now + 12 * DAY).is_good
+
+
 @pytest.mark.parametrize("pin", ["123", "12345", "12a4", "１２３４", ""])
 def test_auth_and_support_pins_are_exactly_four_digits(pin):
     with pytest.raises(InvalidPinError, match="must be exactly 4 digits"):

@@ -370,7 +370,11 @@ class CardLifecycle:
             if serial is None:
                 continue
             record = self.jpki.store.get(serial)
-            if record is not None and record.revoked_at is None and record.not_after >= now:
+            # a ledger that lost the card's issuance (a takeover after asynchronous replication) may
+            # have handed the serial to someone else since: never revoke another person's certificate
+            if record is None or record.person_ref != card.person_ref:
+                continue
+            if record.revoked_at is None and record.not_after >= now:
                 self.jpki.revoke(serial, reason, now)
                 done.append(serial)
         return done

@@ -2,10 +2,19 @@
 
 The certificate authority (公的個人認証サービス) keeps its ledger of issued and revoked
 certificates in the active data centre and ships every change to the standby; each site runs its
-own OCSP responder with answers signed ahead (pre-signed) from its own copy of the ledger. Holders
-report lost cards (revocation), relying parties ask for status. After a takeover the standby's
-answers must agree with every revocation that was acknowledged, unless the replication mode lost
-it (then it is counted). The real :class:`twin.services.jpki.Jpki` does the work on both sites.
+own OCSP responder with answers signed ahead (pre-signed) from its own copy of the ledger. After a
+takeover the standby's answers must agree with every revocation that was acknowledged, unless the
+replication mode lost it (then it is counted). The real :class:`twin.services.jpki.Jpki` does the
+work on both sites.
+
+The cards are the real :class:`~twin.services.card_lifecycle.CardLifecycle` (the card management
+system), which calls whichever CA site is active: the cards in circulation at the start are
+applied for, produced, shipped and handed over through it; during the run new cards are issued,
+holders renew their certificates at the counter (電子証明書の更新), report cards lost (紛失届)
+and lock their auth PIN, which the counter resets in the next office hour (暗証番号の再設定).
+Every certificate the world issues or revokes is issued or revoked by those transitions, so a
+move the lifecycle forbids raises, and the OCSP status checked is that of the lifecycle's
+revocations. PINs set at the counter are synthetic, checked by the lifecycle and never kept.
 """
 
 from __future__ import annotations
@@ -18,6 +27,14 @@ import numpy as np
 
 from twin.models.failover.params import Params
 from twin.models.failover.replication import Clock, LoggedJpkiStore, LogShipper, apply_jpki_change
+
+MUNICIPALITY = 13101  # 千代田区: the counter of the sample
+APPLIED_DAYS_BEFORE = 30  # a card handed over in the run was applied for about a month before
+
+
+def _pin(i: int) -> str:
+    """A synthetic 4-digit PIN for holder ``i`` (never stored; the lifecycle only checks its rule)."""
+    return f"{(7919 * i + 1234) % 10000:04d}"
 
 
 class _Site:
@@ -51,17 +68,99 @@ class JpkiWorld:
         ]:
             raise RuntimeError("the two JPKI sites were founded with different ledgers")
         self._new_shipper()
-        self.certs: list[Any] = []
-        for i in range(p.agent.certificates):
-            cert = self.site.jpki.issue_auth_certificate(
-                keys.generate().public_key(), dt.date(1970 + i % 40, 1 + i % 12, 1 + i % 28), t0, 13101,
-                person_ref=f"person-{i}",
-            )  # fmt: skip
-            self.certs.append(cert)
-        self.issuer = self.site.jpki.auth_ca.certificate
+        from twin.services.card_lifecycle import CardLifecycle
+
+        self.keys = keys
+        self.cards = CardLifecycle(self.site.jpki)  # the card management system; it calls the active CA site
+        self.certs: list[Any] = []  # every holder certificate the world has issued, as relying parties see it
         self.revoked_at: dict[int, float] = {}
         self.lost_serials: set[int] = set()
+        self._revoked_view: tuple[int, list[Any]] = (-1, [])  # (version, revoked certificates in issuance order)
+        self._version = 0  # bumped whenever certs or revoked_at change
+        self.pin_locked: list[str] = []  # card ids whose holders wait for the counter
+        self._holders = 0
+        for _ in range(p.agent.certificates):
+            self._new_card(0.0)
+        self.issuer = self.site.jpki.auth_ca.certificate
         self.shipper.ship(0.0)
+
+    # ---- the cards, through the lifecycle ------------------------------------------------------
+    def _cert(self, serial: int) -> Any:
+        from cryptography import x509
+
+        return x509.load_der_x509_certificate(self.site.logged.inner.get(serial).der)
+
+    def _new_card(self, t: float) -> Any:
+        """Apply, produce (the CA certifies the chip's auth key), ship and hand over one card."""
+        from twin.services.jpki import BasicInfo
+
+        i = self._holders
+        self._holders += 1
+        born = dt.date(1970 + i % 40, 1 + i % 12, 1 + i % 28)
+        info = BasicInfo(f"住民{i}", "東京都千代田区千代田１番", born, "12"[i % 2])
+        now = self.when(t)
+        applied = max(self.t0, now - dt.timedelta(days=APPLIED_DAYS_BEFORE))
+        card = self.cards.apply(f"person-{i}", info, MUNICIPALITY, applied)
+        card = self.cards.produce(card.card_id, now, self.keys.generate().public_key())
+        self.cards.ship(card.card_id, now)
+        card = self.cards.hand_over(card.card_id, now, auth_pin=_pin(i), support_pin=_pin(i + 1))
+        self.certs.append(self._cert(card.auth_serial))
+        self._version += 1
+        return card
+
+    def _active_cards(self) -> list[Any]:
+        from twin.services.card_lifecycle import CardState
+
+        return [c for c in self.cards if c.state is CardState.ACTIVE]
+
+    def _revoked_now(self, card: Any, serial: int | None, t: float) -> bool:
+        """Did the active ledger just record the revocation of ``card``'s certificate ``serial``?"""
+        from twin.services.jpki.profile import aware
+
+        rec = None if serial is None else self.site.logged.inner.get(serial)
+        return rec is not None and rec.person_ref == card.person_ref and rec.revoked_at == aware(self.when(t))
+
+    def issue(self, t: float) -> None:
+        """A new card handed over at the counter (its production compressed into the hour)."""
+        self._new_card(t)
+        self.res.cards_issued += 1
+
+    def renew(self, t: float) -> None:
+        """電子証明書の更新 at the counter: the old certificate is revoked (renewal), a new one issued."""
+        live = self._active_cards()
+        if not live:
+            return
+        card = live[int(self.rng.integers(len(live)))]
+        old = card.auth_serial
+        card = self.cards.renew_certificates(card.card_id, self.when(t), self.keys.generate().public_key())
+        if self._revoked_now(card, old, t):
+            self.revoked_at[old] = t
+        self.certs.append(self._cert(card.auth_serial))
+        self._version += 1
+        self.res.certificate_renewals += 1
+
+    def lock_pin(self, t: float) -> None:
+        """A holder types the wrong auth PIN too often; the card blocks it until the counter resets it."""
+        live = [c for c in self._active_cards() if "auth" not in c.locked_pins]
+        if not live:
+            return
+        card = live[int(self.rng.integers(len(live)))]
+        self.cards.lock_pin(card.card_id, "auth", self.when(t))
+        self.pin_locked.append(card.card_id)
+        self.res.pin_locks += 1
+
+    def counter(self, t: float) -> None:
+        """An office hour: every holder waiting with a locked PIN has it reset (a card lost since cannot be)."""
+        from twin.services.card_lifecycle import CardState
+
+        for card_id in self.pin_locked:
+            card = self.cards.card(card_id)
+            if card.state is CardState.ACTIVE:
+                self.cards.reset_pin(card_id, "auth", _pin(int(card.person_ref.split("-")[1]) + 2), self.when(t))
+                self.res.pin_resets += 1
+            else:
+                self.res.pin_resets_refused += 1
+        self.pin_locked = []
 
     @property
     def site(self) -> _Site:
@@ -97,7 +196,13 @@ class JpkiWorld:
                 self.res.revocations_lost += 1
             elif ch[0] == "add" and ch[1].role.value == "holder":
                 self.res.issuances_lost += 1
+                # the new active ledger never saw this certificate: its holder's card carries one no
+                # site can answer for, and the serial may be handed out again
+                self.certs = [c for c in self.certs if c.serial_number != ch[1].serial]
+                self.revoked_at.pop(ch[1].serial, None)
+                self._version += 1
         self.active = 1 - self.active
+        self.cards.jpki = self.site.jpki
         self.shipper.connected = False
 
     def repaired(self) -> None:
@@ -116,18 +221,18 @@ class JpkiWorld:
             s.jpki.ocsp.presign(live, now, hashes=("sha1",))
 
     def revoke(self, t: float) -> None:
-        live = [c for c in self.certs if c.serial_number not in self.revoked_at]
+        """紛失届: a holder reports the card lost; the lifecycle suspends it and revokes its certificate."""
+        live = self._active_cards()
         if not live:
             return
-        from twin.services.jpki import UnknownCertificateError
-
-        cert = live[int(self.rng.integers(len(live)))]
-        try:
-            self.site.jpki.revoke(cert, "loss", self.when(t))
-        except UnknownCertificateError:  # its issuance was lost in a takeover: this site never issued it
+        card = live[int(self.rng.integers(len(live)))]
+        card = self.cards.report_loss(card.card_id, self.when(t))
+        self.res.cards_reported_lost += 1
+        if not self._revoked_now(card, card.auth_serial, t):  # its issuance was lost in a takeover
             self.res.revocations_refused += 1
             return
-        self.revoked_at[cert.serial_number] = t
+        self.revoked_at[card.auth_serial] = t
+        self._version += 1
         self.res.revocations_acknowledged += 1
 
     def check_status(self, cert: Any, t: float) -> None:
@@ -148,7 +253,9 @@ class JpkiWorld:
                 )
 
     def sample_checks(self, t: float, k: int) -> None:
-        revoked = [c for c in self.certs if c.serial_number in self.revoked_at]
+        if self._revoked_view[0] != self._version:  # hourly checks, rare changes: filter once per change
+            self._revoked_view = (self._version, [c for c in self.certs if c.serial_number in self.revoked_at])
+        revoked = self._revoked_view[1]
         pool = revoked if revoked and self.rng.random() < 0.5 else self.certs
         for _ in range(k):
             self.check_status(pool[int(self.rng.integers(len(pool)))], t)

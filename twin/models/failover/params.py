@@ -183,8 +183,19 @@ class Agent(StrictModel):
     enabled: bool = False
     days: interval(1, 366, integer=True) = Field(14, description="days of the horizon run with real services")
     households: interval(1, 100_000, integer=True) = Field(120, description="payout ledger: households on the roll")
-    certificates: interval(1, 100_000, integer=True) = Field(40, description="JPKI: certificates issued at the start")
-    revocations_per_day: NonNegativeFloat = 2.0
+    certificates: interval(1, 100_000, integer=True) = Field(
+        40, description="JPKI: cards in circulation at the start, each handed over with its auth certificate"
+    )
+    revocations_per_day: NonNegativeFloat = Field(2.0, description="cards reported lost (any hour): revoked")
+    issuances_per_day: NonNegativeFloat = Field(
+        1.0, description="new cards handed over at the counter per business day (office hours)"
+    )
+    renewals_per_day: NonNegativeFloat = Field(
+        2.0, description="certificate renewals at the counter per business day (office hours)"
+    )
+    pin_locks_per_day: NonNegativeFloat = Field(
+        1.0, description="auth PINs locked by wrong tries (any hour); reset at the counter in the next office hour"
+    )
     status_checks_per_hour: interval(0, 10_000, integer=True) = 4
     drill_hours: PositiveFloat = Field(4.0, description="a failover drill mid-run when the year had none: hours down")
     standby_cache_invalidation: bool = Field(

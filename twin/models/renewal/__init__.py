@@ -8,13 +8,16 @@ the card at the town hall; a certificate renewal is a counter visit (or, as an o
 smartphone). Town-hall counters take appointments and walk-ins. The run plays the fiscal year
 (from ``window_days`` before it) day by day over all 1,741 town halls at 1:1 and reports the
 monthly backlog and waiting time by municipality type for each option: a longer renewal window,
-renewal by smartphone, more counter positions.
+renewal by smartphone, more counter positions. A sample of the renewals is also played card by
+card through the real card lifecycle and JPKI (:mod:`.cards`): certificates revoked and issued per
+renewal, and what the wave adds to the CRLs.
 """
 
 from __future__ import annotations
 
 from twin.metrics import Metrics
 from twin.models.renewal import report
+from twin.models.renewal.cards import sample as card_sample
 from twin.models.renewal.params import Params
 from twin.models.renewal.wave import simulate, towns
 from twin.runs import ModelResult, RunContext
@@ -40,20 +43,24 @@ def _check_calendar(ctx: RunContext) -> None:
 def run(ctx: RunContext) -> ModelResult:
     _check_calendar(ctx)
     metrics = Metrics()
-    waves = {}
+    waves, cards = {}, {}
     t = towns()
     with ctx.progress("Renewal wave", len(ctx.options)) as advance:
         for opt in ctx.options:
             p: Params = opt.params  # type: ignore[assignment]
             waves[opt.name] = simulate(p, t)
             report.add_metrics(metrics, opt.name, waves[opt.name])
+            if p.lifecycle_sample:
+                seed = int(ctx.rng(f"renewal.lifecycle.{opt.name}").integers(2**31))
+                cards[opt.name] = card_sample(p, waves[opt.name], t.code, seed, p.lifecycle_sample)
+                report.add_card_metrics(metrics, opt.name, cards[opt.name])
             advance(1)
     heads = {k: report.headline(w) for k, w in waves.items()}
     base: Params = ctx.options[0].params  # type: ignore[assignment]
     return ModelResult(
         metrics,
         {"seed": ctx.seed, "options": heads, "option_order": list(heads)},
-        report.sections(waves, heads, {o.name: o.title for o in ctx.options}),
+        report.sections(waves, heads, {o.name: o.title for o in ctx.options}, cards),
         sources=report.SOURCES,
         assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
     )

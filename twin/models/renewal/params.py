@@ -67,6 +67,9 @@ class Params(StrictModel):
         0.0, description="share of certificate renewals done by smartphone, no counter visit (hypothetical)")
     counters: Counters = Counters()
     jlis: Jlis = Jlis()
+    lifecycle_sample: interval(0, 10_000, integer=True) = Field(
+        100, description="renewals per class played card by card through the real card lifecycle and JPKI "
+                         "(0: none); drawn from the wave's renewals")
 
 
 SOURCED = {
