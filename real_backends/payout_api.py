@@ -51,6 +51,7 @@ from twin.sim.holidays import holidays_in_year
 WORLD, API_KEYS = "api.world", "api.keys"
 MAX_BATCH = 500
 AS_OF = dt.date(2020, 1, 1)
+NO_BATCH = "the path names no number, or no batch that was sent"
 ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 ERRORS_404 = {**ERRORS, 404: {"model": ErrorBody, "description": "the path names no number"}}
 
@@ -352,9 +353,10 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
     # ``{batch:int}``: a path that names no batch number (``/disbursements/null/...``) is a 404, as for
     # any path that names no resource, not a 422 about a field
     @app.post("/disbursements/{batch:int}/bank-results", response_model=ReconciliationOut, tags=["disbursement"],
-              responses={**ERRORS, 404: {"model": ErrorBody,
-                                         "description": "the path names no number, or no batch that was sent"}})  # fmt: skip
-    def bank_results(batch: Annotated[int, Path(ge=0, le=2**31 - 1)], body: BankFileIn) -> ReconciliationOut | JSONResponse:
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": NO_BATCH}})  # fmt: skip
+    def bank_results(
+        batch: Annotated[int, Path(ge=0, le=2**31 - 1)], body: BankFileIn
+    ) -> ReconciliationOut | JSONResponse:
         """The bank's answer file for a batch; repeated lines are recognised as duplicates (safe to retry)."""
         lines = [BankConfirmation(c.household, BankOutcome(c.outcome), c.amount, BankReason(c.reason))
                  for c in body.confirmations]  # fmt: skip

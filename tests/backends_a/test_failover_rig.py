@@ -190,7 +190,9 @@ def test_wiring_standby_mode_is_refused_where_it_cannot_apply(tmp_path: Path) ->
         RigConfig(failover_checks=0)
 
 
-def test_the_router_closes_a_half_sent_request_with_408_as_every_twin_server_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_router_closes_a_half_sent_request_with_408_as_every_twin_server_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The router is the rig's front door: a client that connects and never finishes its headers is cut off."""
     import socket
 
