@@ -348,12 +348,9 @@ def calibrate_file(path: str | Path, out: str | Path = "reports", progress: Prog
     if s.kind not in CALIBRATABLE:
         raise InputError(f"{path}: kind: {s.kind!r} has no calibration (allowed: {', '.join(CALIBRATABLE)})")
     if s.kind == "payout":  # the payout's own targets and residuals, same least-squares machinery
-        if promote:
-            raise InputError(f"{path}: --promote: only rollout fits are promoted (a payout scenario names its fitted "
-                             "file in params.calibrated_from)")
         from twin.models.payout.calibrate import calibrate as calibrate_payout
 
-        return calibrate_payout(s, out=out, progress=progress)
+        return calibrate_payout(s, out=out, progress=progress, workers=workers, promote=promote)
     return calibrate(s, out=out, progress=progress, promote=promote, workers=workers)
 
 

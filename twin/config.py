@@ -113,3 +113,18 @@ def date_field(description: str | None = None) -> Any:
 
 
 Date = date_field()
+
+
+def tracked_json_path(v: str | None, example: str) -> str | None:
+    """A scenario may only name a ``.json`` file inside the working tree for ``twin calibrate --promote``
+    to write: a relative path without ``..``. ``example`` is shown in the message."""
+    if v is None:
+        return v
+    from pathlib import PurePath
+
+    parts = PurePath(v).parts
+    if PurePath(v).is_absolute() or v.startswith("~") or ".." in parts or not parts:
+        raise ValueError(f"is not allowed; use a relative path without '..' (e.g. {example})")
+    if not v.endswith(".json"):
+        raise ValueError("is not a .json file name")
+    return v

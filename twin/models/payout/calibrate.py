@@ -15,15 +15,14 @@ The finite-difference step is 1 % of each parameter's bound range (not 1e-3 of i
 plans use fixed random numbers, so tiny steps would see the day grid's granularity, not the slope.
 
 Output: a run folder ``reports/<scenario>/calib-<id>/`` (``fitted.json``, ``summary.json``,
-``metrics.parquet``, ``index.html`` with the fit table and the curve), and the fitted values in
-``calibration.write_fitted`` for ``params.calibrated_from`` to read.
+``metrics.parquet``, ``index.html`` with the fit table and the curve), and nothing else; ``--promote``
+copies a converged ``fitted.json`` to ``calibration.promote_to`` for ``params.calibrated_from`` to read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -188,15 +187,29 @@ def problem_for(s: Any, scale: float | None = None) -> tuple[PayoutProblem, np.n
 
 
 def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = no_progress,
-              workers: int | None = None) -> Run:  # fmt: skip
-    """Fit ``params.calibration.fit`` of a payout scenario; returns the calibration's run folder."""
+              workers: int | None = None, promote: bool = False) -> Run:  # fmt: skip
+    """Fit ``params.calibration.fit`` of a payout scenario; returns the calibration's run folder.
+
+    Writes only under ``out``. :class:`~twin.calibration.NotConverged` (after the flagged report is
+    written) when the optimiser did not converge; ``promote`` then copies a converged fit to
+    ``calibration.promote_to``, the tracked file ``params.calibrated_from`` names."""
+    from twin.calibration import NotConverged, promote_fit
+
+    target = s.options[0].params.calibration.promote_to
+    if promote and not target:
+        raise InputError(f"{s.path}: params.calibration.promote_to: is not set; --promote needs a file to update")
     with progress("Building the synthetic nation", None):
         problem, x0, lo, hi = problem_for(s)
     t0 = time.perf_counter()
     with progress("Calibrating (model runs)", None) as advance:
         result = fit(problem, x0, lo, hi, advance, workers)
     wall = time.perf_counter() - t0
-    return write_report(s, out, problem, result, x0, wall)
+    run = write_report(s, out, problem, result, x0, wall)
+    if not result["converged"]:
+        raise NotConverged(f"{run.path}: the fit did not converge ({result['message']}); see index.html")
+    if promote:
+        promote_fit(run, target)
+    return run
 
 
 def write_report(s: Any, out: str | Path, problem: PayoutProblem, result: dict[str, Any], x0: np.ndarray,
@@ -306,12 +319,4 @@ def write_report(s: Any, out: str | Path, problem: PayoutProblem, result: dict[s
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    target = problem.base.calibration.write_fitted
-    if target:
-        from twin.models.rollout.setup import REPO
-
-        tp = Path(target) if Path(target).is_absolute() else (Path.cwd() / target)
-        if not tp.parent.exists():
-            tp = REPO / target
-        tp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return Run(final)

@@ -18,6 +18,7 @@ from twin.config import (
     PositiveFloat,
     StrictModel,
     interval,
+    tracked_json_path,
 )
 from twin.models.payout.agent_params import AgentRun
 
@@ -242,10 +243,16 @@ class Calibration(StrictModel):
         "checked, not fitted: every application is paid in the end, so the final shares follow from who never "
         "applies, not from the fitted parameters",
     )
-    write_fitted: str | None = Field(
-        "scenarios/payout_2020_fitted.json", description="where the fitted values are also written"
+    promote_to: str | None = Field(
+        None, description="tracked file `twin calibrate --promote` copies the converged fit to (the file "
+        "`params.calibrated_from` names); without --promote the fit is written only under --out"
     )
     scale: interval(0.0001, 1.0) = Field(0.01, description="household sample share the calibration runs at")
+
+    @field_validator("promote_to")
+    @classmethod
+    def _confined(cls, v: str | None) -> str | None:
+        return tracked_json_path(v, "scenarios/payout_2020_fitted.json")
 
     @model_validator(mode="after")
     def _bounds(self) -> Calibration:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval, tracked_json_path
 
 Lift = interval(0, 100, description="relative rise of the hazard of those reached (0.5 = +50 %)")
 
@@ -335,16 +335,7 @@ class Calibration(StrictModel):
     @classmethod
     def _confined(cls, v: str | None) -> str | None:
         """A scenario file may only name a .json file inside the working tree (`--promote` writes it)."""
-        if v is None:
-            return v
-        from pathlib import PurePath
-
-        parts = PurePath(v).parts
-        if PurePath(v).is_absolute() or v.startswith("~") or ".." in parts or not parts:
-            raise ValueError("is not allowed; use a relative path without '..' (e.g. scenarios/rollout_fitted.json)")
-        if not v.endswith(".json"):
-            raise ValueError("is not a .json file name")
-        return v
+        return tracked_json_path(v, "scenarios/rollout_fitted.json")
 
     @field_validator("fit")
     @classmethod
