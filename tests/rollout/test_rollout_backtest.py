@@ -17,7 +17,7 @@ import pytest
 from twin import scenario
 from twin.models.rollout import record_days
 from twin.models.rollout.observed import load_observed
-from twin.models.rollout.setup import cells_for, read_fitted, with_values
+from twin.models.rollout.setup import cells_for, mortality_for, read_fitted, with_values
 from twin.models.rollout.simulate import Rollout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +37,12 @@ def forecast_errors(scenario_file: str, fitted_file: Path) -> dict[dt.date, floa
     obs = load_observed(ROOT / "twin/data/card_issuance", START, END)
     cells = cells_for(obs, s.spec.population.statistics)
     n = (END - START).days + 1
-    r = Rollout(params, cells, START, n, rng=None, record_days=record_days(obs.dates, START, n)).run()
+    r = Rollout(params, cells, START, n, rng=None, record_days=record_days(obs.dates, START, n),
+                mortality=mortality_for(base)).run()  # fmt: skip  # tables up to the fit's last release
     out = {}
     for i, d in enumerate(obs.dates):
-        if d > last:
-            out[d] = float(r.daily["holders"][(d - START).days] / obs.national[i] - 1.0)
+        if d > last:  # MIC counts cards issued, dead holders' included
+            out[d] = float(r.daily["issued_cumulative"][(d - START).days] / obs.national[i] - 1.0)
     return out
 
 
