@@ -108,28 +108,53 @@ def counter_minutes(params: Params, cells: Cells, muni_pop: np.ndarray, day0: dt
 BAND_YEARS = 5.0
 
 
-def aged_mix(handed: np.ndarray, handed_day: np.ndarray, reference_day: float) -> np.ndarray:
+def _shift(c: np.ndarray, u: float) -> np.ndarray:
+    """(21, 2) counts moved ``u`` bands up (a fraction ``frac(u)`` one band further), stopping at 100+."""
+    out = np.zeros_like(c)
+    k, f = int(u), u - int(u)
+    for part, step in ((1.0 - f, k), (f, k + 1)):
+        if part <= 0:
+            continue
+        if step == 0:
+            out += part * c
+        elif step < N_BANDS:
+            out[step:] += part * c[:-step]
+            out[-1] += part * c[N_BANDS - step :].sum(axis=0)
+        else:
+            out[-1] += part * c.sum(axis=0)
+    return out
+
+
+def aged_mix(handed: np.ndarray, handed_day: np.ndarray, reference_day: float,
+             mortality: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Cards by age band and sex at an age reference day, from cards handed over per period by the band at hand-over.
 
     ``handed`` is (periods, 21 x 2) in the cells' band-major order, ``handed_day`` each period's mean day.
     A card handed over ``t`` years before the reference day has moved ``t / 5`` bands up: with ages spread
     evenly within a band, the fraction ``frac(t / 5)`` of the cohort has crossed one band boundary more
     than ``floor(t / 5)``. Everyone stops at 100+. Cards handed over after the reference day keep their
-    band (their age was taken at hand-over). Holders who died are not taken out: MIC's releases count
-    cards issued, dead holders' included (see ``observed.py``). Returns (21, 2).
+    band (their age was taken at hand-over).
+
+    MIC's table counts every card issued, dead holders' included (see ``observed.py``), but a dead holder
+    grows no older: with ``mortality`` ((21, 2) per person-year) the holders who died before the reference
+    day stay in the count at the band they died in (taken half-way along their cohort's shift), the
+    living ones move the whole way. Survival is taken at the rate of the band half-way along. Returns (21, 2).
     """
     out = np.zeros((N_BANDS, 2))
     shift = np.maximum(0.0, reference_day - handed_day) / (365.25 * BAND_YEARS)
+    bands = np.arange(N_BANDS)
     for c, u in zip(handed.reshape(-1, N_BANDS, 2), shift, strict=True):
-        k, f = int(u), u - int(u)
-        for part, step in ((1.0 - f, k), (f, k + 1)):
-            if part <= 0:
-                continue
-            if step == 0:
-                out += part * c
-            else:
-                out[step:] += part * c[:-step] if step < N_BANDS else 0.0
-                out[-1] += part * c[N_BANDS - step :].sum(axis=0) if step < N_BANDS else part * c.sum(axis=0)
+        if u <= 0:
+            out += c
+            continue
+        if mortality is None:
+            out += _shift(c, u)
+            continue
+        mid = np.minimum(bands + u / 2, N_BANDS - 1)
+        lo, f = mid.astype(int), (mid - mid.astype(int))[:, None]
+        rate = (1 - f) * mortality[lo] + f * mortality[np.minimum(lo + 1, N_BANDS - 1)]
+        alive = c * np.exp(-rate * u * BAND_YEARS)
+        out += _shift(alive, u) + _shift(c - alive, u / 2)
     return out
 
 
@@ -342,7 +367,8 @@ class Rollout:
             i = self._record_index[day]
             self.rec_muni[i] = self.holders_muni
             self.rec_issued[i] = self.issued_muni
-            self.rec_mix[i] = aged_mix(self.handed_month, self.month_mid, self.age_reference.get(day, day))
+            mort = None if self.mortality is None else self.mortality.reshape(N_BANDS, 2)
+            self.rec_mix[i] = aged_mix(self.handed_month, self.month_mid, self.age_reference.get(day, day), mort)
             self.rec_applied[i] = self.applied_mix.reshape(N_BANDS, 2)
 
     # ---- the SimPy process structure ------------------------------------------------------------
