@@ -79,6 +79,17 @@ def test_aged_mix_moves_cohorts_up_the_bands_by_elapsed_time() -> None:
     assert np.isclose(out.sum(), handed[:2].sum())
 
 
+def test_in_the_age_table_dead_holders_stay_at_the_band_they_died_in() -> None:
+    handed = np.zeros((1, 42))
+    handed[0, 19 * 2] = 100.0  # 100 men aged 95-99 at hand-over
+    rate = np.full((21, 2), 0.2)
+    out = aged_mix(handed, np.array([0.0]), 365.25 * 2.5, rate)  # half a band later
+    alive = 100 * np.exp(-0.2 * 2.5)  # 60.7: half of them now 100+
+    dead = 100 - alive  # 39.3, taken a quarter of a band on: a quarter of them 100+ when they died
+    assert np.isclose(out[20, 0], alive / 2 + dead / 4) and np.isclose(out[19, 0], alive / 2 + 3 * dead / 4)
+    assert np.isclose(out.sum(), 100.0)
+
+
 def _one_band_country(band: int) -> object:
     shares = np.zeros((21, 2))
     shares[band] = [1.0, 1.0]
