@@ -88,17 +88,19 @@ def age_reference_dates(obs: Observed) -> tuple[dt.date, ...]:
     MIC counts cards issued (交付枚数), not cards held: it "simply added up the cards newly issued", dead
     holders' and other cancelled cards included (MIC, reported by NHK on 2023-07-13 and Impress Watch
     1516725 on 2023-07-14, when it began to publish cards held apart; twin/data/FIGURES.md). The bundled
-    releases agree: no municipality's count and no national total ever falls from one release to the next. Its age table, though, does not age holders day by day: within a run of releases
-    a band's count only grows, and at a few releases (2018-12-01, 2019-09-16, 2020-09-01, 2021-06-01 in the
-    bundled series) some bands fall while the next band up jumps (0-4 into 5-9, 65-69 into 70-74 as the
-    1947-49 cohort ages, 85-89 into 90+), the whole table's total staying the national count: ages were
-    recomputed. So a release where any band falls starts a new age reference, taken as that release's
-    date; releases before the first such step use the first age table's date. Releases without a table get
-    their own date. Dead holders are not taken out at those steps either: the 90+ bands gain about what
-    turning 90 brings in (a seventh of the 85-89 holders a year) and do not lose the 15-30 % a year that
-    die at those ages (twin/data/card_issuance: 2019-09-16 +75.6k on 575k holders aged 85-89, 2021-06-01
-    +134k on 992k). The 100+ band's falls at the steps are a correction of its own run-ups between them
-    (e.g. +7.1k in 2020-06..08 while 95-99 grew 0.5k), which no model of residents explains.
+    releases agree: no municipality's count and no national total ever falls from one release to the next.
+    Its age table, though, does not age holders day by day: within a run of releases a band's count only
+    grows, and at a few releases (2018-12-01, 2019-09-16, 2020-09-01, 2021-06-01 in the bundled series) some
+    bands fall while the next band up jumps (0-4 into 5-9, 65-69 into 70-74 as the 1947-49 cohort ages,
+    85-89 into 90+), the table's total staying the national count: ages were recomputed. So a release where
+    any band falls starts a new age reference, taken as that release's date; releases before the first
+    such step use the first age table's date. Releases without a table get their own date. Dead holders'
+    cards stay in the table at those steps, but grow no older (simulate.aged_mix): the 90+ bands gain about
+    what turning 90 brings in (a seventh of the 85-89 holders a year) and do not lose the 15-30 % a year
+    that die at those ages (2019-09-16 +75.6k on 575k holders aged 85-89, 2021-06-01 +134k on 992k), while
+    the 100+ band falls at three of the steps, where the dead of 95-99 would otherwise have aged in. Its
+    run-ups between the steps (e.g. +7.1k in 2020-06..08 while 95-99 grew 0.5k) no model of residents
+    explains.
     """
     refs: list[dt.date] = []
     current: dt.date | None = None
