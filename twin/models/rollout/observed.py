@@ -176,8 +176,10 @@ BAND_YEARS_OBS = 5.0
 
 def read_release(
     folder: Path, start: dt.date, end: dt.date, reference: list[tuple[str, str, str]] | None = None
-) -> tuple[dt.date, list[tuple[str, str, str]], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One release folder: (date, rows (prefecture, municipality, code), population, cards, band pop, band cards)."""
+) -> tuple[dt.date, list[tuple[str, str, str]], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None,
+           dt.date | None]:  # fmt: skip
+    """One release folder: (date, rows (prefecture, municipality, code), population, cards, band pop, band cards,
+    the age table's population date)."""
     name = folder.name
     try:
         fdate = dt.date(int(name[:4]), int(name[4:6]), int(name[6:8]))
