@@ -78,6 +78,8 @@ class Problem:
     n_days: int
     paths: list[str]
     closed: list[dt.date]
+    #: holders' deaths per person-year (21, 2), setup.mortality_for; None: holders never die
+    mortality: Any = None
 
     def params_at(self, x: np.ndarray) -> Any:
         from twin.models.rollout.setup import with_values
@@ -85,12 +87,14 @@ class Problem:
         return with_values(self.base, dict(zip(self.paths, (float(v) for v in x), strict=True)))
 
     def simulate(self, x: np.ndarray, params: Any = None) -> Any:
-        from twin.models.rollout import record_days
+        from twin.models.rollout import age_reference, record_days
         from twin.models.rollout.simulate import Rollout
 
         p = params if params is not None else self.params_at(x)
         rec = record_days(self.obs.dates, self.day0, self.n_days)
-        return Rollout(p, self.cells, self.day0, self.n_days, rng=None, record_days=rec, closed_days=self.closed).run()
+        ages = age_reference(self.obs, self.day0, self.n_days)
+        return Rollout(p, self.cells, self.day0, self.n_days, rng=None, record_days=rec, closed_days=self.closed,
+                       age_reference=ages, mortality=self.mortality).run()
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return residual_vector(self.simulate(x), self.obs, self.base.calibration.weights)
@@ -102,9 +106,9 @@ def series_errors(r: Any, obs: Any) -> dict[str, np.ndarray]:
     from twin.models.rollout.observed import APPLICATION_FIGURES, BACKLOG_FIGURES
 
     idx = [r.record_days.index((d - r.day0).days) for d in obs.dates]
-    sim_muni = r.holders_muni[idx] / r.scale
+    sim_muni = r.issued_muni[idx] / r.scale  # MIC counts cards issued, dead holders' included
     has_age = ~np.isnan(obs.band_cards[:, 0, 0])
-    sim_band = r.holders_mix[idx][has_age].sum(axis=2) / r.scale
+    sim_band = r.issued_mix[idx][has_age].sum(axis=2) / r.scale
     stock = [(d, v) for d, v, _ in BACKLOG_FIGURES if obs.dates[0] <= d <= obs.dates[-1] and 0 <= (d - r.day0).days
              < r.n_days]  # fmt: skip
     sim_stock = np.array([r.daily["backlog_applied_not_issued"][(d - r.day0).days] / r.scale for d, _ in stock])
@@ -285,11 +289,11 @@ def rake_step(problem: Problem, r: Any, dims: list[str], damping: float = 0.8) -
         out[lever_key] = np.clip(new_l, -4.9, 4.9).round(6).tolist()
 
     if "age" in dims:
-        sim_band = r.holders_mix[idx].sum(axis=2) / r.scale
+        sim_band = r.issued_mix[idx].sum(axis=2) / r.scale
         adjust(sim_band, obs.band_cards.sum(axis=2), h.age_log_rr, h.lever_age_log_rr,
                "hazard.age_log_rr", "hazard.lever_age_log_rr")  # fmt: skip
     if "prefecture" in dims:
-        sim_p = obs.by_prefecture(r.holders_muni[idx] / r.scale)
+        sim_p = obs.by_prefecture(r.issued_muni[idx] / r.scale)
         adjust(sim_p, obs.by_prefecture(obs.muni_cards), h.prefecture_log_rr, h.lever_prefecture_log_rr,
                "hazard.prefecture_log_rr", "hazard.lever_prefecture_log_rr")  # fmt: skip
     return out, moved
@@ -299,7 +303,7 @@ def with_raked(problem: Problem, raked: dict[str, list[float]]) -> Problem:
     from twin.models.rollout.setup import with_values
 
     return Problem(with_values(problem.base, raked), problem.cells, problem.obs, problem.day0, problem.n_days,
-                   problem.paths, problem.closed)  # fmt: skip
+                   problem.paths, problem.closed, problem.mortality)  # fmt: skip
 
 
 def rake(problem: Problem, x: np.ndarray, dims: list[str], iterations: int = 4, tol: float = 0.01,
@@ -370,7 +374,7 @@ def _start_params(s: Any) -> Any:
 def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = no_progress,
               workers: int | None = None, promote: bool = False, max_rounds: int = 6) -> Run:  # fmt: skip
     from twin.experiments import make_executor
-    from twin.models.rollout.setup import cells_for, get_path, observed_for
+    from twin.models.rollout.setup import cells_for, get_path, mortality_for, observed_for
 
     spec = s.spec
     base = _start_params(s)
@@ -395,11 +399,13 @@ def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = n
             cells = cells_for(obs, spec.population.statistics)
         else:
             obs, cells = full_obs, full_cells
-    problem = Problem(base, cells, obs, day0, (end - day0).days + 1, paths, list(spec.calendar.closed_days))
+    mortality = mortality_for(base)
+    problem = Problem(base, cells, obs, day0, (end - day0).days + 1, paths, list(spec.calendar.closed_days),
+                      mortality)
     t0 = time.perf_counter()
     x = np.array(x0)
     lo_a, hi_a = np.array(lo), np.array(hi)
-    full = Problem(base, full_cells, full_obs, day0, problem.n_days, paths, problem.closed)
+    full = Problem(base, full_cells, full_obs, day0, problem.n_days, paths, problem.closed, mortality)
     start = full.simulate(x)
     workers = workers if workers is not None else max(1, min(len(x0), os.cpu_count() or 1))
     raked: dict[str, list[float]] = {}
@@ -433,7 +439,7 @@ def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = n
         result["evaluations_total"] = sum(h["evaluations"] for h in history)
         sens = sensitivity(problem, x, list(cal.sensitivity), pool)
         # the reported fit is the full model's, at the fitted and raked values
-        full = Problem(problem.base, full_cells, full_obs, day0, problem.n_days, paths, problem.closed)
+        full = Problem(problem.base, full_cells, full_obs, day0, problem.n_days, paths, problem.closed, mortality)
         best = full.simulate(x)
         result["search_quality"] = fit_quality(series_errors(problem.simulate(x), obs), obs.dates)
     wall = time.perf_counter() - t0
@@ -587,8 +593,8 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
     figs = []
     fig, ax = plt.subplots(figsize=(9, 4.4))
     x = np.datetime64(best.day0, "D") + np.arange(best.n_days)
-    ax.plot(x.astype(object), best.daily["holders"] / 1e6, lw=2, label="twin, fitted")
-    ax.plot(x.astype(object), start.daily["holders"] / 1e6, lw=1, ls="--", label="twin, starting values")
+    ax.plot(x.astype(object), best.daily["issued_cumulative"] / 1e6, lw=2, label="twin, fitted")
+    ax.plot(x.astype(object), start.daily["issued_cumulative"] / 1e6, lw=1, ls="--", label="twin, starting values")
     ax.scatter(list(obs.dates), obs.national / 1e6, color="k", s=14, zorder=3, label="MIC releases")
     ax.set_ylabel("million cards issued (cumulative)")
     ax.set_title("National: fitted vs observed")
@@ -601,7 +607,7 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
     for a, ax in enumerate(axes.reshape(-1)):
         rate_obs = obs.band_cards[:, a].sum(axis=1) / obs.band_population[:, a].sum(axis=1)
         pop_a = np.nanmean(obs.band_population[:, a].sum(axis=1))
-        ax.plot(list(obs.dates), 100 * best.holders_mix[idx, a].sum(axis=1) / pop_a, lw=1.5)
+        ax.plot(list(obs.dates), 100 * best.issued_mix[idx, a].sum(axis=1) / pop_a, lw=1.5)
         ax.scatter(list(obs.dates), 100 * rate_obs, s=5, color="k")
         ax.set_title(AGE_BANDS[a], fontsize=8)
         ax.tick_params(labelsize=6, axis="both")
@@ -609,7 +615,7 @@ def write_report(s: Any, out: str | Path, problem: Problem, result: dict[str, An
     figs.append(Figure("fit_age_bands", fig, "Every age band, fitted vs observed."))
     fig, axes = plt.subplots(6, 8, figsize=(18, 11), sharex=True, sharey=True)
     pop_p = obs.by_prefecture(obs.muni_population)
-    sim_p = obs.by_prefecture(best.holders_muni[idx])
+    sim_p = obs.by_prefecture(best.issued_muni[idx])
     obs_p = obs.by_prefecture(obs.muni_cards)
     for p, ax in enumerate(axes.reshape(-1)):
         if p >= 47:

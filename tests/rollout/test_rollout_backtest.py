@@ -2,8 +2,10 @@
 
 The cached fits in tests/rollout/data/ were made by ``twin calibrate scenarios/rollout_backtest_2020.yaml
 --promote`` (MIC releases up to 2020-12-01) and ``... rollout_backtest_2021h1.yaml --promote`` (up to
-2021-06-01); neither saw a later release. Here the twin runs on from each fit, in expected values at
-national 1:1, and every held-out release of 2021 must be within 5 % of MIC's count.
+2021-06-01); neither saw a later release. They were made before holders aged and died; re-made with that
+model they fit worse (README, "Calibrating the card rollout"), so they are kept, and run here with it.
+Here the twin runs on from each fit, in expected values at national 1:1, and every held-out release of
+2021 must be within 5 % of MIC's count (cards issued, dead holders' included).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from twin import scenario
 from twin.models.rollout import record_days
 from twin.models.rollout.observed import load_observed
-from twin.models.rollout.setup import cells_for, read_fitted, with_values
+from twin.models.rollout.setup import cells_for, mortality_for, read_fitted, with_values
 from twin.models.rollout.simulate import Rollout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,21 +39,22 @@ def forecast_errors(scenario_file: str, fitted_file: Path) -> dict[dt.date, floa
     obs = load_observed(ROOT / "twin/data/card_issuance", START, END)
     cells = cells_for(obs, s.spec.population.statistics)
     n = (END - START).days + 1
-    r = Rollout(params, cells, START, n, rng=None, record_days=record_days(obs.dates, START, n)).run()
+    r = Rollout(params, cells, START, n, rng=None, record_days=record_days(obs.dates, START, n),
+                mortality=mortality_for(base)).run()  # fmt: skip  # tables up to the fit's last release
     out = {}
     for i, d in enumerate(obs.dates):
-        if d > last:
-            out[d] = float(r.daily["holders"][(d - START).days] / obs.national[i] - 1.0)
+        if d > last:  # MIC counts cards issued, dead holders' included
+            out[d] = float(r.daily["issued_cumulative"][(d - START).days] / obs.national[i] - 1.0)
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="known miss: the fit to 2020-12 (the hand-over drain fitted to the 538万 "
-                   "waiting on 2020-10-31) forecasts 2021-01..07 within 5 % (+0.3, +3.0, +3.5, +1.6, +0.6, -0.6, "
-                   "-4.5 %) but runs low from August (-7.1 % .. -12.3 % in 2021-12): after the phase-1 deadline "
-                   "(2021-04-30) it has applications fall to the 2019 level (0.25M a month) while the releases "
-                   "imply about 1M a month; the rush strength and the QR mailing keep their defaults (no earlier "
-                   "deadline or mailing in the releases to fit them on)")  # fmt: skip
+                   "waiting on 2020-10-31) forecasts 2021-01..07 within 5 % (-0.1, +2.6, +3.2, +1.2, +0.2, -0.9, "
+                   "-4.9 %) but runs low from August (-7.5 % .. -12.6 % in 2021-12): after the phase-1 deadline "
+                   "(2021-04-30) it has applications fall to about 0.3M a month while the releases imply about 1M; "
+                   "the rush strength and the QR mailing keep their defaults (no earlier deadline or mailing in "
+                   "the releases to fit them on)")  # fmt: skip
 def test_fit_to_2020_12_forecasts_every_2021_release_within_5_percent() -> None:
     errs = forecast_errors("scenarios/rollout_backtest_2020.yaml", DATA / "fitted_to_2020-12.json")
     assert [d.isoformat() for d in errs][:2] == ["2021-01-01", "2021-02-01"] and len(errs) == 12
@@ -60,9 +63,9 @@ def test_fit_to_2020_12_forecasts_every_2021_release_within_5_percent() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known miss: the fit to 2021-06 forecasts 2021-07..08 within 5 % (-2.3, "
-                   "-3.7 %) and 2021-09..12 at -5.2, -5.5, -5.8, -6.7 %: the hand-over drain of the April rush is "
-                   "right, but applications after the phase-1 deadline stay at about 0.25M a month in the twin "
+@pytest.mark.xfail(strict=True, reason="known miss: the fit to 2021-06 forecasts 2021-07..08 within 5 % (-2.7, "
+                   "-4.1 %) and 2021-09..12 at -5.6, -5.9, -6.2, -7.1 %: the hand-over drain of the April rush is "
+                   "right, but applications after the phase-1 deadline stay at about 0.3M a month in the twin "
                    "against about 1M implied by the releases")  # fmt: skip
 def test_fit_to_2021_06_forecasts_2021_07_to_12_within_5_percent() -> None:
     errs = forecast_errors("scenarios/rollout_backtest_2021h1.yaml", DATA / "fitted_to_2021-06.json")

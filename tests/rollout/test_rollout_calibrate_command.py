@@ -23,6 +23,7 @@ population: {{scale: 1.0, statistics: "20170515"}}
 calendar: {{start: 2016-01-01, end: 2017-05-31}}
 params:
   stochastic: false
+  holder_deaths: false   # one population table (2016-01-01) up to 2017-05-15: no death rates to derive
   calibration:
     observed: {observed}
     last_release: 2017-05-15

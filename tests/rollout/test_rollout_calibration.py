@@ -39,7 +39,7 @@ def synthetic_world(truth: dict[str, float]) -> tuple[Problem, Observed]:
     problem = Problem(base, cells, obs, DAY0, N, list(base.calibration.fit), [])
     r = problem.simulate(np.array([truth[p] for p in problem.paths]))
     idx = [r.record_days.index((d - DAY0).days) for d in RELEASES]
-    seen = {"muni_cards": r.holders_muni[idx].copy(), "band_cards": r.holders_mix[idx].copy()}
+    seen = {"muni_cards": r.issued_muni[idx].copy(), "band_cards": r.issued_mix[idx].copy()}
     obs = Observed(**{**obs.__dict__, **seen})
     return Problem(base, cells, obs, DAY0, N, problem.paths, []), obs
 
@@ -89,8 +89,8 @@ def test_the_backlog_family_compares_the_applied_but_not_issued_stock_with_the_d
     stock = np.zeros(n)
     stock[30] = 5_380_000.0 * 1.25  # 2020-10-31: a quarter too many waiting
     apps = np.zeros(n)
-    r = SimpleNamespace(day0=day0, n_days=n, scale=1.0, record_days=[0, 14, 61], holders_muni=np.ones((3, 1)),
-                        holders_mix=np.ones((3, 21, 2)), daily={"backlog_applied_not_issued": stock,
+    r = SimpleNamespace(day0=day0, n_days=n, scale=1.0, record_days=[0, 14, 61], issued_muni=np.ones((3, 1)),
+                        issued_mix=np.ones((3, 21, 2)), daily={"backlog_applied_not_issued": stock,
                                                                 "applications": apps})  # fmt: skip
     obs = SimpleNamespace(dates=dates, national=np.ones(2), muni_cards=np.ones((2, 1)),
                           band_cards=np.ones((2, 21, 2)), by_prefecture=lambda a: a)  # fmt: skip

@@ -16,11 +16,12 @@ agents in households, whose word of mouth comes from their own household.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from twin.metrics import Metrics
 from twin.models.rollout import report
 from twin.models.rollout.params import Params
-from twin.models.rollout.setup import calibrated, cells_for, observed_for, read_fitted
+from twin.models.rollout.setup import calibrated, cells_for, mortality_for, observed_for, read_fitted
 from twin.models.rollout.simulate import Rollout
 from twin.runs import ModelResult, RunContext
 
@@ -30,6 +31,14 @@ __all__ = ["Params", "run"]
 def record_days(obs_dates: tuple[dt.date, ...], day0: dt.date, n: int) -> list[int]:
     """Days on which the per-municipality and per-age state is kept: the releases and the last day."""
     return sorted({(d - day0).days for d in obs_dates if 0 <= (d - day0).days < n} | {n - 1})
+
+
+def age_reference(obs: Any, day0: dt.date, n: int) -> dict[int, int]:
+    """Record day -> the day its age table takes ages at (observed.age_reference_dates), within the run."""
+    from twin.models.rollout.observed import age_reference_dates
+
+    return {(d - day0).days: (a - day0).days for d, a in zip(obs.dates, age_reference_dates(obs), strict=True)
+            if 0 <= (d - day0).days < n}  # fmt: skip
 
 
 #: this model runs the scenario's ``replications`` itself, each on its own random streams
@@ -45,6 +54,8 @@ def run(ctx: RunContext) -> ModelResult:
         obs = observed_for(base, day0, end, strict=False)
         cells = cells_for(obs, spec.population.statistics)
     rec = record_days(obs.dates, day0, n)
+    ages = age_reference(obs, day0, n)
+    mortality = mortality_for(base)
     closed = list(spec.calendar.closed_days)
     outcomes = []
     reps = spec.replications
@@ -58,16 +69,18 @@ def run(ctx: RunContext) -> ModelResult:
                     from twin.models.rollout.agents import run_agents
 
                     runs.append(run_agents(p, cells, day0, n, rng=ctx.rng("rollout.agents", rep), record_days=rec,
-                                           closed_days=closed))  # fmt: skip
+                                           closed_days=closed, age_reference=ages,
+                                           mortality=mortality))  # fmt: skip
                 else:
                     runs.append(Rollout(p, cells, day0, n, scale=ctx.scale, rng=rng, record_days=rec,
-                                        closed_days=closed).run())  # fmt: skip
+                                        closed_days=closed, age_reference=ages,
+                                        mortality=mortality).run())  # fmt: skip
                 advance(1)
             no_points = None
             if p.points.enabled:
                 cf = p.model_copy(update={"points": p.points.model_copy(update={"enabled": False})})
                 no_points = Rollout(cf, cells, day0, n, scale=ctx.scale, rng=None, record_days=rec,
-                                    closed_days=closed).run()  # fmt: skip
+                                    closed_days=closed, age_reference=ages, mortality=mortality).run()  # fmt: skip
             advance(1)
             outcomes.append(report.OptionOutcome(opt.name, p, runs, no_points))
     metrics = Metrics()

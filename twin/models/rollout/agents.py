@@ -21,7 +21,7 @@ import numpy as np
 
 from twin.models.rollout.hazard import N_BANDS, Cells, daily_probability, lever_response, static_log_hazard
 from twin.models.rollout.params import Params
-from twin.models.rollout.simulate import Rollout, RolloutResult
+from twin.models.rollout.simulate import BAND_YEARS, Rollout, RolloutResult
 
 #: household-size shape (1..5+ persons), census 2010 (twin/data/FIGURES.md)
 HOUSEHOLD_SIZE_SHAPE = np.array([1678.0, 1413.0, 942.0, 746.0, 674.0])
@@ -76,6 +76,10 @@ class RolloutAgents(mesa.Model):
         self.holds = np.zeros(len(cell_of), dtype=bool)
         self.queue: list[list[int]] = [[] for _ in range(cells.n_munis)]
         self.handed = np.zeros(cells.n_munis, dtype=np.int64)
+        self.band = cells.band[cell_of]
+        self.sex = cells.sex[cell_of]
+        self.years_into_band = self.np_rng.random(len(cell_of)) * BAND_YEARS  # ages spread evenly within a band
+        self.died = np.zeros(len(cell_of), dtype=bool)
 
     def household_holder_share(self) -> np.ndarray:
         """Per agent: the share of the *other* members of its household who hold a card."""
@@ -100,6 +104,21 @@ class RolloutAgents(mesa.Model):
             self.residents[k].apply(day)
             self.queue[self.muni[k]].append(k)
 
+    def deaths(self, day: int, mortality: np.ndarray) -> np.ndarray:
+        """Each living holder dies today with its age band's daily probability (``mortality``: (21, 2) per
+        person-year, the band the agent has grown into since day 0); its card no longer counts in its
+        household's holding share. Returns the dead agents' indices."""
+        idx = np.flatnonzero(self.holds & ~self.died)
+        band = np.minimum(self.band[idx] + ((self.years_into_band[idx] + day / 365.25) // BAND_YEARS).astype(int),
+                          N_BANDS - 1)  # fmt: skip
+        p = -np.expm1(-mortality[band, self.sex[idx]] / 365.25)
+        dead = idx[self.np_rng.random(len(idx)) < p]
+        self.died[dead] = True
+        self.holds[dead] = False
+        for k in dead.tolist():
+            self.residents[k].holds = False
+        return dead
+
     def hand_over(self, holders_muni: np.ndarray) -> None:
         """First come, first served: the first round(holders) applicants of each municipality hold."""
         target = np.floor(holders_muni + 0.5).astype(np.int64)
@@ -107,8 +126,9 @@ class RolloutAgents(mesa.Model):
             q = self.queue[m]
             upto = min(int(target[m]), len(q))
             for k in q[self.handed[m] : upto]:
-                self.holds[k] = True
-                self.residents[k].holds = True
+                if not self.died[k]:  # applied, then died before the card was handed over: not modelled apart
+                    self.holds[k] = True
+                    self.residents[k].holds = True
             self.handed[m] = upto
 
 
@@ -116,11 +136,12 @@ class AgentRollout(Rollout):
     """The capacity chain fed by Mesa agents instead of cells (scale = the sample share)."""
 
     def __init__(self, params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng: np.random.Generator,
-                 record_days: list[int] | None = None, closed_days: list[dt.date] | None = None):  # fmt: skip
+                 record_days: list[int] | None = None, closed_days: list[dt.date] | None = None,
+                 age_reference: dict[int, int] | None = None, mortality: np.ndarray | None = None):  # fmt: skip
         self.model = RolloutAgents(params, cells, params.agent_sample, rng)
         self.weight = 1.0 / params.agent_sample
         super().__init__(params, cells, day0, n_days, scale=1.0, rng=rng, record_days=record_days,
-                         closed_days=closed_days)  # fmt: skip
+                         closed_days=closed_days, age_reference=age_reference, mortality=mortality)  # fmt: skip
         agent_cells = np.bincount(self.model.cell, minlength=len(cells.population)).astype(np.float64)
         self.cell_pop = agent_cells * self.weight
         applied = np.bincount(self.model.cell[~self.model.undecided], minlength=len(cells.population))
@@ -136,17 +157,29 @@ class AgentRollout(Rollout):
         apps = np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight
         self._apply(0, np.minimum(apps, self.unapplied.reshape(-1)).astype(np.float64))
 
+    def deaths(self, day: int) -> None:
+        """The agents die (RolloutAgents.deaths); the towns' held cards lose them, weighted up."""
+        if self.mortality is None:
+            return
+        dead = self.model.deaths(day, self.mortality.reshape(N_BANDS, 2))
+        lost = np.bincount(self.model.muni[dead], minlength=self.cells.n_munis) * self.weight
+        self.holders_muni = np.maximum(self.holders_muni - lost, 0.0)
+        self.daily["holder_deaths"][day] = float(lost.sum())
+
     def residents(self, day: int) -> None:
-        self.model.hand_over(self.holders_muni / self.weight)
+        self.model.hand_over(self.issued_muni / self.weight)
         chosen = self.model.decide(day, self.common[day], self.levers.support[day], self.p.hazard.word_of_mouth)
         self._apply(day, np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight)
 
 
 def run_agents(params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng: np.random.Generator,
                record_days: list[int] | None = None,
-               closed_days: list[dt.date] | None = None) -> RolloutResult:  # fmt: skip
+               closed_days: list[dt.date] | None = None,
+               age_reference: dict[int, int] | None = None,
+               mortality: np.ndarray | None = None) -> RolloutResult:  # fmt: skip
     """One agent-fidelity replication; counts in the result are national (agents weighted 1 / sample)."""
-    return AgentRollout(params, cells, day0, n_days, rng=rng, record_days=record_days, closed_days=closed_days).run()
+    return AgentRollout(params, cells, day0, n_days, rng=rng, record_days=record_days, closed_days=closed_days,
+                        age_reference=age_reference, mortality=mortality).run()
 
 
 __all__ = ["N_BANDS", "AgentRollout", "Resident", "RolloutAgents", "run_agents"]

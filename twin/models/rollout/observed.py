@@ -67,6 +67,8 @@ class Observed:
     muni_cards: np.ndarray  # (S, M) cumulative cards issued
     band_population: np.ndarray  # (S, 21, 2), nan where a release has no age table
     band_cards: np.ndarray  # (S, 21, 2), nan where a release has no age table
+    #: the day each age table's population counts residents at (人口算出基準日), None without a table
+    population_date: tuple[dt.date | None, ...] = ()
 
     @property
     def national(self) -> np.ndarray:
@@ -80,10 +82,104 @@ class Observed:
         return out
 
 
+def age_reference_dates(obs: Observed) -> tuple[dt.date, ...]:
+    """The day each release's age table takes holders' ages at, read from the tables themselves.
+
+    MIC counts cards issued (交付枚数), not cards held: it "simply added up the cards newly issued", dead
+    holders' and other cancelled cards included (MIC, reported by NHK on 2023-07-13 and Impress Watch
+    1516725 on 2023-07-14, when it began to publish cards held apart; twin/data/FIGURES.md). The bundled
+    releases agree: no municipality's count and no national total ever falls from one release to the next.
+    Its age table, though, does not age holders day by day: within a run of releases a band's count only
+    grows, and at a few releases (2018-12-01, 2019-09-16, 2020-09-01, 2021-06-01 in the bundled series) some
+    bands fall while the next band up jumps (0-4 into 5-9, 65-69 into 70-74 as the 1947-49 cohort ages,
+    85-89 into 90+), the table's total staying the national count: ages were recomputed. So a release where
+    any band falls starts a new age reference, taken as that release's date; releases before the first
+    such step use the first age table's date. Releases without a table get their own date. Dead holders'
+    cards stay in the table at those steps, but grow no older (simulate.aged_mix): the 90+ bands gain about
+    what turning 90 brings in (a seventh of the 85-89 holders a year) and do not lose the 15-30 % a year
+    that die at those ages (2019-09-16 +75.6k on 575k holders aged 85-89, 2021-06-01 +134k on 992k), while
+    the 100+ band falls at three of the steps, where the dead of 95-99 would otherwise have aged in. Its
+    run-ups between the steps (e.g. +7.1k in 2020-06..08 while 95-99 grew 0.5k) no model of residents
+    explains.
+    """
+    refs: list[dt.date] = []
+    current: dt.date | None = None
+    prev: np.ndarray | None = None
+    for d, b in zip(obs.dates, obs.band_cards, strict=True):
+        if np.isnan(b).any():
+            refs.append(d)
+            continue
+        if current is None or (prev is not None and np.any(b < prev)):
+            current = d
+        prev = b
+        refs.append(current)
+    return tuple(refs)
+
+
+def mortality_by_band(obs: Observed) -> np.ndarray:
+    """Deaths per person-year by age band and sex, (21, 2), from the releases' own population tables.
+
+    The age tables count the residents of each band at a census day (人口算出基準日, 1 January). Between
+    the first and the last census day the releases hold (``k`` years apart, at most 5: 2016 -> 2021 for
+    the whole series, 2016 -> 2020 for fits that end before 2021-08), the residents of band ``b`` have
+    grown ``k`` years older: with ages spread evenly within a band, ``k / 5`` of them are in band ``b + 1``
+    and the rest of band ``b + 1`` is still there. So, for the boundary between ``b`` and ``b + 1``,
+
+        P_later[b+1] = exp(-h k) * (k/5 * P_first[b] + (1 - k/5) * P_first[b+1])
+
+    gives a hazard ``h`` at age ``5 (b + 1)``. Ages spread evenly is rough where cohorts differ in size (the
+    1947-49 births), and migration counts as survival, so the boundary hazards from 50 to 100 (where
+    deaths outweigh migration) are smoothed by Gompertz's law, log h = a + b * age, fitted by least squares
+    for each sex; a band's rate is the law's at the band's middle age (101.5 for 100+). With the whole
+    series (2016 -> 2021) this gives, men / women, 0.7 / 0.4 % a year at 60-64, 6.3 / 3.6 % at 80-84 and
+    32 / 20 % at 95-99 (tests/rollout/test_rollout_deaths.py checks their order). What holders' deaths
+    change is small: word of mouth and PIN resets (cards held) and the count of cards held, which MIC's
+    releases up to 2021 do not report (they count cards issued, dead holders' included).
+    """
+    have = [i for i, d in enumerate(obs.population_date) if d is not None]
+    if not have:
+        raise InputError("observed releases: no age table with a population date (人口算出基準日), cannot derive "
+                         "mortality")  # fmt: skip
+    first = min(have, key=lambda i: obs.population_date[i])  # type: ignore[arg-type, return-value]
+    last = max(have, key=lambda i: obs.population_date[i])  # type: ignore[arg-type, return-value]
+    k = min((obs.population_date[last] - obs.population_date[first]).days / 365.25, BAND_YEARS_OBS)  # type: ignore[operator]
+    if k < 1.0:
+        raise InputError(
+            f"observed releases: population tables span {k:.2f} years ({obs.population_date[first]} .. "
+            f"{obs.population_date[last]}); deriving holders' death rates needs at least 1 year "
+            "(params.holder_deaths: false turns deaths off)"
+        )
+    p0, p1 = obs.band_population[first], obs.band_population[last]
+    w = k / BAND_YEARS_OBS
+    before = w * p0[:-1] + (1 - w) * p0[1:]
+    before[-1] = w * p0[-2] + p0[-1]  # 100+ is open: nobody leaves it by ageing
+    boundary = -np.log(np.maximum(p1[1:], 1.0) / np.maximum(before, 1.0)) / k  # (20, 2): ages 5, 10, .., 100
+    ages = BAND_YEARS_OBS * np.arange(1, len(AGE_BANDS))
+    use = (ages >= 50) & (ages <= 100)
+    mid = BAND_YEARS_OBS * np.arange(len(AGE_BANDS)) + BAND_YEARS_OBS / 2
+    mid[-1] = 101.5
+    rate = np.empty((len(AGE_BANDS), 2))
+    for sex in (0, 1):
+        ok = use & (boundary[:, sex] > 0)
+        if ok.sum() < 3:
+            raise InputError(f"observed releases: population tables {obs.population_date[first]} .. "
+                             f"{obs.population_date[last]} give fewer than 3 positive death rates "
+                             "at 50-100")  # fmt: skip
+        b, a = np.polyfit(ages[ok], np.log(boundary[ok, sex]), 1)
+        rate[:, sex] = np.exp(a + b * mid)
+    return rate
+
+
+#: years of age in one band of the age table
+BAND_YEARS_OBS = 5.0
+
+
 def read_release(
     folder: Path, start: dt.date, end: dt.date, reference: list[tuple[str, str, str]] | None = None
-) -> tuple[dt.date, list[tuple[str, str, str]], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One release folder: (date, rows (prefecture, municipality, code), population, cards, band pop, band cards)."""
+) -> tuple[dt.date, list[tuple[str, str, str]], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None,
+           dt.date | None]:  # fmt: skip
+    """One release folder: (date, rows (prefecture, municipality, code), population, cards, band pop, band cards,
+    the age table's population date)."""
     name = folder.name
     try:
         fdate = dt.date(int(name[:4]), int(name[4:6]), int(name[6:8]))
@@ -126,6 +222,7 @@ def read_release(
                     "of the first release; rows must list the same municipalities in the same order"
                 )
     band_pop = band_cards = None
+    pop_date = None
     demo_path = folder / "demographics.csv"
     if demo_path.exists():
         ddisplay = f"{folder}/demographics.csv"
@@ -138,7 +235,25 @@ def read_release(
             where = f"{ddisplay}: row {a + 3} ({r[1]})"
             band_pop[a] = [parse_count(r[2], where, DEMO_COLUMNS[2]), parse_count(r[3], where, DEMO_COLUMNS[3])]
             band_cards[a] = [parse_count(r[5], where, DEMO_COLUMNS[5]), parse_count(r[6], where, DEMO_COLUMNS[6])]
-    return fdate, keys, pop, cards, band_pop, band_cards
+        pop_date = population_date(demo_path, demo[0])
+    return fdate, keys, pop, cards, band_pop, band_cards, pop_date
+
+
+#: the age table's column with the day its population counts are taken at
+POPULATION_DATE_COLUMN = (14, "人口算出基準日")
+
+
+def population_date(path: Path, row: list[str]) -> dt.date:
+    """The 人口算出基準日 of an age table (column 15), checked by name in the header."""
+    import csv
+
+    i, name = POPULATION_DATE_COLUMN
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        head = next(csv.reader(f))
+    if len(head) <= i or head[i] != name or len(row) <= i:
+        got = head[i] if len(head) > i else None
+        raise InputError(f"{path}: column {i + 1} is {got!r}, expected {name!r} (the day the population is counted at)")
+    return parse_date(row[i], f"{path}: row 3", name)
 
 
 def load_observed(root: str | Path, start: dt.date, end: dt.date, *, only_inside: bool = False) -> Observed:
@@ -153,9 +268,10 @@ def load_observed(root: str | Path, start: dt.date, end: dt.date, *, only_inside
     if not folders:
         raise InputError(f"{root}: holds no release folders <YYYYMMDD>/")
     reference: list[tuple[str, str, str]] | None = None
-    dates, pops, cards, bpops, bcards = [], [], [], [], []
+    dates, pops, cards, bpops, bcards, pdates = [], [], [], [], [], []
     for folder in folders:
-        d, keys, pop, c, bp, bc = read_release(folder, start, end, reference)
+        d, keys, pop, c, bp, bc, pd_ = read_release(folder, start, end, reference)
+        pdates.append(pd_)
         if reference is None:
             reference = keys
         if dates and cards and np.any(c.sum() < cards[-1].sum()):
@@ -193,6 +309,7 @@ def load_observed(root: str | Path, start: dt.date, end: dt.date, *, only_inside
         muni_cards=np.array(cards, dtype=np.float64),
         band_population=np.array(bpops),
         band_cards=np.array(bcards),
+        population_date=tuple(pdates),
     )
 
 
@@ -223,4 +340,5 @@ def by_prefecture_and_type(obs: Observed) -> Observed:
         muni_cards=pool(obs.muni_cards),
         band_population=obs.band_population,
         band_cards=obs.band_cards,
+        population_date=obs.population_date,
     )

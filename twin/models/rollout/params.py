@@ -361,6 +361,10 @@ class Params(StrictModel):
     fidelity: Literal["aggregate", "agent"] = "aggregate"
     agent_sample: interval(0, 1, lo_open=True) = Field(0.0002, description="share of residents that are Mesa agents")
     stochastic: bool = Field(True, description="draw applications (binomial); false: expected values")
+    holder_deaths: bool = Field(
+        True, description="card holders die at the age-band rates the releases' population tables give "
+        "(observed.mortality_by_band); false: holders never die (a window with one population table)"
+    )
     initial_applications: NonNegativeFloat = Field(
         3_000_000, description="applications received before 2016-01-01, waiting for production"
     )

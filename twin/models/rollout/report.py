@@ -109,7 +109,7 @@ def fit_table(r: RolloutResult, obs: Observed) -> tuple[list[list[Any]], float]:
         k = (d - r.day0).days
         if not 0 <= k < r.n_days:
             continue
-        sim = r.daily["holders"][k] / r.scale
+        sim = r.daily["issued_cumulative"][k] / r.scale  # MIC counts cards issued, dead holders' included
         o = obs.national[i]
         rows.append([d.isoformat(), o, sim, sim - o, 100 * (sim - o) / o])
         rel.append((sim - o) / o)
@@ -135,7 +135,7 @@ def add_metrics(m: Metrics, o: OptionOutcome, obs: Observed) -> None:
         pref = obs.by_prefecture(muni) / np.maximum(obs.by_prefecture(_muni_pop(r0)), 1)
         m.add_table("holding_rate_prefecture", {"prefecture": [f"{p + 1:02d}" for p in range(47)]}, pref,
                     option=o.name, time=t)  # fmt: skip
-        band = np.mean([r.holders_mix[i] for r in o.runs], axis=0).sum(axis=1)
+        band = np.mean([r.issued_mix[i] for r in o.runs], axis=0).sum(axis=1)  # as MIC's age table counts
         m.add_table("holders_age_band", {"band": list(AGE_BANDS)}, band * up, option=o.name, time=t)
     h = headline(o)
     for k, v in h.items():
@@ -153,13 +153,13 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for o in outcomes:
         x = _dates(o.runs[0]).astype("datetime64[D]").astype(object)
-        hs = np.array([r.daily["holders"] / r.scale for r in o.runs]) / 1e6
+        hs = np.array([r.daily["issued_cumulative"] / r.scale for r in o.runs]) / 1e6
         (line,) = ax.plot(x, hs.mean(axis=0), lw=2, label=o.name)
         if len(o.runs) > 1:
             ax.fill_between(x, hs.min(axis=0), hs.max(axis=0), color=line.get_color(), alpha=0.25)
     ax.scatter(list(obs.dates), obs.national / 1e6, color="k", s=14, zorder=3, label="MIC: cards issued")
-    ax.set_ylabel("million cards in hand")
-    ax.set_title("Cards in hand: twin vs MIC releases")
+    ax.set_ylabel("million cards issued")
+    ax.set_title("Cards issued (dead holders' included, as MIC counts): twin vs MIC releases")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.text(0.01, -0.02, foot, fontsize=8, color="#555")
@@ -174,7 +174,7 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
         k = (obs.dates[i_obs] - r.day0).days
         i_rec = r.record_days.index(k) if k in r.record_days else len(r.record_days) - 1
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-        sim_band = r.holders_mix[i_rec].sum(axis=1) / r.scale
+        sim_band = r.issued_mix[i_rec].sum(axis=1) / r.scale
         obs_band = obs.band_cards[i_obs].sum(axis=1)
         pop_band = obs.band_population[i_obs].sum(axis=1)
         axes[0].plot(range(len(AGE_BANDS)), 100 * sim_band / pop_band, "o-", label="twin")
@@ -183,7 +183,7 @@ def figures(outcomes: list[OptionOutcome], obs: Observed, foot: str) -> list[Fig
         axes[0].set_ylabel("% holding")
         axes[0].set_title(f"By age band, {obs.dates[i_obs]}")
         axes[0].legend()
-        sim_p = obs.by_prefecture(r.holders_muni[i_rec] / r.scale)
+        sim_p = obs.by_prefecture(r.issued_muni[i_rec] / r.scale)
         pop_p = obs.by_prefecture(obs.muni_population[i_obs])
         obs_p = obs.by_prefecture(obs.muni_cards[i_obs])
         axes[1].scatter(100 * obs_p / pop_p, 100 * sim_p / pop_p, s=12)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from twin.errors import InputError, describe_value
@@ -41,6 +42,19 @@ def observed_for(params: Params, start: dt.date, end: dt.date, *, strict: bool =
         end = min(end, last)
         strict = False
     return load_observed(resolve(params.calibration.observed), start, end, only_inside=not strict)
+
+
+def mortality_for(params: Params) -> np.ndarray | None:
+    """Holders' deaths per person-year by age band and sex (observed.mortality_by_band), from the population
+    tables of every release the scenario may see: all bundled ones up to ``calibration.last_release``
+    whatever the simulated period (a backtest's fit sees no later table). None with ``holder_deaths: false``."""
+    from twin.models.rollout.observed import mortality_by_band
+
+    if not params.holder_deaths:
+        return None
+    last = params.calibration.last_release or dt.date(2099, 12, 31)
+    return mortality_by_band(load_observed(resolve(params.calibration.observed), dt.date(2007, 1, 1), last,
+                                           only_inside=True))  # fmt: skip
 
 
 def cells_for(obs: Observed, release: str) -> Cells:

@@ -29,8 +29,8 @@ SERIES = (
     "applications", "produced", "delivered_to_town_hall", "appointments", "issued", "pin_resets_served",
     "renewals_served", "backlog_checking_and_production", "backlog_in_transit", "backlog_awaiting_appointment",
     "backlog_counter_handover", "backlog_counter_pin_reset", "backlog_counter_renewal", "wait_production_days",
-    "wait_counter_days", "wait_counter_days_big_cities", "holders", "backlog_applied_not_issued", "uncollected",
-    "production_capacity",
+    "wait_counter_days", "wait_counter_days_big_cities", "holders", "issued_cumulative", "holder_deaths",
+    "backlog_applied_not_issued", "uncollected", "production_capacity",
 )  # fmt: skip
 
 #: municipality types whose counter waits are reported apart (FIGURES.md: 1-2 months in big cities)
@@ -45,10 +45,11 @@ class RolloutResult:
     n_days: int
     scale: float
     daily: dict[str, np.ndarray]
-    holders_by_type: np.ndarray  # (days, 4)
+    holders_by_type: np.ndarray  # (days, 4) living holders
     record_days: list[int]
-    holders_muni: np.ndarray  # (R, M) cards in hand at each record day
-    holders_mix: np.ndarray  # (R, 21, 2)
+    holders_muni: np.ndarray  # (R, M) cards in living holders' hands at each record day
+    issued_muni: np.ndarray  # (R, M) cards handed over so far, dead holders' included: what MIC's releases count
+    issued_mix: np.ndarray  # (R, 21, 2) the same by age band at the release's age reference (aged_mix)
     applied_mix: np.ndarray  # (R, 21, 2)
     levers: LeverSchedule
     totals: dict[str, float] = field(default_factory=dict)
@@ -56,7 +57,7 @@ class RolloutResult:
     muni_population: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def conservation_gap(self) -> float:
-        """Applications not accounted for: applied - in hand - waiting at every stage (should be ~0)."""
+        """Applications not accounted for: applied - handed over - waiting at every stage (should be ~0)."""
         return self.totals["applied"] - self.totals["in_hand"] - self.totals["waiting"]
 
 
@@ -103,6 +104,60 @@ def counter_minutes(params: Params, cells: Cells, muni_pop: np.ndarray, day0: dt
     return (open_ * surge)[:, None] * (staff * ho.opening_hours * 60.0)[None, :]
 
 
+#: years of age one band spans (the MIC age table's 5-year bands; the last, 100+, is open)
+BAND_YEARS = 5.0
+
+
+def _shift(c: np.ndarray, u: float) -> np.ndarray:
+    """(21, 2) counts moved ``u`` bands up (a fraction ``frac(u)`` one band further), stopping at 100+."""
+    out = np.zeros_like(c)
+    k, f = int(u), u - int(u)
+    for part, step in ((1.0 - f, k), (f, k + 1)):
+        if part <= 0:
+            continue
+        if step == 0:
+            out += part * c
+        elif step < N_BANDS:
+            out[step:] += part * c[:-step]
+            out[-1] += part * c[N_BANDS - step :].sum(axis=0)
+        else:
+            out[-1] += part * c.sum(axis=0)
+    return out
+
+
+def aged_mix(handed: np.ndarray, handed_day: np.ndarray, reference_day: float,
+             mortality: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Cards by age band and sex at an age reference day, from cards handed over per period by the band at hand-over.
+
+    ``handed`` is (periods, 21 x 2) in the cells' band-major order, ``handed_day`` each period's mean day.
+    A card handed over ``t`` years before the reference day has moved ``t / 5`` bands up: with ages spread
+    evenly within a band, the fraction ``frac(t / 5)`` of the cohort has crossed one band boundary more
+    than ``floor(t / 5)``. Everyone stops at 100+. Cards handed over after the reference day keep their
+    band (their age was taken at hand-over).
+
+    MIC's table counts every card issued, dead holders' included (see ``observed.py``), but a dead holder
+    grows no older: with ``mortality`` ((21, 2) per person-year) the holders who died before the reference
+    day stay in the count at the band they died in (taken half-way along their cohort's shift), the
+    living ones move the whole way. Survival is taken at the rate of the band half-way along. Returns (21, 2).
+    """
+    out = np.zeros((N_BANDS, 2))
+    shift = np.maximum(0.0, reference_day - handed_day) / (365.25 * BAND_YEARS)
+    bands = np.arange(N_BANDS)
+    for c, u in zip(handed.reshape(-1, N_BANDS, 2), shift, strict=True):
+        if u <= 0:
+            out += c
+            continue
+        if mortality is None:
+            out += _shift(c, u)
+            continue
+        mid = np.minimum(bands + u / 2, N_BANDS - 1)
+        lo, f = mid.astype(int), (mid - mid.astype(int))[:, None]
+        rate = (1 - f) * mortality[lo] + f * mortality[np.minimum(lo + 1, N_BANDS - 1)]
+        alive = c * np.exp(-rate * u * BAND_YEARS)
+        out += _shift(alive, u) + _shift(c - alive, u / 2)
+    return out
+
+
 class Rollout:
     """The whole chain for one option and one replication."""
 
@@ -117,6 +172,8 @@ class Rollout:
         rng: np.random.Generator | None = None,
         record_days: list[int] | None = None,
         closed_days: list[dt.date] | None = None,
+        age_reference: dict[int, int] | None = None,
+        mortality: np.ndarray | None = None,
     ):
         self.p, self.cells, self.day0, self.n, self.scale, self.rng = params, cells, day0, n_days, scale, rng
         self.record_days = sorted(set(record_days or [])) or [n_days - 1]
@@ -157,7 +214,19 @@ class Rollout:
         payout = self.levers.by_lever.get("payout", np.zeros(n_days))
         self.pin_surge = 1.0 + ho.payout_pin_surge * (payout / payout.max() if payout.max() > 0 else payout)
         self.holders_muni = np.zeros(M)
-        self.holders_mix = np.zeros(X)
+        # cards handed over per calendar month by the holder's age band at hand-over: holders grow older,
+        # and the recorder ages each month's cards to the age reference of the record day (ageing())
+        first = dt.date(day0.year, day0.month, 1)
+        dates = [day0 + dt.timedelta(days=d) for d in range(n_days)]
+        self.month_of = np.array([(d.year - first.year) * 12 + d.month - first.month for d in dates])
+        self.handed_month = np.zeros((int(self.month_of[-1]) + 1 if n_days else 1, X))
+        self.month_mid = np.array([np.mean(np.flatnonzero(self.month_of == m)) if (self.month_of == m).any()
+                                   else 0.0 for m in range(len(self.handed_month))])  # fmt: skip
+        self.age_reference = dict(age_reference or {})
+        # deaths per person-year by age band and sex (observed.mortality_by_band); None: holders never die
+        self.mortality = None if mortality is None else np.asarray(mortality, dtype=np.float64).reshape(X)
+        self.alive_mix = np.zeros(X)  # living holders by their age band today (aged day by day)
+        self.issued_muni = np.zeros(M)
         self.applied_mix = np.zeros(X)
         self.applied_total = 0.0
         self.issued_daily = np.zeros((n_days, M))
@@ -165,6 +234,7 @@ class Rollout:
         self.holders_by_type = np.zeros((n_days, 4))
         self.type_onehot = np.eye(4)[cells.muni_type]
         self.rec_muni = np.zeros((len(self.record_days), M))
+        self.rec_issued = np.zeros((len(self.record_days), M))
         self.rec_mix = np.zeros((len(self.record_days), N_BANDS, 2))
         self.rec_applied = np.zeros((len(self.record_days), N_BANDS, 2))
         self._seed_initial()
@@ -244,7 +314,9 @@ class Rollout:
         mix = self.counter_mix * (total / queued_mix) if queued_mix > 0 else np.zeros_like(self.counter_mix)
         self.counter_mix -= mix
         self.holders_muni += handed
-        self.holders_mix += mix
+        self.issued_muni += handed
+        self.alive_mix += mix
+        self.handed_month[self.month_of[day]] += mix
         self.issued_daily[day] = handed
         d = self.daily
         d["issued"][day] = total
@@ -255,11 +327,34 @@ class Rollout:
         d["wait_counter_days"][day] = float(days.sum()) / jobs if jobs > 0 else np.nan
         jobs_big = float(waited[self.big].sum())
         d["wait_counter_days_big_cities"][day] = float(days[self.big].sum()) / jobs_big if jobs_big > 0 else np.nan
+        self.deaths(day)
+
+    def deaths(self, day: int) -> None:
+        """Living holders die at their age band's rate and grow a day older; a dead holder's card stays in
+        the count of cards handed over (``issued_muni``, what MIC's releases count) but leaves the cards
+        held (``holders_muni``: word of mouth, PIN resets). Expected values also when replicating (a
+        small, smooth outflow). Each municipality loses the national share of its holders: the model
+        keeps holders' ages nationally, not per town."""
+        if self.mortality is None:
+            return
+        alive = float(self.alive_mix.sum())
+        if alive <= 0:
+            return
+        dead = self.alive_mix * -np.expm1(-self.mortality / 365.25)
+        self.alive_mix -= dead
+        grid = self.alive_mix.reshape(N_BANDS, 2)
+        older = grid[:-1] / (365.25 * BAND_YEARS)  # ages spread evenly within a band: a fifth move up a year
+        grid[:-1] -= older
+        grid[1:] += older
+        died = float(dead.sum())
+        self.holders_muni *= 1.0 - died / alive
+        self.daily["holder_deaths"][day] = died
 
     def record(self, day: int) -> None:
         d = self.daily
         d["holders"][day] = self.holders_muni.sum()
-        d["backlog_applied_not_issued"][day] = self.applied_total - d["holders"][day]
+        d["issued_cumulative"][day] = self.issued_muni.sum()
+        d["backlog_applied_not_issued"][day] = self.applied_total - d["issued_cumulative"][day]
         d["uncollected"][day] = float(self.uncollected.sum())
         d["production_capacity"][day] = self.capacity[day]
         d["backlog_checking_and_production"][day] = self.production.backlog()
@@ -271,7 +366,9 @@ class Rollout:
         if day in self._record_index:
             i = self._record_index[day]
             self.rec_muni[i] = self.holders_muni
-            self.rec_mix[i] = self.holders_mix.reshape(N_BANDS, 2)
+            self.rec_issued[i] = self.issued_muni
+            mort = None if self.mortality is None else self.mortality.reshape(N_BANDS, 2)
+            self.rec_mix[i] = aged_mix(self.handed_month, self.month_mid, self.age_reference.get(day, day), mort)
             self.rec_applied[i] = self.applied_mix.reshape(N_BANDS, 2)
 
     # ---- the SimPy process structure ------------------------------------------------------------
@@ -312,13 +409,15 @@ class Rollout:
             holders_by_type=self.holders_by_type,
             record_days=self.record_days,
             holders_muni=self.rec_muni,
-            holders_mix=self.rec_mix,
+            issued_muni=self.rec_issued,
+            issued_mix=self.rec_mix,
             applied_mix=self.rec_applied,
             levers=self.levers,
             muni_population=self.muni_pop / self.scale,
             totals={
                 "applied": self.applied_total,
-                "in_hand": float(self.holders_muni.sum()),
+                "in_hand": float(self.issued_muni.sum()),
+                "held": float(self.holders_muni.sum()),
                 "waiting": self.waiting(),
                 "population": float(self.cell_pop.sum()),
             },
