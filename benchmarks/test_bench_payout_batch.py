@@ -44,6 +44,12 @@ average of about 3, 166 CPU seconds of which 155 in the partitions, worker peak 
 on two idle cores by that CPU split; not measured on a quiet machine). Dask LocalCluster at 1:200,
 one design (nation build included): 1 worker 57.8 s, 2 workers 120.1 s (0.48x: on that machine the
 second worker got no second core; not re-measured).
+On a quiet machine (load average 1.5-2, 2026-12-04 23:00-23:08, after the merges of that evening):
+SQLite batch 3,711/s wall, 3,851 per CPU second (SQLite per household 985 / 1,286; memory 22,188 /
+21,822 per household / batch); the agent run at 1:100 (``twin run scenarios/payout_2020_agent.yaml
+--scale 0.01``) 93.6 s wall, 174.8 s user, peak 0.48 GiB (target 120 s: met); Dask at 1:200, one
+design: 1 worker 24.7 s, 2 workers 13.0 s, 1.90x (target 1.8x: met).
+
 Not met by these figures: 5,000/s on SQLite (4,364 - 4,683 per CPU second under this load; the rest
 is SQLite's own b-tree work and building the records' Python objects); batch is not well above per
 household in memory; 1.8x from 1 to 2 workers is unmeasured on a machine with a free core. 20,000/s per
