@@ -50,10 +50,9 @@ SQLite batch 3,711/s wall, 3,851 per CPU second (SQLite per household 985 / 1,28
 --scale 0.01``) 93.6 s wall, 174.8 s user, peak 0.48 GiB (target 120 s: met); Dask at 1:200, one
 design: 1 worker 24.7 s, 2 workers 13.0 s, 1.90x (target 1.8x: met).
 
-Not met by these figures: 5,000/s on SQLite (4,364 - 4,683 per CPU second under this load; the rest
-is SQLite's own b-tree work and building the records' Python objects); batch is not well above per
-household in memory; 1.8x from 1 to 2 workers is unmeasured on a machine with a free core. 20,000/s per
-core in memory held in all six runs of this measurement.
+Not met by these figures: 5,000/s on SQLite (4,364 - 4,683 per CPU second under load, 3,851 on the
+quiet machine; the rest is SQLite's own b-tree work and building the records' Python objects); batch is
+not well above per household in memory. 20,000/s per core in memory held in every run.
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """
