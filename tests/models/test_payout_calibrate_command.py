@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from _tree import git_status
 
 from twin import scenario
 from twin.calibration import NotConverged, calibrate_file
-
-ROOT = Path(__file__).resolve().parents[2]
 
 TINY = """name: payout_tiny
 kind: payout
@@ -39,11 +38,6 @@ def tiny(tmp_path: Path) -> Path:
     f = tmp_path / "tiny.yaml"
     f.write_text(TINY)
     return f
-
-
-def git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout  # fmt: skip
 
 
 @pytest.mark.slow

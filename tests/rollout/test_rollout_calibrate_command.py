@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from _tree import ROOT, git_status
 
 from twin import scenario
 from twin.calibration import NotConverged, calibrate
-
-ROOT = Path(__file__).resolve().parents[2]
 
 TINY = """name: rollout_tiny
 kind: rollout
@@ -40,11 +39,6 @@ def tiny(tmp_path: Path) -> Path:
     # working directory, which the tests set to tmp_path
     f.write_text(TINY.format(observed=ROOT / "twin/data/card_issuance", promote="promoted.json"))
     return f
-
-
-def git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout  # fmt: skip
 
 
 @pytest.mark.slow
