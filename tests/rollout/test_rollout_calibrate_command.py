@@ -6,12 +6,10 @@ A tiny history (2016-01 .. 2017-05, two releases, one parameter) keeps each fit 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from _tree import ROOT, git_status
+from _tree import ROOT, calibrate_leaves_tree_clean, optimiser_gives_up
 
 from twin import scenario
 from twin.calibration import NotConverged, calibrate
@@ -43,39 +41,18 @@ def tiny(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_calibrate_writes_only_its_out_folder_and_promotes_only_when_asked(tmp_path: Path) -> None:
-    before = git_status()
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "twin.cli", "calibrate", str(tiny(tmp_path)), "--out", str(out), "--workers", "1"]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert git_status() == before  # nothing in the working tree changed
-    (folder,) = (out / "rollout_tiny").iterdir()
-    doc = json.loads((folder / "fitted.json").read_text())
-    assert doc["converged"] is True and "initial_applications" in doc["fitted"]
+    doc, folder = calibrate_leaves_tree_clean(tiny(tmp_path), "rollout_tiny", tmp_path)
+    assert "initial_applications" in doc["fitted"]
     assert doc["stderr"]["initial_applications"] > 0 and doc["correlation"] == [[1.0]]
-    assert not (tmp_path / "promoted.json").exists()
     page = (folder / "index.html").read_text()
     assert "Converged" in page and "Sensitivity of the fixed parameters" in page and "Correlation matrix" in page
-    done = subprocess.run([*cmd, "--promote"], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "promoted.json").read_text())["fitted"] == doc["fitted"]
-    assert git_status() == before
 
 
 @pytest.mark.slow
 def test_a_fit_that_does_not_converge_is_flagged_exits_non_zero_and_is_not_promoted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scipy.optimize
-
-    real = scipy.optimize.least_squares
-
-    def gives_up(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        res = real(*args, **kwargs)
-        res.status, res.message = -1, "improper input parameters status returned from MINPACK."
-        return res
-
-    monkeypatch.setattr(scipy.optimize, "least_squares", gives_up)
+    optimiser_gives_up(monkeypatch, -1, "improper input parameters status returned from MINPACK.")
     monkeypatch.chdir(tmp_path)
     s = scenario.load(tiny(tmp_path))
     with pytest.raises(NotConverged, match="the fit did not converge"):
