@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Any
 
 from twin.metrics import Metrics
-from twin.models.rollout import report
+from twin.models.rollout import points_uptake, report
 from twin.models.rollout.params import Params
 from twin.models.rollout.setup import calibrated, cells_for, mortality_for, observed_for, read_fitted
 from twin.models.rollout.simulate import Rollout
@@ -87,6 +87,17 @@ def run(ctx: RunContext) -> ModelResult:
     for o in outcomes:
         report.add_metrics(metrics, o, obs)
     sections, summary = report.sections(outcomes, obs, ctx.scale, ctx.seed)
+    # phase-1 points applications from the same holders, a sample through the real points ledger
+    uptakes = {o.name: u for o in outcomes if o.params.points.enabled
+               and (u := points_uptake.of_run(o.runs[0], seed=ctx.seed)) is not None}  # fmt: skip
+    if uptakes:
+        sections.append(points_uptake.section(uptakes))
+        for name, u in uptakes.items():
+            days = [u.day0 + dt.timedelta(days=k) for k in range(len(u.applications))]
+            metrics.add_series("points_phase1_applications", days, u.applications, option=name)
+        summary["points_phase1"] = {name: {"hazard_per_day": u.hazard_per_day, "points_per_applicant":
+                                           u.points_per_applicant, "checks": [[d.isoformat(), rec, tw]
+                                           for d, rec, tw in u.checks]} for name, u in uptakes.items()}  # fmt: skip
     summary.update({"scale": ctx.scale, "seed": ctx.seed, "fidelity": base.fidelity})
     if base.calibrated_from:
         # the run id hashes the scenario, not this file: name the fitted values the run used
