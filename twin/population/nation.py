@@ -126,8 +126,6 @@ class Heads:
     literacy: np.ndarray  # float32
     has_card: np.ndarray  # bool
     has_account: np.ndarray  # bool
-    scale: float
-    card_date: dt.date
 
     def __len__(self) -> int:
         return len(self.households)
@@ -137,7 +135,7 @@ class Heads:
         """The heads of a nation already built (the same table :func:`build_heads` would give)."""
         res, head = nation.residents, nation.households.head
         return cls(nation.households, nation.municipalities, res.age[head], res.sex[head], res.literacy[head],
-                   res.has_card[head], res.has_account[head], nation.scale, nation.card_date)  # fmt: skip
+                   res.has_card[head], res.has_account[head])  # fmt: skip
 
 
 def tally(keys: np.ndarray, minlength: int, weights: np.ndarray | None = None, chunk: int = 1 << 22) -> np.ndarray:
@@ -242,7 +240,7 @@ def build_heads(
     snap, card_date, munis, model, targets, account_share, holding, lit_q = setup
     advance = progress or (lambda fraction: None)
     with retained_heap():
-        return _generate_heads(munis, model, scale, rng, holding, lit_q, account_share, card_date, advance)
+        return _generate_heads(munis, model, scale, rng, holding, lit_q, account_share, advance)
 
 
 def _generate_heads(
@@ -253,7 +251,6 @@ def _generate_heads(
     holding: np.ndarray,
     lit_q: np.ndarray,
     account_share: float,
-    card_date: dt.date,
     advance: Callable[[float], None],
 ) -> Heads:
     hh_mun, cat, hh_size, offsets = _households(munis, model, scale, rng)
@@ -274,19 +271,15 @@ def _generate_heads(
         # the draws of _fill_chunk, in its order; the members' own are made and dropped
         cell = model.head_table.draw(model.head_role_of_cat[c], random_bits(rng, h1 - h0))
         random_bits(rng, n)  # the dependants' ages and sexes
-        level = (random_bits(rng, n)[heads] >> np.uint32(32 - LITERACY_BITS)).astype(np.int32)
-        level += cell.astype(np.int32) << LITERACY_BITS
-        a, x = (cell >> 1).astype(np.uint8), (cell & 1).astype(np.uint8)
+        bits = [random_bits(rng, n)[heads] for _ in range(3)]  # every member's, kept for the heads
         out = slice(h0, h1)
-        age[out], sex[out] = a, x
-        literacy[out] = lit_q[level]
-        cell_idx = hh_mun[out].astype(np.int32) * (2 * N_BANDS) + band2[a, x]
-        card = random_bits(rng, n)[heads] < holding[cell_idx]
-        has_card[out] = card
-        has_account[out] = card & (random_bits(rng, n)[heads] < acct)
+        age[out], sex[out] = (cell >> 1).astype(np.uint8), (cell & 1).astype(np.uint8)
+        literacy[out], has_card[out], has_account[out] = _attributes(
+            cell, hh_mun[out], *bits, lit_q, holding, band2, acct
+        )
         advance(0.95 * (h1 - h0) / n_hh)
     households = Households(municipality=hh_mun, size=hh_size, head=offsets[:-1], type=model.cat_type[cat])
-    return Heads(households, munis, age, sex, literacy, has_card, has_account, float(scale), card_date)
+    return Heads(households, munis, age, sex, literacy, has_card, has_account)
 
 
 def _households(
@@ -387,15 +380,30 @@ def _fill_chunk(
     res.sex[out] = sex
     res.household[out] = local + h0
     res.is_head[out] = is_head
-    # literacy: the top 8 random bits pick one of the cell's 256 quantiles
-    level = (random_bits(rng, n) >> np.uint32(32 - LITERACY_BITS)).astype(np.int32)
+    bits = [random_bits(rng, n) for _ in range(3)]  # literacy, card, account: in this order
+    res.literacy[out], res.has_card[out], res.has_account[out] = _attributes(
+        cell, mun, *bits, lit_q, holding, band2, threshold(account_share)
+    )
+
+
+def _attributes(
+    cell: np.ndarray,
+    mun: np.ndarray,
+    literacy_bits: np.ndarray,
+    card_bits: np.ndarray,
+    account_bits: np.ndarray,
+    lit_q: np.ndarray,
+    holding: np.ndarray,
+    band2: np.ndarray,
+    account_threshold: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Literacy, card and account of persons in (age, sex) ``cell`` of municipality ``mun``, from their
+    own random bits: the top bits pick one of the cell's literacy quantiles; the card follows the
+    holding of the municipality's (age band, sex) cell; an account, a card holder's share."""
+    level = (literacy_bits >> np.uint32(32 - LITERACY_BITS)).astype(np.int32)
     level += cell.astype(np.int32) << LITERACY_BITS
-    res.literacy[out] = lit_q[level]
-    del level
-    cell_idx = mun.astype(np.int32) * (2 * N_BANDS) + band2[age, sex]
-    card = random_bits(rng, n) < holding[cell_idx]
-    res.has_card[out] = card
-    res.has_account[out] = card & (random_bits(rng, n) < threshold(account_share))
+    card = card_bits < holding[mun.astype(np.int32) * (2 * N_BANDS) + band2[cell >> 1, cell & 1]]
+    return lit_q[level], card, card & (account_bits < account_threshold)
 
 
 __all__ = ["HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "Residents", "build_heads", "build_nation", "tally"]
