@@ -233,8 +233,8 @@ def paper_day(c: Households, d: Draws, s: Setting) -> np.ndarray:
     """The paper route: the town hall posts its forms in waves from its mail-out day; the household
     replies after a long-tailed delay (later if it is elderly or lives alone), by the deadline.
 
-    Computed in slices of households (each value depends only on its own household), so 57 million
-    households need a few arrays of 4 million, not a dozen of 57 million."""
+    Computed in slices of ``COLUMN_SLICE`` households (each value depends only on its own household),
+    so 57 million households need a few arrays of 2 million, not a dozen of 57 million."""
     u_position, u_delay = d.uniform("mail_out_position"), d.uniform("mail_delay")
     out = np.empty(len(c), dtype=np.float32)
     for lo in range(0, len(c), COLUMN_SLICE):
@@ -318,9 +318,10 @@ def decide(c: Households, d: Draws, s: Setting, memo: PlanMemo | None = None) ->
         (b.online_share_card_holders, b.online_delay_days, b.delay_shape, b.elderly_delay_factor),
         lambda: online_delay(c.head_age[cap], d.online("online_delay", cap), params),
     )
-    online_day = halls.online_open_day[hm[cap]].astype(np.float32) + delay
-    ok = np.isfinite(online_day) & (~halls.suspended[hm[cap]] | (online_day < s.suspension_day))
-    ok &= (online_day <= mail_day[cap]) & (online_day <= halls.deadline_day[hm[cap]].astype(np.float32))
+    hall = hm[cap]  # the town hall of each online-capable household
+    online_day = halls.online_open_day[hall].astype(np.float32) + delay
+    ok = np.isfinite(online_day) & (~halls.suspended[hall] | (online_day < s.suspension_day))
+    ok &= (online_day <= mail_day[cap]) & (online_day <= halls.deadline_day[hall].astype(np.float32))
     online_rows = cap[ok]
 
     route = np.full(n, MAIL, np.int8)
