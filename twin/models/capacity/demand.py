@@ -137,11 +137,8 @@ def linkage_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:
     the batch share is spread evenly over ``demand.linkage_batch_hours``; none on other days."""
     d = params.demand
     office = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
-    a, b = d.linkage_batch_hours
-    batch = np.zeros(24)
-    batch[a:b] = 1.0 / (b - a)
     day_shape = d.linkage_queries_per_business_day * ((1 - d.linkage_batch_share) * office
-                                                      + d.linkage_batch_share * batch)
+                                                      + d.linkage_batch_share * _even(d.linkage_batch_hours))
     open_days = np.array([is_business_day(day) for day in days], dtype=float)
     return (open_days[:, None] * day_shape[None, :]).reshape(-1)
 
@@ -152,11 +149,16 @@ def platform_status_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndar
     nightly window, every day of the week (the count :class:`twin.services.platform.PlatformOperator`
     makes: one status request per active link per round)."""
     d = params.demand
-    a, b = d.platform_status_check_hours
+    per_day = d.platform_links * d.platform_status_checks_per_link_per_day
+    return np.tile(per_day * _even(d.platform_status_check_hours), len(days))
+
+
+def _even(hours: tuple[int, int]) -> np.ndarray:
+    """A day's share per hour, spread evenly over the window [first hour, end hour)."""
+    a, b = hours
     window = np.zeros(24)
     window[a:b] = 1.0 / (b - a)
-    per_day = d.platform_links * d.platform_status_checks_per_link_per_day
-    return np.tile(per_day * window, len(days))
+    return window
 
 
 def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:

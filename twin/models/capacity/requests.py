@@ -127,6 +127,7 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
         private_verifier_checks_per_day=params.demand.private_verifier_checks_per_day,
     )
     base = hourly_demand(shape, day, 1)
+    # private verifiers: their authentications and the platform operators' nightly status checks;
     # linkage queries: the hourly model's office hours and evening batch (demand.linkage_per_hour)
     private = base["ocsp"] - base["portal"] + platform_status_per_hour(params, [day])
     for name, per_hour in (("portal", base["portal"]), ("ocsp_private", private),
