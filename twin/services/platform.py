@@ -47,7 +47,7 @@ from twin.errors import TwinError
 from twin.services.assurance import AssuranceRefused, AuthResult, for_certificate, require
 from twin.services.jpki import CaKind, CertState, Jpki, JpkiError, RevocationReason
 from twin.services.jpki.profile import aware
-from twin.services.jpki.validation import SignedCheck, SignedCheckError, check_signed
+from twin.services.jpki.validation import SignedCheckError, check_signed
 from twin.services.registry import is_valid_my_number
 
 ROUTE = "private.login"
@@ -134,6 +134,7 @@ class PlatformOperator:
         self.providers: dict[str, Provider] = {}
         self._links: dict[tuple[str, str], Link] = {}
         self._by_serial: dict[tuple[str, int], tuple[str, str]] = {}
+        self._awaiting: dict[str, set[str]] = {}  # provider -> user IDs whose link awaits consent
         self._used: dict[bytes, dt.datetime] = {}
         self.status_requests = 0  # every status request sent to the centre (authentications and 現況確認)
         self.verifications = Counter[str]()  # outcomes of authentications
@@ -193,9 +194,7 @@ class PlatformOperator:
             cert = check_signed(self.jpki, certificate_der, challenge, signature, now, CaKind.AUTH)
         except SignedCheckError as exc:
             self.verifications[exc.check.value] += 1
-            problem = {SignedCheck.MALFORMED: Problem.MALFORMED, SignedCheck.CERTIFICATE: Problem.CERTIFICATE,
-                       SignedCheck.BAD_SIGNATURE: Problem.BAD_SIGNATURE}[exc.check]  # fmt: skip
-            raise PlatformRefusal(problem, str(exc)) from None
+            raise PlatformRefusal(Problem(exc.check.value), str(exc)) from None  # the same codes
         try:
             level = require(ROUTE, for_certificate(cert))
         except (AssuranceRefused, JpkiError) as exc:
@@ -241,9 +240,9 @@ class PlatformOperator:
         return link.user_id
 
     def _renewed_link(self, provider_id: str, new_serial: int) -> Link | None:
-        for link in self._links.values():
-            if (link.provider == provider_id and link.state is LinkState.AWAITING_CONSENT
-                    and self.jpki.same_holder(link.serial, new_serial)):  # fmt: skip
+        for user_id in sorted(self._awaiting.get(provider_id, ())):
+            link = self._links[(provider_id, user_id)]
+            if self.jpki.same_holder(link.serial, new_serial):
                 return link
         return None
 
@@ -275,6 +274,7 @@ class PlatformOperator:
         link.history.append(link.serial)
         link.serial = cert.serial_number
         link.state, link.reason, link.changed_at = LinkState.ACTIVE, "", aware(now)
+        self._awaiting[provider_id].discard(user_id)
         self._by_serial[(provider_id, cert.serial_number)] = (provider_id, user_id)
         return link
 
@@ -299,6 +299,7 @@ class PlatformOperator:
                 continue
             if status.state is CertState.REVOKED and status.reason is RevocationReason.RENEWAL:
                 link.state, link.reason = LinkState.AWAITING_CONSENT, RevocationReason.RENEWAL.value
+                self._awaiting.setdefault(link.provider, set()).add(link.user_id)
                 awaiting += 1
             else:
                 reason = status.reason.value if status.state is CertState.REVOKED and status.reason else (

@@ -75,7 +75,8 @@ def time_verdict(cert: x509.Certificate, now: datetime) -> Outcome | None:
 
 
 class SignedCheck(StrEnum):
-    """Which check a signed answer failed (:func:`check_signed`)."""
+    """Which check a signed answer failed (:func:`check_signed`); the portal's and the platform
+    operator's refusal codes use the same values."""
 
     MALFORMED = "malformed"  # the certificate is not DER X.509
     CERTIFICATE = "certificate"  # not valid at the centre (outcome in the message), or not an RSA key

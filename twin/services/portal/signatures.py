@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from twin.services.assurance import AssuranceRefused, for_certificate, require
 from twin.services.jpki import CaKind, Jpki, JpkiError
-from twin.services.jpki.validation import SignedCheck, SignedCheckError, check_signed
+from twin.services.jpki.validation import SignedCheckError, check_signed
 
 
 class Problem(StrEnum):
@@ -46,9 +46,7 @@ def verify_signed(jpki: Jpki, document: bytes, signature: bytes, certificate_der
     try:
         cert = check_signed(jpki, certificate_der, document, signature, now, CaKind.SIGN, "signature certificate")
     except SignedCheckError as exc:
-        problem = {SignedCheck.MALFORMED: Problem.MALFORMED, SignedCheck.CERTIFICATE: Problem.CERTIFICATE,
-                   SignedCheck.BAD_SIGNATURE: Problem.BAD_SIGNATURE}[exc.check]  # fmt: skip
-        raise PortalRefusal(problem, str(exc)) from None
+        raise PortalRefusal(Problem(exc.check.value), str(exc)) from None  # the same codes
     try:  # the card's or the phone's signature certificate, both IAL3 (twin.services.assurance)
         require("portal.signed_act", for_certificate(cert))
     except (AssuranceRefused, JpkiError) as exc:
