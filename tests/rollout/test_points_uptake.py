@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from twin.models.rollout import points_uptake as pu
+from twin.models.rollout.levers import LeverSchedule
 from twin.report import Section, Table
 
 DAY0 = dt.date(2020, 1, 1)
@@ -21,7 +22,7 @@ def synthetic(points_lift: float, per_day: float = 60_000.0, lag: int = 30):
     issued = np.concatenate([np.zeros(lag), apps[:-lag]])
     t = np.arange(N)
     lever = np.where(t >= (dt.date(2020, 3, 1) - DAY0).days, points_lift, 0.0)
-    return apps, issued, {"points:phase1": lever}, np.zeros(N)
+    return apps, issued, LeverSchedule(DAY0, {"points:phase1": lever}, np.zeros(N))
 
 
 def test_wiring_the_hazard_is_solved_to_the_end_of_2021_figure() -> None:
@@ -40,21 +41,21 @@ def test_nobody_applies_before_the_opening_or_after_the_last_grant_day() -> None
 
 
 def test_only_cards_applied_for_by_the_deadline_are_eligible() -> None:
-    apps, issued, by, support = synthetic(1.0)
+    apps, issued, levers = synthetic(1.0)
     deadline = (pu.PHASE1.card_applied_by - DAY0).days
-    u = pu.uptake(DAY0, apps, issued, by, support)
+    u = pu.uptake(DAY0, apps, issued, levers)
     assert u.eligible_holders[-1] == pytest.approx(apps[: deadline + 1].sum())
     late = apps.copy()
     late[: deadline + 1] = 0.0  # every card applied for after the deadline
-    none = pu.uptake(DAY0, late, np.concatenate([np.zeros(30), late[:-30]]), by, support)
+    none = pu.uptake(DAY0, late, np.concatenate([np.zeros(30), late[:-30]]), levers)
     assert none.applications.sum() == 0.0 and np.isnan(none.hazard_per_day)
 
 
 def test_holders_the_points_drew_apply_sooner_than_the_others() -> None:
     """At one hazard for the others, moving eligible holders from the others to those the points drew
     raises the applications made by every date (they apply within weeks, the others over years)."""
-    apps, issued, by, support = synthetic(1.0)
-    new_m, new_o, _, opening, end = pu._flows(DAY0, apps, issued, pu.motive_share(by, support), 14.0)
+    apps, issued, levers = synthetic(1.0)
+    new_m, new_o, _, opening, end = pu._flows(DAY0, apps, issued, pu.motive_share(levers))
     total = new_m + new_o
     few, _ = pu._apply(total * 0.1, total * 0.9, opening, end, 14.0, 0.002)
     many, _ = pu._apply(total * 0.6, total * 0.4, opening, end, 14.0, 0.002)

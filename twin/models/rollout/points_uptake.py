@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from twin.services.points import PHASE1, Phase, PointsLedger
+from twin.models.rollout.levers import LeverSchedule
+from twin.services.points import PHASE1, Part, Phase, PointsLedger
 from twin.services.store import MemoryStore
 
 #: phase-1 points applications on record (FIGURES.md, "Phase 1 applications"; impress, cnet)
@@ -66,16 +67,14 @@ class Uptake:
         return self.points_per_applicant * float(self.applications.sum())
 
 
-def motive_share(by_lever: dict[str, np.ndarray], support: np.ndarray) -> np.ndarray:
+def motive_share(levers: LeverSchedule) -> np.ndarray:
     """The share of each day's applications the phase-1 points lever drew (see the module docstring)."""
-    n = len(support)
-    points = by_lever.get("points:phase1", np.zeros(n))
-    common = np.sum(list(by_lever.values()), axis=0) if by_lever else np.zeros(n)
-    return points / (1.0 + support * LITERACY_GAP + common)
+    points = levers.by_lever.get("points:phase1", np.zeros(len(levers.support)))
+    return points / (1.0 + levers.support * LITERACY_GAP + levers.common)
 
 
-def _flows(day0: dt.date, apps: np.ndarray, issued: np.ndarray, share: np.ndarray,
-           delay_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:  # fmt: skip
+def _flows(day0: dt.date, apps: np.ndarray, issued: np.ndarray,
+           share: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:  # fmt: skip
     """Eligible cards handed over per day, split into drawn by the points and the rest."""
     n = len(apps)
     ca, cm, ci = np.cumsum(apps), np.cumsum(apps * share), np.cumsum(issued)
@@ -105,12 +104,12 @@ def _apply(new_m: np.ndarray, new_o: np.ndarray, opening: int, end: int, delay_d
     return out, mot
 
 
-def uptake(day0: dt.date, apps: np.ndarray, issued: np.ndarray, by_lever: dict[str, np.ndarray],
-           support: np.ndarray, delay_days: float = 14.0) -> Uptake:  # fmt: skip
+def uptake(day0: dt.date, apps: np.ndarray, issued: np.ndarray, levers: LeverSchedule,
+           delay_days: float = 14.0) -> Uptake:  # fmt: skip
     """Phase-1 points applications from national daily applications and handovers (see the module)."""
     if not delay_days > 0:
         raise ValueError(f"motivated_delay_days {delay_days!r}: must be a positive number of days")
-    new_m, new_o, cie, opening, end = _flows(day0, apps, issued, motive_share(by_lever, support), delay_days)
+    new_m, new_o, cie, opening, end = _flows(day0, apps, issued, motive_share(levers))
     n = len(apps)
     k_fit = (FITTED - day0).days
     hazard = float("nan")
@@ -143,7 +142,7 @@ def through_ledger(u: Uptake, sample: int, rng: np.random.Generator, topup_yen_p
         decision = ledger.apply(mykey, Phase.ONE, "pay-a", account, PHASE1.card_applied_by, on, key=f"apply-{i}")
         if not decision.ok:
             raise RuntimeError(f"points sample: the ledger refused an application of {on}: {decision.message}")
-        month = max(on, PHASE1.grants_from[next(iter(PHASE1.grants_from))])
+        month = max(on, PHASE1.grants_from[Part.PURCHASE])
         while month <= PHASE1.grants_until:
             ledger.top_up("pay-a", f"{i}-{month.isoformat()}", account, topup_yen_per_month, month)
             month = (month.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
@@ -158,8 +157,8 @@ def of_run(r: object, sample: int = 200, seed: int = 0) -> Uptake | None:
     day0, n = r.day0, r.n_days  # type: ignore[attr-defined]
     if not 0 <= (PHASE1.applications_from - day0).days < n:
         return None
-    d, scale, lv = r.daily, r.scale, r.levers  # type: ignore[attr-defined]
-    u = uptake(day0, d["applications"] / scale, d["issued"] / scale, lv.by_lever, lv.support)
+    d, scale = r.daily, r.scale  # type: ignore[attr-defined]
+    u = uptake(day0, d["applications"] / scale, d["issued"] / scale, r.levers)  # type: ignore[attr-defined]
     return through_ledger(u, sample, np.random.default_rng(seed))
 
 
