@@ -3,7 +3,7 @@
 The card rollout left a paper trail: MIC's releases of cards issued per municipality and age
 band (2017-03 .. 2021-12). ``twin calibrate SCENARIO`` runs the model in expected-value mode,
 compares it with those cumulative counts (national, by prefecture, by age band) and moves the
-parameters named in ``params.calibration.fit`` (at most 8, each with bounds) by bounded least
+parameters named in ``params.calibration.fit`` (at most 12, each with bounds) by bounded least
 squares (scipy ``least_squares``, trust-region reflective) **until it converges**: there is no
 evaluation cap; should scipy's own limit be reached, the optimiser is restarted from where it
 stopped. A fit that does not converge is reported as such and the command exits non-zero.
@@ -13,7 +13,10 @@ The machinery is generic: a :class:`Target` supplies parameter names, start valu
 on the experiments executor (:func:`twin.experiments.make_executor`), and reports standard errors and
 the correlation matrix from covariance = s^2 (J^T J)^-1 at the optimum (s^2: residual variance).
 Effects with many levels (age bands, prefectures) are fitted between least-squares rounds by
-iterative proportional adjustment (raking), which has no standard errors; the report says so.
+iterative proportional adjustment (raking), which has no standard errors; the report says so. The
+rounds go on until the raked effects move less than 0.05 (log units) between two; a fit whose effects
+have not settled after 20 rounds is reported as not converged (no round count is a stopping rule that
+passes). The 95-99 and 100+ bands share one lever response (:func:`_pool_oldest`).
 
 The result is a folder under ``--out`` (``<out>/<scenario>/calib-<id>/``) with ``fitted.json``, the
 fit-quality table against the targets, a sensitivity check of the fixed parameters, plots and an
@@ -266,7 +269,8 @@ def rake_step(problem: Problem, r: Any, dims: list[str], damping: float = 0.8) -
     moved = 0.0
 
     def adjust(sim: np.ndarray, seen: np.ndarray, cur_static: list[float], cur_lever: list[float],
-               static_key: str, lever_key: str) -> None:  # fmt: skip
+               static_key: str, lever_key: str,
+               pool: Callable[[np.ndarray], np.ndarray] = lambda a: a) -> None:  # fmt: skip
         nonlocal moved
         rows = np.flatnonzero(~np.isnan(seen[:, 0]))
         p_rows = [i for i in rows if pre[i]]
@@ -279,8 +283,8 @@ def rake_step(problem: Problem, r: Any, dims: list[str], damping: float = 0.8) -
             moved = max(moved, float(np.abs(step).max()))
         if q_rows and p_rows:
             base_i = p_rows[-1]
-            add_seen = (seen[q_rows] - seen[base_i]).sum(axis=0)
-            add_sim = (sim[q_rows] - sim[base_i]).sum(axis=0)
+            add_seen = pool(seen[q_rows] - seen[base_i]).sum(axis=0)
+            add_sim = pool(sim[q_rows] - sim[base_i]).sum(axis=0)
             ratio = np.maximum(add_seen, 1.0) / np.maximum(add_sim, 1.0)
             step = damping * np.log(np.clip(ratio, 0.2, 5.0))
             new_l += step
@@ -291,12 +295,22 @@ def rake_step(problem: Problem, r: Any, dims: list[str], damping: float = 0.8) -
     if "age" in dims:
         sim_band = r.issued_mix[idx].sum(axis=2) / r.scale
         adjust(sim_band, obs.band_cards.sum(axis=2), h.age_log_rr, h.lever_age_log_rr,
-               "hazard.age_log_rr", "hazard.lever_age_log_rr")  # fmt: skip
+               "hazard.age_log_rr", "hazard.lever_age_log_rr", pool=_pool_oldest)  # fmt: skip
     if "prefecture" in dims:
         sim_p = obs.by_prefecture(r.issued_muni[idx] / r.scale)
         adjust(sim_p, obs.by_prefecture(obs.muni_cards), h.prefecture_log_rr, h.lever_prefecture_log_rr,
                "hazard.prefecture_log_rr", "hazard.lever_prefecture_log_rr")  # fmt: skip
     return out, moved
+
+
+def _pool_oldest(cards: np.ndarray) -> np.ndarray:
+    """The 95-99 and 100+ bands share one lever response: about 80,000 people are 100 or older, too few
+    cards added since the levers began to part their response from their own hazard (alone, the pair
+    drifts apart round after round to the clip, one up, one down, and the outer loop never settles).
+    Both columns get the pooled count; each band keeps its own hazard, raked on its own cards."""
+    out = np.array(cards, dtype=np.float64, copy=True)
+    out[:, -2:] = out[:, -2:].sum(axis=1, keepdims=True)
+    return out
 
 
 def with_raked(problem: Problem, raked: dict[str, list[float]]) -> Problem:
@@ -372,7 +386,7 @@ def _start_params(s: Any) -> Any:
 
 
 def calibrate(s: Any, out: str | Path = "reports", progress: ProgressFactory = no_progress,
-              workers: int | None = None, promote: bool = False, max_rounds: int = 6) -> Run:  # fmt: skip
+              workers: int | None = None, promote: bool = False, max_rounds: int = 20) -> Run:  # fmt: skip
     from twin.experiments import make_executor
     from twin.models.rollout.setup import cells_for, get_path, mortality_for, observed_for
 

@@ -127,8 +127,8 @@ calendar: {start: 2016-01-01, end: 2017-06-30}
          "x.yaml: params.calibration.fit: a mapping {hazard.base_per_year} hazard.base_per_year: lower bound 0.3 "
          "is not below upper bound 0.1"),
         ("calibration: {fit: {a: [0, 1], b: [0, 1], c: [0, 1], d: [0, 1], e: [0, 1], f: [0, 1], g: [0, 1], h: [0, 1], "
-         "i: [0, 1]}}",
-         "x.yaml: params.calibration.fit: a mapping {a, b, c, d, e…} names 9 parameters; at most 8 are allowed"),
+         "i: [0, 1], j: [0, 1], k: [0, 1], l: [0, 1], m: [0, 1]}}",
+         "x.yaml: params.calibration.fit: a mapping {a, b, c, d, e…} names 13 parameters; at most 12 are allowed"),
         ("hazard: {word_of_mouth: -1}", "x.yaml: params.hazard.word_of_mouth: -1 is not in [0, 50]"),
         ("fidelity: cells", "x.yaml: params.fidelity: 'cells' is not one of: 'aggregate' or 'agent'"),
     ],

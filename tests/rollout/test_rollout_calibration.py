@@ -98,3 +98,17 @@ def test_the_backlog_family_compares_the_applied_but_not_issued_stock_with_the_d
     assert np.allclose(errs["backlog"], [0.25])
     short = SimpleNamespace(**{**obs.__dict__, "dates": (dates[0], dt.date(2020, 10, 15))})
     assert series_errors(r, short)["backlog"].size == 0  # a backtest that ends before the figure does not see it
+
+
+def test_the_two_oldest_bands_pool_their_lever_cards_and_the_others_stay_alone() -> None:
+    """The 95-99 and 100+ bands get one pooled count of cards added (one lever-response step); no other band
+    is touched."""
+    from twin.calibration import _pool_oldest
+
+    cards = np.arange(3 * 21, dtype=np.float64).reshape(3, 21) + 1.0
+    cards[1] = np.nan  # a release without an age table stays without one
+    pooled = _pool_oldest(cards)
+    assert np.array_equal(pooled[:, :19], cards[:, :19], equal_nan=True)
+    assert np.array_equal(pooled[:, 19], cards[:, 19] + cards[:, 20], equal_nan=True)
+    assert np.array_equal(pooled[:, 20], pooled[:, 19], equal_nan=True)
+    assert np.isnan(pooled[1]).all() and cards[0, 19] == 20.0  # the input is not changed

@@ -340,8 +340,8 @@ class Calibration(StrictModel):
     @field_validator("fit")
     @classmethod
     def _fit(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-        if len(v) > 8:
-            raise ValueError(f"names {len(v)} parameters; at most 8 are allowed")
+        if len(v) > 12:
+            raise ValueError(f"names {len(v)} parameters; at most 12 are allowed")
         for k, (lo, hi) in v.items():
             if not lo < hi:
                 raise ValueError(f"{k}: lower bound {lo:g} is not below upper bound {hi:g}")
