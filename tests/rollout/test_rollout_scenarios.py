@@ -82,3 +82,18 @@ def test_the_same_seed_gives_the_same_rollout() -> None:
     other = Rollout(p, cells, dt.date(2016, 1, 1), 90, rng=np.random.default_rng(6)).run()
     assert all(np.array_equal(runs_[0].daily[k], runs_[1].daily[k], equal_nan=True) for k in runs_[0].daily)
     assert not np.array_equal(runs_[0].daily["applications"], other.daily["applications"])
+
+
+@pytest.mark.slow
+def test_wiring_the_agent_scenario_runs_one_resident_in_100_as_agents_at_the_fitted_values(tmp_path: Path) -> None:
+    """rollout_agents.yaml: agent fidelity at 1:100 on the promoted fit (shortened to 17 months and to a
+    1:2000 sample here; the full run is measured in the README)."""
+    s = shortened("scenarios/rollout_agents.yaml")
+    p = s.options[0].params
+    assert p.fidelity == "agent" and p.calibrated_from == "scenarios/rollout_fitted.json"
+    assert Path("scenarios/rollout_agents.yaml").read_text().count("agent_sample: 0.01\n") == 1
+    run = runs.execute(shortened("scenarios/rollout_agents.yaml", {"agent_sample: 0.01": "agent_sample: 0.0005"}),
+                       out=tmp_path)  # fmt: skip
+    assert run.summary["fidelity"] == "agent"
+    issued = run.metrics[run.metrics.metric == "issued_cumulative"].value.to_numpy()
+    assert np.all(np.diff(issued) >= -1e-6) and issued[-1] > 1e6
