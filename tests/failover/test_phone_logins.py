@@ -100,3 +100,11 @@ def test_a_phone_share_without_a_service_to_carry_it_is_refused() -> None:
     with pytest.raises(InputError) as e:
         loads("name: t\nkind: failover\nparams:\n  services:\n    p: {carries: [phones]}\n", "t.yaml")
     assert "params.services.p.carries[0]: 'phones'" in str(e.value) and "phone" in str(e.value)
+
+
+def test_the_report_shows_the_assumed_ranges_of_the_phone_share() -> None:
+    p = _params(0.3)
+    rows = {a.name: a for a in report.assumptions(p, [])}
+    assert rows["demand.phone_share_of_logins"].value == "0.3 (assumed range 0-0.3 of served holders' portal and " \
+        "private logins by phone)"
+    assert rows["demand.phone_share_of_logins"].source is None

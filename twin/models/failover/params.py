@@ -329,6 +329,12 @@ DEFAULT_SERVICES: dict[str, Service] = {
 }  # fmt: skip
 
 
+#: assumed parameters with the range the report shows beside the value used
+ASSUMED_RANGES = {
+    "demand.phone_share_of_logins": "0-0.3 of served holders' portal and private logins by phone",
+    "demand.phone_android_share": "0.35-0.55 of the holders' smartphones",
+}
+
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
 SOURCED = {
     "demand.eligibility_checks_per_month": "MHLW 医療保険部会 181: 204,975,295 online checks in July 2024",

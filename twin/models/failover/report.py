@@ -15,7 +15,7 @@ from scipy import stats
 
 from twin.metrics import Metrics
 from twin.models.failover.engine import CAUSES, ServiceYear
-from twin.models.failover.params import SOURCED, Params
+from twin.models.failover.params import ASSUMED_RANGES, SOURCED, Params
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
 
@@ -363,5 +363,8 @@ def topology_figure(params: Params) -> Figure:
 
 
 def assumptions(params: Params, options: list[tuple[str, Params]]) -> list[Assumption]:
-    """Every parameter of the baseline, sourced or assumed, plus what each option changes."""
-    return shared_assumptions(params, SOURCED, options)
+    """Every parameter of the baseline, sourced or assumed (with its range where one is stated), plus what
+    each option changes."""
+    out = shared_assumptions(params, SOURCED, options)
+    return [Assumption(a.name, f"{a.value} (assumed range {ASSUMED_RANGES[a.name]})", a.source)
+            if a.name in ASSUMED_RANGES and a.source is None else a for a in out]
