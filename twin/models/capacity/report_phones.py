@@ -125,14 +125,16 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], params: d
             f"{p.phones.reset_minutes:g} min each); revocation-pool requests {h['ocsp_requests']:,.0f} "
             f"({h['ocsp_requests'] - b['ocsp_requests']:+,.0f} against {base})."
         )
+    p0 = params[base]
     intro = Paragraph(
         "Android phones were served from " + PHONE_START["android"].isoformat() + " and iPhones from "
         + PHONE_START["iphone"].isoformat() + " (sourced); each platform's holders take up phone logins along the "
         "option's assumed curve from their own start. A phone login replaces a card login one for one at the portal "
         "and at the revocation service, asking about the phone's certificate (its own pre-signed cache share under "
         "OCSP, its own CRL partitions under CRL); the CA issues every new or replaced phone a pair at the measured "
-        "1.15 ms per phone; PIN lock-outs, reset at the counters, come from card logins at the card rate and from "
-        "phone logins at the (assumed, lower) biometric rate. " + " ".join(paras)
+        f"{p0.service_times.phone_issue * 1e3:.2f} ms per phone; PIN lock-outs, reset at the counters, come from card "
+        f"logins ({p0.phones.pin_lockouts_per_card_login:.1e} per login) and from phone logins at the biometric rate "
+        f"({p0.phones.pin_lockouts_per_phone_login:.1e}; both assumed). " + " ".join(paras)
     )
     return [Section("Logins by phone", [intro, table, *_figure(results, params)])]
 

@@ -291,11 +291,13 @@ def smartphone_section(waves: dict[str, Wave], heads: dict[str, dict], params: d
                 f"the peak counter queue {h['peak_counter_queue']:,.0f} against {b['peak_counter_queue']:,.0f}, the "
                 f"mean wait in designated cities {h['mean_counter_wait_days_by_type']['designated_city']:.1f} days "
                 f"against {b['mean_counter_wait_days_by_type']['designated_city']:.1f}.")
+    sp = params[base_name].smartphone
     intro = Paragraph(
         "A card's certificates renewed on the smartphone instead of at the counter (a hypothetical option: the "
-        "share is assumed, range 0-50 %). Only holders who use a smartphone (72.9 %, MIC 2023) whose platform the "
-        f"smartphone JPKI service serves can: Android from {SERVICE_START[Platform.ANDROID]}, iPhone from "
-        f"{SERVICE_START[Platform.IPHONE]} (the Android share of the phones is assumed). A phone renewal goes "
+        f"share is assumed, range {ASSUMED_RANGES['smartphone_share'].split(' ')[0]}). Only holders who use a "
+        f"smartphone ({sp.owner_share:.1%}, MIC 2023) whose platform the smartphone JPKI service serves can "
+        f"({sp.android_share:.0%} of the phones Android, assumed): Android from "
+        f"{SERVICE_START[Platform.ANDROID]}, iPhone from {SERVICE_START[Platform.IPHONE]}. A phone renewal goes "
         "straight to J-LIS's CA, any day; the card renewals (a new card) still end at the counter. Where the "
         "counters are the bottleneck they stay busy with the rest of their queue, so the visits they serve in the "
         "year fall by less than the renewals moved to the phone; the queue and the waits show the relief. "
