@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from emulators.phone_se import BiometricRefused, BiometricUnlock, SmartphoneToken
 from twin import scenario as sc
 from twin.cli import app
 from twin.models.capacity import report_phones
@@ -103,19 +105,41 @@ def test_the_ca_issues_every_new_and_replaced_phone_a_pair() -> None:
 
 
 def test_biometric_unlock_takes_pin_resets_away_from_the_counters() -> None:
-    rates = {"pin_lockouts_per_card_login": 1e-3, "pin_lockouts_per_phone_login": 1e-4}
+    rates = {"pin_lockouts_per_card_login": 1e-3, "biometric_share": 0.8}
     base = build_demand(Params(phones=rates), MONDAY, 14).pin_resets.sum()
     shares = [(0, 0.0), (1, 0.1), (3, 0.3)], [(0, 0.0), (1, 0.3), (3, 0.6)]
     resets = [build_demand(Params(phones={**rates, "uptake": u}), MONDAY, 14) for u in shares]
     assert base > resets[0].pin_resets.sum() > resets[1].pin_resets.sum()
     d = resets[1]
     card, phone = (d.logins - d.phone_logins).sum(), d.phone_logins.sum()
-    assert d.pin_resets.sum() == pytest.approx(card * 1e-3 + phone * 1e-4)  # two whole weeks: all done in them
-    same = build_demand(Params(phones={"uptake": shares[1], "pin_lockouts_per_phone_login": 2e-4}), MONDAY, 14)
-    assert same.pin_resets.sum() == pytest.approx(base * 0.2)  # equal rates: the phones change nothing
+    typed = 0.2 + 0.8 * 0.03**3  # no biometric set up, or all three tries failed
+    assert d.pin_resets.sum() == pytest.approx((card + phone * typed) * 1e-3)  # two whole weeks: all done in them
+    same = build_demand(Params(phones={"uptake": shares[1], "biometric_share": 0.0}), MONDAY, 14)
+    assert same.pin_resets.sum() == pytest.approx(base * 0.2)  # no biometric unlock: the phones change nothing
     hours = d.pin_resets.reshape(14, 24)
     assert hours[5:7].sum() == hours[12:14].sum() == 0.0  # counters closed at weekends
     assert hours[:, :8].sum() == 0.0  # and before 08:30
+
+
+def test_the_pin_is_typed_as_often_as_the_phone_tokens_own_unlock_falls_back() -> None:
+    """Play the phone token's biometric unlock (emulators.phone_se) 200,000 times: the share that falls back
+    to the PIN is the capacity model's, for the token's own match rate and tries."""
+    bio = BiometricUnlock(match_rate=0.6, max_tries=3)  # a poor sensor, so the fall-backs are many enough to count
+    token = SimpleNamespace(biometric=bio, _sealed_pin="1234")
+    rng = np.random.default_rng(18)
+    n, fell_back = 200_000, 0
+    for _ in range(n):
+        try:
+            SmartphoneToken.release_pin(token, rng)  # type: ignore[arg-type]
+        except BiometricRefused:
+            fell_back += 1
+    ph = Params(phones={"biometric_share": 1.0, "biometric_match_rate": bio.match_rate,
+                        "biometric_tries": bio.max_tries, "pin_lockouts_per_card_login": 1.0}).phones
+    expected = ph.pin_lockouts_per_phone_login
+    assert fell_back / n == pytest.approx(expected, abs=4 * (expected * (1 - expected) / n) ** 0.5)
+    default = BiometricUnlock()
+    assert (Params().phones.biometric_match_rate, Params().phones.biometric_tries) == (default.match_rate,
+                                                                                        default.max_tries)
 
 
 def test_a_weeks_counter_work_goes_to_that_weeks_business_days() -> None:

@@ -158,9 +158,10 @@ class Phones(StrictModel):
     asks the revocation service about the phone's certificate (a population of its own: its own pre-signed
     cache share under OCSP, its own CRL partitions under CRL); every phone that joins, and every phone
     replaced, has J-LIS issue it a pair of certificates; the phone is unlocked by a biometric match
-    instead of the 4-digit PIN, so it locks the card's PIN out far less often, and lock-outs are reset at
-    the town-hall counter. Phone holders are counted as the card holders times the phone share of
-    logins (assumed: a holder with the phone token logs in by phone, and holders log in equally often)."""
+    instead of the 4-digit PIN where it is set up (the PIN typed only when every biometric try fails),
+    so it locks the PIN out far less often, and lock-outs are reset at the town-hall counter. Phone
+    holders are counted as the card holders times the phone share of logins (assumed: a holder with
+    the phone token logs in by phone, and holders log in equally often)."""
 
     uptake: list[tuple[interval(0, 50), Fraction]] = Field(
         default_factory=list, description="ASSUMED, range 0-0.6 after 3 years: (years since the platform's "
@@ -179,13 +180,26 @@ class Phones(StrictModel):
         1, description="ASSUMED, range 1-47: CRL partitions of the phone certificates (CRL mode), refreshed as "
         "often as the card's by the relying parties that accept phones")
     pin_lockouts_per_card_login: Fraction = Field(
-        2e-4, description="ASSUMED, range 5e-5-1e-3: card logins that end with the 4-digit PIN locked after 3 "
-        "wrong tries (reset at the counter)")
-    pin_lockouts_per_phone_login: Fraction = Field(
-        2e-5, description="ASSUMED, range 0-1e-4: phone logins that end with the PIN locked (the biometric "
-        "unlock failed 3 times and the PIN fall-back was wrong 3 times)")
+        2e-4, description="ASSUMED, range 5e-5-1e-3: logins with the 4-digit PIN typed (every card login) that "
+        "end with the PIN locked after 3 wrong tries (reset at the counter)")
+    biometric_share: Fraction = Field(
+        0.8, description="ASSUMED, range 0.5-0.95: phones with the biometric unlock set up; the others type the PIN "
+        "at every login, as with the card")
+    biometric_match_rate: Fraction = Field(
+        0.97, description="ASSUMED, range 0.90-0.99: the holder's face or finger accepted on one try (the phone "
+        "token's emulators.phone_se.BiometricUnlock)")
+    biometric_tries: interval(1, 10, integer=True) = Field(
+        3, description="biometric tries before the app falls back to the PIN (BiometricUnlock.max_tries)")
     reset_minutes: PositiveFloat = Field(
         10.0, description="ASSUMED, range 5-20: counter minutes per PIN reset")
+
+    @property
+    def pin_lockouts_per_phone_login(self) -> float:
+        """A phone login types the PIN only without the biometric unlock or after every biometric try failed;
+        a typed PIN locks out as often as at a card login."""
+        b = self.biometric_share
+        typed = (1 - b) + b * (1 - self.biometric_match_rate) ** self.biometric_tries
+        return self.pin_lockouts_per_card_login * typed
 
     @field_validator("uptake", mode="after")
     @classmethod
@@ -403,6 +417,7 @@ ASSUMED_RANGES = {
     "phones.presigned_share": "0.9-0.99 of phone-certificate OCSP answers pre-signed",
     "phones.crl_partitions": "1-47 CRL partitions for the phone certificates",
     "phones.pin_lockouts_per_card_login": "5e-5-1e-3 card logins ending in a locked PIN",
-    "phones.pin_lockouts_per_phone_login": "0-1e-4 phone logins ending in a locked PIN",
+    "phones.biometric_share": "0.5-0.95 of the phones with the biometric unlock set up",
+    "phones.biometric_match_rate": "0.90-0.99 per try (docs/CARD_PROTOCOL.md §12)",
     "phones.reset_minutes": "5-20 counter minutes per PIN reset",
 }

@@ -133,8 +133,11 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], params: d
         "and at the revocation service, asking about the phone's certificate (its own pre-signed cache share under "
         "OCSP, its own CRL partitions under CRL); the CA issues every new or replaced phone a pair at the measured "
         f"{p0.service_times.phone_issue * 1e3:.2f} ms per phone; PIN lock-outs, reset at the counters, come from card "
-        f"logins ({p0.phones.pin_lockouts_per_card_login:.1e} per login) and from phone logins at the biometric rate "
-        f"({p0.phones.pin_lockouts_per_phone_login:.1e}; both assumed). " + " ".join(paras)
+        f"logins ({p0.phones.pin_lockouts_per_card_login:.1e} per login, assumed) and from the phone logins that "
+        f"type the PIN: those without the biometric unlock ({1 - p0.phones.biometric_share:.0%} of the phones) "
+        f"and those whose {p0.phones.biometric_tries} biometric tries all failed (match rate "
+        f"{p0.phones.biometric_match_rate:.0%} a try), {p0.phones.pin_lockouts_per_phone_login:.1e} per phone login. "
+        + " ".join(paras)
     )
     return [Section("Logins by phone", [intro, table, *_figure(results, params)])]
 
