@@ -20,7 +20,7 @@ face-authentication model, JpkiClient.authenticate, eligibility service with OCS
 from __future__ import annotations
 
 from twin.metrics import Metrics
-from twin.models.capacity import report
+from twin.models.capacity import report, report_phones
 from twin.models.capacity.aggregate import simulate
 from twin.models.capacity.demand import build_demand
 from twin.models.capacity.params import Params
@@ -55,6 +55,8 @@ def run(ctx: RunContext) -> ModelResult:
             results[opt.name] = r
             heads[opt.name] = report.headline(r, p)
             report.add_metrics(metrics, opt.name, r, p)
+            if report_phones.has_phones(p):
+                report_phones.add_metrics(metrics, opt.name, r, p)
             advance(1)
     if base.fidelity == "agent":
         from twin.models.capacity.agent import run_agent
@@ -64,6 +66,10 @@ def run(ctx: RunContext) -> ModelResult:
     if agent_summary:
         summary["agent"] = agent_summary
     extra = []
+    if any(report_phones.has_phones(o.params) for o in ctx.options):  # type: ignore[arg-type]
+        phones = {o.name: report_phones.headline(results[o.name], o.params) for o in ctx.options}  # type: ignore[arg-type]
+        summary["phones"] = phones
+        extra += report_phones.sections(results, phones, {o.name: o.params for o in ctx.options})  # type: ignore[misc]
     if base.requests.enabled:
         from twin.models.capacity import report_requests
         from twin.models.capacity.requests import run_day
@@ -79,7 +85,7 @@ def run(ctx: RunContext) -> ModelResult:
                 report_requests.add_metrics(metrics, opt.name, days[opt.name])
                 advance(1)
         summary["requests"] = {k: report_requests.headline(v) for k, v in days.items()}
-        extra = report_requests.sections(days)
+        extra += report_requests.sections(days)
     return ModelResult(
         metrics,
         summary,

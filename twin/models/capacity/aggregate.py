@@ -3,11 +3,13 @@
 Each card check at a reception is first a face match (or a PIN, or the staff's visual check, or a
 fall-back to the insured number when all fail); then the eligibility pool serves it, and, in the
 OCSP design, the OCSP pool answers its revocation question (unless a CDN has the answer). Portal
-logins hit the portal pool and the OCSP pool; private verifiers hit the OCSP pool; renewals hit the
-issuing CA; linkage queries between bodies hit the linkage pool (the information-provision network's
-servers, measured as ``twin serve linkage``) and nothing else. In the CRL design nobody asks OCSP:
-the CA signs every municipality's CRL partition as often as the relying parties refresh, and a
-revocation is visible only after the next refresh.
+logins hit the portal pool and the OCSP pool; private verifiers hit the OCSP pool (a phone login
+asks about the phone's certificate, a population with its own pre-signed cache); renewals and the
+phones' certificate pairs hit the issuing CA; linkage queries between bodies hit the linkage pool
+(the information-provision network's servers, measured as ``twin serve linkage``) and nothing else.
+In the CRL design nobody asks OCSP: the CA signs every municipality's CRL partition (and the phone
+certificates' own partitions) as often as the relying parties refresh, and a revocation is visible
+only after the next refresh.
 """
 
 from __future__ import annotations
@@ -51,21 +53,36 @@ def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarr
         pin_share = sh.pin / (1 - sh.fallback_number)
         s_card = pin_share * st.eligibility_card_pin + (1 - pin_share) * st.eligibility_card_face
         s_elig = np.where(checks > 0, (card * s_card + number * st.eligibility_number) / checks, s_card)
+    ph = params.phones
+    phone = demand.phone_logins if demand.phone_logins is not None else np.zeros(demand.hours)
+    issues = demand.phone_issues if demand.phone_issues is not None else np.zeros(demand.hours)
     if rev.mode == "ocsp":
-        ocsp = (card + demand.portal + demand.private) * (1 - rev.cdn_hit_rate)
-        s_ocsp = rev.presigned_share * st.ocsp_cached + (1 - rev.presigned_share) * st.ocsp_fresh
+        # the card certificates and the phone certificates: two populations, each with its pre-signed cache
+        card_q = (card + demand.portal + demand.private - phone) * (1 - rev.cdn_hit_rate)
+        phone_q = phone * (1 - rev.cdn_hit_rate)
+        ocsp = card_q + phone_q
+        s_card = rev.presigned_share * st.ocsp_cached + (1 - rev.presigned_share) * st.ocsp_fresh
+        s_phone = ph.presigned_share * st.ocsp_cached + (1 - ph.presigned_share) * st.ocsp_fresh
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s_ocsp = s_card + (s_phone - s_card) * np.where(ocsp > 0, phone_q / ocsp, 0.0)
         s_portal = st.portal_login
     else:  # CRL partitions signed at every refresh; downloads come from static servers
-        ocsp = np.full(demand.hours, rev.crl_partitions * rev.crl_downloads_per_day / 24)
-        s_ocsp = st.crl_download
+        # the phone certificates' own partitions are signed too once any phone logs in
+        parts = rev.crl_partitions + np.where(phone > 0, ph.crl_partitions, 0)
+        ocsp = parts * rev.crl_downloads_per_day / 24
+        s_ocsp = np.full(demand.hours, st.crl_download)
         s_portal = max(st.portal_login - st.ocsp_cached, 1e-7)
+    # the CA issues renewals (counter hours) and phone pairs (home hours), each at its measured cost
+    ca = demand.renewals + issues
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s_ca = st.certificate_issue + (st.phone_issue - st.certificate_issue) * np.where(ca > 0, issues / ca, 0.0)
     # TLS is worker time on the same servers, as at request level (requests.py); 0 unless the scenario sets it
     tls = params.requests.tls_seconds
     return {
         "eligibility": (checks, np.broadcast_to(s_elig + tls, checks.shape)),
-        "ocsp": (ocsp, np.full(demand.hours, s_ocsp + tls)),
+        "ocsp": (ocsp, s_ocsp + tls),
         "portal": (demand.portal.copy(), np.full(demand.hours, s_portal + tls)),
-        "ca": (demand.renewals.copy(), np.full(demand.hours, st.certificate_issue)),
+        "ca": (ca, s_ca),
         "linkage": (demand.linkage.copy(), np.full(demand.hours, st.linkage_query + tls)),
     }
 

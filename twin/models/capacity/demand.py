@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.models.capacity.params import FACILITY_TYPES, Params
-from twin.models.failover.demand import CARD_BUSINESS_DAY, hourly_demand
+from twin.models.failover.demand import CARD_BUSINESS_DAY, HOME_DAY, hourly_demand
 from twin.models.failover.params import Demand as ShapeDemand
 from twin.sim.holidays import is_holiday
 
@@ -92,6 +92,11 @@ class HourlyDemand:
     private: np.ndarray  # [H] private-sector verifications through platform operators
     renewals: np.ndarray  # [H] certificate renewals at the counters (two certificates each)
     linkage: np.ndarray  # [H] information-linkage queries between bodies (their intermediate servers)
+    phone_logins: np.ndarray | None = None  # [H] portal and private logins made with a phone's certificate
+    phone_issues: np.ndarray | None = None  # [H] phones J-LIS issues a pair of certificates to (new, replaced)
+    pin_resets: np.ndarray | None = None  # [H] locked PINs reset at the town-hall counters (card and phone logins)
+    phone_share: np.ndarray | None = None  # [H] share of logins by phone (before load_multiplier)
+    logins: np.ndarray | None = None  # [H] portal and private logins by either token (phone_logins a share of them)
 
     @property
     def hours(self) -> int:
@@ -113,9 +118,13 @@ class HourlyDemand:
         return np.datetime64(self.start, "h") + np.arange(self.hours).astype("timedelta64[h]")
 
     def scaled(self, factor: float) -> HourlyDemand:
+        def times(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else x * factor
+
         return HourlyDemand(
             self.start, self.by_type * factor, self.card_share, self.portal * factor, self.private * factor,
-            self.renewals * factor, self.linkage * factor,
+            self.renewals * factor, self.linkage * factor, times(self.phone_logins), times(self.phone_issues),
+            times(self.pin_resets), self.phone_share, times(self.logins),
         )
 
 
@@ -151,6 +160,59 @@ def platform_status_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndar
     d = params.demand
     per_day = d.platform_links * d.platform_status_checks_per_link_per_day
     return np.tile(per_day * _even(d.platform_status_check_hours), len(days))
+
+
+def phone_share_by_day(params: Params, days: Sequence[dt.date]) -> np.ndarray:
+    """Share of portal and private logins made by phone on each day: each platform's holders follow the
+    ``phones.uptake`` curve from their platform's service start (none before it), weighted by the
+    platforms' shares of the holders' smartphones."""
+    from twin.models.capacity.params import PHONE_START
+
+    ph = params.phones
+    if not ph.uptake:
+        return np.zeros(len(days))
+    xs = np.array([y for y, _ in ph.uptake], dtype=float)
+    ys = np.array([v for _, v in ph.uptake], dtype=float)
+    out = np.zeros(len(days))
+    for platform, weight in (("android", ph.android_share), ("iphone", 1.0 - ph.android_share)):
+        years = np.array([(day - PHONE_START[platform]).days / 365.25 for day in days])
+        out += weight * np.where(years >= 0, np.interp(years, xs, ys, left=0.0), 0.0)
+    return out
+
+
+def phone_issues_per_day(params: Params, days: Sequence[dt.date]) -> np.ndarray:
+    """Phones issued a pair of certificates on each day: phone holders (card holders times the phone
+    share of logins) who joined since the day before, and the holders' phones replaced every
+    ``phones.replacement_years``."""
+    before = days[0] - dt.timedelta(days=1)
+    every = [before, *days]
+    hist = cards_held_history()
+    holders = np.array([interpolate(hist, d) for d in every]) * phone_share_by_day(params, every)
+    return np.maximum(np.diff(holders), 0.0) + holders[1:] / (params.phones.replacement_years * 365.25)
+
+
+def week_to_business_days(days: Sequence[dt.date], per_day: np.ndarray) -> np.ndarray:
+    """Counter work arising on each day, done on the business days of its (ISO) week, evenly; a week of the
+    horizon without a business day passes its work to the next week that has one (work after the last
+    business day of the horizon is not done within it)."""
+    out = np.zeros(len(days))
+    open_days = np.array([is_business_day(day) for day in days])
+    carry = 0.0
+    i = 0
+    while i < len(days):
+        j = i
+        week = days[i].isocalendar()[:2]
+        while j < len(days) and days[j].isocalendar()[:2] == week:
+            j += 1
+        work = carry + float(per_day[i:j].sum())
+        n_open = int(open_days[i:j].sum())
+        if n_open:
+            out[i:j] = open_days[i:j] * work / n_open
+            carry = 0.0
+        else:
+            carry = work
+        i = j
+    return out
 
 
 def _even(hours: tuple[int, int]) -> np.ndarray:
@@ -189,19 +251,25 @@ def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
         if fac.hour_lag[t]:
             lagged[: fac.hour_lag[t]] = base["eligibility"][0]
         rows.append(lagged * fac.checks_reference_month[t] / total_ref * adopt * season)
-    share = np.repeat([interpolate(d.card_share, day) for day in days], 24)
     home = _window_factor(days, [(d.etax_season[0], d.etax_season[1], d.etax_factor)])
     portal = base["portal"] * home * _window_factor(days, d.campaigns)
     # private verifiers: authentications in the hours people are at home, and the operators' nightly
     # status checks of every linked certificate
-    private = (base["ocsp"] - base["portal"]) * home + platform_status_per_hour(params, days)
-    if d.renewals:
-        per_day = renewals_per_day(days, d.renewal_lead_days)
-        open_days = np.array([is_business_day(day) for day in days], dtype=float)
-        # renewals wait for the next open day: a week's renewals go to its business days
-        weekly = per_day.sum() / max(open_days.sum(), 1.0)
-        counter = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
-        renew = (open_days[:, None] * weekly * counter[None, :]).reshape(-1)
-    else:
-        renew = np.zeros(24 * n_days)
-    return HourlyDemand(start, np.vstack(rows), share, portal, private, renew, linkage_per_hour(params, days))
+    auth = (base["ocsp"] - base["portal"]) * home  # the private authentications (the status checks are apart)
+    private = auth + platform_status_per_hour(params, days)
+    # phones: a share of the logins by the phone's certificate; their issuance (done at home, through the
+    # app) and the PIN lock-outs both kinds of login leave for the counters' next open hours
+    ph = params.phones
+    share = np.repeat(phone_share_by_day(params, days), 24)
+    phone_logins = (portal + auth) * share
+    issues = np.repeat(phone_issues_per_day(params, days), 24) * np.tile(HOME_DAY / HOME_DAY.sum(), n_days)
+    locked = ((portal + auth - phone_logins) * ph.pin_lockouts_per_card_login
+              + phone_logins * ph.pin_lockouts_per_phone_login).reshape(n_days, 24).sum(axis=1)
+    counter = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
+    # renewals and PIN resets wait for the counters: a week's go to its business days
+    renew_days = week_to_business_days(days, renewals_per_day(days, d.renewal_lead_days)) if d.renewals else None
+    renew = np.zeros(24 * n_days) if renew_days is None else (renew_days[:, None] * counter[None, :]).reshape(-1)
+    resets = (week_to_business_days(days, locked)[:, None] * counter[None, :]).reshape(-1)
+    card_share = np.repeat([interpolate(d.card_share, day) for day in days], 24)
+    return HourlyDemand(start, np.vstack(rows), card_share, portal, private, renew, linkage_per_hour(params, days),
+                        phone_logins, issues, resets, share, portal + auth)

@@ -30,6 +30,14 @@ LINKAGE_POOL_SERVERS = 2
 #: does not measure the linkage server.
 LINKAGE_QUERY_SECONDS_HTTP = 0.31e-3
 SERVICE_TIMES_FILE = Path(__file__).with_name("service_times.json")
+#: J-LIS's work for one phone's pair of certificates (check both card certificates and signatures, sign two,
+#: record and link them), seconds: mean 1.15 ms (median 1.06 ms, 869 phones/s) of
+#: benchmarks/test_bench_phone.py::test_issuing_smartphone_certificates, 2026-12-05, the shared 2-core build
+#: machine (nice 10, other jobs running). Not in service_times.json: the measurement script does not run it.
+PHONE_ISSUE_SECONDS = 1.15e-3
+#: smartphone JPKI service start per platform (docs/CARD_PROTOCOL.md §12: Android watch.impress.co.jp 1499103,
+#: iPhone pocketsign.co.jp/blog/28); the same dates as twin.services.jpki.smartphone.SERVICE_START
+PHONE_START = {"android": dt.date(2023, 5, 11), "iphone": dt.date(2025, 6, 24)}
 
 
 def measured_service_times() -> dict:
@@ -140,6 +148,69 @@ class Demand(StrictModel):
     )
 
 
+class Phones(StrictModel):
+    """Logins by the smartphone JPKI token (スマホ用電子証明書): their own certificates, issuance and unlock.
+
+    A holder whose phone platform is served (Android from 2023-05-11, iPhone from 2025-06-24) logs in to
+    Myna Portal and to private services with the phone's certificate instead of the card's, for a share
+    of those logins growing with the years since the platform's start (``uptake``); holders whose
+    platform is not yet served log in by card. Each phone login
+    asks the revocation service about the phone's certificate (a population of its own: its own pre-signed
+    cache share under OCSP, its own CRL partitions under CRL); every phone that joins, and every phone
+    replaced, has J-LIS issue it a pair of certificates; the phone is unlocked by a biometric match
+    instead of the 4-digit PIN where it is set up (the PIN typed only when every biometric try fails),
+    so it locks the PIN out far less often, and lock-outs are reset at the town-hall counter. Phone
+    holders are counted as the card holders times the phone share of logins (assumed: a holder with
+    the phone token logs in by phone, and holders log in equally often)."""
+
+    uptake: list[tuple[interval(0, 50), Fraction]] = Field(
+        default_factory=list, description="ASSUMED, range 0-0.6 after 3 years: (years since the platform's "
+        "service start, share of its holders' portal and private logins made by phone), linear in between, flat "
+        "after the last point; each platform follows it from its own start; empty: no phone logins")
+    android_share: Fraction = Field(
+        0.45, description="ASSUMED, range 0.35-0.55: share of the holders' smartphones that run Android (the rest "
+        "iPhone); no figure in the project's sources")
+    replacement_years: interval(1, 10) = Field(
+        4.0, description="ASSUMED, range 3-5 years: a phone is replaced on average this often; the new one is "
+        "issued its own pair (the old pair revoked)")
+    presigned_share: Fraction = Field(
+        0.98, description="ASSUMED, range 0.9-0.99: phone-certificate OCSP answers from the pre-signed cache "
+        "(the card's default; the phone population is its own cache)")
+    crl_partitions: interval(0, 2000, integer=True) = Field(
+        1, description="ASSUMED, range 1-47: CRL partitions of the phone certificates (CRL mode), refreshed as "
+        "often as the card's by the relying parties that accept phones")
+    pin_lockouts_per_card_login: Fraction = Field(
+        2e-4, description="ASSUMED, range 5e-5-1e-3: logins with the 4-digit PIN typed (every card login) that "
+        "end with the PIN locked after 3 wrong tries (reset at the counter)")
+    biometric_share: Fraction = Field(
+        0.8, description="ASSUMED, range 0.5-0.95: phones with the biometric unlock set up; the others type the PIN "
+        "at every login, as with the card")
+    biometric_match_rate: Fraction = Field(
+        0.97, description="ASSUMED, range 0.90-0.99: the holder's face or finger accepted on one try (the phone "
+        "token's emulators.phone_se.BiometricUnlock)")
+    biometric_tries: interval(1, 10, integer=True) = Field(
+        3, description="biometric tries before the app falls back to the PIN (BiometricUnlock.max_tries)")
+    reset_minutes: PositiveFloat = Field(
+        10.0, description="ASSUMED, range 5-20: counter minutes per PIN reset")
+
+    @property
+    def pin_lockouts_per_phone_login(self) -> float:
+        """A phone login types the PIN only without the biometric unlock or after every biometric try failed;
+        a typed PIN locks out as often as at a card login."""
+        b = self.biometric_share
+        typed = (1 - b) + b * (1 - self.biometric_match_rate) ** self.biometric_tries
+        return self.pin_lockouts_per_card_login * typed
+
+    @field_validator("uptake", mode="after")
+    @classmethod
+    def _years_in_order(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        years = [y for y, _ in v]
+        if years != sorted(years) or len(set(years)) != len(years):
+            raise ValueError(f"{years}: the years since the service start must increase, e.g. [[0, 0], [1, 0.1], "
+                             "[3, 0.3]]")
+        return v
+
+
 class Reception(StrictModel):
     """The face-authentication reader at the reception (顔認証付きカードリーダー)."""
 
@@ -163,6 +234,9 @@ class ServiceTimes(StrictModel):
     eligibility_number: PositiveFloat = Field(default_factory=lambda: _measured("eligibility_number"))
     portal_login: PositiveFloat = Field(default_factory=lambda: _measured("portal_login"))
     certificate_issue: PositiveFloat = Field(default_factory=lambda: _measured("certificate_issue"))
+    phone_issue: PositiveFloat = Field(
+        PHONE_ISSUE_SECONDS, description="J-LIS's CPU for one phone's pair of certificates (benchmarks/"
+        "test_bench_phone.py, 1.15 ms)")
     linkage_query: PositiveFloat = Field(
         LINKAGE_QUERY_SECONDS_HTTP, description="server CPU per linkage query over HTTP "
         "(benchmarks/test_bench_linkage_http.py: 0.31 ms, one uvicorn worker on SQLite under wrk)")
@@ -270,6 +344,7 @@ class Params(StrictModel):
     facilities: Facilities = Facilities()
     demand: Demand = Demand()
     reception: Reception = Reception()
+    phones: Phones = Phones()
     pools: dict[Literal["eligibility", "ocsp", "portal", "ca", "linkage"], Pool] = Field(
         default_factory=_default_pools, description="server pools; linkage may be left out (LINKAGE_POOL_SERVERS "
         "workers, as in the HTTP benchmark), the others must be sized")
@@ -321,6 +396,8 @@ SOURCED = {
     "service_times.eligibility_number": MEASURED,
     "service_times.portal_login": MEASURED,
     "service_times.certificate_issue": MEASURED,
+    "service_times.phone_issue": "measured: benchmarks/test_bench_phone.py::test_issuing_smartphone_certificates, "
+    "J-LIS's work per phone (two certificates), mean 1.15 ms (2026-12-05, shared 2-core machine)",
     "service_times.linkage_query": "measured: benchmarks/test_bench_linkage_http.py, server CPU per query of one "
     "uvicorn worker of `twin serve linkage` on SQLite under wrk, 0.31 ms (2026-12-04)",
 }
@@ -334,4 +411,13 @@ ASSUMED_RANGES = {
     "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials",
     "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link",
     "demand.platform_status_check_hours": "night windows from 0 to 6 JST",
+    "phones.uptake": "0-0.6 of a served platform's holders' logins by phone, 3 years after its start",
+    "phones.android_share": "0.35-0.55 of the holders' smartphones",
+    "phones.replacement_years": "3-5 years between phones",
+    "phones.presigned_share": "0.9-0.99 of phone-certificate OCSP answers pre-signed",
+    "phones.crl_partitions": "1-47 CRL partitions for the phone certificates",
+    "phones.pin_lockouts_per_card_login": "5e-5-1e-3 card logins ending in a locked PIN",
+    "phones.biometric_share": "0.5-0.95 of the phones with the biometric unlock set up",
+    "phones.biometric_match_rate": "0.90-0.99 per try (docs/CARD_PROTOCOL.md §12)",
+    "phones.reset_minutes": "5-20 counter minutes per PIN reset",
 }

@@ -93,6 +93,9 @@ def run(ctx: RunContext) -> ModelResult:
                 invariants.add_metrics(metrics, opt.name, res)
                 invariant_sections.append(res)
     sections = report.sections(heads, years, params, start, n_days, reps, with_figures=own is None)
+    phones = {o: report.phone_headline(ys, params[o]) for o, ys in years.items()}
+    if any(phones.values()):
+        sections.append(report.phone_section({o: h for o, h in phones.items() if h}))
     if invariant_sections:
         from twin.models.failover import invariants
 
@@ -106,6 +109,8 @@ def run(ctx: RunContext) -> ModelResult:
     }
     if summary_invariants:
         summary["invariants"] = summary_invariants
+    if any(phones.values()):
+        summary["phones"] = {o: h for o, h in phones.items() if h}
     base = params[ctx.options[0].name]
     return ModelResult(
         metrics,

@@ -104,7 +104,7 @@ def _apply_surges(series: np.ndarray, profile: str, start: dt.date, surges: list
 
 
 def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:  # noqa: ANN001 (params.Demand)
-    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp), surges applied."""
+    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone), surges applied."""
     if n_days < 1:
         raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
     days = _days(start, n_days)
@@ -122,6 +122,20 @@ def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:
     }
     out = {k: _apply_surges(v, k, start, demand.surges) for k, v in out.items()}
     ocsp = out["portal"] + demand.card_share_of_eligibility * out["eligibility"]
-    ocsp = ocsp + _home(days, demand.private_verifier_checks_per_day)
+    private = _home(days, demand.private_verifier_checks_per_day)
+    ocsp = ocsp + private
     out["ocsp"] = _apply_surges(ocsp, "ocsp", start, demand.surges)
+    # logins by phone: a share of the portal and private logins (within 'portal' and 'ocsp' too: the phone's
+    # certificate is checked by the same responder), from each platform's service start
+    served = np.repeat(phone_served(days, demand.phone_android_share), 24)
+    out["phone"] = _apply_surges((out["portal"] + private) * demand.phone_share_of_logins * served, "phone", start,
+                                 demand.surges)
     return out
+
+
+def phone_served(days: list[dt.date], android_share: float) -> np.ndarray:
+    """Share of the holders' phones whose platform is served on each day (twin.services.jpki.smartphone's dates)."""
+    from twin.services.jpki.smartphone import SERVICE_START, Platform
+
+    android, iphone = SERVICE_START[Platform.ANDROID], SERVICE_START[Platform.IPHONE]
+    return np.array([android_share * (d >= android) + (1 - android_share) * (d >= iphone) for d in days])

@@ -24,7 +24,8 @@ from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
 MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
-PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp")
+PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone")
+Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone"]
 
 
 class FailureClass(StrictModel):
@@ -89,8 +90,9 @@ class Service(StrictModel):
     failure: FailureClass = FailureClass()
     release: Release = Release()
     replication: Replication = Replication()
-    carries: list[Literal["eligibility", "portal", "payout", "card", "ocsp"]] = Field(
-        default_factory=list, description="demand profiles whose requests pass through this service"
+    carries: list[Profile] = Field(
+        default_factory=list, description="demand profiles whose requests pass through this service ('phone': "
+        "the portal and private logins made with a smartphone's certificate)"
     )
     capacity_per_site_rps: PositiveFloat = 1_000.0
     service_time_ms: PositiveFloat = 150.0
@@ -149,7 +151,7 @@ class Maintenance(StrictModel):
 class Surge(StrictModel):
     """Demand of one profile multiplied by ``factor`` from ``start`` to ``end`` (local time)."""
 
-    profile: Literal["eligibility", "portal", "payout", "card", "ocsp"]
+    profile: Profile
     start: dt.datetime
     end: dt.datetime
     factor: PositiveFloat
@@ -174,6 +176,12 @@ class Demand(StrictModel):
     payout_applications_per_day: NonNegativeFloat = 20_000
     card_transactions_per_business_day: NonNegativeFloat = 150_000
     private_verifier_checks_per_day: NonNegativeFloat = 500_000
+    phone_share_of_logins: Fraction = Field(
+        0.0, description="ASSUMED, range 0-0.3: share of portal logins and private verifications made with the "
+        "smartphone token by holders whose phone platform is served (Android from 2023-05-11, iPhone from "
+        "2025-06-24); they are the 'phone' profile, still within 'portal' and 'ocsp'")
+    phone_android_share: Fraction = Field(
+        0.45, description="ASSUMED, range 0.35-0.55: share of the holders' smartphones that run Android")
     surges: list[Surge] = Field(default_factory=list)
 
 
@@ -251,6 +259,10 @@ class Params(StrictModel):
         from twin.models.failover.topology import check_topology
 
         check_topology(self)
+        if self.demand.phone_share_of_logins > 0 and not any("phone" in s.carries for s in self.services.values()):
+            raise _FieldError("demand.phone_share_of_logins", self.demand.phone_share_of_logins,
+                              "needs a service that carries the 'phone' profile (e.g. phone_login: {carries: "
+                              "[phone], depends_on: [{service: jpki_ocsp}]}), else its logins are counted nowhere")
         return self
 
 
@@ -316,6 +328,12 @@ DEFAULT_SERVICES: dict[str, Service] = {
                    replication=Replication(mode="sync")),
 }  # fmt: skip
 
+
+#: assumed parameters with the range the report shows beside the value used
+ASSUMED_RANGES = {
+    "demand.phone_share_of_logins": "0-0.3 of served holders' portal and private logins by phone",
+    "demand.phone_android_share": "0.35-0.55 of the holders' smartphones",
+}
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
 SOURCED = {

@@ -15,7 +15,7 @@ from scipy import stats
 
 from twin.metrics import Metrics
 from twin.models.failover.engine import CAUSES, ServiceYear
-from twin.models.failover.params import SOURCED, Params
+from twin.models.failover.params import ASSUMED_RANGES, SOURCED, Params
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
 
@@ -188,6 +188,75 @@ def sections(
     ]
 
 
+def phone_services(params: Params) -> list[str]:
+    """Services that carry the logins made with a smartphone's certificate (the 'phone' profile)."""
+    return [n for n, s in params.services.items() if "phone" in s.carries]
+
+
+def phone_headline(years: list[dict[str, ServiceYear]], params: Params) -> dict[str, Any]:
+    """Phone logins and those lost, per replication's mean (with CI), and what the certificate system's
+    outages took: lost phone logins in hours when the OCSP responder was down (replication 0)."""
+    svc = phone_services(params)
+    if not svc:
+        return {}
+    name = svc[0]
+    req = mean_ci([y[name].requests for y in years])
+    lost = mean_ci([y[name].failed for y in years])
+    out: dict[str, Any] = {"service": name, "phone_logins": req[0], "lost_phone_logins": lost[0],
+                           "lost_phone_logins_ci95": lost[1] if np.isfinite(lost[1]) else None}
+    for other in ("myna_portal", "jpki_ocsp"):
+        if other in years[0]:
+            m, h = mean_ci([y[other].failed for y in years])
+            out[f"{other}_failed"], out[f"{other}_failed_ci95"] = m, (h if np.isfinite(h) else None)
+    first = years[0]
+    if "jpki_ocsp" in first and first[name].hourly_failed is not None:
+        down = first["jpki_ocsp"].hourly_down > 0
+        out["lost_phone_logins_ocsp_down"] = float(first[name].hourly_failed[down].sum())
+        out["phone_logins_ocsp_down"] = float(first[name].hourly_demand[down].sum())
+        out["ocsp_down_hours"] = float(first["jpki_ocsp"].hourly_down.sum())
+    return out
+
+
+def phone_section(heads: dict[str, dict[str, Any]]) -> Section:
+    """Lost phone logins, apart from the card's, per option."""
+    rows = []
+    for o, h in heads.items():
+        rows.append([
+            o, h["phone_logins"], _fmt_ci(h["lost_phone_logins"], h["lost_phone_logins_ci95"]),
+            h["lost_phone_logins"] / h["phone_logins"] if h["phone_logins"] else 0.0,
+            _fmt_ci(h.get("myna_portal_failed", 0.0), h.get("myna_portal_failed_ci95")),
+            _fmt_ci(h.get("jpki_ocsp_failed", 0.0), h.get("jpki_ocsp_failed_ci95")),
+            h.get("ocsp_down_hours", 0.0), h.get("lost_phone_logins_ocsp_down", 0.0),
+        ])
+    texts = []
+    for o, h in heads.items():
+        if h.get("ocsp_down_hours"):
+            texts.append(
+                f"{o}: the OCSP responder was down {h['ocsp_down_hours']:,.2f} hours (replication 0); "
+                f"{h['lost_phone_logins_ocsp_down']:,.0f} of the {h['phone_logins_ocsp_down']:,.0f} phone logins "
+                "made in those hours were lost.")
+        else:
+            texts.append(f"{o}: the OCSP responder was never down (replication 0); phone logins lost: "
+                         f"{h['lost_phone_logins']:,.0f}.")
+    intro = Paragraph(
+        "A login with the smartphone's certificate is checked by the same JPKI status service as the card's "
+        "(the phone's own certificate status), so an outage of the certificate system stops phone logins as well "
+        "as card logins. The phone logins are a service of their own here (the 'phone' profile: a share of the "
+        "portal and private logins, from each platform's service start), so what they lose is counted apart. "
+        + " ".join(texts))
+    table = Table(
+        "Phone logins lost, and the card side beside them (mean ± 95 % CI over replications)",
+        ["option", "phone logins", "phone logins lost", "share lost", "portal requests failed (card and phone)",
+         "revocation checks failed (card and phone)", "hours OCSP down (rep. 0)", "phone logins lost then"],
+        rows,
+        note="Portal requests include the phone's portal logins; revocation checks count every token's "
+        "(eligibility by card, portal, private verifiers). Lost: failed after the retries.",
+        formats={"phone logins": "{:,.0f}", "share lost": "{:.3%}", "hours OCSP down (rep. 0)": "{:,.2f}",
+                 "phone logins lost then": "{:,.0f}"},
+    )
+    return Section("Phone logins", [intro, table])
+
+
 def _figures(
     heads: dict[str, dict[str, dict[str, Any]]],
     years: dict[str, list[dict[str, ServiceYear]]],
@@ -268,9 +337,10 @@ def topology_figure(params: Params) -> Figure:
     hard.add_nodes_from(params.services)
     for n in reversed(list(nx.topological_sort(hard))):
         layer[n] = 1 + max((layer[d] for d in hard.successors(n)), default=-1)
-    for n in deps.nodes:
-        deps.nodes[n]["layer"] = layer[n]
-    pos = nx.multipartite_layout(deps, subset_key="layer", align="horizontal")
+    # layers as sorted lists: given as a node attribute, networkx groups them in sets, whose order (and so the
+    # picture's bytes) changed with Python's hash seed from run to run
+    by_layer = {k: sorted(n for n in deps.nodes if layer[n] == k) for k in sorted(set(layer.values()))}
+    pos = nx.multipartite_layout(deps, subset_key=by_layer, align="horizontal")
     fig, ax = plt.subplots(figsize=(10, 5.2))
     colours = {"single": "#d62728", "cold": "#1f77b4", "warm": "#ff7f0e", "hot": "#2ca02c", "active_active": "#9467bd"}
     nx.draw_networkx_nodes(
@@ -293,5 +363,8 @@ def topology_figure(params: Params) -> Figure:
 
 
 def assumptions(params: Params, options: list[tuple[str, Params]]) -> list[Assumption]:
-    """Every parameter of the baseline, sourced or assumed, plus what each option changes."""
-    return shared_assumptions(params, SOURCED, options)
+    """Every parameter of the baseline, sourced or assumed (with its range where one is stated), plus what
+    each option changes."""
+    out = shared_assumptions(params, SOURCED, options)
+    return [Assumption(a.name, f"{a.value} (assumed range {ASSUMED_RANGES[a.name]})", a.source)
+            if a.name in ASSUMED_RANGES and a.source is None else a for a in out]

@@ -57,10 +57,13 @@ def run(ctx: RunContext) -> ModelResult:
             advance(1)
     heads = {k: report.headline(w) for k, w in waves.items()}
     base: Params = ctx.options[0].params  # type: ignore[assignment]
+    sections = report.sections(waves, heads, {o.name: o.title for o in ctx.options}, cards)
+    if any(o.params.smartphone_share > 0 for o in ctx.options):  # type: ignore[attr-defined]
+        sections.insert(1, report.smartphone_section(waves, heads, {o.name: o.params for o in ctx.options}))  # type: ignore[misc]
     return ModelResult(
         metrics,
         {"seed": ctx.seed, "options": heads, "option_order": list(heads)},
-        report.sections(waves, heads, {o.name: o.title for o in ctx.options}, cards),
+        sections,
         sources=report.SOURCES,
         assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
     )

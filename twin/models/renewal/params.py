@@ -59,12 +59,27 @@ class Jlis(StrictModel):
         2_000_000, description="certificates the CA issues a day (renewals at counters and by smartphone)")
 
 
+class Smartphone(StrictModel):
+    """Who could renew a card certificate on the phone: a smartphone owner whose platform the smartphone
+    JPKI service serves on the day (Android from 2023-05-11, iPhone from 2025-06-24:
+    twin.services.jpki.smartphone.SERVICE_START)."""
+
+    owner_share: Fraction = Field(
+        0.729, description="holders who use a smartphone (MIC 通信利用動向調査 2023: 72.9 % of individuals use the "
+        "internet by smartphone; not split by age here)")
+    android_share: Fraction = Field(
+        0.45, description="ASSUMED, range 0.35-0.55: share of those smartphones that run Android (the rest iPhone)")
+
+
 class Params(StrictModel):
     due: Due = Due()
     window_days: interval(1, 730, integer=True) = Field(
         90, description="renewal allowed from this many days before expiry (rule: 3 months)")
     smartphone_share: Fraction = Field(
-        0.0, description="share of certificate renewals done by smartphone, no counter visit (hypothetical)")
+        0.0, description="ASSUMED, range 0-0.5 (hypothetical: today a card certificate is renewed at the "
+        "counter): share of the certificate renewals of holders with a served smartphone that are done on the "
+        "phone, no counter visit")
+    smartphone: Smartphone = Smartphone()
     counters: Counters = Counters()
     jlis: Jlis = Jlis()
     lifecycle_sample: interval(0, 10_000, integer=True) = Field(
@@ -79,5 +94,13 @@ SOURCED = {
     "due.card_years": "My Number Act: adult card valid to the 10th birthday after issue",
     "due.certificate_years": "JPKI Act: certificates valid to the 5th birthday after issue",
     "window_days": "J-LIS: renewal accepted from 3 months before expiry",
+    "smartphone.owner_share": "MIC 通信利用動向調査 2023: individuals using the internet by smartphone 72.9 % "
+    "(twin/data/FIGURES.md)",
     "jlis.cards_per_production_day": "Nishinippon 2021: 300-400万 cards a month stated limit (3.5M / 21 days)",
+}
+
+#: assumed parameters with the range the report shows beside the value used
+ASSUMED_RANGES = {
+    "smartphone_share": "0-0.5 of the renewals of holders with a served smartphone (hypothetical option)",
+    "smartphone.android_share": "0.35-0.55 of the holders' smartphones",
 }

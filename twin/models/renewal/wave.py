@@ -10,7 +10,10 @@ it says how far the issuance record alone is from the cited figure).
 
 **When they act.** A holder who renews acts on a day drawn evenly from the renewal window before
 expiry (``window_days``); ``lapse_share`` do not renew. Certificates renewed by smartphone skip the
-counter. A card renewal is an application: J-LIS checks it (``checking_days``), prints it on the
+counter: on each day a share ``smartphone_share`` of the holders who own a smartphone
+(``smartphone.owner_share``) whose platform is served that day (Android from 2023-05-11, iPhone from
+2025-06-24; :func:`phone_share_by_day`) renew on the phone, any day of the week. A card renewal is
+an application: J-LIS checks it (``checking_days``), prints it on the
 national production line (:class:`twin.models.rollout.chain.ProductionLine`, fixed cards per
 production day, oldest first, shared with new applications), ships it (``shipping_days``) and the
 holder comes to collect it after the notice (``notice_days``, :class:`AppointmentPool`). A
@@ -100,6 +103,20 @@ def expiries(t: Towns, years: int, first: dt.date, n_days: int) -> np.ndarray:
     return np.cumsum(diff, axis=1)[:, :n_days]
 
 
+def phone_share_by_day(params: Params, day0: dt.date, n_days: int) -> np.ndarray:
+    """Share of each day's certificate renewals done by smartphone: the option's share of the holders who
+    own a smartphone whose platform the smartphone JPKI service serves that day."""
+    from twin.services.jpki.smartphone import SERVICE_START, Platform
+
+    if params.smartphone_share == 0:
+        return np.zeros(n_days)
+    sp = params.smartphone
+    days = [day0 + dt.timedelta(days=i) for i in range(n_days)]
+    served = np.array([sp.android_share * (d >= SERVICE_START[Platform.ANDROID])
+                       + (1 - sp.android_share) * (d >= SERVICE_START[Platform.IPHONE]) for d in days])
+    return params.smartphone_share * sp.owner_share * served
+
+
 def positions(params: Params, t: Towns) -> np.ndarray:
     """Counter positions of each town hall (fractional: a position's share of a working week)."""
     c = params.counters
@@ -183,6 +200,7 @@ class Wave:
     production_days: np.ndarray  # [day] card-days waited by renewal cards produced
     production_out: np.ndarray  # [day] renewal cards produced
     smartphone: float
+    smartphone_daily: np.ndarray  # [day] certificate renewals done on the phone (national)
     totals: dict[str, float]  # due, renewed, in_process, lapsed, not_started (whole simulated population)
     business: np.ndarray  # [day] bool
 
@@ -257,6 +275,8 @@ def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None =
     renewed = np.zeros((n_m, 2))
     line_in, line_out, ca_net = np.zeros(n_m), np.zeros(n_m), np.zeros(2 * n_m)
     smartphone_total = 0.0
+    smartphone_daily = np.zeros(n_days)
+    phone_share = phone_share_by_day(params, day0, n_days)
     cap_cards = j.cards_per_production_day * share
     other = j.other_applications_per_day * share
 
@@ -264,8 +284,9 @@ def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None =
         nonlocal holding, renewed, smartphone_total
         for day in range(n_days):
             cert = act["certificate"][:, day]
-            phone = cert * params.smartphone_share
+            phone = cert * phone_share[day]
             smartphone_total += float(phone.sum())
+            smartphone_daily[day] = phone.sum()
             apps = np.concatenate([act["card"][:, day], [other]])
             to_line = checking.step(day, apps)
             line.arrive(day, to_line, np.array([to_line.sum()]))
@@ -319,4 +340,4 @@ def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None =
               "not_started": not_started}
     return Wave(day0, fy_start, fy_end, t.type_index, due_fy, scale, issuance_fy,
                 np.stack([act["card"].sum(axis=0), act["certificate"].sum(axis=0)]), renewed,
-                smartphone=smartphone_total, totals=totals, business=business, **out)
+                smartphone=smartphone_total, smartphone_daily=smartphone_daily, totals=totals, business=business, **out)
