@@ -115,3 +115,33 @@ def test_with_household_word_of_mouth_the_tiers_still_agree_on_holders_by_month(
     holders_agg, holders_ag = agg.daily["holders"][rec], ag.daily["holders"][rec]
     ok = within(holders_ag, holders_agg, np.full(len(rec), ag.totals["population"] * SAMPLE), extra=0.02)
     assert ok.all(), dict(zip(rec, (holders_ag / holders_agg - 1.0).round(4), strict=True))
+
+
+def test_the_towns_decide_through_mesa_in_an_order_drawn_from_the_seed(monkeypatch) -> None:  # noqa: ANN001
+    """Each day the model steps its Town agents with shuffle_do: every town once, in an order from the Model's
+    random stream (the same for the same seed, not the towns' own order); each applicant's ``apply`` is called."""
+    from twin.models.rollout.agents import RolloutAgents, Town
+
+    cells = small_country()
+    p = Params(agent_sample=SAMPLE)
+    seen: list[list[int]] = []
+    real = Town.decide
+
+    def spy(self, day, common, support, wom):  # noqa: ANN001, ANN202
+        seen[-1].append(self.muni)
+        return real(self, day, common, support, wom)
+
+    monkeypatch.setattr(Town, "decide", spy)
+    orders = []
+    for _ in range(2):
+        model = RolloutAgents(p, cells, SAMPLE, np.random.default_rng(SEED))
+        days = []
+        for day in range(3):
+            seen.append([])
+            chosen = model.decide(day, 50.0, 0.0, 0.0)  # a strong lift: some apply every day
+            assert len(chosen) > 0 and all(model.residents[k].applied_day == day for k in chosen.tolist())
+            assert sorted(seen[-1]) == list(range(cells.n_munis))  # every town, once
+            days.append(seen[-1])
+        orders.append(days)
+    assert orders[0] == orders[1]  # the same seed, the same order
+    assert any(o != sorted(o) for o in orders[0]) and orders[0][0] != orders[0][1]  # shuffled, anew each day

@@ -1,15 +1,20 @@
 """Agent fidelity: a sample of residents as Mesa agents in households, deciding with the same hazard.
 
-The aggregate model counts residents in cells and lets word of mouth act through the
-municipality's holding share. Here a sample of residents are Mesa agents (``mesa.Agent``) living in
-households (世帯) of one to five; each day every agent without an application calls the same
-:func:`~twin.models.rollout.hazard.daily_probability`, but the word-of-mouth term uses the share of
-*its own household* holding a card. Applications then run through the same capacity chain as
-the aggregate model: each agent stands for 1 / sample residents (its application is weighted up,
-so the town halls' capacities stay national and small municipalities keep realistic queues), and
-results are national counts. Cards are handed over first-come first-served within a municipality,
-so an agent holds its card once its municipality has handed over (in agent units) as many cards
-as there were sampled applications before and including its own.
+The aggregate model counts residents in cells and lets word of mouth act through the municipality's
+holding share. Here a sample of residents are Mesa agents (:class:`Resident`) living in households
+(世帯) of one to five. Each day the model steps its town agents (:class:`Town`, one per municipality,
+holding its sampled residents as columns, as the payout's cohorts do) with ``shuffle_do("decide")`` in
+an order drawn from the Model's random stream (derived from the run's seed): every resident of the town
+without an application calls the same :func:`~twin.models.rollout.hazard.daily_probability` as the
+aggregate tier, but its word-of-mouth term uses the share of *its own household* holding a card, and
+those who apply have their ``apply`` called. Applications then run through the same capacity chain as
+the aggregate model: each agent stands for 1 / sample residents (its application is weighted up, so the
+town halls' capacities stay national and small municipalities keep realistic queues), and results are
+national counts. Cards are handed over first-come first-served within a municipality: the towns whose
+hall has handed over more cards are selected (``select``) and hand over (``do``), so an agent holds its
+card once its municipality has handed over (in agent units) as many cards as there were sampled
+applications before and including its own. A Python object per resident decides nothing on its own: at
+1:100 (1.26M agents x 2,192 days) a call per resident per day would cost hours.
 """
 
 from __future__ import annotations
@@ -39,6 +44,39 @@ class Resident(mesa.Agent):
 
     def apply(self, day: int) -> None:
         self.applied_day = day
+
+
+class Town(mesa.Agent):
+    """One municipality's sampled residents, deciding together (columns of the model's arrays)."""
+
+    def __init__(self, model: RolloutAgents, muni: int, members: np.ndarray):
+        super().__init__(model)
+        self.muni = muni
+        self.members = members  # indices into the model's per-resident arrays, in sample order
+
+    def decide(self, day: int, common: float, support: float, wom: float) -> None:
+        """Each resident without an application applies today with the shared hazard's probability."""
+        m = self.model
+        idx = self.members[m.undecided[self.members]]
+        if idx.size == 0:
+            return
+        p = daily_probability(m.static[idx], m.literacy[idx], m.share_today[idx], common, support, wom,
+                              m.response[idx])  # fmt: skip
+        chosen = idx[m.np_rng.random(len(idx)) < p]
+        if chosen.size:
+            m.take(day, chosen)
+            m.today.append(chosen)
+
+    def hand_over(self, target: np.ndarray) -> None:
+        """First come, first served: the first round(holders) applicants of the town hold."""
+        m = self.model
+        q = m.queue[self.muni]
+        upto = min(int(target[self.muni]), len(q))
+        for k in q[m.handed[self.muni] : upto]:
+            if not m.died[k]:  # applied, then died before the card was handed over: not modelled apart
+                m.holds[k] = True
+                m.residents[k].holds = True
+        m.handed[self.muni] = upto
 
 
 class RolloutAgents(mesa.Model):
@@ -71,7 +109,15 @@ class RolloutAgents(mesa.Model):
                                         cells.muni_type[muni], cells.prefecture[muni])  # fmt: skip
         self.response = lever_response(params.hazard, cells.band[cell_of], cells.prefecture[muni])
         self.literacy = cells.literacy[cell_of]
-        self.residents: list[Resident] = list(self.agents)
+        self.residents: list[Resident] = list(self.agents_by_type[Resident])
+        order_m = np.argsort(muni, kind="stable")
+        bounds = np.searchsorted(muni[order_m], np.arange(cells.n_munis + 1))
+        for m in range(cells.n_munis):
+            if bounds[m + 1] > bounds[m]:
+                Town(self, m, np.sort(order_m[bounds[m] : bounds[m + 1]]))
+        self.towns = self.agents_by_type[Town]
+        self.share_today = np.zeros(len(cell_of))
+        self.today: list[np.ndarray] = []
         self.undecided = np.ones(len(cell_of), dtype=bool)
         self.holds = np.zeros(len(cell_of), dtype=bool)
         self.queue: list[list[int]] = [[] for _ in range(cells.n_munis)]
@@ -90,13 +136,11 @@ class RolloutAgents(mesa.Model):
             return np.where(others > 0, (held[self.household] - self.holds) / np.maximum(others, 1), 0.0)
 
     def decide(self, day: int, common: float, support: float, wom: float) -> np.ndarray:
-        """Agents that apply today (indices); each one's ``apply`` is called."""
-        idx = np.flatnonzero(self.undecided)
-        p = daily_probability(self.static[idx], self.literacy[idx], self.household_holder_share()[idx], common,
-                              support, wom, self.response[idx])  # fmt: skip
-        chosen = idx[self.np_rng.random(len(idx)) < p]
-        self.take(day, chosen)
-        return chosen
+        """The towns decide in a shuffled order (``shuffle_do``); returns the residents that applied today."""
+        self.share_today = self.household_holder_share()
+        self.today = []
+        self.towns.shuffle_do("decide", day, common, support, wom)
+        return np.concatenate(self.today) if self.today else np.zeros(0, dtype=np.int64)
 
     def take(self, day: int, chosen: np.ndarray) -> None:
         self.undecided[chosen] = False
@@ -120,16 +164,9 @@ class RolloutAgents(mesa.Model):
         return dead
 
     def hand_over(self, holders_muni: np.ndarray) -> None:
-        """First come, first served: the first round(holders) applicants of each municipality hold."""
+        """The towns whose hall has handed over more cards than their agents hold hand them over."""
         target = np.floor(holders_muni + 0.5).astype(np.int64)
-        for m in np.flatnonzero(target > self.handed).tolist():
-            q = self.queue[m]
-            upto = min(int(target[m]), len(q))
-            for k in q[self.handed[m] : upto]:
-                if not self.died[k]:  # applied, then died before the card was handed over: not modelled apart
-                    self.holds[k] = True
-                    self.residents[k].holds = True
-            self.handed[m] = upto
+        self.towns.select(lambda t: target[t.muni] > self.handed[t.muni]).do("hand_over", target)
 
 
 class AgentRollout(Rollout):
@@ -182,4 +219,4 @@ def run_agents(params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng:
                         age_reference=age_reference, mortality=mortality).run()
 
 
-__all__ = ["N_BANDS", "AgentRollout", "Resident", "RolloutAgents", "run_agents"]
+__all__ = ["N_BANDS", "AgentRollout", "Resident", "RolloutAgents", "Town", "run_agents"]
