@@ -146,6 +146,13 @@ class MynaCardOS:
         self.current_ef: CardFile | None = None
         self.verified: set[int] = set()
 
+    def install_application(self, app: Application) -> None:
+        """Issuer-side write of one AP (the licence centre's terminal): adds it, or replaces the AP of
+        the same AID (a renewal). Not reachable by any APDU; clears the security state."""
+        self.applications = [a for a in self.applications if a.aid != app.aid] + [app]
+        self._by_aid = {a.aid: a for a in self.applications}
+        self._clear_state()
+
     def pin(self, app_name: str, fid: int) -> PinFile:
         """The PIN file ``fid`` of an AP (for tests and inspection of retry counters)."""
         for app in self.applications:

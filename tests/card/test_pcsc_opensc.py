@@ -240,3 +240,53 @@ def test_opensc_fails_cleanly_on_a_pinless_card(serve_card, opensc_env, tmp_path
     assert "PKCS#15 binding failed" in listed.stderr, listed.stderr  # OpenSC says why
     signed = pkcs11_sign("1234", opensc_env, tmp_path)
     assert signed.returncode > 0 and not (tmp_path / "sig").exists(), signed.stdout + signed.stderr
+
+
+
+_SERVE_LICENSED = """
+import datetime as dt, sys
+from emulators import vpcd
+from emulators.card_os import MynaCardOS
+from emulators.licence_app import build_licence_application, encode_licence_record
+from emulators.personalisation import Personalisation
+card = MynaCardOS(Personalisation.load(sys.argv[1]))
+card.install_application(build_licence_application(
+    encode_licence_record("301234567890", dt.date(2029, 6, 14)), "4826"))
+vpcd.serve(card, port=int(sys.argv[2]))
+"""
+
+
+def test_opensc_sees_a_card_with_the_licence_ap_as_before_and_pcsc_reads_the_licence(pcscd, opensc_env, tmp_path):
+    """The licence AP (マイナ免許証, docs/CARD_PROTOCOL.md §15) changes nothing OpenSC sees: the same four
+    certificates; and the licence record reads through PC/SC only after the licence PIN."""
+    import datetime as dt
+    import os
+    import sys
+
+    from pcsc_rig import ROOT, _card_present, _stop, wait_for
+
+    from emulators.licence_app import LICENCE_AID, encode_licence_record
+
+    record = encode_licence_record("301234567890", dt.date(2029, 6, 14))
+    perso_file = personalisation().save(tmp_path / "perso.json")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE_LICENSED, str(perso_file), str(pcscd.port)], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _card_present(pcscd.reader), "the licensed card in the vpcd reader", 30)
+        listed = run(["pkcs15-tool", "--list-certificates"], opensc_env)
+        assert listed.returncode == 0, listed.stderr
+        assert re.findall(r"Path\s+:\s+(\w+)", listed.stdout) == ["000a", "0001", "000b", "0002"]
+        reader = PcscReader(pcscd.reader)
+        reader.connect()
+        try:
+            assert reader.transmit(bytes.fromhex("00A4040C0A") + LICENCE_AID)[-2:] == b"\x90\x00"
+            assert reader.transmit(bytes.fromhex("00B0810000"))[-2:] == b"\x69\x82"
+            assert reader.transmit(bytes.fromhex("0020009104") + b"4826")[-2:] == b"\x90\x00"
+            assert reader.transmit(bytes.fromhex("00B0810000")) == record + b"\x90\x00"
+        finally:
+            reader.disconnect()
+    finally:
+        _stop(proc)
+        wait_for(lambda: not _card_present(pcscd.reader), "the card to leave the vpcd reader", 10)
