@@ -13,11 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from _cli_checks import assert_run_refused
 
 from emulators.phone_se import BiometricRefused, BiometricUnlock, SmartphoneToken
 from twin import scenario as sc
-from twin.cli import app
 from twin.models.capacity import report_phones
 from twin.models.capacity.aggregate import pool_loads, simulate
 from twin.models.capacity.demand import (
@@ -179,12 +178,5 @@ def test_wiring_the_bundled_scenario_grows_the_phone_share() -> None:
     ("phones: {replacement_years: 0}", "params.phones.replacement_years: 0 is not in [1, 10]"),
 ])
 def test_bad_phone_input_exits_2_naming_the_field(tmp_path: Path, params: str, message: str) -> None:
-    f = tmp_path / "x.yaml"
-    f.write_text("name: x\nkind: capacity\nseed: 1\npopulation: {scale: 1}\n"
-                 f"calendar: {{start: 2025-07-07, end: 2025-07-08}}\nparams:\n  {params}\n", encoding="utf-8")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["run", str(f), "--out", str(out)])
-    assert r.exit_code == 2, r.output
-    assert message in r.output
-    assert len(r.output.strip().splitlines()) == 1
-    assert not out.exists()
+    assert_run_refused(tmp_path, "name: x\nkind: capacity\nseed: 1\npopulation: {scale: 1}\n"
+                       f"calendar: {{start: 2025-07-07, end: 2025-07-08}}\nparams:\n  {params}\n", message)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from _cli_checks import assert_run_refused
 
-from twin.cli import app
 from twin.models.renewal import report
 from twin.models.renewal.params import Params
 from twin.models.renewal.wave import phone_share_by_day, simulate, towns
@@ -92,12 +91,5 @@ def test_the_report_shows_the_assumed_range_beside_the_share() -> None:
     ("smartphone: {owners: 0.5}", "params.smartphone.owners"),
 ])
 def test_bad_smartphone_input_exits_2_naming_the_field(tmp_path: Path, params: str, message: str) -> None:
-    f = tmp_path / "x.yaml"
-    f.write_text("name: x\nkind: renewal\nseed: 1\npopulation: {scale: 1}\n"
-                 f"calendar: {{start: 2025-04-01, end: 2026-03-31}}\nparams:\n  {params}\n", encoding="utf-8")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["run", str(f), "--out", str(out)])
-    assert r.exit_code == 2, r.output
-    assert message in r.output
-    assert len(r.output.strip().splitlines()) == 1
-    assert not out.exists()
+    assert_run_refused(tmp_path, "name: x\nkind: renewal\nseed: 1\npopulation: {scale: 1}\n"
+                       f"calendar: {{start: 2025-04-01, end: 2026-03-31}}\nparams:\n  {params}\n", message)
