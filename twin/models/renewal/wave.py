@@ -106,15 +106,13 @@ def expiries(t: Towns, years: int, first: dt.date, n_days: int) -> np.ndarray:
 def phone_share_by_day(params: Params, day0: dt.date, n_days: int) -> np.ndarray:
     """Share of each day's certificate renewals done by smartphone: the option's share of the holders who
     own a smartphone whose platform the smartphone JPKI service serves that day."""
-    from twin.services.jpki.smartphone import SERVICE_START, Platform
+    from twin.models.failover.demand import phone_served
 
     if params.smartphone_share == 0:
         return np.zeros(n_days)
     sp = params.smartphone
     days = [day0 + dt.timedelta(days=i) for i in range(n_days)]
-    served = np.array([sp.android_share * (d >= SERVICE_START[Platform.ANDROID])
-                       + (1 - sp.android_share) * (d >= SERVICE_START[Platform.IPHONE]) for d in days])
-    return params.smartphone_share * sp.owner_share * served
+    return params.smartphone_share * sp.owner_share * phone_served(days, sp.android_share)
 
 
 def positions(params: Params, t: Towns) -> np.ndarray:
