@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.services.jpki.smartphone import SERVICE_START
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
 POOLS = ("eligibility", "ocsp", "portal", "ca", "linkage")
@@ -35,9 +36,9 @@ SERVICE_TIMES_FILE = Path(__file__).with_name("service_times.json")
 #: benchmarks/test_bench_phone.py::test_issuing_smartphone_certificates, 2026-12-05, the shared 2-core build
 #: machine (nice 10, other jobs running). Not in service_times.json: the measurement script does not run it.
 PHONE_ISSUE_SECONDS = 1.15e-3
-#: smartphone JPKI service start per platform (docs/CARD_PROTOCOL.md §12: Android watch.impress.co.jp 1499103,
-#: iPhone pocketsign.co.jp/blog/28); the same dates as twin.services.jpki.smartphone.SERVICE_START
-PHONE_START = {"android": dt.date(2023, 5, 11), "iphone": dt.date(2025, 6, 24)}
+#: smartphone JPKI service start per platform, keyed by the platform's name: the service's own dates
+#: (twin.services.jpki.smartphone.SERVICE_START; sources in docs/CARD_PROTOCOL.md §12)
+PHONE_START = {str(platform): start for platform, start in SERVICE_START.items()}
 
 
 def measured_service_times() -> dict:
