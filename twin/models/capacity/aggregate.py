@@ -42,6 +42,13 @@ def reception_shares(params: Params) -> ReceptionShares:
     return ReceptionShares(face, pin, visual, 1 - face - pin - visual)
 
 
+def _mixed(s_a: float, s_b: float, part_b: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Mean service time per hour of a pool serving two kinds of request: ``part_b`` of ``total`` at ``s_b``, the
+    rest at ``s_a`` (``s_a`` in an hour with no requests)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return s_a + (s_b - s_a) * np.where(total > 0, part_b / total, 0.0)
+
+
 def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Requests per hour and mean service seconds per hour for each pool."""
     st, rev = params.service_times, params.revocation
@@ -63,8 +70,7 @@ def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarr
         ocsp = card_q + phone_q
         s_card = rev.presigned_share * st.ocsp_cached + (1 - rev.presigned_share) * st.ocsp_fresh
         s_phone = ph.presigned_share * st.ocsp_cached + (1 - ph.presigned_share) * st.ocsp_fresh
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s_ocsp = s_card + (s_phone - s_card) * np.where(ocsp > 0, phone_q / ocsp, 0.0)
+        s_ocsp = _mixed(s_card, s_phone, phone_q, ocsp)
         s_portal = st.portal_login
     else:  # CRL partitions signed at every refresh; downloads come from static servers
         # the phone certificates' own partitions are signed too once any phone logs in
@@ -74,8 +80,7 @@ def pool_loads(params: Params, demand: HourlyDemand) -> dict[str, tuple[np.ndarr
         s_portal = max(st.portal_login - st.ocsp_cached, 1e-7)
     # the CA issues renewals (counter hours) and phone pairs (home hours), each at its measured cost
     ca = demand.renewals + issues
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s_ca = st.certificate_issue + (st.phone_issue - st.certificate_issue) * np.where(ca > 0, issues / ca, 0.0)
+    s_ca = _mixed(st.certificate_issue, st.phone_issue, issues, ca)
     # TLS is worker time on the same servers, as at request level (requests.py); 0 unless the scenario sets it
     tls = params.requests.tls_seconds
     return {
