@@ -26,8 +26,11 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from emulators.apdu import build
+from emulators.card_files import COMMON_AID, EF_CARD_IDENTITY
 from emulators.layouts import decode_card_identity
 from emulators.licence_app import (
+    EF_LICENCE_PIN,
     LICENCE_AID,
     LicenceDataError,
     build_licence_application,
@@ -86,8 +89,8 @@ class LicenceRegister:
 
 
 def _card_identity(card: CardLike) -> tuple[str, dt.date]:
-    card.execute(bytes.fromhex("00A4040C0AD3921000310001010100"))  # common AP
-    resp = card.execute(bytes.fromhex("00B2010C00"))
+    card.execute(build(0x00, 0xA4, 0x04, 0x0C, COMMON_AID))
+    resp = card.execute(build(0x00, 0xB2, 0x01, (EF_CARD_IDENTITY << 3) | 0x04, le=256))  # as JpkiClient reads it
     if resp[-2:] != b"\x90\x00":
         raise LicenceRefused("card_unreadable", f"the card's common AP answered {resp[-2:].hex().upper()}")
     ident = decode_card_identity(resp[:-2])
@@ -152,10 +155,9 @@ def police_verify(
 ) -> LicenceEntry:
     """A police officer's check of a licence on a card: the register's entry, or a refusal."""
     serial = _check_card(card, day, revoked_cards)
-    if card.execute(bytes.fromhex("00A4040C0A") + LICENCE_AID)[-2:] != b"\x90\x00":
+    if card.execute(build(0x00, 0xA4, 0x04, 0x0C, LICENCE_AID))[-2:] != b"\x90\x00":
         raise LicenceRefused("no_licence_on_card", "the card carries no licence application")
-    pin = licence_pin.encode()
-    sw = card.execute(bytes((0x00, 0x20, 0x00, 0x91, len(pin))) + pin)[-2:]
+    sw = card.execute(build(0x00, 0x20, 0x00, 0x80 | EF_LICENCE_PIN, licence_pin.encode()))[-2:]
     if sw == b"\x69\x84":
         raise LicenceRefused("licence_pin_blocked", "the licence PIN is blocked (reset at a licence centre)")
     if sw[0] == 0x63:
