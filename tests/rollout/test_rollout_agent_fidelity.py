@@ -127,9 +127,9 @@ def test_the_towns_decide_through_mesa_in_an_order_drawn_from_the_seed(monkeypat
     seen: list[list[int]] = []
     real = Town.decide
 
-    def spy(self, day, common, support, wom):  # noqa: ANN001, ANN202
+    def spy(self, day, common, support, wom, share):  # noqa: ANN001, ANN202
         seen[-1].append(self.muni)
-        return real(self, day, common, support, wom)
+        return real(self, day, common, support, wom, share)
 
     monkeypatch.setattr(Town, "decide", spy)
     orders = []

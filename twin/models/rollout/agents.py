@@ -54,13 +54,14 @@ class Town(mesa.Agent):
         self.muni = muni
         self.members = members  # indices into the model's per-resident arrays, in sample order
 
-    def decide(self, day: int, common: float, support: float, wom: float) -> None:
-        """Each resident without an application applies today with the shared hazard's probability."""
+    def decide(self, day: int, common: float, support: float, wom: float, share: np.ndarray) -> None:
+        """Each resident without an application applies today with the shared hazard's probability (``share``:
+        per resident, the share of its household's other members holding a card)."""
         m = self.model
         idx = self.members[m.undecided[self.members]]
         if idx.size == 0:
             return
-        p = daily_probability(m.static[idx], m.literacy[idx], m.share_today[idx], common, support, wom,
+        p = daily_probability(m.static[idx], m.literacy[idx], share[idx], common, support, wom,
                               m.response[idx])  # fmt: skip
         chosen = idx[m.np_rng.random(len(idx)) < p]
         if chosen.size:
@@ -116,7 +117,6 @@ class RolloutAgents(mesa.Model):
             if bounds[m + 1] > bounds[m]:
                 Town(self, m, np.sort(order_m[bounds[m] : bounds[m + 1]]))
         self.towns = self.agents_by_type[Town]
-        self.share_today = np.zeros(len(cell_of))
         self.today: list[np.ndarray] = []
         self.undecided = np.ones(len(cell_of), dtype=bool)
         self.holds = np.zeros(len(cell_of), dtype=bool)
@@ -137,9 +137,8 @@ class RolloutAgents(mesa.Model):
 
     def decide(self, day: int, common: float, support: float, wom: float) -> np.ndarray:
         """The towns decide in a shuffled order (``shuffle_do``); returns the residents that applied today."""
-        self.share_today = self.household_holder_share()
         self.today = []
-        self.towns.shuffle_do("decide", day, common, support, wom)
+        self.towns.shuffle_do("decide", day, common, support, wom, self.household_holder_share())
         return np.concatenate(self.today) if self.today else np.zeros(0, dtype=np.int64)
 
     def take(self, day: int, chosen: np.ndarray) -> None:
