@@ -53,7 +53,8 @@ def forecast_errors(scenario_file: str, fitted_file: Path) -> dict[dt.date, floa
                    "+4.3, +4.9, +3.1, +2.3, +1.5, -2.2, -4.7 %) but runs low from September (-7.1 % .. -9.7 % in "
                    "2021-12): after the phase-1 deadline (2021-04-30) its applications fall to about 0.3M a month, "
                    "while the flat issuance of 2021-10..12 (about 1M a month) implies about 1M; the deadline rush "
-                   "and the QR mailing keep their defaults (no deadline or mailing in these releases to fit them on)")  # fmt: skip
+                   "and the QR mailing keep their defaults (no deadline or mailing in these releases to fit "
+                   "them on)")  # fmt: skip
 def test_fit_to_2020_12_forecasts_every_2021_release_within_5_percent() -> None:
     errs = forecast_errors("scenarios/rollout_backtest_2020.yaml", DATA / "fitted_to_2020-12.json")
     assert [d.isoformat() for d in errs][:2] == ["2021-01-01", "2021-02-01"] and len(errs) == 12
