@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.models.capacity.params import FACILITY_TYPES, Params
-from twin.models.failover.demand import CARD_BUSINESS_DAY, HOME_DAY, hourly_demand
+from twin.models.failover.demand import CARD_BUSINESS_DAY, HOME_DAY, hourly_demand, linkage_hourly
 from twin.models.failover.params import Demand as ShapeDemand
 from twin.sim.holidays import is_holiday
 
@@ -143,13 +143,11 @@ def is_business_day(day: dt.date) -> bool:
 def linkage_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:
     """Linkage queries in each hour of ``days`` (24 per day): on business days, the office share
     follows the town-hall counter hours (``CARD_BUSINESS_DAY``, 08:30-17:15 with the lunch dip) and
-    the batch share is spread evenly over ``demand.linkage_batch_hours``; none on other days."""
+    the batch share is spread evenly over ``demand.linkage_batch_hours``; none on other days. The rule
+    is :func:`twin.models.failover.demand.linkage_hourly`, shared with the failover model."""
     d = params.demand
-    office = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
-    day_shape = d.linkage_queries_per_business_day * ((1 - d.linkage_batch_share) * office
-                                                      + d.linkage_batch_share * _even(d.linkage_batch_hours))
-    open_days = np.array([is_business_day(day) for day in days], dtype=float)
-    return (open_days[:, None] * day_shape[None, :]).reshape(-1)
+    return linkage_hourly(d.linkage_queries_per_business_day, d.linkage_batch_share, d.linkage_batch_hours,
+                          list(days))
 
 
 def platform_status_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndarray:

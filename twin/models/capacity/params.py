@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.models.failover.demand import LINKAGE_BATCH_HOURS, LINKAGE_BATCH_SHARE, LINKAGE_QUERIES_PER_BUSINESS_DAY
 from twin.services.jpki.smartphone import SERVICE_START
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
@@ -127,16 +128,17 @@ class Demand(StrictModel):
     )
     renewals: bool = Field(True, description="the 5-year certificate renewal wave adds issuance load")
     linkage_queries_per_business_day: NonNegativeFloat = Field(
-        1_000_000, description="ASSUMED, range 300,000-5,000,000: information-linkage queries (情報照会) all "
-        "bodies' intermediate servers send through the information-provision network on a business day "
-        "(weekdays that are not holidays; none on other days). No national count is in the project's figures")
+        LINKAGE_QUERIES_PER_BUSINESS_DAY, description="ASSUMED, range 300,000-5,000,000: information-linkage "
+        "queries (情報照会) all bodies' intermediate servers send through the information-provision network "
+        "on a business day (weekdays that are not holidays; none on other days). No national count is in the "
+        "project's figures")
     linkage_batch_share: Fraction = Field(
-        0.3, description="ASSUMED, range 0-0.6: share of a business day's linkage queries sent as bulk "
-        "inquiries (一括照会, e.g. for a benefit's annual review) in the batch window; the rest follow the "
+        LINKAGE_BATCH_SHARE, description="ASSUMED, range 0-0.6: share of a business day's linkage queries sent as "
+        "bulk inquiries (一括照会, e.g. for a benefit's annual review) in the batch window; the rest follow the "
         "town halls' office hours (the counter-hours shape of the failover model, 08:30-17:15)")
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
-        (19, 23), description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk inquiries spread "
-        "evenly over it")
+        LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk "
+        "inquiries spread evenly over it")
 
     @field_validator("linkage_batch_hours", "platform_status_check_hours", mode="after")
     @classmethod

@@ -96,6 +96,9 @@ def run(ctx: RunContext) -> ModelResult:
     phones = {o: report.phone_headline(ys, params[o]) for o, ys in years.items()}
     if any(phones.values()):
         sections.append(report.phone_section({o: h for o, h in phones.items() if h}))
+    linkage = {o: report.linkage_headline(ys, params[o]) for o, ys in years.items()}
+    if any(linkage.values()):
+        sections.append(report.linkage_section({o: h for o, h in linkage.items() if h}))
     if invariant_sections:
         from twin.models.failover import invariants
 

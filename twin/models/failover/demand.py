@@ -16,6 +16,10 @@ shapes fitted to the stated peaks, not published curves):
 - card: town-hall transactions per business day (FY2025: 1,200万 card and 1,580万 certificate
   renewals expected, zeikei-news), peaks 09:30-12:00 and 14:00 (Nikkei xTECH, 2016-03/04);
 - portal and payout: per-day volumes (assumed; no published hourly figures);
+- linkage: information-linkage queries between bodies (情報照会 through the information-provision
+  network to the intermediate servers), business days only, the office share in the counter-hours
+  shape and the bulk share spread over an evening batch window; the volumes are the capacity model's
+  assumed ``demand.linkage_*`` (one rule, :func:`linkage_hourly`, used by both models);
 - ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + private
   verifiers (626 firms in 2024-11; volume assumed).
 
@@ -103,8 +107,32 @@ def _apply_surges(series: np.ndarray, profile: str, start: dt.date, surges: list
     return out
 
 
+#: ASSUMED (no national count is in the project's figures): linkage queries on a business day, range
+#: 300,000-5,000,000; the share sent in bulk in the batch window, range 0-0.6; the batch window [first, end) JST.
+#: The defaults of both the capacity and the failover model's ``demand.linkage_*``.
+LINKAGE_QUERIES_PER_BUSINESS_DAY = 1_000_000
+LINKAGE_BATCH_SHARE = 0.3
+LINKAGE_BATCH_HOURS = (19, 23)
+
+
+def linkage_hourly(per_business_day: float, batch_share: float, batch_hours: tuple[int, int],
+                   days: list[dt.date]) -> np.ndarray:
+    """Linkage queries in each hour of ``days`` (24 per day): on business days (weekdays that are not
+    public holidays) the office share follows the town-hall counter hours (``CARD_BUSINESS_DAY``) and
+    ``batch_share`` is spread evenly over ``batch_hours`` [first hour, end hour); none on other days.
+    The one rule for the capacity and the failover models."""
+    a, b = batch_hours
+    batch = np.zeros(24)
+    batch[a:b] = 1.0 / (b - a)
+    office = CARD_BUSINESS_DAY / CARD_BUSINESS_DAY.sum()
+    day_shape = per_business_day * ((1 - batch_share) * office + batch_share * batch)
+    open_days = np.array([d.weekday() < 5 and not is_holiday(d) for d in days], dtype=float)
+    return (open_days[:, None] * day_shape[None, :]).reshape(-1)
+
+
 def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:  # noqa: ANN001 (params.Demand)
-    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone), surges applied."""
+    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone, linkage), surges
+    applied."""
     if n_days < 1:
         raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
     days = _days(start, n_days)
@@ -119,6 +147,8 @@ def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:
         "card": card,
         "portal": _home(days, demand.portal_logins_per_day),
         "payout": _home(days, demand.payout_applications_per_day),
+        "linkage": linkage_hourly(demand.linkage_queries_per_business_day, demand.linkage_batch_share,
+                                  demand.linkage_batch_hours, days),
     }
     out = {k: _apply_surges(v, k, start, demand.surges) for k, v in out.items()}
     ocsp = out["portal"] + demand.card_share_of_eligibility * out["eligibility"]

@@ -20,12 +20,13 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.models.failover.demand import LINKAGE_BATCH_HOURS, LINKAGE_BATCH_SHARE, LINKAGE_QUERIES_PER_BUSINESS_DAY
 from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
 MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
-PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone")
-Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone"]
+PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage")
+Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage"]
 
 
 class FailureClass(StrictModel):
@@ -182,7 +183,23 @@ class Demand(StrictModel):
         "2025-06-24); they are the 'phone' profile, still within 'portal' and 'ocsp'")
     phone_android_share: Fraction = Field(
         0.45, description="ASSUMED, range 0.35-0.55: share of the holders' smartphones that run Android")
+    # the 'linkage' profile: the same assumed defaults as the capacity model's (twin.models.failover.demand)
+    linkage_queries_per_business_day: NonNegativeFloat = Field(
+        LINKAGE_QUERIES_PER_BUSINESS_DAY, description="ASSUMED, range 300,000-5,000,000: information-linkage "
+        "queries between bodies on a business day (none on other days), as in the capacity model")
+    linkage_batch_share: Fraction = Field(
+        LINKAGE_BATCH_SHARE, description="ASSUMED, range 0-0.6: share of a business day's linkage queries sent "
+        "as bulk inquiries in the batch window; the rest follow the town halls' office hours")
+    linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
+        LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST")
     surges: list[Surge] = Field(default_factory=list)
+
+    @field_validator("linkage_batch_hours", mode="after")
+    @classmethod
+    def _batch_window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[1] <= v[0]:
+            raise ValueError(f"{list(v)}: the end hour must be after the first hour (e.g. [19, 23])")
+        return v
 
 
 class Agent(StrictModel):
@@ -320,7 +337,8 @@ DEFAULT_SERVICES: dict[str, Service] = {
                                  release=Release(cadence_days=30, defect_escape_rate=0.02),
                                  daily_stop=DailyStop(start_hour=2.0, hours=1.0), write_share=0.3),
     "info_network": _svc(title="Information-provision network (情報提供ネットワークシステム)",
-                         depends_on=_deps("intermediate_servers"),
+                         depends_on=_deps("intermediate_servers"), carries=["linkage"],
+                         capacity_per_site_rps=400, service_time_ms=200, timeout_s=30,
                          failure=FailureClass(mtbf_hours=8_760, mttr_hours=3),
                          release=Release(cadence_days=90, defect_escape_rate=0.02), write_share=0.05),
     "payout": _svc(title="Payout service (給付)", depends_on=_deps("myna_portal", "jukinet:0.3"),
@@ -333,6 +351,8 @@ DEFAULT_SERVICES: dict[str, Service] = {
 ASSUMED_RANGES = {
     "demand.phone_share_of_logins": "0-0.3 of served holders' portal and private logins by phone",
     "demand.phone_android_share": "0.35-0.55 of the holders' smartphones",
+    "demand.linkage_queries_per_business_day": "300,000-5,000,000 linkage queries a business day (capacity model)",
+    "demand.linkage_batch_share": "0-0.6 of a business day's linkage queries sent in the batch window",
 }
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed

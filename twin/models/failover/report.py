@@ -257,6 +257,61 @@ def phone_section(heads: dict[str, dict[str, Any]]) -> Section:
     return Section("Phone logins", [intro, table])
 
 
+LINKAGE_PATH = ("intermediate_servers", "info_network")
+
+
+def linkage_headline(years: list[dict[str, ServiceYear]], params: Params) -> dict[str, Any]:
+    """Linkage queries (the 'linkage' profile) served, delayed and lost per replication's mean (with CI), and
+    the outage minutes of the services on the linkage path by cause (means over replications)."""
+    carriers = [n for n, s in params.services.items() if "linkage" in s.carries]
+    if not carriers:
+        return {}
+    name = carriers[0]
+    req = mean_ci([y[name].requests for y in years])
+    lost = mean_ci([y[name].failed for y in years])
+    retried = mean_ci([y[name].retried for y in years])
+    out: dict[str, Any] = {"service": name, "queries": req[0], "lost": lost[0],
+                           "lost_ci95": lost[1] if np.isfinite(lost[1]) else None, "served": req[0] - lost[0],
+                           "retry_attempts": retried[0], "down_minutes": {}, "maintenance_minutes": {}}
+    for svc in (*LINKAGE_PATH, name):
+        if svc in years[0] and svc not in out["down_minutes"]:
+            out["down_minutes"][svc] = float(np.mean([y[svc].minutes_down for y in years]))
+            out["maintenance_minutes"][svc] = float(np.mean([y[svc].minutes_by_cause["maintenance"] for y in years]))
+    return out
+
+
+def linkage_section(heads: dict[str, dict[str, Any]]) -> Section:
+    """Linkage queries served / delayed / lost per option, and the outage minutes on the linkage path."""
+    services = sorted({s for h in heads.values() for s in h["down_minutes"]},
+                      key=lambda s: (LINKAGE_PATH + (s,)).index(s))
+    rows = []
+    for o, h in heads.items():
+        rows.append([o, h["queries"], h["served"], h["retry_attempts"], _fmt_ci(h["lost"], h["lost_ci95"]),
+                     h["lost"] / h["queries"] if h["queries"] else 0.0,
+                     *[h["down_minutes"].get(s, 0.0) for s in services],
+                     *[h["maintenance_minutes"].get(s, 0.0) for s in services]])
+    texts = [f"{o}: {h['lost']:,.0f} of {h['queries']:,.0f} linkage queries lost, {h['retry_attempts']:,.0f} "
+             "retry attempts." for o, h in heads.items()]
+    intro = Paragraph(
+        "Information-linkage queries between bodies (the 'linkage' profile: the capacity model's assumed volume and "
+        "hourly shape) go through the information-provision network, which needs the intermediate servers. An "
+        "outage of either, including the intermediate servers' nightly copy-registration stop, fails or delays "
+        "the queries that arrive meanwhile; bulk queries in the evening batch window are spared by the 02:00 stop. "
+        "Answers from stale copies during an outage are not modelled here: a query in an outage fails. "
+        + " ".join(texts))
+    heads_cols = [f"{s} minutes down" for s in services] + [f"{s} of which maintenance" for s in services]
+    table = Table(
+        "Linkage queries served, delayed and lost (mean ± 95 % CI over replications)",
+        ["option", "linkage queries", "served", "retry attempts (delayed)", "lost", "share lost", *heads_cols],
+        rows,
+        note="Served: all queries less the lost. Delayed: extra attempts of queries retried after a failure or "
+        "timeout. Lost: failed after the retries. Minutes: mean over replications.",
+        formats={"linkage queries": "{:,.0f}", "served": "{:,.0f}", "retry attempts (delayed)": "{:,.0f}",
+                 "share lost": "{:.4%}", **{c: "{:,.1f}" for c in heads_cols}},
+    )
+    return Section("Information linkage", [intro, table])
+
+
 def _figures(
     heads: dict[str, dict[str, dict[str, Any]]],
     years: dict[str, list[dict[str, ServiceYear]]],
