@@ -67,3 +67,14 @@ def test_the_nightly_copy_registration_stop_costs_only_the_queries_sent_at_two_o
 
 def test_wiring_the_default_network_carries_the_linkage_profile() -> None:
     assert "linkage" in Params().services["info_network"].carries
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_in_the_default_topology_linkage_queries_are_lost_only_while_the_path_is_down(seed: int) -> None:
+    p = Params()
+    y = year(p, n_days=60, seed=seed)
+    net = y["info_network"]
+    assert net.requests == pytest.approx(hourly_demand(p.demand, START, 60)["linkage"].sum())
+    assert 0 <= net.failed <= net.requests
+    down = (net.hourly_down > 0) | (y["intermediate_servers"].hourly_down > 0)
+    assert net.hourly_failed[~down].sum() == pytest.approx(0.0, abs=1e-6)
