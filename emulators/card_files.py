@@ -132,9 +132,10 @@ def _sign_password(v: bytes) -> bool:
 
 
 def build_applications(p: Personalisation) -> list[Application]:
-    """The three APs of a personalised card (of a PIN-less card: :func:`build_pinless_applications`)."""
+    """The three APs of a personalised card (of a PIN-less card: :func:`build_pinless_applications`), and
+    the licence AP when the personalisation holds a licence (:func:`with_licence`)."""
     if p.pinless:
-        return build_pinless_applications(p)
+        return with_licence(p, build_pinless_applications(p))
     cert_flags = b"\x8f\x8f\x00"  # sign and auth certificates present
     jpki_files: list[CardFile] = [
         BinaryFile(EF_SIGN_CERT, p.sign_certificate, frozenset({EF_SIGN_PASSWORD})),
@@ -166,11 +167,22 @@ def build_applications(p: Personalisation) -> list[Application]:
     common_files: list[CardFile] = [
         RecordFile(EF_CARD_IDENTITY, [encode_card_identity(p.identity)]),
     ]
-    return [
+    return with_licence(p, [
         Application("JPKI", JPKI_AID, {f.fid: f for f in jpki_files}),
         Application("input-support", INPUT_SUPPORT_AID, {f.fid: f for f in text_files}),
         Application("common", COMMON_AID, {f.fid: f for f in common_files}),
-    ]
+    ])  # fmt: skip
+
+
+def with_licence(p: Personalisation, apps: list[Application]) -> list[Application]:
+    """``apps`` and, if ``p`` holds a licence, the licence AP as the licence centre writes it, behind its own
+    PIN (assumed: a PIN-less card may hold one too, the licence PIN being none of the card's PINs)."""
+    if p.licence is None:
+        return apps
+    from emulators.licence_app import build_licence_application, encode_licence_record  # builds on this module
+
+    lic = p.licence
+    return [*apps, build_licence_application(encode_licence_record(lic.number, lic.expiry, lic.conditions), lic.pin)]
 
 
 def build_pinless_applications(p: Personalisation) -> list[Application]:

@@ -57,6 +57,30 @@ def check_sign_password(pw: str) -> None:
 
 
 @dataclass(frozen=True, repr=False)
+class LicenceData:
+    """The driving licence written onto the card (マイナ免許証, ``emulators/licence_app.py``): its record
+    and its own 4-digit licence PIN. Neither ``repr`` nor an error shows the number or the PIN."""
+
+    number: str
+    expiry: dt.date
+    conditions: str
+    pin: str
+
+    def __post_init__(self) -> None:
+        # licence_app builds on card_files, which imports this module: import it once both exist
+        from emulators.licence_app import LicenceDataError, encode_licence_record
+
+        try:
+            encode_licence_record(self.number, self.expiry, self.conditions)
+        except LicenceDataError as e:
+            raise PersonalisationError(f"licence.{str(e).removeprefix('licence ')}") from None
+        check_auth_pin(self.pin, "licence.pin")
+
+    def __repr__(self) -> str:
+        return f"LicenceData(expires {self.expiry.isoformat()})"
+
+
+@dataclass(frozen=True, repr=False)
 class Personalisation:
     """Everything written onto one card. Certificates are DER; keys stay inside the card OS."""
 
@@ -77,6 +101,8 @@ class Personalisation:
     #: a PIN-less card (顔認証マイナンバーカード): only the auth certificate and key and the collation
     #: numbers are written; the sign key and certificate and the PINs above stay off the card
     pinless: bool = False
+    #: the driving licence the licence centre wrote onto the card (None: no licence application)
+    licence: LicenceData | None = None
 
     def __post_init__(self) -> None:
         if not is_valid_my_number(self.my_number):
@@ -166,6 +192,10 @@ class Personalisation:
         }
         if self.pinless:
             doc["pinless"] = True
+        if self.licence is not None:
+            lic = self.licence
+            doc["licence"] = {"number": lic.number, "expiry": lic.expiry.isoformat(), "conditions": lic.conditions,
+                              "pin": lic.pin}  # fmt: skip
         return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -240,6 +270,19 @@ class Personalisation:
                 raise PersonalisationError(f"pinless: {v!r} is not allowed; use true or false")
             return v
 
+        def licence() -> LicenceData | None:
+            if "licence" not in doc:
+                return None
+            if not isinstance(doc["licence"], dict):
+                raise PersonalisationError("licence: must be an object with number, expiry, conditions and pin")
+            extra = sorted(set(doc["licence"]) - {"number", "expiry", "conditions", "pin"})
+            if extra:
+                raise PersonalisationError(
+                    f"licence.{extra[0]}: unknown field; allowed: number, expiry, conditions, pin"
+                )
+            return LicenceData(text("licence.number"), date("licence.expiry"), text("licence.conditions"),
+                               text("licence.pin"))  # fmt: skip
+
         try:
             atr = bytes.fromhex(text("atr"))
         except ValueError:
@@ -265,5 +308,5 @@ class Personalisation:
             my_number=text("my_number"), basic_info=info, identity=ident,
             auth_pin=text("pins.auth_pin"), sign_password=text("pins.sign_password"),
             input_support_pin=text("pins.input_support_pin"),
-            security_code=text("security_code"), atr=atr, pinless=pinless(),
+            security_code=text("security_code"), atr=atr, pinless=pinless(), licence=licence(),
         )

@@ -86,13 +86,49 @@ def personalise(
     pinless: Annotated[
         bool, typer.Option("--pinless", help="A PIN-less card: auth certificate only, no PINs.")
     ] = False,
+    licence: Annotated[
+        str | None, typer.Option("--licence", help="Driving-licence number (12 digits) to write as the card's "
+                                 "licence application; its 4-digit PIN is read from MYNA_LICENCE_PIN or asked for.")
+    ] = None,
+    licence_expiry: Annotated[
+        str | None, typer.Option("--licence-expiry", help="The licence's expiry, YYYY-MM-DD (with --licence).")
+    ] = None,
+    licence_conditions: Annotated[
+        str, typer.Option("--licence-conditions", help="The licence's conditions, e.g. 眼鏡等 (with --licence).")
+    ] = "",
 ) -> None:
     """Issue a card to a demo resident and write its personalisation file."""
+    import os
     from dataclasses import replace
 
+    from emulators.personalisation import LicenceData, PersonalisationError
+
+    lic: LicenceData | None = None
+    if licence is None:
+        if licence_expiry is not None or licence_conditions:
+            raise _fail("--licence-expiry and --licence-conditions need --licence NUMBER")
+    else:
+        if licence_expiry is None:
+            raise _fail("--licence needs --licence-expiry YYYY-MM-DD")
+        try:
+            expiry = dt.date.fromisoformat(licence_expiry)
+        except ValueError:
+            raise _fail(f"--licence-expiry: {licence_expiry!r} is not a date YYYY-MM-DD") from None
+        pin = os.environ.get("MYNA_LICENCE_PIN")
+        if pin is None:
+            pin = typer.prompt("Licence PIN (4 digits)", hide_input=True, confirmation_prompt=True, err=True)
+        try:
+            lic = LicenceData(licence, expiry, licence_conditions, pin)
+        except PersonalisationError as e:  # names the field, never the value
+            field, _, why = str(e).partition(": ")
+            flag = {"licence.number": "--licence", "licence.conditions": "--licence-conditions",
+                    "licence.pin": "the licence PIN (MYNA_LICENCE_PIN)"}.get(field, field)  # fmt: skip
+            raise _fail(f"{flag}: {why}") from None
     perso = _load_personalisation(resident, None, seed)
     if pinless:
         perso = replace(perso, pinless=True)
+    if lic is not None:
+        perso = replace(perso, licence=lic)
     perso.save(out_file)
     err.print(f"wrote {out_file} (mode 0600): {perso!r}", highlight=False, soft_wrap=True)
 
@@ -149,6 +185,7 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
     from dataclasses import asdict
 
     from emulators.jpki_client import CardError, mask_my_number
+    from emulators.licence_app import LICENCE_AID
 
     info: dict[str, Any] = {"token_label": client.token_label(), "certificates": {}}
     for kind in ("auth", "auth_ca", "sign_ca", "sign"):
@@ -178,6 +215,14 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
         }
     except (CardError, ValueError) as e:  # a card generation without the common-AP record
         info["card"] = {"unavailable": str(e)}
+    try:  # the licence AP (マイナ免許証) at the twin's assumed AID: present or not; its record needs its PIN
+        client.select_ap(LICENCE_AID, force=True)
+        info["licence_application"] = "present (record needs the licence PIN)"
+    except CardError as e:
+        if e.sw not in (0x6A82, 0x6A86, 0x6D00):
+            raise
+        info["licence_application"] = "absent"
+    client.forget_selection()
     if my_number_pin is not None:
         info["my_number"] = mask_my_number(client.read_my_number(my_number_pin))
     return info
@@ -228,6 +273,7 @@ def info(
         out.print(f"card        {c['serial']}  municipality {c['municipality_code']}  expires {c['expiry']}")
     tries = ", ".join(f"{k} {'no PIN' if v is None else v}" for k, v in data["retries"].items())
     out.print(f"tries left  {tries}", highlight=False)
+    out.print(f"licence     {data['licence_application']}", highlight=False)
     for kind, cert in data["certificates"].items():
         if "protected" in cert or "absent" in cert:
             out.print(f"cert {kind:8s} ({cert.get('protected') or cert['absent']})", highlight=False)
