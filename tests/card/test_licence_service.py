@@ -96,3 +96,52 @@ def test_police_refuse_a_stale_or_moved_record():
     c, reg = issued()
     reg.entries[NUMBER] = dataclasses.replace(reg.entries[NUMBER], card_serial="999999999999999")
     refused("wrong_card", police_verify, c, PIN, reg, DAY)
+
+
+def _renewed_card() -> MynaCardOS:
+    from emulators.layouts import CardIdentity
+
+    perso = personalisation(card=1)  # the holder's new card: another key pair, serial and expiry
+    new = MynaCardOS(dataclasses.replace(perso, identity=CardIdentity(NEW_SERIAL, "13101", dt.date(2035, 8, 1))))
+    new.powerUp()
+    return new
+
+
+NEW_SERIAL = "123456789012999"
+RENEWAL = {"reason": "expiry", "online": True, "sign_certificate_at_police": True, "wants_sign_certificate": True}
+
+
+def test_a_card_renewed_before_the_continuation_loses_the_licence_until_it_is_re_recorded():
+    from twin.services.licence import RE_RECORD_FEE_YEN
+
+    old, reg = issued()
+    new, centre = _renewed_card(), LicenceCentre(reg)
+    day = dt.date(2025, 8, 29)
+    assert centre.carry_over(SERIAL, new, NUMBER, PIN, day, **RENEWAL) == "before_continuation"
+    refused("no_licence_on_card", police_verify, new, PIN, reg, day)
+    assert centre.re_record(new, NUMBER, PIN, day) == RE_RECORD_FEE_YEN == 1_500
+    assert police_verify(new, PIN, reg, day).card_serial == NEW_SERIAL
+    refused("wrong_card", police_verify, old, PIN, reg, day)  # the register follows the new card
+    assert [k for _, _, k, _ in reg.log] == ["issue", "re_record"]
+
+
+def test_from_2025_09_01_a_qualifying_renewal_carries_the_licence_over_and_others_do_not():
+    from twin.services.licence import continuation_refusal
+
+    day = dt.date(2025, 9, 1)
+    old, reg = issued()
+    new, centre = _renewed_card(), LicenceCentre(reg)
+    assert centre.carry_over(SERIAL, new, NUMBER, PIN, day, **RENEWAL) is None
+    assert police_verify(new, PIN, reg, day).card_serial == NEW_SERIAL
+    assert reg.count_by_channel() == {"centre": 1, "card_renewal": 1}
+    for change, why in (({"reason": "loss"}, "reason_not_renewal"), ({"online": False}, "not_online"),
+                        ({"sign_certificate_at_police": False}, "no_certificate_at_police"),
+                        ({"wants_sign_certificate": False}, "no_sign_certificate_on_new_card")):  # fmt: skip
+        assert continuation_refusal(day, **{**RENEWAL, **change}) == why
+        old2, reg2 = issued()
+        new2 = _renewed_card()
+        assert LicenceCentre(reg2).carry_over(SERIAL, new2, NUMBER, PIN, day, **{**RENEWAL, **change}) == why
+        refused("no_licence_on_card", police_verify, new2, PIN, reg2, day)  # nothing written
+    refused("bad_reason", continuation_refusal, day, "stolen", True, True, True)
+    with pytest.raises(LicenceRefused, match="wrong_card"):  # the licence is linked to another card
+        centre.carry_over("0" * 15, _renewed_card(), NUMBER, PIN, day, **RENEWAL)

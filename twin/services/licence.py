@@ -42,6 +42,38 @@ from twin.errors import TwinError
 #: マイナ免許証 start (docs/CARD_PROTOCOL.md §15)
 MYNA_LICENCE_START: Final = dt.date(2025, 3, 24)
 CHANNELS: Final = ("centre", "police_station")  # assumed: where a licence is linked or renewed
+#: マイナ免許証等継続利用 from 2025-09-01 (NPA via the prefectural police pages, twin/data/FIGURES.md): a renewed
+#: card gets the licence written before it is handed over, if the renewal meets :func:`continuation_refusal`
+CONTINUATION_START: Final = dt.date(2025, 9, 1)
+#: why a card is re-issued; only the first two allow the continuation (sourced, as CONTINUATION_START)
+RENEWAL_REASONS: Final = ("expiry", "margin_full", "loss", "damage", "lapsed")
+#: the fee for recording the licence on a card outside a licence renewal (記録手数料, sourced as above)
+RE_RECORD_FEE_YEN: Final = 1_500
+
+
+def continuation_refusal(
+    day: dt.date, reason: str, online: bool, sign_certificate_at_police: bool, wants_sign_certificate: bool,
+) -> str | None:
+    """Why a renewed card would NOT carry the licence over (None: it does). The one rule, for a card
+    (:meth:`LicenceCentre.carry_over`) and for the renewal wave's shares (twin.models.renewal.licence).
+
+    From :data:`CONTINUATION_START` the licence is written onto the new card only if it is renewed for its
+    expiry or a full margin (not loss, damage or a lapsed card), applied for online, the holder had given
+    the police a signature certificate, and the new card is to carry one (NPA's conditions as the
+    prefectural police publish them). Otherwise the holder re-records it at a licence centre."""
+    if reason not in RENEWAL_REASONS:
+        raise LicenceRefused("bad_reason", f"renewal reason {reason!r}: allowed {', '.join(RENEWAL_REASONS)}")
+    if day < CONTINUATION_START:
+        return "before_continuation"
+    if reason not in ("expiry", "margin_full"):
+        return "reason_not_renewal"
+    if not online:
+        return "not_online"
+    if not sign_certificate_at_police:
+        return "no_certificate_at_police"
+    if not wants_sign_certificate:
+        return "no_sign_certificate_on_new_card"
+    return None
 
 
 class LicenceRefused(TwinError, PermissionError):
@@ -131,14 +163,45 @@ class LicenceCentre:
             raise LicenceRefused("bad_expiry", f"new expiry {new_expiry} is not after {entry.expiry}")
         self._write(card, number, new_expiry, licence_pin, day, channel, entry.conditions, revoked_cards, "renew")
 
+    def re_record(
+        self, card: WritableCard, number: str, licence_pin: str, day: dt.date, channel: str = "centre",
+        revoked_cards: Container[str] = (),
+    ) -> int:
+        """Write a registered licence onto the holder's new card (再記録, e.g. after a card renewal that did
+        not carry it over); the register follows the new card. Returns the fee in yen."""
+        entry = self.register.entries.get(number)
+        if entry is None:
+            raise LicenceRefused("unknown_licence", f"licence {number} is not in the register")
+        if entry.revoked:
+            raise LicenceRefused("licence_revoked", f"licence {number} is revoked")
+        self._write(card, number, entry.expiry, licence_pin, day, channel, entry.conditions, revoked_cards, "re_record")
+        return RE_RECORD_FEE_YEN
+
+    def carry_over(
+        self, old_serial: str, new_card: WritableCard, number: str, licence_pin: str, day: dt.date, *,
+        reason: str, online: bool, sign_certificate_at_police: bool, wants_sign_certificate: bool,
+    ) -> str | None:
+        """The continuation at a card renewal: the licence linked to ``old_serial`` is written onto the new
+        card before hand-over when :func:`continuation_refusal` allows it; else nothing is written and the
+        refusal is returned (the holder must re-record). Assumed: the licence PIN stays the same."""
+        entry = self.register.entries.get(number)
+        if entry is None or entry.card_serial != old_serial:
+            raise LicenceRefused("wrong_card", f"licence {number} is not linked to card {old_serial}")
+        why = continuation_refusal(day, reason, online, sign_certificate_at_police, wants_sign_certificate)
+        if why is None:
+            self._write(new_card, number, entry.expiry, licence_pin, day, "card_renewal", entry.conditions, (),
+                        "carry_over")  # fmt: skip
+        return why
+
     def _write(
         self, card: WritableCard, number: str, expiry: dt.date, licence_pin: str, day: dt.date,
         channel: str, conditions: str, revoked_cards: Container[str], kind: str,
     ) -> None:
         if day < MYNA_LICENCE_START:
             raise LicenceRefused("not_yet", f"licences are linked to cards from {MYNA_LICENCE_START}, not {day}")
-        if channel not in CHANNELS:
-            raise LicenceRefused("bad_channel", f"channel {channel!r}: allowed {', '.join(CHANNELS)}")
+        allowed = ("card_renewal",) if kind == "carry_over" else CHANNELS  # written with the new card
+        if channel not in allowed:
+            raise LicenceRefused("bad_channel", f"channel {channel!r}: allowed {', '.join(allowed)}")
         serial = _check_card(card, day, revoked_cards)
         try:  # build everything before writing anything
             app = build_licence_application(encode_licence_record(number, expiry, conditions), licence_pin)
