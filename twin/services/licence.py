@@ -53,6 +53,7 @@ RE_RECORD_FEE_YEN: Final = 1_500
 
 def continuation_refusal(
     day: dt.date, reason: str, online: bool, sign_certificate_at_police: bool, wants_sign_certificate: bool,
+    start: dt.date = CONTINUATION_START,
 ) -> str | None:
     """Why a renewed card would NOT carry the licence over (None: it does). The one rule, for a card
     (:meth:`LicenceCentre.carry_over`) and for the renewal wave's shares (twin.models.renewal.licence).
@@ -60,10 +61,11 @@ def continuation_refusal(
     From :data:`CONTINUATION_START` the licence is written onto the new card only if it is renewed for its
     expiry or a full margin (not loss, damage or a lapsed card), applied for online, the holder had given
     the police a signature certificate, and the new card is to carry one (NPA's conditions as the
-    prefectural police publish them). Otherwise the holder re-records it at a licence centre."""
+    prefectural police publish them). Otherwise the holder re-records it at a licence centre. ``start``
+    other than the default is a what-if (the continuation ready earlier or later)."""
     if reason not in RENEWAL_REASONS:
         raise LicenceRefused("bad_reason", f"renewal reason {reason!r}: allowed {', '.join(RENEWAL_REASONS)}")
-    if day < CONTINUATION_START:
+    if day < start:
         return "before_continuation"
     if reason not in ("expiry", "margin_full"):
         return "reason_not_renewal"

@@ -40,6 +40,36 @@ def _check_calendar(ctx: RunContext) -> None:
                              f"params.due.fiscal_year (option {opt.name}); allowed: {fy}-04-01 .. {fy + 1}-03-31")
 
 
+def _licence(ctx: RunContext, waves: dict, metrics: Metrics) -> object:
+    """The licence centre as a channel (:mod:`.licence`) for the options that enable it."""
+    import numpy as np
+
+    from twin.models.renewal import licence
+
+    heads, monthly, params = {}, {}, {}
+    for opt in ctx.options:
+        p = opt.params.licence  # type: ignore[attr-defined]
+        if not p.enabled:
+            continue
+        w = waves[opt.name]
+        f = licence.flows(p, w.dates(), w.renewed_daily[:, 0, :].sum(axis=0))
+        heads[opt.name], monthly[opt.name], params[opt.name] = licence.headline(f, w.fy_start, w.fy_end), \
+            licence.by_month(f), p
+        labels, m = monthly[opt.name]
+        times = np.array([np.datetime64(x + "-01") for x in labels])
+        for k in ("licensed_renewals", "carried_over", "re_recorded", "new_links"):
+            metrics.add_series(f"licence_{k}_per_month", times, m[k], option=opt.name)
+        for k, v in heads[opt.name].items():
+            metrics.add(f"licence_{k}", v, option=opt.name)
+    return licence.section(heads, monthly, params)
+
+
+def _licence_sources() -> list[str]:
+    from twin.models.renewal.licence import SOURCES
+
+    return SOURCES
+
+
 def run(ctx: RunContext) -> ModelResult:
     _check_calendar(ctx)
     metrics = Metrics()
@@ -58,12 +88,15 @@ def run(ctx: RunContext) -> ModelResult:
     heads = {k: report.headline(w) for k, w in waves.items()}
     base: Params = ctx.options[0].params  # type: ignore[assignment]
     sections = report.sections(waves, heads, {o.name: o.title for o in ctx.options}, cards)
+    if any(o.params.licence.enabled for o in ctx.options):  # type: ignore[attr-defined]
+        sections.append(_licence(ctx, waves, metrics))
     if any(o.params.smartphone_share > 0 for o in ctx.options):  # type: ignore[attr-defined]
         sections.insert(1, report.smartphone_section(waves, heads, {o.name: o.params for o in ctx.options}))  # type: ignore[misc]
     return ModelResult(
         metrics,
         {"seed": ctx.seed, "options": heads, "option_order": list(heads)},
         sections,
-        sources=report.SOURCES,
+        sources=report.SOURCES + (_licence_sources() if any(o.params.licence.enabled  # type: ignore[attr-defined]
+                                                            for o in ctx.options) else []),
         assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
     )

@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import Field
 
 from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
+from twin.models.renewal.licence import ASSUMED_RANGES as LICENCE_ASSUMED
+from twin.models.renewal.licence import SOURCED as LICENCE_SOURCED
+from twin.models.renewal.licence import LicenceChannel
 
 TYPES = ("special_ward", "designated_city", "city", "town_village")
 
@@ -85,6 +88,7 @@ class Params(StrictModel):
     lifecycle_sample: interval(0, 10_000, integer=True) = Field(
         100, description="renewals per class played card by card through the real card lifecycle and JPKI "
                          "(0: none); drawn from the wave's renewals")
+    licence: LicenceChannel = LicenceChannel()
 
 
 SOURCED = {
@@ -97,10 +101,12 @@ SOURCED = {
     "smartphone.owner_share": "MIC 通信利用動向調査 2023: individuals using the internet by smartphone 72.9 % "
     "(twin/data/FIGURES.md)",
     "jlis.cards_per_production_day": "Nishinippon 2021: 300-400万 cards a month stated limit (3.5M / 21 days)",
+    **LICENCE_SOURCED,
 }
 
 #: assumed parameters with the range the report shows beside the value used
 ASSUMED_RANGES = {
     "smartphone_share": "0-0.5 of the renewals of holders with a served smartphone (hypothetical option)",
     "smartphone.android_share": "0.35-0.55 of the holders' smartphones",
+    **LICENCE_ASSUMED,
 }
