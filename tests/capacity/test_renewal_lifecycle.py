@@ -73,3 +73,31 @@ def test_the_sample_is_reproducible(wave) -> None:  # noqa: ANN001
     a, b, other = _sample(wave, 3), _sample(wave, 3), _sample(wave, 4)
     assert fingerprint(a) == fingerprint(b) and a.classes == b.classes
     assert fingerprint(a) != fingerprint(other)
+
+
+def test_pin_resets_and_loss_reports_go_through_the_lifecycle(wave) -> None:  # noqa: ANN001
+    s = _sample(wave, counters={"pin_reset_share": 1.0}, due={"lost_before_renewal_share": 1.0, "minor_card_share": 0})
+    assert s.violations == []
+    cert, card = s.classes["certificate"], s.classes["card"]
+    assert cert.pin_resets == N and cert.per_renewal("pin_resets") == 1.0
+    for i in range(N):
+        (c,) = s.life.cards_of(f"certificate-{i}")
+        actions = [e.action for e in c.history]
+        assert actions[-3:] == ["lock_pin", "reset_pin", "renew_certificates"] and not c.locked_pins
+        old, new = s.life.cards_of(f"card-{i}")
+        assert "report_loss" in [e.action for e in old.history] and old.state is CardState.RETIRED
+    # the old cards' certificates were revoked for the loss, not for the renewal: counted from the CA
+    assert card.losses == N and card.revoked_loss == 2 * N and card.revoked == 0
+    none = _sample(wave, counters={"pin_reset_share": 0.0}, due={"lost_before_renewal_share": 0.0}).classes
+    assert none["certificate"].pin_resets == 0 and none["card"].losses == 0
+
+
+def test_pin_resets_take_counter_time_in_the_wave() -> None:
+    from twin.models.renewal.wave import visit_minutes
+
+    quick = Params.model_validate({"counters": {"pin_reset_share": 0.0}})
+    slow = Params.model_validate({"counters": {"pin_reset_share": 0.3, "minutes_pin_reset": 20.0}})
+    assert visit_minutes(slow)[1] == visit_minutes(quick)[1] + 6.0 and visit_minutes(slow)[0] == 15.0
+    a, b = (simulate(p, towns(), subset=SUBSET) for p in (quick, slow))
+    waited = [float(w.counter_days.sum() / w.counter_served.sum()) for w in (a, b)]
+    assert waited[1] > waited[0] * 1.05, waited  # the same visitors wait longer for the same counters

@@ -13,7 +13,13 @@ hall by its renewals), and each one's card is lived through
   before), produced (10 days before), shipped and handed over on that day, and the hand-over
   retires the old card and revokes its live certificates (reason: renewal).
 - **certificate renewals**: an adult's card from the 2020-21 rush (``certificate_years`` before
-  the certificates' expiry); the counter renews the certificates on that day.
+  the certificates' expiry); the counter renews the certificates on that day. A share
+  ``counters.pin_reset_share`` of the holders come with the auth PIN locked after wrong tries (or
+  forgotten): the card reports it locked (``lock_pin``, 1-60 days before) and the counter resets it
+  (``reset_pin``) before renewing, the same share the wave adds counter minutes for.
+- **trouble before a card renewal**: a share ``due.lost_before_renewal_share`` reported the old card
+  lost (``report_loss``) while the new one was being made: the old card is suspended and its
+  certificates are revoked for loss, and the hand-over of the new card retires it.
 
 The lifecycle decides the validity dates, the certificates each step issues (no signature
 certificate under 15) and the ones it revokes; a move it forbids raises. What the run reports is
@@ -43,6 +49,9 @@ class ClassSample:
     sampled: int = 0
     lifecycle_renewals: int = 0
     revoked: int = 0  # certificates revoked for renewal by the lifecycle
+    revoked_loss: int = 0  # certificates revoked for a loss report before the renewal
+    pin_resets: int = 0  # reset_pin events in the sampled cards' lifecycle histories
+    losses: int = 0  # report_loss events in the sampled cards' lifecycle histories
     issued: int = 0  # certificates issued by the renewal
     wave_renewed_fy: float = 0.0  # the wave's renewals of this class in the fiscal year
     revoked_each: list[int] = field(default_factory=list, repr=False)  # per sampled holder
@@ -129,12 +138,22 @@ def sample(params: Params, wave: Wave, codes: np.ndarray, seed: int, n: int) -> 
             old = {s for s in (card.auth_serial, card.sign_serial) if s is not None}
             cs.sampled += 1
             if cls == "card":
+                lost = rng.random() < d.lost_before_renewal_share
+                if lost:  # reported lost while the new card was being made (applied 30 days before)
+                    life.report_loss(card.card_id, _at(day - dt.timedelta(days=int(rng.integers(1, 30))), 9))
                 new = new_card(person, info, code, day, replaces=card.card_id)
             else:
+                if rng.random() < params.counters.pin_reset_share:  # locked after wrong tries, reset at the visit
+                    life.lock_pin(card.card_id, "auth", _at(day - dt.timedelta(days=int(rng.integers(1, 61)))))
+                    life.reset_pin(card.card_id, "auth", "8642", _at(day, 9))  # synthetic, never kept
                 new = life.renew_certificates(card.card_id, _at(day), key(), key())
             cs.lifecycle_renewals += 1
             revoked = [s for s in old if jpki.status(s, end).reason is RevocationReason.RENEWAL]
             cs.revoked += len(revoked)
+            cs.revoked_loss += sum(jpki.status(s, end).reason is RevocationReason.LOSS for s in old)
+            events = [e.action for c in life.cards_of(person) for e in c.history]
+            cs.pin_resets += events.count("reset_pin")
+            cs.losses += events.count("report_loss")
             cs.revoked_each.append(len(revoked))
             cs.issued += sum(s is not None for s in (new.auth_serial, new.sign_serial))
             live = [c for c in life.cards_of(person) if c.state is CardState.ACTIVE]

@@ -29,6 +29,9 @@ class Due(StrictModel):
     minor_card_share: Fraction = Field(
         0.15, description="share of cards issued to minors (valid to the 5th birthday, like a certificate)")
     lapse_share: Fraction = Field(0.05, description="holders who let it lapse and do not renew this year")
+    lost_before_renewal_share: Fraction = Field(
+        0.01, description="ASSUMED, range 0.003-0.03: card renewals whose old card was reported lost (紛失届: "
+        "suspended, certificates revoked for loss) in the window before the renewal replaced it")
 
 
 class Counters(StrictModel):
@@ -39,11 +42,18 @@ class Counters(StrictModel):
         description="counter positions per 100,000 residents, by municipality type")
     minimum: interval(1, 1000, integer=True) = Field(1, description="positions of the smallest town hall")
     factor: interval(0, 100, lo_open=True) = Field(1.0, description="multiplier on every town hall's positions")
-    renewal_share: Fraction = Field(0.5, description="share of counter time left for renewals (the rest: new "
-                                                     "cards, PIN resets, moves)")
+    renewal_share: Fraction = Field(0.5, description="share of counter time left for renewals, the PIN resets at "
+                                                     "renewal visits included (the rest: new cards, other PIN "
+                                                     "resets, moves)")
     hours: interval(1, 24) = Field(7.0, description="counter hours on a business day (08:30-17:15, lunch)")
     minutes_card: PositiveFloat = Field(15.0, description="counter minutes per renewed card handed over")
     minutes_certificate: PositiveFloat = Field(10.0, description="counter minutes per certificate renewal")
+    pin_reset_share: Fraction = Field(
+        0.15, description="ASSUMED, range 0.05-0.3: certificate-renewal visitors whose PIN is forgotten or "
+        "locked after wrong tries and is reset at the same visit (PIN lock-outs crowded the counters in 2020: "
+        "FIGURES.md)")
+    minutes_pin_reset: PositiveFloat = Field(10.0, description="ASSUMED, range 5-20: counter minutes a PIN reset "
+                                                               "adds to a visit")
     reservation_share: Fraction = Field(0.5, description="visitors who book an appointment (the rest walk in)")
     reserved_capacity: Fraction = Field(0.5, description="share of renewal counter time kept for appointments")
 
@@ -106,6 +116,9 @@ SOURCED = {
 
 #: assumed parameters with the range the report shows beside the value used
 ASSUMED_RANGES = {
+    "counters.pin_reset_share": "0.05-0.3 of certificate-renewal visitors",
+    "counters.minutes_pin_reset": "5-20 counter minutes",
+    "due.lost_before_renewal_share": "0.003-0.03 of card renewals",
     "smartphone_share": "0-0.5 of the renewals of holders with a served smartphone (hypothetical option)",
     "smartphone.android_share": "0.35-0.55 of the holders' smartphones",
     **LICENCE_ASSUMED,

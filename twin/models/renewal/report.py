@@ -160,6 +160,8 @@ def add_card_metrics(m: Metrics, option: str, s: CardSample) -> None:
         m.add("certificates_revoked_per_renewal", c.per_renewal("revoked"), option=option, item=cls)
         m.add("certificates_issued_per_renewal", c.per_renewal("issued"), option=option, item=cls)
         m.add("crl_entries_from_renewals", c.national("revoked"), option=option, item=cls)
+        m.add("pin_resets_per_renewal", c.per_renewal("pin_resets"), option=option, item=cls)
+        m.add("losses_per_renewal", c.per_renewal("losses"), option=option, item=cls)
     m.add("lifecycle_violations", len(s.violations), option=option)
 
 
@@ -170,7 +172,7 @@ def card_section(cards: dict[str, CardSample]) -> Section:
         for cls, c in s.classes.items():
             rows.append([name, cls, c.lifecycle_renewals, c.revoked, c.issued, c.per_renewal("revoked"),
                          c.revoked_half_width(), c.per_renewal("issued"), c.wave_renewed_fy, c.national("revoked"),
-                         c.national("issued")])
+                         c.national("issued"), c.pin_resets, c.losses, c.revoked_loss, c.national("pin_resets")])
     bad = {n: s.violations for n, s in cards.items() if s.violations}
     text = (
         "Per class, a sample of the wave's renewals in the fiscal year (day and town hall drawn by the wave's "
@@ -179,7 +181,12 @@ def card_section(cards: dict[str, CardSample]) -> Section:
         "renewed at the 5th birthday, then the renewal itself. The lifecycle issues and revokes the certificates "
         "(none for signature under 15); the national figures scale the sample's per-renewal counts by the wave's "
         "renewals. Ages are assumed (adults 20-80, minors under 19, evenly). After each renewal the holder must "
-        "have exactly one active card with good certificates and no good certificate on the old one: "
+        "have exactly one active card with good certificates and no good certificate on the old one. Trouble "
+        "goes through the same lifecycle: certificate-renewal visitors with a locked PIN (the assumed "
+        "counters.pin_reset_share, which the wave also adds counter minutes for) have it reset before the renewal, "
+        "and old cards reported lost before a card renewal (due.lost_before_renewal_share, assumed) are suspended "
+        "with their certificates revoked for loss; the counts below are read from the cards' lifecycle histories "
+        "and the CA: "
         + ("no breaches." if not bad else "breaches: " + "; ".join(f"{n}: {v[0]}" for n, v in bad.items()))
     )
     return Section("Renewals through the card lifecycle (sample)", [
@@ -187,12 +194,13 @@ def card_section(cards: dict[str, CardSample]) -> Section:
         Table("Sampled renewals through CardLifecycle and JPKI",
               ["option", "class", "renewals (sample)", "revoked", "issued", "revoked per renewal",
                "± 95 %", "issued per renewal", "wave renewals in FY", "CRL entries added (national)",
-               "certificates issued (national)"], rows,
+               "certificates issued (national)", "PIN resets (sample)", "loss reports (sample)",
+               "revoked for loss (sample)", "PIN resets (national)"], rows,
               note="± 95 %: sampling half-width of revoked per renewal (normal approximation); the national "
                    "figures carry the same relative uncertainty.",
               formats={"revoked per renewal": "{:.2f}", "± 95 %": "{:.2f}", "issued per renewal": "{:.2f}",
                        "wave renewals in FY": "{:,.0f}", "CRL entries added (national)": "{:,.0f}",
-                       "certificates issued (national)": "{:,.0f}"}),
+                       "certificates issued (national)": "{:,.0f}", "PIN resets (national)": "{:,.0f}"}),
     ])  # fmt: skip
 
 

@@ -206,6 +206,13 @@ class Wave:
         return np.datetime64(self.day0) + np.arange(self.business.size)
 
 
+def visit_minutes(params: Params) -> np.ndarray:
+    """Counter minutes per visit, (card handover, certificate renewal): a certificate renewal adds the expected
+    PIN reset (``pin_reset_share`` x ``minutes_pin_reset``); a new card's PINs are set fresh at the handover."""
+    c = params.counters
+    return np.array([c.minutes_card, c.minutes_certificate + c.pin_reset_share * c.minutes_pin_reset])
+
+
 def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None = None) -> Wave:
     """Play the renewal wave from ``window_days`` before the fiscal year to its last day.
 
@@ -251,7 +258,7 @@ def simulate(params: Params, t: Towns | None = None, subset: np.ndarray | None =
     cal = Calendar(day0, fy_end)
     business = cal.business_day_mask()
     c, j = params.counters, params.jlis
-    minutes = np.array([c.minutes_card, c.minutes_certificate])
+    minutes = visit_minutes(params)
     counters = TownCounters(positions(params, t), n_days, c.hours, c.renewal_share, c.reserved_capacity,
                             c.reservation_share, minutes)
     checking = DelayLine((n_m + 1,), j.checking_days)
