@@ -98,6 +98,19 @@ def run(ctx: RunContext) -> ModelResult:
         summary["points_phase1"] = {name: {"hazard_per_day": u.hazard_per_day, "points_per_applicant":
                                            u.points_per_applicant, "checks": [[d.isoformat(), rec, tw]
                                            for d, rec, tw in u.checks]} for name, u in uptakes.items()}  # fmt: skip
+    # the run's cards through the real card lifecycle and JPKI (a sample of the first replication's)
+    from twin.models.rollout import issuance_sample
+
+    lives = {o.name: s for o in outcomes if o.params.lifecycle_sample
+             and (s := issuance_sample.of_run(o.runs[0], o.params.production.shipping_days, o.params.lifecycle_sample,
+                                              seed=int(ctx.rng(f"rollout.lifecycle.{o.name}").integers(2**31))))
+             is not None}  # fmt: skip
+    if lives:
+        sections.append(issuance_sample.section(lives))
+        for name, smp in lives.items():
+            for what in ("certificates_issued", "pin_resets", "deaths"):
+                metrics.add(f"lifecycle_{what}_per_card", smp.per_card(what), option=name)
+            metrics.add("lifecycle_violations", len(smp.violations), option=name)
     summary.update({"scale": ctx.scale, "seed": ctx.seed, "fidelity": base.fidelity})
     if base.calibrated_from:
         # the run id hashes the scenario, not this file: name the fitted values the run used

@@ -361,6 +361,9 @@ class Params(StrictModel):
     fidelity: Literal["aggregate", "agent"] = "aggregate"
     agent_sample: interval(0, 1, lo_open=True) = Field(0.0002, description="share of residents that are Mesa agents")
     stochastic: bool = Field(True, description="draw applications (binomial); false: expected values")
+    lifecycle_sample: interval(0, 10_000, integer=True) = Field(
+        200, description="cards of the first replication played through the real card lifecycle and JPKI "
+        "(issuance, PIN resets, deaths; twin.models.rollout.issuance_sample); 0: none")
     holder_deaths: bool = Field(
         True, description="card holders die at the age-band rates the releases' population tables give "
         "(observed.mortality_by_band); false: holders never die (a window with one population table)"
