@@ -78,3 +78,31 @@ def test_day_tallies_hold_together(agents: bool) -> None:
     per_min = r.first.sum(axis=0)
     per_hour = per_min.reshape(-1, 60).sum(axis=1)
     assert per_min.max() > 1.3 * per_hour.max() / 60
+
+
+def test_the_request_day_splits_logins_by_token_at_the_days_phone_share() -> None:
+    """Phones on: their share of the day's portal logins and private authentications become classes of their own
+    (the hourly model's share for the day); phones off: no phone class, and the same draws as before."""
+    from scipy.stats import binom
+
+    from twin.models.capacity.demand import phone_share_by_day
+    from twin.models.capacity.requests import GROUPS
+
+    day = dt.date(2027, 7, 5)  # both platforms served for years: a large share
+    p = _params(window=["00:00", "23:59"])
+    on = Params.model_validate({**p.model_dump(), "phones": {"uptake": [[0, 0.0], [1, 0.3], [3, 0.5]]}})
+    share = float(phone_share_by_day(on, [day])[0])
+    assert 0.3 < share < 0.5
+    off_day = build_day(p, day, np.random.default_rng(5), agents=False, seed=5)
+    again = build_day(p, day, np.random.default_rng(5), agents=False, seed=5)
+    assert "portal_phone" not in off_day.sends and "ocsp_phone" not in off_day.sends
+    assert all(np.array_equal(off_day.sends[k], again.sends[k]) for k in off_day.sends)
+    d = build_day(on, day, np.random.default_rng(5), agents=False, seed=5)
+    card, phone = len(d.sends["portal"]), len(d.sends["portal_phone"])
+    n = card + phone
+    assert binom.ppf(0.0005, n, share) <= phone <= binom.ppf(0.9995, n, share), (phone, n, share)
+    assert n == pytest.approx(len(off_day.sends["portal"]), rel=0.05)  # the logins are split, not added
+    assert {GROUPS[c.name] for c in classes(on, d) if c.name.endswith("_phone")} == {"portal", "ocsp"}
+    st, ph = on.service_times, on.phones  # wiring: the phone certificates' own pre-signed cache
+    assert service_means(on)["ocsp_phone"] == pytest.approx(
+        ph.presigned_share * st.ocsp_cached + (1 - ph.presigned_share) * st.ocsp_fresh + on.requests.tls_seconds)

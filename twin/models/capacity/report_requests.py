@@ -43,6 +43,7 @@ def headline(r: DayResult) -> dict[str, Any]:
         "retry_amplification": float(res.offered.sum() / max(res.first.sum(), 1)),
         "recovery": r.recovery, "knees": r.knees,
         "max_queue": {s: int(res.queue[s].max()) for s in STATIONS},
+        "first_attempts_by_class": {c: int(res.first[i].sum()) for i, c in enumerate(res.classes)},
     }
     for pool in POOLS_SHOWN:
         rows = _pool_rows(r, pool)
@@ -187,6 +188,27 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                  "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}"},
     )
     blocks: list[Any] = [intro, table, pools]
+    token_rows = []
+    for opt, r in results.items():
+        by = headline(r)["first_attempts_by_class"]
+        if "portal_phone" in by or "ocsp_phone" in by:
+            portal, phone_portal = by.get("portal", 0), by.get("portal_phone", 0)
+            token_rows.append([opt, portal, phone_portal, phone_portal / max(portal + phone_portal, 1),
+                               by.get("ocsp_private", 0), by.get("ocsp_phone", 0)])
+    if token_rows:
+        blocks.append(Table(
+            "Logins by token (first attempts in the window)",
+            ["option", "portal logins by card", "portal logins by phone", "phone share of portal logins",
+             "private checks of card certificates", "private checks of phone certificates"],
+            token_rows,
+            note="The phones' share of the day's portal logins and private authentications is phones.uptake's for the "
+            "day (the hourly model's demand.phone_share_by_day); a phone certificate's status check uses the phones' "
+            "own pre-signed cache (phones.presigned_share). Private checks of card certificates include the platform "
+            "operators' status checks.",
+            formats={"portal logins by card": "{:,.0f}", "portal logins by phone": "{:,.0f}",
+                     "phone share of portal logins": "{:.1%}", "private checks of card certificates": "{:,.0f}",
+                     "private checks of phone certificates": "{:,.0f}"},
+        ))
     with_surge = {o: r for o, r in results.items() if "recovered" in r.recovery}
     if with_surge:
         down = [f"{o} (x{headline(r)['retry_amplification']:.2f} attempts per first attempt, "

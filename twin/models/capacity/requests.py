@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.models.capacity.demand import linkage_per_hour, platform_status_per_hour
+from twin.models.capacity.demand import linkage_per_hour, phone_share_by_day, platform_status_per_hour
 from twin.models.capacity.facilities import (
     REGIONS,
     FacilityModel,
@@ -40,7 +40,10 @@ from twin.sim.clients import ClientResult, RequestClass, RetryPolicy, hist_quant
 STATIONS = ("ocsp", "eligibility", "portal", "linkage", "database")
 #: client classes and the pool whose latency they report
 GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", "ocsp_reception": "ocsp",
-          "ocsp_private": "ocsp", "portal": "portal", "linkage": "linkage"}
+          "ocsp_private": "ocsp", "portal": "portal", "linkage": "linkage", "portal_phone": "portal",
+          "ocsp_phone": "ocsp"}
+#: the classes of logins made with the phone's certificate (present when ``phones.uptake`` gives a share that day)
+PHONE_CLASSES = ("portal_phone", "ocsp_phone")
 #: pools that shed load under admission control (the database is behind the eligibility pool)
 SHEDDING = ("ocsp", "eligibility", "portal", "linkage")
 
@@ -69,6 +72,10 @@ def service_means(params: Params) -> dict[str, float]:
         "eligibility_card": st.eligibility_card_face + rq.tls_seconds,
         "eligibility_number": st.eligibility_number + rq.tls_seconds,
         "portal": st.portal_login + rq.tls_seconds,
+        "portal_phone": st.portal_login + rq.tls_seconds,
+        # a phone certificate's status: its own population with its own pre-signed cache (phones.presigned_share)
+        "ocsp_phone": params.phones.presigned_share * st.ocsp_cached + (1 - params.phones.presigned_share)
+        * st.ocsp_fresh + rq.tls_seconds,
         "linkage": st.linkage_query + rq.tls_seconds,
         "database": rq.database_seconds,
     }
@@ -129,11 +136,19 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     base = hourly_demand(shape, day, 1)
     # private verifiers: their authentications and the platform operators' nightly status checks;
     # linkage queries: the hourly model's office hours and evening batch (demand.linkage_per_hour)
-    private = base["ocsp"] - base["portal"] + platform_status_per_hour(params, [day])
-    for name, per_hour in (("portal", base["portal"]), ("ocsp_private", private),
-                           ("linkage", linkage_per_hour(params, [day]))):
+    # logins by token: the phones' share of that day's portal logins and private authentications (the same
+    # function as the hourly model's, demand.phone_share_by_day); their own classes only when there is a share,
+    # so that a day without phones draws exactly what it drew before
+    share = float(phone_share_by_day(params, [day])[0])
+    auth = base["ocsp"] - base["portal"]
+    private = auth * (1 - share) + platform_status_per_hour(params, [day])
+    per_class = [("portal", base["portal"] * (1 - share)), ("ocsp_private", private),
+                 ("linkage", linkage_per_hour(params, [day]))]
+    if share > 0:
+        per_class += [("portal_phone", base["portal"] * share), ("ocsp_phone", auth * share)]
+    for name, per_hour in per_class:
         n = rng.poisson(np.maximum(per_hour, 0.0) * (1 - (params.revocation.cdn_hit_rate
-                                                           if name == "ocsp_private" else 0.0)))
+                                                           if name in ("ocsp_private", "ocsp_phone") else 0.0)))
         t = np.repeat(np.arange(24) * 3600.0, n) + rng.uniform(0, 3600.0, int(n.sum()))
         t = np.sort(t[(t >= w0) & (t < w1)]) - w0
         sends[name] = t
@@ -189,7 +204,8 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
     cv = rq.service_cv
     pol = policy(params) if retries else RetryPolicy("none", 0)
     routes = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
-              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",)}
+              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",),
+              "portal_phone": ("portal",), "ocsp_phone": ("ocsp",)}
     out = []
     for name, sends in day.sends.items():
         if only is not None and name not in only:
@@ -251,7 +267,7 @@ def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, 
     (with and without the clients' retries), beside Erlang C on the busiest hour's mean rate."""
     out = {}
     for pool, names in (("eligibility", ("eligibility_card", "eligibility_number")),
-                        ("ocsp", ("ocsp_reception", "ocsp_private"))):
+                        ("ocsp", ("ocsp_reception", "ocsp_private", "ocsp_phone"))):
         names = tuple(n for n in names if n in day.sends and len(day.sends[n]))
         if not names:
             continue
