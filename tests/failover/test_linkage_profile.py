@@ -78,3 +78,25 @@ def test_in_the_default_topology_linkage_queries_are_lost_only_while_the_path_is
     assert 0 <= net.failed <= net.requests
     down = (net.hourly_down > 0) | (y["intermediate_servers"].hourly_down > 0)
     assert net.hourly_failed[~down].sum() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_fault_in_the_registration_window_leaves_a_day_of_stale_answers() -> None:
+    """An outage of the intermediate servers inside the nightly window on day 1 misses that night's copy
+    registration: the queries served from the window's end to the next night's window are answered from copies a
+    day out of date; the stop alone misses nothing."""
+    stop = {"start_hour": 2.0, "hours": 1.0}
+    plain = year(topology(stop=stop), n_days=4)
+    assert plain["intermediate_servers"].refresh_missed_days.size == 0 and plain["info_network"].stale_answers == 0
+    fault = {"target": "intermediate_servers", "start": dt.datetime(2025, 1, 7, 2, 30), "hours": 1.0}
+    y = year(topology(stop=stop, injected=[fault]), n_days=4)
+    assert y["intermediate_servers"].refresh_missed_days.tolist() == [1]
+    net = y["info_network"]
+    window = slice(24 + 4, 48 + 2)  # from the end of day 1's outage hour (03:30 -> the 04:00 bin) to day 2, 02:00
+    served = net.hourly_demand - net.hourly_failed
+    # the outage ran to 03:30: hour 3 of day 1 is still partly down, its queries are not stale answers
+    assert net.stale_answers == pytest.approx(served[window].sum() + served[24 + 3])
+    assert net.stale_answers > 0 and net.stale_max_age_days == 2
+    # an outage outside the window fails queries but misses no registration
+    noon = {"target": "intermediate_servers", "start": dt.datetime(2025, 1, 7, 12), "hours": 2.0}
+    z = year(topology(stop=stop, injected=[noon]), n_days=4)
+    assert z["intermediate_servers"].refresh_missed_days.size == 0 and z["info_network"].stale_answers == 0

@@ -59,6 +59,13 @@ class ServiceYear:
     single_site: bool = False
     failover_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
     failover_until: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: a service with a daily batch window (the intermediate servers' copy registration): the days whose
+    #: registration failed because the service was down for another reason inside the window
+    refresh_missed_days: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: a service that answers from a dependency's copies: requests answered while the copies were older than
+    #: one registration cycle (a registration missed), and the oldest copy answered from, in days
+    stale_answers: float = 0.0
+    stale_max_age_days: int = 0
 
     @property
     def availability(self) -> float:
@@ -167,6 +174,25 @@ def _count_touching(x: Intervals, down: Intervals) -> int:
     return int(np.count_nonzero(got > 1e-12))
 
 
+def _stale_hours(missed: np.ndarray, holder: Service, n_days: int) -> tuple[np.ndarray, int]:
+    """Hours answered from stale copies: from a missed registration's window end to the next registration
+    that succeeded; and the oldest copy in days (1 + the longest run of missed days)."""
+    stop = holder.daily_stop
+    n_hours = n_days * 24
+    stale = np.zeros(n_hours, dtype=bool)
+    missed_set = set(missed.tolist())
+    longest = run = 0
+    for d in range(n_days):
+        if d in missed_set:
+            run += 1
+            longest = max(longest, run)
+            h0 = int(np.ceil(d * 24 + stop.start_hour + stop.hours))
+            stale[min(h0, n_hours):min(int((d + 1) * 24 + stop.start_hour), n_hours)] = True
+        else:
+            run = 0
+    return stale, (longest + 1 if longest else 0)
+
+
 def simulate_year(
     params: Params,
     start: dt.date,
@@ -229,6 +255,7 @@ def simulate_year(
             long = (primary.ends - primary.starts) > detect
             failover_starts, failover_ends = primary.starts[long], primary.ends[long]
             planned = sf.maintenance if mode == "cold" else sf.maintenance.shifted_ends(rto)
+        besides_stop = planned  # what else may take the service down inside its batch window
         if len(sf.daily_stops):  # a batch window stops every site: no standby covers it
             planned = union(planned, sf.daily_stops)
         partition = Intervals.empty()
@@ -284,6 +311,17 @@ def simulate_year(
         dep_down = union(dep_down, Intervals.of(edges[:-1][dep_hours] + delta[dep_hours], edges[1:][dep_hours]))
         all_down = union(final, over_iv, dep_down)
         down[name] = all_down  # dependents see every reason this service was down, overload included
+        if len(sf.daily_stops):  # the registration runs in the window; another outage inside it misses the day's
+            other = union(own, besides_stop, partition, releases, dep_down)
+            hit = intersect(sf.daily_stops, other)
+            keep = (hit.ends - hit.starts) > 1e-9
+            year.refresh_missed_days = np.unique((hit.starts[keep] // 24).astype(np.int64))
+        copies = [d.service for d in svc.depends_on if d.kind == "hard" and out[d.service].refresh_missed_days.size]
+        if copies:  # stale answers: served from copies a missed registration left older than a day
+            stale_hours, age = _stale_hours(out[copies[0]].refresh_missed_days, params.services[copies[0]], n_days)
+            served = load - failed
+            year.stale_answers = float(served[stale_hours].sum())
+            year.stale_max_age_days = age
         year.minutes_down = all_down.total * 60.0
         degraded = minus(union(*[iv for iv, _ in parts]) if parts else Intervals.empty(), all_down, horizon)
         year.minutes_degraded = degraded.total * 60.0

@@ -272,7 +272,11 @@ def linkage_headline(years: list[dict[str, ServiceYear]], params: Params) -> dic
     retried = mean_ci([y[name].retried for y in years])
     out: dict[str, Any] = {"service": name, "queries": req[0], "lost": lost[0],
                            "lost_ci95": lost[1] if np.isfinite(lost[1]) else None, "served": req[0] - lost[0],
-                           "retry_attempts": retried[0], "down_minutes": {}, "maintenance_minutes": {}}
+                           "retry_attempts": retried[0], "down_minutes": {}, "maintenance_minutes": {},
+                           "stale_answers": float(np.mean([y[name].stale_answers for y in years])),
+                           "stale_max_age_days": int(max(y[name].stale_max_age_days for y in years)),
+                           "registrations_missed": float(np.mean([sum(y[s].refresh_missed_days.size for s in y
+                                                                      if s in LINKAGE_PATH) for y in years]))}
     for svc in (*LINKAGE_PATH, name):
         if svc in years[0] and svc not in out["down_minutes"]:
             out["down_minutes"][svc] = float(np.mean([y[svc].minutes_down for y in years]))
@@ -287,27 +291,35 @@ def linkage_section(heads: dict[str, dict[str, Any]]) -> Section:
     rows = []
     for o, h in heads.items():
         rows.append([o, h["queries"], h["served"], h["retry_attempts"], _fmt_ci(h["lost"], h["lost_ci95"]),
-                     h["lost"] / h["queries"] if h["queries"] else 0.0,
+                     h["lost"] / h["queries"] if h["queries"] else 0.0, h["registrations_missed"],
+                     h["stale_answers"], h["stale_max_age_days"],
                      *[h["down_minutes"].get(s, 0.0) for s in services],
                      *[h["maintenance_minutes"].get(s, 0.0) for s in services]])
     texts = [f"{o}: {h['lost']:,.0f} of {h['queries']:,.0f} linkage queries lost, {h['retry_attempts']:,.0f} "
-             "retry attempts." for o, h in heads.items()]
+             f"retry attempts; {h['registrations_missed']:.1f} copy registrations missed a year, "
+             f"{h['stale_answers']:,.0f} answers from copies a day or more out of date (oldest "
+             f"{h['stale_max_age_days']} days)." for o, h in heads.items()]
     intro = Paragraph(
         "Information-linkage queries between bodies (the 'linkage' profile: the capacity model's assumed volume and "
         "hourly shape) go through the information-provision network, which needs the intermediate servers. An "
         "outage of either, including the intermediate servers' nightly copy-registration stop, fails or delays "
         "the queries that arrive meanwhile; bulk queries in the evening batch window are spared by the 02:00 stop. "
-        "Answers from stale copies during an outage are not modelled here: a query in an outage fails. "
+        "A query in an outage fails. The copies are registered in the intermediate servers' nightly window; when the "
+        "servers are down for another reason inside it (a fault, a bad release), that night's registration is "
+        "missed and the answers until the next one come from copies a day older (counted below as stale; which "
+        "decisions a stale answer changes is the push-benefit scenarios' question). "
         + " ".join(texts))
     heads_cols = [f"{s} minutes down" for s in services] + [f"{s} of which maintenance" for s in services]
     table = Table(
         "Linkage queries served, delayed and lost (mean ± 95 % CI over replications)",
-        ["option", "linkage queries", "served", "retry attempts (delayed)", "lost", "share lost", *heads_cols],
+        ["option", "linkage queries", "served", "retry attempts (delayed)", "lost", "share lost",
+         "registrations missed", "stale answers", "oldest copy (days)", *heads_cols],
         rows,
         note="Served: all queries less the lost. Delayed: extra attempts of queries retried after a failure or "
         "timeout. Lost: failed after the retries. Minutes: mean over replications.",
         formats={"linkage queries": "{:,.0f}", "served": "{:,.0f}", "retry attempts (delayed)": "{:,.0f}",
-                 "share lost": "{:.4%}", **{c: "{:,.1f}" for c in heads_cols}},
+                 "share lost": "{:.4%}", "registrations missed": "{:.1f}", "stale answers": "{:,.0f}",
+                 **{c: "{:,.1f}" for c in heads_cols}},
     )
     return Section("Information linkage", [intro, table])
 
