@@ -151,3 +151,16 @@ def test_an_employer_checks_the_residence_card_through_pcsc(serve_card):
     info = runner.invoke(app, ["card", "info", "--reader", name])
     assert info.exit_code == 0, info.output
     assert "residence   present" in info.output and NUMBER not in info.output
+
+
+@pytest.mark.system
+@pytest.mark.slow
+def test_opensc_sees_a_residence_card_as_any_other(serve_card, opensc_env):
+    """The residence AP changes nothing OpenSC's JPKI driver sees: the same four certificates."""
+    import subprocess
+
+    serve_card(_resident())
+    listed = subprocess.run(["pkcs15-tool", "--list-certificates"], env=opensc_env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("X.509 Certificate [") == 4 and NUMBER not in listed.stdout
