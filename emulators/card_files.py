@@ -133,9 +133,10 @@ def _sign_password(v: bytes) -> bool:
 
 def build_applications(p: Personalisation) -> list[Application]:
     """The three APs of a personalised card (of a PIN-less card: :func:`build_pinless_applications`), and
-    the licence AP when the personalisation holds a licence (:func:`with_licence`)."""
+    the licence AP and the residence AP when the personalisation holds them (:func:`with_licence`,
+    :func:`with_residence`)."""
     if p.pinless:
-        return with_licence(p, build_pinless_applications(p))
+        return with_residence(p, with_licence(p, build_pinless_applications(p)))
     cert_flags = b"\x8f\x8f\x00"  # sign and auth certificates present
     jpki_files: list[CardFile] = [
         BinaryFile(EF_SIGN_CERT, p.sign_certificate, frozenset({EF_SIGN_PASSWORD})),
@@ -167,11 +168,11 @@ def build_applications(p: Personalisation) -> list[Application]:
     common_files: list[CardFile] = [
         RecordFile(EF_CARD_IDENTITY, [encode_card_identity(p.identity)]),
     ]
-    return with_licence(p, [
+    return with_residence(p, with_licence(p, [
         Application("JPKI", JPKI_AID, {f.fid: f for f in jpki_files}),
         Application("input-support", INPUT_SUPPORT_AID, {f.fid: f for f in text_files}),
         Application("common", COMMON_AID, {f.fid: f for f in common_files}),
-    ])  # fmt: skip
+    ]))  # fmt: skip
 
 
 def with_licence(p: Personalisation, apps: list[Application]) -> list[Application]:
@@ -183,6 +184,16 @@ def with_licence(p: Personalisation, apps: list[Application]) -> list[Applicatio
 
     lic = p.licence
     return [*apps, build_licence_application(encode_licence_record(lic.number, lic.expiry, lic.conditions), lic.pin)]
+
+
+def with_residence(p: Personalisation, apps: list[Application]) -> list[Application]:
+    """``apps`` and, if ``p`` holds residence data, the residence AP as the immigration authority writes it
+    (特定在留カード; assumed: a PIN-less card may be one too, the AP needing none of the card's PINs)."""
+    if p.residence is None:
+        return apps
+    from emulators.residence_app import build_residence_application  # builds on this module
+
+    return [*apps, build_residence_application(p.residence.record())]
 
 
 def build_pinless_applications(p: Personalisation) -> list[Application]:

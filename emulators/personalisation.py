@@ -81,6 +81,37 @@ class LicenceData:
 
 
 @dataclass(frozen=True, repr=False)
+class ResidenceData:
+    """The residence data written onto a combined card (特定在留カード, ``emulators/residence_app.py``):
+    card number, status of residence, period of stay and its expiry (None: 無期限), work restriction.
+    The AP opens with the card number from the card face; neither ``repr`` nor an error shows it."""
+
+    card_number: str
+    status: str
+    period: str
+    expiry: dt.date | None
+    work: str
+
+    def __post_init__(self) -> None:
+        from emulators.residence_app import ResidenceDataError  # builds on card_files, which imports this module
+
+        try:
+            self.record()
+        except ResidenceDataError as e:
+            raise PersonalisationError(f"residence.{e}") from None
+
+    def record(self) -> Any:
+        """The :class:`emulators.residence_app.ResidenceRecord` these data make."""
+        from emulators.residence_app import ResidenceRecord
+
+        return ResidenceRecord(self.card_number, self.status, self.period, self.expiry, self.work)
+
+    def __repr__(self) -> str:
+        until = "無期限" if self.expiry is None else self.expiry.isoformat()
+        return f"ResidenceData({self.status}, until {until})"
+
+
+@dataclass(frozen=True, repr=False)
 class Personalisation:
     """Everything written onto one card. Certificates are DER; keys stay inside the card OS."""
 
@@ -103,6 +134,8 @@ class Personalisation:
     pinless: bool = False
     #: the driving licence the licence centre wrote onto the card (None: no licence application)
     licence: LicenceData | None = None
+    #: the residence data the immigration authority wrote (None: not a combined residence card)
+    residence: ResidenceData | None = None
 
     def __post_init__(self) -> None:
         if not is_valid_my_number(self.my_number):
@@ -196,6 +229,10 @@ class Personalisation:
             lic = self.licence
             doc["licence"] = {"number": lic.number, "expiry": lic.expiry.isoformat(), "conditions": lic.conditions,
                               "pin": lic.pin}  # fmt: skip
+        if self.residence is not None:
+            r = self.residence
+            doc["residence"] = {"card_number": r.card_number, "status": r.status, "period": r.period,
+                                "expiry": None if r.expiry is None else r.expiry.isoformat(), "work": r.work}
         return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -283,6 +320,19 @@ class Personalisation:
             return LicenceData(text("licence.number"), date("licence.expiry"), text("licence.conditions"),
                                text("licence.pin"))  # fmt: skip
 
+        def residence() -> ResidenceData | None:
+            if "residence" not in doc:
+                return None
+            allowed = ("card_number", "status", "period", "expiry", "work")
+            if not isinstance(doc["residence"], dict):
+                raise PersonalisationError(f"residence: must be an object with {', '.join(allowed)}")
+            extra = sorted(set(doc["residence"]) - set(allowed))
+            if extra:
+                raise PersonalisationError(f"residence.{extra[0]}: unknown field; allowed: {', '.join(allowed)}")
+            expiry = None if get("residence.expiry") is None else date("residence.expiry")
+            return ResidenceData(text("residence.card_number"), text("residence.status"), text("residence.period"),
+                                 expiry, text("residence.work"))  # fmt: skip
+
         try:
             atr = bytes.fromhex(text("atr"))
         except ValueError:
@@ -309,4 +359,5 @@ class Personalisation:
             auth_pin=text("pins.auth_pin"), sign_password=text("pins.sign_password"),
             input_support_pin=text("pins.input_support_pin"),
             security_code=text("security_code"), atr=atr, pinless=pinless(), licence=licence(),
+            residence=residence(),
         )

@@ -96,6 +96,23 @@ def personalise(
     licence_conditions: Annotated[
         str, typer.Option("--licence-conditions", help="The licence's conditions, e.g. 眼鏡等 (with --licence).")
     ] = "",
+    residence_status: Annotated[
+        str | None, typer.Option("--residence-status", help="Make it a combined residence card (特定在留カード) with "
+                                 "this status of residence, e.g. 技術・人文知識・国際業務; the card number "
+                                 "(12 characters) is read from MYNA_RESIDENCE_CARD_NUMBER or asked for.")
+    ] = None,
+    residence_period: Annotated[
+        str | None, typer.Option("--residence-period", help="Period of stay as on the card, e.g. 3年 (with "
+                                 "--residence-status).")
+    ] = None,
+    residence_expiry: Annotated[
+        str | None, typer.Option("--residence-expiry", help="End of the period of stay, YYYY-MM-DD, or 'none' "
+                                 "(無期限) (with --residence-status).")
+    ] = None,
+    residence_work: Annotated[
+        str | None, typer.Option("--residence-work", help="Work restriction: none, status_only, designated or "
+                                 "not_permitted (with --residence-status).")
+    ] = None,
 ) -> None:
     """Issue a card to a demo resident and write its personalisation file."""
     import os
@@ -124,13 +141,49 @@ def personalise(
             flag = {"licence.number": "--licence", "licence.conditions": "--licence-conditions",
                     "licence.pin": "the licence PIN (MYNA_LICENCE_PIN)"}.get(field, field)  # fmt: skip
             raise _fail(f"{flag}: {why}") from None
+    res = _residence_option(residence_status, residence_period, residence_expiry, residence_work)
     perso = _load_personalisation(resident, None, seed)
     if pinless:
         perso = replace(perso, pinless=True)
     if lic is not None:
         perso = replace(perso, licence=lic)
+    if res is not None:
+        perso = replace(perso, residence=res)
     perso.save(out_file)
     err.print(f"wrote {out_file} (mode 0600): {perso!r}", highlight=False, soft_wrap=True)
+
+
+def _residence_option(status: str | None, period: str | None, expiry: str | None, work: str | None) -> Any:
+    """The ``--residence-*`` options as :class:`emulators.personalisation.ResidenceData` (None without them);
+    a bad value is named by its option, the card number never shown."""
+    import os
+
+    from emulators.personalisation import PersonalisationError, ResidenceData
+
+    if status is None:
+        if (period, expiry, work) != (None, None, None):
+            raise _fail("--residence-period, --residence-expiry and --residence-work need --residence-status")
+        return None
+    for flag, v in (("--residence-period", period), ("--residence-expiry", expiry), ("--residence-work", work)):
+        if v is None:
+            raise _fail(f"--residence-status needs {flag}")
+    until: dt.date | None = None
+    if expiry != "none":
+        try:
+            until = dt.date.fromisoformat(expiry)  # type: ignore[arg-type]
+        except ValueError:
+            raise _fail(f"--residence-expiry: {expiry!r} is not a date YYYY-MM-DD or 'none'") from None
+    number = os.environ.get("MYNA_RESIDENCE_CARD_NUMBER")
+    if number is None:
+        number = typer.prompt("Residence card number (12 characters)", hide_input=True, err=True)
+    try:
+        return ResidenceData(number, status, period, until, work)  # type: ignore[arg-type]
+    except PersonalisationError as e:  # names the field, never the card number
+        field, _, why = str(e).partition(": ")
+        flag = {"residence.card_number": "the residence card number (MYNA_RESIDENCE_CARD_NUMBER)",
+                "residence.status": "--residence-status", "residence.period": "--residence-period",
+                "residence.work": "--residence-work"}.get(field, field)  # fmt: skip
+        raise _fail(f"{flag}: {why}") from None
 
 
 @app.command()
@@ -186,6 +239,7 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
 
     from emulators.jpki_client import CardError, mask_my_number
     from emulators.licence_app import LICENCE_AID
+    from emulators.residence_app import RESIDENCE_AID
 
     info: dict[str, Any] = {"token_label": client.token_label(), "certificates": {}}
     for kind in ("auth", "auth_ca", "sign_ca", "sign"):
@@ -222,6 +276,13 @@ def read_card_info(client: Any, my_number_pin: str | None = None) -> dict[str, A
         if e.sw not in (0x6A82, 0x6A86, 0x6D00):
             raise
         info["licence_application"] = "absent"
+    try:  # the residence AP (特定在留カード) at the twin's assumed AID; its record needs the face's card number
+        client.select_ap(RESIDENCE_AID, force=True)
+        info["residence_application"] = "present (record needs the card number from the face)"
+    except CardError as e:
+        if e.sw not in (0x6A82, 0x6A86, 0x6D00):
+            raise
+        info["residence_application"] = "absent"
     client.forget_selection()
     if my_number_pin is not None:
         info["my_number"] = mask_my_number(client.read_my_number(my_number_pin))
@@ -274,6 +335,7 @@ def info(
     tries = ", ".join(f"{k} {'no PIN' if v is None else v}" for k, v in data["retries"].items())
     out.print(f"tries left  {tries}", highlight=False)
     out.print(f"licence     {data['licence_application']}", highlight=False)
+    out.print(f"residence   {data['residence_application']}", highlight=False)
     for kind, cert in data["certificates"].items():
         if "protected" in cert or "absent" in cert:
             out.print(f"cert {kind:8s} ({cert.get('protected') or cert['absent']})", highlight=False)
