@@ -179,7 +179,8 @@ def _apply(new_m: np.ndarray, new_o: np.ndarray, opening: int, end: int, delay_d
 
 
 def uptake(day0: dt.date, apps: np.ndarray, issued: np.ndarray, levers: LeverSchedule, delay_days: float = 14.0,
-           reserve_delay_days: float = RESERVE_DELAY_DAYS, reserve_ratio: float = RESERVE_HAZARD_RATIO) -> Uptake:
+           reserve_delay_days: float = RESERVE_DELAY_DAYS,
+           reserve_ratio: float = RESERVE_HAZARD_RATIO) -> Uptake:  # fmt: skip
     """Phase-1 points applications from national daily applications and handovers (see the module)."""
     if not delay_days > 0:
         raise ValueError(f"motivated_delay_days {delay_days!r}: must be a positive number of days")
@@ -291,20 +292,45 @@ def section(by_option: dict[str, Uptake]) -> object:
         if np.isfinite(first.hazard_per_day)
         else f"not solved here (the run ends before {FITTED}, or no hazard in [0, 0.5] meets the record): none"
     )
+    applied = sum(a for _, a in (first.ledger_months or {}).values())
     text = (
         "Phase-1 points applications are drawn from the rollout's own holders (twin.models.rollout.points_uptake): "
         "a holder the points lever drew applies soon after the card is in hand, the other eligible holders "
         f"(cards applied for by {PHASE1.card_applied_by}) at a constant daily hazard, {fitted}. "
         f"The other record dates are a check the fit does not see: worst {100 * worst:.1f} % off. "
         f"{100 * first.motivated.sum() / max(first.applications.sum(), 1e-9):.1f} % of the applications come from "
-        f"holders the points drew. {first.sample} applicants went through the real points ledger (reservation, "
-        f"application, monthly top-ups of an assumed 5,000 yen, the 25 % rate and the 5,000-point cap): "
+        f"holders the points drew. {first.sample} reservers went through the real points ledger, {applied} of them "
+        "applying (reservation, application, monthly top-ups of an assumed 5,000 yen, the 25 % rate and the "
+        "5,000-point cap): "
         f"{first.points_per_applicant:,.0f} points per applicant, {first.national_points_yen / 1e8:,.0f}億円 "
         f"nationally against a phase-1 budget of {BUDGET_YEN / 1e8:,.0f}億円 (for 4,000万 people, administration "
         "included)."
     )
+    monthly = [[name, month, r, a] for name, u in by_option.items() for month, r, a in u.monthly()]
+    checks_rows = [[name, what, record, t, 100.0 * err, "yes" if abs(err) <= TOLERANCE else "no"]
+                   for name, u in by_option.items() for what, record, t, err in u.check_rows()]  # fmt: skip
+    agree = first.sample_months == first.ledger_months
+    res_text = (
+        f"MyKey reservations (マイナポイント予約) are a step of their own from the same holders: a holder the points "
+        f"drew reserves about {RESERVE_DELAY_DAYS:g} days after the card is in hand, the others at "
+        f"{RESERVE_HAZARD_RATIO:g} times the application hazard, from {RESERVATIONS_FROM} (all three assumed; "
+        "ranges in twin.models.rollout.points_uptake); the first to reserve are the first to apply. The public "
+        f"figures of 2020-07..09 are a check, not fitted; agreement asked: within {100 * TOLERANCE:.0f} %. "
+        f"In the ledger sample the service's monthly counts of reservations and applications "
+        f"{'equal' if agree else 'DIFFER FROM'} the sample as the model drew it."
+    )
     return Section("My Number Points phase 1 from the same holders", [
         Paragraph(text),
+        Paragraph(res_text),
+        Table("Phase-1 reservations and applications per month (twin)",
+              ["option", "month", "reservations", "applications"], monthly,
+              formats={"reservations": "{:,.0f}", "applications": "{:,.0f}"},
+              note=f"Reservations before {RESERVATIONS_FROM} are not modelled (assumed start; reservations were "
+                   "taken in June 2020, no count of them is among the sources)."),
+        Table("Phase-1 reservations and applications: public figures as a check",
+              ["option", "what", "record", "twin", "error %", f"within {100 * TOLERANCE:.0f} %"], checks_rows,
+              formats={"record": "{:,.0f}", "twin": "{:,.0f}", "error %": "{:+.1f}"},
+              note="Sources: " + "; ".join(f"{c[0]}: {c[5]}" for c in CHECKS) + ". None of them is fitted."),
         Table("Phase-1 points applications: record and twin (cumulative)",
               ["option", "date", "record", "twin", "error %", "in the fit"], rows,
               formats={"record": "{:,.0f}", "twin": "{:,.0f}", "error %": "{:+.1f}"},
