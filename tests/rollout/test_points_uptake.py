@@ -83,7 +83,133 @@ def test_the_section_shows_record_and_twin_and_which_figure_was_fitted() -> None
     u = pu.through_ledger(pu.uptake(DAY0, *synthetic(1.0)), 20, np.random.default_rng(1))
     sec = pu.section({"base": u})
     assert isinstance(sec, Section)
-    (table,) = [b for b in sec.blocks if isinstance(b, Table)]
+    (table,) = [b for b in sec.blocks if isinstance(b, Table) and "record and twin" in b.title]
     assert [r[-1] for r in table.rows] == ["check", "check", "fitted (the hazard)"]
     with pytest.raises(ValueError, match="motivated_delay_days"):
         pu.uptake(DAY0, *synthetic(1.0), delay_days=0)
+
+
+# -- MyKey reservations, per month, and the public figures as a check --------------------------------------------
+
+
+def test_reservations_come_first_and_leave_the_applications_as_they_were() -> None:
+    """Every cohort reserves no later and no slower than it applies, so cumulative reservations never fall
+    below cumulative applications; the reservation step does not move the applications or their fit."""
+    for ratio, delay in ((1.0, 14.0), (1.5, 7.0), (3.0, 1.0)):
+        u = pu.uptake(DAY0, *synthetic(1.0), reserve_ratio=ratio, reserve_delay_days=delay)
+        assert (np.cumsum(u.reserved) >= np.cumsum(u.applications) - 1e-6).all()
+        assert u.applications == pytest.approx(pu.uptake(DAY0, *synthetic(1.0)).applications, rel=1e-12)
+        assert u.reserved[: (pu.RESERVATIONS_FROM - DAY0).days].sum() == 0.0
+    slow, quick = pu.uptake(DAY0, *synthetic(1.0), reserve_ratio=1.0), pu.uptake(DAY0, *synthetic(1.0), reserve_ratio=3)
+    k = (dt.date(2020, 8, 30) - DAY0).days
+    assert np.cumsum(quick.reserved)[k] > np.cumsum(slow.reserved)[k]
+
+
+@pytest.mark.parametrize(("field", "value"), [("reserve_delay_days", 0.0), ("reserve_delay_days", 20.0),
+                                              ("reserve_ratio", 0.5)])  # fmt: skip
+def test_a_reservation_that_could_come_after_the_application_is_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        pu.uptake(DAY0, *synthetic(1.0), **{field: value})
+
+
+def test_the_ledger_counts_the_sample_per_month_as_the_model_drew_it() -> None:
+    """The reservers of the sample go through the real ledger: its monthly counts of reservations and
+    applications equal the sample as drawn, nobody applies before reserving, and the sample's months follow
+    the model's national series (each month within 4 binomial standard deviations)."""
+    u = pu.uptake(DAY0, *synthetic(1.0))
+    n = 1_000
+    pairs = pu.sample_days(u, n, np.random.default_rng(7))
+    assert all(ka is None or ka >= kr for kr, ka in pairs)
+    done = pu.through_ledger(u, n, np.random.default_rng(7))
+    assert done.ledger_months == done.sample_months and done.ledger_months
+    assert sum(r for r, _ in done.ledger_months.values()) == n
+    applied = sum(a for _, a in done.ledger_months.values())
+    share = u.applications.sum() / u.reserved.sum()
+    assert abs(applied - n * share) <= 4 * np.sqrt(n * share * (1 - share))
+    for month, (r, _) in done.ledger_months.items():
+        first = dt.date.fromisoformat(month + "-01")
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        p = u.count("reservations", first, last) / u.reserved.sum()
+        assert abs(r - n * p) <= 4 * np.sqrt(n * p * (1 - p)) + 1, month
+
+
+def test_monthly_rows_sum_the_daily_series() -> None:
+    u = pu.uptake(DAY0, *synthetic(1.0))
+    rows = u.monthly()
+    assert [m for m, _, _ in rows] == ["2020-06", "2020-07", "2020-08", "2020-09"]
+    july = slice((dt.date(2020, 7, 1) - DAY0).days, (dt.date(2020, 8, 1) - DAY0).days)
+    assert rows[1][1] == pytest.approx(u.reserved[july].sum())
+    assert rows[1][2] == pytest.approx(u.applications[july].sum())
+    assert rows[0][1:] == (0.0, 0.0)  # nothing before the opening
+    sec = pu.section({"base": pu.through_ledger(u, 20, np.random.default_rng(1))})
+    titles = [b.title for b in sec.blocks if isinstance(b, Table)]
+    assert any("per month" in t for t in titles) and any("check" in t for t in titles)
+
+
+@pytest.fixture(scope="module")
+def history() -> pu.Uptake:
+    """The phase-1 uptake of the history scenario as `twin run scenarios/rollout_history.yaml` runs it (expected
+    values, national 1:1, the promoted fit)."""
+    from pathlib import Path
+
+    from twin import scenario
+    from twin.models.rollout import record_days
+    from twin.models.rollout.observed import load_observed
+    from twin.models.rollout.setup import calibrated, cells_for, mortality_for
+    from twin.models.rollout.simulate import Rollout
+
+    root = Path(__file__).resolve().parents[2]
+    s = scenario.load(root / "scenarios/rollout_history.yaml")
+    opt = s.options[0]
+    p = calibrated(opt.params, opt.params, opt.name)  # type: ignore[arg-type]
+    start, end = s.spec.calendar.start, s.spec.calendar.end
+    obs = load_observed(root / "twin/data/card_issuance", start, end)
+    n = (end - start).days + 1
+    r = Rollout(p, cells_for(obs, s.spec.population.statistics), start, n, rng=None,
+                record_days=record_days(obs.dates, start, n), mortality=mortality_for(p)).run()  # fmt: skip
+    return pu.uptake(start, r.daily["applications"] / r.scale, r.daily["issued"] / r.scale, r.levers)
+
+
+MISSES = {
+    "applications 2020-07-01..07-05": "known miss: the twin has 288,000 applications in the first five days "
+    "against 776,160 (-63 %): the run hands no card to a holder the points drew before 2020-08-16 (first in, first "
+    "out), the other holders apply at one constant hazard, and reservations before 2020-07-01 are not modelled, "
+    "so the opening-day rush of holders who had reserved in June is not in the twin",
+    "applications 2020-08-31..09-30": "known miss: the twin has 1.87M applications in September against 2.83M "
+    "(-34 %): the constant hazard has no response to the 2020-09-01 start of the grants",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", [c[0] for c in pu.CHECKS])
+def test_history_run_meets_the_public_figures_of_2020_07_to_09(history: pu.Uptake, what: str,
+                                                               request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """A check, not a fit: the reservations and applications of the history run against the public figures,
+    within TOLERANCE (15 %)."""
+    if what in MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=MISSES[what]))
+    ((_, record, twin_value, err),) = [row for row in history.check_rows() if row[0] == what]
+    assert abs(err) <= pu.TOLERANCE, f"{what}: twin {twin_value:,.0f} against {record:,.0f} ({100 * err:+.1f} %)"
+
+
+@pytest.mark.slow
+def test_wiring_the_history_run_reports_reservations_and_applications_per_month(tmp_path) -> None:  # noqa: ANN001
+    """`twin run scenarios/rollout_history.yaml`: the monthly reservations and applications are metrics, in the
+    summary and in the points section's tables, with the public figures beside them."""
+    from pathlib import Path
+
+    from twin import runs, scenario
+
+    root = Path(__file__).resolve().parents[2]
+    run = runs.execute(scenario.load(root / "scenarios/rollout_history.yaml"), out=tmp_path)
+    summary = run.summary["points_phase1"]["base"]
+    df = run.metrics
+    for metric, col in (("points_phase1_reservations_month", 1), ("points_phase1_applications_month", 2)):
+        got = df[(df.metric == metric) & (df.option == "base")].sort_values("time").value.to_numpy()
+        assert got == pytest.approx([row[col] for row in summary["monthly"]])
+    assert [row[0] for row in summary["monthly"]] == ["2020-06", "2020-07", "2020-08", "2020-09"]
+    daily = df[(df.metric == "points_phase1_reservations") & (df.option == "base")].value.to_numpy()
+    assert daily.sum() >= df[(df.metric == "points_phase1_applications") & (df.option == "base")].value.sum()
+    text = run.report.read_text()
+    assert "reservations and applications per month (twin)" in text and "public figures as a check" in text
+    assert [c[0] for c in summary["reservation_checks"]] == [c[0] for c in pu.CHECKS]

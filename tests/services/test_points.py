@@ -57,6 +57,22 @@ def test_a_mykey_id_is_reserved_once_per_person():
     assert pl.owner(a) == "resident-1"
 
 
+def test_reservations_and_applications_are_counted_by_month_on_the_days_they_were_made():
+    pl = ledger()
+    noon = dt.time(12, tzinfo=dt.UTC)
+    a = pl.reserve("r-a", at=dt.datetime.combine(dt.date(2020, 6, 20), noon))
+    b = pl.reserve("r-b", at=dt.datetime.combine(dt.date(2020, 7, 2), noon))
+    pl.reserve("r-c", at=dt.datetime.combine(dt.date(2020, 7, 31), noon))
+    pl.reserve("r-d")  # reserved without a time: in no month
+    assert pl.reserve("r-a", at=dt.datetime.combine(dt.date(2020, 9, 1), noon)) == a  # the first day is kept
+    assert pl.reserved_on(a) == dt.date(2020, 6, 20) and pl.reserved_on(pl.reserve("r-d")) is None
+    assert pl.apply(a, Phase.ONE, "paypay", "acct-a", CARD, dt.date(2020, 7, 1), "k-a").ok
+    assert pl.apply(b, Phase.ONE, "suica", "acct-b", CARD, dt.date(2020, 8, 3), "k-b").ok
+    assert pl.apply(b, Phase.TWO, "suica", "acct-b2", CARD, dt.date(2022, 7, 1), "k-b2").ok
+    assert pl.counts_by_month(Phase.ONE) == {"2020-06": (1, 0), "2020-07": (2, 1), "2020-08": (0, 1)}
+    assert pl.counts_by_month(Phase.TWO) == {"2020-06": (1, 0), "2020-07": (2, 0), "2022-07": (0, 1)}
+
+
 def test_with_the_card_check_a_mykey_id_needs_the_persons_own_valid_card():
     from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 

@@ -95,9 +95,16 @@ def run(ctx: RunContext) -> ModelResult:
         for name, u in uptakes.items():
             days = [u.day0 + dt.timedelta(days=k) for k in range(len(u.applications))]
             metrics.add_series("points_phase1_applications", days, u.applications, option=name)
+            metrics.add_series("points_phase1_reservations", days, u.reserved, option=name)
+            for month, r, a in u.monthly():
+                first = dt.date.fromisoformat(month + "-01")
+                metrics.add("points_phase1_reservations_month", r, option=name, time=first)
+                metrics.add("points_phase1_applications_month", a, option=name, time=first)
         summary["points_phase1"] = {name: {"hazard_per_day": u.hazard_per_day, "points_per_applicant":
                                            u.points_per_applicant, "checks": [[d.isoformat(), rec, tw]
-                                           for d, rec, tw in u.checks]} for name, u in uptakes.items()}  # fmt: skip
+                                           for d, rec, tw in u.checks], "monthly": [list(m) for m in u.monthly()],
+                                           "reservation_checks": [list(c) for c in u.check_rows()]}
+                                     for name, u in uptakes.items()}  # fmt: skip
     # the run's cards through the real card lifecycle and JPKI (a sample of the first replication's)
     from twin.models.rollout import issuance_sample
 

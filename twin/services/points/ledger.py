@@ -37,6 +37,7 @@ MYKEY, OWNER, APPS, BY_ACCOUNT, PERSON = (
 )
 GRANTS, UNCLAIMED, CLAIMS, KEYS, TOTALS, META = (
     "points.grants", "points.unclaimed", "points.claims", "points.keys", "points.totals", "points.meta")  # fmt: skip
+RESERVED_ON = "points.reserved_on"  # MyKey ID -> the day it was first reserved (when the call gave a time)
 _MYKEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -164,7 +165,8 @@ class PointsLedger:
         """マイキーID設定: the person's MyKey ID (8 characters), the same on every call.
 
         With a ``card_holder`` check, the person's card must be presented: the serial of a user-authentication
-        certificate that is valid at ``at`` and is the person's; otherwise the refusal says why.
+        certificate that is valid at ``at`` and is the person's; otherwise the refusal says why. The day of
+        ``at``, when given, is kept as the reservation day of a first reservation (:meth:`reserved_on`).
         """
         if self.card_holder is not None:
             if card_serial is None or at is None:
@@ -179,7 +181,13 @@ class PointsLedger:
         with self.store.transaction() as tx:
             tx.put(MYKEY, person, mykey)
             tx.put(OWNER, mykey, person)
+            if at is not None:
+                tx.put(RESERVED_ON, mykey, at.date())
         return mykey
+
+    def reserved_on(self, mykey: str) -> dt.date | None:
+        """The day a MyKey ID was reserved (None: unknown, or reserved without a time)."""
+        return self.store.get(RESERVED_ON, mykey)  # type: ignore[return-value]
 
     def apply(self, mykey: str, phase: Phase, operator: str, service_account: str, card_applied_on: dt.date,
               on: dt.date, key: str, desk: str | None = None) -> Decision:  # fmt: skip
@@ -220,6 +228,17 @@ class PointsLedger:
         tx.put(APPS, (mykey, phase.value), Application(mykey, phase, operator, account, on, desk))
         tx.put(BY_ACCOUNT, (operator, account, phase.value), mykey)
         return Decision(True, None, f"applied for {phase} with {operator}")
+
+    def counts_by_month(self, phase: Phase) -> dict[str, tuple[int, int]]:
+        """'YYYY-MM' -> (MyKey IDs reserved that month, applications for ``phase`` made that month); a
+        reservation made without a time is not in any month."""
+        out: dict[str, list[int]] = {}
+        for _, on in self.store.scan(RESERVED_ON):
+            out.setdefault(f"{on:%Y-%m}", [0, 0])[0] += 1
+        for (_, ph), a in self.store.scan(APPS):  # type: ignore[misc]
+            if ph == Phase(phase).value:
+                out.setdefault(f"{a.applied_on:%Y-%m}", [0, 0])[1] += 1  # type: ignore[attr-defined]
+        return {m: (r, n) for m, (r, n) in sorted(out.items())}
 
     def application(self, mykey: str, phase: Phase) -> Application | None:
         return self.store.get(APPS, (mykey, Phase(phase).value))  # type: ignore[return-value]
