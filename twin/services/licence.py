@@ -24,11 +24,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 from emulators.apdu import build
-from emulators.card_files import COMMON_AID, EF_CARD_IDENTITY
-from emulators.layouts import decode_card_identity
 from emulators.licence_app import (
     EF_LICENCE_PIN,
     LICENCE_AID,
@@ -37,7 +35,7 @@ from emulators.licence_app import (
     decode_licence_record,
     encode_licence_record,
 )
-from twin.errors import TwinError
+from twin.services.card_apps import CardLike, CardRefused, WritableCard, held_card
 
 #: マイナ免許証 start (docs/CARD_PROTOCOL.md §15)
 MYNA_LICENCE_START: Final = dt.date(2025, 3, 24)
@@ -78,20 +76,8 @@ def continuation_refusal(
     return None
 
 
-class LicenceRefused(TwinError, PermissionError):
+class LicenceRefused(CardRefused):
     """A licence operation refused; ``reason`` is a short code, the message says why."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-
-
-class CardLike(Protocol):
-    def execute(self, apdu: bytes) -> bytes: ...
-
-
-class WritableCard(CardLike, Protocol):
-    def install_application(self, app: object) -> None: ...
 
 
 @dataclass
@@ -122,22 +108,8 @@ class LicenceRegister:
         return out
 
 
-def _card_identity(card: CardLike) -> tuple[str, dt.date]:
-    card.execute(build(0x00, 0xA4, 0x04, 0x0C, COMMON_AID))
-    resp = card.execute(build(0x00, 0xB2, 0x01, (EF_CARD_IDENTITY << 3) | 0x04, le=256))  # as JpkiClient reads it
-    if resp[-2:] != b"\x90\x00":
-        raise LicenceRefused("card_unreadable", f"the card's common AP answered {resp[-2:].hex().upper()}")
-    ident = decode_card_identity(resp[:-2])
-    return ident.serial, ident.expiry
-
-
 def _check_card(card: CardLike, day: dt.date, revoked_cards: Container[str]) -> str:
-    serial, expiry = _card_identity(card)
-    if day > expiry:
-        raise LicenceRefused("card_expired", f"the card expired on {expiry.isoformat()}")
-    if serial in revoked_cards:
-        raise LicenceRefused("card_revoked", "the card is reported lost or revoked")
-    return serial
+    return held_card(card, day, revoked_cards, LicenceRefused)
 
 
 @dataclass

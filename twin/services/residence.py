@@ -32,11 +32,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Container
 from dataclasses import dataclass, field, replace
-from typing import Final, Protocol
+from typing import Final
 
 from emulators.apdu import build
-from emulators.card_files import COMMON_AID, EF_CARD_IDENTITY
-from emulators.layouts import decode_card_identity
 from emulators.residence_app import (
     CARD_NUMBER,
     EF_RESIDENCE_KEY,
@@ -46,7 +44,7 @@ from emulators.residence_app import (
     build_residence_application,
     decode_residence_record,
 )
-from twin.errors import TwinError
+from twin.services.card_apps import CardLike, CardRefused, WritableCard, held_card
 
 #: 特定在留カード start (twin/data/FIGURES.md)
 RESIDENCE_CARD_START: Final = dt.date(2026, 6, 14)
@@ -55,20 +53,8 @@ RESIDENCE_CARD_START: Final = dt.date(2026, 6, 14)
 CHANNELS: Final = ("immigration_bureau", "municipal_counter")
 
 
-class ResidenceRefused(TwinError, PermissionError):
+class ResidenceRefused(CardRefused):
     """A residence operation refused; ``reason`` is a short code, the message says why (no card number)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-
-
-class CardLike(Protocol):
-    def execute(self, apdu: bytes) -> bytes: ...
-
-
-class WritableCard(CardLike, Protocol):
-    def install_application(self, app: object) -> None: ...
 
 
 @dataclass(repr=False)
@@ -106,16 +92,7 @@ class ResidenceRegister:
 
 def _check_card(card: CardLike, day: dt.date, revoked_cards: Container[str]) -> str:
     """The My Number card half: serial from the common AP, refused if expired or revoked."""
-    card.execute(build(0x00, 0xA4, 0x04, 0x0C, COMMON_AID))
-    resp = card.execute(build(0x00, 0xB2, 0x01, (EF_CARD_IDENTITY << 3) | 0x04, le=256))
-    if resp[-2:] != b"\x90\x00":
-        raise ResidenceRefused("card_unreadable", f"the card's common AP answered {resp[-2:].hex().upper()}")
-    ident = decode_card_identity(resp[:-2])
-    if day > ident.expiry:
-        raise ResidenceRefused("card_expired", f"the card expired on {ident.expiry.isoformat()}")
-    if ident.serial in revoked_cards:
-        raise ResidenceRefused("card_revoked", "the card is reported lost or revoked")
-    return ident.serial
+    return held_card(card, day, revoked_cards, ResidenceRefused)
 
 
 @dataclass
