@@ -120,15 +120,18 @@ class SqlStore:
         """The records of many keys of one table (absent keys left out), one query per 500 keys: a batch
         reads what it will touch at once instead of one ``SELECT`` per record. Sees what the calling
         thread's open database transaction wrote, not what a nested transaction still buffers."""
-        by_text = {key_columns(k)[0]: k for k in keys}
+        lo, hi = INT64
+        by_text = {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys}
         out: dict[Key, object] = {}
         texts = list(by_text)
         with self._lock:
             for i in range(0, len(texts), 500):
                 chunk = texts[i : i + 500]
                 q = f"SELECT k, v FROM records WHERE tbl = ? AND k IN ({', '.join('?' * len(chunk))})"
-                for k, v in self._exec(q, (table, *chunk)).fetchall():
-                    out[by_text[k]] = self._read(table, k, v)
+                memo, old = self._memo, self._memo_old
+                for k, v in self._exec(q, (table, *chunk)).fetchall():  # _read, inlined
+                    m = memo.get((table, k)) or old.get((table, k))
+                    out[by_text[k]] = m[1] if m is not None and m[0] == v else decode(v)
         return out
 
     def count(self, table: str) -> int:
@@ -297,6 +300,8 @@ class SqlTransaction:
         writes first, one query per 500 keys for the rest."""
         s = self._live("get_many")
         out: dict[Key, object] = {}
+        if self._depth == 0 or not any(t._writes for t in s._stack):  # nothing buffered: all from the database
+            return s.get_many(table, keys)
         rest = []
         for k in keys:
             v = self._lookup(table, k) if self._depth > 0 else _MISSING
