@@ -281,8 +281,9 @@ _text_date = _Texts(lambda v: '{"$d":"' + v.isoformat() + '"}', 65_536).__getite
 
 
 def _enum_writer(cls: type) -> object:
-    # members are singletons, a few per class (a Flag's combinations are made on first sight)
-    return _Texts(_via_json, 4096).__getitem__
+    # members are singletons, a few per class (a Flag's combinations are made on first sight); a member
+    # reads back as itself, so its text is not a generic write (see encode_exact)
+    return _Texts(lambda v: _ENCODER.encode(_to_json(v)), 4096).__getitem__
 
 
 def _compile(head: str, keys: list[str], unpack: str, tail: str, slow: Callable[[Any], str]) -> Callable[[Any], str]:

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from real_backends.stores.codec import CodecError, decode, decode_key, encode_exact, encode_key
+from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_exact, encode_key
 from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_key, insert_each, overlay
 
 Key = Hashable
@@ -75,8 +75,9 @@ class SqlStore:
 
     #: parameter marker of the driver ("?" sqlite3, "%s" psycopg)
     marker = "?"
-    #: rows per generation of the written-records memo (two generations are kept: see _read)
-    memo_rows = 100_000
+    #: rows per generation of the written-records memo (two generations are kept: see _read); a payout
+    #: row held there is at most about 800 bytes (text and record), so the memo stays under ~80 MiB
+    memo_rows = 50_000
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -349,8 +350,7 @@ class SqlTransaction:
             for key, value in chunk:
                 if value is None:
                     raise StoreError(f"insert {table}[{key!r}]: None is not a record")
-                k, kind, ik, sk = key_columns(key)
-                rows.append((table, k, kind, ik, sk, s._encode(table, k, value)))
+                rows.append((table, *key_columns(key), encode(value)))  # a bulk load: not remembered
             texts = [r[1] for r in rows]
             taken = set(texts) if len(set(texts)) == len(texts) else None
             if taken is not None:  # no key twice in the chunk: ask the database which it already holds
