@@ -68,13 +68,15 @@ same time so both see the same load (``-k "test_ledger_end_to_end and sqlite and
 each): SQLite batch 3,167 - 3,430 -> 3,674 - 3,983 per CPU second; the same 20,000-household pipeline
 as a script, four pairs: 2,377 - 2,940 -> 2,871 - 3,609 (+15 to +25 %). The whole test after it, same
 load: memory 16,982 / 17,557 (per household / batch: under this load; the memory path is unchanged),
-SQLite per household 1,096, SQLite batch 3,401 per CPU second. Not measured on a quiet machine; scaled
-by the memory path's 17,000 against its quiet 22,000, the SQLite batch would be about 4,400 - 5,100.
+SQLite per household 1,096, SQLite batch 3,401 per CPU second. On a quiet machine (load average below
+1, 14:15 that day): before and after interleaved, two runs each, SQLite batch 3,788 - 3,823 -> 4,479 -
+4,650 per CPU second (+18 to +22 %); the whole test after it: memory 19,965 / 21,713 (per household /
+batch), SQLite per household 1,480, SQLite batch 4,585 per CPU second (4,429/s wall).
 
-Not met by these figures: 5,000/s on SQLite (3,401 - 3,983 per CPU second under load; the rest is
-encoding, SQLite's own b-tree work and the ledger's per-record Python); batch is not well above per
-household in memory. 20,000/s per core in memory held in every run on a quiet machine (not under the
-load of 2026-12-05).
+Not met by these figures: 5,000/s on SQLite (4,479 - 4,650 per CPU second on the quiet machine,
+3,401 - 3,983 under load; the rest is encoding, SQLite's own b-tree work and the ledger's per-record
+Python); batch is not well above per household in memory; memory per household was 19,965 in that
+last run (20,000/s held in the earlier quiet runs; the memory path is unchanged).
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """
