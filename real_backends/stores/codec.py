@@ -28,6 +28,7 @@ import datetime as dt
 import enum
 import functools
 import importlib
+import itertools
 import json
 import keyword
 from collections.abc import Callable, Hashable
@@ -209,6 +210,21 @@ def encode(value: object) -> str:
     return _text(value)
 
 
+def encode_exact(value: object) -> tuple[str, bool]:
+    """:func:`encode`, and whether :func:`decode` of the text gives back a value of the very same types.
+
+    True when every part of ``value`` went through the exact-type writers (ints, strs, bools, None,
+    tuples, dates, enum members, named tuples and dataclasses of them): then ``decode(text)`` equals
+    ``value`` and is built of the same immutable types, and a reader of ``text`` may be handed
+    ``value`` itself. False when any part went the generic way (a list, a dict, a float, a numpy
+    scalar or array, a set, bytes): e.g. an ``np.int64`` reads back as an ``int``. Any generic write,
+    in any thread, while this one runs also gives False: never a wrong True.
+    """
+    n = next(_generic_writes)
+    text = _text(value)
+    return text, next(_generic_writes) == n + 1
+
+
 # -- the text writer ---------------------------------------------------------------------------------
 # ``encode`` writes the records the services keep straight to text, exactly the bytes that
 # ``_ENCODER.encode(_to_json(value))`` writes (a test checks it on every record type and on random
@@ -219,7 +235,12 @@ def encode(value: object) -> str:
 _esc = json.encoder.encode_basestring  # ensure_ascii=False: what _ENCODER writes for a str
 
 
+#: counts the parts written the generic way (next() on it is atomic): see encode_exact
+_generic_writes = itertools.count()
+
+
 def _via_json(v: object) -> str:
+    next(_generic_writes)
     return _ENCODER.encode(_to_json(v))
 
 
@@ -232,6 +253,7 @@ def _text_bool(v: object) -> str:
 
 
 def _text_list(v: list) -> str:
+    next(_generic_writes)  # a list reads back as a list: mutable, so never handed out as written
     return "[" + ",".join([_text(x) for x in v]) + "]"
 
 
@@ -259,8 +281,9 @@ _text_date = _Texts(lambda v: '{"$d":"' + v.isoformat() + '"}', 65_536).__getite
 
 
 def _enum_writer(cls: type) -> object:
-    # members are singletons, a few per class (a Flag's combinations are made on first sight)
-    return _Texts(_via_json, 4096).__getitem__
+    # members are singletons, a few per class (a Flag's combinations are made on first sight); a member
+    # reads back as itself, so its text is not a generic write (see encode_exact)
+    return _Texts(lambda v: _ENCODER.encode(_to_json(v)), 4096).__getitem__
 
 
 def _compile(head: str, keys: list[str], unpack: str, tail: str, slow: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -298,10 +321,22 @@ def _dataclass_writer(cls: type) -> object:
         return head + ",".join([k + _text(getattr(v, n)) for n, k in fields]) + "}}"
 
     if not fields or not all(n.isidentifier() and not keyword.iskeyword(n) for n, _ in fields):
-        return slow
+        return slow if cls.__dataclass_params__.frozen else _generic(slow)  # type: ignore[attr-defined]
     unpack = "\n".join(f"    x{i} = v.{n}" for i, (n, _) in enumerate(fields))
     keys = [k if i == 0 else "," + k for i, (_, k) in enumerate(fields)]
-    return _compile(head, keys, unpack, "}}", slow)
+    write = _compile(head, keys, unpack, "}}", slow)
+    # a mutable dataclass reads back as a new object that can be changed: see encode_exact
+    return write if cls.__dataclass_params__.frozen else _generic(write)  # type: ignore[attr-defined]
+
+
+def _generic(write: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``write``, counted as a generic write (see :func:`encode_exact`)."""
+
+    def counted(v: object) -> str:
+        next(_generic_writes)
+        return write(v)
+
+    return counted
 
 
 #: per exact type, the text writer (filled on first sight of a type)

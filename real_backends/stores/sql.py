@@ -13,7 +13,8 @@ transactions and pays for one durable commit.
 Rows are ``(tbl, k, kind, ik, sk, v)``: ``k`` the canonical key text (the primary key with ``tbl``),
 ``kind`` 0/1/2 for int/str/tuple keys, ``ik``/``sk`` the int key or the hex of the string key's
 UTF-8 bytes for ordered scans (ints before strings before tuples, strings by code point, as in
-memory), ``v`` the record in the typed JSON codec.
+memory), ``v`` the record in the typed JSON codec. A store hands back the value it wrote itself
+instead of decoding a row that still holds exactly the text it wrote (:meth:`SqlStore._read`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_key
+from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_exact, encode_key
 from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_key, insert_each, overlay
 
 Key = Hashable
@@ -74,9 +75,15 @@ class SqlStore:
 
     #: parameter marker of the driver ("?" sqlite3, "%s" psycopg)
     marker = "?"
+    #: rows per generation of the written-records memo (two generations are kept: see _read); a payout
+    #: row held there is at most about 800 bytes (text and record), so the memo stays under ~80 MiB
+    memo_rows = 50_000
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        # (table, key text) -> (value text, value) for rows this store wrote, newest generation first
+        self._memo: dict[tuple[str, str], tuple[str, object]] = {}
+        self._memo_old: dict[tuple[str, str], tuple[str, object]] = {}
         self._lock = threading.RLock()
         self._depth = 0  # open (nested) transactions of the thread holding _lock
         self._stack: list[SqlTransaction] = []  # those transactions, outermost first
@@ -114,15 +121,18 @@ class SqlStore:
         """The records of many keys of one table (absent keys left out), one query per 500 keys: a batch
         reads what it will touch at once instead of one ``SELECT`` per record. Sees what the calling
         thread's open database transaction wrote, not what a nested transaction still buffers."""
-        by_text = {key_columns(k)[0]: k for k in keys}
+        lo, hi = INT64
+        by_text = {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys}
         out: dict[Key, object] = {}
         texts = list(by_text)
         with self._lock:
             for i in range(0, len(texts), 500):
                 chunk = texts[i : i + 500]
                 q = f"SELECT k, v FROM records WHERE tbl = ? AND k IN ({', '.join('?' * len(chunk))})"
-                for k, v in self._exec(q, (table, *chunk)).fetchall():
-                    out[by_text[k]] = decode(v)
+                memo, old = self._memo, self._memo_old
+                for k, v in self._exec(q, (table, *chunk)).fetchall():  # _read, inlined
+                    m = memo.get((table, k)) or old.get((table, k))
+                    out[by_text[k]] = m[1] if m is not None and m[0] == v else decode(v)
         return out
 
     def count(self, table: str) -> int:
@@ -135,15 +145,50 @@ class SqlStore:
 
     # -- row operations (caller holds _lock) -----------------------------------------------------
 
+    def _remember(self, table: str, k: str, text: str, value: object) -> None:
+        """Note that row ``(table, k)`` was written as ``text`` from ``value`` (see :meth:`_read`)."""
+        memo = self._memo
+        memo[(table, k)] = (text, value)
+        if len(memo) >= self.memo_rows:
+            self._memo_old, self._memo = memo, {}
+
+    def _read(self, table: str, k: str, text: str) -> object:
+        """The record stored as ``text`` in row ``(table, k)``: the value this store wrote there when
+        the stored text is still exactly the text it wrote, otherwise the decoded text.
+
+        A batch reads back most of what the batch before wrote (the applications and household
+        files it verifies, the files it pays), and decoding was about 40 % of a SQLite batch. The
+        value handed back is only remembered when :func:`~real_backends.stores.codec.encode_exact`
+        says that decoding its text gives an equal value of the same immutable types, and only
+        while the row still holds that very text (compared in full), so a reader cannot tell the
+        two apart, whatever other connections wrote meanwhile, and a rolled-back write is never
+        seen. At most two generations of ``memo_rows`` rows are kept.
+        """
+        m = self._memo.get((table, k)) or self._memo_old.get((table, k))
+        if m is not None and m[0] == text:
+            return m[1]
+        return decode(text)
+
     def _get(self, table: str, key: Key) -> object | None:
-        row = self._exec("SELECT v FROM records WHERE tbl = ? AND k = ?", (table, key_columns(key)[0])).fetchone()
-        return None if row is None else decode(row[0])
+        k = key_columns(key)[0]
+        row = self._exec("SELECT v FROM records WHERE tbl = ? AND k = ?", (table, k)).fetchone()
+        return None if row is None else self._read(table, k, row[0])
+
+    def _has(self, table: str, key: Key) -> bool:
+        q = "SELECT 1 FROM records WHERE tbl = ? AND k = ?"
+        return self._exec(q, (table, key_columns(key)[0])).fetchone() is not None
+
+    def _encode(self, table: str, k: str, value: object) -> str:
+        text, exact = encode_exact(value)
+        if exact:
+            self._remember(table, k, text, value)
+        return text
 
     def _put(self, table: str, key: Key, value: object) -> None:
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
         k, kind, ik, sk = key_columns(key)
-        self._exec(UPSERT, (table, k, kind, ik, sk, encode(value)))
+        self._exec(UPSERT, (table, k, kind, ik, sk, self._encode(table, k, value)))
 
     def _insert(self, table: str, key: Key, value: object) -> None:
         if value is None:
@@ -151,7 +196,7 @@ class SqlStore:
         k, kind, ik, sk = key_columns(key)
         cur = self._exec(
             "INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING",
-            (table, k, kind, ik, sk, encode(value)),
+            (table, k, kind, ik, sk, self._encode(table, k, value)),
         )
         if cur.rowcount == 0:
             raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
@@ -167,8 +212,19 @@ class SqlStore:
         once in the buffer, so the order of upserts and deletes does not matter.)
         """
         # (keys in the buffer were checked by put/delete, so key_columns cannot raise here)
-        puts = [(table, *(key_columns(key) if type(key) is not int else (str(key), 0, key, "")), encode(value))
-                for (table, key), value in writes.items() if value is not _DELETED]  # fmt: skip
+        puts = []
+        memo, limit = self._memo, self.memo_rows
+        for (table, key), value in writes.items():  # _encode and _remember, inlined: the batches' hot path
+            if value is _DELETED:
+                continue
+            k, kind, ik, sk = key_columns(key) if type(key) is not int else (str(key), 0, key, "")
+            text, exact = encode_exact(value)
+            if exact:
+                memo[(table, k)] = (text, value)
+                if len(memo) >= limit:
+                    self._memo_old, self._memo = memo, {}
+                    memo = self._memo
+            puts.append((table, k, kind, ik, sk, text))
         deletes = [(table, key_columns(key)[0]) for (table, key), value in writes.items() if value is _DELETED]
         cur = self._conn.cursor()
         if puts:
@@ -185,11 +241,12 @@ class SqlStore:
             q = f"SELECT k, v FROM records WHERE tbl = ? AND kind = ? ORDER BY {order}"
             rows = self._exec(q + (" LIMIT ?" if left is not None else ""),
                               (table, kind) + ((left,) if left is not None else ())).fetchall()  # fmt: skip
-            out.extend((decode_key(k), decode(v)) for k, v in rows)
+            out.extend((decode_key(k), self._read(table, k, v)) for k, v in rows)
         if limit is None or len(out) < limit:
             rows = self._exec("SELECT k, v FROM records WHERE tbl = ? AND kind = 2", (table,)).fetchall()
-            tuples = sorted(((decode_key(k), v) for k, v in rows), key=lambda kv: _sort_key(kv[0]))
-            out.extend((k, decode(v)) for k, v in tuples[: None if limit is None else limit - len(out)])
+            tuples = sorted(((decode_key(k), k, v) for k, v in rows), key=lambda kkv: _sort_key(kkv[0]))
+            left = None if limit is None else limit - len(out)
+            out.extend((key, self._read(table, k, v)) for key, k, v in tuples[:left])
         return out
 
 
@@ -244,6 +301,8 @@ class SqlTransaction:
         writes first, one query per 500 keys for the rest."""
         s = self._live("get_many")
         out: dict[Key, object] = {}
+        if self._depth == 0 or not any(t._writes for t in s._stack):  # nothing buffered: all from the database
+            return s.get_many(table, keys)
         rest = []
         for k in keys:
             v = self._lookup(table, k) if self._depth > 0 else _MISSING
@@ -270,7 +329,8 @@ class SqlTransaction:
         if self._depth == 0:
             s._insert(table, key, value)
             return
-        if self.get(table, key) is not None:
+        v = self._lookup(table, key)
+        if (v is _MISSING and s._has(table, key)) or (v is not _MISSING and v is not _DELETED):
             raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
         self.put(table, key, value)
 
@@ -290,7 +350,7 @@ class SqlTransaction:
             for key, value in chunk:
                 if value is None:
                     raise StoreError(f"insert {table}[{key!r}]: None is not a record")
-                rows.append((table, *key_columns(key), encode(value)))
+                rows.append((table, *key_columns(key), encode(value)))  # a bulk load: not remembered
             texts = [r[1] for r in rows]
             taken = set(texts) if len(set(texts)) == len(texts) else None
             if taken is not None:  # no key twice in the chunk: ask the database which it already holds

@@ -158,3 +158,41 @@ def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
 def test_keys_round_trip(key: object) -> None:
     assert decode_key(encode_key(key)) == key
     assert encode_key(key) == json.dumps(codec._key_json(key), ensure_ascii=False, separators=(",", ":"))
+
+
+def _parts(v: object) -> list[type]:
+    """The types of a value and of everything inside it."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return [type(v), *(t for f in dataclasses.fields(v) for t in _parts(getattr(v, f.name)))]
+    if isinstance(v, tuple | list | frozenset):
+        return [type(v), *(t for x in v for t in _parts(x))]
+    if isinstance(v, dict):
+        return [dict, *(t for kv in v.items() for x in kv for t in _parts(x))]
+    return [type(v)]
+
+
+int64s = st.integers(-(2**63), 2**63 - 1).map(np.int64)
+
+
+@given(plain | st.frozensets(st.integers(), max_size=3) | st.datetimes() | int64s)
+def test_encode_exact_says_exact_only_when_the_value_reads_back_with_the_same_immutable_types(value: object) -> None:
+    text, exact = codec.encode_exact(value)
+    assert text == encode(value)
+    mutable_or_loose = {list, dict, float, bytes, frozenset, dt.datetime, np.int64, set}
+    assert exact == (not mutable_or_loose & set(_parts(value)))
+    if exact:
+        assert _parts(decode(text)) == _parts(value)
+
+
+def test_encode_exact_on_the_payout_records_and_on_a_mutable_dataclass() -> None:
+    @dataclasses.dataclass
+    class Mutable:
+        n: int
+
+    account = BankAccount("0001", "123", AccountType.ORDINARY, "0001234", "ヤマダタロウ")
+    app = Application(7, 21, Channel.ONLINE, account, (21, 22), True)
+    rec = ApplicationRecord(3, "k-7", 7, app, dt.date(2020, 5, 11), Outcome.ACCEPTED, account, Status.ENTITLED)
+    assert codec.encode_exact(rec) == (encode(rec), True)
+    assert codec.encode_exact(("fp", Decision(Outcome.ACCEPTED, 1)))[1] is True
+    assert codec.encode_exact(HouseholdFile(Status.APPLIED, 3, account, -1, None, 0))[1] is True
+    assert codec.encode_exact((1, Mutable(2)))[1] is False

@@ -166,3 +166,31 @@ def test_keys_and_values_a_sql_store_cannot_hold_are_refused_by_name(make_sql_st
         tx.put("arrays", 1, np.arange(6, dtype=np.int32).reshape(2, 3))
     a = store.get("arrays", 1)
     assert a.dtype == np.int32 and a.tolist() == [[0, 1, 2], [3, 4, 5]] and not a.flags.writeable
+
+
+def test_a_sql_store_hands_back_what_it_wrote_only_while_the_row_still_holds_that_text(make_sql_store) -> None:
+    """The written-records memo (decoding was 40 % of a SQLite batch) must be invisible to a reader."""
+    from twin.services.payout import Outcome
+    from twin.services.payout.records import HouseholdFile, Status
+
+    store, other = make_sql_store(), make_sql_store()  # two connections on one database
+    first = HouseholdFile(Status.APPLIED, 3, None, -1, None, 0)
+    with store.transaction() as tx:
+        tx.put("t", 1, first)
+        tx.put("t", 2, (np.int64(5), Outcome.VERIFIED))  # reads back as an int: never handed out as written
+    assert store.get("t", 1) == first and type(store.get("t", 1)) is HouseholdFile
+    back = store.get("t", 2)
+    assert back == (5, Outcome.VERIFIED) and type(back[0]) is int  # type: ignore[index]
+    second = first._replace(status=Status.VERIFIED)
+    with other.transaction() as tx:
+        tx.put("t", 1, second)
+    assert store.get("t", 1) == second, "another connection's write is seen, not the value this one wrote"
+    assert dict(store.scan("t"))[1] == second
+    with pytest.raises(RuntimeError), store.transaction(), store.transaction() as inner:
+        inner.put("t", 1, first._replace(status=Status.PAID))  # flushed into the database transaction ...
+        inner.commit()
+        raise RuntimeError("... which then rolls back")
+    assert store.get("t", 1) == second and store.get_many("t", [1]) == {1: second}  # type: ignore[attr-defined]
+    with store.transaction() as tx:
+        tx.delete("t", 1)
+    assert store.get("t", 1) is None
