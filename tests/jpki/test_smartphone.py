@@ -250,3 +250,48 @@ def test_invariant_phone_certificates_live_only_while_the_card_and_phone_are_fin
         assert (jpki.validate(cert, later).outcome is Outcome.REVOKED) == (card_hit or phone_lost), events
     if not card_hit:
         assert jpki.validate(x509.load_der_x509_certificate(jpki.store.get(phone.card_auth_serial).der), later).ok
+
+
+# ---- the card's own lifecycle events (the counter's moves, not the centre's revoke) end the phone too ------
+
+
+@pytest.mark.parametrize(
+    ("event", "card_reason"),
+    [("report_loss", "loss"), ("suspend", "suspension"), ("return_card", "card_return"),
+     ("change_basic_info", "basic_info_changed"), ("record_death", "death")],
+)  # fmt: skip
+def test_a_card_lifecycle_event_that_ends_a_card_certificate_ends_the_phone_pair(jpki, holder_keys, phone_keys, now,
+                                                                                event, card_reason):  # fmt: skip
+    """Loss report, suspension (一時停止), return, a move (the four items change) and death, done through
+    :class:`CardLifecycle` as a town hall does them: the phone pair issued from that card is refused after."""
+    from twin.services.card_lifecycle import CardLifecycle
+    from twin.services.jpki import BasicInfo
+
+    life = CardLifecycle(jpki)
+    info = BasicInfo("山田\u3000太郎", "東京都千代田区霞が関１丁目２番３号", datetime(1980, 2, 17).date(), "1")
+    key = holder_keys.key(0)
+    day = timedelta(days=1)
+    card = life.apply("p-9", info, 13101, now)
+    life.produce(card.card_id, now + day, key.public_key(), key.public_key())
+    life.ship(card.card_id, now + 2 * day)
+    card = life.hand_over(card.card_id, now + 3 * day, auth_pin="1234", support_pin="5678", sign_password="ABC123")
+    app = PhoneApplication(Platform.ANDROID, phone_keys.key(0).public_key(), phone_keys.key(1).public_key(), "D9")
+    signature = key.sign(app.signing_bytes(), padding.PKCS1v15(), hashes.SHA256())  # the card's one key, both roles
+    at = now + 4 * day
+    phone = SmartphoneIssuer(jpki).issue(app, jpki.store.get(card.auth_serial).der, signature,
+                                         jpki.store.get(card.sign_serial).der, signature, at)  # fmt: skip
+    assert all(jpki.validate(c, at).outcome is Outcome.VALID for c in (phone.auth, phone.sign))
+
+    later = at + day
+    if event == "change_basic_info":
+        moved = BasicInfo(info.name, "大阪府大阪市北区１丁目", info.birth_date, "1")
+        life.change_basic_info(card.card_id, moved, later)
+    elif event == "record_death":
+        life.record_death("p-9", later)
+    else:
+        getattr(life, event)(card.card_id, later)
+    for cert in (phone.auth, phone.sign):
+        assert jpki.validate(cert, later + timedelta(seconds=1)).outcome is Outcome.REVOKED, (event, cert)
+    assert {jpki.store.get(s).reason.value for s in phone.serials} <= {"card_revoked", "death"}
+    card_reasons = {jpki.store.get(s).reason for s in (card.auth_serial, card.sign_serial)} - {None}
+    assert {r.value for r in card_reasons} == {card_reason}  # the card's own reason; the phone's is the link
