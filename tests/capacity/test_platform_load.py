@@ -85,3 +85,12 @@ def test_the_report_lists_the_links_and_check_rate_as_assumed_with_ranges() -> N
 def test_a_status_window_ending_before_it_starts_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="platform_status_check_hours"):
         Params(demand={"platform_status_check_hours": (5, 1)})
+
+
+def test_the_report_lists_the_private_logins_and_the_reception_face_match_as_assumed_with_ranges() -> None:
+    """Issue 18: the reception reader's match rate (and what follows a miss) and the operators' flat login
+    count are assumptions, shown with their ranges beside the value used."""
+    rows = {a.name: a for a in report.assumptions(Params(), [])}
+    for name in ("demand.private_verifier_checks_per_day", "reception.match_rate", "reception.knows_pin",
+                 "reception.visual_check"):  # fmt: skip
+        assert rows[name].source is None and "assumed range" in rows[name].value, (name, rows[name])

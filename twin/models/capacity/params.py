@@ -108,8 +108,9 @@ class Demand(StrictModel):
     )
     portal_logins_per_day: NonNegativeFloat = 1_000_000
     private_verifier_checks_per_day: NonNegativeFloat = Field(
-        500_000, description="ASSUMED: private-sector JPKI authentications a day through platform operators "
-        "(logins and account openings at banks, brokers, phone companies), in the hours people are at home")
+        500_000, description="ASSUMED, range 100,000-2,000,000: private-sector JPKI authentications a day through "
+        "platform operators (logins and account openings at banks, brokers, phone companies), in the hours people "
+        "are at home; flat, not derived from the operators' links (their status checks are)")
     platform_links: NonNegativeFloat = Field(
         20_000_000, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user IDs "
         "to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
@@ -217,10 +218,13 @@ class Phones(StrictModel):
 class Reception(StrictModel):
     """The face-authentication reader at the reception (顔認証付きカードリーダー)."""
 
-    match_rate: Fraction = Field(0.92, description="one face capture matches the card photo")
+    match_rate: Fraction = Field(0.92, description="ASSUMED, range 0.80-0.98: one face capture matches the card "
+                                 "photo (no published rate for the reception readers)")
     max_face_attempts: interval(1, 5, integer=True) = 2
-    knows_pin: Fraction = Field(0.6, description="a patient whose face did not match knows the PIN")
-    visual_check: Fraction = Field(0.8, description="otherwise the staff check the face visually (目視確認)")
+    knows_pin: Fraction = Field(0.6, description="ASSUMED, range 0.3-0.9: a patient whose face did not match knows "
+                                "the PIN")
+    visual_check: Fraction = Field(0.8, description="ASSUMED, range 0.5-1.0: otherwise the staff check the face "
+                                   "visually (目視確認)")
     face_seconds: NonNegativeFloat = 3.0
     card_seconds: NonNegativeFloat = 2.0
     pin_seconds: NonNegativeFloat = 6.0
@@ -411,6 +415,8 @@ ASSUMED_RANGES = {
     "information-linkage queries is in the project's figures",
     "demand.linkage_batch_share": "0-0.6: bulk inquiries (一括照会) against queries made at the office",
     "demand.linkage_batch_hours": "evening windows from 17 to 24 JST, after the offices close",
+    "demand.private_verifier_checks_per_day": "100,000-2,000,000 private-sector JPKI authentications a day through "
+    "platform operators (no published count; 626 firms used JPKI in 2024-11)",
     "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials",
     "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link",
     "demand.platform_status_check_hours": "night windows from 0 to 6 JST",
@@ -423,4 +429,7 @@ ASSUMED_RANGES = {
     "phones.biometric_share": "0.5-0.95 of the phones with the biometric unlock set up",
     "phones.biometric_match_rate": "0.90-0.99 per try (docs/CARD_PROTOCOL.md §12)",
     "phones.reset_minutes": "5-20 counter minutes per PIN reset",
+    "reception.match_rate": "0.80-0.98 per face capture at the reception reader (no published rate)",
+    "reception.knows_pin": "0.3-0.9 of patients whose face did not match",
+    "reception.visual_check": "0.5-1.0 of the rest checked visually by the staff",
 }
