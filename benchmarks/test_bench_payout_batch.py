@@ -90,10 +90,11 @@ bulk reads' SQL only, not the decode. Load average 4-5.4 (other jobs on the 2 co
 and after interleaved, four pairs: SQLite batch 4,706 / 4,847 / 4,408 / 4,323 -> 5,237 / 5,244 /
 4,934 / 5,237 per CPU second (+8 to +21 %). Memory (59,000 households, code unchanged), same load:
 batch 21,459 / 21,583 before, 21,117 / 20,221 after; per household 19,588 before, 19,062 after.
-``test_ledger_end_to_end`` after it, two runs under a load average of 4.5-5.9: memory per household
-17,889, memory batch 20,023; SQLite per household 1,071 and 969 (221 and 130/s wall: fsync-bound),
-SQLite batch 4,574 and 5,206 per CPU second (3,079 and 3,690/s wall). So 5,000/s on SQLite is reached
-in most runs under that load but not in every one; not measured on a quiet machine. Tried and
+``test_ledger_end_to_end`` after it, under a load average of 3.2-5.9: memory per household 17,889,
+memory batch 20,023 (one run); SQLite per household 1,071, 969 and 980 (221, 130 and 134/s wall:
+fsync-bound), SQLite batch 4,574, 5,206 and 4,927 per CPU second (3,079, 3,690 and 4,764/s wall).
+So 5,000/s on SQLite is reached in most runs under that load but not in every one; not measured on a
+quiet machine. Tried and
 dropped: a text memo of frozen dataclasses by identity (the account written nine times a household)
 measured slower; a 16 KiB page inconclusive under the load.
 
