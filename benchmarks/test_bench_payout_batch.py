@@ -73,10 +73,30 @@ SQLite per household 1,096, SQLite batch 3,401 per CPU second. On a quiet machin
 4,650 per CPU second (+18 to +22 %); the whole test after it: memory 19,965 / 21,713 (per household /
 batch), SQLite per household 1,480, SQLite batch 4,585 per CPU second (4,429/s wall).
 
-Not met by these figures: 5,000/s on SQLite (4,479 - 4,650 per CPU second on the quiet machine,
+Not met by those figures: 5,000/s on SQLite (4,479 - 4,650 per CPU second on the quiet machine,
 3,401 - 3,983 under load; the rest is encoding, SQLite's own b-tree work and the ledger's per-record
 Python); batch is not well above per household in memory; memory per household was 19,965 in that
 last run (20,000/s held in the earlier quiet runs; the memory path is unchanged).
+
+2026-12-05 18:00, after the SQLite rows are keyed by their scan order (primary key
+``(tbl, kind, ik, sk)``, no second index ``records_order``: each row inserted or deleted touched two
+b-trees, and a household is 8 row inserts, 4 updates and 3 deletes over its four steps). Profile
+before it (py-spy, 500 Hz, the 20,000-household batch; CPU timers around the SQL calls agree):
+SQLite's ``executemany`` of the upserts and deletes about 24 %, its commits about 6 %, encoding about
+20 %, bulk reads (SQL and the memo compare) about 10 %, the ledger's rules and the store's buffers the
+rest; reads were no longer decoded (the memo), so carrying records between the steps would save the
+bulk reads' SQL only, not the decode. Load average 4-5.4 (other jobs on the 2 cores), the
+20,000-household pipeline as a script, best of two rounds per process, the code before (760df16)
+and after interleaved, four pairs: SQLite batch 4,706 / 4,847 / 4,408 / 4,323 -> 5,237 / 5,244 /
+4,934 / 5,237 per CPU second (+8 to +21 %). Memory (59,000 households, code unchanged), same load:
+batch 21,459 / 21,583 before, 21,117 / 20,221 after; per household 19,588 before, 19,062 after.
+``test_ledger_end_to_end`` after it, under a load average of 3.2-5.9: memory per household 17,889,
+memory batch 20,023 (one run); SQLite per household 1,071, 969 and 980 (221, 130 and 134/s wall:
+fsync-bound), SQLite batch 4,574, 5,206 and 4,927 per CPU second (3,079, 3,690 and 4,764/s wall).
+So 5,000/s on SQLite is reached in most runs under that load but not in every one; not measured on a
+quiet machine. Tried and
+dropped: a text memo of frozen dataclasses by identity (the account written nine times a household)
+measured slower; a 16 KiB page inconclusive under the load.
 
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """

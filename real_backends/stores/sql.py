@@ -10,10 +10,14 @@ the same thread already has one open is nested in it (its writes are buffered an
 commit, dropped on rollback): a request that submits 500 applications runs them as 500 nested
 transactions and pays for one durable commit.
 
-Rows are ``(tbl, k, kind, ik, sk, v)``: ``k`` the canonical key text (the primary key with ``tbl``),
-``kind`` 0/1/2 for int/str/tuple keys, ``ik``/``sk`` the int key or the hex of the string key's
-UTF-8 bytes for ordered scans (ints before strings before tuples, strings by code point, as in
-memory), ``v`` the record in the typed JSON codec. A store hands back the value it wrote itself
+Rows are ``(tbl, k, kind, ik, sk, v)``: ``k`` the canonical key text, ``kind`` 0/1/2 for
+int/str/tuple keys, ``ik``/``sk`` the int key, the hex of the string key's UTF-8 bytes or the tuple
+key's text, so that ``(kind, ik, sk)`` orders the keys as in memory (ints before strings before
+tuples, strings by code point; tuples are put in order after reading) and is unique, ``v`` the
+record in the typed JSON codec. A dialect finds a row by ``(tbl, k)`` (PostgreSQL: that primary key
+and a second index on ``(tbl, kind, ik, sk)`` for scans) or by ``(tbl, kind, ik, sk)`` itself
+(SQLite: the primary key is the scan order, one b-tree per row instead of two; see
+:attr:`SqlStore.ordered_key`). A store hands back the value it wrote itself
 instead of decoding a row that still holds exactly the text it wrote (:meth:`SqlStore._read`).
 """
 
@@ -33,8 +37,7 @@ from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_k
 Key = Hashable
 INT64 = (-(2**63), 2**63 - 1)
 _MISSING = object()
-UPSERT = ("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v")  # fmt: skip
+_INSERT = "INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def key_columns(key: Key) -> tuple[str, int, int, str]:
@@ -59,7 +62,7 @@ def _key_columns(key: Key) -> tuple[str, int, int, str]:
     except CodecError as e:
         raise StoreError(str(e)) from None
     if isinstance(key, tuple):
-        return k, 2, 0, ""
+        return k, 2, 0, k  # sk: the text, so that (kind, ik, sk) is unique (tuples are ordered after reading)
     if isinstance(key, str):
         # hex of the UTF-8 bytes: sorts like the code points (as in memory) and holds no NUL, which
         # PostgreSQL text cannot store
@@ -79,8 +82,17 @@ class SqlStore:
     #: row held there is at most about 800 bytes (text and record), so the memo stays under ~80 MiB
     memo_rows = 50_000
 
+    #: whether rows are found by ``(tbl, kind, ik, sk)`` (the primary key; SQLite) rather than by
+    #: ``(tbl, k)`` (PostgreSQL: primary key ``(tbl, k)``, and an index for the scan order)
+    ordered_key = False
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        if self.ordered_key:
+            self._where, self._conflict = "kind = ? AND ik = ? AND sk = ?", "(tbl, kind, ik, sk)"
+        else:
+            self._where, self._conflict = "k = ?", "(tbl, k)"
+        self._upsert = f"{_INSERT} ON CONFLICT {self._conflict} DO UPDATE SET v = excluded.v"
         # (table, key text) -> (value text, value) for rows this store wrote, newest generation first
         self._memo: dict[tuple[str, str], tuple[str, object]] = {}
         self._memo_old: dict[tuple[str, str], tuple[str, object]] = {}
@@ -121,19 +133,40 @@ class SqlStore:
         """The records of many keys of one table (absent keys left out), one query per 500 keys: a batch
         reads what it will touch at once instead of one ``SELECT`` per record. Sees what the calling
         thread's open database transaction wrote, not what a nested transaction still buffers."""
-        lo, hi = INT64
-        by_text = {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys}
         out: dict[Key, object] = {}
-        texts = list(by_text)
         with self._lock:
-            for i in range(0, len(texts), 500):
-                chunk = texts[i : i + 500]
-                q = f"SELECT k, v FROM records WHERE tbl = ? AND k IN ({', '.join('?' * len(chunk))})"
-                memo, old = self._memo, self._memo_old
-                for k, v in self._exec(q, (table, *chunk)).fetchall():  # _read, inlined
-                    m = memo.get((table, k)) or old.get((table, k))
-                    out[by_text[k]] = m[1] if m is not None and m[0] == v else decode(v)
+            memo, old = self._memo, self._memo_old
+            for key, k, v in self._rows_at(table, keys, "v"):  # _read, inlined
+                m = memo.get((table, k)) or old.get((table, k))
+                out[key] = m[1] if m is not None and m[0] == v else decode(v)
         return out
+
+    def _rows_at(self, table: str, keys: Iterable[Key], what: str, chunk: int = 500) -> Iterator[tuple[Key, str, Any]]:
+        """``(key, k, what)`` for the rows of ``keys`` present in ``table``, one query per ``chunk`` keys
+        (caller holds _lock; keys that SQL cannot hold raise :class:`StoreError`)."""
+        lo, hi = INT64
+        groups: dict[str, tuple[tuple[object, ...], dict[object, Key]]]
+        if self.ordered_key:  # ints by ik, strings and tuples by sk: the primary key
+            groups = {"kind = 0 AND ik": ((), {}), "kind = 1 AND ik = 0 AND sk": ((), {}),
+                      "kind = 2 AND ik = 0 AND sk": ((), {})}  # fmt: skip
+            ints, strs, tuples = (g[1] for g in groups.values())
+            for key in keys:
+                if type(key) is int and lo <= key <= hi:
+                    ints[key] = key
+                else:
+                    _, kind, ik, sk = key_columns(key)
+                    (ints if kind == 0 else strs if kind == 1 else tuples)[ik if kind == 0 else sk] = key
+            cols = ("ik", "sk", "sk")
+        else:
+            groups = {"k": ((), {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys})}
+            cols = ("k",)
+        for (where, (params, found)), col in zip(groups.items(), cols, strict=True):
+            values = list(found)
+            for i in range(0, len(values), chunk):
+                part = values[i : i + chunk]
+                q = f"SELECT {col}, k, {what} FROM records WHERE tbl = ? AND {where} IN ({', '.join('?' * len(part))})"
+                for at, k, x in self._exec(q, (table, *params, *part)).fetchall():
+                    yield found[at], k, x
 
     def count(self, table: str) -> int:
         with self._lock:
@@ -144,6 +177,11 @@ class SqlStore:
             return [r[0] for r in self._exec("SELECT DISTINCT tbl FROM records ORDER BY tbl").fetchall()]
 
     # -- row operations (caller holds _lock) -----------------------------------------------------
+
+    def _at(self, key: Key) -> tuple[object, ...]:
+        """The parameters of :attr:`_where` for ``key`` (after the table)."""
+        k, kind, ik, sk = key_columns(key)
+        return (kind, ik, sk) if self.ordered_key else (k,)
 
     def _remember(self, table: str, k: str, text: str, value: object) -> None:
         """Note that row ``(table, k)`` was written as ``text`` from ``value`` (see :meth:`_read`)."""
@@ -170,13 +208,13 @@ class SqlStore:
         return decode(text)
 
     def _get(self, table: str, key: Key) -> object | None:
-        k = key_columns(key)[0]
-        row = self._exec("SELECT v FROM records WHERE tbl = ? AND k = ?", (table, k)).fetchone()
-        return None if row is None else self._read(table, k, row[0])
+        q = f"SELECT k, v FROM records WHERE tbl = ? AND {self._where}"
+        row = self._exec(q, (table, *self._at(key))).fetchone()
+        return None if row is None else self._read(table, row[0], row[1])
 
     def _has(self, table: str, key: Key) -> bool:
-        q = "SELECT 1 FROM records WHERE tbl = ? AND k = ?"
-        return self._exec(q, (table, key_columns(key)[0])).fetchone() is not None
+        q = f"SELECT 1 FROM records WHERE tbl = ? AND {self._where}"
+        return self._exec(q, (table, *self._at(key))).fetchone() is not None
 
     def _encode(self, table: str, k: str, value: object) -> str:
         text, exact = encode_exact(value)
@@ -188,21 +226,21 @@ class SqlStore:
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
         k, kind, ik, sk = key_columns(key)
-        self._exec(UPSERT, (table, k, kind, ik, sk, self._encode(table, k, value)))
+        self._exec(self._upsert, (table, k, kind, ik, sk, self._encode(table, k, value)))
 
     def _insert(self, table: str, key: Key, value: object) -> None:
         if value is None:
             raise StoreError(f"insert {table}[{key!r}]: None is not a record")
         k, kind, ik, sk = key_columns(key)
         cur = self._exec(
-            "INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING",
+            f"{_INSERT} ON CONFLICT {self._conflict} DO NOTHING",
             (table, k, kind, ik, sk, self._encode(table, k, value)),
         )
         if cur.rowcount == 0:
             raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
 
     def _delete(self, table: str, key: Key) -> None:
-        self._exec("DELETE FROM records WHERE tbl = ? AND k = ?", (table, key_columns(key)[0]))
+        self._exec(f"DELETE FROM records WHERE tbl = ? AND {self._where}", (table, *self._at(key)))
 
     def _flush(self, writes: dict[tuple[str, Key], object]) -> None:
         """Write a nested transaction's buffer: one ``executemany`` for the upserts, one for the deletes.
@@ -225,12 +263,13 @@ class SqlStore:
                     self._memo_old, self._memo = memo, {}
                     memo = self._memo
             puts.append((table, k, kind, ik, sk, text))
-        deletes = [(table, key_columns(key)[0]) for (table, key), value in writes.items() if value is _DELETED]
+        at = self._at
+        deletes = [(table, *at(key)) for (table, key), value in writes.items() if value is _DELETED]
         cur = self._conn.cursor()
         if puts:
-            cur.executemany(self._sql(UPSERT), puts)
+            cur.executemany(self._sql(self._upsert), puts)
         if deletes:
-            cur.executemany(self._sql("DELETE FROM records WHERE tbl = ? AND k = ?"), deletes)
+            cur.executemany(self._sql(f"DELETE FROM records WHERE tbl = ? AND {self._where}"), deletes)
 
     def _scan(self, table: str, limit: int | None) -> list[tuple[Key, object]]:
         out: list[tuple[Key, object]] = []
@@ -342,7 +381,7 @@ class SqlTransaction:
         s = self._live("insert_many")
         if self._depth > 0:
             return insert_each(self, table, items)
-        q = s._sql("INSERT INTO records (tbl, k, kind, ik, sk, v) VALUES (?, ?, ?, ?, ?, ?)")
+        q = s._sql(_INSERT)
         total = 0
         it = iter(items)
         while chunk := list(itertools.islice(it, 10_000)):
@@ -354,9 +393,7 @@ class SqlTransaction:
             texts = [r[1] for r in rows]
             taken = set(texts) if len(set(texts)) == len(texts) else None
             if taken is not None:  # no key twice in the chunk: ask the database which it already holds
-                marks = ", ".join("?" * len(texts))
-                taken = {k for (k,) in s._exec(f"SELECT k FROM records WHERE tbl = ? AND k IN ({marks})",
-                                               (table, *texts)).fetchall()}  # fmt: skip
+                taken = {k for _, k, _ in s._rows_at(table, [key for key, _ in chunk], "1", len(chunk))}
             if taken != set():
                 seen: set[str] = set()
                 for (key, _), text in zip(chunk, texts, strict=True):

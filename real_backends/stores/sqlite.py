@@ -24,17 +24,35 @@ from pathlib import Path
 from real_backends.stores.sql import SqlStore
 from twin.services.store import StoreError
 
+#: the rows, keyed by their scan order: one b-tree, so a row written costs one b-tree insert, not two
+#: (the primary key ``(tbl, k)`` and an index ``records_order`` on the scan order, as before 2026-12)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    tbl TEXT NOT NULL, k TEXT NOT NULL, kind INTEGER NOT NULL, ik INTEGER NOT NULL, sk TEXT NOT NULL,
-    v TEXT NOT NULL, PRIMARY KEY (tbl, k)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_order ON records (tbl, kind, ik, sk);
+    tbl TEXT NOT NULL, kind INTEGER NOT NULL, ik INTEGER NOT NULL, sk TEXT NOT NULL, k TEXT NOT NULL,
+    v TEXT NOT NULL, PRIMARY KEY (tbl, kind, ik, sk)
+) WITHOUT ROWID
 """
+
+#: a file written before: primary key ``(tbl, k)`` and the index ``records_order``. Its rows are copied
+#: into the new table in one transaction on first open (a crash in between leaves the old table whole)
+_MIGRATE = (
+    SCHEMA.replace("TABLE IF NOT EXISTS records", "TABLE records_v2"),
+    "INSERT INTO records_v2 (tbl, kind, ik, sk, k, v) "
+    "SELECT tbl, kind, ik, CASE kind WHEN 2 THEN k ELSE sk END, k, v FROM records",
+    "DROP TABLE records",  # and its index
+    "ALTER TABLE records_v2 RENAME TO records",
+)
+
+
+def _old_layout(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone()
+    return row is not None and "PRIMARY KEY (tbl, k)" in row[0]
 
 
 class SqliteStore(SqlStore):
     """:class:`twin.services.store.Store` on one SQLite file (``:memory:`` for a throwaway database)."""
+
+    ordered_key = True
 
     def __init__(self, path: str | Path, busy_timeout_s: float = 60.0) -> None:
         path = str(path)
@@ -46,7 +64,17 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA cache_size=-65536")  # KiB: 64 MiB
         conn.execute("PRAGMA wal_autocheckpoint=8192")  # pages: 32 MiB at the default 4 KiB page
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-        conn.executescript(SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")  # one process at a time sets the file up
+        try:
+            if _old_layout(conn):
+                for statement in _MIGRATE:
+                    conn.execute(statement)
+            conn.execute(SCHEMA)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
         super().__init__(conn)
         self.path = path
 

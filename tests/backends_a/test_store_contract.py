@@ -194,3 +194,59 @@ def test_a_sql_store_hands_back_what_it_wrote_only_while_the_row_still_holds_tha
     with store.transaction() as tx:
         tx.delete("t", 1)
     assert store.get("t", 1) is None
+
+
+def test_get_many_reads_int_string_and_tuple_keys_and_leaves_absent_ones_out(make_sql_store) -> None:
+    store = make_sql_store()
+    keys = [7, -(2**63), 2**63 - 1, "a", "日本", "", (1, "x"), ("b", (2, 3))]
+    with store.transaction() as tx:
+        for i, k in enumerate(keys):
+            tx.put("t", k, ("v", i))
+        tx.put("other", 7, "another table")
+    wanted = [*keys, 8, "b", (1, "y"), np.int64(7)]
+    got = store.get_many("t", wanted)  # type: ignore[attr-defined]
+    assert got == {k: ("v", i) for i, k in enumerate(keys)} | {np.int64(7): ("v", 0)}
+    assert store.get_many("t", range(1000, 1700)) == {}  # type: ignore[attr-defined]  # more than one query
+    with store.transaction() as tx:
+        assert [tx.get("t", k) for k in keys] == [("v", i) for i in range(len(keys))]
+        tx.delete("t", (1, "x"))
+        tx.delete("t", "日本")
+    assert store.count("t") == len(keys) - 2 and store.get("t", (1, "x")) is None
+
+
+def test_a_sqlite_file_of_the_earlier_layout_is_migrated_on_open(tmp_path) -> None:
+    """Files written before the rows were keyed by their scan order (primary key (tbl, k) and an index)."""
+    import sqlite3
+
+    from real_backends.stores import SqliteStore
+    from real_backends.stores.codec import encode
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE records (
+            tbl TEXT NOT NULL, k TEXT NOT NULL, kind INTEGER NOT NULL, ik INTEGER NOT NULL, sk TEXT NOT NULL,
+            v TEXT NOT NULL, PRIMARY KEY (tbl, k)
+        ) WITHOUT ROWID;
+        CREATE INDEX records_order ON records (tbl, kind, ik, sk);
+    """)
+    old = [(10, "10", 0, 10, ""), (-2, "-2", 0, -2, ""), ("é", '"é"', 1, 0, "é".encode().hex()),
+           ((1, "x"), '[1,"x"]', 2, 0, ""), ((0, "y"), '[0,"y"]', 2, 0, "")]  # fmt: skip
+    conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                     [("t", k, kind, ik, sk, encode(("old", k))) for _, k, kind, ik, sk in old])  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    assert [k for k, _ in store.scan("t")] == [-2, 10, "é", (0, "y"), (1, "x")]
+    assert all(store.get("t", key) == ("old", k) for key, k, *_ in old)
+    with pytest.raises(DuplicateKeyError), store.transaction() as tx:
+        tx.insert("t", (1, "x"), "again")
+    with store.transaction() as tx:
+        tx.put("t", (1, "x"), "new")
+        tx.insert("t", 11, "eleven")
+    store.close()
+    again = SqliteStore(path)  # opened again: nothing left to migrate
+    assert again.get("t", (1, "x")) == "new" and again.count("t") == 6
+    names = [r[0] for r in again._conn.execute("SELECT name FROM sqlite_master").fetchall()]
+    assert "records_order" not in names and "records_v2" not in names
+    again.close()
