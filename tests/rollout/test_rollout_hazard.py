@@ -90,7 +90,8 @@ def test_points_rush_peaks_on_each_announced_deadline_and_stops_after_the_last()
 
 
 def test_an_extension_announced_before_the_deadline_moves_the_rush_there() -> None:
-    """Phase 1: card by 2021-03-31, moved to 2021-04-30 on 2020-12-15; the rush follows what is known."""
+    """A deadline of 2021-03-31 moved to 2021-04-30 by an extension announced on 2020-12-15 (test dates):
+    the rush follows what is known."""
     p = PointsPhase(start=dt.date(2020, 7, 1), lift_per_5000=0.0, rush=2.0, rush_days=15,
                     deadlines=[{"date": dt.date(2021, 3, 31), "announced": dt.date(2020, 7, 1)},
                                {"date": dt.date(2021, 4, 30), "announced": dt.date(2020, 12, 15)}])  # fmt: skip

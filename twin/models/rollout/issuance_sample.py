@@ -12,7 +12,9 @@ Here ``sample`` cards are drawn by the run's daily hand-overs and each one is li
 * **PIN resets at the counter**: after the hand-over a card's PIN locks at the run's daily rate of PIN
   resets served per holder, and the counter resets it (``lock_pin`` then ``reset_pin``);
 * **deaths**: the holder dies at the run's daily rate of holder deaths per holder (``record_death``:
-  the card retires and its certificates are revoked).
+  the card retires and its live certificates are revoked; a certificate that had already expired, five
+  years after issue, is not: the sample does not renew certificates, and the CA answers about an expired
+  one as it stood, so it counts as expired, not as good).
 
 Holders are adults of an assumed age (20-80, evenly: the run's hand-overs are not split by age here).
 What is reported is counted from the lifecycle and the CA: certificates issued and revoked per card,
@@ -38,6 +40,7 @@ class IssuanceSample:
     cards: int = 0
     certificates_issued: int = 0
     revoked_death: int = 0
+    expired_before_death: int = 0  # a dead holder's certificates that had lapsed before the death
     pin_resets: int = 0
     deaths: int = 0
     active_at_end: int = 0
@@ -117,9 +120,14 @@ def of_run(r: Any, shipping_days: int, sample: int = 200, seed: int = 0) -> Issu
         out.active_at_end += int(final.state is CardState.ACTIVE)
         gone = sum(jpki.status(s, end).reason is RevocationReason.DEATH for s in serials)
         out.revoked_death += gone
-        good = sum(jpki.status(s, end).is_good for s in serials)
-        if final.state is CardState.ACTIVE and good != len(serials) and final.expires_on > end.date():
-            out.violations.append(f"{person}: an active card with {good} of {len(serials)} certificates good")
+        # good at the end: not revoked, and still inside its validity (the CA's status is silent on expiry)
+        good = sum(jpki.status(s, end).is_good and jpki.store.get(s).not_after >= end for s in serials)
+        if died.size:
+            death = _at(day0 + dt.timedelta(days=int(last)), 12)
+            out.expired_before_death += sum(jpki.store.get(s).not_after < death for s in serials)
+        in_date = sum(jpki.store.get(s).not_after >= end for s in serials)
+        if final.state is CardState.ACTIVE and good != in_date:
+            out.violations.append(f"{person}: an active card with {good} of its {in_date} unexpired certificates good")
         if final.state is CardState.RETIRED and good:
             out.violations.append(f"{person}: a dead holder's card still has a good certificate")
         given = [e.at.astimezone(JST).date() for e in final.history if e.action == "hand_over"]

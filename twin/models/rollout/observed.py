@@ -42,6 +42,13 @@ __all__ = [
 #: halls, not yet handed over) counts cards only, during J-LIS's 2016 production failures, and is not used.
 BACKLOG_FIGURES: tuple[tuple[dt.date, float, str], ...] = (
     (dt.date(2020, 10, 31), 5_380_000.0, "Mainichi 2020-11-17: 538万 people waiting for their card (2020-10-31)"),
+    # cumulative valid applications less cards issued, both counted on the same day in the same report
+    (dt.date(2021, 3, 31), 45_490_000.0 - 35_900_000.0,
+     "Takeda 2021-04-02 / FNN 2021-04: 4,549万 applied, 3,590万 issued at 2021-03-31"),
+    (dt.date(2021, 5, 5), 49_450_000.0 - 38_146_771.0,
+     "impress watch 1322850: about 4,945万 applied, 3,814万6,771 issued at 2021-05-05"),
+    (dt.date(2021, 6, 6), 50_000_476.0 - 40_848_199.0,
+     "MIC via Kyodo 2021-06-08: 5,000万476 applied, 4,084万8,199 issued at 2021-06-06"),
 )
 
 #: applications received in a month (first day, last day, count), twin/data/FIGURES.md: the response to the
@@ -49,7 +56,12 @@ BACKLOG_FIGURES: tuple[tuple[dt.date, float, str], ...] = (
 APPLICATION_FIGURES: tuple[tuple[dt.date, dt.date, float, str], ...] = (
     (dt.date(2020, 5, 1), dt.date(2020, 5, 31), 1_590_000.0, "jp24h: 159万 applications in May 2020 (cash payout)"),
     (dt.date(2020, 6, 1), dt.date(2020, 6, 30), 990_000.0, "jp24h: 99万 applications in June 2020"),
-    (dt.date(2021, 3, 1), dt.date(2021, 3, 31), 2_540_000.0, "news 2021-04: 254万 applications in March 2021"),
+    # NHK 2021-06-20 (k10013093681000): 686万 in March 2021, a record, 384万 in April, 60万 in May after the
+    # points deadline of 2021-04-30 (FNN 2021-04: 22万 a day in March). An untraced "254万 in March" used
+    # before 2026-12-05 contradicted this and the cumulative counts (twin/data/FIGURES.md)
+    (dt.date(2021, 3, 1), dt.date(2021, 3, 31), 6_860_000.0, "NHK 2021-06-20: 686万 applications in March 2021"),
+    (dt.date(2021, 4, 1), dt.date(2021, 4, 30), 3_840_000.0, "NHK 2021-06-20: 384万 applications in April 2021"),
+    (dt.date(2021, 5, 1), dt.date(2021, 5, 31), 600_000.0, "NHK 2021-06-20: 60万 applications in May 2021"),
 )
 
 

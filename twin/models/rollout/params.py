@@ -199,14 +199,15 @@ class Points(StrictModel):
         description="phase 2 responds like phase 1 (its lift_per_5000, rush and rush_days, scaled by the points "
         "value through value_elasticity): a forecast then carries phase 1's fitted response forward",
     )
-    # phase 1: card by 2021-03-31, moved to 2021-04-30 with the third supplementary budget (cabinet decision
-    # 2020-12-15: the announcement date is an assumption, FIGURES.md gives the deadlines only)
+    # phase 1: card by 2021-03-31, moved to 2021-04-30 late in March 2021: MIC was "arranging a one-month
+    # extension", made public on 2021-03-24 (Kyodo via Iwate Nippo 654267; FIGURES.md). Until then residents
+    # rushed toward 03-31: 686万 applications in March, 384万 in April (NHK 2021-06-20)
     # announced in the economic measures of 2019-12-05 (assumed date: the bundled sources do not give it)
     phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), announced=dt.date(2019, 12, 5), points=5000,
                                       take_up=0.5,
                                       deadlines=[Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 7, 1)),
                                                  Deadline(date=dt.date(2021, 4, 30),
-                                                          announced=dt.date(2020, 12, 15))])  # fmt: skip
+                                                          announced=dt.date(2021, 3, 24))])  # fmt: skip
     # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md);
     # deadline 2022-09-30 -> 2022-12-31 -> 2023-02-28 (announcement dates assumed, see rollout_options.yaml)
     phase2: PointsPhase = PointsPhase(
