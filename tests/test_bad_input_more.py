@@ -34,6 +34,10 @@ def cli(*args: str) -> tuple[int, str, str]:
     return r.exit_code, r.stdout, r.stderr
 
 
+REMOVED_PRIVATE = (
+    "was removed (a flat count): private logins are derived from the platform operators' links, "
+    "demand.platform_links x demand.platform_logins_per_link_per_day (default 20,000,000 x 0.025 = 500,000 a "
+    "day); set those instead")
 CASES = [
     ("impossible calendar date", "name: x\nkind: nation\ncalendar: {start: 2020-02-30}\n",
      "{f}: line 3, column 19: 2020-02-30 is not a calendar date (day is out of range for month)"),
@@ -63,6 +67,12 @@ CASES = [
      "(e.g. scenarios/rollout_fitted.json)"),
     ("load_multiplier 1e12", "name: x\nkind: capacity\nparams: {load_multiplier: 1.0e+12}\n",
      "{f}: params.load_multiplier: 1000000000000.0 is not in (0, 10,000]"),
+    ("removed flat private verifier count (capacity)",
+     "name: x\nkind: capacity\nparams: {demand: {private_verifier_checks_per_day: 500000}}\n",
+     "{f}: params.demand.private_verifier_checks_per_day: 500000 " + REMOVED_PRIVATE),
+    ("removed flat private verifier count (failover option)",
+     "name: x\nkind: failover\noptions:\n  - {name: a, params: {demand: {private_verifier_checks_per_day: 2.0e+6}}}\n",
+     "{f}: options[0].params.demand.private_verifier_checks_per_day: 2000000.0 " + REMOVED_PRIVATE),
 ]
 
 
@@ -80,6 +90,14 @@ def test_cli_exit_2_and_nothing_written_for_a_bad_file(tmp_path: Path) -> None:
     p = write(tmp_path, CASES[0][1])
     code, _, err = cli("run", str(p), "--out", str(tmp_path / "reports"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "2020-02-30 is not a calendar date" in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_cli_exit_2_for_the_removed_private_verifier_count(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: x\nkind: capacity\nparams: {demand: {private_verifier_checks_per_day: 1}}\n")
+    code, _, err = cli("run", str(p), "--out", str(tmp_path / "reports"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "params.demand.private_verifier_checks_per_day: 1 was removed" in err and "platform_links" in err
     assert not (tmp_path / "reports").exists()
 
 

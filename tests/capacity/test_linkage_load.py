@@ -90,7 +90,7 @@ def test_the_report_lists_the_linkage_volume_as_assumed_with_its_range_and_the_s
 def _small(volume: float, servers: int) -> Params:
     return Params(
         facilities={"count": SMALL, "checks_reference_month": VOLUME},
-        demand={"portal_logins_per_day": 10_000, "private_verifier_checks_per_day": 5_000,
+        demand={"portal_logins_per_day": 10_000, "platform_logins_per_link_per_day": 5_000 / 20_000_000,
                 "linkage_queries_per_business_day": volume},
         pools={"eligibility": {"servers": 1}, "ocsp": {"servers": 1}, "portal": {"servers": 1}, "ca": {"servers": 1},
                "linkage": {"servers": servers}},

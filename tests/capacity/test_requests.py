@@ -21,7 +21,7 @@ DAY = dt.date(2024, 7, 8)
 def _params(**req) -> Params:
     return Params(
         facilities={"count": SMALL, "checks_reference_month": VOLUME},
-        demand={"portal_logins_per_day": 10_000, "private_verifier_checks_per_day": 5_000,
+        demand={"portal_logins_per_day": 10_000, "platform_logins_per_link_per_day": 5_000 / 20_000_000,
                 "linkage_queries_per_business_day": 10_000},
         pools={"eligibility": {"servers": 1}, "ocsp": {"servers": 1}, "portal": {"servers": 1},
                "ca": {"servers": 1}},

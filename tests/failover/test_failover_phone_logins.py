@@ -46,7 +46,7 @@ def test_phone_logins_are_a_share_of_the_portal_and_private_logins_from_each_pla
     for day, served in ((dt.date(2023, 5, 10), 0.0), (dt.date(2023, 5, 11), 0.4), (dt.date(2025, 6, 23), 0.4),
                         (dt.date(2025, 6, 24), 1.0)):
         d = hourly_demand(p.demand, day, 1)
-        logins = d["portal"] + _home([day], p.demand.private_verifier_checks_per_day)
+        logins = d["portal"] + _home([day], p.demand.platform_links * p.demand.platform_logins_per_link_per_day)
         np.testing.assert_allclose(d["phone"], logins * 0.2 * served)
     assert phone_served([dt.date(2025, 6, 24)], 0.4).tolist() == [1.0]
 

@@ -89,7 +89,8 @@ def run(ctx: RunContext) -> ModelResult:
     return ModelResult(
         metrics,
         summary,
-        report.sections(results, heads, agent_summary) + extra,
+        report.sections(results, heads, agent_summary, {o.name: o.params for o in ctx.options})  # type: ignore[misc]
+        + extra,
         sources=report.SOURCES,
         assumptions=report.assumptions(base, [(o.name, o.params) for o in ctx.options[1:]]),
     )

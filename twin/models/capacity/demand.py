@@ -6,7 +6,8 @@ one online eligibility check (オンライン資格確認), by My Number card fo
 by insured number for the rest; only facilities with an operating reader check online, and that
 share grew by type from 2023. Away from the clinics, people log in to Myna Portal (more in the
 e-Tax season and in points campaigns), banks and other private verifiers check certificates
-through platform operators, and each year's card cohort comes back to the counter to renew its
+through platform operators (as many logins as the operators' links times the logins per link a day,
+and a nightly status check of each link), and each year's card cohort comes back to the counter to renew its
 certificates before the 5th birthday after issuance (the 2019-11-11 failure was the first wave).
 Behind the counters, town halls, ministries, insurers and pension bodies ask each other for a
 person's data through the information-provision network (情報照会, issue 17): in office hours as
@@ -234,7 +235,7 @@ def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
         portal_logins_per_day=d.portal_logins_per_day,
         payout_applications_per_day=0.0,
         card_transactions_per_business_day=0.0,
-        private_verifier_checks_per_day=d.private_verifier_checks_per_day,
+        platform_links=d.platform_links, platform_logins_per_link_per_day=d.platform_logins_per_link_per_day,
     )
     base = hourly_demand(shape, start, n_days)
     y, m = (int(x) for x in d.reference_month.split("-"))
@@ -251,7 +252,8 @@ def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:
         rows.append(lagged * fac.checks_reference_month[t] / total_ref * adopt * season)
     home = _window_factor(days, [(d.etax_season[0], d.etax_season[1], d.etax_factor)])
     portal = base["portal"] * home * _window_factor(days, d.campaigns)
-    # private verifiers: authentications in the hours people are at home, and the operators' nightly
+    # private verifiers: the logins the platform operators verify (their links x logins per link a day, the
+    # failover model's private_logins_per_day) in the hours people are at home, and the operators' nightly
     # status checks of every linked certificate
     auth = (base["ocsp"] - base["portal"]) * home  # the private authentications (the status checks are apart)
     private = auth + platform_status_per_hour(params, days)

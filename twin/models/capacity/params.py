@@ -12,12 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
-from twin.models.failover.demand import LINKAGE_BATCH_HOURS, LINKAGE_BATCH_SHARE, LINKAGE_QUERIES_PER_BUSINESS_DAY
+from twin.models.failover.demand import (
+    LINKAGE_BATCH_HOURS,
+    LINKAGE_BATCH_SHARE,
+    LINKAGE_QUERIES_PER_BUSINESS_DAY,
+    PLATFORM_LINKS,
+    PLATFORM_LOGINS_PER_LINK_PER_DAY,
+)
+from twin.models.failover.params import refuse_removed_demand
 from twin.services.jpki.smartphone import SERVICE_START
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
@@ -107,14 +114,16 @@ class Demand(StrictModel):
                                  10: 1.02, 11: 1.03, 12: 1.10}
     )
     portal_logins_per_day: NonNegativeFloat = 1_000_000
-    private_verifier_checks_per_day: NonNegativeFloat = Field(
-        500_000, description="ASSUMED, range 100,000-2,000,000: private-sector JPKI authentications a day through "
-        "platform operators (logins and account openings at banks, brokers, phone companies), in the hours people "
-        "are at home; flat, not derived from the operators' links (their status checks are)")
     platform_links: NonNegativeFloat = Field(
-        20_000_000, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user IDs "
-        "to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
-        "FIGURES.md; no count of links is published)")
+        PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
+        "IDs to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
+        "FIGURES.md; no count of links is published); they carry the private logins and the status checks")
+    platform_logins_per_link_per_day: NonNegativeFloat = Field(
+        PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
+        "live link a day (logins and account openings at banks, brokers, phone companies verified by the "
+        "platform operators); links x this = the private logins a day "
+        "(twin.models.failover.demand.private_logins_per_day, the failover model's rule too), in the hours "
+        "people are at home")
     platform_status_checks_per_link_per_day: interval(0, 24) = Field(
         1 / 30, description="ASSUMED, range 1/30-1: status checks (現況確認) per live link a day (1/30: every "
         "link once a month, the links staggered over the month's nights); each is one status request to "
@@ -140,6 +149,11 @@ class Demand(StrictModel):
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk "
         "inquiries spread evenly over it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        return refuse_removed_demand(data)
 
     @field_validator("linkage_batch_hours", "platform_status_check_hours", mode="after")
     @classmethod
@@ -415,9 +429,10 @@ ASSUMED_RANGES = {
     "information-linkage queries is in the project's figures",
     "demand.linkage_batch_share": "0-0.6: bulk inquiries (一括照会) against queries made at the office",
     "demand.linkage_batch_hours": "evening windows from 17 to 24 JST, after the offices close",
-    "demand.private_verifier_checks_per_day": "100,000-2,000,000 private-sector JPKI authentications a day through "
-    "platform operators (no published count; 626 firms used JPKI in 2024-11)",
-    "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials",
+    "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials (no published "
+    "count; 626 firms used JPKI in 2024-11)",
+    "demand.platform_logins_per_link_per_day": "0.005-0.1 private logins per live link a day, once in 200 days to "
+    "once in 10 (no published count of private JPKI verifications)",
     "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link",
     "demand.platform_status_check_hours": "night windows from 0 to 6 JST",
     "phones.uptake": "0-0.6 of a served platform's holders' logins by phone, 3 years after its start",

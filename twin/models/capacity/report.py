@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from twin.metrics import Metrics
 from twin.models.capacity.aggregate import OptionResult, summary
+from twin.models.capacity.demand import platform_status_per_hour
 from twin.models.capacity.params import (
     ASSUMED_RANGES,
     FACILITY_TYPES,
@@ -20,6 +21,7 @@ from twin.models.capacity.params import (
     measured_service_times,
 )
 from twin.models.capacity.queues import HOUR, peak_p99
+from twin.models.failover.demand import private_logins_per_day
 from twin.report import Assumption, Figure, Paragraph, Section, Table
 from twin.report.assumptions import assumptions as shared_assumptions
 
@@ -125,7 +127,50 @@ def _figures(results: dict[str, OptionResult]) -> list[Figure]:
     return figs
 
 
-def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: dict | None) -> list[Section]:
+def _private(r: OptionResult, params: Params) -> dict[str, Any]:
+    """The private logins and the operators' status checks of one option, from its demand (at the load
+    multiplier, as the pools see them)."""
+    d, mult = params.demand, params.load_multiplier
+    days = [r.demand.start + dt.timedelta(days=i) for i in range(r.demand.hours // 24)]
+    status = platform_status_per_hour(params, days)
+    logins = (r.demand.private - status) * mult
+    h = int(np.argmax(logins))
+    return {"links": d.platform_links, "per_link": d.platform_logins_per_link_per_day,
+            "per_day": private_logins_per_day(d.platform_links, d.platform_logins_per_link_per_day),
+            "logins": float(logins.sum()), "peak_per_second": float(logins[h] / HOUR),
+            "peak_hour": str(r.demand.times()[h]), "status_per_day": float(status[:24].sum()),
+            "checks_per_link": d.platform_status_checks_per_link_per_day, "window": d.platform_status_check_hours,
+            "status": float(status.sum() * mult), "mult": mult}
+
+
+def private_paragraph(results: dict[str, OptionResult], params: dict[str, Params]) -> Paragraph:
+    """How the private verifiers' load was derived from the platform operators' links, with the run's numbers."""
+    rows = {opt: _private(r, params[opt]) for opt, r in results.items()}
+    name, f = next(iter(rows.items()))
+    scaled = f" (at the load multiplier x{f['mult']:g})" if f["mult"] != 1 else ""
+    text = (
+        f"Private logins through the platform operators ({name}): {f['links']:,.0f} live links of private "
+        f"providers' user IDs to certificate serials x {f['per_link']:g} logins per link a day = "
+        f"{f['per_day']:,.0f} logins a day (twin.models.failover.demand.private_logins_per_day, the failover "
+        "model's rule too), spread over the hours people are at home (less at weekends, more in the e-Tax season): "
+        f"{f['logins']:,.0f} in the horizon{scaled}, at most {f['peak_per_second']:,.1f} a second (hour starting "
+        f"{f['peak_hour']} JST). The same links get {f['status_per_day']:,.0f} status checks (現況確認) a day "
+        f"({f['checks_per_link']:.4g} per link) in {f['window'][0]:02d}:00-{f['window'][1]:02d}:00 JST, "
+        f"{f['status']:,.0f} in the horizon. Both go to the OCSP pool. The links and the logins per link are "
+        "assumed (their ranges are in the assumptions): the project's figures hold the number of private firms "
+        "using JPKI (569 in 2024-07, 626 in 2024-11, Digital Agency) but no count of links or of private "
+        "JPKI verifications."
+    )
+    differ = [f"{opt}: {v['links']:,.0f} x {v['per_link']:g} = {v['per_day']:,.0f} a day, {v['logins']:,.0f} "
+              "in the horizon" for opt, v in rows.items()
+              if opt != name and (v["links"], v["per_link"], v["mult"]) != (f["links"], f["per_link"], f["mult"])]
+    if differ:
+        text += " Other options: " + "; ".join(differ) + "."
+    return Paragraph(text)
+
+
+def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: dict | None,
+             params: dict[str, Params] | None = None) -> list[Section]:
     first = next(iter(heads.values()))
     meas = measured_service_times()
     intro = Paragraph(
@@ -191,7 +236,8 @@ def sections(results: dict[str, OptionResult], heads: dict[str, dict], agent: di
         note="inf: the pool is saturated at that load.",
         formats={f"x{m:g}": "{:.3g}" for m in next(iter(heads.values()))["sweep"]},
     )
-    out = [Section("The answer", [intro, link, table, reception, sweep_table, *figs])]
+    private = [private_paragraph(results, params)] if params else []
+    out = [Section("The answer", [intro, link, *private, table, reception, sweep_table, *figs])]
     if agent:
         out.append(Section("Agent fidelity: sampled patients through the real code", [
             Paragraph("Each sampled patient's card went through the in-process reader, the face-authentication "

@@ -131,7 +131,8 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
         eligibility_reference_month=params.demand.reference_month, card_share_of_eligibility=0.0,
         portal_logins_per_day=params.demand.portal_logins_per_day, payout_applications_per_day=0.0,
         card_transactions_per_business_day=0.0,
-        private_verifier_checks_per_day=params.demand.private_verifier_checks_per_day,
+        platform_links=params.demand.platform_links,
+        platform_logins_per_link_per_day=params.demand.platform_logins_per_link_per_day,
     )
     base = hourly_demand(shape, day, 1)
     # private verifiers: their authentications and the platform operators' nightly status checks;

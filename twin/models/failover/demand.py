@@ -20,8 +20,12 @@ shapes fitted to the stated peaks, not published curves):
   network to the intermediate servers), business days only, the office share in the counter-hours
   shape and the bulk share spread over an evening batch window; the volumes are the capacity model's
   assumed ``demand.linkage_*`` (one rule, :func:`linkage_hourly`, used by both models);
-- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + private
-  verifiers (626 firms in 2024-11; volume assumed).
+- private logins: the JPKI authentications private service providers (banks, brokers, phone companies)
+  have verified through the platform operators (626 firms used JPKI in 2024-11), derived from the operators'
+  links: live links of provider user IDs to certificate serials x logins per link a day, in the hours
+  people are at home (one rule, :func:`private_logins_per_day`, used by both models; both factors assumed:
+  no count of links or of private verifications is in the project's figures);
+- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + the private logins.
 
 This module is shared on purpose: a capacity model can call :func:`hourly_demand` for the same
 curves. Everything is requests per hour, one row per hour from 00:00 of the first day.
@@ -115,6 +119,26 @@ LINKAGE_BATCH_SHARE = 0.3
 LINKAGE_BATCH_HOURS = (19, 23)
 
 
+#: ASSUMED (no count is in the project's figures): live links of private providers' user IDs to JPKI
+#: certificate serials across the platform operators, range 5,000,000-60,000,000; private logins per live
+#: link a day, range 0.005-0.1 (once in 200 days to once in 10). 20,000,000 x 0.025 = 500,000 private logins
+#: a day, the flat figure the models used before the links. The defaults of both models' ``demand.platform_*``.
+PLATFORM_LINKS = 20_000_000
+PLATFORM_LOGINS_PER_LINK_PER_DAY = 0.025
+
+
+def private_logins_per_day(links: float, logins_per_link_per_day: float) -> float:
+    """Private-sector JPKI logins a day through the platform operators: their live links times the logins per
+    link a day. The one rule for the capacity and the failover models."""
+    return links * logins_per_link_per_day
+
+
+def private_logins_hourly(links: float, logins_per_link_per_day: float, days: list[dt.date]) -> np.ndarray:
+    """Private logins in each hour of ``days`` (24 per day), in the hours people are at home (``HOME_DAY``,
+    less at weekends and on holidays)."""
+    return _home(days, private_logins_per_day(links, logins_per_link_per_day))
+
+
 def linkage_hourly(per_business_day: float, batch_share: float, batch_hours: tuple[int, int],
                    days: list[dt.date]) -> np.ndarray:
     """Linkage queries in each hour of ``days`` (24 per day): on business days (weekdays that are not
@@ -152,7 +176,7 @@ def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:
     }
     out = {k: _apply_surges(v, k, start, demand.surges) for k, v in out.items()}
     ocsp = out["portal"] + demand.card_share_of_eligibility * out["eligibility"]
-    private = _home(days, demand.private_verifier_checks_per_day)
+    private = private_logins_hourly(demand.platform_links, demand.platform_logins_per_link_per_day, days)
     ocsp = ocsp + private
     out["ocsp"] = _apply_surges(ocsp, "ocsp", start, demand.surges)
     # logins by phone: a share of the portal and private logins (within 'portal' and 'ocsp' too: the phone's

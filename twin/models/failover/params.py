@@ -20,7 +20,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval
-from twin.models.failover.demand import LINKAGE_BATCH_HOURS, LINKAGE_BATCH_SHARE, LINKAGE_QUERIES_PER_BUSINESS_DAY
+from twin.models.failover.demand import (
+    LINKAGE_BATCH_HOURS,
+    LINKAGE_BATCH_SHARE,
+    LINKAGE_QUERIES_PER_BUSINESS_DAY,
+    PLATFORM_LINKS,
+    PLATFORM_LOGINS_PER_LINK_PER_DAY,
+    private_logins_per_day,
+)
 from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
@@ -167,6 +174,27 @@ class Injected(StrictModel):
     hours: PositiveFloat = Field(1.0, description="component/site: hours until repaired (defects: until rollback)")
 
 
+#: demand fields removed, with what replaced them: a scenario that still sets one is refused, naming the
+#: replacement (both models' ``demand`` blocks; no bundled scenario sets them)
+REMOVED_DEMAND = {
+    "private_verifier_checks_per_day": (
+        "was removed (a flat count): private logins are derived from the platform operators' links, "
+        "demand.platform_links x demand.platform_logins_per_link_per_day (default "
+        f"{PLATFORM_LINKS:,} x {PLATFORM_LOGINS_PER_LINK_PER_DAY:g} = "
+        f"{private_logins_per_day(PLATFORM_LINKS, PLATFORM_LOGINS_PER_LINK_PER_DAY):,.0f} a day); set those instead"),
+}
+
+
+def refuse_removed_demand(data: Any) -> Any:
+    """A ``demand`` block as given, refused if it sets a removed field (before validation, so the message
+    names the replacement rather than calling the key unknown)."""
+    if isinstance(data, dict):
+        for key, why in REMOVED_DEMAND.items():
+            if key in data:
+                raise _FieldError(key, data[key], why)
+    return data
+
+
 class Demand(StrictModel):
     """National demand volumes; the hourly shapes are in :mod:`twin.models.failover.demand`."""
 
@@ -176,7 +204,16 @@ class Demand(StrictModel):
     portal_logins_per_day: NonNegativeFloat = 1_000_000
     payout_applications_per_day: NonNegativeFloat = 20_000
     card_transactions_per_business_day: NonNegativeFloat = 150_000
-    private_verifier_checks_per_day: NonNegativeFloat = 500_000
+    # private logins: the platform operators' links x logins per link a day (twin.models.failover.demand's
+    # private_logins_per_day, the capacity model's rule and defaults)
+    platform_links: NonNegativeFloat = Field(
+        PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
+        "IDs to JPKI certificate serials across the platform operators, as in the capacity model (626 private "
+        "firms used JPKI in 2024-11, FIGURES.md; no count of links is published)")
+    platform_logins_per_link_per_day: NonNegativeFloat = Field(
+        PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
+        "live link a day, as in the capacity model; links x this = the private logins a day, in the hours people "
+        "are at home, on the 'ocsp' profile")
     phone_share_of_logins: Fraction = Field(
         0.0, description="ASSUMED, range 0-0.3: share of portal logins and private verifications made with the "
         "smartphone token by holders whose phone platform is served (Android from 2023-05-11, iPhone from "
@@ -193,6 +230,11 @@ class Demand(StrictModel):
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST")
     surges: list[Surge] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        return refuse_removed_demand(data)
 
     @field_validator("linkage_batch_hours", mode="after")
     @classmethod
@@ -353,6 +395,8 @@ ASSUMED_RANGES = {
     "demand.phone_android_share": "0.35-0.55 of the holders' smartphones",
     "demand.linkage_queries_per_business_day": "300,000-5,000,000 linkage queries a business day (capacity model)",
     "demand.linkage_batch_share": "0-0.6 of a business day's linkage queries sent in the batch window",
+    "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials (capacity model)",
+    "demand.platform_logins_per_link_per_day": "0.005-0.1 private logins per live link a day (capacity model)",
 }
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from twin.metrics import Metrics
+from twin.models.failover.demand import private_logins_hourly, private_logins_per_day
 from twin.models.failover.engine import CAUSES, ServiceYear
 from twin.models.failover.params import ASSUMED_RANGES, SOURCED, Params
 from twin.report import Assumption, Figure, Paragraph, Section, Table
@@ -104,6 +105,39 @@ def _user_facing(params: Params) -> list[str]:
     return [n for n, s in params.services.items() if s.carries]
 
 
+def private_paragraph(params: dict[str, Params], start: dt.date, n_days: int) -> Paragraph:
+    """How the private logins on the 'ocsp' profile were derived from the platform operators' links, with the
+    run's numbers (before surges)."""
+    days = [start + dt.timedelta(days=i) for i in range(n_days)]
+
+    def numbers(p: Params) -> tuple[float, float, float, float]:
+        d = p.demand
+        per_day = private_logins_per_day(d.platform_links, d.platform_logins_per_link_per_day)
+        total = float(private_logins_hourly(d.platform_links, d.platform_logins_per_link_per_day, days).sum())
+        return d.platform_links, d.platform_logins_per_link_per_day, per_day, total
+
+    options = list(params)
+    links, per_link, per_day, total = numbers(params[options[0]])
+    text = (
+        f"Private logins on the revocation-check ('ocsp') profile ({options[0]}): {links:,.0f} live links of "
+        f"private providers' user IDs to certificate serials at the platform operators x {per_link:g} logins per "
+        f"link a day = {per_day:,.0f} logins a day (twin.models.failover.demand.private_logins_per_day, the "
+        f"capacity model's rule too), in the hours people are at home: {total:,.0f} in the {n_days} "
+        f"day{'s' if n_days != 1 else ''} before surges. The links and the logins per link are assumed (ranges in "
+        "the assumptions): the project's figures hold the number of private firms using JPKI (626 in 2024-11, "
+        "Digital Agency) but no count of links or of private verifications. The operators' nightly status checks "
+        "(現況確認) are in the capacity model only."
+    )
+    differ = []
+    for o in options[1:]:
+        n = numbers(params[o])
+        if n[:2] != (links, per_link):
+            differ.append(f"{o}: {n[0]:,.0f} x {n[1]:g} = {n[2]:,.0f} a day, {n[3]:,.0f} in the period")
+    if differ:
+        text += " Other options: " + "; ".join(differ) + "."
+    return Paragraph(text)
+
+
 def sections(
     heads: dict[str, dict[str, dict[str, Any]]],
     years: dict[str, list[dict[str, ServiceYear]]],
@@ -154,6 +188,7 @@ def sections(
             "Headline",
             [
                 Paragraph(text),
+                private_paragraph(params, start, n_days),
                 Table(
                     "Per service and option (mean ± 95 % CI over replications)",
                     [
