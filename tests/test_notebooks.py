@@ -24,8 +24,14 @@ def test_there_is_a_notebook_per_working_group_question() -> None:
     assert {"payout_options", "failover_247", "card_rollout", "eligibility_capacity"} <= names
 
 
+#: each notebook is its own unit of work under pytest-xdist (tests/conftest.py): they share nothing, and
+#: the two longest then run on both workers
+UNITS = [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"tests/test_notebooks.py::{p.stem}"))
+         for p in NOTEBOOKS]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", UNITS)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     # the first code cell is the parameters cell (tagged for papermill-style overrides)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,21 +53,34 @@ def _assert_clean(check: PageCheck) -> None:
     assert check.scroll_width <= WIDTH
 
 
+#: the runs the comparison report reads: their checks and the comparison are one unit of work, so each is
+#: run once
+COMPARED = ("payout_2020.yaml", "incident_2020_payout.yaml")
+
+
+def _unit(name: str) -> pytest.MarkDecorator:
+    """Each scenario's check is its own unit of work under pytest-xdist (tests/conftest.py honours a test's
+    own ``xdist_group``): the scenarios' runs are shared between the workers instead of queued on one."""
+    return pytest.mark.xdist_group(f"{Path(__file__).relative_to(ROOT).as_posix()}::{name}")
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(2400)
-@pytest.mark.parametrize("scenario", [p.name for p in SCENARIOS])
-def test_each_bundled_scenario_report_is_clean_offline_at_1280_px(scenario: str, bundled_runs: dict[str, Path],
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("scenario", [pytest.param(p.name, marks=_unit("comparison" if p.name in COMPARED else p.name))
+                                      for p in SCENARIOS])  # fmt: skip
+def test_each_bundled_scenario_report_is_clean_offline_at_1280_px(scenario: str, bundled_run: Callable[[str], Path],
                                                                  browser: Browser) -> None:  # fmt: skip
-    _assert_clean(browser.check(bundled_runs[scenario] / "index.html"))
+    _assert_clean(browser.check(bundled_run(scenario) / "index.html"))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)
+@pytest.mark.timeout(900)
+@_unit("comparison")
 def test_a_comparison_report_is_clean_and_twin_report_saves_a_screenshot(
-    bundled_runs: dict[str, Path], tmp_path: Path, browser: Browser
+    bundled_run: Callable[[str], Path], tmp_path: Path, browser: Browser
 ) -> None:
     """``twin report RUN RUN --screenshot``: the page is clean and a full-page PNG lands beside it."""
-    runs = [str(bundled_runs[n]) for n in ("payout_2020.yaml", "incident_2020_payout.yaml")]
+    runs = [str(bundled_run(n)) for n in COMPARED]
     out = tmp_path / "compare"
     r = subprocess.run([sys.executable, "-m", "twin.cli", "report", *runs, "--out", str(out), "--screenshot"],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)  # fmt: skip
