@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,10 +21,8 @@ from twin.models.failover.demand import (
     LINKAGE_BATCH_HOURS,
     LINKAGE_BATCH_SHARE,
     LINKAGE_QUERIES_PER_BUSINESS_DAY,
-    PLATFORM_LINKS,
-    PLATFORM_LOGINS_PER_LINK_PER_DAY,
 )
-from twin.models.failover.params import refuse_removed_demand
+from twin.models.failover.params import PlatformDemand
 from twin.services.jpki.smartphone import SERVICE_START
 
 FACILITY_TYPES = ("hospital", "clinic", "dental", "pharmacy")
@@ -96,8 +94,9 @@ class Facilities(StrictModel):
     )
 
 
-class Demand(StrictModel):
-    """Eligibility checks and the other certificate load on the JPKI revocation service."""
+class Demand(PlatformDemand):
+    """Eligibility checks and the other certificate load on the JPKI revocation service (the private logins'
+    two fields come from :class:`~twin.models.failover.params.PlatformDemand`)."""
 
     checks_reference_total: PositiveFloat = 204_975_295
     reference_month: str = "2024-07"
@@ -114,16 +113,6 @@ class Demand(StrictModel):
                                  10: 1.02, 11: 1.03, 12: 1.10}
     )
     portal_logins_per_day: NonNegativeFloat = 1_000_000
-    platform_links: NonNegativeFloat = Field(
-        PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
-        "IDs to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
-        "FIGURES.md; no count of links is published); they carry the private logins and the status checks")
-    platform_logins_per_link_per_day: NonNegativeFloat = Field(
-        PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
-        "live link a day (logins and account openings at banks, brokers, phone companies verified by the "
-        "platform operators); links x this = the private logins a day "
-        "(twin.models.failover.demand.private_logins_per_day, the failover model's rule too), in the hours "
-        "people are at home")
     platform_status_checks_per_link_per_day: interval(0, 24) = Field(
         1 / 30, description="ASSUMED, range 1/30-1: status checks (現況確認) per live link a day (1/30: every "
         "link once a month, the links staggered over the month's nights); each is one status request to "
@@ -149,11 +138,6 @@ class Demand(StrictModel):
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk "
         "inquiries spread evenly over it")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, data: Any) -> Any:
-        return refuse_removed_demand(data)
 
     @field_validator("linkage_batch_hours", "platform_status_check_hours", mode="after")
     @classmethod

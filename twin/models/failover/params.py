@@ -195,7 +195,29 @@ def refuse_removed_demand(data: Any) -> Any:
     return data
 
 
-class Demand(StrictModel):
+class PlatformDemand(StrictModel):
+    """The private logins both models' ``demand`` carry: the platform operators' links x logins per link a day
+    (:func:`twin.models.failover.demand.private_logins_per_day`), with one set of defaults and one refusal of
+    the removed flat count."""
+
+    platform_links: NonNegativeFloat = Field(
+        PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
+        "IDs to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
+        "FIGURES.md; no count of links is published); in the capacity model they also carry the operators' "
+        "status checks")
+    platform_logins_per_link_per_day: NonNegativeFloat = Field(
+        PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
+        "live link a day (logins and account openings at banks, brokers, phone companies verified by the "
+        "platform operators); links x this = the private logins a day, in the hours people are at home, on the "
+        "revocation-check ('ocsp') load")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        return refuse_removed_demand(data)
+
+
+class Demand(PlatformDemand):
     """National demand volumes; the hourly shapes are in :mod:`twin.models.failover.demand`."""
 
     eligibility_checks_per_month: PositiveFloat = 204_975_295
@@ -204,16 +226,6 @@ class Demand(StrictModel):
     portal_logins_per_day: NonNegativeFloat = 1_000_000
     payout_applications_per_day: NonNegativeFloat = 20_000
     card_transactions_per_business_day: NonNegativeFloat = 150_000
-    # private logins: the platform operators' links x logins per link a day (twin.models.failover.demand's
-    # private_logins_per_day, the capacity model's rule and defaults)
-    platform_links: NonNegativeFloat = Field(
-        PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
-        "IDs to JPKI certificate serials across the platform operators, as in the capacity model (626 private "
-        "firms used JPKI in 2024-11, FIGURES.md; no count of links is published)")
-    platform_logins_per_link_per_day: NonNegativeFloat = Field(
-        PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
-        "live link a day, as in the capacity model; links x this = the private logins a day, in the hours people "
-        "are at home, on the 'ocsp' profile")
     phone_share_of_logins: Fraction = Field(
         0.0, description="ASSUMED, range 0-0.3: share of portal logins and private verifications made with the "
         "smartphone token by holders whose phone platform is served (Android from 2023-05-11, iPhone from "
@@ -230,11 +242,6 @@ class Demand(StrictModel):
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST")
     surges: list[Surge] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, data: Any) -> Any:
-        return refuse_removed_demand(data)
 
     @field_validator("linkage_batch_hours", mode="after")
     @classmethod
