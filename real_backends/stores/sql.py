@@ -145,11 +145,10 @@ class SqlStore:
         """``(key, k, what)`` for the rows of ``keys`` present in ``table``, one query per ``chunk`` keys
         (caller holds _lock; keys that SQL cannot hold raise :class:`StoreError`)."""
         lo, hi = INT64
-        groups: dict[str, tuple[tuple[object, ...], dict[object, Key]]]
+        groups: dict[str, dict[object, Key]]  # WHERE clause -> {column value: key}
         if self.ordered_key:  # ints by ik, strings and tuples by sk: the primary key
-            groups = {"kind = 0 AND ik": ((), {}), "kind = 1 AND ik = 0 AND sk": ((), {}),
-                      "kind = 2 AND ik = 0 AND sk": ((), {})}  # fmt: skip
-            ints, strs, tuples = (g[1] for g in groups.values())
+            groups = {"kind = 0 AND ik": {}, "kind = 1 AND ik = 0 AND sk": {}, "kind = 2 AND ik = 0 AND sk": {}}
+            ints, strs, tuples = groups.values()
             for key in keys:
                 if type(key) is int and lo <= key <= hi:
                     ints[key] = key
@@ -158,14 +157,14 @@ class SqlStore:
                     (ints if kind == 0 else strs if kind == 1 else tuples)[ik if kind == 0 else sk] = key
             cols = ("ik", "sk", "sk")
         else:
-            groups = {"k": ((), {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys})}
+            groups = {"k": {(str(k) if type(k) is int and lo <= k <= hi else key_columns(k)[0]): k for k in keys}}
             cols = ("k",)
-        for (where, (params, found)), col in zip(groups.items(), cols, strict=True):
+        for (where, found), col in zip(groups.items(), cols, strict=True):
             values = list(found)
             for i in range(0, len(values), chunk):
                 part = values[i : i + chunk]
                 q = f"SELECT {col}, k, {what} FROM records WHERE tbl = ? AND {where} IN ({', '.join('?' * len(part))})"
-                for at, k, x in self._exec(q, (table, *params, *part)).fetchall():
+                for at, k, x in self._exec(q, (table, *part)).fetchall():
                     yield found[at], k, x
 
     def count(self, table: str) -> int:
