@@ -29,6 +29,7 @@ __all__ = [
     "AGE_BANDS",
     "APPLICATION_FIGURES",
     "BACKLOG_FIGURES",
+    "EARLY_FIGURES_2016",
     "MUNICIPALITY_TYPES",
     "Observed",
     "load_observed",
@@ -64,6 +65,22 @@ APPLICATION_FIGURES: tuple[tuple[dt.date, dt.date, float, str], ...] = (
     (dt.date(2021, 5, 1), dt.date(2021, 5, 31), 600_000.0, "NHK 2021-06-20: 60万 applications in May 2021"),
 )
 
+
+#: cumulative applications and cards handed over on a day of 2016 (date, applied, handed over, source),
+#: twin/data/FIGURES.md. MIC's municipal releases start on 2017-03-08, so nothing of 2016 is fitted: these are
+#: checks of the twin's first year (tests/rollout/test_rollout_2016.py), not targets. Applications count those
+#: the acceptance contractor had processed; the 2016-03-29 document says the gap between applications sent and
+#: processed was cleared in February 2016, so the January figures (230万 on 2015-12-22, 320万 on 2016-01-06,
+#: reported by P-mark news 2016-01) undercount what was sent and are not used.
+EARLY_FIGURES_2016: tuple[tuple[dt.date, float, float, str], ...] = (
+    (dt.date(2016, 3, 27), 9_420_000.0, 2_040_000.0,
+     "Cabinet Secretariat/MIC, マイナンバーカードの発行および利活用の進捗状況等について, 2016-03-29: about 942万 "
+     "applications processed, about 204万 cards handed over at 03-27"),
+    (dt.date(2016, 4, 17), 9_880_000.0, 2_910_000.0,
+     "Nikkei 2016-04 (via shijyukukai.jp 10752): 988万 applications, 291万 cards handed over at 04-17"),
+    (dt.date(2016, 6, 15), 10_570_000.0, 5_430_000.0,
+     "MIC via ITpro 2016-06-17 (061701773): about 1,057万 applications, 543万 handed over at 06-15"),
+)
 
 @dataclass(frozen=True)
 class Observed:
