@@ -116,3 +116,39 @@ def test_days_to_50_90_99_percent_agree_by_municipality_type(both: dict) -> None
             worst[(name, share)] = diff
             assert diff <= tol, (name, share, first_day(ca, share), first_day(cg, share))
     assert sum(worst.values()) <= 2 * len(worst)  # on average within two days
+
+
+@pytest.fixture(scope="module")
+def sections(both: dict) -> dict:
+    """The same households and plans with every municipality of more than 300 sampled households worked in
+    sections of at most 300, spread over partitions (as a big city is at national scale)."""
+    nation = build_nation(SCALE, np.random.default_rng(7), card_date=dt.date(2020, 4, 27))
+    hh, mun = households_from_nation(nation)
+    p = Params().model_copy(update={"agent": Params().agent.model_copy(update={"split_above": 300, "partitions": 7})})
+    cal = payment_calendar(p, DAY0, H, [])
+    agent, counts = simulate_agent(nation, hh, mun, both["plan"], p, cal, DAY0, (8, 1, 0), executor=InlineExecutor())
+    return {"hh": hh, "agent": agent, "counts": counts}
+
+
+def test_wiring_big_municipalities_are_worked_in_sections_across_partitions(sections: dict) -> None:
+    stats = sections["agent"].extra["partitions"]
+    assert sum(s["municipalities"] for s in stats) > len(np.unique(sections["hh"].municipality))  # some in two
+    assert sum(s["households"] for s in stats) == len(sections["hh"])
+
+
+def test_a_city_worked_in_sections_pays_as_the_whole_city(both: dict, sections: dict) -> None:
+    """Sections share the city's staff in proportion to their households: the curves, the staff minutes and
+    the days to 50/90/99 % by municipality type stay within the agent tier's own noise of the unsplit run;
+    the ledgers' books are merged and checked nationally (check_national) as for whole municipalities."""
+    whole, split = both["agent"], sections["agent"]
+    a, g = cumulative(whole), cumulative(split)
+    noise = 3 * np.sqrt(0.25 / len(both["hh"]))
+    assert np.abs(a - g).max() <= 0.01 + noise
+    assert split.staff_minutes.sum() == pytest.approx(whole.staff_minutes.sum(), rel=0.02)
+    assert sections["counts"]["paid_amount_yen"] == sections["counts"]["paid_entitlement_yen"]
+    assert np.array_equal(split.entitled_households, whole.entitled_households)
+    for t in range(len(whole.entitled_households)):  # paid_households is [type, day]
+        cw = whole.paid_households[t].cumsum() / whole.entitled_households[t]
+        cs = split.paid_households[t].cumsum() / split.entitled_households[t]
+        for share in (0.5, 0.9, 0.99):
+            assert abs(first_day(cw, share) - first_day(cs, share)) <= 2, (t, share, first_day(cw, share))

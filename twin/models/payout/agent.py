@@ -147,17 +147,41 @@ def partition_municipalities(households: np.ndarray, n_parts: int) -> list[np.nd
     Greedy: largest municipality first into the lightest group (ties: lowest group number); each
     group's municipalities in ascending order. Deterministic: depends only on the counts.
     """
-    n_parts = max(1, min(int(n_parts), int(np.count_nonzero(households)) or 1))
-    order = np.lexsort((np.arange(len(households)), -households))
+    return [np.array(sorted(g), dtype=np.int64) for g in _greedy(households, n_parts)]
+
+
+def _greedy(sizes: np.ndarray, n_parts: int) -> list[list[int]]:
+    """Items (by size) into ``n_parts`` groups: largest first into the lightest group (ties: lowest group
+    number, then lowest item); empty items and empty groups left out."""
+    n_parts = max(1, min(int(n_parts), int(np.count_nonzero(sizes)) or 1))
+    order = np.lexsort((np.arange(len(sizes)), -sizes))
     load = np.zeros(n_parts, dtype=np.int64)
     groups: list[list[int]] = [[] for _ in range(n_parts)]
     for m in order.tolist():
-        if households[m] == 0:
+        if sizes[m] == 0:
             continue
         g = int(np.argmin(load))
         groups[g].append(m)
-        load[g] += households[m]
-    return [np.array(sorted(g), dtype=np.int64) for g in groups if g]
+        load[g] += sizes[m]
+    return [g for g in groups if g]
+
+
+def municipality_sections(hh_municipality: np.ndarray, n_municipalities: int, split_above: int) -> np.ndarray:
+    """The section of every household: its municipality, or for a municipality with more than ``split_above``
+    sampled households, one of ``ceil(n / split_above)`` sections of consecutive households (in row order) of
+    near-equal size. Sections are numbered municipality by municipality; an unsplit municipality is one section.
+    Deterministic: depends only on the households' municipalities."""
+    counts = np.bincount(hh_municipality, minlength=n_municipalities).astype(np.int64)
+    k = np.ones(n_municipalities, dtype=np.int64)
+    if split_above > 0:
+        k = np.maximum(1, -(-counts // split_above))
+    first = np.concatenate(([0], np.cumsum(k)[:-1]))
+    order = np.argsort(hh_municipality, kind="stable")
+    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.empty(len(hh_municipality), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - start[hh_municipality[order]]
+    n = np.maximum(counts, 1)[hh_municipality]
+    return first[hh_municipality] + rank * k[hh_municipality] // n
 
 
 def n_partitions(params: Params, households: int) -> int:
@@ -235,16 +259,23 @@ def split(
 ) -> list[PartitionInput]:
     """The run's partitions: municipality groups with their residents, households and plans."""
     res = nation.residents
-    groups = partition_municipalities(mun.households, n_partitions(params, len(hh)))
+    # sections: whole municipalities, except a large one, which is worked in sections (agent.split_above)
+    section = municipality_sections(hh.municipality, len(mun), params.agent.split_above)
+    sizes = np.bincount(section).astype(np.int64)
+    groups = _greedy(sizes, n_partitions(params, len(hh)))
+    group_of = np.full(len(sizes), -1, dtype=np.int64)
+    for i, g in enumerate(groups):
+        group_of[g] = i
+    hh_group = group_of[section]
     hh_of_res = res.household
     out = []
-    for i, ms in enumerate(groups):
-        in_part = np.zeros(len(mun), dtype=bool)
-        in_part[ms] = True
-        rows = np.flatnonzero(in_part[hh.municipality])  # households, ascending
+    for i in range(len(groups)):
+        in_hh = hh_group == i
+        rows = np.flatnonzero(in_hh)  # households, ascending
+        ms = np.unique(hh.municipality[rows])  # ascending
         local_hh = np.full(len(hh), -1, dtype=np.int64)
         local_hh[rows] = np.arange(len(rows))
-        rres = np.flatnonzero(in_part[res.municipality])
+        rres = np.flatnonzero(in_hh[hh_of_res])
         local_mun = np.full(len(mun), -1, dtype=np.int64)
         local_mun[ms] = np.arange(len(ms))
         out.append(
@@ -254,7 +285,9 @@ def split(
                 municipalities=ms,
                 mun_code=mun.code[ms],
                 mun_type=mun.type_index[ms],
-                mun_households=mun.households[ms],
+                mun_households=np.bincount(local_mun[hh.municipality[rows]], minlength=len(ms)).astype(
+                    mun.households.dtype
+                ),  # the partition's share of each municipality's households (all of it, unless split)
                 res_municipality=mun.code[res.municipality[rres]],
                 res_age=res.age[rres],
                 res_sex=res.sex[rres],
@@ -325,9 +358,9 @@ def merge(
     first = parts[0].result
     backlog = np.zeros((m, h), dtype=first.backlog.dtype)
     staff = np.zeros(m)
-    for p in parts:
-        backlog[p.municipalities] = p.result.backlog
-        staff[p.municipalities] = p.result.staff_minutes
+    for p in parts:  # a municipality worked in sections adds up its sections' in-trays and staff minutes
+        backlog[p.municipalities] += p.result.backlog
+        staff[p.municipalities] += p.result.staff_minutes
     total = {
         name: sum((getattr(p.result, name) for p in parts[1:]), getattr(first, name).copy())
         for name in ("paid_households", "paid_persons", "paid_by_route", "arrivals", "served", "errors_returned",
@@ -356,8 +389,8 @@ def check_national(
     """The invariants across partitions: every household in exactly one partition, paid at most once,
     money conserved (paid = entitlement of the paid), the merged day grids equal to the ledgers' books."""
     seen = np.concatenate([p.municipalities for p in parts])
-    if len(np.unique(seen)) != len(seen):
-        raise InvariantViolation("a municipality is in two partitions")
+    if len(np.unique(seen)) != len(seen) and params.agent.split_above == 0:
+        raise InvariantViolation("a municipality is in two partitions, and agent.split_above is 0 (never split)")
     if sum(p.households for p in parts) != households:
         raise InvariantViolation(f"partitions hold {sum(p.households for p in parts):,} households, not {households:,}")
     paid = int(result.paid_households.sum())

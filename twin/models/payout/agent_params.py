@@ -34,3 +34,9 @@ class AgentRun(StrictModel):
         description="municipality partitions of the run (0: one per about 25,000 sampled households); "
         "each runs its own registry and ledger on the experiments executor",
     )
+    split_above: interval(0, 100_000_000, integer=True) = Field(  # type: ignore[valid-type]
+        25_000,
+        description="a municipality with more sampled households than this is worked by sections of at most "
+        "this many households each, with its share of the town hall's staff, which may run in different "
+        "partitions (so that a partition's memory does not grow with the largest city); 0: never split",
+    )
