@@ -127,6 +127,30 @@ PLATFORM_LINKS = 20_000_000
 PLATFORM_LOGINS_PER_LINK_PER_DAY = 0.025
 
 
+#: ASSUMED (no operator publishes its schedule): status checks (現況確認) per live link a day, range 1/30-1 (1/30:
+#: every link once a month, the links staggered over the month's nights); the operators' nightly window
+#: [first hour, end hour) JST, night windows from 0 to 6. The defaults of both models' ``demand.platform_status_*``.
+PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY = 1 / 30
+PLATFORM_STATUS_CHECK_HOURS = (1, 5)
+
+
+def platform_status_checks_per_day(links: float, checks_per_link_per_day: float) -> float:
+    """Status requests (現況確認) the platform operators send a day: their live links times the checks per link a
+    day (one request per active link per round, as :meth:`twin.services.platform.PlatformOperator.check_status`
+    makes them). The one rule for the capacity and the failover models."""
+    return links * checks_per_link_per_day
+
+
+def platform_status_hourly(links: float, checks_per_link_per_day: float, hours: tuple[int, int],
+                           days: list[dt.date]) -> np.ndarray:
+    """Status requests in each hour of ``days`` (24 per day): the day's checks spread evenly over the nightly
+    window ``hours`` [first hour, end hour), every day of the week."""
+    a, b = hours
+    window = np.zeros(24)
+    window[a:b] = 1.0 / (b - a)
+    return np.tile(platform_status_checks_per_day(links, checks_per_link_per_day) * window, len(days))
+
+
 def private_logins_per_day(links: float, logins_per_link_per_day: float) -> float:
     """Private-sector JPKI logins a day through the platform operators: their live links times the logins per
     link a day. The one rule for the capacity and the failover models."""

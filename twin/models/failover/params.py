@@ -26,6 +26,8 @@ from twin.models.failover.demand import (
     LINKAGE_QUERIES_PER_BUSINESS_DAY,
     PLATFORM_LINKS,
     PLATFORM_LOGINS_PER_LINK_PER_DAY,
+    PLATFORM_STATUS_CHECK_HOURS,
+    PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY,
     private_logins_per_day,
 )
 from twin.scenario import _FieldError, deep_merge
@@ -196,25 +198,40 @@ def refuse_removed_demand(data: Any) -> Any:
 
 
 class PlatformDemand(StrictModel):
-    """The private logins both models' ``demand`` carry: the platform operators' links x logins per link a day
-    (:func:`twin.models.failover.demand.private_logins_per_day`), with one set of defaults and one refusal of
-    the removed flat count."""
+    """The platform operators' load both models' ``demand`` carry: the private logins, links x logins per link a
+    day (:func:`twin.models.failover.demand.private_logins_per_day`), and the status checks (現況確認), links x
+    checks per link a day in the nightly window (:func:`twin.models.failover.demand.platform_status_hourly`),
+    with one set of defaults and one refusal of the removed flat count."""
 
     platform_links: NonNegativeFloat = Field(
         PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
         "IDs to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
-        "FIGURES.md; no count of links is published); in the capacity model they also carry the operators' "
-        "status checks")
+        "FIGURES.md; no count of links is published); they also carry the operators' status checks")
     platform_logins_per_link_per_day: NonNegativeFloat = Field(
         PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
         "live link a day (logins and account openings at banks, brokers, phone companies verified by the "
         "platform operators); links x this = the private logins a day, in the hours people are at home, on the "
         "revocation-check ('ocsp') load")
 
+    platform_status_checks_per_link_per_day: interval(0, 24) = Field(
+        PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY, description="ASSUMED, range 1/30-1: status checks (現況確認) per "
+        "live link a day (1/30: every link once a month, the links staggered over the month's nights); each is one "
+        "status request to J-LIS, as twin.services.platform.PlatformOperator.check_status makes them")
+    platform_status_check_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
+        PLATFORM_STATUS_CHECK_HOURS, description="ASSUMED: the operators' nightly status-check window, [first hour, "
+        "end hour) JST, the checks spread evenly over it, every day")
+
     @model_validator(mode="before")
     @classmethod
     def _removed(cls, data: Any) -> Any:
         return refuse_removed_demand(data)
+
+    @field_validator("platform_status_check_hours", mode="after")
+    @classmethod
+    def _status_window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[1] <= v[0]:
+            raise ValueError(f"{list(v)}: the end hour must be after the first hour (e.g. [1, 5])")
+        return v
 
 
 class Demand(PlatformDemand):
