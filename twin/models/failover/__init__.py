@@ -85,6 +85,7 @@ def run(ctx: RunContext) -> ModelResult:
             years[opt.name] = ys
             heads[opt.name] = report.headline(ys)
             report.add_metrics(metrics, opt.name, ys, start, n_days)
+            report.add_status_metrics(metrics, opt.name, ys, p)
             if p.agent.enabled:
                 from twin.models.failover import invariants
 
@@ -99,6 +100,9 @@ def run(ctx: RunContext) -> ModelResult:
     linkage = {o: report.linkage_headline(ys, params[o]) for o, ys in years.items()}
     if any(linkage.values()):
         sections.append(report.linkage_section({o: h for o, h in linkage.items() if h}))
+    status = {o: report.status_headline(ys, params[o]) for o, ys in years.items()}
+    if any(status.values()):
+        sections.append(report.status_section({o: h for o, h in status.items() if h}))
     if invariant_sections:
         from twin.models.failover import invariants
 
@@ -112,6 +116,8 @@ def run(ctx: RunContext) -> ModelResult:
     }
     if summary_invariants:
         summary["invariants"] = summary_invariants
+    if any(status.values()):
+        summary["status_checks"] = {o: h for o, h in status.items() if h}
     if any(phones.values()):
         summary["phones"] = {o: h for o, h in phones.items() if h}
     base = params[ctx.options[0].name]

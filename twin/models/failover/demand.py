@@ -25,7 +25,10 @@ shapes fitted to the stated peaks, not published curves):
   links: live links of provider user IDs to certificate serials x logins per link a day, in the hours
   people are at home (one rule, :func:`private_logins_per_day`, used by both models; both factors assumed:
   no count of links or of private verifications is in the project's figures);
-- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + the private logins.
+- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + the private logins;
+- status: the platform operators' status checks (現況確認) of their links, links x checks per link a day
+  spread over a nightly window (one rule, :func:`platform_status_hourly`, used by both models; assumed), a
+  batch on the same responder counted apart (:mod:`.status_checks`).
 
 This module is shared on purpose: a capacity model can call :func:`hourly_demand` for the same
 curves. Everything is requests per hour, one row per hour from 00:00 of the first day.
@@ -179,8 +182,8 @@ def linkage_hourly(per_business_day: float, batch_share: float, batch_hours: tup
 
 
 def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:  # noqa: ANN001 (params.Demand)
-    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone, linkage), surges
-    applied."""
+    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone, linkage, status),
+    surges applied."""
     if n_days < 1:
         raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
     days = _days(start, n_days)
@@ -203,6 +206,10 @@ def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:
     private = private_logins_hourly(demand.platform_links, demand.platform_logins_per_link_per_day, days)
     ocsp = ocsp + private
     out["ocsp"] = _apply_surges(ocsp, "ocsp", start, demand.surges)
+    # the operators' status checks (現況確認): a nightly batch of their own on the responder, not in 'ocsp'
+    out["status"] = _apply_surges(
+        platform_status_hourly(demand.platform_links, demand.platform_status_checks_per_link_per_day,
+                               demand.platform_status_check_hours, days), "status", start, demand.surges)
     # logins by phone: a share of the portal and private logins (within 'portal' and 'ocsp' too: the phone's
     # certificate is checked by the same responder), from each platform's service start
     served = np.repeat(phone_served(days, demand.phone_android_share), 24)

@@ -34,8 +34,11 @@ from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
 MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
-PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage")
-Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage"]
+PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage", "status")
+Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage", "status"]
+#: profiles that are batches, not people: a request that meets the service down waits and is run again
+#: (twin.models.failover.status_checks), so it is counted apart from the people's requests, failed and retried
+BATCH_PROFILES: tuple[str, ...] = ("status",)
 
 
 class FailureClass(StrictModel):
@@ -102,7 +105,8 @@ class Service(StrictModel):
     replication: Replication = Replication()
     carries: list[Profile] = Field(
         default_factory=list, description="demand profiles whose requests pass through this service ('phone': "
-        "the portal and private logins made with a smartphone's certificate)"
+        "the portal and private logins made with a smartphone's certificate; 'status': the platform operators' "
+        "nightly status checks, a batch counted apart)"
     )
     capacity_per_site_rps: PositiveFloat = 1_000.0
     service_time_ms: PositiveFloat = 150.0
@@ -258,6 +262,10 @@ class Demand(PlatformDemand):
         "as bulk inquiries in the batch window; the rest follow the town halls' office hours")
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST")
+    platform_revocations_per_link_per_year: NonNegativeFloat = Field(
+        0.08, description="ASSUMED, range 0.03-0.15: revocations a year of the certificate a live link is linked to "
+        "(a change of the four items, a lost card, a death, a renewal); only the report's count of links whose "
+        "revocation a delayed status check noticed late uses it")
     surges: list[Surge] = Field(default_factory=list)
 
     @field_validator("linkage_batch_hours", mode="after")
@@ -377,7 +385,7 @@ DEFAULT_SERVICES: dict[str, Service] = {
                     release=Release(cadence_days=60, defect_escape_rate=0.02)),
     "jpki_ca": _svc(title="JPKI certificate authority", deployment="warm", depends_on=_deps("jukinet:0.2"),
                     release=Release(cadence_days=60, defect_escape_rate=0.03), write_share=1.0),
-    "jpki_ocsp": _svc(title="JPKI OCSP responder", carries=["ocsp"], capacity_per_site_rps=4_000,
+    "jpki_ocsp": _svc(title="JPKI OCSP responder", carries=["ocsp", "status"], capacity_per_site_rps=4_000,
                       service_time_ms=20, timeout_s=10, write_share=0.0,
                       release=Release(cadence_days=60, defect_escape_rate=0.02)),
     "card_management": _svc(title="Card management system (カード管理システム)", deployment="warm",
@@ -421,6 +429,10 @@ ASSUMED_RANGES = {
     "demand.linkage_batch_share": "0-0.6 of a business day's linkage queries sent in the batch window",
     "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials (capacity model)",
     "demand.platform_logins_per_link_per_day": "0.005-0.1 private logins per live link a day (capacity model)",
+    "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link (capacity "
+    "model)",
+    "demand.platform_status_check_hours": "night windows from 0 to 6 JST (capacity model)",
+    "demand.platform_revocations_per_link_per_year": "0.03-0.15 revocations a year of a linked certificate",
 }
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
