@@ -302,6 +302,16 @@ class Agent(StrictModel):
     )
 
 
+class LinkageSample(StrictModel):
+    """A sample of the linkage queries through the real information-provision network, every message checked
+    for a My Number (:mod:`twin.models.failover.linkage_sample`)."""
+
+    queries: interval(0, 100_000, integer=True) = Field(
+        1_000, description="linkage queries of the horizon sent through the real network (0: none), at times drawn "
+        "from the 'linkage' profile")
+    people: interval(1, 10_000, integer=True) = Field(40, description="residents the sample's bodies hold copies of")
+
+
 class Params(StrictModel):
     sites: dict[str, Site] = Field(default_factory=lambda: dict(DEFAULT_SITES))
     services: dict[str, Service] = Field(default_factory=lambda: dict(DEFAULT_SERVICES))
@@ -316,6 +326,7 @@ class Params(StrictModel):
     )
     outage_failure_share: Fraction = Field(0.5, description="an hour counts as down when this share of requests fails")
     agent: Agent = Agent()
+    linkage_sample: LinkageSample = LinkageSample()
 
     @field_validator("services")
     @classmethod
