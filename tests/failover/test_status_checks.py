@@ -111,3 +111,8 @@ def test_the_report_lists_the_status_check_parameters_as_assumed_with_ranges() -
                       ("demand.platform_status_check_hours", "night windows"),
                       ("demand.platform_revocations_per_link_per_year", "0.03-0.15")):
         assert rows[name].source is None and f"assumed range {rng}" in rows[name].value, rows[name]
+
+
+def test_a_status_window_ending_before_it_starts_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="platform_status_check_hours"):
+        Params(demand={"platform_status_check_hours": (5, 1)})
