@@ -71,7 +71,8 @@ def test_the_report_states_the_derivation_with_the_runs_numbers() -> None:
     more = Params(demand={"platform_links": 12_000_000, "platform_logins_per_link_per_day": 0.05})
     text = report.private_paragraph({"base": base, "more": more, "same": base}, MONDAY, 1).text
     assert "(base): 6,000,000 live links" in text and "x 0.05 logins per link a day = 300,000 logins a day" in text
-    assert "300,000 in the 1 day before surges" in text and "626 in 2024-11" in text and "capacity model only" in text
+    assert "300,000 in the 1 day before surges" in text and "626 in 2024-11" in text
+    assert "Platform status checks" in text
     assert "more: 12,000,000 x 0.05 = 600,000 a day, 600,000 in the period" in text and "same:" not in text
 
 

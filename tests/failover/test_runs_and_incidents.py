@@ -29,6 +29,11 @@ def test_run_folder_is_byte_identical_for_the_same_inputs(tmp_path: Path) -> Non
     assert {f.stem for f in r1.figures} == {"topology", "availability_nines", "downtime_by_cause", "failed_requests"}
     html = r1.report.read_text()
     assert "Incidents by cause" in html and "active_active_waiting_room" in html
+    # the operators' status checks and the linkage messages checked for a My Number are outputs of every run
+    assert "Platform status checks" in html and "messages checked" in html
+    for o, r in r1.summary["linkage_messages"].items():
+        assert r["messages_checked"] >= r["queries"] > 0 and r["violations"] == 0, o
+    assert set(r1.summary["status_checks"]) == set(r1.summary["options"])
 
 
 def _summary(path: str) -> dict:

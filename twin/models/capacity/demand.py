@@ -29,7 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.models.capacity.params import FACILITY_TYPES, Params
-from twin.models.failover.demand import CARD_BUSINESS_DAY, HOME_DAY, hourly_demand, linkage_hourly
+from twin.models.failover.demand import (
+    CARD_BUSINESS_DAY,
+    HOME_DAY,
+    hourly_demand,
+    linkage_hourly,
+    platform_status_hourly,
+)
 from twin.models.failover.params import Demand as ShapeDemand
 from twin.sim.holidays import is_holiday
 
@@ -155,10 +161,11 @@ def platform_status_per_hour(params: Params, days: Sequence[dt.date]) -> np.ndar
     """Status requests (現況確認) the platform operators send in each hour of ``days`` (24 per day): every
     live link checked ``platform_status_checks_per_link_per_day`` times a day, spread evenly over the
     nightly window, every day of the week (the count :class:`twin.services.platform.PlatformOperator`
-    makes: one status request per active link per round)."""
+    makes: one status request per active link per round). The rule is
+    :func:`twin.models.failover.demand.platform_status_hourly`, shared with the failover model."""
     d = params.demand
-    per_day = d.platform_links * d.platform_status_checks_per_link_per_day
-    return np.tile(per_day * _even(d.platform_status_check_hours), len(days))
+    return platform_status_hourly(d.platform_links, d.platform_status_checks_per_link_per_day,
+                                  d.platform_status_check_hours, list(days))
 
 
 def phone_share_by_day(params: Params, days: Sequence[dt.date]) -> np.ndarray:
@@ -212,14 +219,6 @@ def week_to_business_days(days: Sequence[dt.date], per_day: np.ndarray) -> np.nd
             carry = work
         i = j
     return out
-
-
-def _even(hours: tuple[int, int]) -> np.ndarray:
-    """A day's share per hour, spread evenly over the window [first hour, end hour)."""
-    a, b = hours
-    window = np.zeros(24)
-    window[a:b] = 1.0 / (b - a)
-    return window
 
 
 def build_demand(params: Params, start: dt.date, n_days: int) -> HourlyDemand:

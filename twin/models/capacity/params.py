@@ -113,13 +113,6 @@ class Demand(PlatformDemand):
                                  10: 1.02, 11: 1.03, 12: 1.10}
     )
     portal_logins_per_day: NonNegativeFloat = 1_000_000
-    platform_status_checks_per_link_per_day: interval(0, 24) = Field(
-        1 / 30, description="ASSUMED, range 1/30-1: status checks (現況確認) per live link a day (1/30: every "
-        "link once a month, the links staggered over the month's nights); each is one status request to "
-        "J-LIS, as twin.services.platform.PlatformOperator.check_status makes them")
-    platform_status_check_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
-        (1, 5), description="ASSUMED: the operators' nightly status-check window, [first hour, end hour) JST, "
-        "the checks spread evenly over it, every day")
     etax_season: tuple[Date, Date] = (dt.date(2024, 2, 16), dt.date(2024, 3, 15))
     etax_factor: PositiveFloat = Field(2.5, description="portal and private-verifier load in the e-Tax season")
     campaigns: list[tuple[Date, Date, PositiveFloat]] = Field(
@@ -139,7 +132,7 @@ class Demand(PlatformDemand):
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST, the bulk "
         "inquiries spread evenly over it")
 
-    @field_validator("linkage_batch_hours", "platform_status_check_hours", mode="after")
+    @field_validator("linkage_batch_hours", mode="after")
     @classmethod
     def _batch_window(cls, v: tuple[int, int]) -> tuple[int, int]:
         if v[1] <= v[0]:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from twin.metrics import Metrics
-from twin.models.failover import report
+from twin.models.failover import linkage_sample, report
 from twin.models.failover.demand import hourly_demand
 from twin.models.failover.engine import ServiceYear, simulate_year
 from twin.models.failover.params import Params
@@ -72,6 +72,7 @@ def run(ctx: RunContext) -> ModelResult:
     params: dict[str, Params] = {}
     invariant_sections = []
     summary_invariants: dict[str, dict] = {}
+    samples: dict[str, linkage_sample.SampleResult] = {}
     with ctx.progress("Simulating failover options", len(ctx.options) * reps) as advance:
         for opt in ctx.options:
             p: Params = opt.params  # type: ignore[assignment]
@@ -85,6 +86,14 @@ def run(ctx: RunContext) -> ModelResult:
             years[opt.name] = ys
             heads[opt.name] = report.headline(ys)
             report.add_metrics(metrics, opt.name, ys, start, n_days)
+            report.add_status_metrics(metrics, opt.name, ys, p)
+            sample = linkage_sample.run_sample(p, start, ys[0], demand["linkage"][: n_days * 24],
+                                               ctx.rng("failover.linkage_sample"))
+            if sample is not None:
+                samples[opt.name] = sample
+                for k, v in sample.summary().items():
+                    if isinstance(v, int):
+                        metrics.add(f"linkage_sample_{k}", v, option=opt.name)
             if p.agent.enabled:
                 from twin.models.failover import invariants
 
@@ -98,7 +107,11 @@ def run(ctx: RunContext) -> ModelResult:
         sections.append(report.phone_section({o: h for o, h in phones.items() if h}))
     linkage = {o: report.linkage_headline(ys, params[o]) for o, ys in years.items()}
     if any(linkage.values()):
-        sections.append(report.linkage_section({o: h for o, h in linkage.items() if h}))
+        sections.append(report.linkage_section({o: h for o, h in linkage.items() if h},
+                                               {o: r for o, r in samples.items() if linkage.get(o)}))
+    status = {o: report.status_headline(ys, params[o]) for o, ys in years.items()}
+    if any(status.values()):
+        sections.append(report.status_section({o: h for o, h in status.items() if h}))
     if invariant_sections:
         from twin.models.failover import invariants
 
@@ -110,8 +123,12 @@ def run(ctx: RunContext) -> ModelResult:
         "start": start.isoformat(),
         "options": heads,
     }
+    if samples:
+        summary["linkage_messages"] = {o: r.summary() for o, r in samples.items()}
     if summary_invariants:
         summary["invariants"] = summary_invariants
+    if any(status.values()):
+        summary["status_checks"] = {o: h for o, h in status.items() if h}
     if any(phones.values()):
         summary["phones"] = {o: h for o, h in phones.items() if h}
     base = params[ctx.options[0].name]

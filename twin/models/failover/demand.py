@@ -25,7 +25,10 @@ shapes fitted to the stated peaks, not published curves):
   links: live links of provider user IDs to certificate serials x logins per link a day, in the hours
   people are at home (one rule, :func:`private_logins_per_day`, used by both models; both factors assumed:
   no count of links or of private verifications is in the project's figures);
-- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + the private logins.
+- ocsp: portal log-ins + the card share of eligibility checks (11.13 % in July 2024) + the private logins;
+- status: the platform operators' status checks (現況確認) of their links, links x checks per link a day
+  spread over a nightly window (one rule, :func:`platform_status_hourly`, used by both models; assumed), a
+  batch on the same responder counted apart (:mod:`.status_checks`).
 
 This module is shared on purpose: a capacity model can call :func:`hourly_demand` for the same
 curves. Everything is requests per hour, one row per hour from 00:00 of the first day.
@@ -127,6 +130,30 @@ PLATFORM_LINKS = 20_000_000
 PLATFORM_LOGINS_PER_LINK_PER_DAY = 0.025
 
 
+#: ASSUMED (no operator publishes its schedule): status checks (現況確認) per live link a day, range 1/30-1 (1/30:
+#: every link once a month, the links staggered over the month's nights); the operators' nightly window
+#: [first hour, end hour) JST, night windows from 0 to 6. The defaults of both models' ``demand.platform_status_*``.
+PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY = 1 / 30
+PLATFORM_STATUS_CHECK_HOURS = (1, 5)
+
+
+def platform_status_checks_per_day(links: float, checks_per_link_per_day: float) -> float:
+    """Status requests (現況確認) the platform operators send a day: their live links times the checks per link a
+    day (one request per active link per round, as :meth:`twin.services.platform.PlatformOperator.check_status`
+    makes them). The one rule for the capacity and the failover models."""
+    return links * checks_per_link_per_day
+
+
+def platform_status_hourly(links: float, checks_per_link_per_day: float, hours: tuple[int, int],
+                           days: list[dt.date]) -> np.ndarray:
+    """Status requests in each hour of ``days`` (24 per day): the day's checks spread evenly over the nightly
+    window ``hours`` [first hour, end hour), every day of the week."""
+    a, b = hours
+    window = np.zeros(24)
+    window[a:b] = 1.0 / (b - a)
+    return np.tile(platform_status_checks_per_day(links, checks_per_link_per_day) * window, len(days))
+
+
 def private_logins_per_day(links: float, logins_per_link_per_day: float) -> float:
     """Private-sector JPKI logins a day through the platform operators: their live links times the logins per
     link a day. The one rule for the capacity and the failover models."""
@@ -155,8 +182,8 @@ def linkage_hourly(per_business_day: float, batch_share: float, batch_hours: tup
 
 
 def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:  # noqa: ANN001 (params.Demand)
-    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone, linkage), surges
-    applied."""
+    """Requests per hour for each profile (eligibility, card, portal, payout, ocsp, phone, linkage, status),
+    surges applied."""
     if n_days < 1:
         raise ValueError(f"n_days = {n_days}: the demand horizon must be at least one day")
     days = _days(start, n_days)
@@ -179,6 +206,10 @@ def hourly_demand(demand, start: dt.date, n_days: int) -> dict[str, np.ndarray]:
     private = private_logins_hourly(demand.platform_links, demand.platform_logins_per_link_per_day, days)
     ocsp = ocsp + private
     out["ocsp"] = _apply_surges(ocsp, "ocsp", start, demand.surges)
+    # the operators' status checks (現況確認): a nightly batch of their own on the responder, not in 'ocsp'
+    out["status"] = _apply_surges(
+        platform_status_hourly(demand.platform_links, demand.platform_status_checks_per_link_per_day,
+                               demand.platform_status_check_hours, days), "status", start, demand.surges)
     # logins by phone: a share of the portal and private logins (within 'portal' and 'ocsp' too: the phone's
     # certificate is checked by the same responder), from each platform's service start
     served = np.repeat(phone_served(days, demand.phone_android_share), 24)

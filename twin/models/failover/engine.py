@@ -31,7 +31,8 @@ from scipy.optimize import brentq
 
 from twin.models.failover.faults import draw_faults, repairable
 from twin.models.failover.intervals import Intervals, at_least, intersect, minus, union
-from twin.models.failover.params import Params, Service
+from twin.models.failover.params import BATCH_PROFILES, Params, Service
+from twin.models.failover.status_checks import StatusChecks, batch_delays
 from twin.models.failover.topology import dependency_order
 from twin.sim.erlang import p_wait
 
@@ -66,6 +67,11 @@ class ServiceYear:
     #: one registration cycle (a registration missed), and the oldest copy answered from, in days
     stale_answers: float = 0.0
     stale_max_age_days: int = 0
+    #: a service that carries the operators' status checks (the 'status' batch profile): what they went through
+    #: (they are not in ``requests``, ``failed`` or ``retried``, which count people's requests)
+    status: StatusChecks | None = None
+    #: every interval in which the service was down (hours from 00:00 of the first day), all causes
+    down: Intervals = field(default_factory=Intervals.empty)
 
     @property
     def availability(self) -> float:
@@ -151,10 +157,12 @@ def _partial_share(partials: list[tuple[Intervals, float]], edges: np.ndarray) -
     return 1.0 - ok
 
 
-def _load(params: Params, svc: Service, demand: dict[str, np.ndarray], n_hours: int) -> np.ndarray:
+def _load(params: Params, svc: Service, demand: dict[str, np.ndarray], n_hours: int, *,
+          skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> np.ndarray:
     load = np.zeros(n_hours)
     for prof in svc.carries:
-        load += demand[prof][:n_hours]
+        if prof not in skip and (only is None or prof in only):
+            load += demand[prof][:n_hours]
     return load
 
 
@@ -280,16 +288,20 @@ def simulate_year(
 
         # requests, hour by hour
         year = ServiceYear(hours=horizon, single_site=mode == "single")
-        load = _load(params, svc, demand, n_hours)
+        batch_profiles = [p for p in svc.carries if p in BATCH_PROFILES]
+        users = _load(params, svc, demand, n_hours, skip=BATCH_PROFILES)  # people's requests: failed and retried
+        batch = _load(params, svc, demand, n_hours, only=BATCH_PROFILES)  # the batch waits out outages instead
+        load = users + batch if batch_profiles else users  # every request: the capacity sees them all
         delta = np.clip(final.per_bin(edges), 0.0, 1.0)
         p_part = np.clip(_partial_share(parts, edges), 0.0, 1.0)
         p_soft = 1.0 - (1.0 - p_part) * (1.0 - extra_fail)
         n_cap = len(svc.sites) if mode == "active_active" else 1
         capacity = svc.capacity_per_site_rps * 3600.0 * n_cap * np.clip(cap_factor, 0.0, 1.0) * (1.0 - delta)
-        lost_down = load * delta
-        up_first = load * (1.0 - delta)
+        lost_down = users * delta
+        up_first = users * (1.0 - delta)
+        up_all = load * (1.0 - delta) if batch_profiles else up_first
         f_att, made, fail_p = overload(
-            up_first, capacity, svc.retry_probability, svc.max_attempts, params.collapse, svc.admission_control
+            up_all, capacity, svc.retry_probability, svc.max_attempts, params.collapse, svc.admission_control
         )
         made_all1, _ = retry_factors(np.ones(1), svc.retry_probability, svc.max_attempts)
         over_fail[name] = fail_p
@@ -299,9 +311,9 @@ def simulate_year(
         # requests meeting a down service fail on every attempt
         failed = lost_down + up_first * fail_all
         attempts = lost_down * made_all1[0] + up_first * made
-        year.requests = float(load.sum())
+        year.requests = float(users.sum())
         year.failed = float(failed.sum())
-        year.retried = float((attempts - load).sum())
+        year.retried = float((attempts - users).sum())
         thr = params.outage_failure_share
         busy = (load > 0) & (delta < 1.0)
         over_hours = busy & (fail_p > thr)
@@ -319,7 +331,7 @@ def simulate_year(
         copies = [d.service for d in svc.depends_on if d.kind == "hard" and out[d.service].refresh_missed_days.size]
         if copies:  # stale answers: served from copies a missed registration left older than a day
             stale_hours, age = _stale_hours(out[copies[0]].refresh_missed_days, params.services[copies[0]], n_days)
-            served = load - failed
+            served = users - failed
             year.stale_answers = float(served[stale_hours].sum())
             year.stale_max_age_days = age
         year.minutes_down = all_down.total * 60.0
@@ -347,7 +359,7 @@ def simulate_year(
         year.failovers = int(fo_starts.size)
         if fo_starts.size and load.any():
             hrs = np.minimum(fo_starts.astype(int), n_hours - 1)
-            write_rate = load[hrs] / 3600.0 * svc.write_share * failed_share_at
+            write_rate = users[hrs] / 3600.0 * svc.write_share * failed_share_at
             rep = svc.replication
             if rep.mode == "async":
                 year.writes_at_risk = float((write_rate * rep.lag_seconds).sum())
@@ -362,11 +374,14 @@ def simulate_year(
                 if f_att[h] > 0.01:
                     worst = svc.timeout_s
                     break
-                rate = up_first[h] * made[h] / 3600.0 / max(1.0 - delta[h], 1e-9)
+                rate = (up_first[h] * made[h] + up_all[h] - up_first[h]) / 3600.0 / max(1.0 - delta[h], 1e-9)
                 worst = max(worst, p99_response(rate, cap_rps, svc.service_time_ms / 1000.0, svc.timeout_s))
             year.p99_failover_s = worst
+        year.down = all_down
+        if batch_profiles:  # the operators' nightly checks wait out the outages of the window (status_checks)
+            year.status = batch_delays(batch, params.demand.platform_status_check_hours, all_down, n_days)
         if keep_hourly:
-            year.hourly_demand = load
+            year.hourly_demand = users
             year.hourly_failed = failed
             year.hourly_down = np.clip(all_down.per_bin(edges), 0.0, 1.0)
         out[name] = year

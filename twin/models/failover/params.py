@@ -26,14 +26,19 @@ from twin.models.failover.demand import (
     LINKAGE_QUERIES_PER_BUSINESS_DAY,
     PLATFORM_LINKS,
     PLATFORM_LOGINS_PER_LINK_PER_DAY,
+    PLATFORM_STATUS_CHECK_HOURS,
+    PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY,
     private_logins_per_day,
 )
 from twin.scenario import _FieldError, deep_merge
 
 Mode = Literal["single", "cold", "warm", "hot", "active_active"]
 MODES: tuple[str, ...] = ("single", "cold", "warm", "hot", "active_active")
-PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage")
-Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage"]
+PROFILES: tuple[str, ...] = ("eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage", "status")
+Profile = Literal["eligibility", "portal", "payout", "card", "ocsp", "phone", "linkage", "status"]
+#: profiles that are batches, not people: a request that meets the service down waits and is run again
+#: (twin.models.failover.status_checks), so it is counted apart from the people's requests, failed and retried
+BATCH_PROFILES: tuple[str, ...] = ("status",)
 
 
 class FailureClass(StrictModel):
@@ -100,7 +105,8 @@ class Service(StrictModel):
     replication: Replication = Replication()
     carries: list[Profile] = Field(
         default_factory=list, description="demand profiles whose requests pass through this service ('phone': "
-        "the portal and private logins made with a smartphone's certificate)"
+        "the portal and private logins made with a smartphone's certificate; 'status': the platform operators' "
+        "nightly status checks, a batch counted apart)"
     )
     capacity_per_site_rps: PositiveFloat = 1_000.0
     service_time_ms: PositiveFloat = 150.0
@@ -196,25 +202,40 @@ def refuse_removed_demand(data: Any) -> Any:
 
 
 class PlatformDemand(StrictModel):
-    """The private logins both models' ``demand`` carry: the platform operators' links x logins per link a day
-    (:func:`twin.models.failover.demand.private_logins_per_day`), with one set of defaults and one refusal of
-    the removed flat count."""
+    """The platform operators' load both models' ``demand`` carry: the private logins, links x logins per link a
+    day (:func:`twin.models.failover.demand.private_logins_per_day`), and the status checks (現況確認), links x
+    checks per link a day in the nightly window (:func:`twin.models.failover.demand.platform_status_hourly`),
+    with one set of defaults and one refusal of the removed flat count."""
 
     platform_links: NonNegativeFloat = Field(
         PLATFORM_LINKS, description="ASSUMED, range 5,000,000-60,000,000: live links of private providers' user "
         "IDs to JPKI certificate serials across the platform operators (626 private firms used JPKI in 2024-11, "
-        "FIGURES.md; no count of links is published); in the capacity model they also carry the operators' "
-        "status checks")
+        "FIGURES.md; no count of links is published); they also carry the operators' status checks")
     platform_logins_per_link_per_day: NonNegativeFloat = Field(
         PLATFORM_LOGINS_PER_LINK_PER_DAY, description="ASSUMED, range 0.005-0.1: private-sector JPKI logins per "
         "live link a day (logins and account openings at banks, brokers, phone companies verified by the "
         "platform operators); links x this = the private logins a day, in the hours people are at home, on the "
         "revocation-check ('ocsp') load")
 
+    platform_status_checks_per_link_per_day: interval(0, 24) = Field(
+        PLATFORM_STATUS_CHECKS_PER_LINK_PER_DAY, description="ASSUMED, range 1/30-1: status checks (現況確認) per "
+        "live link a day (1/30: every link once a month, the links staggered over the month's nights); each is one "
+        "status request to J-LIS, as twin.services.platform.PlatformOperator.check_status makes them")
+    platform_status_check_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
+        PLATFORM_STATUS_CHECK_HOURS, description="ASSUMED: the operators' nightly status-check window, [first hour, "
+        "end hour) JST, the checks spread evenly over it, every day")
+
     @model_validator(mode="before")
     @classmethod
     def _removed(cls, data: Any) -> Any:
         return refuse_removed_demand(data)
+
+    @field_validator("platform_status_check_hours", mode="after")
+    @classmethod
+    def _status_window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[1] <= v[0]:
+            raise ValueError(f"{list(v)}: the end hour must be after the first hour (e.g. [1, 5])")
+        return v
 
 
 class Demand(PlatformDemand):
@@ -241,6 +262,10 @@ class Demand(PlatformDemand):
         "as bulk inquiries in the batch window; the rest follow the town halls' office hours")
     linkage_batch_hours: tuple[interval(0, 23, integer=True), interval(1, 24, integer=True)] = Field(
         LINKAGE_BATCH_HOURS, description="ASSUMED: the batch window, [first hour, end hour) JST")
+    platform_revocations_per_link_per_year: NonNegativeFloat = Field(
+        0.08, description="ASSUMED, range 0.03-0.15: revocations a year of the certificate a live link is linked to "
+        "(a change of the four items, a lost card, a death, a renewal); only the report's count of links whose "
+        "revocation a delayed status check noticed late uses it")
     surges: list[Surge] = Field(default_factory=list)
 
     @field_validator("linkage_batch_hours", mode="after")
@@ -277,6 +302,16 @@ class Agent(StrictModel):
     )
 
 
+class LinkageSample(StrictModel):
+    """A sample of the linkage queries through the real information-provision network, every message checked
+    for a My Number (:mod:`twin.models.failover.linkage_sample`)."""
+
+    queries: interval(0, 100_000, integer=True) = Field(
+        1_000, description="linkage queries of the horizon sent through the real network (0: none), at times drawn "
+        "from the 'linkage' profile")
+    people: interval(1, 10_000, integer=True) = Field(40, description="residents the sample's bodies hold copies of")
+
+
 class Params(StrictModel):
     sites: dict[str, Site] = Field(default_factory=lambda: dict(DEFAULT_SITES))
     services: dict[str, Service] = Field(default_factory=lambda: dict(DEFAULT_SERVICES))
@@ -291,6 +326,7 @@ class Params(StrictModel):
     )
     outage_failure_share: Fraction = Field(0.5, description="an hour counts as down when this share of requests fails")
     agent: Agent = Agent()
+    linkage_sample: LinkageSample = LinkageSample()
 
     @field_validator("services")
     @classmethod
@@ -360,7 +396,7 @@ DEFAULT_SERVICES: dict[str, Service] = {
                     release=Release(cadence_days=60, defect_escape_rate=0.02)),
     "jpki_ca": _svc(title="JPKI certificate authority", deployment="warm", depends_on=_deps("jukinet:0.2"),
                     release=Release(cadence_days=60, defect_escape_rate=0.03), write_share=1.0),
-    "jpki_ocsp": _svc(title="JPKI OCSP responder", carries=["ocsp"], capacity_per_site_rps=4_000,
+    "jpki_ocsp": _svc(title="JPKI OCSP responder", carries=["ocsp", "status"], capacity_per_site_rps=4_000,
                       service_time_ms=20, timeout_s=10, write_share=0.0,
                       release=Release(cadence_days=60, defect_escape_rate=0.02)),
     "card_management": _svc(title="Card management system (カード管理システム)", deployment="warm",
@@ -404,6 +440,10 @@ ASSUMED_RANGES = {
     "demand.linkage_batch_share": "0-0.6 of a business day's linkage queries sent in the batch window",
     "demand.platform_links": "5,000,000-60,000,000 links of private user IDs to certificate serials (capacity model)",
     "demand.platform_logins_per_link_per_day": "0.005-0.1 private logins per live link a day (capacity model)",
+    "demand.platform_status_checks_per_link_per_day": "1/30-1: monthly to daily status checks per link (capacity "
+    "model)",
+    "demand.platform_status_check_hours": "night windows from 0 to 6 JST (capacity model)",
+    "demand.platform_revocations_per_link_per_year": "0.03-0.15 revocations a year of a linked certificate",
 }
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed

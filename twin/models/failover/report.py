@@ -126,7 +126,7 @@ def private_paragraph(params: dict[str, Params], start: dt.date, n_days: int) ->
         f"day{'s' if n_days != 1 else ''} before surges. The links and the logins per link are assumed (ranges in "
         "the assumptions): the project's figures hold the number of private firms using JPKI (626 in 2024-11, "
         "Digital Agency) but no count of links or of private verifications. The operators' nightly status checks "
-        "(現況確認) are in the capacity model only."
+        "(現況確認) of the same links are a load of their own on the responder (section 'Platform status checks')."
     )
     differ = []
     for o in options[1:]:
@@ -319,8 +319,10 @@ def linkage_headline(years: list[dict[str, ServiceYear]], params: Params) -> dic
     return out
 
 
-def linkage_section(heads: dict[str, dict[str, Any]]) -> Section:
-    """Linkage queries served / delayed / lost per option, and the outage minutes on the linkage path."""
+def linkage_section(heads: dict[str, dict[str, Any]], samples: dict[str, Any] | None = None) -> Section:
+    """Linkage queries served / delayed / lost per option, and the outage minutes on the linkage path; with
+    ``samples`` (:class:`twin.models.failover.linkage_sample.SampleResult` per option), the sample of queries
+    sent through the real network and the messages checked for a My Number."""
     services = sorted({s for h in heads.values() for s in h["down_minutes"]},
                       key=lambda s: (LINKAGE_PATH + (s,)).index(s))
     rows = []
@@ -356,7 +358,32 @@ def linkage_section(heads: dict[str, dict[str, Any]]) -> Section:
                  "share lost": "{:.4%}", "registrations missed": "{:.1f}", "stale answers": "{:,.0f}",
                  **{c: "{:,.1f}" for c in heads_cols}},
     )
-    return Section("Information linkage", [intro, table])
+    blocks: list[Paragraph | Table] = [intro, table]
+    if samples:
+        blocks.append(linkage_sample_paragraph(samples))
+    return Section("Information linkage", blocks)
+
+
+def linkage_sample_paragraph(samples: dict[str, Any]) -> Paragraph:
+    """The sample of linkage queries through the real network: messages checked, and what was found."""
+    parts = []
+    for o, r in samples.items():
+        kinds = ", ".join(f"{v:,} {k.removesuffix('Message').lower()}" for k, v in sorted(r.messages_by_type.items()))
+        found = ("none held a My Number" if not r.messages_with_my_number
+                 else f"{r.messages_with_my_number:,} held a My Number (violation)")
+        early = f" ({r.before_network:,} more fell before the network began, 2017-07-18: not sent)" \
+            if r.before_network else ""
+        parts.append(f"{o}: {r.queries:,} queries{early}, {r.answered:,} answered and {r.refused_unavailable:,} "
+                     f"refused as unavailable ({r.in_aggregate_downtime:,} fell in the aggregate downtime); "
+                     f"{r.messages_checked:,} messages checked ({kinds}): {found}.")
+    bad = [f"{o}: {r.violations[0]}" for o, r in samples.items() if r.violations]
+    return Paragraph(
+        "A sample of these queries, at times drawn from the hourly linkage load, went through the real "
+        "information-provision network (twin.services.linkage) between four town halls, the pension service, an "
+        "insurer, the account register and Myna Portal, under the requesters' own agency codes, with the aggregate "
+        "year's downtime of the network (replication 0) put into it as outages. Every message between bodies was "
+        "checked for a My Number in any field (issue 17's invariant). " + " ".join(parts)
+        + (" Violations: " + "; ".join(bad) + "." if bad else " No violations."))
 
 
 def _figures(
@@ -470,3 +497,108 @@ def assumptions(params: Params, options: list[tuple[str, Params]]) -> list[Assum
     out = shared_assumptions(params, SOURCED, options)
     return [Assumption(a.name, f"{a.value} (assumed range {ASSUMED_RANGES[a.name]})", a.source)
             if a.name in ASSUMED_RANGES and a.source is None else a for a in out]
+
+
+def status_services(params: Params) -> list[str]:
+    """Services that carry the platform operators' status checks (the 'status' batch profile)."""
+    return [n for n, s in params.services.items() if "status" in s.carries]
+
+
+def status_headline(years: list[dict[str, ServiceYear]], params: Params) -> dict[str, Any]:
+    """The operators' status checks at the responder: due, delayed by its outages, carried to a later night,
+    not answered in the horizon, the wait (means over replications; the longest wait over all of them), and the
+    links whose certificate had been revoked since their last check that a delayed check noticed late."""
+    svc = status_services(params)
+    if not svc:
+        return {}
+    name = svc[0]
+    st = [y[name].status for y in years]
+    d = params.demand
+
+    def mean(get: Any) -> float:
+        return float(np.mean([get(x) for x in st]))
+
+    delayed, answered = mean(lambda x: x.delayed), mean(lambda x: x.delayed - x.pending)
+    per_link = d.platform_status_checks_per_link_per_day
+    every_days = 1.0 / per_link if per_link > 0 else float("inf")
+    # the share of links whose certificate was revoked since their last check (at most all of them)
+    revoked_share = min(1.0, d.platform_revocations_per_link_per_year / 365.0 * every_days) if per_link > 0 else 0.0
+    waited = mean(lambda x: x.delay_hours)
+    return {"service": name, "links": d.platform_links, "checks_per_link_per_day": per_link,
+            "window": list(d.platform_status_check_hours), "checks": mean(lambda x: x.scheduled),
+            "delayed": delayed, "delayed_ci95": _ci(mean_ci([x.delayed for x in st])[1]),
+            "carried": mean(lambda x: x.carried), "pending": mean(lambda x: x.pending),
+            "late_nights": mean(lambda x: x.late_nights),
+            "mean_delay_hours": waited / answered if answered > 0 else 0.0,
+            "max_delay_hours": float(max(x.max_delay_hours for x in st)),
+            "revocations_per_link_per_year": d.platform_revocations_per_link_per_year,
+            "check_every_days": every_days, "revoked_share": revoked_share,
+            "revoked_links_noticed_late": delayed * revoked_share,
+            "responder_down_minutes": float(np.mean([y[name].minutes_down for y in years]))}
+
+
+def _ci(h: float) -> float | None:
+    return h if np.isfinite(h) else None
+
+
+def add_status_metrics(m: Metrics, option: str, years: list[dict[str, ServiceYear]], params: Params) -> None:
+    """Tidy rows per replication for the service that carries the status checks."""
+    for name in status_services(params)[:1]:
+        for r, year in enumerate(years):
+            st = year[name].status
+            for metric, v in (("status_checks", st.scheduled), ("status_checks_delayed", st.delayed),
+                              ("status_checks_carried", st.carried), ("status_checks_pending", st.pending),
+                              ("status_check_delay_hours", st.delay_hours),
+                              ("status_check_max_delay_hours", st.max_delay_hours),
+                              ("status_check_late_nights", st.late_nights)):
+                m.add(metric, v, option=option, service=name, replication=r)
+
+
+def status_section(heads: dict[str, dict[str, Any]]) -> Section:
+    """The platform operators' status checks: what the responder's outages did to them, per option."""
+    name, f = next(iter(heads.items()))
+    a, b = f["window"]
+    texts = []
+    for o, h in heads.items():
+        if h["delayed"] > 0:
+            texts.append(
+                f"{o}: {h['delayed']:,.0f} of {h['checks']:,.0f} checks met the responder down "
+                f"({h['late_nights']:.1f} nights a run), {h['carried']:,.0f} of them were not answered before the "
+                f"window closed and ran on a later night, {h['pending']:,.0f} not within the period; a delayed check "
+                f"waited {h['mean_delay_hours']:,.1f} hours on average, at most {h['max_delay_hours']:,.1f}. About "
+                f"{h['revoked_links_noticed_late']:,.0f} of the delayed checks concerned a link whose certificate "
+                f"had been revoked since its last check ({h['revoked_share']:.2%} of links, at "
+                f"{h['revocations_per_link_per_year']:g} revocations a link a year, assumed, and a check every "
+                f"{h['check_every_days']:,.0f} days): for each, the provider still treated the user ID as bound "
+                f"to a revoked certificate that many hours longer than the checking cycle alone allows.")
+        else:
+            texts.append(f"{o}: the responder was never down in the window; none of the {h['checks']:,.0f} checks "
+                         "was delayed.")
+    intro = Paragraph(
+        f"The platform operators check every live link's certificate with J-LIS (現況確認): {f['links']:,.0f} links x "
+        f"{f['checks_per_link_per_day']:.4g} checks per link a day ({name}), spread evenly over {a:02d}:00-{b:02d}:00 "
+        "JST every night (twin.models.failover.demand.platform_status_hourly, the capacity model's rule; all "
+        "assumed, ranges in the assumptions). They are a load of their own on the status responder "
+        f"({f['service']}), counted apart from people's requests: a batch does not give up. A check that finds "
+        "the responder down is run again as soon as it answers if the window is still open, else first thing in "
+        "the next night's window (assumed). A check that is late leaves the revocation it would have found "
+        "unnoticed: the link stays active on a revoked certificate until the check gets through. "
+        + " ".join(texts))
+    rows = [[o, h["checks"], _fmt_ci(h["delayed"], h["delayed_ci95"]), h["carried"], h["pending"], h["late_nights"],
+             h["mean_delay_hours"], h["max_delay_hours"], h["revoked_links_noticed_late"],
+             h["responder_down_minutes"]] for o, h in heads.items()]
+    table = Table(
+        "Platform operators' status checks at the responder (mean over replications)",
+        ["option", "checks due", "delayed (responder down)", "carried to a later night", "not answered in the "
+         "period", "nights with an outage in the window", "mean wait (h)", "longest wait (h)",
+         "revoked links noticed late", "responder minutes down"],
+        rows,
+        note="Delayed: the check met the responder down. Carried: not answered before its night's window closed. "
+        "Longest wait: over all replications. Revoked links noticed late: delayed checks x the share of links "
+        "whose certificate was revoked since their last check (assumed rate).",
+        formats={"checks due": "{:,.0f}", "carried to a later night": "{:,.0f}", "not answered in the period":
+                 "{:,.0f}", "nights with an outage in the window": "{:.2f}", "mean wait (h)": "{:,.2f}",
+                 "longest wait (h)": "{:,.2f}", "revoked links noticed late": "{:,.1f}",
+                 "responder minutes down": "{:,.1f}"},
+    )
+    return Section("Platform status checks", [intro, table])
