@@ -7,6 +7,7 @@ service: pick the service, point it at its database, choose where it listens::
     twin serve payout --store postgresql://twin@127.0.0.1:5432/twin --set households=100000
     twin serve eligibility --store sqlite:///elig.db --set insured=1000000 --workers 2
     twin serve linkage --store sqlite:///linkage.db --set people=10000
+    twin serve points --store sqlite:///points.db --set people=10000
 
 :data:`SERVICES` maps a service name to ``"module:factory"``; the factory is called as
 ``factory(store_url, **options)`` (options from ``--set KEY=VALUE``, as strings) and returns an
@@ -37,6 +38,7 @@ SERVICES: dict[str, str] = {
     "portal": "real_backends.portal_hub:serve_app",
     "eligibility": "real_backends.eligibility_api:serve_app",
     "linkage": "real_backends.linkage_api:serve_app",
+    "points": "real_backends.points_api:serve_app",
 }
 
 # one callback and no sub-commands, so that `twin serve SERVICE --store ...` needs no extra word

@@ -76,7 +76,8 @@ schemathesis.serializer.alias(OCSP_REQUEST, "application/octet-stream")
 #
 # A client makes a new Idempotency-Key for each new submission; reusing one for another payload is
 # refused with 422 (draft-ietf-httpapi-idempotency-key-header, section 2.7), which the schema cannot
-# show and tests/backends_a/test_payout_api.py checks. Valid keys are made unique here (a counter:
+# show and tests/backends_a/test_payout_api.py (and test_points_api.py for the points API's
+# /applications and /claims) checks. Valid keys are made unique here (a counter:
 # the run stays reproducible); missing, empty or over-long ones are left as generated.
 #
 # Transfer batches go out on business days only (a 422 otherwise, also checked there); JSON Schema
@@ -87,7 +88,7 @@ _keys = itertools.count()
 
 @schemathesis.hook
 def before_call(ctx: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-    if case.method.upper() != "POST" or case.path not in ("/applications", "/disbursements"):
+    if case.method.upper() != "POST" or case.path not in ("/applications", "/disbursements", "/claims"):
         return
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and 1 <= len(key) <= 200:

@@ -32,7 +32,7 @@ from .conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20260401
-MAX_EXAMPLES = {"payout": 10, "ocsp": 20, "portal": 20, "eligibility": 20, "linkage": 20}
+MAX_EXAMPLES = {"payout": 10, "ocsp": 20, "portal": 20, "eligibility": 20, "linkage": 20, "points": 20}
 
 
 def schemathesis_command() -> str:
@@ -51,13 +51,16 @@ def server(service: str) -> Iterator[str]:
     elif service == "linkage":
         with twin_serve("linkage", "memory://", {"people": "30", "seed": "1"}) as url:
             yield url
+    elif service == "points":
+        with twin_serve("points", "memory://", {"people": "30", "seed": "1"}) as url:
+            yield url
     else:
         with serve(service, SPEC) as url:
             yield url
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("service", ["payout", "ocsp", "portal", "eligibility", "linkage"])
+@pytest.mark.parametrize("service", ["payout", "ocsp", "portal", "eligibility", "linkage", "points"])
 def test_schemathesis_run_checks_all_finds_nothing(service: str, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": "tests.backends_b.schemathesis_hooks",
            "NO_COLOR": "1"}  # fmt: skip

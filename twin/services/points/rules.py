@@ -1,6 +1,7 @@
 """The rules of My Number Points (マイナポイント), phase 1 and phase 2, in one place.
 
-Phase 1 (2020-09 .. 2021-12): a card holder sets up a MyKey ID (reservation, from 2020-07), applies
+Phase 1 (2020-09 .. 2021-12): a card holder sets up a MyKey ID (reservation; the J-LIS magazine says from
+2020-07, but reservations were taken by 2020-06-07, FIGURES.md, and nothing here refuses an earlier one), applies
 choosing one of the registered cashless services (more than 100), and gets 25 % of what she tops up
 or spends there, up to 5,000 points per person (20,000 yen spent). Phase 2: the same 25 % part for
 those who had not received the full 5,000 (from 2022-01-01), plus 7,500 points for registering the
