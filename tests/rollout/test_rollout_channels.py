@@ -110,7 +110,7 @@ def test_prompted_applications_go_through_the_chain() -> None:
     assert res.totals["applied"] <= res.totals["population"]
 
 
-def test_licence_share_follows_npa_holders_by_age() -> None:
+def test_wiring_licence_share_reproduces_the_npa_total_it_is_scaled_to() -> None:
     """Wiring test: the licence share reproduces the sourced total it is scaled to (81,862,728, an input)."""
     p = Params().channels.licence
     pop = np.repeat(np.full(N_BANDS, 1.0e7)[:, None], 2, axis=1)  # no band capped at 0.98
@@ -119,11 +119,15 @@ def test_licence_share_follows_npa_holders_by_age() -> None:
     assert abs((share * pop).sum() - p.holders_total) < 1.0
 
 
-def test_channel_before_its_service_start_is_refused() -> None:
+def test_channel_before_its_service_start_or_at_agent_fidelity_is_refused() -> None:
     text = (ROOT / "scenarios/rollout_licence_2026.yaml").read_text().replace(
         "licence: {enabled: true}\n", "licence: {enabled: true, start: 2025-01-01}\n", 1)
     with pytest.raises(InputError, match=r"channels.*licence.*start.*2025-03-24"):
         scenario.loads(text, "rollout_licence_2026.yaml")
+    agent = (ROOT / "scenarios/rollout_licence_2026.yaml").read_text().replace(
+        "  stochastic: true\n", "  stochastic: true\n  fidelity: agent\n", 1)
+    with pytest.raises(InputError, match="aggregate fidelity only"):
+        scenario.loads(agent, "rollout_licence_2026.yaml")
 
 
 @pytest.mark.slow

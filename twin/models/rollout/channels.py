@@ -19,7 +19,8 @@ Both channels act on the rollout's own state, by age band and sex:
   years (Road Traffic Act; the share on the five-year cycle assumed). A renewing card holder without a link
   links with ``link_share``; a linked holder stays linked; card holders also link outside a renewal at
   ``link_off_renewal_per_year``. A renewing resident who has not applied for a card applies with
-  ``prompt_share``: those applications enter J-LIS production like any other.
+  ``prompt_share``: those applications enter J-LIS production like any other. Residents whose card is on its
+  way (applied, not yet handed over) are left out of the renewals counted.
 * **residence** -- foreign residents are a share ``φ[x]`` of each band: ISA's end-2023 count with an assumed
   age shape. Their card holding is ``holding_ratio`` x the band's; only mid-to-long-term residents (ISA's
   share) may integrate. Residence procedures come at ``procedures_per_year`` per foreign resident; a holder
