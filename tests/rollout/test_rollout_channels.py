@@ -73,6 +73,8 @@ def test_channels_change_nothing_before_their_start_and_act_after_it() -> None:
     for key in ("residence_procedures", "residence_integrations", "residence_applications"):
         assert c[key][RES:].sum() > 0, key
     assert not off.channels  # the run without channels records none
+    again = run(params(**ON)).result_  # same seed, same numbers
+    assert all(np.array_equal(again.channels[k], c[k]) for k in SERIES)
 
 
 def test_links_and_integrations_never_exceed_the_card_holders_they_come_from() -> None:
