@@ -105,6 +105,16 @@ def run(ctx: RunContext) -> ModelResult:
                                            for d, rec, tw in u.checks], "monthly": [list(m) for m in u.monthly()],
                                            "reservation_checks": [list(c) for c in u.check_rows()]}
                                      for name, u in uptakes.items()}  # fmt: skip
+    # the licence-centre and residence-card channels (from 2025-03-24 and 2026-06-14), when an option plays them
+    if any(o.params.channels.any for o in outcomes):
+        from twin.models.rollout import channels
+
+        section, heads = channels.section(outcomes)
+        sections.append(section)
+        for o in outcomes:
+            if o.params.channels.any:
+                channels.add_metrics(metrics, o.name, o.runs)
+        summary["channels"] = heads
     # the run's cards through the real card lifecycle and JPKI (a sample of the first replication's)
     from twin.models.rollout import issuance_sample
 

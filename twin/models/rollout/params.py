@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval, tracked_json_path
+from twin.models.rollout.channels import SOURCED as CHANNELS_SOURCED
+from twin.models.rollout.channels import Channels
 
 Lift = interval(0, 100, description="relative rise of the hazard of those reached (0.5 = +50 %)")
 
@@ -387,6 +389,16 @@ class Params(StrictModel):
     allow_unconverged: bool = Field(
         False, description="run from a fitted file whose optimiser did not converge (flagged in the report)"
     )
+    channels: Channels = Field(
+        default_factory=Channels, description="later routes to the card: licence renewals at licence centres "
+        "(from 2025-03-24) and residence-card integration (from 2026-06-14); both off by default"
+    )
+
+    @model_validator(mode="after")
+    def _channels_aggregate(self) -> Params:
+        if self.channels.any and self.fidelity != "aggregate":
+            raise ValueError("channels (licence, residence) run at aggregate fidelity only; set fidelity: aggregate")
+        return self
 
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
@@ -404,4 +416,5 @@ SOURCED = {
     "points.phase1.deadlines": "MIC: card application by 2021-03-31, moved to 2021-04-30 (announcement date assumed)",
     "points.phase2.amounts": "MIC: 5,000 from 2022-01-01, +7,500 +7,500 from 2022-06-30",
     "handover.renewal_years": "J-LIS: electronic certificates are valid for 5 years",
+    **CHANNELS_SOURCED,
 }

@@ -356,9 +356,14 @@ def sections(outcomes: list[OptionOutcome], obs: Observed, scale: float, seed: i
 
 
 def assumptions(params: Params) -> list[Assumption]:
+    from twin.models.rollout.channels import ASSUMED_RANGES
     from twin.report.assumptions import assumptions as shared_assumptions
 
     out = shared_assumptions(params, SOURCED)
+    if not params.channels.any:  # the channels' parameters matter only when one is played
+        out = [a for a in out if not a.name.startswith("channels.")]
+    out = [Assumption(a.name, f"{a.value} (assumed range {ASSUMED_RANGES[a.name]})", a.source)
+           if a.name in ASSUMED_RANGES and a.source is None else a for a in out]
     out.append(Assumption("cells", "each municipality has the national age-sex structure (no municipal age "
                           "tables in the releases)", None))  # fmt: skip
     return out

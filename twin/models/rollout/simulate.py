@@ -55,6 +55,8 @@ class RolloutResult:
     totals: dict[str, float] = field(default_factory=dict)
     #: residents per municipality (national scale: already divided by the scale)
     muni_population: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: the licence and residence channels' daily series (channels.SERIES; empty when both are off)
+    channels: dict[str, np.ndarray] = field(default_factory=dict)
 
     def conservation_gap(self) -> float:
         """Applications not accounted for: applied - handed over - waiting at every stage (should be ~0)."""
@@ -237,6 +239,15 @@ class Rollout:
         self.rec_issued = np.zeros((len(self.record_days), M))
         self.rec_mix = np.zeros((len(self.record_days), N_BANDS, 2))
         self.rec_applied = np.zeros((len(self.record_days), N_BANDS, 2))
+        # the licence-centre and residence-card channels (twin.models.rollout.channels); None when both are off,
+        # and inert before their start dates, so every number before then is the run without them
+        self.channels = None
+        if params.channels.any:
+            from twin.models.rollout.channels import ChannelState
+
+            national = cells.population.reshape(M, X).sum(axis=0).reshape(N_BANDS, 2)
+            self.channels = ChannelState(params.channels, day0, n_days, national, scale)
+        self._unapplied_renewals = 0.0
         self._seed_initial()
 
     # ---- stages (one call per day each) -------------------------------------------------------
@@ -275,6 +286,27 @@ class Rollout:
         else:
             apps = self.unapplied * prob
         self._apply(day, apps)
+        if self.channels is not None:
+            self._channel_applications(day)
+
+    def _channel_applications(self, day: int) -> None:
+        """Residents who have not applied, at a licence renewal or a residence procedure today, who apply there
+        (drawn after the day's other applications, only from each channel's start)."""
+        ch = self.channels
+        assert ch is not None
+        self._unapplied_renewals = ch.renewals_of_unapplied(day, self.unapplied.sum(axis=0).astype(np.float64))
+        probs = ch.application_probability(day, self.alive_mix)
+        if probs is None:
+            return
+        got = []
+        for p in probs:
+            if not p.any():
+                got.append(0.0)
+                continue
+            apps = self.rng.binomial(self.unapplied, p[None, :]) if self.rng is not None else self.unapplied * p
+            self._apply(day, apps)
+            got.append(float(apps.sum()))
+        ch.record_applications(day, *got)
 
     def produce(self, day: int) -> np.ndarray:
         ready = day - self.p.production.checking_days
@@ -328,6 +360,9 @@ class Rollout:
         jobs_big = float(waited[self.big].sum())
         d["wait_counter_days_big_cities"][day] = float(days[self.big].sum()) / jobs_big if jobs_big > 0 else np.nan
         self.deaths(day)
+        if self.channels is not None:
+            rate = None if self.mortality is None else -np.expm1(-self.mortality / 365.25)
+            self.channels.step_stocks(day, self.alive_mix, rate, self._unapplied_renewals)
 
     def deaths(self, day: int) -> None:
         """Living holders die at their age band's rate and grow a day older; a dead holder's card stays in
@@ -414,6 +449,7 @@ class Rollout:
             applied_mix=self.rec_applied,
             levers=self.levers,
             muni_population=self.muni_pop / self.scale,
+            channels=self.channels.daily if self.channels is not None else {},
             totals={
                 "applied": self.applied_total,
                 "in_hand": float(self.issued_muni.sum()),
