@@ -115,6 +115,17 @@ def date_field(description: str | None = None) -> Any:
 Date = date_field()
 
 
+def date_from(first: dt.date, what: str) -> Any:
+    """A date on or after ``first``; an earlier one is refused as "must be on or after {what}, {first}"."""
+
+    def check(v: dt.date) -> dt.date:
+        if v < first:
+            raise ValueError(f"must be on or after {what}, {first}")
+        return v
+
+    return Annotated[dt.date, BeforeValidator(parse_date), AfterValidator(check)]
+
+
 def tracked_json_path(v: str | None, example: str) -> str | None:
     """A scenario may only name a ``.json`` file inside the working tree for ``twin calibrate --promote``
     to write: a relative path without ``..``. ``example`` is shown in the message."""

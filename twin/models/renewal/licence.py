@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from twin.config import Date, Fraction, PositiveFloat, StrictModel, interval
+from twin.config import Fraction, PositiveFloat, StrictModel, date_from, interval
 from twin.services.licence import CONTINUATION_START, MYNA_LICENCE_START, RE_RECORD_FEE_YEN, continuation_refusal
 
 #: National Police Agency, マイナ免許証 holders (total, of whom licence-only) at month ends (twin/data/FIGURES.md)
@@ -46,7 +46,7 @@ class LicenceChannel(StrictModel):
     """The licence centre as a channel of the renewal wave (off unless ``enabled``)."""
 
     enabled: bool = Field(False, description="play the licensed cards' renewals and the licence-centre visits")
-    continuation_start: Date = Field(
+    continuation_start: date_from(MYNA_LICENCE_START, "the licence's start on the card") = Field(  # type: ignore[valid-type]
         CONTINUATION_START, description="day renewed cards start to carry the licence over (NPA: 2025-09-01)")
     cards_held: PositiveFloat = Field(
         100_129_804, description="cards held, the denominator of the licensed share (Impress 2025-12-03)")
@@ -64,12 +64,6 @@ class LicenceChannel(StrictModel):
     re_record_both: Fraction = Field(
         0.4, description="ASSUMED, range 0.1-0.8: holders of both who re-record (the rest drive on the plastic)")
 
-    @field_validator("continuation_start")
-    @classmethod
-    def _after_launch(cls, v: dt.date) -> dt.date:
-        if v < MYNA_LICENCE_START:
-            raise ValueError(f"must be on or after the licence's start on the card, {MYNA_LICENCE_START}")
-        return v
 
 
 #: the report's data sources when the channel is on

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field, field_validator
 
-from twin.config import Date, Fraction, PositiveFloat, StrictModel, interval
+from twin.config import Fraction, PositiveFloat, StrictModel, date_from, interval
 from twin.services.licence import MYNA_LICENCE_START
 from twin.services.residence import RESIDENCE_CARD_START
 
@@ -67,7 +67,8 @@ class LicenceChannel(StrictModel):
     """Licence renewals at licence centres as a channel of the rollout (off unless ``enabled``)."""
 
     enabled: bool = Field(False, description="play licence renewals, links to the card and prompted applications")
-    start: Date = Field(MYNA_LICENCE_START, description="first day a licence may go on the card (NPA: 2025-03-24)")
+    start: date_from(MYNA_LICENCE_START, "the licence's start on the card") = Field(  # type: ignore[valid-type]
+        MYNA_LICENCE_START, description="first day a licence may go on the card (NPA: 2025-03-24)")
     holders_total: PositiveFloat = Field(
         81_862_728, description="licence holders, end 2023 (NPA 運転免許統計, FIGURES.md); scales the 2015 age shape")
     five_year_share: Fraction = Field(
@@ -79,12 +80,6 @@ class LicenceChannel(StrictModel):
     prompt_share: Fraction = Field(
         0.03, description="ASSUMED, range 0-0.1: renewing residents without a card or application who apply")
 
-    @field_validator("start")
-    @classmethod
-    def _not_before_service(cls, v: dt.date) -> dt.date:
-        if v < MYNA_LICENCE_START:
-            raise ValueError(f"must be on or after the licence's start on the card, {MYNA_LICENCE_START}")
-        return v
 
 
 def _default_foreign_age() -> list[float]:
@@ -98,7 +93,8 @@ class ResidenceChannel(StrictModel):
     """Residence-card integration at residence procedures (off unless ``enabled``)."""
 
     enabled: bool = Field(False, description="play residence procedures, integrations and combined-card applications")
-    start: Date = Field(RESIDENCE_CARD_START, description="first day of the combined card (ISA: 2026-06-14)")
+    start: date_from(RESIDENCE_CARD_START, "the combined card's start") = Field(  # type: ignore[valid-type]
+        RESIDENCE_CARD_START, description="first day of the combined card (ISA: 2026-06-14)")
     foreign_residents: PositiveFloat = Field(
         3_410_992, description="foreign residents, end 2023 (ISA 在留外国人統計, FIGURES.md)")
     mid_long_term_share: Fraction = Field(
@@ -116,12 +112,6 @@ class ResidenceChannel(StrictModel):
     new_card_share: Fraction = Field(
         0.1, description="ASSUMED, range 0.02-0.3: residents without a card or application who apply for it")
 
-    @field_validator("start")
-    @classmethod
-    def _not_before_service(cls, v: dt.date) -> dt.date:
-        if v < RESIDENCE_CARD_START:
-            raise ValueError(f"must be on or after the combined card's start, {RESIDENCE_CARD_START}")
-        return v
 
     @field_validator("age_shares")
     @classmethod
