@@ -27,8 +27,9 @@ SHORTER = {
     # as rollout_history's on 17 months and a 1:2000 sample (as tests/rollout runs it), points section aside
     "rollout_agents.yaml": {"end: 2021-12-31": "end: 2017-05-31", '"20200120"': '"20170515"',
                             "agent_sample: 0.01": "agent_sample: 0.0005"},
-    # the rollout to 2026 costs its eleven years whatever the scale: its first option only (one a line in the file)
-    "rollout_licence_2026.yaml": {"\n  - {name: no_channels": "\n#  - {name: no_channels",
+    # the rollout to 2026 costs its eleven years whatever the scale: its first option, once (one a line in the file)
+    "rollout_licence_2026.yaml": {"replications: 2": "replications: 1",
+                                  "\n  - {name: no_channels": "\n#  - {name: no_channels",
                                   "\n  - {name: channels_low": "\n#  - {name: channels_low",
                                   "\n  - {name: channels_high": "\n#  - {name: channels_high"},
     "failover_architectures.yaml": {"end: 2025-12-31": "end: 2025-01-31", "days: 365": "days: 31"},
