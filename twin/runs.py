@@ -179,7 +179,28 @@ def run_id(scenario: Scenario) -> str:
 
 
 def peak_rss_bytes() -> int:
+    """This process's peak resident memory. On Linux the kernel's high-water mark of the process's own
+    memory (``VmHWM``): ``ru_maxrss`` is not, since a process started by fork and exec (a spawned worker)
+    inherits its parent's maximum, so every worker would report at least the main process's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new high-water mark at the current resident memory (Linux ``clear_refs`` 5), so that
+    :func:`peak_rss_bytes` measures from here; False where the system cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def execute(

@@ -169,13 +169,17 @@ def partition_section(results: dict) -> Section:
     ]
     peak = max((row[6] for row in rows), default=0.0)
     cpu = sum(row[5] for row in rows)
+    own = all(s.get("own_peak", False) for r in results.values() for s in r.extra.get("partitions", []))
+    memory = (f"the largest resident memory of a worker while it ran one partition (its high-water mark reset at "
+              f"the partition's start) was {peak:,.0f} MiB" if own else
+              f"the partitions ran in this process, whose peak resident memory after a partition was at most "
+              f"{peak:,.0f} MiB (the run's, not a partition's own)")  # fmt: skip
     return Section(
         "Partitions of the agent run",
         [
             Paragraph(
-                f"{len(rows)} partitions (municipality groups, each with its own registry and ledger); the "
-                f"largest peak memory of a worker process after a partition was {peak:,.0f} MiB; the partitions "
-                f"took {cpu:,.1f} CPU seconds in all."
+                f"{len(rows)} partitions (groups of municipalities or of a big municipality's sections, each with "
+                f"its own registry and ledger); {memory}; the partitions took {cpu:,.1f} CPU seconds in all."
             ),
             Table("Partitions", PARTITION_COLUMNS, rows),
         ],

@@ -46,7 +46,7 @@ import dataclasses
 import datetime as dt
 import gc
 import hashlib
-import resource
+import multiprocessing
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -244,6 +244,7 @@ class PartitionResult:
     seconds: float
     peak_rss_bytes: int
     cpu_seconds: float = 0.0
+    own_peak: bool = False  # peak_rss_bytes is this partition's own (a worker's mark reset at its start)
 
 
 def split(
@@ -374,7 +375,7 @@ def merge(
     stats = [
         {"partition": p.index, "municipalities": len(p.municipalities), "households": p.households,
          "seconds": round(p.seconds, 2), "peak_rss_mib": round(p.peak_rss_bytes / 2**20, 1),
-         "cpu_seconds": round(p.cpu_seconds, 2)}
+         "cpu_seconds": round(p.cpu_seconds, 2), "own_peak": p.own_peak}
         for p in parts
     ]  # fmt: skip
     extra = {"never_applied": float((plan.route == NEVER).sum()), "partitions": stats}
@@ -404,15 +405,20 @@ def check_national(
 
 def run_partition(inp: PartitionInput) -> PartitionResult:
     """One partition, start to end (top-level and picklable: what the executor ships to a worker)."""
+    from twin.runs import peak_rss_bytes, reset_peak_rss
+
+    # in a worker process, the partition's own peak (a fresh high-water mark); in the main process (one
+    # partition, or an in-process executor) the mark is the run's and is left alone: the process's peak so far
+    own_peak = multiprocessing.parent_process() is not None and reset_peak_rss()
     t0, c0 = time.perf_counter(), time.process_time()
     # The ledger's store grows by about ten records per household, none of them in reference cycles: with
     # the default threshold the young-generation collections (every 700 allocations) cost about a fifth
     # of the partition's CPU. Collected less often (store.bulk), not switched off.
     with bulk():
         result, counts = _simulate_partition(inp)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the worker's peak so far: an upper bound
+    rss = peak_rss_bytes()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return PartitionResult(inp.index, inp.municipalities, result, counts, len(inp.route), wall, rss, cpu)
+    return PartitionResult(inp.index, inp.municipalities, result, counts, len(inp.route), wall, rss, cpu, own_peak)
 
 
 def _account_for(rng: np.random.Generator, holder: str) -> BankAccount:
