@@ -147,3 +147,17 @@ def test_open_run_rejects_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="not a run folder"):
         twin.open_run(tmp_path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux only: /proc/self/clear_refs")
+def test_a_reset_peak_measures_from_the_reset_not_the_process_start() -> None:
+    """What a partition reports as its own peak memory (twin.models.payout.agent.run_partition)."""
+    from twin.runs import peak_rss_bytes, reset_peak_rss
+
+    big = bytearray(256 * 2**20)
+    big[:: 4096] = b"x" * len(big[:: 4096])  # touch every page
+    before = peak_rss_bytes()
+    del big
+    assert reset_peak_rss()
+    after = peak_rss_bytes()
+    assert before - after >= 200 * 2**20, (before, after)
