@@ -250,3 +250,29 @@ def test_a_sqlite_file_of_the_earlier_layout_is_migrated_on_open(tmp_path) -> No
     names = [r[0] for r in again._conn.execute("SELECT name FROM sqlite_master").fetchall()]
     assert "records_order" not in names and "records_v2" not in names
     again.close()
+
+
+def test_wiring_a_new_sqlite_file_gets_16k_pages_and_an_older_file_keeps_its_own(tmp_path) -> None:
+    """Wiring only: the settings SqliteStore asks of SQLite (durability first: WAL, synchronous=FULL)."""
+    import sqlite3
+
+    from real_backends.stores import SqliteStore
+
+    def pragmas(store: SqliteStore) -> tuple:
+        c = store._conn
+        return tuple(c.execute(f"PRAGMA {p}").fetchone()[0]
+                     for p in ("page_size", "wal_autocheckpoint", "journal_mode", "synchronous"))  # fmt: skip
+
+    new = SqliteStore(tmp_path / "new.db")
+    assert pragmas(new) == (16_384, 2_048, "wal", 2)  # 2: FULL; 2,048 pages of 16 KiB: 32 MiB
+    new.close()
+    old = sqlite3.connect(tmp_path / "old.db")  # created with SQLite's default page
+    old.execute("CREATE TABLE x (a)")
+    old.commit()
+    old.close()
+    store = SqliteStore(tmp_path / "old.db")
+    assert pragmas(store) == (4_096, 8_192, "wal", 2)
+    with store.transaction() as tx:
+        tx.put("t", 1, "one")
+    store.close()
+    assert SqliteStore(tmp_path / "old.db").get("t", 1) == "one"
