@@ -87,9 +87,18 @@ class SqliteStore(SqlStore):
             raise
         super().__init__(conn)
         self.path = path
+        self._version: int | None = None  # data_version at this store's last transaction
 
     def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``: the writer lock, so no other connection commits until this transaction
+        ends. ``data_version`` changes when another connection committed since this connection last
+        looked (never for its own commits): unchanged, the memo still stands for the rows it names."""
         self._exec("BEGIN IMMEDIATE")
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._forget_all()
+            self._version = version
+        self._trusted = True
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
