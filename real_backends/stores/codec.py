@@ -288,12 +288,13 @@ def _enum_writer(cls: type) -> object:
 
 def _compile(head: str, keys: list[str], unpack: str, tail: str, slow: Callable[[Any], str]) -> Callable[[Any], str]:
     """A writer with its fields written out one after another (as ``dataclasses`` builds ``__init__``):
-    no loop, and no writer lookup for a str or int field. ``unpack`` binds ``x0, x1, ...`` from ``v``;
+    no loop, and no writer lookup for a str, int or None field. ``unpack`` binds ``x0, x1, ...`` from ``v``;
     ``keys`` are the texts before each field. Only generated names enter the source; the texts are
     passed in as values. At least one field (the callers write empty records with ``slow``)."""
     ns: dict[str, Any] = {"_e": _esc, "_i": int.__repr__, "_t": _text, "_slow": slow, "H": head, "T": tail}
     ns.update({f"K{i}": k for i, k in enumerate(keys)})
-    fields = ", ".join(f"K{i}, (_e(x{i}) if type(x{i}) is str else _i(x{i}) if type(x{i}) is int else _t(x{i}))"
+    fields = ", ".join(f"K{i}, (_e(x{i}) if type(x{i}) is str else _i(x{i}) if type(x{i}) is int "
+                       f"else 'null' if x{i} is None else _t(x{i}))"
                        for i in range(len(keys)))  # fmt: skip
     exec(compile(f"def write(v):\n{unpack}\n    return ''.join((H, {fields}, T))\n", "<codec writer>", "exec"), ns)  # noqa: S102
     return ns["write"]

@@ -33,7 +33,16 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_exact, encode_key
+from real_backends.stores.codec import (
+    CodecError,
+    _generic_writes,
+    _text,
+    decode,
+    decode_key,
+    encode,
+    encode_exact,
+    encode_key,
+)
 from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_key, insert_each, overlay
 
 Key = Hashable
@@ -296,14 +305,16 @@ class SqlStore:
         # (keys in the buffer were checked by put/delete, so key_columns cannot raise here)
         puts, deletes = [], []
         memo, limit = self._memo, self.memo_rows
+        next_generic, write = _generic_writes.__next__, _text
         for (table, key), value in writes.items():  # _encode and _remember, inlined: the batches' hot path
             k, kind, ik, sk = key_columns(key) if type(key) is not int else (str(key), 0, key, "")
             if value is _DELETED:
                 self._forget(table, k)
                 deletes.append((table, kind, ik, sk) if self.ordered_key else (table, k))
                 continue
-            text, exact = encode_exact(value)
-            if exact:
+            n = next_generic()  # encode_exact, inlined
+            text = write(value)
+            if next_generic() == n + 1:
                 memo[(table, k)] = (text, value)
                 if len(memo) >= limit:
                     self._memo_old, self._memo = memo, {}
@@ -327,10 +338,15 @@ class SqlStore:
             left = None if limit is None else limit - len(out)
             if left is not None and left <= 0:
                 return out
-            q = f"SELECT k, v FROM records WHERE tbl = ? AND kind = ? ORDER BY {order}"
+            # an int key is its ik column (a queue's scan reads tens of thousands): no JSON to parse
+            q = f"SELECT {'ik' if kind == 0 else 'NULL'}, k, v FROM records WHERE tbl = ? AND kind = ? ORDER BY {order}"
             rows = self._exec(q + (" LIMIT ?" if left is not None else ""),
                               (table, kind) + ((left,) if left is not None else ())).fetchall()  # fmt: skip
-            out.extend((decode_key(k), self._read(table, k, v)) for k, v in rows)
+            read = self._read
+            if kind == 0:
+                out.extend((ik, read(table, k, v)) for ik, k, v in rows)
+            else:
+                out.extend((decode_key(k), read(table, k, v)) for _, k, v in rows)
         if limit is None or len(out) < limit:
             rows = self._exec("SELECT k, v FROM records WHERE tbl = ? AND kind = 2", (table,)).fetchall()
             tuples = sorted(((decode_key(k), k, v) for k, v in rows), key=lambda kkv: _sort_key(kkv[0]))
