@@ -257,8 +257,12 @@ def _text_list(v: list) -> str:
     return "[" + ",".join([_text(x) for x in v]) + "]"
 
 
-def _text_tuple(v: tuple) -> str:
-    return '{"$t":[' + ",".join([_text(x) for x in v]) + "]}"
+def _text_tuple(v: tuple) -> str:  # a str or int member without the writer lookup (as _compile's writers)
+    parts = [_esc(x) if type(x) is str else _int(x) if type(x) is int else _text(x) for x in v]
+    return '{"$t":[' + ",".join(parts) + "]}"
+
+
+_int = int.__repr__
 
 
 class _Texts(dict):
@@ -449,6 +453,8 @@ def encode_key(key: Hashable) -> str:
         return str(key)
     if type(key) is str:  # what json.dumps(key, ensure_ascii=False) writes, without building an encoder
         return _esc(key)
+    if type(key) is tuple and all(type(k) is int for k in key):  # e.g. (batch, household): as json.dumps
+        return "[" + ",".join([_int(k) for k in key]) + "]"
     return json.dumps(_key_json(key), ensure_ascii=False, separators=(",", ":"))
 
 

@@ -154,7 +154,8 @@ def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
     assert nan != nan
 
 
-@given(st.integers() | st.text() | st.tuples(st.integers(), st.text()))
+@given(st.integers() | st.text() | st.tuples(st.integers(), st.text()) | st.tuples(st.integers(), st.integers())
+       | st.tuples() | st.tuples(st.integers(), st.tuples(st.integers())))  # fmt: skip
 def test_keys_round_trip(key: object) -> None:
     assert decode_key(encode_key(key)) == key
     assert encode_key(key) == json.dumps(codec._key_json(key), ensure_ascii=False, separators=(",", ":"))
