@@ -110,7 +110,8 @@ and back on every read: 3.2-3.3 against 2.3-2.4 us per 800-byte row written in a
 ``-k "test_ledger_end_to_end and sqlite"``, the code before (b3b06b1, in the main worktree) and after
 interleaved, three runs each, load average 1.4-2.7: SQLite batch 5,046 / 5,329 / 5,057 -> 5,924 /
 5,918 / 5,868 per CPU second (+11 to +17 %; 5,762 / 5,743 / 5,698/s wall); SQLite per household
-1,137 / 1,585 / 1,545 -> 1,493 / 1,516 / 1,609. An earlier interleaved set (before the ASCII values,
+1,137 / 1,585 / 1,545 -> 1,493 / 1,516 / 1,609. Two more pairs (SQLite batch only, load average
+0.5-1.9): 4,941 / 4,825 -> 5,761 / 5,832. An earlier interleaved set (before the ASCII values,
 load average 2-6): 4,756 / 4,936 / 4,624 -> 4,872 / 5,340 / 5,379. Tried and dropped: sorting a
 flush's rows by key (slower: the sort costs more than the b-tree saves), a text cache of nested
 frozen dataclasses by identity (slower as written: its own counting made ``encode_exact`` say "not
