@@ -98,6 +98,27 @@ quiet machine. Tried and
 dropped: a text memo of frozen dataclasses by identity (the account written nine times a household)
 measured slower; a 16 KiB page inconclusive under the load.
 
+2026-12-05 21:20, after four changes to the SQL store and its codec (profile before them, py-spy at
+500 Hz on the 20,000-household batch: SQLite's ``executemany`` of the upserts about 19 %, encoding
+about 20 %, the bulk reads about 12 %, scans 4 %, the ledger's rules and the buffers the rest):
+new SQLite files get 16 KiB pages (a row holds its whole record, about 800 bytes for an
+application, so 4 KiB leaves split on most inserts); inside a transaction begun while no other
+connection committed (``PRAGMA data_version`` unchanged) the records the store wrote are taken from
+its memo without reading their rows; a scan takes an int key from its ``ik`` column; record values
+are written as ASCII JSON (sqlite3 converts a string holding a katakana name to UTF-8 on every bind
+and back on every read: 3.2-3.3 against 2.3-2.4 us per 800-byte row written in a micro-benchmark).
+``-k "test_ledger_end_to_end and sqlite"``, the code before (b3b06b1, in the main worktree) and after
+interleaved, three runs each, load average 1.4-2.7: SQLite batch 5,046 / 5,329 / 5,057 -> 5,924 /
+5,918 / 5,868 per CPU second (+11 to +17 %; 5,762 / 5,743 / 5,698/s wall); SQLite per household
+1,137 / 1,585 / 1,545 -> 1,493 / 1,516 / 1,609. Two more pairs (SQLite batch only, load average
+0.5-1.9): 4,941 / 4,825 -> 5,761 / 5,832. An earlier interleaved set (before the ASCII values,
+load average 2-6): 4,756 / 4,936 / 4,624 -> 4,872 / 5,340 / 5,379. Tried and dropped: sorting a
+flush's rows by key (slower: the sort costs more than the b-tree saves), a text cache of nested
+frozen dataclasses by identity (slower as written: its own counting made ``encode_exact`` say "not
+exact", so nothing was remembered); not done: ``UPDATE`` for rows known to exist instead of the
+upsert (0.3 us a row in a micro-benchmark), dropping the ``k`` column (about 0.2 us a row; needs a
+migration).
+
 Run with ``make bench`` or ``.venv/bin/pytest benchmarks/test_bench_payout_batch.py --benchmark-only -s``.
 """
 

@@ -18,7 +18,9 @@ record in the typed JSON codec. A dialect finds a row by ``(tbl, k)`` (PostgreSQ
 and a second index on ``(tbl, kind, ik, sk)`` for scans) or by ``(tbl, kind, ik, sk)`` itself
 (SQLite: the primary key is the scan order, one b-tree per row instead of two; see
 :attr:`SqlStore.ordered_key`). A store hands back the value it wrote itself
-instead of decoding a row that still holds exactly the text it wrote (:meth:`SqlStore._read`).
+instead of decoding a row that still holds exactly the text it wrote (:meth:`SqlStore._read`); inside
+a transaction of a database that no other connection wrote to since this store's last transaction
+(SQLite's ``data_version``), it does not even read the row (:meth:`SqlStore._begin`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from real_backends.stores.codec import CodecError, decode, decode_key, encode, encode_exact, encode_key
+from real_backends.stores.codec import (
+    CodecError,
+    _generic_writes,
+    _text,
+    decode,
+    decode_key,
+    encode,
+    encode_exact,
+    encode_key,
+)
 from twin.services.store import _DELETED, DuplicateKeyError, StoreError, _sort_key, insert_each, overlay
 
 Key = Hashable
@@ -96,6 +107,8 @@ class SqlStore:
         # (table, key text) -> (value text, value) for rows this store wrote, newest generation first
         self._memo: dict[tuple[str, str], tuple[str, object]] = {}
         self._memo_old: dict[tuple[str, str], tuple[str, object]] = {}
+        # whether the memo is the database's content for its keys (see _begin); only while a transaction is open
+        self._trusted = False
         self._lock = threading.RLock()
         self._depth = 0  # open (nested) transactions of the thread holding _lock
         self._stack: list[SqlTransaction] = []  # those transactions, outermost first
@@ -104,7 +117,30 @@ class SqlStore:
     # -- dialect hooks -------------------------------------------------------------------------
 
     def _begin(self) -> None:
+        """Open the database transaction (holding the writer lock) and set :attr:`_trusted`.
+
+        A dialect that can tell that no other connection committed since this store's last transaction
+        (SQLite: ``PRAGMA data_version`` unchanged) sets ``_trusted`` (after :meth:`_forget_all` when one
+        did): then every row the memo names holds exactly what the memo says, as this store keeps the
+        memo in step with its own writes (a delete, or a write it does not remember, drops the entry; a
+        rollback drops them all), and the transaction's reads take the memo's records without asking the
+        database. Otherwise (PostgreSQL) reads compare the row's text with the memo (:meth:`_read`)."""
         raise NotImplementedError
+
+    def _forget_all(self) -> None:
+        """Drop the memo (another connection wrote, or a transaction whose writes it holds rolled back)."""
+        self._memo, self._memo_old = {}, {}
+
+    def _forget(self, table: str, k: str) -> None:
+        """Drop the memo's entry for row ``(table, k)`` (deleted, or written as something it does not hold)."""
+        self._memo.pop((table, k), None)
+        self._memo_old.pop((table, k), None)
+
+    def _known(self, table: str, k: str) -> tuple[str, object] | None:
+        """``(text, value)`` of row ``(table, k)`` when the memo may stand for the database (:meth:`_begin`)."""
+        if not (self._trusted and self._depth > 0):
+            return None
+        return self._memo.get((table, k)) or self._memo_old.get((table, k))
 
     def close(self) -> None:
         with self._lock:
@@ -136,6 +172,17 @@ class SqlStore:
         out: dict[Key, object] = {}
         with self._lock:
             memo, old = self._memo, self._memo_old
+            if self._trusted and self._depth > 0:  # the memo's records without reading their rows (_begin)
+                lo, hi = INT64
+                rest = []
+                for key in keys:
+                    k = str(key) if type(key) is int and lo <= key <= hi else key_columns(key)[0]
+                    m = memo.get((table, k)) or old.get((table, k))
+                    if m is None:
+                        rest.append(key)
+                    else:
+                        out[key] = m[1]
+                keys = rest
             for key, k, v in self._rows_at(table, keys, "v"):  # _read, inlined
                 m = memo.get((table, k)) or old.get((table, k))
                 out[key] = m[1] if m is not None and m[0] == v else decode(v)
@@ -177,11 +224,6 @@ class SqlStore:
 
     # -- row operations (caller holds _lock) -----------------------------------------------------
 
-    def _at(self, key: Key) -> tuple[object, ...]:
-        """The parameters of :attr:`_where` for ``key`` (after the table)."""
-        k, kind, ik, sk = key_columns(key)
-        return (kind, ik, sk) if self.ordered_key else (k,)
-
     def _remember(self, table: str, k: str, text: str, value: object) -> None:
         """Note that row ``(table, k)`` was written as ``text`` from ``value`` (see :meth:`_read`)."""
         memo = self._memo
@@ -207,39 +249,51 @@ class SqlStore:
         return decode(text)
 
     def _get(self, table: str, key: Key) -> object | None:
+        k, kind, ik, sk = key_columns(key)
+        m = self._known(table, k)
+        if m is not None:
+            return m[1]
         q = f"SELECT k, v FROM records WHERE tbl = ? AND {self._where}"
-        row = self._exec(q, (table, *self._at(key))).fetchone()
+        row = self._exec(q, (table, *((kind, ik, sk) if self.ordered_key else (k,)))).fetchone()
         return None if row is None else self._read(table, row[0], row[1])
 
     def _has(self, table: str, key: Key) -> bool:
+        k, kind, ik, sk = key_columns(key)
+        if self._known(table, k) is not None:
+            return True
         q = f"SELECT 1 FROM records WHERE tbl = ? AND {self._where}"
-        return self._exec(q, (table, *self._at(key))).fetchone() is not None
+        return self._exec(q, (table, *((kind, ik, sk) if self.ordered_key else (k,)))).fetchone() is not None
 
-    def _encode(self, table: str, k: str, value: object) -> str:
-        text, exact = encode_exact(value)
+    def _wrote(self, table: str, k: str, text: str, value: object, exact: bool) -> None:
+        """Row ``(table, k)`` now holds ``text``, written from ``value`` (remembered when ``exact``)."""
         if exact:
             self._remember(table, k, text, value)
-        return text
+        else:
+            self._forget(table, k)
 
     def _put(self, table: str, key: Key, value: object) -> None:
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
         k, kind, ik, sk = key_columns(key)
-        self._exec(self._upsert, (table, k, kind, ik, sk, self._encode(table, k, value)))
+        text, exact = encode_exact(value)
+        self._exec(self._upsert, (table, k, kind, ik, sk, text))
+        self._wrote(table, k, text, value, exact)
 
     def _insert(self, table: str, key: Key, value: object) -> None:
         if value is None:
             raise StoreError(f"insert {table}[{key!r}]: None is not a record")
         k, kind, ik, sk = key_columns(key)
-        cur = self._exec(
-            f"{_INSERT} ON CONFLICT {self._conflict} DO NOTHING",
-            (table, k, kind, ik, sk, self._encode(table, k, value)),
-        )
-        if cur.rowcount == 0:
+        text, exact = encode_exact(value)
+        cur = self._exec(f"{_INSERT} ON CONFLICT {self._conflict} DO NOTHING", (table, k, kind, ik, sk, text))
+        if cur.rowcount == 0:  # the row keeps what it held (and the memo, its entry)
             raise DuplicateKeyError(f"insert {table}[{key!r}]: a record with this key already exists")
+        self._wrote(table, k, text, value, exact)
 
     def _delete(self, table: str, key: Key) -> None:
-        self._exec(f"DELETE FROM records WHERE tbl = ? AND {self._where}", (table, *self._at(key)))
+        k, kind, ik, sk = key_columns(key)
+        self._forget(table, k)
+        self._exec(f"DELETE FROM records WHERE tbl = ? AND {self._where}",
+                   (table, *((kind, ik, sk) if self.ordered_key else (k,))))  # fmt: skip
 
     def _flush(self, writes: dict[tuple[str, Key], object]) -> None:
         """Write a nested transaction's buffer: one ``executemany`` for the upserts, one for the deletes.
@@ -249,26 +303,34 @@ class SqlStore:
         once in the buffer, so the order of upserts and deletes does not matter.)
         """
         # (keys in the buffer were checked by put/delete, so key_columns cannot raise here)
-        puts = []
+        puts, deletes = [], []
         memo, limit = self._memo, self.memo_rows
+        next_generic, write = _generic_writes.__next__, _text
         for (table, key), value in writes.items():  # _encode and _remember, inlined: the batches' hot path
-            if value is _DELETED:
-                continue
             k, kind, ik, sk = key_columns(key) if type(key) is not int else (str(key), 0, key, "")
-            text, exact = encode_exact(value)
-            if exact:
+            if value is _DELETED:
+                self._forget(table, k)
+                deletes.append((table, kind, ik, sk) if self.ordered_key else (table, k))
+                continue
+            n = next_generic()  # encode_exact, inlined
+            text = write(value)
+            if next_generic() == n + 1:
                 memo[(table, k)] = (text, value)
                 if len(memo) >= limit:
                     self._memo_old, self._memo = memo, {}
                     memo = self._memo
+            else:
+                self._forget(table, k)
             puts.append((table, k, kind, ik, sk, text))
-        at = self._at
-        deletes = [(table, *at(key)) for (table, key), value in writes.items() if value is _DELETED]
         cur = self._conn.cursor()
-        if puts:
-            cur.executemany(self._sql(self._upsert), puts)
-        if deletes:
-            cur.executemany(self._sql(f"DELETE FROM records WHERE tbl = ? AND {self._where}"), deletes)
+        try:
+            if puts:
+                cur.executemany(self._sql(self._upsert), puts)
+            if deletes:
+                cur.executemany(self._sql(f"DELETE FROM records WHERE tbl = ? AND {self._where}"), deletes)
+        except BaseException:
+            self._forget_all()  # some rows may not hold what the memo now says
+            raise
 
     def _scan(self, table: str, limit: int | None) -> list[tuple[Key, object]]:
         out: list[tuple[Key, object]] = []
@@ -276,10 +338,15 @@ class SqlStore:
             left = None if limit is None else limit - len(out)
             if left is not None and left <= 0:
                 return out
-            q = f"SELECT k, v FROM records WHERE tbl = ? AND kind = ? ORDER BY {order}"
+            # an int key is its ik column (a queue's scan reads tens of thousands): no JSON to parse
+            q = f"SELECT {'ik' if kind == 0 else 'NULL'}, k, v FROM records WHERE tbl = ? AND kind = ? ORDER BY {order}"
             rows = self._exec(q + (" LIMIT ?" if left is not None else ""),
                               (table, kind) + ((left,) if left is not None else ())).fetchall()  # fmt: skip
-            out.extend((decode_key(k), self._read(table, k, v)) for k, v in rows)
+            read = self._read
+            if kind == 0:
+                out.extend((ik, read(table, k, v)) for ik, k, v in rows)
+            else:
+                out.extend((decode_key(k), read(table, k, v)) for _, k, v in rows)
         if limit is None or len(out) < limit:
             rows = self._exec("SELECT k, v FROM records WHERE tbl = ? AND kind = 2", (table,)).fetchall()
             tuples = sorted(((decode_key(k), k, v) for k, v in rows), key=lambda kkv: _sort_key(kkv[0]))
@@ -389,6 +456,9 @@ class SqlTransaction:
                 if value is None:
                     raise StoreError(f"insert {table}[{key!r}]: None is not a record")
                 rows.append((table, *key_columns(key), encode(value)))  # a bulk load: not remembered
+            if s._memo or s._memo_old:  # (a key it loads is absent, so the memo holds none: kept exact anyway)
+                for r in rows:
+                    s._forget(table, r[1])
             texts = [r[1] for r in rows]
             taken = set(texts) if len(set(texts)) == len(texts) else None
             if taken is not None:  # no key twice in the chunk: ask the database which it already holds
@@ -433,9 +503,11 @@ class SqlTransaction:
             raise StoreError("commit: an inner transaction is still open")
         try:
             if self._depth == 0:
+                s._trusted = False
                 try:
                     s._exec("COMMIT")
                 except BaseException:
+                    s._forget_all()  # it may hold writes that did not land
                     with contextlib.suppress(Exception):  # a failed COMMIT must not leave a transaction open
                         s._exec("ROLLBACK")
                     raise
@@ -453,6 +525,8 @@ class SqlTransaction:
         s = self._store
         try:
             if self._depth == 0:
+                s._trusted = False
+                s._forget_all()  # it holds this transaction's flushed writes
                 s._exec("ROLLBACK")
         finally:
             self._writes = {}

@@ -154,7 +154,8 @@ def test_floats_keep_their_exact_value_including_nan_and_infinity() -> None:
     assert nan != nan
 
 
-@given(st.integers() | st.text() | st.tuples(st.integers(), st.text()))
+@given(st.integers() | st.text() | st.tuples(st.integers(), st.text()) | st.tuples(st.integers(), st.integers())
+       | st.tuples() | st.tuples(st.integers(), st.tuples(st.integers())))  # fmt: skip
 def test_keys_round_trip(key: object) -> None:
     assert decode_key(encode_key(key)) == key
     assert encode_key(key) == json.dumps(codec._key_json(key), ensure_ascii=False, separators=(",", ":"))
@@ -196,3 +197,15 @@ def test_encode_exact_on_the_payout_records_and_on_a_mutable_dataclass() -> None
     assert codec.encode_exact(("fp", Decision(Outcome.ACCEPTED, 1)))[1] is True
     assert codec.encode_exact(HouseholdFile(Status.APPLIED, 3, account, -1, None, 0))[1] is True
     assert codec.encode_exact((1, Mutable(2)))[1] is False
+
+
+def test_values_are_written_as_ascii_and_rows_written_before_in_utf8_read_back_the_same() -> None:
+    """SQLite takes an ASCII string as it is and converts any other to UTF-8 (a third more per row)."""
+    account = BankAccount("0001", "123", AccountType.ORDINARY, "0001234", "キムラ\u3000ユイ😀\ud800")
+    rec = HouseholdFile(Status.APPLIED, 3, account, -1, None, 0)
+    text = encode(rec)
+    assert text.isascii() and "\\u30ad\\u30e0\\u30e9\\u3000" in text and "\\ud83d\\ude00\\ud800" in text
+    assert decode(text) == rec
+    before = json.dumps(codec._to_json(rec), ensure_ascii=False, separators=(",", ":"))  # as written before
+    assert "キムラ\u3000ユイ😀" in before and decode(before) == rec and type(decode(before)) is HouseholdFile
+    assert encode_key("キー") == '"キー"' and encode_key(("キ", 1)) == '["キ",1]'  # keys: unchanged

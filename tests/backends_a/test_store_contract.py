@@ -250,3 +250,86 @@ def test_a_sqlite_file_of_the_earlier_layout_is_migrated_on_open(tmp_path) -> No
     names = [r[0] for r in again._conn.execute("SELECT name FROM sqlite_master").fetchall()]
     assert "records_order" not in names and "records_v2" not in names
     again.close()
+
+
+def test_wiring_a_new_sqlite_file_gets_16k_pages_and_an_older_file_keeps_its_own(tmp_path) -> None:
+    """Wiring only: the settings SqliteStore asks of SQLite (durability first: WAL, synchronous=FULL)."""
+    import sqlite3
+
+    from real_backends.stores import SqliteStore
+
+    def pragmas(store: SqliteStore) -> tuple:
+        c = store._conn
+        return tuple(c.execute(f"PRAGMA {p}").fetchone()[0]
+                     for p in ("page_size", "wal_autocheckpoint", "journal_mode", "synchronous"))  # fmt: skip
+
+    new = SqliteStore(tmp_path / "new.db")
+    assert pragmas(new) == (16_384, 2_048, "wal", 2)  # 2: FULL; 2,048 pages of 16 KiB: 32 MiB
+    new.close()
+    old = sqlite3.connect(tmp_path / "old.db")  # created with SQLite's default page
+    old.execute("CREATE TABLE x (a)")
+    old.commit()
+    old.close()
+    store = SqliteStore(tmp_path / "old.db")
+    assert pragmas(store) == (4_096, 8_192, "wal", 2)
+    with store.transaction() as tx:
+        tx.put("t", 1, "one")
+    store.close()
+    assert SqliteStore(tmp_path / "old.db").get("t", 1) == "one"
+
+
+def test_a_sqlite_transaction_takes_the_records_it_wrote_without_reading_them_until_another_connection_writes(
+    tmp_path,
+) -> None:
+    """The trusted memo (SqlStore._begin): a batch reads back what the batch before wrote without asking
+    SQLite, and a reader still cannot tell: another connection's commit, a rollback, a delete, a refused
+    insert and a write the memo cannot hold each leave the database's own record to be read."""
+    from real_backends.stores import SqliteStore
+    from twin.services.payout.records import HouseholdFile, Status
+
+    path = tmp_path / "one.db"
+    store, other = SqliteStore(path), SqliteStore(path)
+    reads: list[str] = []
+    store._conn.set_trace_callback(lambda q: reads.append(q) if q.lstrip().startswith("SELECT") else None)
+    first = HouseholdFile(Status.APPLIED, 3, None, -1, None, 0)
+    with store.transaction() as tx:
+        tx.put("t", 1, first)
+        tx.put("t", 2, ("two", 2))
+    reads.clear()
+    with store.transaction() as tx:
+        assert tx.get("t", 1) is first
+        assert store.get_many("t", [1, 2, 9]) == {1: first, 2: ("two", 2)}  # type: ignore[attr-defined]
+    assert len(reads) == 1 and reads[0].endswith("ik IN (9)"), f"only the key the memo does not hold is read: {reads}"
+
+    second = first._replace(status=Status.VERIFIED)
+    with other.transaction() as tx:
+        tx.put("t", 1, second)
+    with store.transaction() as tx:
+        assert tx.get("t", 1) == second, "another connection's commit is seen"
+    with pytest.raises(RuntimeError), store.transaction(), store.transaction() as inner:
+        inner.put("t", 1, first._replace(status=Status.PAID))  # flushed into the database transaction ...
+        inner.commit()
+        raise RuntimeError("... which then rolls back")
+    with store.transaction() as tx:
+        assert tx.get("t", 1) == second, "a rolled-back write is not seen"
+
+    with store.transaction() as tx:
+        tx.put("t", 3, ("three",))
+        tx.put("t", 4, ("four",))
+        tx.put("t", 5, ("five",))
+    with store.transaction(), store.transaction() as inner:
+        inner.delete("t", 3)  # through the batch buffer
+    with store.transaction() as tx:
+        tx.delete("t", 4)  # straight to the database
+    with store.transaction() as tx:
+        assert tx.get("t", 3) is None and tx.get("t", 4) is None and store.get_many("t", [3, 4]) == {}  # type: ignore[attr-defined]
+        with pytest.raises(DuplicateKeyError):
+            tx.insert("t", 5, ("refused",))
+        assert tx.get("t", 5) == ("five",), "a refused insert leaves the record it did not replace"
+        tx.put("t", 5, [5, "a list"])  # reads back as a new list: not remembered
+    with store.transaction() as tx:
+        assert tx.get("t", 5) == [5, "a list"]
+        tx.insert("t", 3, ("three again",))  # the deleted key is free
+    assert store.get("t", 3) == ("three again",)
+    store.close()
+    other.close()
