@@ -274,5 +274,14 @@ def strict_app(title: str, version: str, description: str = "", max_body_bytes: 
     return install(FastAPI(title=title, version=version, description=description), max_body_bytes)
 
 
-__all__ = ["MASK", "ErrorBody", "ExchangeOut", "ExchangeRecordOut", "StrictModel", "document_error_bodies",
-           "error_response", "install", "mask_numbers", "strict_app"]
+def check_whole_numbers(world: object, bounds: tuple[tuple[str, int, int], ...], prefix: str = "") -> None:
+    """A served world's sizes (``twin serve SERVICE --set name=N``): each named attribute a whole number in
+    ``[lo, hi]``, else ``ValueError("{prefix}{name}: {v!r} must be a whole number in [lo, hi]")``."""
+    for name, lo, hi in bounds:
+        v = getattr(world, name)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ValueError(f"{prefix}{name}: {v!r} must be a whole number in [{lo:,}, {hi:,}]")
+
+
+__all__ = ["MASK", "ErrorBody", "ExchangeOut", "ExchangeRecordOut", "StrictModel", "check_whole_numbers",
+           "document_error_bodies", "error_response", "install", "mask_numbers", "strict_app"]

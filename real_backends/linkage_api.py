@@ -50,7 +50,15 @@ from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, ValidationError
 
-from real_backends.app import ErrorBody, ExchangeRecordOut, StrictModel, jsonable, mask_numbers, strict_app
+from real_backends.app import (
+    ErrorBody,
+    ExchangeRecordOut,
+    StrictModel,
+    check_whole_numbers,
+    jsonable,
+    mask_numbers,
+    strict_app,
+)
 from real_backends.payout_api import Whole
 from twin.services.linkage import (
     AgencyCode,
@@ -91,10 +99,7 @@ class LinkageWorld:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("people", 1, 1_000_000), ("seed", 0, 2**32 - 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ValueError(f"{name}: {v!r} must be a whole number in [{lo:,}, {hi:,}]")
+        check_whole_numbers(self, (("people", 1, 1_000_000), ("seed", 0, 2**32 - 1)))
 
     @cached_property
     def my_numbers(self) -> list[str]:

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, Field
 
-from real_backends.app import ErrorBody, StrictModel, error_response, mask_numbers, strict_app
+from real_backends.app import ErrorBody, StrictModel, check_whole_numbers, error_response, mask_numbers, strict_app
 from twin.services.accounts import BankAccount
 from twin.services.payout import (
     Application,
@@ -71,10 +71,7 @@ class PayoutWorld:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("households", 1, 20_000_000), ("seed", 0, 2**32 - 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ValueError(f"{name}: {v!r} must be a whole number in [{lo:,}, {hi:,}]")
+        check_whole_numbers(self, (("households", 1, 20_000_000), ("seed", 0, 2**32 - 1)))
 
     @cached_property
     def registry(self) -> ResidentRegistry:

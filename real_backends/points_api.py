@@ -45,7 +45,7 @@ from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from real_backends.app import ErrorBody, StrictModel, error_response, mask_numbers, strict_app
+from real_backends.app import ErrorBody, StrictModel, check_whole_numbers, error_response, mask_numbers, strict_app
 from real_backends.payout_api import Whole
 from twin.services.points import PHASE1_BUDGET_YEN, Claim, Decision, Phase, PointsLedger, Reason
 from twin.services.store import Store
@@ -70,10 +70,7 @@ class PointsWorld:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ValueError(f"points: {name} {v!r} must be a whole number in [{lo:,}, {hi:,}]")
+        check_whole_numbers(self, (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1)), prefix="points: ")
 
     @property
     def budget(self) -> dict[Phase, int]:
