@@ -76,3 +76,22 @@ def test_the_sample_is_chosen_by_hash_and_has_the_share_asked() -> None:
     assert abs(sum(picks) / len(picks) - 0.1) < 0.01
     assert all(sample_selected(h, 1, 1.0) for h in range(100))
     assert not any(sample_selected(h, 1, 0.0) for h in range(100))
+
+
+def test_a_child_born_after_the_runs_card_date_gets_a_card_but_no_signature(world: dict) -> None:
+    """At national scale a form from a baby born after 2020-02-03 (the run's card date) stopped a partition
+    with "birth date ... is after the issue date": the card is now issued after the birth, and the child's form
+    goes unsigned like any child's."""
+    from twin.services.jpki.errors import UnderageError
+
+    form = world["forms"][0]
+    r = world["reg"].resident(form.applicant, dt.date(2020, 4, 27))
+    baby = dataclasses.replace(r, birth_date=dt.date(2020, 2, 27))
+
+    class OneResident:
+        def resident(self, resident: int, on: dt.date) -> object:
+            return baby
+
+    cards = ApplicantCards(OneResident(), dt.date(2020, 4, 27))  # type: ignore[arg-type]
+    with pytest.raises(UnderageError):  # what the agent run counts as a child's unsigned form (cards:underage)
+        cards.sign(form)

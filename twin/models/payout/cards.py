@@ -59,7 +59,10 @@ class ApplicantCards:
                 code = 13101
             info = BasicFourInfo(r.name, f"市区町村コード{code:05d}の住所", r.birth_date, str(int(r.sex)))
             holder = Resident(f"r{resident}", r.my_number, info, f"{code:05d}")
-            perso = self._cards[resident] = personalise(holder, self.jpki, self.keys, ISSUED)
+            # issued before the payout, or for a child born since, the day after the birth (a certificate is
+            # never issued before its holder's birth date; a child under 15 gets no signature certificate)
+            after_birth = dt.datetime.combine(r.birth_date + dt.timedelta(days=1), ISSUED.timetz())
+            perso = self._cards[resident] = personalise(holder, self.jpki, self.keys, max(ISSUED, after_birth))
             self.issued += 1
         return perso
 
