@@ -49,6 +49,9 @@ SQLite batch 3,711/s wall, 3,851 per CPU second (SQLite per household 985 / 1,28
 21,822 per household / batch); the agent run at 1:100 (``twin run scenarios/payout_2020_agent.yaml
 --scale 0.01``) 93.6 s wall, 174.8 s user, peak 0.48 GiB (target 120 s: met); Dask at 1:200, one
 design: 1 worker 24.7 s, 2 workers 13.0 s, 1.90x (target 1.8x: met).
+2026-12-05 23:31 UTC, idle machine (load 0.8 before), with partitions in sections (``agent.split_above``)
+and VmHWM peaks: agent run at 1:100 111.0 s wall (200 partition CPU s, worker peak 260 MiB); Dask at 1:200,
+one design: 1 worker 40.3 s, 2 workers 21.9 s, 1.84x. Both targets met.
 
 
 2026-12-05, after the SQL store hands back the records it wrote instead of decoding them again
