@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +138,40 @@ def test_phase2_carries_phase1s_fitted_response_scaled_by_its_points() -> None:
     assert effective_phase2(own).lift_per_5000 == own.points.phase2.lift_per_5000
     off = Params(points={"phase2": {**Params().points.phase2.model_dump(), "enabled": False}})
     assert "points:phase2" not in build_levers(off, dt.date(2016, 1, 1), 2922).by_lever
+
+
+def test_the_points_lever_reads_what_is_on_offer_from_the_points_service(monkeypatch) -> None:  # noqa: ANN001
+    """Phase 2's lever takes its amounts from twin.services.points.rules, day by day: changing the service's
+    rules changes the lever, so the lever and the ledger cannot hold two versions of the offer."""
+    import dataclasses
+
+    from twin.services.points import rules
+    from twin.services.points.rules import PHASE1, PHASE2, Part, points_on_offer
+
+    assert points_on_offer(PHASE1, dt.date(2020, 6, 30)) == 0 and points_on_offer(PHASE1, dt.date(2020, 7, 1)) == 5000
+    assert [points_on_offer(PHASE2, dt.date(2022, m, d)) for m, d in ((1, 1), (6, 29), (6, 30))] == [5000, 5000, 20000]
+    p2 = Params().points.phase2
+    assert p2.offer == "phase2" and p2.amounts == []
+    day0 = dt.date(2022, 1, 1)
+    before = points_lift(p2, day0, 400)
+    # the service doubles the linking parts: the lever's jump on 2022-06-30 follows (5,000 -> 35,000)
+    doubled = dataclasses.replace(PHASE2, linking_points={Part.INSURANCE: 15_000, Part.ACCOUNT: 15_000})
+    monkeypatch.setitem(rules.PHASES, rules.Phase.TWO, doubled)
+    after = points_lift(p2, day0, 400)
+    k = (dt.date(2022, 6, 30) - day0).days
+    assert np.array_equal(before[:k], after[:k])
+    e = p2.value_elasticity
+    assert after[k] - before[k] == pytest.approx(p2.lift_per_5000 * (7.0**e - 4.0**e), rel=1e-9)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"amounts": [{"start": "2022-01-01", "points": 5000}]}, "amounts must be empty (it lists 1)"),
+    ({"start": "2022-02-01"}, "start 2022-02-01 must be the day the service opens applications, 2022-01-01"),
+    ({"points": 8000}, "points 8000 must be the service's opening offer, 5000"),
+])  # fmt: skip
+def test_a_phase_that_reads_the_service_refuses_its_own_amounts_or_another_opening(change: dict, message: str) -> None:
+    from pydantic import ValidationError
+
+    base = Params().points.phase2.model_dump()
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Params(points={"phase2": {**base, **change}})

@@ -81,7 +81,7 @@ def points_lift(p: PointsPhase, day0: dt.date, n: int) -> np.ndarray:
     last = _offset(day0, p.deadlines[-1].date)
     active = (t >= s) & (t <= last)
     days = [day0 + dt.timedelta(days=int(k)) for k in range(n)]
-    value = np.array([p.points_on(d) for d in days]) if p.amounts else np.full(n, p.points)
+    value = np.array([p.points_on(d) for d in days]) if p.amounts or p.offer else np.full(n, p.points)
     full = p.lift_per_5000 * (value / 5000.0) ** p.value_elasticity
     lift = np.where(active, full, 0.0)
     if p.announced is not None and p.anticipation > 0:

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from twin.config import Date, Fraction, NonNegativeFloat, PositiveFloat, StrictModel, interval, tracked_json_path
 from twin.models.rollout.channels import SOURCED as CHANNELS_SOURCED
 from twin.models.rollout.channels import Channels
+from twin.services.points.rules import PHASES, Phase, PhaseRules, points_on_offer
 
 Lift = interval(0, 100, description="relative rise of the hazard of those reached (0.5 = +50 %)")
 
@@ -128,6 +129,10 @@ class Enclosures(StrictModel):
     lift: Lift = 0.3
 
 
+def _service_rules(name: str) -> PhaseRules:
+    return PHASES[Phase(name)]
+
+
 class Deadline(StrictModel):
     """A card-application deadline and the day it was announced: a rush builds only toward a deadline
     residents know of, and an extension announced later replaces it from that day."""
@@ -152,7 +157,14 @@ class PointsPhase(StrictModel):
     deadlines: list[Deadline] = Field(description="card-application deadlines, as announced and extended")
     points: interval(0, 100_000) = 5000.0
     amounts: list[Amount] = Field(default_factory=list,
-                                  description="points on offer from each date (empty: `points` throughout)")
+                                  description="points on offer from each date (empty: `points` throughout, or "
+                                  "the service's rules with `offer`)")
+    offer: Literal["phase1", "phase2"] | None = Field(
+        None, description="read the points on offer day by day from this phase's rules in the points service "
+        "(twin.services.points.rules.points_on_offer: the purchase cap, and each linking part from the day its "
+        "grants start), so that the lever and the ledger cannot disagree; `amounts` must then be empty and "
+        "`start` and `points` must be the rules' opening day and opening offer",
+    )
     lift_per_5000: Lift = Field(0.8, description="hazard lift for 5,000 points")
     value_elasticity: interval(0, 2) = Field(0.7, description="lift grows as (points / 5000) ** elasticity")
     rush: Lift = Field(2.0, description="extra lift just before a deadline")
@@ -181,10 +193,24 @@ class PointsPhase(StrictModel):
         known = [d.announced or self.start for d in self.deadlines]
         if sorted(known) != known or any(k > d for k, d in zip(known, dates, strict=True)):
             raise ValueError("each deadline must be announced before it falls, in order of announcement")
+        if self.offer is not None:
+            rules = _service_rules(self.offer)
+            if self.amounts:
+                raise ValueError(f"offer: {self.offer} reads the amounts from the points service; amounts must be "
+                                 f"empty (it lists {len(self.amounts)})")
+            if self.start != rules.applications_from:
+                raise ValueError(f"offer: {self.offer}: start {self.start} must be the day the service opens "
+                                 f"applications, {rules.applications_from}")
+            opening = points_on_offer(rules, self.start)
+            if self.points != opening:
+                raise ValueError(f"offer: {self.offer}: points {self.points:g} must be the service's opening offer, "
+                                 f"{opening}")
         return self
 
     def points_on(self, day: dt.date) -> float:
-        """Points on offer on ``day``."""
+        """Points on offer on ``day`` (from the points service's rules with ``offer``)."""
+        if self.offer is not None:
+            return float(points_on_offer(_service_rules(self.offer), day))
         v = self.points
         for a in sorted(self.amounts, key=lambda a: a.start):
             if a.start <= day:
@@ -206,11 +232,12 @@ class Points(StrictModel):
     # rushed toward 03-31: 686万 applications in March, 384万 in April (NHK 2021-06-20)
     # announced in the economic measures of 2019-12-05 (assumed date: the bundled sources do not give it)
     phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), announced=dt.date(2019, 12, 5), points=5000,
-                                      take_up=0.5,
+                                      take_up=0.5, offer="phase1",
                                       deadlines=[Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 7, 1)),
                                                  Deadline(date=dt.date(2021, 4, 30),
                                                           announced=dt.date(2021, 3, 24))])  # fmt: skip
-    # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md);
+    # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md),
+    # read from the points service's rules (offer);
     # deadline 2022-09-30 -> 2022-12-31 -> 2023-02-28 (announcement dates assumed, see rollout_options.yaml)
     phase2: PointsPhase = PointsPhase(
         start=dt.date(2022, 1, 1),
@@ -219,7 +246,7 @@ class Points(StrictModel):
                    Deadline(date=dt.date(2022, 12, 31), announced=dt.date(2022, 9, 20)),
                    Deadline(date=dt.date(2023, 2, 28), announced=dt.date(2022, 12, 9))],
         points=5000,
-        amounts=[Amount(start=dt.date(2022, 1, 1), points=5000), Amount(start=dt.date(2022, 6, 30), points=20000)],
+        offer="phase2",  # 5,000 from 2022-01-01, 20,000 with the two linking parts from 2022-06-30
         take_up=0.6,
     )  # fmt: skip
 
@@ -414,7 +441,7 @@ SOURCED = {
     "mailouts": "J-LIS: QR-code forms to residents without a card from 2020-12 (FIGURES.md)",
     "enclosures.from_date": "forms enclosed with health-insurance card renewals from 2020-07 (FIGURES.md)",
     "points.phase1.deadlines": "MIC: card application by 2021-03-31, moved to 2021-04-30 (announcement date assumed)",
-    "points.phase2.amounts": "MIC: 5,000 from 2022-01-01, +7,500 +7,500 from 2022-06-30",
+    "points.phase2.offer": "MIC: 5,000 from 2022-01-01, +7,500 +7,500 from 2022-06-30 (twin.services.points.rules)",
     "handover.renewal_years": "J-LIS: electronic certificates are valid for 5 years",
     **CHANNELS_SOURCED,
 }

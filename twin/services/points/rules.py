@@ -61,6 +61,17 @@ PHASES = {Phase.ONE: PHASE1, Phase.TWO: PHASE2}
 PHASE1_BUDGET_YEN = 247_800_000_000  # 2,478億円 for 4,000万 people (MIC, FIGURES.md)
 
 
+def points_on_offer(rules: PhaseRules, day: dt.date) -> int:
+    """The most points one person can get in ``rules``' phase by acting on ``day``: the purchase part's cap
+    once applications open, plus each linking part whose grants have started (0 before applications open).
+
+    This is what the phase offers a resident deciding whether to apply for a card; the card-rollout model
+    reads its points lever from here (``PointsPhase.offer``), so the lever and the ledger cannot disagree."""
+    if day < rules.applications_from:
+        return 0
+    return rules.purchase_cap + sum(p for part, p in rules.linking_points.items() if rules.grants_from[part] <= day)
+
+
 def purchase_points(amount_yen: int, rules: PhaseRules, already: int) -> int:
     """Points for a top-up or purchase of ``amount_yen``: 25 % rounded down, within what is left of the cap."""
     return max(0, min(amount_yen * rules.rate_percent // 100, rules.purchase_cap - already))
