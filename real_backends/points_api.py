@@ -39,13 +39,13 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from real_backends.app import ErrorBody, StrictModel, check_whole_numbers, error_response, mask_numbers, strict_app
+from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response, mask_numbers, open_served, strict_app
 from real_backends.payout_api import Whole
 from twin.services.points import PHASE1_BUDGET_YEN, Claim, Decision, Phase, PointsLedger, Reason
 from twin.services.store import Store
@@ -63,14 +63,13 @@ NOT_FOUND = {**ERRORS, 404: {"model": ErrorBody, "description": "the path or bod
 
 
 @dataclass(frozen=True)
-class PointsWorld:
+class PointsWorld(SizedWorld):
     """The served residents (``0..people-1``) and the ledger's terms, from ``(people, seed)``."""
 
+    SERVICE: ClassVar = "points"
+    SIZES: ClassVar = (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1))
     people: int = 1000
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_whole_numbers(self, (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1)), prefix="points: ")
 
     @property
     def budget(self) -> dict[Phase, int]:
@@ -346,19 +345,5 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
 
 def serve_app(store: str, **options: str) -> FastAPI:
     """The ``twin serve points`` factory: options ``people`` and ``seed`` (strings, from ``--set``)."""
-    from real_backends.stores import open_store
-
-    unknown = sorted(set(options) - {"people", "seed"})
-    if unknown:
-        raise ValueError(f"points: unknown option(s) {unknown}; allowed: people, seed")
-    try:
-        kw = {k: int(v) for k, v in options.items()}
-    except ValueError:
-        raise ValueError(f"points: --set people/seed must be whole numbers, got {options}") from None
-    s = open_store(store)
-    world = None
-    if kw:
-        seen = s.get(WORLD, "world")
-        base = dict(zip(("people", "seed"), seen, strict=True)) if seen is not None else {}  # type: ignore[call-overload]
-        world = PointsWorld(**{**base, **kw})
+    s, world = open_served(store, options, PointsWorld, WORLD)
     return create_app(s, world)
