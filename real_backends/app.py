@@ -309,7 +309,7 @@ def open_served(store_url: str, options: Mapping[str, str], world: type[W], tabl
 
     Each option must be one of the world's ``SIZES``, its value (a string) a whole number in its range; a
     refusal names the service, the option, the value and what is allowed
-    (``points: unknown option(s) ['colour']; allowed: people, seed``,
+    (``points: unknown option(s) ['colour']; allowed: people, seed, cards``,
     ``points: --set people: 'many' must be a whole number in [1, 130,000,000]``), before the store is opened.
     Without options the world is None: the app serves the world its store records, or its default one. With
     options, the world recorded in ``table`` (key ``"world"``: the sizes in ``SIZES``' order) with the options
@@ -333,7 +333,8 @@ def open_served(store_url: str, options: Mapping[str, str], world: type[W], tabl
     if not given:
         return store, None
     seen = store.get(table, "world")
-    recorded = dict(zip(names, seen, strict=True)) if seen is not None else {}  # type: ignore[call-overload]
+    # a store written before the world had its last sizes records fewer: those keep the world's defaults
+    recorded = dict(zip(names, seen, strict=False)) if seen is not None else {}  # type: ignore[call-overload]
     return store, world(**{**recorded, **given})
 
 

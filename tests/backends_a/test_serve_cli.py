@@ -110,14 +110,18 @@ def test_serve_refuses_a_port_in_use_before_building_the_app() -> None:
 
 
 @pytest.mark.parametrize(
-    ("service", "size", "hi"),
-    [("payout", "households", "20,000,000"), ("linkage", "people", "1,000,000"), ("points", "people", "130,000,000")],
+    ("service", "size", "hi", "allowed"),
+    [
+        ("payout", "households", "20,000,000", "households, seed"),
+        ("linkage", "people", "1,000,000", "people, seed"),
+        ("points", "people", "130,000,000", "people, seed, cards"),
+    ],
 )
 def test_a_sized_worlds_options_are_refused_by_name_or_set_over_the_world_its_store_records(
-    tmp_path: Path, service: str, size: str, hi: str
+    tmp_path: Path, service: str, size: str, hi: str, allowed: str
 ) -> None:
     make = factory(service)
-    with pytest.raises(ValueError, match=rf"^{service}: unknown option\(s\) \['colour'\]; allowed: {size}, seed$"):
+    with pytest.raises(ValueError, match=rf"^{service}: unknown option\(s\) \['colour'\]; allowed: {allowed}$"):
         make("memory://", colour="red")
     with pytest.raises(ValueError, match=rf"^{service}: --set {size}: '1e3' must be a whole number in \[1, {hi}\]$"):
         make("memory://", **{size: "1e3"})
@@ -128,5 +132,5 @@ def test_a_sized_worlds_options_are_refused_by_name_or_set_over_the_world_its_st
     make(store, **{size: "12", "seed": "3"})
     # an option not given keeps what the store records: 12 and seed 3 again, so the store is taken ...
     assert (getattr(make(store, seed="3").state.world, size), make(store, **{size: "12"}).state.world.seed) == (12, 3)
-    with pytest.raises(ValueError, match=r"= \(12, 3\), not 12, 4"):  # ... and another seed is another world
+    with pytest.raises(ValueError, match=r"= \(12, 3(, 0)?\), not \(?12, 4"):  # ... another seed is another world
         make(store, seed="4")
