@@ -170,7 +170,10 @@ class PointsWorld(SizedWorld):
 # -- messages -------------------------------------------------------------------------------------------------
 
 Person = Whole(0, 2**31 - 1)
-CardSerial = Whole(1, 2**159 - 1)  # an X.509 serial: positive, at most 20 octets
+#: the serial of a card's certificate as the API takes it: at most 11 digits (the world's centre numbers its
+#: certificates from a few thousand up; a run of 12 digits would be masked in error messages as a possible My
+#: Number, and a JSON number past 2**53 is not exact in every client)
+CardSerial = Whole(1, 10**11 - 1)
 Yen = Whole(1, 10**9)
 ClaimId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)

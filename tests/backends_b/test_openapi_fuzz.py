@@ -44,8 +44,10 @@ def schemathesis_command() -> str:
 
 
 #: the services with a world of their own (``twin serve SERVICE --set ...``); the others serve the deployment SPEC
+#: (the points world with cards, so that its reservations' card refusals are checked against the document too;
+#: tests/backends_b/test_points_api_fuzz.py fuzzes one without)
 WORLDS = {"payout": {"households": "30", "seed": "1"}, "linkage": {"people": "30", "seed": "1"},
-          "points": {"people": "30", "seed": "1"}}  # fmt: skip
+          "points": {"people": "30", "seed": "1", "cards": "12"}}  # fmt: skip
 
 
 @contextlib.contextmanager

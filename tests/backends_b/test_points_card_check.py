@@ -96,6 +96,9 @@ def test_an_unknown_or_not_yet_valid_card_reserves_nothing(client: TestClient) -
     refused_and_nothing_granted(client, r, 5, "card_serial 1000000000: no certificate of the JPKI centre has")
     r = client.post("/reservations", json=reservation(5, "2020-03-01", card=5))  # the day before it was issued
     refused_and_nothing_granted(client, r, 5, "the certificate is valid only from 2020-03-02")
+    r = client.post("/reservations", json={"person": 5, "on": "2020-07-01", "card_serial": 10**11})  # 12 digits
+    assert r.status_code == 422 and r.json()["error"].startswith("body.card_serial: Input should be less than or "
+                                                                  "equal to 99999999999"), r.text  # fmt: skip
 
 
 def test_the_document_says_a_reservation_may_be_refused_for_the_card() -> None:
