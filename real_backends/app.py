@@ -29,8 +29,9 @@ import enum
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 if TYPE_CHECKING:
     from twin.services.linkage import ExchangeRecord
+    from twin.services.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
 JSON_TYPES = ("application/json",)
+W = TypeVar("W", bound="SizedWorld")
 
 
 class StrictModel(BaseModel):
@@ -274,7 +277,11 @@ def strict_app(title: str, version: str, description: str = "", max_body_bytes: 
     return install(FastAPI(title=title, version=version, description=description), max_body_bytes)
 
 
-def check_whole_numbers(world: object, bounds: tuple[tuple[str, int, int], ...], prefix: str = "") -> None:
+#: a served world's sizes: (name, lowest, highest) for each, in the order of the world's fields
+Bounds = tuple[tuple[str, int, int], ...]
+
+
+def check_whole_numbers(world: object, bounds: Bounds, prefix: str = "") -> None:
     """A served world's sizes (``twin serve SERVICE --set name=N``): each named attribute a whole number in
     ``[lo, hi]``, else ``ValueError("{prefix}{name}: {v!r} must be a whole number in [lo, hi]")``."""
     for name, lo, hi in bounds:
@@ -283,5 +290,54 @@ def check_whole_numbers(world: object, bounds: tuple[tuple[str, int, int], ...],
             raise ValueError(f"{prefix}{name}: {v!r} must be a whole number in [{lo:,}, {hi:,}]")
 
 
-__all__ = ["MASK", "ErrorBody", "ExchangeOut", "ExchangeRecordOut", "StrictModel", "check_whole_numbers",
-           "document_error_bodies", "error_response", "install", "mask_numbers", "strict_app"]
+class SizedWorld:
+    """A served world made from a few whole numbers (``twin serve SERVICE --set name=N``: payout, linkage, points).
+
+    A subclass is a frozen dataclass whose fields are the sizes; it names its ``SERVICE`` and its ``SIZES``
+    (``(name, lo, hi)`` for each field, in their order), and each size is checked when a world is made."""
+
+    SERVICE: ClassVar[str]
+    SIZES: ClassVar[Bounds]
+
+    def __post_init__(self) -> None:
+        check_whole_numbers(self, self.SIZES, prefix=f"{self.SERVICE}: ")
+
+
+def open_served(store_url: str, options: Mapping[str, str], world: type[W], table: str) -> tuple[Store, W | None]:
+    """What the ``twin serve`` factory of a service with a :class:`SizedWorld` does before it builds its app:
+    checks the ``--set`` options, opens the store, and makes the world they ask for.
+
+    Each option must be one of the world's ``SIZES``, its value (a string) a whole number in its range; a
+    refusal names the service, the option, the value and what is allowed
+    (``points: unknown option(s) ['colour']; allowed: people, seed, cards``,
+    ``points: --set people: 'many' must be a whole number in [1, 130,000,000]``), before the store is opened.
+    Without options the world is None: the app serves the world its store records, or its default one. With
+    options, the world recorded in ``table`` (key ``"world"``: the sizes in ``SIZES``' order) with the options
+    set over it, so that ``--set seed=2`` on a store of 5,000 people keeps the 5,000 (the app then refuses a
+    store that records another world)."""
+    from real_backends.stores import open_store
+
+    names = [name for name, _, _ in world.SIZES]
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(f"{world.SERVICE}: unknown option(s) {unknown}; allowed: {', '.join(names)}")
+    given: dict[str, object] = {}
+    for name, text in options.items():
+        try:
+            given[name] = int(text)
+        except ValueError:
+            given[name] = text  # refused just below, quoted as it was given
+    sizes = tuple(b for b in world.SIZES if b[0] in given)
+    check_whole_numbers(SimpleNamespace(**given), sizes, prefix=f"{world.SERVICE}: --set ")
+    store = open_store(store_url)
+    if not given:
+        return store, None
+    seen = store.get(table, "world")
+    # a store written before the world had its last sizes records fewer: those keep the world's defaults
+    recorded = dict(zip(names, seen, strict=False)) if seen is not None else {}  # type: ignore[call-overload]
+    return store, world(**{**recorded, **given})
+
+
+__all__ = ["MASK", "Bounds", "ErrorBody", "ExchangeOut", "ExchangeRecordOut", "SizedWorld", "StrictModel",
+           "check_whole_numbers", "document_error_bodies", "error_response", "install", "mask_numbers", "open_served",
+           "strict_app"]  # fmt: skip

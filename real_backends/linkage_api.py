@@ -42,7 +42,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import anyio.to_thread
 import numpy as np
@@ -53,10 +53,11 @@ from pydantic import AwareDatetime, Field, ValidationError
 from real_backends.app import (
     ErrorBody,
     ExchangeRecordOut,
+    SizedWorld,
     StrictModel,
-    check_whole_numbers,
     jsonable,
     mask_numbers,
+    open_served,
     strict_app,
 )
 from real_backends.payout_api import Whole
@@ -92,14 +93,13 @@ def resident_code(person: int) -> int:
 
 
 @dataclass(frozen=True)
-class LinkageWorld:
+class LinkageWorld(SizedWorld):
     """``people`` residents with records at their town, the pension service or insurer, the account register."""
 
+    SERVICE: ClassVar = "linkage"
+    SIZES: ClassVar = (("people", 1, 1_000_000), ("seed", 0, 2**32 - 1))
     people: int = 200
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_whole_numbers(self, (("people", 1, 1_000_000), ("seed", 0, 2**32 - 1)))
 
     @cached_property
     def my_numbers(self) -> list[str]:
@@ -450,20 +450,6 @@ def create_app(store: Store, world: LinkageWorld | None = None, network: Informa
 
 def serve_app(store: str, **options: str) -> FastAPI:
     """The ``twin serve linkage`` factory: options ``people`` and ``seed`` (strings, from ``--set``)."""
-    from real_backends.stores import open_store
-
-    unknown = sorted(set(options) - {"people", "seed"})
-    if unknown:
-        raise ValueError(f"linkage: unknown option(s) {unknown}; allowed: people, seed")
-    try:
-        kw = {k: int(v) for k, v in options.items()}
-    except ValueError:
-        raise ValueError(f"linkage: --set people/seed must be whole numbers, got {options}") from None
-    s = open_store(store)
-    world = None
-    if kw:
-        seen = s.get(WORLD, "world")
-        base = dict(zip(("people", "seed"), seen, strict=True)) if seen is not None else {}  # type: ignore[call-overload]
-        world = LinkageWorld(**{**base, **kw})
+    s, world = open_served(store, options, LinkageWorld, WORLD)
     lock = f"{store[len('sqlite:///'):]}.writer.lock" if store.startswith("sqlite:///") else None
     return create_app(s, world, writer_lock=lock)

@@ -23,14 +23,14 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, Field
 
-from real_backends.app import ErrorBody, StrictModel, check_whole_numbers, error_response, mask_numbers, strict_app
+from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response, mask_numbers, open_served, strict_app
 from twin.services.accounts import BankAccount
 from twin.services.payout import (
     Application,
@@ -64,14 +64,13 @@ def is_business_day(day: dt.date) -> bool:
 
 
 @dataclass(frozen=True)
-class PayoutWorld:
+class PayoutWorld(SizedWorld):
     """A synthetic nation of ``households`` households (1-5 residents, the first the head), from ``seed``."""
 
+    SERVICE: ClassVar = "payout"
+    SIZES: ClassVar = (("households", 1, 20_000_000), ("seed", 0, 2**32 - 1))
     households: int = 1000
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_whole_numbers(self, (("households", 1, 20_000_000), ("seed", 0, 2**32 - 1)))
 
     @cached_property
     def registry(self) -> ResidentRegistry:
@@ -397,19 +396,5 @@ def create_app(store: Store, world: PayoutWorld | None = None) -> FastAPI:
 
 def serve_app(store: str, **options: str) -> FastAPI:
     """The ``twin serve payout`` factory: options ``households`` and ``seed`` (strings, from ``--set``)."""
-    from real_backends.stores import open_store
-
-    unknown = sorted(set(options) - {"households", "seed"})
-    if unknown:
-        raise ValueError(f"payout: unknown option(s) {unknown}; allowed: households, seed")
-    s = open_store(store)
-    world = None
-    if options:
-        try:
-            kw = {k: int(v) for k, v in options.items()}
-        except ValueError:
-            raise ValueError(f"payout: options must be whole numbers, got {options}") from None
-        seen = s.get(WORLD, "world")
-        base = dict(zip(("households", "seed"), seen, strict=True)) if seen is not None else {}  # type: ignore[call-overload]
-        world = PayoutWorld(**{**base, **kw})
+    s, world = open_served(store, options, PayoutWorld, WORLD)
     return create_app(s, world)

@@ -8,8 +8,13 @@ dates, the once-per-person and once-per-key rules, the budget) stay in :mod:`twi
 API only translates:
 
 - ``POST /reservations``: the MyKey ID of resident ``person`` (マイキーID設定), the same on every call; 404
-  for a resident not in the served world. The card check is not served (the ledger's ``card_holder``
-  needs the JPKI centre; ``twin serve portal`` has the card).
+  for a resident not in the served world. In a world with cards (``--set cards=N``) the reservation needs the
+  resident's card, as the post-office terminal does: ``card_serial``, the serial of its user-authentication
+  certificate, which the world's JPKI centre must know as this resident's and find valid and not revoked on
+  the day; otherwise a 403 that says which (no card, unknown, not yet valid, expired, revoked, another's) and
+  reserves nothing. The API takes the serial the terminal read; that the holder has the card and its PIN
+  is the terminal's check, not shown here (``twin serve portal`` shows the card's signature). A world
+  without cards has no JPKI centre: there, as before, a reservation needs no card.
 - ``POST /applications`` (``Idempotency-Key`` header): one application. 200 with the ledger's decision:
   ``ok`` or a ``reason`` (``already_applied``: a second application of a person for a phase, whatever
   the key; ``not_reserved``, ``unknown_operator``, ``not_open``, ``card_applied_too_late``,
@@ -24,30 +29,43 @@ API only translates:
 - ``GET /people/{mykey}``, ``GET /months/{phase}`` (reservations and applications per month, as the
   rollout model's sample is counted), ``GET /totals``, ``GET /invariants``, ``GET /health``.
 
-The served world (:class:`PointsWorld`, ``--set people=N --set seed=S``): residents ``0..N-1``, the cashless
-services of :data:`OPERATORS`, phase 1's budget of 2,478億円 (FIGURES.md) and, for phase 2, whose budget is
-not among the sources, enough for every resident's 20,000 points. Phase 2's two 7,500-point parts are not
-served (they need the account register and the insurance linking). Errors: the
+The served world (:class:`PointsWorld`, ``--set people=N --set seed=S --set cards=C``): residents ``0..N-1``
+(the first ``C`` with a card), the cashless services of :data:`OPERATORS`, phase 1's budget of 2,478億円
+(FIGURES.md) and, for phase 2, whose budget is not among the sources, enough for every resident's 20,000
+points. Phase 2's two 7,500-point parts are not served (they need the account register and the insurance
+linking). Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal
+from functools import cached_property
+from typing import Annotated, ClassVar, Final, Literal
 
 from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from real_backends.app import ErrorBody, StrictModel, check_whole_numbers, error_response, mask_numbers, strict_app
+from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response, mask_numbers, open_served, strict_app
 from real_backends.payout_api import Whole
-from twin.services.points import PHASE1_BUDGET_YEN, Claim, Decision, Phase, PointsLedger, Reason
+from twin.services.jpki import Jpki, KeySource, RevocationReason
+from twin.services.points import (
+    PHASE1_BUDGET_YEN,
+    Claim,
+    Decision,
+    Phase,
+    PointsLedger,
+    Reason,
+    card_refusal,
+    jpki_card_holder,
+)
 from twin.services.store import Store
 
 WORLD: Final = "points.api.world"
@@ -56,21 +74,47 @@ API_KEYS: Final = "points.api.keys"
 OPERATORS: Final = {"paypay": "PayPay", "suica": "Suica", "waon": "WAON", "rakuten": "Rakuten Card",
                     "dbarai": "d払い"}  # fmt: skip
 PHASE2_POINTS_PER_PERSON: Final = 20_000  # 5,000 + 7,500 + 7,500 (FIGURES.md)
+#: the served world's cards (``--set cards=N``): the JPKI centre's founding (the card's first month), the day the
+#: cards were handed over and the day every LOST_EVERY-th was reported lost (ASSUMED: any days before the
+#: reservations of 2020-07-01 would do)
+JPKI_FOUNDED: Final = dt.datetime(2016, 1, 4, tzinfo=dt.UTC)
+CARDS_ISSUED: Final = dt.datetime(2020, 3, 2, 1, tzinfo=dt.UTC)
+CARDS_LOST: Final = dt.datetime(2020, 5, 1, 1, tzinfo=dt.UTC)
+LOST_EVERY: Final = 10
 MYKEY_PATTERN: Final = r"^[A-HJ-NP-Z2-9]{8}$"
 ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 TXN_TAKEN = {**ERRORS, 409: {"model": ErrorBody, "description": "operator_txn was reported with another payload"}}
 NOT_FOUND = {**ERRORS, 404: {"model": ErrorBody, "description": "the path or body names nobody or nothing served"}}
+CARD_REFUSED = {**NOT_FOUND, 403: {"model": ErrorBody, "description": (
+    "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
+    "not yet valid, expired, revoked or another resident's: nothing is reserved")}}  # fmt: skip
 
 
 @dataclass(frozen=True)
-class PointsWorld:
-    """The served residents (``0..people-1``) and the ledger's terms, from ``(people, seed)``."""
+class PointsWorld(SizedWorld):
+    """The served residents (``0..people-1``), the ledger's terms and the residents' cards, from ``(people, seed,
+    cards)``.
 
+    ``cards`` (0: none) is how many residents, ``0..cards-1``, hold a My Number card: the world then has a JPKI
+    centre (founded on :data:`JPKI_FOUNDED`, its keys from the seed) that issued each of them a user-authentication
+    certificate on :data:`CARDS_ISSUED`, valid to the holder's 5th birthday after it (births drawn from the seed,
+    so the certificates expire between 2024-03 and 2025-03), and every :data:`LOST_EVERY`-th card (residents 9,
+    19, ...) was reported lost on :data:`CARDS_LOST`, its certificate revoked. A MyKey ID is then reserved only
+    with the resident's own valid card. Both sides build the same centre from the same world: a client finds the
+    serial of a card with :meth:`card_serial` (what the post-office terminal reads from the card). Building the
+    centre takes about 1.5 ms a card when the server starts."""
+
+    SERVICE: ClassVar = "points"
+    SIZES: ClassVar = (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1), ("cards", 0, 20_000))
     people: int = 1000
     seed: int = 0
+    cards: int = 0
 
     def __post_init__(self) -> None:
-        check_whole_numbers(self, (("people", 1, 130_000_000), ("seed", 0, 2**32 - 1)), prefix="points: ")
+        super().__post_init__()
+        if self.cards > self.people:
+            raise ValueError(f"points: cards: {self.cards} must be at most people ({self.people}): only residents "
+                             "hold cards")  # fmt: skip
 
     @property
     def budget(self) -> dict[Phase, int]:
@@ -84,21 +128,52 @@ class PointsWorld:
     def person(self, i: int) -> str:
         return f"resident-{i}"
 
+    def born(self, i: int) -> dt.date:
+        """Resident ``i``'s birth date (1940-1999, from the seed)."""
+        return dt.date(1940, 1, 1) + dt.timedelta(days=(i * 7919 + self.seed) % (60 * 365))
+
+    @cached_property
+    def jpki(self) -> Jpki | None:
+        """The JPKI centre with the residents' cards (None: a world without cards)."""
+        if self.cards == 0:
+            return None
+        jpki = Jpki.bootstrap(JPKI_FOUNDED, KeySource(self.seed))
+        keys = KeySource(self.seed + 1, pool_size=2)  # the key pairs repeat; certificates and serials do not
+        for i in range(self.cards):
+            cert = jpki.issue_auth_certificate(keys.generate().public_key(), self.born(i), CARDS_ISSUED, 13101,
+                                               person_ref=self.person(i))  # fmt: skip
+            if i % LOST_EVERY == LOST_EVERY - 1:
+                jpki.revoke(cert, RevocationReason.LOSS, CARDS_LOST)
+        return jpki
+
+    def card_serial(self, i: int) -> int:
+        """The serial of resident ``i``'s user-authentication certificate (``i < cards``)."""
+        if not 0 <= i < self.cards:
+            raise ValueError(f"points: resident {i} holds no card in this world (residents 0..{self.cards - 1} do)")
+        return next(r.serial for r in self.jpki.store.of_person(self.person(i)))  # type: ignore[union-attr]
+
     def ledger(self, store: Store) -> PointsLedger:
-        """The ledger on ``store``, recording this world there (refusing a store built for another)."""
+        """The ledger on ``store``, recording this world there (refusing a store built for another); with cards,
+        it reserves a MyKey ID only with the resident's own valid card."""
+        sizes = dataclasses.astuple(self)
         with store.transaction() as tx:
             seen = tx.get(WORLD, "world")
             if seen is None:
-                tx.put(WORLD, "world", (self.people, self.seed))
-            elif tuple(seen) != (self.people, self.seed):  # type: ignore[arg-type]
-                raise ValueError(f"points: this store holds a points ledger for people, seed = {tuple(seen)}, "  # type: ignore[arg-type]
-                                 f"not {self.people}, {self.seed}")  # fmt: skip
-        return PointsLedger(store, OPERATORS, self.budget, self.secret)
+                tx.put(WORLD, "world", sizes)
+            elif PointsWorld(*seen) != self:  # type: ignore[misc]  # a store written before cards records 2 sizes
+                raise ValueError(f"points: this store holds a points ledger for people, seed, cards = "
+                                 f"{dataclasses.astuple(PointsWorld(*seen))}, not {sizes}")  # type: ignore[misc]  # fmt: skip
+        holder = None if self.jpki is None else jpki_card_holder(self.jpki)
+        return PointsLedger(store, OPERATORS, self.budget, self.secret, card_holder=holder)
 
 
 # -- messages -------------------------------------------------------------------------------------------------
 
 Person = Whole(0, 2**31 - 1)
+#: the serial of a card's certificate as the API takes it: at most 11 digits (the world's centre numbers its
+#: certificates from a few thousand up; a run of 12 digits would be masked in error messages as a possible My
+#: Number, and a JSON number past 2**53 is not exact in every client)
+CardSerial = Whole(1, 10**11 - 1)
 Yen = Whole(1, 10**9)
 ClaimId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
@@ -115,6 +190,10 @@ PhaseName = Literal["phase1", "phase2"]
 class ReservationIn(StrictModel):
     person: Person
     on: Day = Field(description="the day of the reservation")
+    card_serial: CardSerial | None = Field(  # type: ignore[valid-type]
+        None, description="the serial of the resident's user-authentication certificate, as the terminal reads it "
+                          "from the card: required where the served world has cards (GET /health: cards > 0); a "
+                          "world without cards has no JPKI centre to ask, and does not look at it")  # fmt: skip
 
 
 class ReservationOut(StrictModel):
@@ -209,6 +288,7 @@ class InvariantsOut(StrictModel):
 class HealthOut(StrictModel):
     status: Literal["ok"]
     people: int
+    cards: int = Field(description="residents 0..cards-1 hold a card; > 0: a reservation needs the card")
     operators: list[str]
 
 
@@ -224,6 +304,10 @@ def decision_out(d: Decision) -> DecisionOut:
 def claim_out(c: Claim) -> ClaimOut:
     return ClaimOut(id=c.id, operator=c.operator, grants=list(c.grants), points=c.points, until=c.until,
                     reimbursed_on=c.reimbursed_on)  # fmt: skip
+
+
+def _card_refused(message: str) -> JSONResponse:
+    return error_response(403, message, [{"loc": ["body", "card_serial"], "msg": message}])
 
 
 def _key_reused(message: str) -> JSONResponse:
@@ -245,18 +329,25 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
 
     @app.get("/health", response_model=HealthOut)
     async def health() -> HealthOut:
-        return HealthOut(status="ok", people=world.people, operators=sorted(OPERATORS))
+        return HealthOut(status="ok", people=world.people, cards=world.cards, operators=sorted(OPERATORS))
 
-    @app.post("/reservations", response_model=ReservationOut, responses=NOT_FOUND, tags=["reservation"])
+    @app.post("/reservations", response_model=ReservationOut, responses=CARD_REFUSED, tags=["reservation"])
     def reserve(body: ReservationIn) -> ReservationOut | JSONResponse:
-        """マイキーID設定: the resident's MyKey ID, the same on every call (the first call's day is kept)."""
+        """マイキーID設定: the resident's MyKey ID, the same on every call (the first call's day is kept). Where the
+        world has cards, only with the resident's own card, valid on the day (403 otherwise, saying why)."""
         if body.person >= world.people:
             return error_response(404, f"person {body.person}: no such resident (this world has residents 0.."
                                        f"{world.people - 1})")  # fmt: skip
         at = dt.datetime.combine(body.on, dt.time(12), dt.UTC)
+        if world.jpki is not None and body.card_serial is None:
+            return _card_refused("present the card: this world reserves a MyKey ID only with the resident's card "
+                                 "(give card_serial)")  # fmt: skip
         with guard:
-            mykey = ledger.reserve(world.person(body.person), at=at)
-        assert isinstance(mykey, str)  # no card check here: the ledger refuses nothing
+            mykey = ledger.reserve(world.person(body.person), body.card_serial, at)
+        if isinstance(mykey, Decision):  # only the ledger's card check refuses
+            assert world.jpki is not None and body.card_serial is not None
+            why = card_refusal(world.jpki, body.card_serial, at) or f"a valid card, but not resident {body.person}'s"
+            return _card_refused(f"card_serial {body.card_serial}: {why}; no MyKey ID reserved")
         return ReservationOut(mykey=mykey, reserved_on=ledger.reserved_on(mykey))
 
     @app.post("/applications", response_model=DecisionOut, responses=ERRORS, tags=["application"])
@@ -345,20 +436,6 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
 
 
 def serve_app(store: str, **options: str) -> FastAPI:
-    """The ``twin serve points`` factory: options ``people`` and ``seed`` (strings, from ``--set``)."""
-    from real_backends.stores import open_store
-
-    unknown = sorted(set(options) - {"people", "seed"})
-    if unknown:
-        raise ValueError(f"points: unknown option(s) {unknown}; allowed: people, seed")
-    try:
-        kw = {k: int(v) for k, v in options.items()}
-    except ValueError:
-        raise ValueError(f"points: --set people/seed must be whole numbers, got {options}") from None
-    s = open_store(store)
-    world = None
-    if kw:
-        seen = s.get(WORLD, "world")
-        base = dict(zip(("people", "seed"), seen, strict=True)) if seen is not None else {}  # type: ignore[call-overload]
-        world = PointsWorld(**{**base, **kw})
+    """The ``twin serve points`` factory: options ``people``, ``seed`` and ``cards`` (strings, from ``--set``)."""
+    s, world = open_served(store, options, PointsWorld, WORLD)
     return create_app(s, world)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from real_backends.cli import SERVICES, app
+from real_backends.cli import SERVICES, app, factory
 from real_backends.payout_api import PayoutWorld
 from real_backends.rig.failover import _application_json
 from real_backends.stores.pgserver import free_port
@@ -107,3 +107,30 @@ def test_serve_refuses_a_port_in_use_before_building_the_app() -> None:
         port = taken.getsockname()[1]
         line = _refusal("payout", "--store", "memory://", "--port", str(port))
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in line
+
+
+@pytest.mark.parametrize(
+    ("service", "size", "hi", "allowed"),
+    [
+        ("payout", "households", "20,000,000", "households, seed"),
+        ("linkage", "people", "1,000,000", "people, seed"),
+        ("points", "people", "130,000,000", "people, seed, cards"),
+    ],
+)
+def test_a_sized_worlds_options_are_refused_by_name_or_set_over_the_world_its_store_records(
+    tmp_path: Path, service: str, size: str, hi: str, allowed: str
+) -> None:
+    make = factory(service)
+    with pytest.raises(ValueError, match=rf"^{service}: unknown option\(s\) \['colour'\]; allowed: {allowed}$"):
+        make("memory://", colour="red")
+    with pytest.raises(ValueError, match=rf"^{service}: --set {size}: '1e3' must be a whole number in \[1, {hi}\]$"):
+        make("memory://", **{size: "1e3"})
+    seed = rf"^{service}: --set seed: -1 must be a whole number in \[0, 4,294,967,295\]$"
+    with pytest.raises(ValueError, match=seed):
+        make("memory://", seed="-1")
+    store = f"sqlite:///{tmp_path / 'world.db'}"
+    make(store, **{size: "12", "seed": "3"})
+    # an option not given keeps what the store records: 12 and seed 3 again, so the store is taken ...
+    assert (getattr(make(store, seed="3").state.world, size), make(store, **{size: "12"}).state.world.seed) == (12, 3)
+    with pytest.raises(ValueError, match=r"= \(12, 3(, 0)?\), not \(?12, 4"):  # ... another seed is another world
+        make(store, seed="4")

@@ -43,20 +43,17 @@ def schemathesis_command() -> str:
     return found
 
 
+#: the services with a world of their own (``twin serve SERVICE --set ...``); the others serve the deployment SPEC
+#: (the points world with cards, so that its reservations' card refusals are checked against the document too;
+#: tests/backends_b/test_points_api_fuzz.py fuzzes one without)
+WORLDS = {"payout": {"households": "30", "seed": "1"}, "linkage": {"people": "30", "seed": "1"},
+          "points": {"people": "30", "seed": "1", "cards": "12"}}  # fmt: skip
+
+
 @contextlib.contextmanager
 def server(service: str) -> Iterator[str]:
-    if service == "payout":
-        with twin_serve("payout", "memory://", {"households": "30", "seed": "1"}) as url:
-            yield url
-    elif service == "linkage":
-        with twin_serve("linkage", "memory://", {"people": "30", "seed": "1"}) as url:
-            yield url
-    elif service == "points":
-        with twin_serve("points", "memory://", {"people": "30", "seed": "1"}) as url:
-            yield url
-    else:
-        with serve(service, SPEC) as url:
-            yield url
+    with twin_serve(service, "memory://", WORLDS[service]) if service in WORLDS else serve(service, SPEC) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -39,9 +39,11 @@ own series into phase-1 points applications (マイナポイント申込), with 
   agreement the tests ask for. Weak evidence: the reservation ratio was set with the 2020-08-30 figures in
   view, the pre-opening factor with the first five days in view.
 * **Through the service.** A sample of the reservers goes through the real
-  :class:`twin.services.points.PointsLedger`: MyKey reservation on its day, for those who apply (first to
-  reserve, first to apply) the application with one cashless service,
-  top-ups reported by the operator month by month, grants under the 25 % rate and the 5,000-point cap.
+  :class:`twin.services.points.PointsLedger`: MyKey reservation on its day (without the ledger's card check:
+  the sample's holders have no certificates here, so a lost or expired card is not among the reasons a
+  reservation fails), for those who apply (first to reserve, first to apply) the application with one
+  cashless service, top-ups reported by the operator month by month, grants under the 25 % rate and the
+  5,000-point cap.
   The top-up per month is an ASSUMPTION (default 5,000 yen, range 1,000-20,000). The points granted per
   applicant, scaled by the applications, give the national points against the phase-1 budget (2,478億円
   for 4,000万 people, FIGURES.md).

@@ -407,15 +407,33 @@ class PointsLedger:
             assert (self.store.get(META, ("granted", phase.value)) or 0) <= budget, f"{phase}: over budget"  # type: ignore[operator]
 
 
+def card_refusal(jpki: Jpki, serial: int, at: dt.datetime) -> str | None:
+    """Why the card whose user-authentication certificate has ``serial`` cannot be used at ``at``, from the JPKI
+    centre's ledger: unknown, not a user-authentication certificate, not yet valid, expired or revoked (None:
+    it is good then). Whose card it is, is :func:`jpki_card_holder`'s question."""
+    record = jpki.store.get(serial)
+    if record is None:
+        return "no certificate of the JPKI centre has this serial"
+    if record.ca is not CaKind.AUTH:
+        return "not a user-authentication certificate (the card's signature certificate cannot reserve)"
+    if at < record.not_before:
+        return f"the certificate is valid only from {record.not_before:%Y-%m-%d}"
+    if at > record.not_after:
+        return f"the certificate expired on {record.not_after:%Y-%m-%d}; renew it at the town hall"
+    status = jpki.status(serial, at)
+    if status.state is not CertState.GOOD:
+        when = "" if status.revoked_at is None else f" on {status.revoked_at:%Y-%m-%d}"
+        why = "" if status.reason is None else f" ({status.reason.value})"
+        return f"the certificate was revoked{when}{why}"
+    return None
+
+
 def jpki_card_holder(jpki: Jpki) -> Callable[[int, dt.datetime], str | None]:
     """The holder of a user-authentication certificate that is good at a time, from the JPKI centre's ledger."""
 
     def holder(serial: int, at: dt.datetime) -> str | None:
-        record = jpki.store.get(serial)
-        if record is None or record.ca is not CaKind.AUTH:
+        if card_refusal(jpki, serial, at) is not None:
             return None
-        if not record.not_before <= at <= record.not_after or jpki.status(serial, at).state is not CertState.GOOD:
-            return None
-        return record.person_ref
+        return jpki.store.get(serial).person_ref  # type: ignore[union-attr]
 
     return holder
