@@ -11,8 +11,13 @@ Targets:
 - the cost of a JPKI signature check (real RSA: the certificate's chain once per certificate, the
   form's signature every time) and of a card signing a form (issue at the counter + sign);
 - the agent payout at 1:100 (about 576,000 households, four designs, signatures checked on a 2 %
-  sample) in <= 120 s on 2 cores, with the peak memory of each partition;
-- >= 1.8x from 1 to 2 Dask workers on the partitions of one design.
+  sample) in <= 120 s on 2 cores, with the peak memory of each partition, and its agreement with the
+  aggregate tier on the same households: days to 50/90/99 % by municipality type and design within
+  the stated tolerances (``twin.models.payout.agreement``; first measured 2026-12-05: worst 3 / 1 / 3
+  days against 7 / 7 / 10);
+- >= 1.8x from 1 to 2 Dask workers on the partitions of one design;
+- the agent run at 1:100 (one design) on a 2-worker Dask LocalCluster byte-identical to one process
+  (2026-12-05, load about 3: 57.2 s on Dask, 64.5 s in one process; identical).
 
 Last measured (2026-12-04, after the store codec's text writer and object-hook reader and the SQL
 store's int-key columns) on the shared 2-core build machine under a load average of 5-8, three runs of
@@ -129,12 +134,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from twin.models.payout import agreement
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
 from twin.services.payout import (
     Application,
@@ -281,12 +288,18 @@ def test_signature_check_cost(benchmark, signed: dict) -> None:  # noqa: ANN001
           f"card issue + sign {signed['sign_s'] * 1e3:,.1f} ms")  # fmt: skip
 
 
-def agent_context(scale: float, options: int | None = None):  # noqa: ANN201
+def agent_context(scale: float, options: int | None = None, fidelity: str = "agent"):  # noqa: ANN201
+    """The bundled agent scenario at ``scale`` (its first ``options`` designs); ``fidelity="aggregate"``
+    is the same scenario, seed and scale at the aggregate tier: the same households and plans."""
     from twin import scenario as sc
     from twin.runs import RunContext
 
-    root = Path(__file__).resolve().parent.parent
-    s = sc.load(root / "scenarios" / "payout_2020_agent.yaml").with_overrides(scale=scale)
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "payout_2020_agent.yaml"
+    text = path.read_text()
+    if fidelity != "agent":
+        assert "  fidelity: agent\n" in text
+        text = text.replace("  fidelity: agent\n", f"  fidelity: {fidelity}\n")
+    s = sc.loads(text, path).with_overrides(scale=scale)
     if options is not None:
         s = dataclasses.replace(s, options=s.options[:options])
     return RunContext(s)
@@ -309,6 +322,27 @@ def test_agent_payout_1_to_100(benchmark) -> None:  # noqa: ANN001
                                 partition_cpu_s=round(cpu, 1))  # fmt: skip
     print(f"\nagent 1:100: {benchmark.stats.stats.min:.1f} s, {households:,} households, "
           f"{len(table.rows)} partitions ({cpu:,.0f} CPU s), peak worker RSS {peak:,.0f} MiB")  # fmt: skip
+    # agreement with the aggregate tier at 1:100 (issue 16): the same scenario, seed and scale at aggregate
+    # fidelity (the same households and plans, about 15 s), days to 50/90/99 % by municipality type and
+    # design within the stated tolerances (twin.models.payout.agreement; make test checks them at 1:1000,
+    # where the agent run costs seconds, not the 200 CPU seconds of this one)
+    aggregate = payout.run(agent_context(0.01, fidelity="aggregate"))
+    agent = results[-1]
+    options = agent.summary["option_order"]
+    for o in options:  # the same households: entitled and sampled alike
+        entitled = agent.summary["options"][o]["entitled_households"]
+        assert entitled == aggregate.summary["options"][o]["entitled_households"], o
+    gaps = agreement.compare(agent.metrics.frame(), aggregate.metrics.frame(), options)
+    assert len(gaps) == len(options) * 4 * len(agreement.TOLERANCE_DAYS)
+    worst = {s: max(g.days for g in gaps if g.share == s) for s in agreement.TOLERANCE_DAYS}
+    benchmark.extra_info.update(agreement_worst_days={f"{s:.0%}": d for s, d in worst.items()},
+                                agreement_mean_days=round(sum(g.days for g in gaps) / len(gaps), 2))  # fmt: skip
+    print(f"agent vs aggregate at 1:100, worst gap in days to 50/90/99 % by type: {worst} "
+          f"(tolerances {agreement.TOLERANCE_DAYS})")  # fmt: skip
+    bad = agreement.failures(gaps)
+    assert not bad, bad
+    seconds, load = benchmark.stats.stats.min, os.getloadavg()[0]
+    assert seconds <= 120, f"agent payout at 1:100 took {seconds:.1f} s (target 120 s; load average {load:.1f})"
 
 
 @pytest.mark.timeout(3600)
@@ -330,3 +364,36 @@ def test_agent_partitions_scale_from_1_to_2_dask_workers(benchmark) -> None:  # 
     benchmark.extra_info.update(one_worker_s=round(times[1], 1), two_workers_s=round(times[2], 1),
                                 speedup=round(speedup, 2))  # fmt: skip
     print(f"\nDask 1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s: {speedup:.2f}x")
+    load = os.getloadavg()[0]
+    assert speedup >= 1.8, f"2 Dask workers only {speedup:.2f}x faster than 1 (target 1.8x; load average {load:.1f})"
+
+
+@pytest.mark.timeout(3600)
+def test_agent_run_at_1_to_100_on_two_dask_workers_is_byte_identical_to_one_process(benchmark, tmp_path: Path) -> None:  # noqa: ANN001
+    """Issue 16: the agent run at 1:100 on a 2-worker Dask LocalCluster started here gives the same metrics
+    and summary, byte for byte, as the same run in this one process. One design (the baseline) to keep it
+    to about two minutes; make test runs all four designs at 1:5000 on a scheduler and two ``dask worker``
+    processes (tests/experiments/test_partitions.py)."""
+    import json
+
+    from twin.experiments import DaskExecutor, InlineExecutor
+    from twin.experiments.partitions import using
+    from twin.metrics import with_scope, write_parquet
+    from twin.models import payout
+
+    out = {}
+    times = {}
+    for name, make in (("dask", lambda: DaskExecutor(workers=2)), ("one process", InlineExecutor)):
+        with make() as ex, using(ex):
+            t0 = time.perf_counter()
+            r = payout.run(agent_context(0.01, options=1))
+            times[name] = time.perf_counter() - t0
+        path = tmp_path / f"{name}.parquet"
+        write_parquet(with_scope(r.metrics.frame()), str(path))
+        out[name] = (path.read_bytes(), json.dumps(r.summary, sort_keys=True, default=str))
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info.update(dask_s=round(times["dask"], 1), one_process_s=round(times["one process"], 1))
+    print(f"\n1:100 baseline: Dask 2 workers {times['dask']:.1f} s, one process {times['one process']:.1f} s")
+    assert len(out["dask"][0]) > 10_000
+    assert out["dask"][0] == out["one process"][0]
+    assert out["dask"][1] == out["one process"][1]

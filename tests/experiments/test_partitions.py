@@ -107,7 +107,9 @@ def test_the_agent_run_on_a_dask_cluster_is_byte_identical_to_one_process(
     tmp_path: Path,
 ) -> None:
     """``twin run scenarios/payout_2020_agent.yaml --cluster ADDR`` against the same run in this process
-    (at 1:5000 with 3 partitions per option, to keep the test short; `make bench` runs 1:100)."""
+    (at 1:5000 with 3 partitions per option, to keep the test short; issue 16's 1:100 costs about 200 CPU
+    seconds a run, so `make bench` checks it, on the baseline design:
+    benchmarks/test_bench_payout_batch.py::test_agent_run_at_1_to_100_on_two_dask_workers_is_byte_identical_to_one_process)."""
     import pandas as pd
     from typer.testing import CliRunner
 

@@ -11,11 +11,13 @@ request (unless it checks a cached CRL) and an eligibility lookup over the netwo
 centre serving its region.
 
 Every facility is a Mesa 3 agent (:class:`Facility`) in a :class:`FacilityModel`; the model's
-random stream comes from the run's seed. The day's decisions are AgentSet operations: which
-facilities check online and are open (``select``), how many patients each sees (``do``), totals
-by type (``groupby``). Patient arrival times and reader queues are drawn for all facilities at
-once (columnar cohorts, :func:`patient_day`); :func:`patients_per_agent` is the per-facility
-reference the tests compare them with.
+random stream comes from the run's seed. At agent fidelity the run decides with an AgentSet
+operation which facilities check online and are open (``select``, in
+:func:`twin.models.capacity.requests.build_day`); how many patients each sees, their arrival
+times and reader queues are drawn for all facilities at once (columnar cohorts,
+:func:`patient_counts`, :func:`patient_day`). Drawn agent by agent (``do``, totals by type with
+``groupby``: :meth:`FacilityModel.patients_by_type`, :func:`patients_per_agent`) they are the
+reference the tests compare the columns with.
 """
 
 from __future__ import annotations

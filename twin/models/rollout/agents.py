@@ -1,20 +1,21 @@
-"""Agent fidelity: a sample of residents as Mesa agents in households, deciding with the same hazard.
+"""Agent fidelity: a sample of residents in households, decided for by Mesa agents with the same hazard.
 
 The aggregate model counts residents in cells and lets word of mouth act through the municipality's
-holding share. Here a sample of residents are Mesa agents (:class:`Resident`) living in households
-(世帯) of one to five. Each day the model steps its town agents (:class:`Town`, one per municipality,
+holding share. Here a sample of residents, each a row of the model's arrays, live in households (世帯)
+of one to five. Each day the model steps its town agents (:class:`Town`, one Mesa agent per municipality,
 holding its sampled residents as columns, as the payout's cohorts do) with ``shuffle_do("decide")`` in
 an order drawn from the Model's random stream (derived from the run's seed): every resident of the town
 without an application calls the same :func:`~twin.models.rollout.hazard.daily_probability` as the
 aggregate tier, but its word-of-mouth term uses the share of *its own household* holding a card, and
-those who apply have their ``apply`` called. Applications then run through the same capacity chain as
+those who apply get their day of application. Applications then run through the same capacity chain as
 the aggregate model: each agent stands for 1 / sample residents (its application is weighted up, so the
 town halls' capacities stay national and small municipalities keep realistic queues), and results are
 national counts. Cards are handed over first-come first-served within a municipality: the towns whose
 hall has handed over more cards are selected (``select``) and hand over (``do``), so an agent holds its
 card once its municipality has handed over (in agent units) as many cards as there were sampled
-applications before and including its own. A Python object per resident decides nothing on its own: at
-1:100 (1.26M agents x 2,192 days) a call per resident per day would cost hours.
+applications before and including its own. There is no Python object per resident: one that decided on its
+own would cost hours at 1:100 (1.26M residents x 2,192 days of calls), and one that only mirrored the arrays
+(a ``Resident`` Mesa agent until 2026-12-05) decided nothing and cost memory and time.
 """
 
 from __future__ import annotations
@@ -30,20 +31,6 @@ from twin.models.rollout.simulate import BAND_YEARS, Rollout, RolloutResult
 
 #: household-size shape (1..5+ persons), census 2010 (twin/data/FIGURES.md)
 HOUSEHOLD_SIZE_SHAPE = np.array([1678.0, 1413.0, 942.0, 746.0, 674.0])
-
-
-class Resident(mesa.Agent):
-    """One sampled resident: where they live, who they live with, and whether they applied."""
-
-    def __init__(self, model: RolloutAgents, cell: int, household: int):
-        super().__init__(model)
-        self.cell = cell
-        self.household = household
-        self.applied_day: int | None = None
-        self.holds = False
-
-    def apply(self, day: int) -> None:
-        self.applied_day = day
 
 
 class Town(mesa.Agent):
@@ -76,12 +63,12 @@ class Town(mesa.Agent):
         for k in q[m.handed[self.muni] : upto]:
             if not m.died[k]:  # applied, then died before the card was handed over: not modelled apart
                 m.holds[k] = True
-                m.residents[k].holds = True
         m.handed[self.muni] = upto
 
 
 class RolloutAgents(mesa.Model):
-    """The Mesa model: agents, their households, and arrays mirroring them for the vectorised hazard."""
+    """The Mesa model: the sampled residents as arrays (cell, municipality, household, application, card) and
+    one :class:`Town` agent per municipality that decides for its residents."""
 
     def __init__(self, params: Params, cells: Cells, sample: float, rng: np.random.Generator):
         super().__init__(seed=int(rng.integers(2**31)))
@@ -100,8 +87,6 @@ class RolloutAgents(mesa.Model):
             j = i + int(np.searchsorted(muni[i:j], muni[i], side="right"))  # a household stays in one municipality
             household[i:j] = hh
             hh, i = hh + 1, j
-        for c, h in zip(cell_of.tolist(), household.tolist(), strict=True):
-            Resident(self, c, h)
         self.cell = cell_of
         self.muni = muni
         self.household = household
@@ -110,7 +95,6 @@ class RolloutAgents(mesa.Model):
                                         cells.muni_type[muni], cells.prefecture[muni])  # fmt: skip
         self.response = lever_response(params.hazard, cells.band[cell_of], cells.prefecture[muni])
         self.literacy = cells.literacy[cell_of]
-        self.residents: list[Resident] = list(self.agents_by_type[Resident])
         order_m = np.argsort(muni, kind="stable")
         bounds = np.searchsorted(muni[order_m], np.arange(cells.n_munis + 1))
         for m in range(cells.n_munis):
@@ -119,6 +103,7 @@ class RolloutAgents(mesa.Model):
         self.towns = self.agents_by_type[Town]
         self.today: list[np.ndarray] = []
         self.undecided = np.ones(len(cell_of), dtype=bool)
+        self.applied_day = np.full(len(cell_of), -1, dtype=np.int32)  # -1: has not applied
         self.holds = np.zeros(len(cell_of), dtype=bool)
         self.queue: list[list[int]] = [[] for _ in range(cells.n_munis)]
         self.handed = np.zeros(cells.n_munis, dtype=np.int64)
@@ -143,8 +128,8 @@ class RolloutAgents(mesa.Model):
 
     def take(self, day: int, chosen: np.ndarray) -> None:
         self.undecided[chosen] = False
+        self.applied_day[chosen] = day
         for k in chosen.tolist():
-            self.residents[k].apply(day)
             self.queue[self.muni[k]].append(k)
 
     def deaths(self, day: int, mortality: np.ndarray) -> np.ndarray:
@@ -158,8 +143,6 @@ class RolloutAgents(mesa.Model):
         dead = idx[self.np_rng.random(len(idx)) < p]
         self.died[dead] = True
         self.holds[dead] = False
-        for k in dead.tolist():
-            self.residents[k].holds = False
         return dead
 
     def hand_over(self, holders_muni: np.ndarray) -> None:
@@ -218,4 +201,4 @@ def run_agents(params: Params, cells: Cells, day0: dt.date, n_days: int, *, rng:
                         age_reference=age_reference, mortality=mortality).run()
 
 
-__all__ = ["N_BANDS", "AgentRollout", "Resident", "RolloutAgents", "Town", "run_agents"]
+__all__ = ["N_BANDS", "AgentRollout", "RolloutAgents", "Town", "run_agents"]
