@@ -52,6 +52,10 @@ class AgentResult:
     cards_issued: int = 0
     certificate_renewals: int = 0
     cards_reported_lost: int = 0
+    cards_suspended: int = 0  # by a call to the call centre
+    cards_resumed: int = 0  # found: resumed at the counter, with new certificates
+    suspended_reported_lost: int = 0  # not found: declared lost at the counter, a replacement applied for
+    suspended_at_end: int = 0  # the holder not yet at the counter
     pin_locks: int = 0
     pin_resets: int = 0
     pin_resets_refused: int = 0
@@ -129,6 +133,7 @@ def check_option(
             ops += [(h + u, "renew") for u in rng.random(rng.poisson(p.agent.renewals_per_day / 8))]
         ops += [(h + u, "revoke") for u in rng.random(rng.poisson(p.agent.revocations_per_day / 24))]
         ops += [(h + u, "lock_pin") for u in rng.random(rng.poisson(p.agent.pin_locks_per_day / 24))]
+        ops += [(h + u, "suspend") for u in jpki.calls.random(jpki.calls.poisson(p.agent.suspensions_per_day / 24))]
         ops.append((h + 0.99, "status"))
         while ei < len(events) and events[ei][0] < h + 1:
             ops.append(events[ei])
@@ -150,6 +155,8 @@ def check_option(
                 jpki.renew(t)
             elif what == "lock_pin":
                 jpki.lock_pin(t)
+            elif what == "suspend":
+                jpki.suspend(t)
             elif what == "counter":
                 jpki.counter(t)
             elif what == "status":
@@ -178,6 +185,7 @@ def check_option(
     for cert in jpki.certs:
         jpki.check_status(cert, end)
     res.jpki_commits_lost = jpki.shipper.lost if jpki.shipper else 0
+    res.suspended_at_end = len(jpki.suspended)
     lost_payout = res.applications_lost + res.households_paid_twice + res.payments_unrecorded + res.payout_commits_lost
     if res.payout_mode == "sync" and lost_payout:
         res.violations.append("synchronous replication lost payout data")
@@ -200,7 +208,8 @@ def section(results: dict[str, AgentResult]) -> Section:
     keys = [
         "payout_mode", "jpki_mode", "payout_failovers", "jpki_failovers", "drills", "applications_acknowledged",
         "applications_lost", "transfers_by_bank", "households_paid_twice", "payments_unrecorded", "payout_commits_lost",
-        "cards_issued", "certificate_renewals", "cards_reported_lost", "pin_locks", "pin_resets",
+        "cards_issued", "certificate_renewals", "cards_reported_lost", "cards_suspended", "cards_resumed",
+        "suspended_reported_lost", "suspended_at_end", "pin_locks", "pin_resets",
         "revocations_acknowledged", "revocations_lost", "revoked_reported_good", "issuances_lost", "status_checks",
         "violations",
     ]  # fmt: skip
@@ -209,8 +218,10 @@ def section(results: dict[str, AgentResult]) -> Section:
     text = (
         "The real payout ledger and JPKI ledger ran the first days of the horizon on replicated stores, failing over "
         "when the aggregate year's payout service and CA did (or in one drill). The cards moved only through the "
-        "real card lifecycle (issued, certificates renewed at the counter, reported lost, auth PINs locked and reset "
-        "at the counter), so every revocation whose status was checked is one of its transitions. Checked every "
+        "real card lifecycle (issued, certificates renewed at the counter, reported lost, suspended by a call to the "
+        "call centre and, some days later at the counter, resumed with new certificates or declared lost, auth PINs "
+        "locked and reset at the counter), so every revocation whose status was checked is one of its transitions. "
+        "Revocations acknowledged are those of lost and suspended cards. Checked every "
         "simulated hour and at the end against what clients were told. "
         + ("No violations." if not bad else "Violations: " + "; ".join(f"{n}: {v[0]}" for n, v in bad.items()))
     )

@@ -12,6 +12,12 @@ system), which calls whichever CA site is active: the cards in circulation at th
 applied for, produced, shipped and handed over through it; during the run new cards are issued,
 holders renew their certificates at the counter (電子証明書の更新), report cards lost (紛失届)
 and lock their auth PIN, which the counter resets in the next office hour (暗証番号の再設定).
+A holder who misses the card phones the 24/365 call centre (個人番号カードコールセンター), which
+suspends it (一時停止: its certificates are revoked); some days later the holder is at the counter,
+either with the card found, which is resumed (一時停止解除) and, since the lifecycle does not
+restore revoked certificates, gets new ones (the old stay revoked), or without it: the card is
+declared lost there and a replacement applied for (再交付申請), which J-LIS takes about a month to
+make, so the world leaves the replacement applied for and the old card suspended.
 Every certificate the world issues or revokes is issued or revoked by those transitions, so a
 move the lifecycle forbids raises, and the OCSP status checked is that of the lifecycle's
 revocations. PINs set at the counter are synthetic, checked by the lifecycle and never kept.
@@ -78,6 +84,11 @@ class JpkiWorld:
         self._revoked_view: tuple[int, list[Any]] = (-1, [])  # (version, revoked certificates in issuance order)
         self._version = 0  # bumped whenever certs or revoked_at change
         self.pin_locked: list[str] = []  # card ids whose holders wait for the counter
+        # the call centre's calls draw from a stream of their own, so that they move no other flow's draws
+        self.calls = rng.spawn(1)[0]
+        self.found_share = p.agent.suspended_found_share
+        self.suspended_hours = p.agent.suspended_days * 24
+        self.suspended: list[tuple[float, str, bool]] = []  # (at the counter from hour, card id, found) in call order
         self._holders = 0
         for _ in range(p.agent.certificates):
             self._new_card(0.0)
@@ -161,6 +172,40 @@ class JpkiWorld:
             else:
                 self.res.pin_resets_refused += 1
         self.pin_locked = []
+        due = [s for s in self.suspended if s[0] <= t]
+        self.suspended = [s for s in self.suspended if s[0] > t]
+        for _, card_id, found in due:
+            if found:
+                self._resume(card_id, t)
+            else:
+                card = self.cards.card(card_id)
+                self.cards.apply(card.person_ref, card.info, card.municipality_code, self.when(t), replaces=card_id)
+                self.res.suspended_reported_lost += 1
+
+    def suspend(self, t: float) -> None:
+        """A call to the call centre: the card is suspended and its certificate revoked until the counter."""
+        live = self._active_cards()
+        if not live:
+            return
+        card = live[int(self.calls.integers(len(live)))]
+        found = bool(self.calls.random() < self.found_share)
+        card = self.cards.suspend(card.card_id, self.when(t))
+        self.suspended.append((t + self.suspended_hours, card.card_id, found))
+        self.res.cards_suspended += 1
+        if not self._revoked_now(card, card.auth_serial, t):  # its issuance was lost in a takeover
+            self.res.revocations_refused += 1
+            return
+        self.revoked_at[card.auth_serial] = t
+        self._version += 1
+        self.res.revocations_acknowledged += 1
+
+    def _resume(self, card_id: str, t: float) -> None:
+        """一時停止解除 with the card found: the card works again with new certificates (the old stay revoked)."""
+        self.cards.resume(card_id, self.when(t))
+        card = self.cards.renew_certificates(card_id, self.when(t), self.keys.generate().public_key())
+        self.certs.append(self._cert(card.auth_serial))
+        self._version += 1
+        self.res.cards_resumed += 1
 
     @property
     def site(self) -> _Site:

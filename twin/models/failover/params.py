@@ -295,6 +295,17 @@ class Agent(StrictModel):
     pin_locks_per_day: NonNegativeFloat = Field(
         1.0, description="auth PINs locked by wrong tries (any hour); reset at the counter in the next office hour"
     )
+    suspensions_per_day: NonNegativeFloat = Field(
+        0.5, description="ASSUMED, range 0-2 (a sample rate, like the loss reports'): cards suspended (一時停止) "
+        "by a call to the 24/365 call centre (個人番号カードコールセンター) because they are missing (any hour); "
+        "their certificates are revoked")
+    suspended_found_share: Fraction = Field(
+        0.5, description="ASSUMED, range 0.3-0.8: share of suspended cards found again; the holder has the card "
+        "resumed at the counter (一時停止解除) and gets new certificates; the others are reported lost there and "
+        "a replacement card applied for (再交付申請)")
+    suspended_days: PositiveFloat = Field(
+        3.0, description="ASSUMED, range 1-14: days from the call until the holder goes to the counter (its first "
+        "office hour after)")
     status_checks_per_hour: interval(0, 10_000, integer=True) = 4
     drill_hours: PositiveFloat = Field(4.0, description="a failover drill mid-run when the year had none: hours down")
     standby_cache_invalidation: bool = Field(
@@ -444,6 +455,9 @@ ASSUMED_RANGES = {
     "model)",
     "demand.platform_status_check_hours": "night windows from 0 to 6 JST (capacity model)",
     "demand.platform_revocations_per_link_per_year": "0.03-0.15 revocations a year of a linked certificate",
+    "agent.suspensions_per_day": "0-2 cards suspended by a call to the call centre a day (sample rate)",
+    "agent.suspended_found_share": "0.3-0.8 of suspended cards found again and resumed",
+    "agent.suspended_days": "1-14 days from the call to the counter",
 }
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
