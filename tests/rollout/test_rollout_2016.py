@@ -20,7 +20,7 @@ import pytest
 
 from twin import scenario
 from twin.models.rollout import record_days
-from twin.models.rollout.observed import EARLY_FIGURES_2016, load_observed
+from twin.models.rollout.observed import EARLY_FIGURES_2016, SHIPPED_FIGURES_2016, load_observed
 from twin.models.rollout.setup import cells_for, mortality_for, read_fitted, with_values
 from twin.models.rollout.simulate import Rollout
 
@@ -39,7 +39,8 @@ def first_year() -> dict[str, np.ndarray]:
     n = (dt.date(2016, 7, 1) - START).days
     r = Rollout(params, cells_for(obs, s.spec.population.statistics), START, n, rng=None,
                 record_days=record_days(obs.dates, START, n), mortality=mortality_for(base)).run()  # fmt: skip
-    return {"applied": np.cumsum(r.daily["applications"]), "issued": r.daily["issued_cumulative"]}
+    return {"applied": np.cumsum(r.daily["applications"]), "issued": r.daily["issued_cumulative"],
+            "shipped": np.cumsum(r.daily["delivered_to_town_hall"])}
 
 
 def errors(run: dict[str, np.ndarray], column: int, key: str) -> dict[dt.date, float]:
@@ -77,3 +78,19 @@ def test_the_2016_hand_overs_lag_the_applications_as_reported(first_year) -> Non
     assert stock[days[0]] > stock[days[-1]]
     errs = {d: stock[d] / reported[d] - 1.0 for d in days}
     assert all(abs(e) <= 0.25 for e in errs.values()), shown(errs)
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: the twin has shipped 34 % fewer cards than J-LIS on 2016-03-06 "
+                   "(414万 against 627万) and on 03-27 (575万 against 867万): its line makes 115,000 cards on business "
+                   "days only, while the 2016-03-29 document says about 11万 were made every day. A line of 110,000 "
+                   "cards every day brings both within 5 %, but then the twin hands over 22-37 % more cards than "
+                   "reported in spring 2016: its hand-over drains the cards at the town halls in proportion to "
+                   "them (handover.notice_days, fitted to 2017-2021), while in 2016 the town halls held 663万 cards "
+                   "on 03-27 and handed over about 4.3万 a day, sending notices in stages; a hand-over capacity that "
+                   "binds is the mechanism both need (measured 2026-12-06 on the promoted fit)")  # fmt: skip
+def test_cards_shipped_to_the_town_halls_in_2016_are_within_15_percent_of_the_reported_counts(first_year) -> None:  # noqa: ANN001
+    """J-LIS's production stage alone: cards made and shipped to the town halls (627万 on 2016-03-06, 867万 on
+    03-27), between the applications and the hand-overs the other tests check."""
+    errs = {d: float(first_year["shipped"][(d - START).days] / n - 1.0) for d, n, _ in SHIPPED_FIGURES_2016}
+    assert len(errs) == 2
+    assert all(abs(e) <= TOLERANCE for e in errs.values()), shown(errs)

@@ -30,6 +30,7 @@ __all__ = [
     "APPLICATION_FIGURES",
     "BACKLOG_FIGURES",
     "EARLY_FIGURES_2016",
+    "SHIPPED_FIGURES_2016",
     "MUNICIPALITY_TYPES",
     "Observed",
     "load_observed",
@@ -81,6 +82,16 @@ EARLY_FIGURES_2016: tuple[tuple[dt.date, float, float, str], ...] = (
     (dt.date(2016, 6, 15), 10_570_000.0, 5_430_000.0,
      "MIC via ITpro 2016-06-17 (061701773): about 1,057万 applications, 543万 handed over at 06-15"),
 )
+
+#: cumulative cards J-LIS had made and shipped to the town halls on a day of 2016 (date, shipped, source),
+#: twin/data/FIGURES.md: the production stage alone, between the applications and the hand-overs above. A check
+#: (tests/rollout/test_rollout_2016.py), not a target.
+SHIPPED_FIGURES_2016: tuple[tuple[dt.date, float, str], ...] = (
+    (dt.date(2016, 3, 6), 6_270_000.0, "ITpro 2016-03-10 (031000740): 627万 shipped to municipalities at 03-06"),
+    (dt.date(2016, 3, 27), 8_670_000.0,
+     "Cabinet Secretariat/MIC 2016-03-29: about 867万 cards shipped at 03-27 (about 11万 made every day)"),
+)
+
 
 @dataclass(frozen=True)
 class Observed:
