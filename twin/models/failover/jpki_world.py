@@ -192,12 +192,7 @@ class JpkiWorld:
         card = self.cards.suspend(card.card_id, self.when(t))
         self.suspended.append((t + self.suspended_hours, card.card_id, found))
         self.res.cards_suspended += 1
-        if not self._revoked_now(card, card.auth_serial, t):  # its issuance was lost in a takeover
-            self.res.revocations_refused += 1
-            return
-        self.revoked_at[card.auth_serial] = t
-        self._version += 1
-        self.res.revocations_acknowledged += 1
+        self._record_revocation(card, t)
 
     def _resume(self, card_id: str, t: float) -> None:
         """一時停止解除 with the card found: the card works again with new certificates (the old stay revoked)."""
@@ -273,7 +268,12 @@ class JpkiWorld:
         card = live[int(self.rng.integers(len(live)))]
         card = self.cards.report_loss(card.card_id, self.when(t))
         self.res.cards_reported_lost += 1
-        if not self._revoked_now(card, card.auth_serial, t):  # its issuance was lost in a takeover
+        self._record_revocation(card, t)
+
+    def _record_revocation(self, card: Any, t: float) -> None:
+        """The card's certificate revoked at ``t`` (loss or suspension), or refused when the CA no longer knows
+        its issuance (lost in a takeover)."""
+        if not self._revoked_now(card, card.auth_serial, t):
             self.res.revocations_refused += 1
             return
         self.revoked_at[card.auth_serial] = t
