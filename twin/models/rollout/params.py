@@ -287,14 +287,15 @@ class Production(StrictModel):
     """J-LIS card production (地方公共団体情報システム機構): a line whose capacity grew in steps."""
 
     capacity: list[tuple[Date, PositiveFloat]] = Field(
-        # 2016: designed for 115,000 cards a day (Nikkei xTECH 2016); 2021: 300-400万 a month was the stated
-        # limit (Nishinippon 2021): 3.5M / 21 production days = about 167,000 a day; the month the line
-        # reached that level is not in the sources and is assumed here (2020-10, after the payout surge)
-        default_factory=lambda: [(dt.date(2016, 1, 1), 115_000.0), (dt.date(2020, 10, 1), 167_000.0)],
+        # 2016: designed for 115,000 cards a day (Nikkei xTECH 2016); about 11万 made every day from mid-January
+        # 2016 (Cabinet Secretariat/MIC 2016-03-29), which the shipped counts of 03-06 and 03-27 bear out; in 2021
+        # 300-400万 a month was the stated limit (Nishinippon 2021), the same line: 110,000 x 30 days = 330万
+        default_factory=lambda: [(dt.date(2016, 1, 1), 110_000.0)],
         description="(from date, cards per production day), from the sources",
     )
     expansions: list[Expansion] = Field(default_factory=list, description="capacity an option adds")
-    weekdays_only: bool = True
+    weekdays_only: bool = Field(False, description="true: no cards made on weekends and holidays (in 2016 about 11万 "
+                                "were made every day)")
     checking_days: interval(0, 60, integer=True) = Field(7, description="days from application to production queue")
     shipping_days: interval(0, 60, integer=True) = Field(5, description="days from production to the town hall")
 
@@ -313,7 +314,13 @@ class Handover(StrictModel):
     )
     opening_hours: interval(1, 24) = Field(7.0, description="counter hours on a business day (08:30-17:15, lunch)")
     uncollected_share: Fraction = Field(0.02, description="share of cards at the town hall never collected")
-    minutes_per_handover: PositiveFloat = Field(15.0, description="counter minutes per card handed over")
+    minutes_per_handover: PositiveFloat = Field(
+        # the 2016 pace: 339万 cards handed over from 2016-03-27 to 06-15 (about 4.2万 a day) while 663万 waited at
+        # the town halls, which sent notices in stages (FIGURES.md); 45 minutes is the capacity at which the
+        # counters hold that pace; the 2021-06 window's fit of this value gave 47.5 +- 2.6 (README)
+        45.0, description="staff minutes per card handed over: the town hall's checks on arrival (card face, "
+        "certificates), the notice and the counter (ASSUMED: sized to the 2016 hand-over pace)",
+    )
     minutes_per_pin_reset: PositiveFloat = 10.0
     minutes_per_renewal: PositiveFloat = 10.0
     weekend_open_share: Fraction = Field(0.3, description="share of municipalities with weekend handover slots")
@@ -430,7 +437,8 @@ class Params(StrictModel):
 
 #: defaults backed by a public source (twin/data/FIGURES.md); everything else is assumed
 SOURCED = {
-    "production.capacity": "Nikkei xTECH 2016: designed for 115,000 cards/day; Nishinippon 2021: 300-400万/month",
+    "production.capacity": "MIC 2016-03-29: about 11万 cards made every day (design 115,000, Nikkei xTECH 2016); "
+    "Nishinippon 2021: 300-400万/month",
     "points.phase1": "MIC, J-LIS: 25 % up to 5,000 points, from 2020-07 (reservations), card deadline 2021-04-30",
     "points.phase1.take_up": "impress/cnet: 2,532万 phase-1 applications by end of 2021 (about half the holders)",
     "points.phase2": "MIC: 5,000 + 7,500 + 7,500 points; deadlines 2022-09-30 -> 2022-12-31 -> 2023-02-28",
