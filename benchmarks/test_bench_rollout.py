@@ -88,3 +88,50 @@ def test_rollout_calibration_to_convergence(benchmark, tmp_path: Path) -> None: 
           f"national RMS error {100 * fitted['quality']['national_rms']:.1f} %")  # fmt: skip
     assert fitted["converged"] and len(fitted["fitted"]) <= 8
     assert t[-1] <= 15 * 60
+
+
+@pytest.mark.timeout(3600)
+def test_rollout_agents_1_to_100_agree_with_the_aggregate_tier(benchmark) -> None:  # noqa: ANN001
+    """scenarios/rollout_agents.yaml as bundled (1:100, 2016-2021, the promoted fit, the streams ``twin run``
+    draws on) against the aggregate tier at the same values and seed: holders by month, by age band and by
+    prefecture at each release within the stated tolerance (twin.models.rollout.agreement: 4 standard errors
+    of the agents' sampling). make test checks the same on a small country (tests/rollout)."""
+    from twin import scenario
+    from twin.models.rollout import age_reference, agreement
+    from twin.models.rollout.agents import run_agents
+    from twin.models.rollout.setup import calibrated, mortality_for
+    from twin.runs import stream_key
+
+    sc = scenario.load(ROOT / "scenarios/rollout_agents.yaml")
+    day0, end = sc.spec.calendar.start, sc.spec.calendar.end
+    n = (end - day0).days + 1
+    p = calibrated(sc.options[0].params, sc.options[0].params, sc.options[0].name)
+    assert p.fidelity == "agent" and p.agent_sample >= 0.01 and p.agent_word_of_mouth == "municipality"
+    obs = observed_for(p, day0, end, strict=False)
+    cells = cells_for(obs, sc.spec.population.statistics)
+    rec, ages, mortality = record_days(obs.dates, day0, n), age_reference(obs, day0, n), mortality_for(p)
+
+    def stream(name: str) -> np.random.Generator:  # as RunContext.rng(name, 0)
+        return np.random.default_rng(np.random.SeedSequence(sc.spec.seed, spawn_key=(stream_key(name), 0)))
+
+    kw = dict(record_days=rec, closed_days=list(sc.spec.calendar.closed_days), age_reference=ages, mortality=mortality)
+    runs = []
+    benchmark.pedantic(lambda: runs.append(run_agents(p, cells, day0, n, rng=stream("rollout.agents"), **kw)),
+                       rounds=1, iterations=1)  # fmt: skip
+    agents = runs[-1]
+    aggregate = Rollout(p, cells, day0, n, rng=stream("rollout.residents"), **kw).run()
+    months = [k for k in range(n) if (day0 + dt.timedelta(days=k + 1)).day == 1]  # month ends
+    checks = agreement.compare(aggregate, agents, cells, p.agent_sample, p.hazard.word_of_mouth, months)
+    worst = agreement.worst(checks)
+    i = max(k for k, d in enumerate(obs.dates) if (d - day0).days < n)
+    k = (obs.dates[i] - day0).days
+    gap = agents.daily["issued_cumulative"][k] / aggregate.daily["issued_cumulative"][k] - 1.0
+    benchmark.extra_info.update(wall_time_s=round(benchmark.stats.stats.min, 1), checks=len(checks),
+                                **{key.replace(" ", "_"): round(v, 4) for key, v in worst.items()},
+                                issued_gap_last_release=round(gap, 5))  # fmt: skip
+    issued = agents.daily["issued_cumulative"][k] / 1e6, aggregate.daily["issued_cumulative"][k] / 1e6
+    print(f"\nrollout agents 1:100: {benchmark.stats.stats.min:.0f} s; cards issued by {obs.dates[i]}: agents "
+          f"{issued[0]:.2f}M, aggregate {issued[1]:.2f}M ({100 * gap:+.2f} %); {len(checks)} checks, worst: "
+          + ", ".join(f"{key} {v:.3g}" for key, v in worst.items()))  # fmt: skip
+    bad = agreement.failures(checks)
+    assert not bad, bad[:10]

@@ -9,8 +9,9 @@ is calibrated to MIC's published counts (`twin calibrate scenarios/rollout_histo
 compares options forward from the calibrated state with replications.
 
 Two fidelities run the same hazard function: ``aggregate`` counts residents in cells
-(municipality x age band x sex) at national scale; ``agent`` makes a sample of residents Mesa
-agents in households, whose word of mouth comes from their own household.
+(municipality x age band x sex) at national scale; ``agent`` follows a sample of residents in
+households, decided for by Mesa agents, with the same word of mouth (the town's holding share) unless
+``agent_word_of_mouth: household`` makes them hear from their own household (agents.py).
 """
 
 from __future__ import annotations

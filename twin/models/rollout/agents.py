@@ -6,16 +6,34 @@ of one to five. Each day the model steps its town agents (:class:`Town`, one Mes
 holding its sampled residents as columns, as the payout's cohorts do) with ``shuffle_do("decide")`` in
 an order drawn from the Model's random stream (derived from the run's seed): every resident of the town
 without an application calls the same :func:`~twin.models.rollout.hazard.daily_probability` as the
-aggregate tier, but its word-of-mouth term uses the share of *its own household* holding a card, and
-those who apply get their day of application. Applications then run through the same capacity chain as
-the aggregate model: each agent stands for 1 / sample residents (its application is weighted up, so the
-town halls' capacities stay national and small municipalities keep realistic queues), and results are
-national counts. Cards are handed over first-come first-served within a municipality: the towns whose
-hall has handed over more cards are selected (``select``) and hand over (``do``), so an agent holds its
-card once its municipality has handed over (in agent units) as many cards as there were sampled
-applications before and including its own. There is no Python object per resident: one that decided on its
-own would cost hours at 1:100 (1.26M residents x 2,192 days of calls), and one that only mirrored the arrays
-(a ``Resident`` Mesa agent until 2026-12-05) decided nothing and cost memory and time.
+aggregate tier, with the same word-of-mouth term by default (below), and those who apply get their day of
+application. Applications then run through the same capacity chain as the aggregate model: each agent
+stands for 1 / sample residents (its application is weighted up, so the town halls' capacities stay
+national and small municipalities keep realistic queues), and results are national counts. Cards are
+handed over first-come first-served within a municipality: the towns whose hall has handed over more
+cards are selected (``select``) and hand over (``do``), so an agent holds its card once its municipality
+has handed over (in agent units) as many cards as there were sampled applications before and including
+its own.
+
+Word of mouth. The hazard's last factor, ``1 + word_of_mouth x share``, reads ``share`` as the share of
+the people one hears from who hold a card. The aggregate tier cannot see households and uses the town's
+holding share, and the values in ``scenarios/rollout_fitted.json`` are fitted with that term, so the
+default (``agent_word_of_mouth: municipality``) gives each agent its town's share (the chain's holders
+over the town's residents, as the aggregate tier computes it): the agent tier is then the fitted model
+followed resident by resident, and ``twin.models.rollout.agreement`` states how closely it must agree
+with the aggregate tier. ``agent_word_of_mouth: household`` lets each agent hear from the other members
+of *its own household* instead. That is a different model, not a finer copy of the fitted one, and its
+``word_of_mouth`` is not fitted: a resident living alone hears nothing (12 % of residents), and holders
+cluster in households (a holder's housemates applied sooner because of it), so a multi-person household
+without an application has fewer holders than its town. On the fitted history at 1:1000 (one seed), in
+December 2021 the non-applicants' hazard-weighted share was 0.27 at home (0.31 in households of two or
+more) against 0.37 in their towns, and the cards issued by 2021-12-01 came out 4.0 % below the aggregate
+tier's (0.4 % below with word of mouth off, on the same seed: sampling noise). It is there to measure what
+households would change.
+
+There is no Python object per resident: one that decided on its own would cost hours at 1:100 (1.26M
+residents x 2,192 days of calls), and one that only mirrored the arrays (a ``Resident`` Mesa agent until
+2026-12-05) decided nothing and cost memory and time.
 """
 
 from __future__ import annotations
@@ -43,7 +61,7 @@ class Town(mesa.Agent):
 
     def decide(self, day: int, common: float, support: float, wom: float, share: np.ndarray) -> None:
         """Each resident without an application applies today with the shared hazard's probability (``share``:
-        per resident, the share of its household's other members holding a card)."""
+        per resident, the holding share it hears word of mouth from)."""
         m = self.model
         idx = self.members[m.undecided[self.members]]
         if idx.size == 0:
@@ -120,10 +138,11 @@ class RolloutAgents(mesa.Model):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(others > 0, (held[self.household] - self.holds) / np.maximum(others, 1), 0.0)
 
-    def decide(self, day: int, common: float, support: float, wom: float) -> np.ndarray:
-        """The towns decide in a shuffled order (``shuffle_do``); returns the residents that applied today."""
+    def decide(self, day: int, common: float, support: float, wom: float, share: np.ndarray) -> np.ndarray:
+        """The towns decide in a shuffled order (``shuffle_do``); returns the residents that applied today
+        (``share``: per resident, the holding share of those it hears word of mouth from)."""
         self.today = []
-        self.towns.shuffle_do("decide", day, common, support, wom, self.household_holder_share())
+        self.towns.shuffle_do("decide", day, common, support, wom, share)
         return np.concatenate(self.today) if self.today else np.zeros(0, dtype=np.int64)
 
     def take(self, day: int, chosen: np.ndarray) -> None:
@@ -185,9 +204,17 @@ class AgentRollout(Rollout):
         self.holders_muni = np.maximum(self.holders_muni - lost, 0.0)
         self.daily["holder_deaths"][day] = float(lost.sum())
 
+    def word_of_mouth_share(self) -> np.ndarray:
+        """Per agent, the holding share its word of mouth comes from (``params.agent_word_of_mouth``): its
+        municipality's, the aggregate tier's term (holders weighted up over expected residents), or its household's."""
+        if self.p.agent_word_of_mouth == "household":
+            return self.model.household_holder_share()
+        return (self.holders_muni / self.muni_pop)[self.model.muni]
+
     def residents(self, day: int) -> None:
         self.model.hand_over(self.issued_muni / self.weight)
-        chosen = self.model.decide(day, self.common[day], self.levers.support[day], self.p.hazard.word_of_mouth)
+        chosen = self.model.decide(day, self.common[day], self.levers.support[day], self.p.hazard.word_of_mouth,
+                                   self.word_of_mouth_share())  # fmt: skip
         self._apply(day, np.bincount(self.model.cell[chosen], minlength=len(self.cells.population)) * self.weight)
 
 

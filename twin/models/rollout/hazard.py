@@ -3,15 +3,16 @@
 Each day every resident without a card (and without a pending application) decides whether to
 apply (交付申請). The daily hazard depends on age band, sex, digital literacy (the share of the
 age band and sex using the internet: 通信利用動向調査), municipality type, the levers active that
-day, and word of mouth within the household (a term that rises with the share of household
-members already holding a card).
+day, and word of mouth (a term that rises with the share of the people one hears from who already
+hold a card: the municipality's holding share, which is what the fitted values assume).
 
 Aggregate fidelity works on *cells*: municipality x 5-year age band x sex (1,741 x 21 x 2 =
 73,122 cells). Because every input of the hazard is a function of the cell (literacy by age band
 and sex, type by municipality, word of mouth through the municipality's holding share), the 73,122
 cells carry exactly the same information as 126 million rows for this hazard model: residents of
 one cell are exchangeable, so counting them per cell loses nothing. Agent fidelity (Mesa) calls
-:func:`daily_probability` with per-agent arrays instead, and uses the agent's own household.
+:func:`daily_probability` with per-agent arrays instead, with the same municipal share, or (an option
+that is another model: ``agent_word_of_mouth: household``) the share of the agent's own household.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ class Hazard(StrictModel):
         description="log hazard ratio by municipality type",
     )
     word_of_mouth: interval(0, 50) = Field(
-        1.5, description="hazard rises by this times the share of household members holding a card"
+        1.5, description="hazard rises by this times the holding share of those one hears from (the municipality's; "
+        "an agent's household with agent_word_of_mouth: household)"
     )
     prefecture_log_rr: list[interval(-5, 5)] = Field(
         default_factory=lambda: [0.0] * 47,
@@ -397,6 +398,9 @@ class Params(StrictModel):
     policy: Policy = Policy()
     fidelity: Literal["aggregate", "agent"] = "aggregate"
     agent_sample: interval(0, 1, lo_open=True) = Field(0.0002, description="share of residents that are Mesa agents")
+    agent_word_of_mouth: Literal["municipality", "household"] = Field(
+        "municipality", description="whose cards an agent hears of: its municipality's holding share, as in the "
+        "aggregate tier the values are fitted on; or its own household's (a different model, not fitted; README)")
     stochastic: bool = Field(True, description="draw applications (binomial); false: expected values")
     lifecycle_sample: interval(0, 10_000, integer=True) = Field(
         200, description="cards of the first replication played through the real card lifecycle and JPKI "
