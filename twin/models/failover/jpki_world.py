@@ -131,6 +131,11 @@ class JpkiWorld:
         rec = None if serial is None else self.site.logged.inner.get(serial)
         return rec is not None and rec.person_ref == card.person_ref and rec.revoked_at == aware(self.when(t))
 
+    def _random_active(self, rng: np.random.Generator) -> Any | None:
+        """One active card drawn with ``rng`` (one draw), or None when no card is active (no draw)."""
+        live = self._active_cards()
+        return live[int(rng.integers(len(live)))] if live else None
+
     def issue(self, t: float) -> None:
         """A new card handed over at the counter (its production compressed into the hour)."""
         self._new_card(t)
@@ -138,10 +143,9 @@ class JpkiWorld:
 
     def renew(self, t: float) -> None:
         """電子証明書の更新 at the counter: the old certificate is revoked (renewal), a new one issued."""
-        live = self._active_cards()
-        if not live:
+        card = self._random_active(self.rng)
+        if card is None:
             return
-        card = live[int(self.rng.integers(len(live)))]
         old = card.auth_serial
         card = self.cards.renew_certificates(card.card_id, self.when(t), self.keys.generate().public_key())
         if self._revoked_now(card, old, t):
@@ -184,10 +188,9 @@ class JpkiWorld:
 
     def suspend(self, t: float) -> None:
         """A call to the call centre: the card is suspended and its certificate revoked until the counter."""
-        live = self._active_cards()
-        if not live:
+        card = self._random_active(self.calls)
+        if card is None:
             return
-        card = live[int(self.calls.integers(len(live)))]
         found = bool(self.calls.random() < self.found_share)
         card = self.cards.suspend(card.card_id, self.when(t))
         self.suspended.append((t + self.suspended_hours, card.card_id, found))
@@ -262,10 +265,9 @@ class JpkiWorld:
 
     def revoke(self, t: float) -> None:
         """紛失届: a holder reports the card lost; the lifecycle suspends it and revokes its certificate."""
-        live = self._active_cards()
-        if not live:
+        card = self._random_active(self.rng)
+        if card is None:
             return
-        card = live[int(self.rng.integers(len(live)))]
         card = self.cards.report_loss(card.card_id, self.when(t))
         self.res.cards_reported_lost += 1
         self._record_revocation(card, t)
