@@ -71,7 +71,7 @@ from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response
 from real_backends.payout_api import Whole
 from twin.services.accounts import AccountProblem, BankAccount, PublicBenefitAccounts
 from twin.services.eligibility.qualifications import InsurerKind, PersonFacts, Qualification, QualificationBook
-from twin.services.jpki import Jpki, KeySource, RevocationReason
+from twin.services.jpki import Jpki
 from twin.services.points import (
     PHASE1_BUDGET_YEN,
     Claim,
@@ -83,6 +83,7 @@ from twin.services.points import (
     card_refusal,
     jpki_card_holder,
 )
+from twin.services.points.cards import JPKI_FOUNDED, CardHolder, born_on, card_centre  # noqa: F401 (the founding)
 from twin.services.store import Store
 
 WORLD: Final = "points.api.world"
@@ -91,10 +92,9 @@ API_KEYS: Final = "points.api.keys"
 OPERATORS: Final = {"paypay": "PayPay", "suica": "Suica", "waon": "WAON", "rakuten": "Rakuten Card",
                     "dbarai": "d払い"}  # fmt: skip
 PHASE2_POINTS_PER_PERSON: Final = 20_000  # 5,000 + 7,500 + 7,500 (FIGURES.md)
-#: the served world's cards (``--set cards=N``): the JPKI centre's founding (the card's first month), the day the
-#: cards were handed over and the day every LOST_EVERY-th was reported lost (ASSUMED: any days before the
-#: reservations of 2020-07-01 would do)
-JPKI_FOUNDED: Final = dt.datetime(2016, 1, 4, tzinfo=dt.UTC)
+#: the served world's cards (``--set cards=N``, from :func:`twin.services.points.cards.card_centre`, founded on
+#: JPKI_FOUNDED): the day the cards were handed over and the day every LOST_EVERY-th was reported lost
+#: (ASSUMED: any days before the reservations of 2020-07-01 would do)
 CARDS_ISSUED: Final = dt.datetime(2020, 3, 2, 1, tzinfo=dt.UTC)
 CARDS_LOST: Final = dt.datetime(2020, 5, 1, 1, tzinfo=dt.UTC)
 LOST_EVERY: Final = 10
@@ -164,21 +164,17 @@ class PointsWorld(SizedWorld):
 
     def born(self, i: int) -> dt.date:
         """Resident ``i``'s birth date (1940-1999, from the seed)."""
-        return dt.date(1940, 1, 1) + dt.timedelta(days=(i * 7919 + self.seed) % (60 * 365))
+        return born_on(i, self.seed)
 
     @cached_property
     def jpki(self) -> Jpki | None:
         """The JPKI centre with the residents' cards (None: a world without cards)."""
         if self.cards == 0:
             return None
-        jpki = Jpki.bootstrap(JPKI_FOUNDED, KeySource(self.seed))
-        keys = KeySource(self.seed + 1, pool_size=2)  # the key pairs repeat; certificates and serials do not
-        for i in range(self.cards):
-            cert = jpki.issue_auth_certificate(keys.generate().public_key(), self.born(i), CARDS_ISSUED, 13101,
-                                               person_ref=self.person(i))  # fmt: skip
-            if i % LOST_EVERY == LOST_EVERY - 1:
-                jpki.revoke(cert, RevocationReason.LOSS, CARDS_LOST)
-        return jpki
+        holders = (CardHolder(self.person(i), self.born(i), CARDS_ISSUED,
+                              CARDS_LOST if i % LOST_EVERY == LOST_EVERY - 1 else None)
+                   for i in range(self.cards))  # fmt: skip
+        return card_centre(self.seed, holders)[0]
 
     def card_serial(self, i: int) -> int:
         """The serial of resident ``i``'s user-authentication certificate (``i < cards``)."""
