@@ -147,3 +147,45 @@ def test_the_document_lists_both_routes_with_the_card_refusal() -> None:
         assert "revoked" in post["responses"]["403"]["description"] and "7,500" in post["description"]
         assert any(p["name"] == "Idempotency-Key" and p["required"] for p in post["parameters"])
     assert set(doc["components"]["schemas"]["LinkingIn"]["properties"]) == {"mykey", "on", "card_serial"}
+
+
+def test_with_the_emulated_card_a_renewed_card_read_at_the_terminal_applies_and_the_old_one_does_not() -> None:
+    """Resident 6 renews her card on 2022-06-01 at the counter (an emulated card personalised by the world's own
+    JPKI centre); the terminal reads the serial of its user-authentication certificate from the card (APDUs to
+    the emulated card OS); with it she reserves and gets both parts, and the same card read for resident 0's MyKey
+    ID is refused. No My Number or PIN goes into a request or an answer."""
+    import datetime as dt
+
+    from emulators.card_os import MynaCardOS
+    from emulators.demo import personalise
+    from emulators.jpki_client import JpkiClient
+    from emulators.readers import InProcessReader
+    from real_backends.load.deployment import _Counter, resident
+    from twin.services.jpki import KeySource
+
+    world = PointsWorld(people=30, seed=1, cards=12)  # its own centre: the renewal is issued there
+    c = TestClient(create_app(MemoryStore(), world))
+    renewed = dt.datetime(2022, 6, 1, 1, tzinfo=dt.UTC)
+    perso = personalise(resident(1, 6), _Counter(world.jpki).for_person(world.person(6)),  # type: ignore[arg-type]
+                        KeySource(2, pool_size=2), renewed)  # fmt: skip
+    reader = InProcessReader(MynaCardOS(perso))
+    reader.connect()  # the card in the post-office terminal's reader
+    serial = JpkiClient(reader).read_certificate("auth").serial_number
+    reader.disconnect()
+    assert serial != world.card_serial(6)  # a new certificate, not the 2020 one
+    r = c.post("/reservations", json={"person": 6, "on": "2022-06-02", "card_serial": serial})
+    assert r.status_code == 200, r.text
+    mykey = r.json()["mykey"]
+    assert c.post("/applications", headers={"Idempotency-Key": "a6"}, json={
+        "mykey": mykey, "phase": "phase2", "operator": "waon", "service_account": "waon-6",
+        "card_applied_on": "2022-05-01", "on": "2022-06-02"}).json()["ok"]  # fmt: skip
+    for route, key in ((INS, "ins-6"), (ACC, "acc-6")):
+        d = c.post(route, headers={"Idempotency-Key": key}, json={"mykey": mykey, "on": "2022-07-01",
+                                                                  "card_serial": serial})  # fmt: skip
+        assert d.status_code == 200 and d.json()["points"] == 7_500, d.text
+        assert not re.search(r"[0-9]{12}", d.text)
+    zero = c.post("/reservations", json={"person": 0, "on": "2022-06-02", "card_serial": world.card_serial(0)})
+    other = c.post(INS, headers={"Idempotency-Key": "i0"}, json={"mykey": zero.json()["mykey"], "on": "2022-07-01",
+                                                                  "card_serial": serial})  # fmt: skip
+    assert other.status_code == 403 and "not the MyKey ID holder's" in other.json()["error"], other.text
+    assert c.get("/totals").json()["granted"] == 15_000
