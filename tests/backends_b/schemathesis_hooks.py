@@ -62,8 +62,9 @@ ocsp_requests = st.builds(
 )
 
 schemathesis.openapi.media_type(OCSP_REQUEST, ocsp_requests)
-schemathesis.openapi.format("ocsp-request-base64url",
-                            ocsp_requests.map(lambda der: base64.urlsafe_b64encode(der).rstrip(b"=").decode()))
+schemathesis.openapi.format(
+    "ocsp-request-base64url", ocsp_requests.map(lambda der: base64.urlsafe_b64encode(der).rstrip(b"=").decode())
+)
 
 
 # on the wire as the bytes they are, as schemathesis sends application/octet-stream (anything a negative
