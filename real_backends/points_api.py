@@ -24,6 +24,14 @@ API only translates:
   points granted, or ``cap_reached`` / ``no_application`` / ``budget_exhausted``. A report sent again is
   answered as the first time and grants nothing more; the same ``operator_txn`` with another payload is a
   409.
+- ``POST /phase2/insurance-linking`` and ``POST /phase2/account-registration`` (``Idempotency-Key``): phase 2's
+  two 7,500-point parts, for the card used as the health-insurance card and for a registered public-benefit
+  account, granted to the service of the person's phase-2 application. The ledger decides (200): ``ok``, or
+  ``not_open`` (before 2022-06-30 or after the last day of grants), ``not_eligible`` (the insurer has not linked
+  a current qualification to the person on the day / no account registered on the day), ``already_granted`` (a
+  second time, whatever the key), ``no_application``, ``not_reserved``, ``budget_exhausted``. With cards, the
+  MyKey ID holder's own valid card, as for a reservation: otherwise a 403 saying why, nothing granted and the key
+  left unused. The same key with the same payload returns the first answer; with another payload a 422.
 - ``POST /claims`` (``Idempotency-Key``): the operator claims every unclaimed grant up to ``until``;
   ``POST /claims/{claim_id}/reimbursement``: the state pays a claim (paying it again changes nothing).
 - ``GET /people/{mykey}``, ``GET /months/{phase}`` (reservations and applications per month, as the
@@ -32,8 +40,14 @@ API only translates:
 The served world (:class:`PointsWorld`, ``--set people=N --set seed=S --set cards=C``): residents ``0..N-1``
 (the first ``C`` with a card), the cashless services of :data:`OPERATORS`, phase 1's budget of 2,478億円
 (FIGURES.md) and, for phase 2, whose budget is not among the sources, enough for every resident's 20,000
-points. Phase 2's two 7,500-point parts are not served (they need the account register and the insurance
-linking). Errors: the
+points. The card holders' health insurance and accounts are in the insurers' qualification book
+(:class:`twin.services.eligibility.qualifications.QualificationBook`) and the public-benefit account register
+(:class:`twin.services.accounts.PublicBenefitAccounts`) on the same store, put there once when the world is first
+served: every card holder is insured from 2015-04-01, the insurer has linked the qualification for all but every
+4th (residents 3, 7, ...), and all but every 3rd (residents 2, 5, ...) registered an account on a day from
+2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). The person's own step of
+registering the card as the insurance card is not modelled: a linked current qualification counts. A world
+without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
 """
@@ -55,17 +69,21 @@ from pydantic import Field
 
 from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response, mask_numbers, open_served, strict_app
 from real_backends.payout_api import Whole
-from twin.services.jpki import Jpki, KeySource, RevocationReason
+from twin.services.accounts import AccountProblem, BankAccount, PublicBenefitAccounts
+from twin.services.eligibility.qualifications import InsurerKind, PersonFacts, Qualification, QualificationBook
+from twin.services.jpki import Jpki
 from twin.services.points import (
     PHASE1_BUDGET_YEN,
     Claim,
     Decision,
+    Part,
     Phase,
     PointsLedger,
     Reason,
     card_refusal,
     jpki_card_holder,
 )
+from twin.services.points.cards import JPKI_FOUNDED, CardHolder, born_on, card_centre  # noqa: F401 (the founding)
 from twin.services.store import Store
 
 WORLD: Final = "points.api.world"
@@ -74,13 +92,25 @@ API_KEYS: Final = "points.api.keys"
 OPERATORS: Final = {"paypay": "PayPay", "suica": "Suica", "waon": "WAON", "rakuten": "Rakuten Card",
                     "dbarai": "d払い"}  # fmt: skip
 PHASE2_POINTS_PER_PERSON: Final = 20_000  # 5,000 + 7,500 + 7,500 (FIGURES.md)
-#: the served world's cards (``--set cards=N``): the JPKI centre's founding (the card's first month), the day the
-#: cards were handed over and the day every LOST_EVERY-th was reported lost (ASSUMED: any days before the
-#: reservations of 2020-07-01 would do)
-JPKI_FOUNDED: Final = dt.datetime(2016, 1, 4, tzinfo=dt.UTC)
+#: the served world's cards (``--set cards=N``, from :func:`twin.services.points.cards.card_centre`, founded on
+#: JPKI_FOUNDED): the day the cards were handed over and the day every LOST_EVERY-th was reported lost
+#: (ASSUMED: any days before the reservations of 2020-07-01 would do)
 CARDS_ISSUED: Final = dt.datetime(2020, 3, 2, 1, tzinfo=dt.UTC)
 CARDS_LOST: Final = dt.datetime(2020, 5, 1, 1, tzinfo=dt.UTC)
 LOST_EVERY: Final = 10
+#: the card holders' health insurance (ASSUMED, a served world's choice): each is insured from INSURED_FROM with
+#: one municipal national health insurer (国保, a 6-digit insurer number), which has linked the qualification to
+#: the person (マイナンバーの紐付け) for all but every UNLINKED_EVERY-th (residents 3, 7, ...)
+INSURER: Final = "138008"
+INSURED_FROM: Final = dt.date(2015, 4, 1)
+UNLINKED_EVERY: Final = 4
+#: the card holders' public-benefit accounts: Myna Portal registration opened on 2022-03-28 (FIGURES.md); each
+#: holder but every NO_ACCOUNT_EVERY-th (residents 2, 5, ...) registered one, on a day spread over ACCOUNT_DAYS
+#: from then (ASSUMED), so that some registered before phase 2's account part opened on 2022-06-30 and some after
+ACCOUNTS_OPEN: Final = dt.date(2022, 3, 28)
+NO_ACCOUNT_EVERY: Final = 3
+ACCOUNT_DAYS: Final = 200
+_KANA: Final = "アイウエオカキクケコ"  # a digit of the resident number as a katakana syllable (name readings)
 MYKEY_PATTERN: Final = r"^[A-HJ-NP-Z2-9]{8}$"
 ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 TXN_TAKEN = {**ERRORS, 409: {"model": ErrorBody, "description": "operator_txn was reported with another payload"}}
@@ -88,6 +118,10 @@ NOT_FOUND = {**ERRORS, 404: {"model": ErrorBody, "description": "the path or bod
 CARD_REFUSED = {**NOT_FOUND, 403: {"model": ErrorBody, "description": (
     "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
     "not yet valid, expired, revoked or another resident's: nothing is reserved")}}  # fmt: skip
+LINKING_CARD_REFUSED = {**ERRORS, 403: {"model": ErrorBody, "description": (
+    "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
+    "not yet valid, expired, revoked or not the MyKey ID holder's: nothing is granted, and the Idempotency-Key is "
+    "left unused")}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,21 +164,17 @@ class PointsWorld(SizedWorld):
 
     def born(self, i: int) -> dt.date:
         """Resident ``i``'s birth date (1940-1999, from the seed)."""
-        return dt.date(1940, 1, 1) + dt.timedelta(days=(i * 7919 + self.seed) % (60 * 365))
+        return born_on(i, self.seed)
 
     @cached_property
     def jpki(self) -> Jpki | None:
         """The JPKI centre with the residents' cards (None: a world without cards)."""
         if self.cards == 0:
             return None
-        jpki = Jpki.bootstrap(JPKI_FOUNDED, KeySource(self.seed))
-        keys = KeySource(self.seed + 1, pool_size=2)  # the key pairs repeat; certificates and serials do not
-        for i in range(self.cards):
-            cert = jpki.issue_auth_certificate(keys.generate().public_key(), self.born(i), CARDS_ISSUED, 13101,
-                                               person_ref=self.person(i))  # fmt: skip
-            if i % LOST_EVERY == LOST_EVERY - 1:
-                jpki.revoke(cert, RevocationReason.LOSS, CARDS_LOST)
-        return jpki
+        holders = (CardHolder(self.person(i), self.born(i), CARDS_ISSUED,
+                              CARDS_LOST if i % LOST_EVERY == LOST_EVERY - 1 else None)
+                   for i in range(self.cards))  # fmt: skip
+        return card_centre(self.seed, holders)[0]
 
     def card_serial(self, i: int) -> int:
         """The serial of resident ``i``'s user-authentication certificate (``i < cards``)."""
@@ -152,9 +182,63 @@ class PointsWorld(SizedWorld):
             raise ValueError(f"points: resident {i} holds no card in this world (residents 0..{self.cards - 1} do)")
         return next(r.serial for r in self.jpki.store.of_person(self.person(i)))  # type: ignore[union-attr]
 
+    def index(self, person: str) -> int | None:
+        """The resident number of ``person`` (None: not one of this world's residents)."""
+        head, _, number = person.partition("resident-")
+        if head or not number.isdigit() or number != str(int(number)) or int(number) >= self.people:
+            return None
+        return int(number)
+
+    def reading(self, i: int) -> str | None:
+        """Resident ``i``'s name reading (katakana) on the register (None: no such resident)."""
+        if not 0 <= i < self.people:
+            return None
+        return "ミナ" + "".join(_KANA[int(d)] for d in str(i))
+
+    def insured(self, i: int) -> Qualification:
+        """Card holder ``i``'s health-insurance qualification as the insurer filed it, linked to the resident
+        unless ``i`` is every UNLINKED_EVERY-th."""
+        linked = None if i % UNLINKED_EVERY == UNLINKED_EVERY - 1 else self.person(i)
+        return Qualification(INSURER, f"P{i:07d}", "00", InsurerKind.NATIONAL,
+                             PersonFacts(self.reading(i) or "", self.born(i), "1"), INSURED_FROM,
+                             linked_person=linked)  # fmt: skip
+
+    def account_registered_on(self, i: int) -> dt.date | None:
+        """The day card holder ``i`` registered a public-benefit account (None: never, or not a card holder)."""
+        if not 0 <= i < self.cards or i % NO_ACCOUNT_EVERY == NO_ACCOUNT_EVERY - 1:
+            return None
+        return ACCOUNTS_OPEN + dt.timedelta(days=(i * 37 + self.seed) % ACCOUNT_DAYS)
+
+    def bank_account(self, i: int) -> BankAccount:
+        """The account card holder ``i`` registered (a made-up bank; the holder name is the register's reading)."""
+        return BankAccount("0005", f"{i % 1000:03d}", "普通", f"{i % 10**7:07d}", self.reading(i) or "")
+
+    def _registers(self, store: Store) -> tuple[QualificationBook, PublicBenefitAccounts]:
+        """The insurers' qualification book and the public-benefit account register on ``store``, with the card
+        holders' qualifications and registrations put there once (through the services' own checks)."""
+        book = QualificationBook(store)
+        accounts = PublicBenefitAccounts(store, self.reading)
+        if self.cards and store.get(WORLD, "registers") is None:
+            book.load_initial((self.insured(i) for i in range(self.cards)),
+                              load_id=("points world", *dataclasses.astuple(self)))  # fmt: skip
+            by_day: dict[dt.date, list[tuple[int, BankAccount]]] = {}
+            for i in range(self.cards):
+                on = self.account_registered_on(i)
+                if on is not None:
+                    by_day.setdefault(on, []).append((i, self.bank_account(i)))
+            for on, entries in sorted(by_day.items()):
+                refused = [r for r in accounts.register_many(entries, on) if isinstance(r, AccountProblem)]
+                if refused:
+                    raise ValueError(f"points: the account register refused a card holder's account: {refused[0]}")
+            with store.transaction() as tx:
+                tx.put(WORLD, "registers", True)
+        return book, accounts
+
     def ledger(self, store: Store) -> PointsLedger:
         """The ledger on ``store``, recording this world there (refusing a store built for another); with cards,
-        it reserves a MyKey ID only with the resident's own valid card."""
+        it reserves a MyKey ID and grants a phase-2 linking part only with the resident's own valid card. The
+        linking parts ask the insurers' qualification book (a qualification current on the day and linked to the
+        person) and the public-benefit account register (an account registered on the day), both on ``store``."""
         sizes = dataclasses.astuple(self)
         with store.transaction() as tx:
             seen = tx.get(WORLD, "world")
@@ -163,8 +247,18 @@ class PointsWorld(SizedWorld):
             elif PointsWorld(*seen) != self:  # type: ignore[misc]  # a store written before cards records 2 sizes
                 raise ValueError(f"points: this store holds a points ledger for people, seed, cards = "
                                  f"{dataclasses.astuple(PointsWorld(*seen))}, not {sizes}")  # type: ignore[misc]  # fmt: skip
+        book, accounts = self._registers(store)
+
+        def insurance_linked(person: str, on: dt.date) -> bool:
+            return book.current_for(person, on) is not None
+
+        def account_registered(person: str, on: dt.date) -> bool:
+            i = self.index(person)
+            return i is not None and accounts.account_on(i, on) is not None
+
         holder = None if self.jpki is None else jpki_card_holder(self.jpki)
-        return PointsLedger(store, OPERATORS, self.budget, self.secret, card_holder=holder)
+        return PointsLedger(store, OPERATORS, self.budget, self.secret, card_holder=holder,
+                            insurance_linked=insurance_linked, account_registered=account_registered)  # fmt: skip
 
 
 # -- messages -------------------------------------------------------------------------------------------------
@@ -208,6 +302,14 @@ class ApplicationIn(StrictModel):
     service_account: Account
     card_applied_on: Day = Field(description="the day the person applied for the card (phase 1: by 2021-04-30)")
     on: Day = Field(description="the day of the application")
+
+
+class LinkingIn(StrictModel):
+    mykey: MyKey
+    on: Day = Field(description="the day of the application for the part (granted from 2022-06-30)")
+    card_serial: CardSerial | None = Field(  # type: ignore[valid-type]
+        None, description="the serial of the MyKey ID holder's user-authentication certificate, as read from the "
+                          "card: required where the served world has cards (GET /health: cards > 0)")  # fmt: skip
 
 
 class TopUpIn(StrictModel):
@@ -357,6 +459,37 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
             d = ledger.apply(body.mykey, Phase(body.phase), body.operator, body.service_account, body.card_applied_on,
                              body.on, key=key)  # fmt: skip
         return _key_reused(d.message) if d.reason is Reason.KEY_REUSED else decision_out(d)
+
+    def linking(part: Part, body: LinkingIn, key: str) -> DecisionOut | JSONResponse:
+        at = dt.datetime.combine(body.on, dt.time(12), dt.UTC)
+        if world.jpki is not None and body.card_serial is None:
+            return _card_refused(f"present the card: this world grants {part} points only to the MyKey ID holder "
+                                 "with the card (give card_serial)")  # fmt: skip
+        with guard:
+            d = ledger.grant_linking(body.mykey, part, body.on, key, body.card_serial, at)
+        if d.reason is Reason.NO_CARD:  # only the ledger's card check refuses so
+            assert world.jpki is not None and body.card_serial is not None
+            why = card_refusal(world.jpki, body.card_serial, at) or "a valid card, but not the MyKey ID holder's"
+            return _card_refused(f"card_serial {body.card_serial}: {why}; no points granted")
+        return _key_reused(d.message) if d.reason is Reason.KEY_REUSED else decision_out(d)
+
+    @app.post("/phase2/insurance-linking", response_model=DecisionOut, responses=LINKING_CARD_REFUSED,
+              tags=["grants"])  # fmt: skip
+    def insurance_linking(body: LinkingIn, key: IdemKey) -> DecisionOut | JSONResponse:
+        """Phase 2's 7,500 points for using the card as the health-insurance card (健康保険証利用登録), once per
+        person, to the service of the phase-2 application: from 2022-06-30, when the insurer has linked a
+        qualification current on the day to the person (``not_eligible`` otherwise). Where the world has cards,
+        only with the MyKey ID holder's own card, valid on the day (403 otherwise, saying why)."""
+        return linking(Part.INSURANCE, body, key)
+
+    @app.post("/phase2/account-registration", response_model=DecisionOut, responses=LINKING_CARD_REFUSED,
+              tags=["grants"])  # fmt: skip
+    def account_registration(body: LinkingIn, key: IdemKey) -> DecisionOut | JSONResponse:
+        """Phase 2's 7,500 points for a registered public-benefit account (公金受取口座登録), once per person, to
+        the service of the phase-2 application: from 2022-06-30, when the account register holds an account of
+        the person on the day (``not_eligible`` otherwise). Where the world has cards, only with the MyKey ID
+        holder's own card, valid on the day (403 otherwise, saying why)."""
+        return linking(Part.ACCOUNT, body, key)
 
     @app.post("/top-ups", response_model=DecisionOut, responses=TXN_TAKEN, tags=["grants"])
     def top_up(body: TopUpIn) -> DecisionOut | JSONResponse:

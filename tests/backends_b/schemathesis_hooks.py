@@ -62,8 +62,9 @@ ocsp_requests = st.builds(
 )
 
 schemathesis.openapi.media_type(OCSP_REQUEST, ocsp_requests)
-schemathesis.openapi.format("ocsp-request-base64url",
-                            ocsp_requests.map(lambda der: base64.urlsafe_b64encode(der).rstrip(b"=").decode()))
+schemathesis.openapi.format(
+    "ocsp-request-base64url", ocsp_requests.map(lambda der: base64.urlsafe_b64encode(der).rstrip(b"=").decode())
+)
 
 
 # on the wire as the bytes they are, as schemathesis sends application/octet-stream (anything a negative
@@ -77,18 +78,19 @@ schemathesis.serializer.alias(OCSP_REQUEST, "application/octet-stream")
 # A client makes a new Idempotency-Key for each new submission; reusing one for another payload is
 # refused with 422 (draft-ietf-httpapi-idempotency-key-header, section 2.7), which the schema cannot
 # show and tests/backends_a/test_payout_api.py (and test_points_api.py for the points API's
-# /applications and /claims) checks. Valid keys are made unique here (a counter:
-# the run stays reproducible); missing, empty or over-long ones are left as generated.
+# /applications and /claims, test_points_linking.py for its phase-2 linking parts) checks. Valid keys are
+# made unique here (a counter: the run stays reproducible); missing, empty or over-long ones are left as generated.
 #
 # Transfer batches go out on business days only (a 422 otherwise, also checked there); JSON Schema
 # cannot list Japan's holidays, so a valid date is moved to the next business day. Both changes
 # keep a valid request valid and an invalid one invalid.
 _keys = itertools.count()
+KEYED = ("/applications", "/disbursements", "/claims", "/phase2/insurance-linking", "/phase2/account-registration")
 
 
 @schemathesis.hook
 def before_call(ctx: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-    if case.method.upper() != "POST" or case.path not in ("/applications", "/disbursements", "/claims"):
+    if case.method.upper() != "POST" or case.path not in KEYED:
         return
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and 1 <= len(key) <= 200:

@@ -282,3 +282,23 @@ def test_wiring_the_history_run_reports_reservations_and_applications_per_month(
     text = run.report.read_text()
     assert "reservations and applications per month (twin)" in text and "public figures as a check" in text
     assert [c[0] for c in summary["reservation_checks"]] == [c[0] for c in pu.CHECKS]
+
+
+def test_the_sample_reserves_through_the_card_check_with_each_reservers_own_card(monkeypatch) -> None:
+    """Each reserver of the sample presents her card to the ledger's card check: the same draws give the same
+    result (and the same as before the check: every card is good), and a card reported lost before its holder's
+    reservation stops the sample, naming the refusal."""
+    u = pu.uptake(DAY0, *synthetic(1.0))
+    runs = [pu.through_ledger(u, 200, np.random.default_rng(7)) for _ in range(2)]
+    a, b = ((r.sample_months, r.ledger_months, r.points_per_applicant) for r in runs)
+    assert a == b and a[2] == pytest.approx(4839.572192513369, abs=1e-9)  # recorded before the card check
+    built = pu.card_centre
+
+    def one_lost(seed, holders):
+        holders = list(holders)
+        holders[3] = replace(holders[3], lost=holders[3].issued + dt.timedelta(hours=1))
+        return built(seed, holders)
+
+    monkeypatch.setattr(pu, "card_centre", one_lost)
+    with pytest.raises(RuntimeError, match="the ledger refused a reservation of .*present the card|not this person"):
+        pu.through_ledger(u, 200, np.random.default_rng(7))

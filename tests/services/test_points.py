@@ -162,6 +162,51 @@ def test_phase_2_gives_what_phase_1_left_plus_the_two_linking_parts_once_each():
     pl.check_invariants()
 
 
+def test_with_the_card_check_a_linking_part_needs_the_mykey_holders_own_valid_card():
+    from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
+
+    d = Deployment.build(DeploymentSpec(seed=11, holders=3, revoked_every=2, key_pool=2))  # holder 1's card lost
+    pl = PointsLedger(MemoryStore(), OPERATORS, BUDGET, b"k" * 32, card_holder=jpki_card_holder(d.jpki),
+                      insurance_linked=lambda person, on: True)  # fmt: skip
+    at = EPOCH + dt.timedelta(days=30)
+    mine, lost, other = (h.auth_certificate.serial_number for h in d.holders)
+    mykey = pl.reserve("holder-0", mine, at)
+    assert isinstance(pl.reserve("holder-2", other, at), str)
+    assert pl.apply(mykey, Phase.TWO, "suica", "suica-0", CARD, P2, "apply").ok
+    noon = dt.datetime.combine(P2, dt.time(12), dt.UTC)  # before these cards were issued (2026): not yet valid
+    for serial, when in ((None, at), (mine, None), (other, at), (lost, at), (10**9, at), (mine, noon)):
+        refused = pl.grant_linking(mykey, Part.INSURANCE, P2, "ins", serial, when)
+        assert refused.reason is Reason.NO_CARD and refused.points == 0, (serial, when)
+    assert pl.grant_linking("ZZZZZZZZ", Part.INSURANCE, P2, "ins", mine, at).reason is Reason.NOT_RESERVED
+    assert pl.totals().granted == 0 and pl.totals_of(mykey, Phase.TWO).insurance_linking == 0
+    # expired: the holder's certificate is good for five birthdays at most
+    late = pl.grant_linking(mykey, Part.INSURANCE, P2, "ins", mine, EPOCH + dt.timedelta(days=365 * 6))
+    assert late.reason is Reason.NO_CARD
+    # the refusals left the key unused: the same key with the card grants, once
+    assert pl.grant_linking(mykey, Part.INSURANCE, P2, "ins", mine, at).points == 7_500
+    assert pl.grant_linking(mykey, Part.INSURANCE, P2, "ins", mine, at).grant == 1  # the first answer again
+    assert pl.grant_linking(mykey, Part.INSURANCE, P2, "ins-2", mine, at).reason is Reason.ALREADY_GRANTED
+    assert pl.totals().granted == 7_500
+    pl.check_invariants()
+
+
+def test_linking_grants_are_settled_and_reconciled_like_purchase_grants():
+    pl = ledger(linked={"r1", "r2"})
+    holders = {("suica", "suica-r1"): "r1", ("suica", "suica-r2"): "someone else"}  # r2's keyed onto another's
+    for who in ("r1", "r2"):
+        mykey = applied(pl, who, Phase.TWO, "suica", f"suica-{who}", dt.date(2022, 1, 5))
+        assert pl.grant_linking(mykey, Part.INSURANCE, P2, f"ins-{who}").points == 7_500
+    c = pl.claim("suica", P2)
+    assert c is not None and c.points == 15_000 and pl.reimburse(c.id, dt.date(2022, 8, 1)).points == 15_000
+    t = pl.totals()
+    assert (t.granted, t.claimed, t.reimbursed) == (15_000, 15_000, 15_000)
+    pl.check_invariants()
+    first, second = pl.grants()
+    report = reconcile(pl, lambda op, acct: holders.get((op, acct)), [OperatorGrant("suica", first.id, 7_500)])
+    assert [(f.kind, f.grant, f.points) for f in report.findings] == [
+        (Mismatch.MISDIRECTED, second.id, 7_500), (Mismatch.MISSING, second.id, 7_500)]  # fmt: skip
+
+
 def test_operators_claim_and_the_state_reimburses_to_the_yen():
     pl = ledger()
     for i in range(5):

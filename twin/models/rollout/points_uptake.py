@@ -58,7 +58,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from twin.models.rollout.levers import LeverSchedule
-from twin.services.points import PHASE1, Part, Phase, PointsLedger
+from twin.services.points import PHASE1, Part, Phase, PointsLedger, jpki_card_holder
+from twin.services.points.cards import CardHolder, born_on, card_centre
 from twin.services.store import MemoryStore
 
 #: ASSUMED: a holder the points drew reserves this many days (mean, exponential) after the later of the handover
@@ -111,6 +112,8 @@ RECORD = ((dt.date(2020, 8, 30), 3_770_000.0), (dt.date(2020, 9, 30), 6_600_000.
           (dt.date(2021, 12, 31), 25_320_000.0))  # fmt: skip
 FITTED = dt.date(2021, 12, 31)  # the one figure the hazard is solved to; the others are checks
 BUDGET_YEN = 247_800_000_000  # phase-1 budget, 2,478億円 for 4,000万 people (FIGURES.md; MIC)
+#: the keys of the ledger sample's JPKI centre (the served world's default seed: the keys are cached once per machine)
+CARD_SEED = 0
 LITERACY_GAP = 0.5  # (1 - literacy) at the national average, for the help-desk lift
 
 
@@ -371,16 +374,27 @@ def sample_days(u: Uptake, sample: int, rng: np.random.Generator) -> list[tuple[
 def through_ledger(u: Uptake, sample: int, rng: np.random.Generator, topup_yen_per_month: int = 5_000) -> Uptake:
     """``sample`` reservers (see :func:`sample_days`) through the real PointsLedger: the MyKey reservation on its
     day, the application for those who apply, monthly top-ups; the mean points it granted per applicant, the
-    sample per month as drawn and as the ledger counts it go into the result."""
+    sample per month as drawn and as the ledger counts it go into the result.
+
+    Each reserver holds a card: a JPKI centre built for the sample (:func:`twin.services.points.cards.card_centre`,
+    keys from :data:`CARD_SEED`, not from ``rng``) issued her a user-authentication certificate the day before
+    her reservation, and she reserves with it through the ledger's card check, as a resident of the served world
+    (``twin serve points --set cards=N``) does."""
     if sample <= 0 or u.applications.sum() <= 0:
         return u
-    ledger = PointsLedger(MemoryStore(), {"pay-a": "cashless service A"}, {Phase.ONE: BUDGET_YEN}, b"rollout-points!!")
+    days = sample_days(u, sample, rng)
+    at = [dt.datetime.combine(u.day0 + dt.timedelta(days=kr), dt.time(12), dt.UTC) for kr, _ in days]
+    jpki, serials = card_centre(CARD_SEED, (CardHolder(f"holder-{i}", born_on(i, CARD_SEED),
+                                                       t.replace(hour=1) - dt.timedelta(days=1))
+                                            for i, t in enumerate(at)))  # fmt: skip
+    ledger = PointsLedger(MemoryStore(), {"pay-a": "cashless service A"}, {Phase.ONE: BUDGET_YEN}, b"rollout-points!!",
+                          card_holder=jpki_card_holder(jpki))  # fmt: skip
     granted = applicants = 0
     drawn: dict[str, list[int]] = {}
-    for i, (kr, ka) in enumerate(sample_days(u, sample, rng)):
-        reserved_on = u.day0 + dt.timedelta(days=kr)
+    for i, (_, ka) in enumerate(days):
+        reserved_on = at[i].date()
         drawn.setdefault(f"{reserved_on:%Y-%m}", [0, 0])[0] += 1
-        mykey = ledger.reserve(f"holder-{i}", at=dt.datetime.combine(reserved_on, dt.time(12), dt.UTC))
+        mykey = ledger.reserve(f"holder-{i}", serials[i], at[i])
         if not isinstance(mykey, str):
             raise RuntimeError(f"points sample: the ledger refused a reservation of {reserved_on}: {mykey.message}")
         if ka is None:

@@ -277,8 +277,23 @@ class PointsLedger:
                                replace(totals, purchase=totals.purchase + points))  # fmt: skip
         return _refuse(Reason.NO_APPLICATION, f"{operator} account: no open application names it on {on}")
 
-    def grant_linking(self, mykey: str, part: Part, on: dt.date, key: str) -> Decision:
-        """Phase 2's 7,500 points for health-insurance linking or account registration, once per person."""
+    def grant_linking(self, mykey: str, part: Part, on: dt.date, key: str, card_serial: int | None = None,
+                      at: dt.datetime | None = None) -> Decision:  # fmt: skip
+        """Phase 2's 7,500 points for health-insurance linking or account registration, once per person.
+
+        With a ``card_holder`` check, as for :meth:`reserve`, the person applies with her own card: the serial of a
+        user-authentication certificate valid at ``at`` whose holder is the person the MyKey ID was reserved for
+        (``NO_CARD`` otherwise, ``NOT_RESERVED`` for a MyKey ID nobody reserved). A card refusal grants nothing and
+        leaves ``key`` unused, so the same key can be sent again with the card."""
+        if self.card_holder is not None:
+            if card_serial is None or at is None:
+                return _refuse(Reason.NO_CARD, f"{str(part)[:40]}: present the card (its authentication certificate)")
+            person = self.owner(mykey)
+            if person is None:
+                return _refuse(Reason.NOT_RESERVED, f"MyKey ID {mykey[:12]!r}: not reserved; set one up with the card")
+            if self.card_holder(card_serial, at) != person:
+                return _refuse(Reason.NO_CARD, f"{str(part)[:40]}: not this MyKey ID holder's card, or its "
+                                               "certificate is not valid")  # fmt: skip
         return self._idempotent(
             key, ("linking", mykey, str(part), on), lambda tx: self._linking(tx, mykey, Part(part), on)
         )
