@@ -151,35 +151,37 @@ class MemoryStore:
             raise ValueError(f"crash_on_commit: after={after} must be >= 0 (or None to disarm)")
         self._crash_in = after
 
-    def _apply(self, writes: dict[tuple[str, Key], object]) -> None:
+    def _apply(self, writes: dict[str, dict[Key, object]]) -> None:
         if self._crash_in is not None:
             if self._crash_in == 0:
                 self._crash_in = None
                 raise SimulatedCrash("simulated crash during commit: the transaction was not written")
             self._crash_in -= 1
         tables = self._tables
-        for (table, key), value in writes.items():  # _Table.set, inlined: this loop is the store's hot path
+        for table, own in writes.items():  # _Table.set, inlined: this loop is the store's hot path
             t = tables.get(table)
             if t is None:
                 t = tables[table] = _Table()
-            rows = t.rows
-            if value is _DELETED:
-                rows.pop(key, None)
-                continue
-            if t.ordered and key not in rows:
-                if t.last is not None:
-                    try:
-                        t.ordered = key > t.last  # type: ignore[operator]
-                    except TypeError:
-                        t.ordered = False
-                t.last = key
-            rows[key] = value
+            rows, ordered, last = t.rows, t.ordered, t.last
+            for key, value in own.items():
+                if value is _DELETED:
+                    rows.pop(key, None)
+                    continue
+                if ordered and key not in rows:
+                    if last is not None:
+                        try:
+                            ordered = key > last  # type: ignore[operator]
+                        except TypeError:
+                            ordered = False
+                    last = key
+                rows[key] = value
+            t.ordered, t.last = ordered, last
         self.commits += 1
 
 
-def overlay(committed: Iterable[tuple[Key, object]], own: dict[Key, object], limit: int | None) -> Iterator[
-    tuple[Key, object]
-]:
+def overlay(
+    committed: Iterable[tuple[Key, object]], own: dict[Key, object], limit: int | None
+) -> Iterator[tuple[Key, object]]:
     """A transaction's scan: the committed rows with its own writes (and deletes) laid over, in key order."""
     merged = dict(committed)
     for k, v in own.items():
@@ -228,25 +230,35 @@ def insert_each(tx: Transaction, table: str, items: Iterable[tuple[Key, object]]
 
 
 class MemoryTransaction:
-    """A write buffer over a :class:`MemoryStore`; applied on commit, discarded on rollback or error."""
+    """A write buffer over a :class:`MemoryStore`; applied on commit, discarded on rollback or error.
+
+    The buffer is a dict per table (``{table: {key: value}}``), not one dict keyed by ``(table, key)``:
+    a batch reads and writes about fifteen records a household, and a pair built for each was an
+    allocation (and a share of the young collections) for every one of them."""
 
     __slots__ = ("_store", "_writes", "_done")
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._writes: dict[tuple[str, Key], object] = {}
+        self._writes: dict[str, dict[Key, object]] = {}
         self._done = False
 
     def get(self, table: str, key: Key) -> object | None:
-        v = self._writes.get((table, key), None)
-        if v is None:
-            return self._store.get(table, key)
-        return None if v is _DELETED else v
+        own = self._writes.get(table)
+        if own is not None:
+            v = own.get(key)
+            if v is not None:
+                return None if v is _DELETED else v
+        t = self._store._tables.get(table)
+        return None if t is None else t.rows.get(key)
 
     def put(self, table: str, key: Key, value: object) -> None:
         if value is None:
             raise StoreError(f"put {table}[{key!r}]: None is not a record (use delete)")
-        self._writes[(table, key)] = value
+        own = self._writes.get(table)
+        if own is None:
+            own = self._writes[table] = {}
+        own[key] = value
 
     def insert(self, table: str, key: Key, value: object) -> None:
         if self.get(table, key) is not None:
@@ -258,10 +270,13 @@ class MemoryTransaction:
         return insert_each(self, table, items)
 
     def delete(self, table: str, key: Key) -> None:
-        self._writes[(table, key)] = _DELETED
+        own = self._writes.get(table)
+        if own is None:
+            own = self._writes[table] = {}
+        own[key] = _DELETED
 
     def scan(self, table: str, limit: int | None = None) -> Iterator[tuple[Key, object]]:
-        own = {k: v for (t, k), v in self._writes.items() if t == table}
+        own = self._writes.get(table)
         if not own:
             return self._store.scan(table, limit)
         return overlay(self._store.scan(table), own, limit)

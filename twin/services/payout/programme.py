@@ -113,9 +113,10 @@ class EntitlementRoll:
             hh = np.where(self.snapshot.registered, self.snapshot.household, len(self.head))
             order = np.argsort(hh, kind="stable")
             starts = np.concatenate([[0], np.cumsum(np.bincount(hh, minlength=len(self.head) + 1))])
-            self._lists["order"], self._lists["starts"] = order, starts
+            # Python lists: a slice of a list is cheaper than a numpy slice turned into a list, per household
+            self._lists["order"], self._lists["starts"] = order.tolist(), starts.tolist()
         s = self._lists["starts"]
-        return tuple(self._lists["order"][s[household] : s[household + 1]].tolist())
+        return tuple(self._lists["order"][s[household] : s[household + 1]])
 
     def digest(self) -> str:
         """Identifies the roll's contents, so a ledger reopened on a store can refuse a different roll."""

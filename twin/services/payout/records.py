@@ -116,7 +116,7 @@ class Application:
         parts = (
             "application", int(self.household), int(self.applicant), str(self.channel),
             None if acc is None else (acc.bank_code, acc.branch_code, str(acc.account_type), acc.number, acc.holder),
-            None if self.members is None else tuple(int(m) for m in self.members), bool(self.signature_verified),
+            None if self.members is None else tuple(map(int, self.members)), bool(self.signature_verified),
         )  # fmt: skip
         if self.signature is not None:  # unsigned payloads keep the fingerprints they always had
             parts = (*parts, hashlib.sha256(self.signature.certificate + self.signature.value).hexdigest())
@@ -158,6 +158,36 @@ def label(d: Decision) -> str:
     return d.outcome.value if d.reason is None else f"{d.outcome.value}:{d.reason.value}"
 
 
+_KEEP = object()  # a field not named in a _replace call
+
+
+def quick_replace(cls: type) -> type:
+    """Give a named tuple a generated ``_replace``: the same result and errors as the standard one,
+    without the call to ``_make``, the ``map`` over ``dict.pop`` and the check of what is left.
+
+    The ledger rebuilds a household file, an application record or the running totals with one or
+    two fields changed about seven times a household; the standard ``_replace`` (three Python calls
+    and a map) was about a tenth of a memory-store batch. Only generated names enter the source."""
+    names = cls._fields  # type: ignore[attr-defined]
+    args = ", ".join(f"{n}=_K" for n in names)
+    values = ", ".join(f"x{i} if {n} is _K else {n}" for i, n in enumerate(names))
+    unpack = ", ".join(f"x{i}" for i in range(len(names)))
+    src = (
+        f"def _replace(self, /, *, {args}, **_rest):\n"
+        f"    if _rest:\n"
+        f"        raise ValueError(f'Got unexpected field names: {{list(_rest)!r}}')\n"
+        f"    {unpack}, = self\n"
+        f"    return _new(type(self), ({values},))\n"
+    )
+    ns: dict[str, object] = {"_K": _KEEP, "_new": tuple.__new__}
+    exec(compile(src, f"<{cls.__name__}._replace>", "exec"), ns)  # noqa: S102
+    replace = ns["_replace"]
+    replace.__doc__ = f"A new {cls.__name__} with the named fields replaced."  # type: ignore[attr-defined]
+    cls._replace = replace  # type: ignore[attr-defined]
+    return cls
+
+
+@quick_replace
 class HouseholdFile(NamedTuple):
     """A household's current state (absent from the store: ENTITLED, untouched)."""
 
@@ -169,6 +199,7 @@ class HouseholdFile(NamedTuple):
     reworks: int = 0
 
 
+@quick_replace
 class ApplicationRecord(NamedTuple):
     id: int
     key: str
@@ -201,6 +232,7 @@ class Batch:
         return sum(t.amount for t in self.transfers)
 
 
+@quick_replace
 class Totals(NamedTuple):
     """Running sums kept in the same transactions as the records they summarise (cheap invariants)."""
 
