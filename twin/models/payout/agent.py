@@ -407,12 +407,10 @@ def check_national(
         raise InvariantViolation("paid amount differs from 100,000 yen per person of the paid households")
 
 
-def run_partition(inp: PartitionInput) -> PartitionResult:
-    """One partition, start to end (top-level and picklable: what the executor ships to a worker)."""
-    return _run(inp)
-
-
-def _run(inp: Any) -> PartitionResult:  # noqa: ANN401 - a PartitionInput, or a planned.PartitionSpec to rebuild it from
+def run_partition(inp: Any) -> PartitionResult:  # noqa: ANN401 - a PartitionInput or a planned.PartitionSpec
+    """One partition, start to end (top-level and picklable: what the executor ships to a worker). Given a
+    :class:`~twin.models.payout.planned.PartitionSpec`, it first rebuilds the partition's households and
+    plan here, in the worker; its time and peak memory include that."""
     from twin.runs import peak_rss_bytes, reset_peak_rss
 
     # in a worker process, the partition's own peak (a fresh high-water mark); in the main process (one

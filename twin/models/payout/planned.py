@@ -354,14 +354,6 @@ def materialize(spec: PartitionSpec) -> Any:  # noqa: ANN401 - a twin.models.pay
     )
 
 
-def run_planned_partition(spec: PartitionSpec) -> Any:  # noqa: ANN401 - a PartitionResult
-    """One partition from its spec: its households and plan rebuilt in the worker, then run (top-level and
-    picklable); its time and peak memory include the rebuilding."""
-    from twin.models.payout.agent import _run
-
-    return _run(spec)
-
-
 def simulate_planned(
     layout: NationLayout,
     mun: Municipalities,
@@ -380,11 +372,11 @@ def simulate_planned(
     """:func:`~twin.models.payout.agent.simulate_agent` of the nation ``layout`` describes, without building
     it in this process: the same result, byte for byte."""
     from twin.experiments.partitions import run_partitions
-    from twin.models.payout.agent import merge
+    from twin.models.payout import agent
 
     walked = plan_partitions(layout, mun, halls, params, cal, day0, stream, scale, option, seed)
     parts = run_partitions(
-        run_planned_partition, walked.specs, executor=executor, what=f"payout {option or 'agent'} partition",
+        agent.run_partition, walked.specs, executor=executor, what=f"payout {option or 'agent'} partition",
         cache=cache,
     )  # fmt: skip
-    return merge(parts, len(mun), walked.households, walked.never_applied, params, cal)
+    return agent.merge(parts, len(mun), walked.households, walked.never_applied, params, cal)
