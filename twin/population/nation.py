@@ -462,7 +462,7 @@ class NationLayout:
     """The synthetic nation as :func:`build_nation` would draw it, without its households: how many each
     municipality holds, the random stream's state after those counts, and the members per chunk of
     :data:`CHUNK_HOUSEHOLDS`, from which any run of households can be rebuilt byte for byte
-    (:func:`layout_households`) without drawing the others. A few kB for the whole nation."""
+    (:func:`layout_households`) without drawing the others. Tens of kB for the whole nation."""
 
     snapshot: str
     card_date: dt.date

@@ -21,7 +21,9 @@ each with its own registry, ledger and random stream (derived from the run's see
 partition number). Partitions run on the experiments executor (:mod:`twin.experiments.partitions`:
 in this process, local processes, or a Dask cluster) and are merged in partition order, so the result
 is the same bytes wherever they ran. Each partition checks its ledger's invariants; the merge checks
-them nationally (:func:`check_national`).
+them nationally (:func:`check_national`). :func:`simulate_agent` splits a nation already built (tests, small
+runs); ``twin run`` never builds it in the main process: it plans the partitions from the nation's layout
+and each partition rebuilds its own households, byte for byte the same inputs (:mod:`twin.models.payout.planned`).
 
 **Town halls.** The agent tier runs the same town halls as the aggregate tier (``plan.halls``, drawn
 once by :func:`~twin.models.payout.municipalities.town_halls`) through the same rule functions: a town

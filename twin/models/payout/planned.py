@@ -4,14 +4,14 @@
 household's plan and then cut both into partitions: at 1:1 the main process peaked at 13.5 GB while no
 partition needed more than 430 MB. Now the main process holds only a :class:`~twin.population.nation.
 NationLayout` (how many households each municipality holds, and where each household's draws lie in the
-population stream) and walks the households once per option, a few thousand at a time, for what the plan
-needs of the whole nation: the households' counts behind the push reach and the never-apply rate, the
-online attempts per day behind the portal's national capacity step, and where each section's draws start
-in the named streams. Each partition gets a :class:`PartitionSpec` -- its sections' first rows, stream
-states and the national quantities, a few kB -- and rebuilds its own residents, households, draws and
-decisions (as Mesa cohorts, :class:`~twin.models.payout.households.HouseholdModel`) byte for byte what
-the whole-nation path (:func:`~twin.models.payout.agent.split`) gives it: the run's outputs are the same
-bytes (``tests/models/test_payout_planned.py``).
+population stream) and walks the households once per option, :data:`WALK_HOUSEHOLDS` at a time, for what
+the plan needs of the whole nation: the households' counts behind the push reach and the never-apply rate,
+the online attempts per day behind the portal's national capacity step, and where each section's draws
+start in the named streams. Each partition gets a :class:`PartitionSpec` -- its sections' first rows,
+stream states, its town halls and the national quantities, tens of kB -- and rebuilds its own residents,
+households, draws and decisions (as Mesa cohorts, :class:`~twin.models.payout.households.HouseholdModel`)
+byte for byte what the whole-nation path (:func:`~twin.models.payout.agent.split`) gives it: the run's
+outputs are the same bytes (``tests/models/test_payout_planned.py``).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _state_key(state: dict) -> str:
 
 @dataclass
 class PartitionSpec:
-    """What one partition needs to rebuild its households and plan (a few kB; picklable)."""
+    """What one partition needs to rebuild its households and plan (tens of kB; picklable)."""
 
     index: int
     option: str
