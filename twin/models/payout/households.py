@@ -155,6 +155,13 @@ class HouseholdModel(mesa.Model):
     def routes(self) -> dict[str, int]:
         return {r: int((self.route == i).sum()) for i, r in enumerate(ROUTES)}
 
+    def release(self) -> None:
+        """Let the model go. Mesa keeps every model's agent-id counter in a class-level dict keyed by the model
+        (``mesa.Agent._ids``), so a model made for each partition of the agent run would live as long as its
+        worker (about 2 MB per 25,000 households, 260 MiB over a worker's 115 partitions at 1:10)."""
+        self.remove_all_agents()
+        getattr(mesa.Agent, "_ids", {}).pop(self, None)
+
     def card_holders_deciding(self) -> mesa.agent.AgentSet:
         """The agents with at least one card-holding head (AgentSet select)."""
         return self.agents.select(lambda a: a.card_holders > 0)

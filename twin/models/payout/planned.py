@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -325,8 +326,12 @@ def materialize(spec: PartitionSpec) -> Any:  # noqa: ANN401 - a twin.models.pay
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
         return np.random.default_rng(np.random.SeedSequence(spec.seed[0], spawn_key=(*spec.seed[1:], key)))
 
-    plan = HouseholdModel(hh, mun, params, spec.day0, agents_stream, spec.scale, spec.halls, national=national,
-                          draws=draws, portal=portal).plan()  # fmt: skip
+    model = HouseholdModel(hh, mun, params, spec.day0, agents_stream, spec.scale, spec.halls, national=national,
+                           draws=draws, portal=portal)  # fmt: skip
+    plan = model.plan()
+    model.release()
+    del model
+    gc.collect()  # the model and its agents refer to each other: gone before the partition freezes the heap
     hh_of_res = cat([r.household.astype(np.int64) + off for r, off in res_parts])
     return PartitionInput(
         index=spec.index,
