@@ -140,3 +140,34 @@ def test_any_run_of_households_is_rebuilt_byte_for_byte(monkeypatch) -> None:  #
         for f in dataclasses.fields(want):
             w = getattr(want, f.name)
             assert same(getattr(got, f.name), w - np.int32(a) if f.name == "household" else w), (a, b, f.name)
+
+
+AGENT_RUN = """
+name: planned_check
+kind: payout
+seed: 5
+population: {scale: 0.0001, statistics: "20200401"}
+params:
+  fidelity: agent
+  agent: {partitions: 2}
+calendar: {start: 2020-04-30, end: 2021-03-31}
+options:
+  - {name: baseline_2020}
+"""
+
+
+def test_twin_run_of_an_agent_scenario_never_builds_the_nation(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The whole run (main process and, here, its partitions in the same process) without the builders of the
+    nation's register: if the main process built it again, this would fail."""
+    from twin import runs
+    from twin import scenario as sc
+    from twin.experiments import InlineExecutor, partitions
+
+    def no_nation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the whole nation was built")
+
+    for name in ("_generate", "_generate_heads"):
+        monkeypatch.setattr(nation_module, name, no_nation)
+    with partitions.using(InlineExecutor()):
+        run = runs.execute(sc.loads(AGENT_RUN), out=tmp_path)
+    assert (run.path / "metrics.parquet").stat().st_size > 0
