@@ -110,7 +110,7 @@ def test_push_reaches_only_heads_who_hold_a_card_and_registered_on_the_stated_da
     # so reach is 60.4 % of heads, not of card holders now (20 %)
     assert pushed.mean() == pytest.approx(0.604 * (1 - p.push.opt_out_rate), abs=0.01)
     # in a country as populous as Japan, holding then is 89.9M / 126M: reach falls to about 43 % of heads
-    with_card, without = push_reach(p, hh.head_card, 126_000_000)
+    with_card, without = push_reach(p, int(hh.head_card.sum()), len(hh), 126_000_000)
     reach = with_card * hh.head_card.mean() + without * (1 - hh.head_card.mean())
     assert reach == pytest.approx(0.604 * 54_321_031 / 0.604 / 126_000_000, rel=1e-9)
     assert 0.42 < reach < 0.44

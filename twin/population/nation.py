@@ -18,9 +18,11 @@ residents in about 2 GB):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -360,30 +362,54 @@ def _fill_chunk(
     """Members of households h0..h1: roles, ages and sexes given the head, then attributes."""
     p0, p1 = int(offsets[h0]), int(offsets[h1])
     n = p1 - p0
-    local = np.repeat(np.arange(h1 - h0, dtype=np.int32), hh_size[h0:h1])
+    # the draws, in this order: heads' cells, dependants' cells, literacy, card, account
+    bits = [random_bits(rng, h1 - h0)] + [random_bits(rng, n) for _ in range(4)]
+    cols = _members(model, cat[h0:h1], hh_mun[h0:h1], hh_size[h0:h1], offsets[h0:h1] - np.int32(p0), *bits,
+                    holding, band2, lit_q, threshold(account_share))  # fmt: skip
+    out = slice(p0, p1)
+    res.municipality[out], res.age[out], res.sex[out] = cols[0], cols[1], cols[2]
+    res.household[out] = cols[3] + h0
+    res.is_head[out], res.literacy[out], res.has_card[out], res.has_account[out] = cols[4:]
+
+
+def _members(
+    model: HouseholdModel,
+    c: np.ndarray,
+    hh_mun: np.ndarray,
+    hh_size: np.ndarray,
+    first: np.ndarray,
+    head_bits: np.ndarray,
+    dep_bits: np.ndarray,
+    literacy_bits: np.ndarray,
+    card_bits: np.ndarray,
+    account_bits: np.ndarray,
+    holding: np.ndarray,
+    band2: np.ndarray,
+    lit_q: np.ndarray,
+    account_threshold: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The members of consecutive households (categories ``c``, first members at rows ``first`` relative to
+    the first household's) from their own random bits: ``(municipality, age, sex, household, is_head,
+    literacy, card, account)``, ``household`` numbered from 0. Every value depends only on its household's
+    and its member's bits, so any run of households gives the rows :func:`build_nation` gives them."""
+    n = len(dep_bits)
+    local = np.repeat(np.arange(len(c), dtype=np.int32), hh_size)
     pos = np.arange(n, dtype=np.int32)
-    pos -= (offsets[h0:h1] - np.int32(p0))[local]
-    c = cat[h0:h1]
+    pos -= first[local]
     role = model.slot_role[c[local], pos]
-    head_cell = model.head_table.draw(model.head_role_of_cat[c], random_bits(rng, h1 - h0))
+    head_cell = model.head_table.draw(model.head_role_of_cat[c], head_bits)
     dep_rows = np.maximum(model.dep_row_of_role, 0).astype(np.int32)[role] * N_CELLS
     dep_rows += head_cell[local]
     is_head = pos == 0
-    cell = np.where(is_head, head_cell[local], model.dep_table.draw(dep_rows, random_bits(rng, n)))
+    cell = np.where(is_head, head_cell[local], model.dep_table.draw(dep_rows, dep_bits))
     del dep_rows, role
     age = (cell >> 1).astype(np.uint8)
     sex = (cell & 1).astype(np.uint8)
-    mun = hh_mun[h0:h1][local]
-    out = slice(p0, p1)
-    res.municipality[out] = mun
-    res.age[out] = age
-    res.sex[out] = sex
-    res.household[out] = local + h0
-    res.is_head[out] = is_head
-    bits = [random_bits(rng, n) for _ in range(3)]  # literacy, card, account: in this order
-    res.literacy[out], res.has_card[out], res.has_account[out] = _attributes(
-        cell, mun, *bits, lit_q, holding, band2, threshold(account_share)
+    mun = hh_mun[local]
+    literacy, card, account = _attributes(
+        cell, mun, literacy_bits, card_bits, account_bits, lit_q, holding, band2, account_threshold
     )
+    return mun, age, sex, local, is_head, literacy, card, account
 
 
 def _attributes(
@@ -406,4 +432,197 @@ def _attributes(
     return lit_q[level], card, card & (account_bits < account_threshold)
 
 
-__all__ = ["HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "Residents", "build_heads", "build_nation", "tally"]
+# -- the nation laid out, not built: where each household lies in the random stream --------------------
+
+
+def generator_at(state: dict, k: int) -> np.random.Generator:
+    """A generator whose next 32-bit draw is the ``k``-th (from 0) a PCG64 generator in ``state`` would make.
+
+    Every draw of the nation's builder after the household counts is a run of 32-bit integers
+    (:func:`random_bits`), and PCG64 gives two of them per 64-bit step (the low half first), so the
+    ``k``-th is found by jumping ``k // 2`` steps (PCG64.advance), not by drawing the ones before it."""
+    if state.get("bit_generator") != "PCG64":
+        raise ValueError(f"generator_at: a {state.get('bit_generator')} stream cannot be jumped into (PCG64 only)")
+    bg = np.random.PCG64()
+    bg.state = state
+    if state["has_uint32"]:  # the high half of the last 64-bit step is waiting: it is draw 0
+        if k == 0:
+            return np.random.Generator(bg)
+        k -= 1
+        bg.state = {**bg.state, "has_uint32": 0, "uinteger": 0}
+    bg.advance(k // 2)
+    g = np.random.Generator(bg)
+    if k % 2:
+        random_bits(g, 1)  # the low half; the high half is next
+    return g
+
+
+@dataclass(frozen=True)
+class NationLayout:
+    """The synthetic nation as :func:`build_nation` would draw it, without its households: how many each
+    municipality holds, the random stream's state after those counts, and the members per chunk of
+    :data:`CHUNK_HOUSEHOLDS`, from which any run of households can be rebuilt byte for byte
+    (:func:`layout_households`) without drawing the others. Tens of kB for the whole nation."""
+
+    snapshot: str
+    card_date: dt.date
+    account_share: float
+    literacy_concentration: float
+    households: np.ndarray  # int64 households kept per municipality
+    state: dict  # the population stream's state after the counts: the households' categories start here
+    chunk_residents: np.ndarray  # int64 members per chunk of CHUNK_HOUSEHOLDS households
+    marks: np.ndarray  # int64 household rows whose first member's row is kept ...
+    mark_residents: np.ndarray  # ... here (int64)
+    one_person: int  # one-person households
+    card_heads: int  # heads holding a card
+
+    def __len__(self) -> int:
+        return int(self.households.sum())
+
+    @property
+    def residents(self) -> int:
+        return int(self.chunk_residents.sum())
+
+    def first_member(self, household: int) -> int:
+        """The row of a marked household's first member."""
+        i = int(np.searchsorted(self.marks, household))
+        if i == len(self.marks) or self.marks[i] != household:
+            raise ValueError(f"household {household} is not a marked row of the layout")
+        return int(self.mark_residents[i])
+
+    def describe(self) -> bytes:
+        """Everything the rows depend on, as bytes (for cache keys)."""
+        parts = [repr((self.snapshot, self.card_date, self.account_share, self.literacy_concentration,
+                       sorted(self.state.items(), key=str))).encode()]  # fmt: skip
+        parts += [np.ascontiguousarray(a).tobytes() for a in (self.households, self.chunk_residents)]
+        return b"\0".join(parts)
+
+
+def layout_nation(
+    scale: float,
+    rng: np.random.Generator,
+    snapshot: str = "20200401",
+    card_date: dt.date | None = None,
+    marks: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: Callable[[float], None] | None = None,
+    *,
+    account_share: float | None = None,
+    literacy_concentration: float = 4.0,
+) -> NationLayout:
+    """The layout of the nation :func:`build_nation` builds with the same arguments and generator.
+
+    ``marks(households per municipality)`` names the household rows (ascending) whose first member's row
+    the layout keeps: where runs of households will be rebuilt. Memory: one chunk at a time."""
+    setup = _prepare(scale, rng, snapshot, card_date, account_share, literacy_concentration)
+    snap, card_date, munis, model, targets, account_share, holding, lit_q = setup
+    advance = progress or (lambda fraction: None)
+    full = np.rint(munis.population / CENSUS_PERSONS_PER_HOUSEHOLD).astype(np.int64)
+    kept = full if scale == 1 else rng.binomial(full, scale)
+    state = rng.bit_generator.state
+    if state.get("bit_generator") != "PCG64":
+        raise InputError(f"layout_nation: rng is a {state.get('bit_generator')} generator, not PCG64 (default_rng)")
+    n_hh = int(kept.sum())
+    want = np.asarray(marks(kept) if marks is not None else [], dtype=np.int64)
+    mark_res = np.zeros(len(want), dtype=np.int64)
+    chunk_res = []
+    one_person = 0
+    p0 = 0
+    for h0 in range(0, n_hh, CHUNK_HOUSEHOLDS):
+        h1 = min(n_hh, h0 + CHUNK_HOUSEHOLDS)
+        size = model.cat_size[model.cat_table.draw(0, random_bits(rng, h1 - h0))]
+        one_person += int((size == 1).sum())
+        first = np.zeros(h1 - h0 + 1, dtype=np.int64)
+        np.cumsum(size, out=first[1:])
+        here = (want >= h0) & (want <= h1)
+        mark_res[here] = p0 + first[want[here] - h0]
+        chunk_res.append(int(first[-1]))
+        p0 += int(first[-1])
+        advance(0.3 * (h1 - h0) / max(n_hh, 1))
+    if p0 >= np.iinfo(np.int32).max:
+        raise InputError(f"{p0:,} residents do not fit int32 row numbers")
+    layout = NationLayout(snap.name, card_date, float(account_share), float(literacy_concentration), kept, state,
+                          np.array(chunk_res, dtype=np.int64), want, mark_res, one_person, 0)  # fmt: skip
+    cards = 0
+    for h0, h1, r0 in household_runs(layout, 0, n_hh, 0, CHUNK_HOUSEHOLDS // 4):
+        cards += int(layout_households(layout, h0, h1, r0).has_card.sum())
+        advance(0.7 * (h1 - h0) / max(n_hh, 1))
+    return dataclasses.replace(layout, card_heads=cards)
+
+
+def household_runs(layout: NationLayout, a: int, b: int, first: int, most: int) -> Iterator[tuple[int, int, int]]:
+    """Households a..b (whose first member is row ``first``) in runs of at most ``most`` within one chunk:
+    ``(start, end, first member's row)``."""
+    model = household_model(layout.snapshot)
+    h = a
+    while h < b:
+        end = min(b, h + most, (h // CHUNK_HOUSEHOLDS + 1) * CHUNK_HOUSEHOLDS)
+        yield h, end, first
+        cat = model.cat_table.draw(0, random_bits(generator_at(layout.state, h), end - h))
+        first += int(model.cat_size[cat].sum(dtype=np.int64))
+        h = end
+
+
+@functools.cache
+def _tables(snapshot: str, card_date: dt.date, account_share: float, literacy_concentration: float) -> tuple:
+    """What rebuilding households needs from the release (cached: every partition of a run asks)."""
+    snap = load_snapshot(snapshot)
+    munis = build_municipalities(snap)
+    targets = holding_targets(snap, card_date)
+    band_share = snap.band_population / snap.band_population.sum()
+    holding = threshold(fit_holding(munis.population, targets.muni_rate, band_share, targets.band_rate).reshape(-1))
+    lit_q = literacy_quantiles(literacy_concentration).reshape(-1)
+    return household_model(snapshot), holding, lit_q, _band2(), munis
+
+
+def layout_households(layout: NationLayout, a: int, b: int, first: int, *, members: bool = False) -> Heads | Residents:
+    """Households ``a..b`` of the laid-out nation, whose first member is row ``first``: their heads (a
+    :class:`Heads`, household ``head`` rows counted from ``first``), or with ``members`` every member (a
+    :class:`Residents`, ``household`` counted from ``a``) -- the rows :func:`build_nation` gives them,
+    byte for byte, drawn by jumping into the stream (:func:`generator_at`)."""
+    model, holding, lit_q, band2, munis = _tables(layout.snapshot, layout.card_date, layout.account_share,
+                                           layout.literacy_concentration)  # fmt: skip
+    n_hh = len(layout)
+    bounds = np.concatenate(([0], np.cumsum(layout.households)))
+    chunk_first = np.concatenate(([0], np.cumsum(layout.chunk_residents)))
+    acct = threshold(layout.account_share)
+    heads: list[tuple] = []
+    rows: list[tuple] = []
+    hh_first = first
+    for h0, h1, r0 in household_runs(layout, a, b, first, CHUNK_HOUSEHOLDS):
+        c = h0 // CHUNK_HOUSEHOLDS
+        c0 = c * CHUNK_HOUSEHOLDS
+        in_chunk = min(n_hh, c0 + CHUNK_HOUSEHOLDS) - c0
+        n_c = int(layout.chunk_residents[c])
+        # where the chunk's draws start: after every category and the earlier chunks' five runs
+        base = n_hh + c0 + 4 * int(chunk_first[c])
+        cat = model.cat_table.draw(0, random_bits(generator_at(layout.state, h0), h1 - h0))
+        size = model.cat_size[cat]
+        offsets = np.zeros(h1 - h0 + 1, dtype=np.int32)
+        np.cumsum(size, out=offsets[1:])
+        n = int(offsets[-1])
+        at = r0 - int(chunk_first[c])  # the run's first member within the chunk
+        head_bits = random_bits(generator_at(layout.state, base + h0 - c0), h1 - h0)
+        runs = [random_bits(generator_at(layout.state, base + in_chunk + k * n_c + at), n) for k in range(4)]
+        mun = (np.searchsorted(bounds, np.arange(h0, h1), side="right") - 1).astype(np.int16)
+        if members:
+            cols = _members(model, cat, mun, size, offsets[:-1], head_bits, *runs, holding, band2, lit_q, acct)
+            rows.append((*cols[:3], cols[3] + np.int32(h0 - a), *cols[4:]))
+        else:
+            cell = model.head_table.draw(model.head_role_of_cat[cat], head_bits)
+            hd = offsets[:-1]
+            lit, card, account = _attributes(cell, mun, runs[1][hd], runs[2][hd], runs[3][hd], lit_q, holding, band2,
+                                             acct)  # fmt: skip
+            heads.append((mun, size, offsets[:-1] + np.int32(r0 - hh_first), model.cat_type[cat],
+                          (cell >> 1).astype(np.uint8), (cell & 1).astype(np.uint8), lit, card, account))  # fmt: skip
+    if members:
+        names = [f.name for f in fields(Residents)]
+        cols = [np.concatenate([r[i] for r in rows]) if rows else np.empty(0) for i in range(len(names))]
+        return Residents(**dict(zip(names, cols, strict=True)))
+    cols = [np.concatenate([r[i] for r in heads]) if heads else np.empty(0) for i in range(9)]
+    return Heads(Households(*cols[:4]), munis, *cols[4:])
+
+
+__all__ = [
+    "HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "NationLayout", "Residents", "build_heads", "build_nation",
+    "generator_at", "layout_households", "layout_nation", "tally",
+]  # fmt: skip

@@ -188,26 +188,35 @@ def partition_section(results: dict) -> Section:
 
 def run(ctx: RunContext) -> ModelResult:
     from twin.population import build_heads, build_nation
+    from twin.population.nation import layout_nation
 
     spec = ctx.scenario.spec
     day0 = spec.calendar.start
     horizon = (spec.calendar.end - day0).days + 1
     base: Params = ctx.options[0].params  # type: ignore[assignment]
-    # the agent fidelity loads every resident into the registry; the aggregate needs only the heads
-    # (the same households and heads, drawn from the same stream, in a fraction of the memory)
-    build = build_nation if base.fidelity == "agent" else build_heads
-    with ctx.progress("Building the synthetic nation", 1.0) as advance:
-        nation = build(
-            scale=ctx.scale,
-            rng=ctx.rng("population"),
-            snapshot=spec.population.statistics,
-            card_date=spec.population.card_date or base.reference_date,
-            progress=advance,
-        )
-    hh, mun = households_from_nation(nation) if base.fidelity == "agent" else households_from_heads(nation)
     fitted = read_fitted(base.calibrated_from) if base.calibrated_from else {}
     fit_doc = fitted_document(base.calibrated_from) if fitted else {}
     options = [(o.name, apply_fitted(base, o.params, fitted)) for o in ctx.options]
+    # the agent fidelity's partitions rebuild their own residents from the nation's layout (planned.py): this
+    # process holds the counts, never the households; the aggregate needs only the heads (the same
+    # households and heads, drawn from the same stream, in a fraction of the memory); a run that mixes
+    # the two fidelities builds every resident here
+    planned = all(p.fidelity == "agent" for _, p in options)
+    nation = layout = None
+    with ctx.progress("Building the synthetic nation", 1.0) as advance:
+        where = {"scale": ctx.scale, "rng": ctx.rng("population"), "snapshot": spec.population.statistics,
+                 "card_date": spec.population.card_date or base.reference_date, "progress": advance}  # fmt: skip
+        if planned:
+            from twin.models.payout.planned import layout_marks, municipalities_of
+
+            layout = layout_nation(**where, marks=layout_marks({p.agent.split_above for _, p in options}))
+        else:
+            nation = (build_nation if base.fidelity == "agent" else build_heads)(**where)
+    if layout is not None:
+        hh, mun = None, municipalities_of(layout)
+    else:
+        hh, mun = households_from_nation(nation) if base.fidelity == "agent" else households_from_heads(nation)
+    n_households = len(layout) if layout is not None else len(hh)
     if base.fidelity == "aggregate":
         del nation
     ledger_counts: dict[str, dict[str, int]] = {}
@@ -222,7 +231,7 @@ def run(ctx: RunContext) -> ModelResult:
         from twin.experiments import partitions
         from twin.models.payout.agent import n_partitions
 
-        partition_executor = partitions.current() or partitions.default_executor(n_partitions(base, len(hh)))
+        partition_executor = partitions.current() or partitions.default_executor(n_partitions(base, n_households))
     with contextlib.ExitStack() as stack, ctx.progress("Simulating the payout", len(ctx.options)) as advance:
         if partition_executor is not None and partition_executor is not partitions.current():
             stack.callback(partition_executor.close)
@@ -232,14 +241,29 @@ def run(ctx: RunContext) -> ModelResult:
         stack.enter_context(retained_heap(all_on_heap=True))
         for name, p in options:
             streams = lambda s: ctx.rng(f"payout.{s}")  # noqa: E731
+            cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
+            if layout is not None:  # the partitions' households decide as Mesa agents, by the aggregate's rules
+                from twin.models.payout.municipalities import town_halls
+                from twin.models.payout.planned import simulate_planned
+
+                halls = town_halls(mun.code, mun.type_index, mun.households / ctx.scale, p, day0, streams)
+                check_horizon(spec, halls, day0, horizon)
+                seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
+                r, counts = simulate_planned(layout, mun, halls, p, cal, day0, streams, ctx.scale, seed, option=name,
+                                             executor=partition_executor, cache=ctx.partition_cache)  # fmt: skip
+                ledger_counts[name] = counts
+                results[name] = r
+                heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
+                report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)
+                advance(1)
+                continue
             if p.fidelity == "agent":  # the households decide as Mesa agents, by the aggregate's rules
                 from twin.models.payout.households import HouseholdModel
 
                 plan = HouseholdModel(hh, mun, p, day0, streams, ctx.scale).plan()
             else:
                 plan = plan_households(hh, mun, p, day0, streams, ctx.scale, memo)
-            cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
-            check_horizon(spec, plan, day0, horizon)  # both fidelities run the same town halls to their deadlines
+            check_horizon(spec, plan.halls, day0, horizon)  # both fidelities run the same town halls to their deadlines
             if p.fidelity == "agent":
                 from twin.models.payout.agent import simulate_agent
 
@@ -290,11 +314,11 @@ def run(ctx: RunContext) -> ModelResult:
     )
 
 
-def check_horizon(spec, plan, day0: dt.date, horizon: int) -> None:  # noqa: ANN001
+def check_horizon(spec, halls, day0: dt.date, horizon: int) -> None:  # noqa: ANN001
     """The run must last until the last town hall's application deadline."""
     from twin.errors import InputError
 
-    last = int(np.max(plan.halls.deadline_day))
+    last = int(np.max(halls.deadline_day))
     if last >= horizon:
         need = day0 + dt.timedelta(days=last)
         raise InputError(

@@ -21,7 +21,9 @@ each with its own registry, ledger and random stream (derived from the run's see
 partition number). Partitions run on the experiments executor (:mod:`twin.experiments.partitions`:
 in this process, local processes, or a Dask cluster) and are merged in partition order, so the result
 is the same bytes wherever they ran. Each partition checks its ledger's invariants; the merge checks
-them nationally (:func:`check_national`).
+them nationally (:func:`check_national`). :func:`simulate_agent` splits a nation already built (tests, small
+runs); ``twin run`` never builds it in the main process: it plans the partitions from the nation's layout
+and each partition rebuilds its own households, byte for byte the same inputs (:mod:`twin.models.payout.planned`).
 
 **Town halls.** The agent tier runs the same town halls as the aggregate tier (``plan.halls``, drawn
 once by :func:`~twin.models.payout.municipalities.town_halls`) through the same rule functions: a town
@@ -346,20 +348,20 @@ def simulate_agent(
     parts = run_partitions(
         run_partition, inputs, executor=executor, what=f"payout {option or 'agent'} partition", cache=cache
     )
-    return merge(parts, hh, mun, plan, params, cal)
+    return merge(parts, len(mun), len(hh), int((plan.route == NEVER).sum()), params, cal)
 
 
 def merge(
     parts: list[PartitionResult],
-    hh: Households,
-    mun: Municipalities,
-    plan: Plan,
+    municipalities: int,
+    households: int,
+    never_applied: int,
     params: Params,
     cal: PaymentCalendar,
 ) -> tuple[AggregateResult, dict[str, Any]]:
     """Add the partitions' outcomes up (in partition order: the same bytes wherever they ran) and check
-    the invariants nationally."""
-    h, m = cal.horizon, len(mun)
+    the invariants nationally (the run's ``households``, of which ``never_applied`` never apply)."""
+    h, m = cal.horizon, municipalities
     first = parts[0].result
     backlog = np.zeros((m, h), dtype=first.backlog.dtype)
     staff = np.zeros(m)
@@ -382,9 +384,9 @@ def merge(
          "cpu_seconds": round(p.cpu_seconds, 2), "own_peak": p.own_peak}
         for p in parts
     ]  # fmt: skip
-    extra = {"never_applied": float((plan.route == NEVER).sum()), "partitions": stats}
+    extra = {"never_applied": float(never_applied), "partitions": stats}
     result = AggregateResult(horizon=h, backlog=backlog, staff_minutes=staff, extra=extra, **total)
-    check_national(parts, result, counts, len(hh), params)
+    check_national(parts, result, counts, households, params)
     return result, counts
 
 
@@ -407,14 +409,20 @@ def check_national(
         raise InvariantViolation("paid amount differs from 100,000 yen per person of the paid households")
 
 
-def run_partition(inp: PartitionInput) -> PartitionResult:
-    """One partition, start to end (top-level and picklable: what the executor ships to a worker)."""
+def run_partition(inp: Any) -> PartitionResult:  # noqa: ANN401 - a PartitionInput or a planned.PartitionSpec
+    """One partition, start to end (top-level and picklable: what the executor ships to a worker). Given a
+    :class:`~twin.models.payout.planned.PartitionSpec`, it first rebuilds the partition's households and
+    plan here, in the worker; its time and peak memory include that."""
     from twin.runs import peak_rss_bytes, reset_peak_rss
 
     # in a worker process, the partition's own peak (a fresh high-water mark); in the main process (one
     # partition, or an in-process executor) the mark is the run's and is left alone: the process's peak so far
     own_peak = multiprocessing.parent_process() is not None and reset_peak_rss()
     t0, c0 = time.perf_counter(), time.process_time()
+    if not isinstance(inp, PartitionInput):  # its households are rebuilt here, not shipped (planned.py)
+        from twin.models.payout.planned import materialize
+
+        inp = materialize(inp)
     # The ledger's store grows by about ten records per household, none of them in reference cycles: with
     # the default threshold the young-generation collections (every 700 allocations) cost about a fifth
     # of the partition's CPU. Collected less often (store.bulk), not switched off.

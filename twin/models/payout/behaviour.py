@@ -85,7 +85,7 @@ def online_opening_days(params: Params, day0: dt.date, n_municipalities: int, u:
     return _opening(params, day0, u)
 
 
-def push_reach(params: Params, head_card: np.ndarray, population: float) -> tuple[float, float]:
+def push_reach(params: Params, card_heads: int, households: int, population: float) -> tuple[float, float]:
     """(P(reached | head holds a card now), P(reached | head has no card now)) for push.
 
     Registered accounts on ``push.registrations_as_of`` were ``share_of_card_holders`` of the card
@@ -95,7 +95,7 @@ def push_reach(params: Params, head_card: np.ndarray, population: float) -> tupl
     p = params.push
     holders_then = p.accounts / p.share_of_card_holders
     rate_then = min(1.0, holders_then / max(population, 1.0))
-    rate_now = float(head_card.mean()) if len(head_card) else 0.0
+    rate_now = card_heads / households if households else 0.0  # (the heads' mean, exactly)
     gain = max(0.0, (rate_then - rate_now) / max(1.0 - rate_now, 1e-12))
     return p.share_of_card_holders, gain * p.share_of_card_holders
 
@@ -110,10 +110,16 @@ def portal_admission(day: np.ndarray, params: Params, day0: dt.date, u: np.ndarr
     """
     if len(day) == 0:
         return day
-    it = params.intake
     d = np.floor(day).astype(np.int64)
     lo = int(d.min())
-    attempts = np.bincount(d - lo) / scale  # national attempts per day
+    return admit(day, u, lo, portal_failure(np.bincount(d - lo), lo, params, day0, scale))
+
+
+def portal_failure(attempts_by_day: np.ndarray, lo: int, params: Params, day0: dt.date, scale: float) -> np.ndarray:
+    """The share of the day's online attempts that fail, for days ``lo, lo + 1, ...`` given the sampled
+    attempts on each (``np.bincount`` of the attempts' days from ``lo``): see :func:`portal_admission`."""
+    it = params.intake
+    attempts = attempts_by_day / scale  # national attempts per day
     hours = np.full(len(attempts), it.portal_active_hours)
     for when, out in it.portal_outages:
         k = int(days_from(day0, when)) - lo
@@ -121,7 +127,13 @@ def portal_admission(day: np.ndarray, params: Params, day0: dt.date, u: np.ndarr
             hours[k] = max(0.0, it.portal_active_hours - out)
     accepted = np.minimum(attempts * hours / it.portal_active_hours, it.portal_capacity_per_hour * hours)
     with np.errstate(divide="ignore", invalid="ignore"):
-        fail = np.where(attempts > 0, 1.0 - accepted / attempts, 0.0)
+        return np.where(attempts > 0, 1.0 - accepted / attempts, 0.0)
+
+
+def admit(day: np.ndarray, u: np.ndarray, lo: int, fail: np.ndarray) -> np.ndarray:
+    """The attempts on ``day`` after the portal: those whose draw ``u`` falls below their day's failure share
+    (:func:`portal_failure`, days from ``lo``) come back the next day."""
+    d = np.floor(day).astype(np.int64)
     return np.where(u < fail[d - lo], day + 1.0, day).astype(np.float32)
 
 
@@ -156,9 +168,17 @@ class Setting:
 
 
 def setting(hh: Households, params: Params, day0: dt.date, halls: TownHalls, scale: float) -> Setting:
+    return setting_of(params, day0, halls, scale, len(hh), int((hh.size == 1).sum()), int(hh.size.sum()),
+                      int(hh.head_card.sum()))  # fmt: skip
+
+
+def setting_of(params: Params, day0: dt.date, halls: TownHalls, scale: float, households: int, one_person: int,
+               persons: int, card_heads: int) -> Setting:  # fmt: skip
+    """The setting from the sample's counts (households, one-person households, persons, heads holding a card),
+    which is all :func:`setting` reads of the households."""
     b = params.behaviour
-    never_rate = min(1.0, b.never_apply * len(hh) / max(int((hh.size == 1).sum()), 1))
-    reach = push_reach(params, hh.head_card, float(hh.size.sum()) / scale) if params.channels.push else (0.0, 0.0)
+    never_rate = min(1.0, b.never_apply * households / max(one_person, 1))
+    reach = push_reach(params, card_heads, households, float(persons) / scale) if params.channels.push else (0.0, 0.0)
     return Setting(params, day0, halls, never_rate, reach, days_from(day0, params.intake.online_suspension_start))
 
 
