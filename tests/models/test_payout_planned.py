@@ -149,7 +149,7 @@ seed: 5
 population: {scale: 0.0001, statistics: "20200401"}
 params:
   fidelity: agent
-  agent: {partitions: 2}
+  agent: {partitions: 2, plan_above: 0}
 calendar: {start: 2020-04-30, end: 2021-03-31}
 options:
   - {name: baseline_2020}
@@ -171,3 +171,19 @@ def test_twin_run_of_an_agent_scenario_never_builds_the_nation(tmp_path, monkeyp
     with partitions.using(InlineExecutor()):
         run = runs.execute(sc.loads(AGENT_RUN), out=tmp_path)
     assert (run.path / "metrics.parquet").stat().st_size > 0
+
+
+def test_planned_and_built_runs_write_the_same_bytes(tmp_path) -> None:  # noqa: ANN001
+    """``agent.plan_above`` only chooses where the households are built: the same scenario planned from the
+    layout (0) and built in the main process (the default, this run being small) writes the same outputs."""
+    from twin import runs
+    from twin import scenario as sc
+    from twin.experiments import InlineExecutor, partitions
+
+    out = {}
+    for label, text in (("planned", AGENT_RUN), ("built", AGENT_RUN.replace(", plan_above: 0", ""))):
+        assert label == "planned" or "plan_above" not in text
+        with partitions.using(InlineExecutor()):
+            run = runs.execute(sc.loads(text), out=tmp_path / label)
+        out[label] = {f: (run.path / f).read_bytes() for f in ("summary.json", "metrics.parquet")}
+    assert out["planned"] == out["built"]

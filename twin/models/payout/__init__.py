@@ -201,7 +201,11 @@ def run(ctx: RunContext) -> ModelResult:
     # process holds the counts, never the households; the aggregate needs only the heads (the same
     # households and heads, drawn from the same stream, in a fraction of the memory); a run that mixes
     # the two fidelities builds every resident here
-    planned = all(p.fidelity == "agent" for _, p in options)
+    # (a small run builds the sampled nation here and splits it: faster, and byte for byte the same)
+    from twin.population.statistics import CENSUS_GENERAL_HOUSEHOLDS
+
+    expected = ctx.scale * CENSUS_GENERAL_HOUSEHOLDS
+    planned = all(p.fidelity == "agent" and expected > p.agent.plan_above for _, p in options)
     nation = layout = None
     with ctx.progress("Building the synthetic nation", 1.0) as advance:
         where = {"scale": ctx.scale, "rng": ctx.rng("population"), "snapshot": spec.population.statistics,
