@@ -221,19 +221,24 @@ class PartitionInput:
         """A digest of everything the partition's result depends on, the same in every process."""
         h = hashlib.sha256()
         for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if f.name == "halls":
-                for g in dataclasses.fields(v):
-                    h.update(np.ascontiguousarray(getattr(v, g.name)).tobytes())
-            elif isinstance(v, np.ndarray):
-                h.update(f"{f.name}:{v.dtype}:{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
-            elif f.name == "params":
-                h.update(v.model_dump_json().encode())
-            elif f.name == "cal":
-                h.update(b"business:" + np.ascontiguousarray(v.business).tobytes())
-            else:
-                h.update(f"{f.name}={v!r}".encode())
+            digest_field(h, f.name, getattr(self, f.name))
         return h.hexdigest()
+
+
+def digest_field(h: Any, name: str, v: Any) -> None:  # noqa: ANN401 - hashlib's hash, any field
+    """One field of a partition's inputs into its cache digest ``h``, as the same bytes in every process
+    (:meth:`PartitionInput.cache_key`, and the planned partitions' :meth:`PartitionSpec.cache_key`)."""
+    if name == "halls":
+        for g in dataclasses.fields(v):
+            h.update(np.ascontiguousarray(getattr(v, g.name)).tobytes())
+    elif isinstance(v, np.ndarray):
+        h.update(f"{name}:{v.dtype}:{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
+    elif name == "params":
+        h.update(v.model_dump_json().encode())
+    elif name == "cal":
+        h.update(b"business:" + np.ascontiguousarray(v.business).tobytes())
+    else:
+        h.update(f"{name}={v!r}".encode())
 
 
 @dataclass

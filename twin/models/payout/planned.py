@@ -149,27 +149,20 @@ class PartitionSpec:
 
     def cache_key(self) -> str:
         """A digest of everything the partition's result depends on, the same in every process."""
+        from twin.models.payout.agent import digest_field
+
         h = hashlib.sha256()
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            h.update(f.name.encode() + b"=")
             if f.name == "layout":
-                h.update(v.describe())
-            elif f.name == "halls":
-                for g in dataclasses.fields(v):
-                    h.update(np.ascontiguousarray(getattr(v, g.name)).tobytes())
-            elif isinstance(v, np.ndarray):
-                h.update(f"{v.dtype}:{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
-            elif f.name == "params":
-                h.update(v.model_dump_json().encode())
-            elif f.name == "cal":
-                h.update(b"business:" + np.ascontiguousarray(v.business).tobytes())
+                h.update(b"layout=" + v.describe())
             elif f.name == "online_states":
-                h.update("|".join(";".join(f"{k}:{_state_key(s)}" for k, s in sorted(d.items())) for d in v).encode())
+                h.update(b"online_states=" + "|".join(";".join(f"{k}:{_state_key(s)}" for k, s in sorted(d.items()))
+                                                      for d in v).encode())  # fmt: skip
             elif f.name == "states":
-                h.update(";".join(f"{k}:{_state_key(s)}" for k, s in sorted(v.items())).encode())
+                h.update(b"states=" + ";".join(f"{k}:{_state_key(s)}" for k, s in sorted(v.items())).encode())
             else:
-                h.update(repr(v).encode())
+                digest_field(h, f.name, v)
         return h.hexdigest()
 
 
