@@ -4,6 +4,11 @@ A test bench needs a real database that comes up in seconds and leaves nothing b
 the Debian PostgreSQL 15 binaries as an unprivileged user (``initdb`` refuses root) on 127.0.0.1 and
 a free port, with the data folder and the unix socket in one temporary folder; :meth:`stop` shuts
 it down (``pg_ctl stop -m immediate``), checks no server process is left, and removes the folder.
+
+``pg_ctl`` detaches the server, so a test process killed before :meth:`stop` (SIGKILL, a CI job's
+timeout, pytest-xdist losing a worker) would leave it running. A watcher in its own session (``sh``,
+polling once a second) therefore outlives the owner: when the owner's process is gone and the server
+is still up, it stops the server the same way and removes the folder. :meth:`stop` ends the watcher.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -52,12 +58,14 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="twin-pg-"))
         self.data, self.port = self.root / "data", free_port()
         self.pid: int | None = None
+        self._watcher: subprocess.Popen | None = None
+
+    def _as_user(self, *args: object) -> list[str]:
+        cmd = [str(a) for a in args]
+        return ["runuser", "-u", self.user, "--", *cmd] if os.geteuid() == 0 else cmd
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
-        cmd = [str(a) for a in args]
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.root)
+        return subprocess.run(self._as_user(*args), capture_output=True, text=True, timeout=120, cwd=self.root)
 
     def _check(self, r: subprocess.CompletedProcess, what: str) -> None:
         if r.returncode != 0:
@@ -72,9 +80,32 @@ class PostgresServer:
         self._check(self._run(BIN / "pg_ctl", "-D", self.data, "-o", opts, "-l", self.root / "log", "-w", "start"),
                     "pg_ctl start")  # fmt: skip
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        self._watch(os.getpid())
         self._check(self._run(BIN / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "twin", "twin"),
                     "createdb")  # fmt: skip
         return self
+
+    def _watch(self, owner: int) -> None:
+        """Stop the server and remove the folder once ``owner`` has died without calling :meth:`stop`."""
+        script = ('owner=$1 data=$2 root=$3; shift 3; '
+                  'while kill -0 "$owner" 2>/dev/null && [ -e "$data/postmaster.pid" ]; do sleep 1; done; '
+                  'if [ -e "$data/postmaster.pid" ]; then "$@"; fi; rm -rf "$root"')  # fmt: skip
+        stop = self._as_user(BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        self._watcher = subprocess.Popen(
+            ["sh", "-c", script, "twin-pg-watch", str(owner), str(self.data), str(self.root), *stop],
+            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd="/",
+        )  # fmt: skip
+
+    def _unwatch(self) -> None:
+        if self._watcher is None:
+            return
+        try:
+            os.killpg(self._watcher.pid, signal.SIGKILL)  # the shell and its sleep
+        except ProcessLookupError:
+            pass
+        self._watcher.wait(timeout=10)
+        self._watcher = None
 
     @property
     def url(self) -> str:
@@ -91,6 +122,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server, confirm its process is gone, remove the folder."""
+        self._unwatch()
         try:
             if self.pid is not None and self.data.exists():
                 self._run(BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
