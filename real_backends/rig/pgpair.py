@@ -34,7 +34,7 @@ from types import TracebackType
 
 import psycopg
 
-from real_backends.stores.pgserver import BIN, PostgresUnavailable, _user, free_port
+from real_backends.stores.pgserver import BIN, PostgresUnavailable, _user, free_port, unwatch, watch_owner
 
 STANDBY_NAME = "twin_standby"
 
@@ -75,6 +75,7 @@ class PostgresPair:
         self.primary, self.standby = _Cluster("primary", self.root), _Cluster("standby", self.root)
         self.killed_at: float | None = None  # time.monotonic() of the SIGKILL
         self._shm: list[str] = []
+        self._watcher: subprocess.Popen | None = None  # stops both clusters if this process dies first
 
     # -- processes -----------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class PostgresPair:
                 c.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{STANDBY_NAME}'")
                 c.execute("SELECT pg_reload_conf()")
         self._wait_streaming()
+        self._watcher = watch_owner(os.getpid(), self.root, [self.primary.data, self.standby.data], self.user)
         return self
 
     def _wait_streaming(self, timeout: float = 60.0) -> None:
@@ -171,6 +173,8 @@ class PostgresPair:
 
     def stop(self) -> None:
         """Stop both clusters, check that no server process is left, remove the folder."""
+        unwatch(self._watcher)
+        self._watcher = None
         try:
             for c in (self.standby, self.primary):
                 if c.pid is not None and (c.data / "postmaster.pid").exists() and _alive(c.pid):

@@ -6,19 +6,21 @@ a free port, with the data folder and the unix socket in one temporary folder; :
 it down (``pg_ctl stop -m immediate``), checks no server process is left, and removes the folder.
 
 ``pg_ctl`` detaches the server, so a test process killed before :meth:`stop` (SIGKILL, a CI job's
-timeout, pytest-xdist losing a worker) would leave it running. A watcher in its own session (``sh``,
-polling once a second) therefore outlives the owner: when the owner's process is gone and the server
+timeout, pytest-xdist losing a worker) would leave it running. A watcher in its own session (a small
+Python process, polling once a second) therefore outlives the owner: when the owner's process is gone and the server
 is still up, it stops the server the same way and removes the folder. :meth:`stop` ends the watcher.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +48,49 @@ def _user() -> str:
         except KeyError:
             continue
     raise PostgresUnavailable("no unprivileged user (postgres or nobody) to run initdb as")
+
+
+#: the watcher (run as ``python -c``): polls once a second while its owner lives and a server is up; then
+#: stops what is still up (``pg_ctl stop -m immediate``) and removes the folder. A zombie owner counts as dead
+#: (in a container whose init does not reap, a killed process can stay a zombie)
+_WATCHER = """
+import os, shutil, subprocess, sys, time
+owner, root, user, pg_ctl, *data = sys.argv[1:]
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read()
+    except OSError:
+        return False
+def up():
+    return [d for d in data if os.path.exists(os.path.join(d, "postmaster.pid"))]
+while up() and alive(owner):
+    time.sleep(1)
+for d in up():
+    cmd = [pg_ctl, "-D", d, "-m", "immediate", "-w", "stop"]
+    cmd = ["runuser", "-u", user, "--", *cmd] if os.geteuid() == 0 else cmd
+    subprocess.run(cmd, capture_output=True, timeout=60, cwd="/")
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
+def watch_owner(owner: int, root: Path, data: list[Path], user: str) -> subprocess.Popen:
+    """A watcher in its own session that outlives ``owner``: when that process is gone while a cluster in
+    ``data`` is still up (``pg_ctl`` detached it), it stops the clusters and removes ``root``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHER, str(owner), str(root), user, str(BIN / "pg_ctl"), *map(str, data)],
+        start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd="/",
+    )  # fmt: skip
+
+
+def unwatch(watcher: subprocess.Popen | None) -> None:
+    """End a watcher whose owner stops its clusters itself."""
+    if watcher is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(watcher.pid, signal.SIGKILL)
+    watcher.wait(timeout=10)
 
 
 class PostgresServer:
@@ -87,24 +132,10 @@ class PostgresServer:
 
     def _watch(self, owner: int) -> None:
         """Stop the server and remove the folder once ``owner`` has died without calling :meth:`stop`."""
-        script = ('owner=$1 data=$2 root=$3; shift 3; '
-                  'while kill -0 "$owner" 2>/dev/null && [ -e "$data/postmaster.pid" ]; do sleep 1; done; '
-                  'if [ -e "$data/postmaster.pid" ]; then "$@"; fi; rm -rf "$root"')  # fmt: skip
-        stop = self._as_user(BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
-        self._watcher = subprocess.Popen(
-            ["sh", "-c", script, "twin-pg-watch", str(owner), str(self.data), str(self.root), *stop],
-            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd="/",
-        )  # fmt: skip
+        self._watcher = watch_owner(owner, self.root, [self.data], self.user)
 
     def _unwatch(self) -> None:
-        if self._watcher is None:
-            return
-        try:
-            os.killpg(self._watcher.pid, signal.SIGKILL)  # the shell and its sleep
-        except ProcessLookupError:
-            pass
-        self._watcher.wait(timeout=10)
+        unwatch(self._watcher)
         self._watcher = None
 
     @property

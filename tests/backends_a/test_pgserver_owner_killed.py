@@ -20,11 +20,18 @@ from real_backends.stores.pgserver import BIN
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(not (BIN / "initdb").exists(), reason="needs postgresql")]
 
-CHILD = """
-import json, sys, time
+SERVER = """
+import json, time
 from real_backends.stores.pgserver import PostgresServer
 pg = PostgresServer().start()
-print(json.dumps({"pid": pg.pid, "root": str(pg.root)}), flush=True)
+print(json.dumps({"pids": [pg.pid], "root": str(pg.root)}), flush=True)
+time.sleep(600)
+"""
+PAIR = """
+import json, time
+from real_backends.rig.pgpair import PostgresPair
+pair = PostgresPair().start()
+print(json.dumps({"pids": [pair.primary.pid, pair.standby.pid], "root": str(pair.root)}), flush=True)
 time.sleep(600)
 """
 
@@ -38,19 +45,20 @@ def _alive(pid: int) -> bool:
     return status.exists() and "zombie" not in status.read_text()
 
 
-def test_a_server_whose_owner_is_killed_is_stopped_and_removed() -> None:
-    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True,
+@pytest.mark.parametrize("child_code", [SERVER, PAIR], ids=["server", "primary_and_standby"])
+def test_servers_whose_owner_is_killed_are_stopped_and_removed(child_code: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True,
                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     try:
         started = json.loads(child.stdout.readline())  # type: ignore[union-attr]
-        pid, root = int(started["pid"]), Path(started["root"])
-        assert _alive(pid) and root.exists()
+        pids, root = [int(p) for p in started["pids"]], Path(started["root"])
+        assert all(_alive(p) for p in pids) and root.exists()
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while (_alive(pid) or root.exists()) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while (any(_alive(p) for p in pids) or root.exists()) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(pid), f"PostgreSQL pid {pid} still runs after its owner was killed"
+        assert not [p for p in pids if _alive(p)], f"PostgreSQL pids {pids} still run after their owner was killed"
         assert not root.exists(), f"{root} is left after its owner was killed"
     finally:
         if child.poll() is None:
