@@ -7,8 +7,9 @@ it down (``pg_ctl stop -m immediate``), checks no server process is left, and re
 
 ``pg_ctl`` detaches the server, so a test process killed before :meth:`stop` (SIGKILL, a CI job's
 timeout, pytest-xdist losing a worker) would leave it running. A watcher in its own session (a small
-Python process, polling once a second) therefore outlives the owner: when the owner's process is gone and the server
-is still up, it stops the server the same way and removes the folder. :meth:`stop` ends the watcher.
+Python process, polling once a second, :func:`watch_owner`) therefore outlives the owner: when the owner's
+process is gone and the server is still up, it stops the server the same way and removes the folder.
+:meth:`stop` ends the watcher.
 """
 
 from __future__ import annotations
@@ -105,12 +106,11 @@ class PostgresServer:
         self.pid: int | None = None
         self._watcher: subprocess.Popen | None = None
 
-    def _as_user(self, *args: object) -> list[str]:
-        cmd = [str(a) for a in args]
-        return ["runuser", "-u", self.user, "--", *cmd] if os.geteuid() == 0 else cmd
-
     def _run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(self._as_user(*args), capture_output=True, text=True, timeout=120, cwd=self.root)
+        cmd = [str(a) for a in args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.root)
 
     def _check(self, r: subprocess.CompletedProcess, what: str) -> None:
         if r.returncode != 0:
@@ -125,18 +125,10 @@ class PostgresServer:
         self._check(self._run(BIN / "pg_ctl", "-D", self.data, "-o", opts, "-l", self.root / "log", "-w", "start"),
                     "pg_ctl start")  # fmt: skip
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        self._watch(os.getpid())
+        self._watcher = watch_owner(os.getpid(), self.root, [self.data], self.user)
         self._check(self._run(BIN / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "twin", "twin"),
                     "createdb")  # fmt: skip
         return self
-
-    def _watch(self, owner: int) -> None:
-        """Stop the server and remove the folder once ``owner`` has died without calling :meth:`stop`."""
-        self._watcher = watch_owner(owner, self.root, [self.data], self.user)
-
-    def _unwatch(self) -> None:
-        unwatch(self._watcher)
-        self._watcher = None
 
     @property
     def url(self) -> str:
@@ -153,7 +145,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server, confirm its process is gone, remove the folder."""
-        self._unwatch()
+        unwatch(self._watcher)
+        self._watcher = None
         try:
             if self.pid is not None and self.data.exists():
                 self._run(BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")

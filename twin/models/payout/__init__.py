@@ -189,6 +189,7 @@ def partition_section(results: dict) -> Section:
 def run(ctx: RunContext) -> ModelResult:
     from twin.population import build_heads, build_nation
     from twin.population.nation import layout_nation
+    from twin.population.statistics import CENSUS_GENERAL_HOUSEHOLDS
 
     spec = ctx.scenario.spec
     day0 = spec.calendar.start
@@ -198,12 +199,10 @@ def run(ctx: RunContext) -> ModelResult:
     fit_doc = fitted_document(base.calibrated_from) if fitted else {}
     options = [(o.name, apply_fitted(base, o.params, fitted)) for o in ctx.options]
     # the agent fidelity's partitions rebuild their own residents from the nation's layout (planned.py): this
-    # process holds the counts, never the households; the aggregate needs only the heads (the same
-    # households and heads, drawn from the same stream, in a fraction of the memory); a run that mixes
-    # the two fidelities builds every resident here
-    # (a small run builds the sampled nation here and splits it: faster, and byte for byte the same)
-    from twin.population.statistics import CENSUS_GENERAL_HOUSEHOLDS
-
+    # process holds the counts, never the households; a run expected to sample at most agent.plan_above
+    # households builds them here and splits them instead (faster, and byte for byte the same); the
+    # aggregate needs only the heads (the same households and heads, drawn from the same stream, in a
+    # fraction of the memory); a run that mixes the two fidelities builds every resident here
     expected = ctx.scale * CENSUS_GENERAL_HOUSEHOLDS
     planned = all(p.fidelity == "agent" and expected > p.agent.plan_above for _, p in options)
     nation = layout = None
@@ -246,48 +245,32 @@ def run(ctx: RunContext) -> ModelResult:
         for name, p in options:
             streams = lambda s: ctx.rng(f"payout.{s}")  # noqa: E731
             cal = payment_calendar(p, day0, horizon, list(spec.calendar.closed_days))
+            seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
             if layout is not None:  # the partitions' households decide as Mesa agents, by the aggregate's rules
                 from twin.models.payout.municipalities import town_halls
                 from twin.models.payout.planned import simulate_planned
 
                 halls = town_halls(mun.code, mun.type_index, mun.households / ctx.scale, p, day0, streams)
                 check_horizon(spec, halls, day0, horizon)
-                seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
                 r, counts = simulate_planned(layout, mun, halls, p, cal, day0, streams, ctx.scale, seed, option=name,
                                              executor=partition_executor, cache=ctx.partition_cache)  # fmt: skip
                 ledger_counts[name] = counts
-                results[name] = r
-                heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
-                report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)
-                advance(1)
-                continue
-            if p.fidelity == "agent":  # the households decide as Mesa agents, by the aggregate's rules
-                from twin.models.payout.households import HouseholdModel
-
-                plan = HouseholdModel(hh, mun, p, day0, streams, ctx.scale).plan()
             else:
-                plan = plan_households(hh, mun, p, day0, streams, ctx.scale, memo)
-            check_horizon(spec, plan.halls, day0, horizon)  # both fidelities run the same town halls to their deadlines
-            if p.fidelity == "agent":
-                from twin.models.payout.agent import simulate_agent
+                if p.fidelity == "agent":  # the households decide as Mesa agents, by the aggregate's rules
+                    from twin.models.payout.households import HouseholdModel
 
-                seed = (ctx.seed, stream_key(f"payout.agent.{name}"), ctx.replication or 0)
-                r, counts = simulate_agent(
-                    nation,
-                    hh,
-                    mun,
-                    plan,
-                    p,
-                    cal,
-                    day0,
-                    seed,
-                    option=name,
-                    executor=partition_executor,
-                    cache=ctx.partition_cache,
-                )
-                ledger_counts[name] = counts
-            else:
-                r = simulate(hh, mun, plan, p, cal, day0.weekday(), grid_cache)
+                    plan = HouseholdModel(hh, mun, p, day0, streams, ctx.scale).plan()
+                else:
+                    plan = plan_households(hh, mun, p, day0, streams, ctx.scale, memo)
+                check_horizon(spec, plan.halls, day0, horizon)  # both fidelities run the same town halls
+                if p.fidelity == "agent":
+                    from twin.models.payout.agent import simulate_agent
+
+                    r, counts = simulate_agent(nation, hh, mun, plan, p, cal, day0, seed, option=name,
+                                               executor=partition_executor, cache=ctx.partition_cache)  # fmt: skip
+                    ledger_counts[name] = counts
+                else:
+                    r = simulate(hh, mun, plan, p, cal, day0.weekday(), grid_cache)
             results[name] = r
             heads[name] = report.headline(r, ctx.scale, p.amount_per_resident, start_offset, day0)
             report.add_metrics(metrics, name, r, day0, ctx.scale, mun.code, p.amount_per_resident)
