@@ -77,3 +77,67 @@ def test_jobs_that_carry_nothing_report_nothing_carried() -> None:
     np.testing.assert_allclose(served, [[2.0], [1.0]])
     np.testing.assert_array_equal(carried, np.zeros((2, 1)))
     assert q.carry is None  # no array the size of the horizon is kept for nothing
+
+
+def _fifo_over_the_whole_horizon(waiting: np.ndarray, carry: np.ndarray, minutes: np.ndarray, day: int,
+                                 cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The definition, with no window and no blocks: every station spends its minutes on its cohorts
+    0..day oldest first, and a cohort it cannot finish is served in proportion."""
+    jobs = waiting[:, : day + 1, :]
+    work = jobs[:, :, 0] * minutes[0]
+    for c in range(1, len(minutes)):
+        work = work + jobs[:, :, c] * minutes[c]
+    before = np.cumsum(work, axis=1) - work
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(work > 0, np.clip((cap[:, None] - before) / work, 0.0, 1.0), 0.0)
+    served_by_cohort = jobs * frac[:, :, None]
+    carried_by_cohort = carry[:, : day + 1, :] * frac[:, :, None]
+    waiting[:, : day + 1, :] = np.maximum(jobs - served_by_cohort, 0.0)
+    carry[:, : day + 1, :] = np.maximum(carry[:, : day + 1, :] - carried_by_cohort, 0.0)
+    return served_by_cohort.sum(axis=1), carried_by_cohort.sum(axis=1), served_by_cohort.sum(axis=2)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_a_few_lagging_stations_are_served_as_if_every_station_looked_back_as_far(seed: int, n_slow: int) -> None:
+    """A village whose counter is nearly shut keeps a sliver of last year's work; the other town halls
+    are then served in a block that looks back only to their own oldest work. What every station
+    serves, carries and waits must be what the whole horizon gives, to the last bit."""
+    rng = np.random.default_rng(seed)
+    n, horizon, minutes = 30, 300, np.array([7.0, 12.0, 20.0])
+    q = CohortQueue(n, 3, horizon, minutes)
+    waiting, carry = np.zeros((n, horizon, 3)), np.zeros((n, horizon, 3))
+    slow = rng.choice(n, n_slow, replace=False)
+    split_seen = False
+    for day in range(horizon):
+        jobs = rng.exponential(3.0, (n, 3)) * (rng.random((n, 3)) < 0.7)
+        persons = jobs * rng.uniform(1.0, 3.0, (n, 3))
+        q.arrive(day, jobs, persons)
+        waiting[:, day, :] += jobs
+        carry[:, day, :] += persons
+        cap = rng.uniform(60.0, 200.0, n)
+        cap[slow] = rng.uniform(0.0, 30.0, n_slow)  # these fall behind and stay behind
+        want = _fifo_over_the_whole_horizon(waiting, carry, minutes, day, cap)
+        start = int((q._head.clip(max=day)).min())
+        split_seen |= len(q._blocks(np.minimum(q._head, day), start, day + 1)) == 2
+        served, carried, window = q.serve_window(day, cap)
+        np.testing.assert_array_equal(served, want[0])
+        np.testing.assert_array_equal(carried, want[1])
+        assert q.window_start == start
+        np.testing.assert_array_equal(window, want[2][:, start:])
+        assert not want[2][:, :start].any()
+    np.testing.assert_array_equal(q.waiting, waiting)
+    q.check_conservation()
+    assert split_seen, "the lagging stations never made a block of their own: the test did not test the split"
+
+
+def test_work_that_arrives_in_an_old_cohort_is_still_served() -> None:
+    """A station that has cleared its in-tray looks back from today; work booked into an earlier
+    cohort (a returned application dated when it first came) must make it look back again."""
+    q = CohortQueue(2, 1, 50, np.array([10.0]))
+    for day in range(40):
+        q.serve_window(day, np.full(2, 100.0))
+    q.arrive(5, np.array([[2.0], [0.0]]))
+    served, _, window = q.serve_window(40, np.full(2, 100.0))
+    assert served[0, 0] == 2.0 and q.window_start == 5
+    assert q.days_waited(40, window)[0] == 70.0  # two jobs, 35 days each

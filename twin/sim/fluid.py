@@ -40,7 +40,8 @@ class CohortQueue:
         # served in the same proportions as the jobs it rides with; made on the first arrival
         # that carries something, so a queue whose jobs carry nothing never holds or serves it
         self.carry: np.ndarray | None = None
-        self._first = 0  # cohorts before this one hold no work at any station
+        # per station: cohorts before this one hold no work at that station
+        self._head = np.zeros(n_stations, dtype=np.intp)
         self.window_start = 0  # first cohort of the last :meth:`serve_window`
         self.arrived_total = np.zeros((n_stations, n_classes))
         self.served_total = np.zeros((n_stations, n_classes))
@@ -55,6 +56,7 @@ class CohortQueue:
             raise ValueError("job counts must be >= 0")
         day = min(day, self.horizon - 1)
         self.waiting[:, day, :] += jobs
+        np.minimum(self._head, day, out=self._head, where=jobs.any(axis=1))
         if carry is not None:
             if self.carry is None:
                 self.carry = np.zeros((self.n_stations, self.horizon, self.n_classes))
@@ -78,35 +80,80 @@ class CohortQueue:
 
         Serving looks only at the cohorts from the oldest one still waiting, so over a six-year
         horizon a day costs no more than over a six-week one; :meth:`days_waited` turns the window
-        into job-days waited.
+        into job-days waited. Each station looks back only to its own oldest waiting cohort: the
+        stations are served in (at most) two blocks, the few that lag far behind and the rest, so
+        one village with a sliver of work left from last year does not make all 1,741 town halls
+        look back a year. A station's cohorts before its oldest waiting one hold no work, so what
+        it serves is the same whichever block it is in.
         """
         cap = np.broadcast_to(np.asarray(capacity_minutes, dtype=np.float64), (self.n_stations,))
         upto = min(day, self.horizon - 1) + 1
-        lo = min(self._first, upto - 1)
-        jobs = self.waiting[:, lo:upto, :]
-        work = jobs @ self.minutes  # [station, cohort]
-        before = np.cumsum(work, axis=1) - work  # work queued ahead of each cohort
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(work > 0, np.clip((cap[:, None] - before) / work, 0.0, 1.0), 0.0)
-        served_by_cohort = jobs * frac[:, :, None]
-        jobs -= served_by_cohort  # a view: updates self.waiting (exactly 0 where frac == 1)
-        # guard against tiny negative residues from floating point
-        np.maximum(jobs, 0.0, out=jobs)
-        if self.carry is None:
-            carried = np.zeros((self.n_stations, self.n_classes))
-        else:
-            carrying = self.carry[:, lo:upto, :]
-            carried_by_cohort = carrying * frac[:, :, None]
-            carrying -= carried_by_cohort
-            np.maximum(carrying, 0.0, out=carrying)
-            carried = carried_by_cohort.sum(axis=1)
-        served = served_by_cohort.sum(axis=1)
+        heads = np.minimum(self._head, upto - 1)
+        lo = int(heads.min())
+        waited = np.zeros((self.n_stations, upto - lo))
+        served = np.zeros((self.n_stations, self.n_classes))
+        carried = np.zeros((self.n_stations, self.n_classes))
+        for rows, start in self._blocks(heads, lo, upto):
+            every = isinstance(rows, slice)
+            jobs = self.waiting[rows, start:upto, :]  # a view for a slice, else a copy written back
+            work = self._work(jobs)  # [station, cohort]
+            before = np.cumsum(work, axis=1) - work  # work queued ahead of each cohort
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(work > 0, np.clip((cap[rows, None] - before) / work, 0.0, 1.0), 0.0)
+            served_by_cohort = jobs * frac[:, :, None]
+            jobs -= served_by_cohort  # exactly 0 where frac == 1
+            # guard against tiny negative residues from floating point
+            np.maximum(jobs, 0.0, out=jobs)
+            if not every:
+                self.waiting[rows, start:upto, :] = jobs
+            if self.carry is not None:
+                carrying = self.carry[rows, start:upto, :]
+                carried_by_cohort = carrying * frac[:, :, None]
+                carrying -= carried_by_cohort
+                np.maximum(carrying, 0.0, out=carrying)
+                if not every:
+                    self.carry[rows, start:upto, :] = carrying
+                carried[rows] = carried_by_cohort.sum(axis=1)
+            served[rows] = served_by_cohort.sum(axis=1)
+            self.busy_minutes_total[rows] += (work * frac).sum(axis=1)
+            waited[rows, start - lo :] = served_by_cohort.sum(axis=2)
+            left = jobs.any(axis=2)  # [station, cohort]: work still waiting
+            self._head[rows] = np.where(left.any(axis=1), left.argmax(axis=1) + start, upto)
         self.served_total += served
-        self.busy_minutes_total += (work * frac).sum(axis=1)
-        while self._first < upto and not self.waiting[:, self._first, :].any():
-            self._first += 1
         self.window_start = lo
-        return served, carried, served_by_cohort.sum(axis=2)
+        return served, carried, waited
+
+    def _work(self, jobs: np.ndarray) -> np.ndarray:
+        """Minutes of work in ``jobs`` [station, cohort, class], summed over the classes in order.
+
+        Not ``jobs @ minutes``: BLAS treats a cohort differently (fused multiply-adds or not)
+        depending on where it falls in the block, so the same cohort's work would differ in the last
+        bit between a wide block and a narrow one; this sum is the same in every block."""
+        work = jobs[:, :, 0] * self.minutes[0]
+        for c in range(1, self.n_classes):
+            work += jobs[:, :, c] * self.minutes[c]
+        return work
+
+    @staticmethod
+    def _blocks(heads: np.ndarray, lo: int, upto: int) -> list[tuple[slice | np.ndarray, int]]:
+        """The stations split into the laggards and the rest, each block with the first cohort it looks at.
+
+        The split is the one that looks at the fewest station-cohorts; when it would not save much,
+        all stations form one block (a view, no copies)."""
+        n = len(heads)
+        whole = [(slice(None), lo)]
+        if upto - lo <= 16:
+            return whole
+        order = np.argsort(heads, kind="stable")
+        sorted_heads = heads[order]
+        k = np.arange(1, n)  # the k oldest stations are the laggards
+        cost = k * (upto - lo) + (n - k) * (upto - sorted_heads[1:])
+        best = int(np.argmin(cost))
+        if cost[best] > 0.5 * n * (upto - lo):
+            return whole
+        split = best + 1
+        laggards, rest = np.sort(order[:split]), np.sort(order[split:])
+        return [(laggards, lo), (rest, int(sorted_heads[split]))]
 
     def days_waited(self, day: int, waited: np.ndarray) -> np.ndarray:
         """Job-days waited by the jobs finished on ``day``, per station (``waited`` from :meth:`serve_window`)."""
@@ -115,7 +162,7 @@ class CohortQueue:
 
     def backlog(self) -> np.ndarray:
         """Jobs waiting per station and class."""
-        return self.waiting[:, self._first :, :].sum(axis=1)
+        return self.waiting[:, min(int(self._head.min()), self.horizon) :, :].sum(axis=1)
 
     def backlog_minutes(self) -> np.ndarray:
         return self.backlog() @ self.minutes
