@@ -34,18 +34,29 @@ class CohortQueue:
         self.n_classes = n_classes
         self.horizon = horizon
         self.minutes = minutes
-        # jobs waiting: [station, cohort day, class]
-        self.waiting = np.zeros((n_stations, horizon, n_classes))
+        # jobs waiting, cohort-major: [cohort day, station, class], so that a day's arrivals and a
+        # window of cohorts are each one contiguous block (see :attr:`waiting` for the station-major view)
+        self._jobs = np.zeros((horizon, n_stations, n_classes))
         # a quantity that rides along with the jobs (e.g. persons in a household's application),
         # served in the same proportions as the jobs it rides with; made on the first arrival
         # that carries something, so a queue whose jobs carry nothing never holds or serves it
-        self.carry: np.ndarray | None = None
+        self._carry: np.ndarray | None = None
         # per station: cohorts before this one hold no work at that station
         self._head = np.zeros(n_stations, dtype=np.intp)
         self.window_start = 0  # first cohort of the last :meth:`serve_window`
         self.arrived_total = np.zeros((n_stations, n_classes))
         self.served_total = np.zeros((n_stations, n_classes))
         self.busy_minutes_total = np.zeros(n_stations)
+
+    @property
+    def waiting(self) -> np.ndarray:
+        """Jobs waiting, [station, cohort day, class] (a view)."""
+        return self._jobs.transpose(1, 0, 2)
+
+    @property
+    def carry(self) -> np.ndarray | None:
+        """What the waiting jobs carry, [station, cohort day, class] (a view), or None if nothing ever did."""
+        return None if self._carry is None else self._carry.transpose(1, 0, 2)
 
     def arrive(self, day: int, jobs: np.ndarray, carry: np.ndarray | None = None) -> None:
         """Jobs arriving on ``day``: an array [station, class] of counts (and what they carry)."""
@@ -55,12 +66,12 @@ class CohortQueue:
         if np.any(jobs < 0):
             raise ValueError("job counts must be >= 0")
         day = min(day, self.horizon - 1)
-        self.waiting[:, day, :] += jobs
+        self._jobs[day] += jobs
         np.minimum(self._head, day, out=self._head, where=jobs.any(axis=1))
         if carry is not None:
-            if self.carry is None:
-                self.carry = np.zeros((self.n_stations, self.horizon, self.n_classes))
-            self.carry[:, day, :] += carry
+            if self._carry is None:
+                self._carry = np.zeros((self.horizon, self.n_stations, self.n_classes))
+            self._carry[day] += carry
         self.arrived_total += jobs
 
     def serve(self, day: int, capacity_minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,36 +106,36 @@ class CohortQueue:
         carried = np.zeros((self.n_stations, self.n_classes))
         for rows, start in self._blocks(heads, lo, upto):
             every = isinstance(rows, slice)
-            jobs = self.waiting[rows, start:upto, :]  # a view for a slice, else a copy written back
-            work = self._work(jobs)  # [station, cohort]
-            before = np.cumsum(work, axis=1) - work  # work queued ahead of each cohort
+            jobs = self._jobs[start:upto, rows, :]  # a view for a slice, else a copy written back
+            work = self._work(jobs)  # [cohort, station]
+            before = np.cumsum(work, axis=0) - work  # work queued ahead of each cohort
             with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(work > 0, np.clip((cap[rows, None] - before) / work, 0.0, 1.0), 0.0)
+                frac = np.where(work > 0, np.clip((cap[None, rows] - before) / work, 0.0, 1.0), 0.0)
             served_by_cohort = jobs * frac[:, :, None]
             jobs -= served_by_cohort  # exactly 0 where frac == 1
             # guard against tiny negative residues from floating point
             np.maximum(jobs, 0.0, out=jobs)
             if not every:
-                self.waiting[rows, start:upto, :] = jobs
-            if self.carry is not None:
-                carrying = self.carry[rows, start:upto, :]
+                self._jobs[start:upto, rows, :] = jobs
+            if self._carry is not None:
+                carrying = self._carry[start:upto, rows, :]
                 carried_by_cohort = carrying * frac[:, :, None]
                 carrying -= carried_by_cohort
                 np.maximum(carrying, 0.0, out=carrying)
                 if not every:
-                    self.carry[rows, start:upto, :] = carrying
-                carried[rows] = carried_by_cohort.sum(axis=1)
-            served[rows] = served_by_cohort.sum(axis=1)
-            self.busy_minutes_total[rows] += (work * frac).sum(axis=1)
-            waited[rows, start - lo :] = served_by_cohort.sum(axis=2)
-            left = jobs.any(axis=2)  # [station, cohort]: work still waiting
-            self._head[rows] = np.where(left.any(axis=1), left.argmax(axis=1) + start, upto)
+                    self._carry[start:upto, rows, :] = carrying
+                carried[rows] = carried_by_cohort.sum(axis=0)
+            served[rows] = served_by_cohort.sum(axis=0)
+            self.busy_minutes_total[rows] += (work * frac).sum(axis=0)
+            waited[rows, start - lo :] = served_by_cohort.sum(axis=2).T
+            left = jobs.any(axis=2)  # [cohort, station]: work still waiting
+            self._head[rows] = np.where(left.any(axis=0), left.argmax(axis=0) + start, upto)
         self.served_total += served
         self.window_start = lo
         return served, carried, waited
 
     def _work(self, jobs: np.ndarray) -> np.ndarray:
-        """Minutes of work in ``jobs`` [station, cohort, class], summed over the classes in order.
+        """Minutes of work in ``jobs`` [cohort, station, class], summed over the classes in order.
 
         Not ``jobs @ minutes``: BLAS treats a cohort differently (fused multiply-adds or not)
         depending on where it falls in the block, so the same cohort's work would differ in the last
@@ -142,7 +153,7 @@ class CohortQueue:
         all stations form one block (a view, no copies)."""
         n = len(heads)
         whole = [(slice(None), lo)]
-        if upto - lo <= 16:
+        if upto - lo <= 16 or n < 2:
             return whole
         order = np.argsort(heads, kind="stable")
         sorted_heads = heads[order]
@@ -162,7 +173,7 @@ class CohortQueue:
 
     def backlog(self) -> np.ndarray:
         """Jobs waiting per station and class."""
-        return self.waiting[:, min(int(self._head.min()), self.horizon) :, :].sum(axis=1)
+        return self._jobs[min(int(self._head.min()), self.horizon) :].sum(axis=0)
 
     def backlog_minutes(self) -> np.ndarray:
         return self.backlog() @ self.minutes
