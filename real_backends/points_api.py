@@ -27,8 +27,9 @@ API only translates:
 - ``POST /phase2/insurance-linking`` and ``POST /phase2/account-registration`` (``Idempotency-Key``): phase 2's
   two 7,500-point parts, for the card used as the health-insurance card and for a registered public-benefit
   account, granted to the service of the person's phase-2 application. The ledger decides (200): ``ok``, or
-  ``not_open`` (before 2022-06-30 or after the last day of grants), ``not_eligible`` (the insurer has not linked
-  a current qualification to the person on the day / no account registered on the day), ``already_granted`` (a
+  ``not_open`` (before 2022-06-30 or after the last day of grants), ``not_eligible`` (the person had not
+  registered the card as the health-insurance card by the day, as the insurers' qualification book records it /
+  no account registered on the day), ``already_granted`` (a
   second time, whatever the key), ``no_application``, ``not_reserved``, ``budget_exhausted``. With cards, the
   MyKey ID holder's own valid card, as for a reservation: otherwise a 403 saying why, nothing granted and the key
   left unused. The same key with the same payload returns the first answer; with another payload a 422.
@@ -44,9 +45,11 @@ points. The card holders' health insurance and accounts are in the insurers' qua
 (:class:`twin.services.eligibility.qualifications.QualificationBook`) and the public-benefit account register
 (:class:`twin.services.accounts.PublicBenefitAccounts`) on the same store, put there once when the world is first
 served: every card holder is insured from 2015-04-01, the insurer has linked the qualification for all but every
-4th (residents 3, 7, ...), and all but every 3rd (residents 2, 5, ...) registered an account on a day from
-2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). The person's own step of
-registering the card as the insurance card is not modelled: a linked current qualification counts. A world
+4th (residents 3, 7, ...), every holder with a linked qualification registered the card as the insurance card
+(健康保険証利用登録, :meth:`QualificationBook.register_card_use`) on a day from 2021-03-01 spread over 600 days
+(:meth:`PointsWorld.card_use_registered_on`; in Myna Portal that is ``POST /portal/me/insurance-card`` of ``twin
+serve portal``, whose world is another), and all but every 3rd (residents 2, 5, ...) registered an account on a
+day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
 without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
@@ -104,6 +107,12 @@ LOST_EVERY: Final = 10
 INSURER: Final = "138008"
 INSURED_FROM: Final = dt.date(2015, 4, 1)
 UNLINKED_EVERY: Final = 4
+#: the card holders' own registration of the card as the health-insurance card (健康保険証利用登録, recorded in the
+#: qualification book): each holder whose qualification the insurer linked registered, on a day spread over
+#: CARD_USE_DAYS from CARD_USE_OPEN (ASSUMED: the online eligibility check's trial start; the opening of the
+#: registration is not in FIGURES.md), so that some registered after phase 2's insurance part opened on 2022-06-30
+CARD_USE_OPEN: Final = dt.date(2021, 3, 1)
+CARD_USE_DAYS: Final = 600
 #: the card holders' public-benefit accounts: Myna Portal registration opened on 2022-03-28 (FIGURES.md); each
 #: holder but every NO_ACCOUNT_EVERY-th (residents 2, 5, ...) registered one, on a day spread over ACCOUNT_DAYS
 #: from then (ASSUMED), so that some registered before phase 2's account part opened on 2022-06-30 and some after
@@ -203,6 +212,13 @@ class PointsWorld(SizedWorld):
                              PersonFacts(self.reading(i) or "", self.born(i), "1"), INSURED_FROM,
                              linked_person=linked)  # fmt: skip
 
+    def card_use_registered_on(self, i: int) -> dt.date | None:
+        """The day card holder ``i`` registered the card as the health-insurance card (None: never, or not a card
+        holder; a holder whose qualification the insurer did not link cannot register)."""
+        if not 0 <= i < self.cards or i % UNLINKED_EVERY == UNLINKED_EVERY - 1:
+            return None
+        return CARD_USE_OPEN + dt.timedelta(days=(i * 53 + self.seed) % CARD_USE_DAYS)
+
     def account_registered_on(self, i: int) -> dt.date | None:
         """The day card holder ``i`` registered a public-benefit account (None: never, or not a card holder)."""
         if not 0 <= i < self.cards or i % NO_ACCOUNT_EVERY == NO_ACCOUNT_EVERY - 1:
@@ -215,7 +231,8 @@ class PointsWorld(SizedWorld):
 
     def _registers(self, store: Store) -> tuple[QualificationBook, PublicBenefitAccounts]:
         """The insurers' qualification book and the public-benefit account register on ``store``, with the card
-        holders' qualifications and registrations put there once (through the services' own checks)."""
+        holders' qualifications, their registrations of the card as the insurance card and their accounts put there
+        once (through the services' own checks)."""
         book = QualificationBook(store)
         accounts = PublicBenefitAccounts(store, self.reading)
         if self.cards and store.get(WORLD, "registers") is None:
@@ -232,13 +249,21 @@ class PointsWorld(SizedWorld):
                     raise ValueError(f"points: the account register refused a card holder's account: {refused[0]}")
             with store.transaction() as tx:
                 tx.put(WORLD, "registers", True)
+        if self.cards and store.get(WORLD, "card_use") is None:  # a store of before the registrations gets them
+            with store.transaction() as tx:  # one commit on an SQL store (the book's transactions nest in it)
+                for i in range(self.cards):
+                    on = self.card_use_registered_on(i)
+                    if on is not None:
+                        book.register_card_use(self.person(i), on, key=f"points world card use {i}")
+                tx.put(WORLD, "card_use", True)
         return book, accounts
 
     def ledger(self, store: Store) -> PointsLedger:
         """The ledger on ``store``, recording this world there (refusing a store built for another); with cards,
         it reserves a MyKey ID and grants a phase-2 linking part only with the resident's own valid card. The
-        linking parts ask the insurers' qualification book (a qualification current on the day and linked to the
-        person) and the public-benefit account register (an account registered on the day), both on ``store``."""
+        linking parts ask the insurers' qualification book (the person had registered the card as the
+        health-insurance card by the day: :meth:`QualificationBook.card_use_registered`, the one place of that rule)
+        and the public-benefit account register (an account registered on the day), both on ``store``."""
         sizes = dataclasses.astuple(self)
         with store.transaction() as tx:
             seen = tx.get(WORLD, "world")
@@ -250,7 +275,7 @@ class PointsWorld(SizedWorld):
         book, accounts = self._registers(store)
 
         def insurance_linked(person: str, on: dt.date) -> bool:
-            return book.current_for(person, on) is not None
+            return book.card_use_registered(person, on)
 
         def account_registered(person: str, on: dt.date) -> bool:
             i = self.index(person)
