@@ -35,6 +35,15 @@ API only translates:
   left unused. The same key with the same payload returns the first answer; with another payload a 422.
 - ``POST /claims`` (``Idempotency-Key``): the operator claims every unclaimed grant up to ``until``;
   ``POST /claims/{claim_id}/reimbursement``: the state pays a claim (paying it again changes nothing).
+- ``POST /reconciliation``: the state's reconciliation (:func:`twin.services.points.reconcile`; the 2023 record:
+  113 grants to the wrong person in 90 municipalities): the operators send their customer records (who holds each
+  account) and grant reports (the points they credited per grant); the answer, to the yen: each phase's budget,
+  granted and remaining, the claims and the reimbursement, and every wrong grant with its reason
+  (``misdirected``: the account's holder is not the MyKey ID's owner, with the support desk that keyed the
+  application in; ``undecided``: credited without or beyond the ledger's decision; ``missing``: decided, not
+  credited), the misdirected grants per desk, and whether the invariants hold. It changes nothing; it names no
+  person, MyKey ID or key; a customer record naming a resident not served is a 404, an account listed twice with
+  different holders a 409. ``POST /applications`` takes the ``desk`` that keyed an application in.
 - ``GET /people/{mykey}``, ``GET /months/{phase}`` (reservations and applications per month, as the
   rollout model's sample is counted), ``GET /totals``, ``GET /invariants``, ``GET /health``.
 
@@ -79,12 +88,14 @@ from twin.services.points import (
     PHASE1_BUDGET_YEN,
     Claim,
     Decision,
+    OperatorGrant,
     Part,
     Phase,
     PointsLedger,
     Reason,
     card_refusal,
     jpki_card_holder,
+    reconcile,
 )
 from twin.services.points.cards import JPKI_FOUNDED, CardHolder, born_on, card_centre  # noqa: F401 (the founding)
 from twin.services.store import Store
@@ -127,6 +138,8 @@ NOT_FOUND = {**ERRORS, 404: {"model": ErrorBody, "description": "the path or bod
 CARD_REFUSED = {**NOT_FOUND, 403: {"model": ErrorBody, "description": (
     "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
     "not yet valid, expired, revoked or another resident's: nothing is reserved")}}  # fmt: skip
+RECONCILE_REFUSED = {**NOT_FOUND, 409: {"model": ErrorBody, "description": (
+    "the customer records list one account twice with different holders")}}  # fmt: skip
 LINKING_CARD_REFUSED = {**ERRORS, 403: {"model": ErrorBody, "description": (
     "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
     "not yet valid, expired, revoked or not the MyKey ID holder's: nothing is granted, and the Idempotency-Key is "
@@ -304,6 +317,9 @@ Operator = Literal["paypay", "suica", "waon", "rakuten", "dbarai"]  # OPERATORS'
 Account = Annotated[str, Field(min_length=1, max_length=64, description="the account id at the cashless service")]
 Txn = Annotated[str, Field(min_length=1, max_length=120, description="the operator's own id of the top-up")]
 PhaseName = Literal["phase1", "phase2"]
+Desk = Annotated[str, Field(pattern=r"^muni:[0-9]{6}$", description="a municipality's body id, e.g. muni:131016")]
+GrantId = Whole(1, 2**31 - 1)
+MAX_LINES: Final = 5_000  # customer records and grant-report lines per reconciliation request
 
 
 class ReservationIn(StrictModel):
@@ -327,6 +343,8 @@ class ApplicationIn(StrictModel):
     service_account: Account
     card_applied_on: Day = Field(description="the day the person applied for the card (phase 1: by 2021-04-30)")
     on: Day = Field(description="the day of the application")
+    desk: Desk | None = Field(None, description="the municipal support desk (its body id, muni:<6-digit code>) "
+                                                "that keyed the application in for the person, if one did")
 
 
 class LinkingIn(StrictModel):
@@ -412,6 +430,70 @@ class InvariantsOut(StrictModel):
     message: str = ""
 
 
+class CustomerIn(StrictModel):
+    """One line of an operator's customer records: who holds an account at the service (its own KYC)."""
+
+    operator: Operator
+    service_account: Account
+    person: Person = Field(description="the resident the operator knows as the account's holder")
+
+
+class GrantReportIn(StrictModel):
+    """One line of an operator's grant report: the ledger's grant it acted on and the points it credited."""
+
+    operator: Operator
+    grant: GrantId  # type: ignore[valid-type]
+    points: Yen  # type: ignore[valid-type]
+
+
+class ReconciliationIn(StrictModel):
+    customers: list[CustomerIn] = Field(max_length=MAX_LINES, description=(
+        "the operators' customer records for the accounts the ledger granted to; an account not listed has no "
+        "known holder, so its grants are reported as misdirected"))  # fmt: skip
+    grant_reports: list[GrantReportIn] = Field(max_length=MAX_LINES, description=(
+        "every point the operators say they credited, by the ledger's grant id; a grant not reported is missing"))
+
+
+class FindingOut(StrictModel):
+    kind: Literal["misdirected", "undecided", "missing"]
+    reason: str = Field(description="what the mismatch means")
+    operator: str
+    grant: int | None = Field(description="the ledger's grant id (None: the operator named a grant the ledger has "
+                                          "not made)")  # fmt: skip
+    points: int = Field(description="the points (yen) in question")
+    desk: str | None = Field(description="the support desk that keyed the application in, for a misdirected grant")
+
+
+class PhaseMoneyOut(StrictModel):
+    budget_yen: int
+    granted_yen: int
+    remaining_yen: int
+
+
+class ReconciliationOut(StrictModel):
+    """The reconciliation, to the yen (one point is one yen): the budget, the grants, the operators' claims and the
+    state's reimbursement, and every grant found wrong with its reason."""
+
+    phases: dict[str, PhaseMoneyOut]
+    granted_yen: int
+    claimed_yen: int
+    reimbursed_yen: int
+    unclaimed_yen: int = Field(description="granted, not yet claimed by the operators")
+    awaiting_reimbursement_yen: int = Field(description="claimed, not yet paid by the state")
+    claims: int
+    claims_reimbursed: int
+    grants_checked: int
+    misdirected_grants: int = Field(description="grants to an account the MyKey ID's owner does not hold (2023: 113)")
+    misdirected_yen: int
+    desks_with_misdirected_grants: int = Field(description="support desks that keyed them in (2023: 90 "
+                                                           "municipalities)")  # fmt: skip
+    misdirected_by_desk: dict[str, int] = Field(description="misdirected grants per desk ('-': no desk)")
+    undecided_yen: int
+    missing_yen: int
+    findings: list[FindingOut]
+    invariants_ok: bool = Field(description="money conserved, no cap broken, nothing over budget")
+
+
 class HealthOut(StrictModel):
     status: Literal["ok"]
     people: int
@@ -482,7 +564,7 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
         """Apply for a phase with one cashless service; once per person and phase (a second is refused)."""
         with guard:
             d = ledger.apply(body.mykey, Phase(body.phase), body.operator, body.service_account, body.card_applied_on,
-                             body.on, key=key)  # fmt: skip
+                             body.on, key=key, desk=body.desk)  # fmt: skip
         return _key_reused(d.message) if d.reason is Reason.KEY_REUSED else decision_out(d)
 
     def linking(part: Part, body: LinkingIn, key: str) -> DecisionOut | JSONResponse:
@@ -553,6 +635,50 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
             except KeyError:
                 return error_response(404, f"claim {claim_id}: not submitted (POST /claims makes claims)")
         return claim_out(c)
+
+    @app.post("/reconciliation", response_model=ReconciliationOut, responses=RECONCILE_REFUSED, tags=["settlement"])
+    def reconciliation(body: ReconciliationIn) -> ReconciliationOut | JSONResponse:
+        """The state's reconciliation (:func:`twin.services.points.reconcile`), to the yen: the operators send their
+        customer records and grant reports; every grant of the ledger is checked against them. Changes nothing.
+        404 for a customer record naming a resident not in the served world, 409 for an account listed twice with
+        different holders."""
+        holders: dict[tuple[str, str], str] = {}
+        for n, c in enumerate(body.customers):
+            if c.person >= world.people:
+                msg = f"customers[{n}].person: {c.person}: no such resident (this world has residents 0.." \
+                      f"{world.people - 1})"
+                return error_response(404, msg, [{"loc": ["body", "customers", n, "person"], "msg": msg}])
+            who = world.person(c.person)
+            if holders.setdefault((c.operator, c.service_account), who) != who:
+                msg = (f"customers[{n}]: the {c.operator} account {c.service_account[:64]!r} is listed twice with "
+                       "different holders; send one record per account")  # fmt: skip
+                return error_response(409, msg, [{"loc": ["body", "customers", n], "msg": msg}])
+        reports = [OperatorGrant(r.operator, r.grant, r.points) for r in body.grant_reports]
+        with guard:
+            report = reconcile(ledger, lambda op, acct: holders.get((op, acct)), reports)
+            t, claims = ledger.totals(), ledger.claims()
+            granted = {p: ledger.granted_in(p) for p in Phase}
+            checked = t.next_grant - 1
+            try:
+                ledger.check_invariants()
+                ok = True
+            except AssertionError:
+                ok = False
+        wrong = report.misdirected()
+        by_kind = {k: sum(f.points for f in report.findings if f.kind.value == k) for k in ("undecided", "missing")}
+        return ReconciliationOut(
+            phases={p.value: PhaseMoneyOut(budget_yen=world.budget[p], granted_yen=granted[p],
+                                           remaining_yen=world.budget[p] - granted[p]) for p in Phase},
+            granted_yen=t.granted, claimed_yen=t.claimed, reimbursed_yen=t.reimbursed,
+            unclaimed_yen=t.granted - t.claimed, awaiting_reimbursement_yen=t.claimed - t.reimbursed,
+            claims=len(claims), claims_reimbursed=sum(c.reimbursed_on is not None for c in claims),
+            grants_checked=checked, misdirected_grants=len(wrong), misdirected_yen=sum(f.points for f in wrong),
+            desks_with_misdirected_grants=len({f.desk for f in wrong if f.desk is not None}),
+            misdirected_by_desk=report.by_desk(), undecided_yen=by_kind["undecided"], missing_yen=by_kind["missing"],
+            findings=[FindingOut(kind=f.kind.value, reason=f.reason, operator=f.operator, grant=f.grant,
+                                 points=f.points, desk=f.desk) for f in report.findings],
+            invariants_ok=ok,
+        )  # fmt: skip
 
     @app.get("/people/{mykey}", response_model=PersonOut, responses=NOT_FOUND, tags=["reading"])
     def person(mykey: Annotated[str, Path(pattern=MYKEY_PATTERN)]) -> PersonOut | JSONResponse:

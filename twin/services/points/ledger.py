@@ -379,6 +379,14 @@ class PointsLedger:
     def totals(self) -> Totals:
         return self.store.get(TOTALS, "t")  # type: ignore[return-value]
 
+    def granted_in(self, phase: Phase) -> int:
+        """Points (yen) granted in ``phase``: what its budget is checked against."""
+        return self.store.get(META, ("granted", Phase(phase).value)) or 0  # type: ignore[return-value]
+
+    def claims(self) -> list[Claim]:
+        """Every claim submitted, paid or not, in the order submitted."""
+        return [c for _, c in self.store.scan(CLAIMS)]  # type: ignore[misc]
+
     def grants(self) -> list[Grant]:
         return [g for _, g in self.store.scan(GRANTS)]  # type: ignore[misc]
 
