@@ -27,13 +27,23 @@ API only translates:
 - ``POST /phase2/insurance-linking`` and ``POST /phase2/account-registration`` (``Idempotency-Key``): phase 2's
   two 7,500-point parts, for the card used as the health-insurance card and for a registered public-benefit
   account, granted to the service of the person's phase-2 application. The ledger decides (200): ``ok``, or
-  ``not_open`` (before 2022-06-30 or after the last day of grants), ``not_eligible`` (the insurer has not linked
-  a current qualification to the person on the day / no account registered on the day), ``already_granted`` (a
+  ``not_open`` (before 2022-06-30 or after the last day of grants), ``not_eligible`` (the person had not
+  registered the card as the health-insurance card by the day, as the insurers' qualification book records it /
+  no account registered on the day), ``already_granted`` (a
   second time, whatever the key), ``no_application``, ``not_reserved``, ``budget_exhausted``. With cards, the
   MyKey ID holder's own valid card, as for a reservation: otherwise a 403 saying why, nothing granted and the key
   left unused. The same key with the same payload returns the first answer; with another payload a 422.
 - ``POST /claims`` (``Idempotency-Key``): the operator claims every unclaimed grant up to ``until``;
   ``POST /claims/{claim_id}/reimbursement``: the state pays a claim (paying it again changes nothing).
+- ``POST /reconciliation``: the state's reconciliation (:func:`twin.services.points.reconcile`; the 2023 record:
+  113 grants to the wrong person in 90 municipalities): the operators send their customer records (who holds each
+  account) and grant reports (the points they credited per grant); the answer, to the yen: each phase's budget,
+  granted and remaining, the claims and the reimbursement, and every wrong grant with its reason
+  (``misdirected``: the account's holder is not the MyKey ID's owner, with the support desk that keyed the
+  application in; ``undecided``: credited without or beyond the ledger's decision; ``missing``: decided, not
+  credited), the misdirected grants per desk, and whether the invariants hold. It changes nothing; it names no
+  person, MyKey ID or key; a customer record naming a resident not served is a 404, an account listed twice with
+  different holders a 409. ``POST /applications`` takes the ``desk`` that keyed an application in.
 - ``GET /people/{mykey}``, ``GET /months/{phase}`` (reservations and applications per month, as the
   rollout model's sample is counted), ``GET /totals``, ``GET /invariants``, ``GET /health``.
 
@@ -44,9 +54,11 @@ points. The card holders' health insurance and accounts are in the insurers' qua
 (:class:`twin.services.eligibility.qualifications.QualificationBook`) and the public-benefit account register
 (:class:`twin.services.accounts.PublicBenefitAccounts`) on the same store, put there once when the world is first
 served: every card holder is insured from 2015-04-01, the insurer has linked the qualification for all but every
-4th (residents 3, 7, ...), and all but every 3rd (residents 2, 5, ...) registered an account on a day from
-2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). The person's own step of
-registering the card as the insurance card is not modelled: a linked current qualification counts. A world
+4th (residents 3, 7, ...), every holder with a linked qualification registered the card as the insurance card
+(健康保険証利用登録, :meth:`QualificationBook.register_card_use`) on a day from 2021-03-01 spread over 600 days
+(:meth:`PointsWorld.card_use_registered_on`; in Myna Portal that is ``POST /portal/me/insurance-card`` of ``twin
+serve portal``, whose world is another), and all but every 3rd (residents 2, 5, ...) registered an account on a
+day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
 without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
@@ -76,12 +88,14 @@ from twin.services.points import (
     PHASE1_BUDGET_YEN,
     Claim,
     Decision,
+    OperatorGrant,
     Part,
     Phase,
     PointsLedger,
     Reason,
     card_refusal,
     jpki_card_holder,
+    reconcile,
 )
 from twin.services.points.cards import JPKI_FOUNDED, CardHolder, born_on, card_centre  # noqa: F401 (the founding)
 from twin.services.store import Store
@@ -104,6 +118,12 @@ LOST_EVERY: Final = 10
 INSURER: Final = "138008"
 INSURED_FROM: Final = dt.date(2015, 4, 1)
 UNLINKED_EVERY: Final = 4
+#: the card holders' own registration of the card as the health-insurance card (健康保険証利用登録, recorded in the
+#: qualification book): each holder whose qualification the insurer linked registered, on a day spread over
+#: CARD_USE_DAYS from CARD_USE_OPEN (ASSUMED: the online eligibility check's trial start; the opening of the
+#: registration is not in FIGURES.md), so that some registered after phase 2's insurance part opened on 2022-06-30
+CARD_USE_OPEN: Final = dt.date(2021, 3, 1)
+CARD_USE_DAYS: Final = 600
 #: the card holders' public-benefit accounts: Myna Portal registration opened on 2022-03-28 (FIGURES.md); each
 #: holder but every NO_ACCOUNT_EVERY-th (residents 2, 5, ...) registered one, on a day spread over ACCOUNT_DAYS
 #: from then (ASSUMED), so that some registered before phase 2's account part opened on 2022-06-30 and some after
@@ -118,6 +138,8 @@ NOT_FOUND = {**ERRORS, 404: {"model": ErrorBody, "description": "the path or bod
 CARD_REFUSED = {**NOT_FOUND, 403: {"model": ErrorBody, "description": (
     "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
     "not yet valid, expired, revoked or another resident's: nothing is reserved")}}  # fmt: skip
+RECONCILE_REFUSED = {**NOT_FOUND, 409: {"model": ErrorBody, "description": (
+    "the customer records list one account twice with different holders")}}  # fmt: skip
 LINKING_CARD_REFUSED = {**ERRORS, 403: {"model": ErrorBody, "description": (
     "the served world has cards and the card was not presented, or its user-authentication certificate is unknown, "
     "not yet valid, expired, revoked or not the MyKey ID holder's: nothing is granted, and the Idempotency-Key is "
@@ -203,6 +225,13 @@ class PointsWorld(SizedWorld):
                              PersonFacts(self.reading(i) or "", self.born(i), "1"), INSURED_FROM,
                              linked_person=linked)  # fmt: skip
 
+    def card_use_registered_on(self, i: int) -> dt.date | None:
+        """The day card holder ``i`` registered the card as the health-insurance card (None: never, or not a card
+        holder; a holder whose qualification the insurer did not link cannot register)."""
+        if not 0 <= i < self.cards or i % UNLINKED_EVERY == UNLINKED_EVERY - 1:
+            return None
+        return CARD_USE_OPEN + dt.timedelta(days=(i * 53 + self.seed) % CARD_USE_DAYS)
+
     def account_registered_on(self, i: int) -> dt.date | None:
         """The day card holder ``i`` registered a public-benefit account (None: never, or not a card holder)."""
         if not 0 <= i < self.cards or i % NO_ACCOUNT_EVERY == NO_ACCOUNT_EVERY - 1:
@@ -215,7 +244,8 @@ class PointsWorld(SizedWorld):
 
     def _registers(self, store: Store) -> tuple[QualificationBook, PublicBenefitAccounts]:
         """The insurers' qualification book and the public-benefit account register on ``store``, with the card
-        holders' qualifications and registrations put there once (through the services' own checks)."""
+        holders' qualifications, their registrations of the card as the insurance card and their accounts put there
+        once (through the services' own checks)."""
         book = QualificationBook(store)
         accounts = PublicBenefitAccounts(store, self.reading)
         if self.cards and store.get(WORLD, "registers") is None:
@@ -232,13 +262,21 @@ class PointsWorld(SizedWorld):
                     raise ValueError(f"points: the account register refused a card holder's account: {refused[0]}")
             with store.transaction() as tx:
                 tx.put(WORLD, "registers", True)
+        if self.cards and store.get(WORLD, "card_use") is None:  # a store of before the registrations gets them
+            with store.transaction() as tx:  # one commit on an SQL store (the book's transactions nest in it)
+                for i in range(self.cards):
+                    on = self.card_use_registered_on(i)
+                    if on is not None:
+                        book.register_card_use(self.person(i), on, key=f"points world card use {i}")
+                tx.put(WORLD, "card_use", True)
         return book, accounts
 
     def ledger(self, store: Store) -> PointsLedger:
         """The ledger on ``store``, recording this world there (refusing a store built for another); with cards,
         it reserves a MyKey ID and grants a phase-2 linking part only with the resident's own valid card. The
-        linking parts ask the insurers' qualification book (a qualification current on the day and linked to the
-        person) and the public-benefit account register (an account registered on the day), both on ``store``."""
+        linking parts ask the insurers' qualification book (the person had registered the card as the
+        health-insurance card by the day: :meth:`QualificationBook.card_use_registered`, the one place of that rule)
+        and the public-benefit account register (an account registered on the day), both on ``store``."""
         sizes = dataclasses.astuple(self)
         with store.transaction() as tx:
             seen = tx.get(WORLD, "world")
@@ -250,7 +288,7 @@ class PointsWorld(SizedWorld):
         book, accounts = self._registers(store)
 
         def insurance_linked(person: str, on: dt.date) -> bool:
-            return book.current_for(person, on) is not None
+            return book.card_use_registered(person, on)
 
         def account_registered(person: str, on: dt.date) -> bool:
             i = self.index(person)
@@ -279,6 +317,9 @@ Operator = Literal["paypay", "suica", "waon", "rakuten", "dbarai"]  # OPERATORS'
 Account = Annotated[str, Field(min_length=1, max_length=64, description="the account id at the cashless service")]
 Txn = Annotated[str, Field(min_length=1, max_length=120, description="the operator's own id of the top-up")]
 PhaseName = Literal["phase1", "phase2"]
+Desk = Annotated[str, Field(pattern=r"^muni:[0-9]{6}$", description="a municipality's body id, e.g. muni:131016")]
+GrantId = Whole(1, 2**31 - 1)
+MAX_LINES: Final = 5_000  # customer records and grant-report lines per reconciliation request
 
 
 class ReservationIn(StrictModel):
@@ -302,6 +343,8 @@ class ApplicationIn(StrictModel):
     service_account: Account
     card_applied_on: Day = Field(description="the day the person applied for the card (phase 1: by 2021-04-30)")
     on: Day = Field(description="the day of the application")
+    desk: Desk | None = Field(None, description="the municipal support desk (its body id, muni:<6-digit code>) "
+                                                "that keyed the application in for the person, if one did")
 
 
 class LinkingIn(StrictModel):
@@ -387,6 +430,70 @@ class InvariantsOut(StrictModel):
     message: str = ""
 
 
+class CustomerIn(StrictModel):
+    """One line of an operator's customer records: who holds an account at the service (its own KYC)."""
+
+    operator: Operator
+    service_account: Account
+    person: Person = Field(description="the resident the operator knows as the account's holder")
+
+
+class GrantReportIn(StrictModel):
+    """One line of an operator's grant report: the ledger's grant it acted on and the points it credited."""
+
+    operator: Operator
+    grant: GrantId  # type: ignore[valid-type]
+    points: Yen  # type: ignore[valid-type]
+
+
+class ReconciliationIn(StrictModel):
+    customers: list[CustomerIn] = Field(max_length=MAX_LINES, description=(
+        "the operators' customer records for the accounts the ledger granted to; an account not listed has no "
+        "known holder, so its grants are reported as misdirected"))  # fmt: skip
+    grant_reports: list[GrantReportIn] = Field(max_length=MAX_LINES, description=(
+        "every point the operators say they credited, by the ledger's grant id; a grant not reported is missing"))
+
+
+class FindingOut(StrictModel):
+    kind: Literal["misdirected", "undecided", "missing"]
+    reason: str = Field(description="what the mismatch means")
+    operator: str
+    grant: int | None = Field(description="the ledger's grant id (None: the operator named a grant the ledger has "
+                                          "not made)")  # fmt: skip
+    points: int = Field(description="the points (yen) in question")
+    desk: str | None = Field(description="the support desk that keyed the application in, for a misdirected grant")
+
+
+class PhaseMoneyOut(StrictModel):
+    budget_yen: int
+    granted_yen: int
+    remaining_yen: int
+
+
+class ReconciliationOut(StrictModel):
+    """The reconciliation, to the yen (one point is one yen): the budget, the grants, the operators' claims and the
+    state's reimbursement, and every grant found wrong with its reason."""
+
+    phases: dict[str, PhaseMoneyOut]
+    granted_yen: int
+    claimed_yen: int
+    reimbursed_yen: int
+    unclaimed_yen: int = Field(description="granted, not yet claimed by the operators")
+    awaiting_reimbursement_yen: int = Field(description="claimed, not yet paid by the state")
+    claims: int
+    claims_reimbursed: int
+    grants_checked: int
+    misdirected_grants: int = Field(description="grants to an account the MyKey ID's owner does not hold (2023: 113)")
+    misdirected_yen: int
+    desks_with_misdirected_grants: int = Field(description="support desks that keyed them in (2023: 90 "
+                                                           "municipalities)")  # fmt: skip
+    misdirected_by_desk: dict[str, int] = Field(description="misdirected grants per desk ('-': no desk)")
+    undecided_yen: int
+    missing_yen: int
+    findings: list[FindingOut]
+    invariants_ok: bool = Field(description="money conserved, no cap broken, nothing over budget")
+
+
 class HealthOut(StrictModel):
     status: Literal["ok"]
     people: int
@@ -457,7 +564,7 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
         """Apply for a phase with one cashless service; once per person and phase (a second is refused)."""
         with guard:
             d = ledger.apply(body.mykey, Phase(body.phase), body.operator, body.service_account, body.card_applied_on,
-                             body.on, key=key)  # fmt: skip
+                             body.on, key=key, desk=body.desk)  # fmt: skip
         return _key_reused(d.message) if d.reason is Reason.KEY_REUSED else decision_out(d)
 
     def linking(part: Part, body: LinkingIn, key: str) -> DecisionOut | JSONResponse:
@@ -528,6 +635,50 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
             except KeyError:
                 return error_response(404, f"claim {claim_id}: not submitted (POST /claims makes claims)")
         return claim_out(c)
+
+    @app.post("/reconciliation", response_model=ReconciliationOut, responses=RECONCILE_REFUSED, tags=["settlement"])
+    def reconciliation(body: ReconciliationIn) -> ReconciliationOut | JSONResponse:
+        """The state's reconciliation (:func:`twin.services.points.reconcile`), to the yen: the operators send their
+        customer records and grant reports; every grant of the ledger is checked against them. Changes nothing.
+        404 for a customer record naming a resident not in the served world, 409 for an account listed twice with
+        different holders."""
+        holders: dict[tuple[str, str], str] = {}
+        for n, c in enumerate(body.customers):
+            if c.person >= world.people:
+                msg = f"customers[{n}].person: {c.person}: no such resident (this world has residents 0.." \
+                      f"{world.people - 1})"
+                return error_response(404, msg, [{"loc": ["body", "customers", n, "person"], "msg": msg}])
+            who = world.person(c.person)
+            if holders.setdefault((c.operator, c.service_account), who) != who:
+                msg = (f"customers[{n}]: the {c.operator} account {c.service_account[:64]!r} is listed twice with "
+                       "different holders; send one record per account")  # fmt: skip
+                return error_response(409, msg, [{"loc": ["body", "customers", n], "msg": msg}])
+        reports = [OperatorGrant(r.operator, r.grant, r.points) for r in body.grant_reports]
+        with guard:
+            report = reconcile(ledger, lambda op, acct: holders.get((op, acct)), reports)
+            t, claims = ledger.totals(), ledger.claims()
+            granted = {p: ledger.granted_in(p) for p in Phase}
+            checked = t.next_grant - 1
+            try:
+                ledger.check_invariants()
+                ok = True
+            except AssertionError:
+                ok = False
+        wrong = report.misdirected()
+        by_kind = {k: sum(f.points for f in report.findings if f.kind.value == k) for k in ("undecided", "missing")}
+        return ReconciliationOut(
+            phases={p.value: PhaseMoneyOut(budget_yen=world.budget[p], granted_yen=granted[p],
+                                           remaining_yen=world.budget[p] - granted[p]) for p in Phase},
+            granted_yen=t.granted, claimed_yen=t.claimed, reimbursed_yen=t.reimbursed,
+            unclaimed_yen=t.granted - t.claimed, awaiting_reimbursement_yen=t.claimed - t.reimbursed,
+            claims=len(claims), claims_reimbursed=sum(c.reimbursed_on is not None for c in claims),
+            grants_checked=checked, misdirected_grants=len(wrong), misdirected_yen=sum(f.points for f in wrong),
+            desks_with_misdirected_grants=len({f.desk for f in wrong if f.desk is not None}),
+            misdirected_by_desk=report.by_desk(), undecided_yen=by_kind["undecided"], missing_yen=by_kind["missing"],
+            findings=[FindingOut(kind=f.kind.value, reason=f.reason, operator=f.operator, grant=f.grant,
+                                 points=f.points, desk=f.desk) for f in report.findings],
+            invariants_ok=ok,
+        )  # fmt: skip
 
     @app.get("/people/{mykey}", response_model=PersonOut, responses=NOT_FOUND, tags=["reading"])
     def person(mykey: Annotated[str, Path(pattern=MYKEY_PATTERN)]) -> PersonOut | JSONResponse:

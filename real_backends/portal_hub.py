@@ -10,14 +10,20 @@ centre and calls :class:`twin.services.portal.MynaPortal`:
 - ``GET /portal/me/notices``, ``POST /portal/me/notices/{id}/read``: お知らせ;
 - ``GET /portal/me/account``, ``POST /portal/me/account``: the public-benefit account, registered,
   changed or deleted with a document signed by the card's signature key;
+- ``GET /portal/me/insurance-card``, ``POST /portal/me/insurance-card`` (``Idempotency-Key``): the card's
+  registration as the health-insurance card (健康保険証利用登録), once, with the card of the session, valid
+  at that moment and the person's own, for a person to whom an insurer has linked a current qualification;
+  recorded with its day in the insurers' qualification book (on the same store);
 - ``GET /portal/me/deductions``: deduction certificates for the year-end adjustment or a tax return;
 - ``POST /portal/me/consents``, ``GET /portal/me/consents``: the four basic items for a private
   party, against a signed consent (bad signature, expired or revoked certificate: refused).
 
 The served world is built from the deployment spec (its card holders are the people; each has an
 income assessment and resident record at a municipality, a pension or health-insurance record, a
-notice and deduction certificates), so a client with the same spec holds the matching cards. Its
-state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
+notice and deduction certificates; those with the health-insurance record, born from 1961, are
+insured with 協会けんぽ from 2025-04-01 in the insurers' qualification book, linked to them, and the
+others, born before 1961, have no qualification there), so a client with the same spec holds the
+matching cards. Its state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
 ``{"detail": ...}``: 400 malformed, 401 bad signature or session, 403 certificate not valid or not
 the person's, 404 not found, 409 conflict, 415 a body that is not JSON, 422 refused by the rules
 (``detail`` one sentence) or fields invalid (``detail`` the list of type, place and rule of each, as
@@ -42,6 +48,15 @@ from real_backends.app import ExchangeOut, jsonable, mask_numbers
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
+from twin.services.eligibility.qualifications import (
+    CardUseRegistration,
+    EligibilityError,
+    InsurerKind,
+    PersonFacts,
+    Qualification,
+    QualificationBook,
+)
+from twin.services.jpki.profile import JST
 from twin.services.linkage import (
     BodyKind,
     CodeIssuer,
@@ -86,7 +101,24 @@ SIGNED: Final[dict[int | str, dict[str, Any]]] = {
     415: {"model": Problem},
     422: {"model": Unprocessable, "description": f"{INVALID}; or refused by the rules (detail one sentence)"},
 }
+#: the card-use registration: 403 a certificate expired or revoked since the login, 409 already registered, and
+#: 422 also for a person without a current qualification or an Idempotency-Key used for another request
+CARD_USE_REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
+    403: {"model": Problem, "description": "the session's authentication certificate has expired or was revoked"},
+    409: {"model": Problem, "description": "the card is already registered as the insurance card (since the day "
+                                           "named)"},
+    422: {"model": Unprocessable, "description": f"{INVALID}; or no qualification current today is linked to you, "
+                                                 "or the Idempotency-Key was used for another request"},
+}  # fmt: skip
+IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                description="the same key again returns the first answer; a new key for each new "
+                                            "request")]  # fmt: skip
 SEEDED: Final = "portal.meta"
+#: the served world's health insurer in the qualification book: 協会けんぽ (Tokyo branch's insurer number), which
+#: insures the holders born from INSURED_BORN_FROM from INSURED_FROM, as the seeded network copy says
+INSURER: Final = "01130012"
+INSURED_FROM: Final = dt.date(2025, 4, 1)
+INSURED_BORN_FROM: Final = 1961
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
     "山本": "ヤマモト", "中村": "ナカムラ", "太郎": "タロウ", "花子": "ハナコ", "健一": "ケンイチ", "陽子": "ヨウコ",
@@ -127,12 +159,27 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
     issuer = CodeIssuer(secret, d.number)  # type: ignore[arg-type]
     network = InformationNetwork(store, d, issuer, TableResidentCodes(table))
     accounts = PublicBenefitAccounts(store, lambda i: people[i].reading if 0 <= i < len(people) else None)
-    portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts)
+    book = QualificationBook(store)
+    try:  # once per store (a second start, or another worker, finds the same load and loads nothing)
+        book.load_initial((_insured(p) for p in people if p.items.birth_date.year >= INSURED_BORN_FROM),
+                          load_id=("portal world", deployment.spec.seed, deployment.spec.holders))  # fmt: skip
+    except EligibilityError as exc:  # a store whose book another service loaded: the portal uses that book
+        if exc.code != "duplicate":
+            raise
+    portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts, qualifications=book)
     if store.get(SEEDED, "seeded") is None:
         _seed(portal, people)
         with store.transaction() as tx:
             tx.put(SEEDED, "seeded", True)
     return portal
+
+
+def _insured(p: Person) -> Qualification:
+    """The holder's qualification with the served world's insurer, linked to the holder (the insured number
+    from the holder's number in the deployment, never the My Number)."""
+    return Qualification(INSURER, f"K{p.resident:07d}", "00", InsurerKind.ASSOCIATION,
+                         PersonFacts(p.reading, p.items.birth_date, p.items.sex), INSURED_FROM,
+                         linked_person=p.person_ref)  # fmt: skip
 
 
 def _seed(portal: MynaPortal, people: list[Person]) -> None:
@@ -145,7 +192,7 @@ def _seed(portal: MynaPortal, people: list[Person]) -> None:
         town.record(p.my_number, Item.LOCAL_TAX_INCOME, assessed, dt.date(2025, 4, 1))
         town.record(p.my_number, Item.RESIDENT_RECORD, (p.items.address, "世帯主"), dt.date(2025, 1, 1))
         touched.add(p.municipality)
-        if p.items.birth_date.year < 1961:
+        if p.items.birth_date.year < INSURED_BORN_FROM:
             net.agency("jps").record(p.my_number, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(2025, 4, 1))
         else:
             net.agency("kyokai").record(p.my_number, Item.HEALTH_INSURANCE, ("全国健康保険協会", "被保険者"),
@@ -212,6 +259,16 @@ class AccountAct(Strict):
     certificate: str = Field(min_length=1, max_length=8000, description="base64url DER signature certificate")
 
 
+class InsuranceCardOut(BaseModel):
+    """The card's use as the health-insurance card: the qualification linked to you today, and your registration."""
+
+    qualified: bool = Field(description="an insurer has linked a qualification current today to you")
+    insurer_number: str | None = Field(default=None, description="the insurer of that qualification (6 or 8 digits)")
+    insurer_kind: str | None = Field(default=None, description="society, association, national or elderly")
+    registered: bool = Field(description="you registered the card as your health-insurance card (健康保険証利用登録)")
+    registered_on: dt.date | None = Field(default=None, description="the day (Japan time) you registered it")
+
+
 class DeductionOut(BaseModel):
     issuer: str
     kind: str
@@ -266,11 +323,16 @@ def _now(auth: CardAuthenticator) -> dt.datetime:
 def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
     r = APIRouter(prefix="/portal/me", tags=["hub"], responses=REFUSALS)
 
-    async def holder(authorization: str = Header(default="", max_length=400)) -> str:
+    async def session(authorization: str = Header(default="", max_length=400)) -> tuple[str, int]:
+        """The person and the serial of the authentication certificate the session was opened with."""
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise LoginRefused(401, "authorization: send 'Bearer <session>' from POST /portal/login")
-        return portal.person_of_serial(auth.session_serial(token)).person_ref
+        serial = auth.session_serial(token)
+        return portal.person_of_serial(serial).person_ref, serial
+
+    async def holder(who: tuple[str, int] = Depends(session)) -> str:
+        return who[0]
 
     me_dep = Depends(holder)
 
@@ -313,6 +375,24 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
                                  _b64(act.certificate, "certificate"), _now(auth))  # fmt: skip
         return AccountOut(registered=False) if got is None else _account_out(got)
 
+    @r.get("/insurance-card", response_model=InsuranceCardOut)
+    async def insurance_card(me: str = me_dep) -> InsuranceCardOut:
+        """Whether an insurer has linked a qualification current today to you, and whether (since when) your card
+        is registered as your health-insurance card."""
+        return _insurance_out(*portal.insurance_card(me, _now(auth).astimezone(JST).date()))
+
+    @r.post("/insurance-card", response_model=InsuranceCardOut, responses=CARD_USE_REFUSALS)
+    async def register_insurance_card(key: IdemKey, who: tuple[str, int] = Depends(session)) -> InsuranceCardOut:
+        """健康保険証利用登録: register the card you logged in with as your health-insurance card, once. The card's
+        authentication certificate must be valid now (403 if it has expired or was revoked since the login) and an
+        insurer must have linked a qualification current today to you (422 otherwise); the insurers'
+        qualification book records today's date (Japan time). A second registration is a 409 naming the day of
+        the first; the same Idempotency-Key again returns the first answer; a key you used for another request
+        is a 422. A refusal records nothing and leaves the key unused."""
+        me, serial = who
+        portal.register_insurance_card(me, serial, key, _now(auth))
+        return _insurance_out(*portal.insurance_card(me, _now(auth).astimezone(JST).date()))
+
     @r.get("/deductions", response_model=DeductionsOut)
     async def deductions(
         year: Annotated[int, Query(ge=2000, le=2100)],
@@ -340,6 +420,12 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         return [ConsentOut(**dataclasses.asdict(c)) for c in portal.consents(me)]
 
     return r
+
+
+def _insurance_out(q: Qualification | None, registration: CardUseRegistration | None) -> InsuranceCardOut:
+    return InsuranceCardOut(qualified=q is not None, insurer_number=None if q is None else q.insurer_number,
+                            insurer_kind=None if q is None else q.kind.value, registered=registration is not None,
+                            registered_on=None if registration is None else registration.on)  # fmt: skip
 
 
 def _account_out(a: BankAccount) -> AccountOut:

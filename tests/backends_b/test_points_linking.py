@@ -3,24 +3,27 @@
 
 Specification: a resident who reserved a MyKey ID and applied for phase 2 with a cashless service gets 7,500
 points for the card used as the health-insurance card and 7,500 for a registered public-benefit account, each
-once, from 2022-06-30, and only when the insurers' qualification book links a qualification current on the day
-to her / the account register holds her account on the day (the served world puts the card holders' records
-there: residents 3, 7, 11 are not linked; 2, 5, 8, 11 registered no account; resident 3 registered on
-2022-07-18). The points go to the service of her phase-2 application, are claimed and reimbursed to the yen, and
-count in the totals. In a world with cards (``cards=12``), only the MyKey ID holder's own valid card applies:
-no card, an unknown one, another resident's, a revoked or an expired one is a 403 that grants nothing and leaves
-the Idempotency-Key unused.
+once, from 2022-06-30, and only when the insurers' qualification book records that she had registered the card
+as the health-insurance card by the day (健康保険証利用登録: the eligibility comes from the book, not the
+request) / the account register holds her account on the day (the served world puts the card holders' records
+there: residents 3, 7, 11 are not linked by the insurer, so never registered; resident 10 registered on
+2022-08-14; 2, 5, 8, 11 registered no account; resident 3 registered one on 2022-07-18). The points go to the
+service of her phase-2 application, are claimed and reimbursed to the yen, and count in the totals. In a world
+with cards (``cards=12``), only the MyKey ID holder's own valid card applies: no card, an unknown one, another
+resident's, a revoked or an expired one is a 403 that grants nothing and leaves the Idempotency-Key unused.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from real_backends.points_api import PointsWorld, create_app
+from real_backends.points_api import INSURER, PointsWorld, create_app
+from twin.services.eligibility import QualificationBook
 from twin.services.store import MemoryStore
 
 WORLD = PointsWorld(people=30, seed=1, cards=12)
@@ -89,6 +92,25 @@ def test_each_part_needs_its_record_in_the_insurers_book_or_the_account_register
     assert client.get("/totals").json()["granted"] == 15_000 and client.get("/invariants").json()["ok"] is True
 
 
+def test_the_insurance_part_follows_the_day_the_person_registered_the_card_in_the_qualification_book(
+    client: TestClient,
+) -> None:
+    book = QualificationBook(client.app.state.store)  # the insurers' book the world wrote on the served store
+    registered = WORLD.card_use_registered_on(10)
+    assert registered == dt.date(2022, 8, 14) and book.card_use("resident-10").on == registered  # type: ignore[union-attr]
+    ten = phase2(client, 10)  # linked by the insurer from 2015, registered the card only on 2022-08-14
+    day_before = (registered - dt.timedelta(days=1)).isoformat()
+    assert link(client, INS, ten, day_before, "i10", 10).json()["reason"] == "not_eligible"
+    assert link(client, INS, ten, registered.isoformat(), "i10-b", 10).json()["points"] == 7_500
+    three = phase2(client, 3)  # the insurer had not linked her qualification: she could not register
+    assert link(client, INS, three, "2022-08-01", "i3", 3).json()["reason"] == "not_eligible"
+    book.link((INSURER, "P0000003", "00"), "resident-3")  # the insurer links it; she registers in Myna Portal
+    assert link(client, INS, three, "2022-08-02", "i3-b", 3).json()["reason"] == "not_eligible"  # linked is not enough
+    book.register_card_use("resident-3", dt.date(2022, 8, 2), key="portal-3")
+    assert link(client, INS, three, "2022-08-02", "i3-c", 3).json()["points"] == 7_500
+    assert client.get("/totals").json()["granted"] == 15_000 and client.get("/invariants").json()["ok"] is True
+
+
 def test_a_part_needs_a_phase_2_application_and_a_reserved_mykey(client: TestClient) -> None:
     r = client.post("/reservations", json={"person": 1, "on": "2020-07-01", "card_serial": WORLD.card_serial(1)})
     mykey = r.json()["mykey"]  # reserved, never applied
@@ -154,8 +176,6 @@ def test_with_the_emulated_card_a_renewed_card_read_at_the_terminal_applies_and_
     JPKI centre); the terminal reads the serial of its user-authentication certificate from the card (APDUs to
     the emulated card OS); with it she reserves and gets both parts, and the same card read for resident 0's MyKey
     ID is refused. No My Number or PIN goes into a request or an answer."""
-    import datetime as dt
-
     from emulators.card_os import MynaCardOS
     from emulators.demo import personalise
     from emulators.jpki_client import JpkiClient

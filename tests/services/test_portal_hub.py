@@ -4,9 +4,10 @@ Specification: after a card login, a holder sees her own information fetched thr
 (with the copies' age), every exchange about her (including the portal's own fetches), her notices;
 registers, changes and deletes her public-benefit account with a document her card signed (agencies
 then read it through the network, from 2022-10-11); collects deduction certificates for the year-end
-adjustment; and gives a private party her four basic items against a signed consent. A bad
-signature, another person's card, an expired or revoked certificate are refused. No answer ever
-holds a My Number.
+adjustment; gives a private party her four basic items against a signed consent; and registers the
+card she logged in with as her health-insurance card, once (when an insurer has linked a current
+qualification to her). A bad signature, another person's card, an expired or revoked certificate
+are refused. No answer ever holds a My Number.
 """
 
 from __future__ import annotations
@@ -301,9 +302,77 @@ def test_a_restart_on_the_same_store_keeps_codes_records_and_seeds_once(deployme
     assert len(again.notices("holder-2")) == 1  # seeded once
 
 
+def register_card(app, me: dict, key: str, numbers=frozenset()) -> httpx.Response:
+    return call(app, "POST", "/portal/me/insurance-card", numbers, headers={**me, "Idempotency-Key": key})
+
+
+def test_the_card_is_registered_as_the_insurance_card_once_on_the_day_in_japan(hub, deployment):
+    app, clock, numbers = hub
+    me = login(app, deployment.holders[0])  # the emulated card: challenge signed after the PIN
+    assert call(app, "GET", "/portal/me/insurance-card", numbers, headers=me).json() == {
+        "qualified": True, "insurer_number": "01130012", "insurer_kind": "association", "registered": False,
+        "registered_on": None}  # fmt: skip
+    first = register_card(app, me, "reg-0", numbers)
+    assert first.status_code == 200, first.text
+    assert first.json()["registered"] is True and first.json()["registered_on"] == "2026-09-21"  # 23:13 in Japan
+    assert call(app, "GET", "/portal/me/insurance-card", numbers, headers=me).json() == first.json()
+    clock.t += 3600  # 00:13 on the 22nd in Japan, logged in again: a retry under the same key gets the first answer
+    me = login(app, deployment.holders[0])
+    replay = register_card(app, me, "reg-0", numbers)
+    assert (replay.status_code, replay.json()) == (200, first.json())
+    again = register_card(app, me, "reg-0b", numbers)
+    assert again.status_code == 409 and "already registered" in again.json()["detail"], again.text
+    assert "since 2026-09-21" in again.json()["detail"]
+    book = portal_of(app).qualifications
+    assert book.card_use_registered("holder-0", dt.date(2026, 9, 21))
+    assert not book.card_use_registered("holder-0", dt.date(2026, 9, 20))
+    other = login(app, deployment.holders[1])  # another person: her own registration, not holder 0's
+    assert call(app, "GET", "/portal/me/insurance-card", numbers, headers=other).json()["registered"] is False
+    reused = register_card(app, other, "reg-0", numbers)  # holder 0's key for another request
+    assert reused.status_code == 422 and "already used" in reused.json()["detail"], reused.text
+    assert register_card(app, other, "reg-1", numbers).json()["registered_on"] == "2026-09-22"
+
+
+def test_a_person_without_a_qualification_is_refused_and_nothing_is_recorded(hub, deployment):
+    app, _, numbers = hub
+    me = login(app, deployment.holders[3])  # born 1954: a pension, no health-insurance qualification in the book
+    r = register_card(app, me, "reg-3", numbers)
+    assert r.status_code == 422 and "no health-insurance qualification" in r.json()["detail"], r.text
+    assert call(app, "GET", "/portal/me/insurance-card", numbers, headers=me).json() == {
+        "qualified": False, "insurer_number": None, "insurer_kind": None, "registered": False,
+        "registered_on": None}  # fmt: skip
+    assert portal_of(app).qualifications.card_use("holder-3") is None
+
+
+def test_a_card_revoked_after_the_login_cannot_register_and_a_request_needs_a_session_and_a_key(deployment):
+    spec = DeploymentSpec(seed=20261205, holders=2, revoked_every=0, key_pool=2)
+    d = Deployment.build(spec)  # its own centre: the test revokes a certificate
+    clock = Clock()
+    app = create_app(d, MemoryStore(), CardAuthenticator(d.jpki, b"q" * 32, MemoryLedger(), clock=clock))
+    me = login(app, d.holders[0])
+    assert call(app, "POST", "/portal/me/insurance-card", headers={"Idempotency-Key": "k"}).status_code == 401
+    missing = call(app, "POST", "/portal/me/insurance-card", headers=me)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    d.jpki.revoke(d.holders[0].auth_certificate, RevocationReason.LOSS, dt.datetime.fromtimestamp(clock.t - 10, dt.UTC))
+    r = register_card(app, me, "k")
+    assert r.status_code == 403 and "revoked" in r.json()["detail"], r.text
+    assert app.state.hub.qualifications.card_use("holder-0") is None
+
+
+def test_the_registration_route_is_documented_with_its_refusals(hub):
+    doc = call(hub[0], "GET", "/openapi.json").json()
+    post = doc["paths"]["/portal/me/insurance-card"]["post"]
+    assert {"200", "401", "403", "409", "422"} <= set(post["responses"])
+    assert "health-insurance card" in post["description"] and "409" in post["description"]
+    assert any(p["name"] == "Idempotency-Key" and p["required"] for p in post["parameters"])
+    assert doc["paths"]["/portal/me/insurance-card"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/InsuranceCardOut"}  # fmt: skip
+
+
 def test_a_405_allows_every_method_of_the_path(hub):
     app, _, numbers = hub
     for path, allowed in (("/portal/me/account", "GET, POST"), ("/portal/me/consents", "GET, POST"),
+                          ("/portal/me/insurance-card", "GET, POST"),
                           ("/portal/me/information", "GET"), ("/portal/me/notices/1/read", "POST"),
                           ("/portal/login", "POST")):  # fmt: skip
         for method in ("OPTIONS", "PUT", "DELETE"):

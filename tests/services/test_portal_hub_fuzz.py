@@ -42,6 +42,10 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app).include(path_rege
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+def test_the_fuzzed_routes_include_the_insurance_card_registration():
+    assert {"/portal/me/insurance-card", "/portal/me/account"} <= set(_app.openapi()["paths"])
+
+
 @schema.parametrize()
 @FUZZ
 def test_hub_routes_never_answer_5xx_or_a_my_number(case):

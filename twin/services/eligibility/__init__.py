@@ -2,6 +2,7 @@
 the mis-link check, and the central service that answers checks by card or by insured number."""
 
 from twin.services.eligibility.qualifications import (
+    CardUseRegistration,
     DetectionReport,
     EligibilityError,
     InsurerKind,
@@ -14,6 +15,7 @@ from twin.services.eligibility.qualifications import (
 from twin.services.eligibility.service import Consent, EligibilityAnswer, EligibilityService
 
 __all__ = [
+    "CardUseRegistration",
     "Consent",
     "DetectionReport",
     "EligibilityAnswer",

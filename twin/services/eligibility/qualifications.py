@@ -16,11 +16,19 @@ error rate drawn from a numpy Generator passed in, and runs the detection check 
 link with the resident register's four basic items: a mis-link to someone with the same birth date
 and sex slips through (the check's recall below 1), and a correct link whose register entry changed
 since enrolment (a name changed at marriage) is flagged by mistake (precision below 1).
+
+The link is the insurer's act; using the card as the insurance card is the person's own
+(健康保険証利用登録): logged into Myna Portal with the card (or at a facility's card reader), she
+registers it once, and from that day the card answers for her qualification. The book records the
+registration with its day (:meth:`QualificationBook.register_card_use`) and is the one place that
+says whether a person had registered on a day (:meth:`QualificationBook.card_use_registered`), which
+is what phase 2 of My Number Points asks before its 7,500-point insurance part.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -33,6 +41,8 @@ from twin.services.store import DuplicateKeyError, Store
 QUALIFICATIONS = "eligibility.qualification"
 LINKS = "eligibility.link"  # person_ref -> tuple of insured keys linked to that person
 LOADS = "eligibility.load"  # "initial" -> the load_id of the initial bulk load
+CARD_USE = "eligibility.card_use"  # person_ref -> CardUseRegistration (健康保険証利用登録)
+CARD_USE_KEYS = "eligibility.card_use.keys"  # idempotency key -> (payload fingerprint, CardUseRegistration)
 
 
 class EligibilityError(ValueError):
@@ -87,6 +97,16 @@ class Qualification:
 
     def current(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+@dataclass(frozen=True)
+class CardUseRegistration:
+    """健康保険証利用登録: ``person_ref`` registered the card for use as the health-insurance card on ``on``,
+    when ``qualification`` (the insured key) was her current linked qualification."""
+
+    person_ref: str
+    on: dt.date
+    qualification: InsuredKey
 
 
 def insured_key(insurer_number: object, insured_number: object, branch: object) -> InsuredKey:
@@ -277,6 +297,59 @@ class QualificationBook:
         """The person's current qualification (the latest started, when two overlap)."""
         live = [q for q in self.linked_to(person_ref) if q.current(day)]
         return max(live, key=lambda q: (q.valid_from, q.key)) if live else None
+
+    # ---- the person's registration of the card as the insurance card ----------------------------
+    def register_card_use(self, person_ref: str, on: dt.date, key: str) -> CardUseRegistration:
+        """健康保険証利用登録: the person registers her card for use as the health-insurance card on ``on``.
+
+        Once per person. The person must have a qualification linked to her and current on ``on`` (the
+        insurer's link comes first); the registration keeps that qualification's key and the day.
+        ``key`` is the request's idempotency key, with the payout ledger's rules: the same key for the same
+        person returns the first registration again (a retry registers nothing more); the same key for another
+        person is refused (``key_reused``); a second registration under a new key is refused
+        (``already_registered``, naming the day of the first). A refusal records nothing and leaves the key
+        unused. Refusals raise :class:`EligibilityError` with ``bad_person``, ``bad_key``, ``no_qualification``,
+        ``already_registered`` or ``key_reused``.
+        """
+        if not isinstance(person_ref, str) or not person_ref:
+            raise EligibilityError("bad_person", f"person_ref: {str(person_ref)[:40]!r} is not a non-empty string")
+        if not isinstance(key, str) or not key or len(key) > 200:
+            raise EligibilityError("bad_key", "idempotency key: must be a non-empty string of at most 200 characters")
+        fingerprint = hashlib.sha256(repr(("card_use", person_ref)).encode()).hexdigest()
+        with self.store.transaction() as tx:
+            seen = tx.get(CARD_USE_KEYS, key)
+            if seen is not None:
+                first_fp, first = seen  # type: ignore[misc]
+                if first_fp != fingerprint:
+                    raise EligibilityError("key_reused", f"idempotency key {key[:40]!r} was already used for "
+                                                         "another request")  # fmt: skip
+                return first  # type: ignore[no-any-return]
+            done: CardUseRegistration | None = tx.get(CARD_USE, person_ref)  # type: ignore[assignment]
+            if done is not None:
+                raise EligibilityError("already_registered", f"the card is already registered as the "
+                                                             f"health-insurance card, since {done.on}")  # fmt: skip
+            live = [q for q in self._linked(tx, person_ref) if q.current(on)]
+            if not live:
+                raise EligibilityError("no_qualification", f"no health-insurance qualification current on {on} is "
+                                                           "linked to this person; ask the insurer")  # fmt: skip
+            q = max(live, key=lambda q: (q.valid_from, q.key))
+            registration = CardUseRegistration(person_ref, on, q.key)
+            tx.put(CARD_USE, person_ref, registration)
+            tx.put(CARD_USE_KEYS, key, (fingerprint, registration))
+        return registration
+
+    def card_use(self, person_ref: str) -> CardUseRegistration | None:
+        """The person's registration of the card as the insurance card (None: she has not registered)."""
+        return self.store.get(CARD_USE, person_ref)  # type: ignore[return-value]
+
+    def card_use_registered(self, person_ref: str, day: dt.date) -> bool:
+        """Had the person registered the card as the health-insurance card by ``day`` (that day included)?"""
+        r = self.card_use(person_ref)
+        return r is not None and r.on <= day
+
+    def _linked(self, tx: object, person_ref: str) -> list[Qualification]:
+        keys = tx.get(LINKS, person_ref) or ()  # type: ignore[attr-defined]
+        return [self._get(tx, k) for k in keys]
 
     # ---- detection ------------------------------------------------------------------------------
     def detect_mislinks(

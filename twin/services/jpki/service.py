@@ -245,6 +245,27 @@ class Jpki:
             return False
         return a.person_ref == b.person_ref
 
+    def auth_refusal(self, serial: int, at: datetime) -> str | None:
+        """Why the card whose user-authentication certificate has ``serial`` cannot be used at ``at``, from the
+        ledger: unknown, not a user-authentication certificate, not yet valid, expired or revoked (None: it is
+        good then). Whose card it is, the record's ``person_ref`` says; the points ledger's card check and the
+        portal's insurance-card registration both ask here."""
+        record = self.store.get(serial)
+        if record is None:
+            return "no certificate of the JPKI centre has this serial"
+        if record.ca is not CaKind.AUTH:
+            return "not a user-authentication certificate (the card's signature certificate cannot be used here)"
+        if at < record.not_before:
+            return f"the certificate is valid only from {record.not_before:%Y-%m-%d}"
+        if at > record.not_after:
+            return f"the certificate expired on {record.not_after:%Y-%m-%d}; renew it at the town hall"
+        status = self.status(serial, at)
+        if status.state is not CertState.GOOD:
+            when = "" if status.revoked_at is None else f" on {status.revoked_at:%Y-%m-%d}"
+            why = "" if status.reason is None else f" ({status.reason.value})"
+            return f"the certificate was revoked{when}{why}"
+        return None
+
     def certificates_of(self, person_ref: str) -> list[IssuedCertificate]:
         return self.store.of_person(person_ref)
 

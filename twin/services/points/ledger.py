@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from twin.services.jpki import CaKind, CertState, Jpki
+from twin.services.jpki import Jpki
 from twin.services.points.rules import PHASES, Part, Phase, purchase_points
 from twin.services.store import Store, Transaction
 
@@ -379,6 +379,14 @@ class PointsLedger:
     def totals(self) -> Totals:
         return self.store.get(TOTALS, "t")  # type: ignore[return-value]
 
+    def granted_in(self, phase: Phase) -> int:
+        """Points (yen) granted in ``phase``: what its budget is checked against."""
+        return self.store.get(META, ("granted", Phase(phase).value)) or 0  # type: ignore[return-value]
+
+    def claims(self) -> list[Claim]:
+        """Every claim submitted, paid or not, in the order submitted."""
+        return [c for _, c in self.store.scan(CLAIMS)]  # type: ignore[misc]
+
     def grants(self) -> list[Grant]:
         return [g for _, g in self.store.scan(GRANTS)]  # type: ignore[misc]
 
@@ -423,24 +431,10 @@ class PointsLedger:
 
 
 def card_refusal(jpki: Jpki, serial: int, at: dt.datetime) -> str | None:
-    """Why the card whose user-authentication certificate has ``serial`` cannot be used at ``at``, from the JPKI
-    centre's ledger: unknown, not a user-authentication certificate, not yet valid, expired or revoked (None:
-    it is good then). Whose card it is, is :func:`jpki_card_holder`'s question."""
-    record = jpki.store.get(serial)
-    if record is None:
-        return "no certificate of the JPKI centre has this serial"
-    if record.ca is not CaKind.AUTH:
-        return "not a user-authentication certificate (the card's signature certificate cannot reserve)"
-    if at < record.not_before:
-        return f"the certificate is valid only from {record.not_before:%Y-%m-%d}"
-    if at > record.not_after:
-        return f"the certificate expired on {record.not_after:%Y-%m-%d}; renew it at the town hall"
-    status = jpki.status(serial, at)
-    if status.state is not CertState.GOOD:
-        when = "" if status.revoked_at is None else f" on {status.revoked_at:%Y-%m-%d}"
-        why = "" if status.reason is None else f" ({status.reason.value})"
-        return f"the certificate was revoked{when}{why}"
-    return None
+    """Why the card whose user-authentication certificate has ``serial`` cannot be used at ``at``
+    (:meth:`twin.services.jpki.Jpki.auth_refusal`, the one place of that rule; None: it is good then). Whose card
+    it is, is :func:`jpki_card_holder`'s question."""
+    return jpki.auth_refusal(serial, at)
 
 
 def jpki_card_holder(jpki: Jpki) -> Callable[[int, dt.datetime], str | None]:

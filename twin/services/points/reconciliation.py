@@ -25,6 +25,15 @@ class Mismatch(StrEnum):
     MISSING = "missing"  # the ledger decided a grant the operator did not report
 
 
+#: what each kind of mismatch means, as a report states it
+MEANING = {
+    Mismatch.MISDIRECTED: "the operator's customer records do not name the person the MyKey ID was reserved for as "
+                          "the holder of the account the points went to",
+    Mismatch.UNDECIDED: "the operator reports granting points the ledger never decided (or more of them)",
+    Mismatch.MISSING: "the ledger decided a grant the operator does not report (or reports fewer points)",
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     kind: Mismatch
@@ -32,6 +41,10 @@ class Finding:
     grant: int | None
     points: int
     desk: str | None
+
+    @property
+    def reason(self) -> str:
+        return MEANING[self.kind]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Myna Portal (マイナポータル) as the hub: one's own information, who asked about one, notices, the
-public-benefit account, deduction certificates, and consent to give the four basic items.
+public-benefit account, the card's registration as the health-insurance card, deduction certificates,
+and consent to give the four basic items.
 
 A resident logs in with the card and sees, on one page, what the bodies hold about her: the income
 her town assessed, her pension, her health insurance, her registered account -- each fetched through
@@ -7,9 +8,12 @@ the information-provision network under the portal's own agency code, each with 
 it came from (わたしの情報). She sees every exchange any body made about her (やりとり履歴), the
 notices bodies sent her (お知らせ), registers, changes or deletes the account public benefits are
 paid into (公金受取口座, signed with the card's signature key; agencies read it through the network
-from 2022-10-11), collects the deduction certificates insurers and banks issued her for the
-year-end adjustment or her tax return, and may give a private party her name, address, birth date
-and sex when she signs a consent naming the party, the purpose and until when.
+from 2022-10-11), registers the card for use as her health-insurance card (健康保険証利用登録: once,
+with the card she logged in with, valid that moment, and only if an insurer has linked a current
+qualification to her; the insurers' qualification book records the day), collects the deduction
+certificates insurers and banks issued her for the year-end adjustment or her tax return, and may
+give a private party her name, address, birth date and sex when she signs a consent naming the
+party, the purpose and until when.
 
 Clock-free: every act takes ``at``. Refusals raise :class:`PortalRefusal` with a :class:`Problem`
 code and a sentence; the HTTP layer (``real_backends/portal_hub.py``) maps them to statuses.
@@ -21,7 +25,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from twin.services.accounts import AccountProblem, BankAccount, PublicBenefitAccounts
+from twin.services.eligibility.qualifications import (
+    CardUseRegistration,
+    EligibilityError,
+    Qualification,
+    QualificationBook,
+)
 from twin.services.jpki import Jpki
+from twin.services.jpki.profile import JST
 from twin.services.linkage import AgencyCode, AnswerMessage, CodeError, ExchangeRecord, InformationNetwork, Item
 from twin.services.portal.deductions import DeductionBundle, DeductionCertificate, Purpose, bundle
 from twin.services.portal.people import FourItems, People, Person
@@ -36,6 +47,9 @@ CONSENTS = "portal.consents"  # portal code -> tuple of ConsentRecord
 DEDUCTIONS = "portal.deductions"  # portal code -> tuple of DeductionCertificate
 META = "portal.meta"
 MAX_CONSENT = dt.timedelta(days=366)
+#: how the qualification book's refusals of a card-use registration map to the portal's problems
+CARD_USE_PROBLEMS = {"already_registered": Problem.CONFLICT, "no_qualification": Problem.REFUSED,
+                     "key_reused": Problem.REFUSED, "bad_key": Problem.MALFORMED, "bad_person": Problem.MALFORMED}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +113,13 @@ class MynaPortal:
         *,
         pension_bodies: tuple[str, ...] = ("jps",),
         insurers: tuple[str, ...] = ("kyokai",),
+        qualifications: QualificationBook | None = None,
     ) -> None:
+        """``qualifications``: the insurers' qualification book where the card's registration as the insurance
+        card is recorded (None: this portal offers no such registration)."""
         self.store, self.network, self.jpki, self.people, self.accounts = store, network, jpki, people, accounts
         self.pension_bodies, self.insurers = pension_bodies, insurers
+        self.qualifications = qualifications
 
     # -- who -------------------------------------------------------------------------------------
 
@@ -214,6 +232,40 @@ class MynaPortal:
             raise PortalRefusal(Problem.REFUSED, result.message)
         register.publish(p.my_number, Item.BENEFIT_ACCOUNT, result.account, effective, at)
         return result.account
+
+    # -- 健康保険証利用登録 ----------------------------------------------------------------------------
+
+    def insurance_card(self, person_ref: str, on: dt.date) -> tuple[Qualification | None, CardUseRegistration | None]:
+        """The qualification an insurer has linked to the person, current on ``on`` (None: none), and her
+        registration of the card as the insurance card (None: not registered)."""
+        p = self.person(person_ref)
+        book = self._book()
+        return book.current_for(p.person_ref, on), book.card_use(p.person_ref)
+
+    def register_insurance_card(self, person_ref: str, serial: int, key: str, at: dt.datetime) -> CardUseRegistration:
+        """健康保険証利用登録 with the card the person logged in with: the user-authentication certificate ``serial``
+        must be valid at ``at`` (not expired, not revoked) and the person's own; the qualification book then
+        records the registration on ``at``'s day in Japan (its rules: once per person, a linked qualification
+        current that day, ``key`` idempotent). Refusals: CERTIFICATE, NOT_YOURS, CONFLICT (already registered),
+        REFUSED (no qualification, a key used for another request), MALFORMED."""
+        p = self.person(person_ref)
+        book = self._book()
+        why = self.jpki.auth_refusal(serial, at)
+        if why is not None:
+            raise PortalRefusal(Problem.CERTIFICATE, f"authentication certificate: {why}; log in with a valid card")
+        record = self.jpki.store.get(serial)
+        if record is None or record.person_ref != p.person_ref:
+            raise PortalRefusal(Problem.NOT_YOURS, "authentication certificate: another person's card")
+        try:
+            return book.register_card_use(p.person_ref, at.astimezone(JST).date(), key)
+        except EligibilityError as exc:
+            raise PortalRefusal(CARD_USE_PROBLEMS.get(exc.code, Problem.REFUSED), f"insurance card: {exc}") from None
+
+    def _book(self) -> QualificationBook:
+        if self.qualifications is None:
+            raise PortalRefusal(Problem.NOT_FOUND, "insurance card: this portal is not connected to the insurers' "
+                                                   "qualification book")  # fmt: skip
+        return self.qualifications
 
     # -- 控除証明書 ----------------------------------------------------------------------------------
 
