@@ -29,11 +29,13 @@ def _children() -> set[int]:
 @pytest.mark.timeout(900)
 def test_killing_the_primary_mid_run_loses_nothing_and_pays_nobody_twice(tmp_path: Path) -> None:
     before = _children()
-    config = RigConfig(households=100_000, seed=0, batch=500, kill_at=0.5)
+    # 30,000 households: the kill lands with batches of 500 in flight as at the rig's default 100,000 (the
+    # volume `python -m real_backends.rig` drills), at a third of the time in the suite
+    config = RigConfig(households=30_000, seed=0, batch=500, kill_at=0.5)
     result = run_failover(config, f"sqlite:///{tmp_path / 'payout.db'}", tmp_path / "logs")
     assert _children() <= before, "the rig left server processes running"
 
-    assert result.entitled > 99_000
+    assert result.entitled > 0.99 * config.households
     assert result.paid == result.entitled == result.payments_in_store
     assert result.transfers_per_household_max == 1, "a household appears in two transfer batches"
     assert result.unpaid == [] and result.invariants_ok
