@@ -123,55 +123,43 @@ def positions(params: Params, t: Towns) -> np.ndarray:
 
 
 class TownCounters:
-    """Every town hall's renewal counter: an appointment queue and a walk-in queue.
-
-    The town halls are split into groups of about ``group`` halls, each group a pair of
-    :class:`CohortQueue` s: a queue looks back to its oldest waiting cohort, so a big city with a
-    months-long backlog does not make every village's queue look back as far."""
+    """Every town hall's renewal counter: an appointment queue and a walk-in queue, each a
+    :class:`CohortQueue` over all the town halls (which looks back, per hall, only to that hall's
+    oldest waiting visitor, so a big city with a months-long backlog does not make every village
+    look back as far)."""
 
     def __init__(self, positions: np.ndarray, horizon: int, hours: float, renewal_share: float,
-                 reserved_capacity: float, reservation_share: float, minutes: np.ndarray, group: int = 64):
+                 reserved_capacity: float, reservation_share: float, minutes: np.ndarray):
         minutes_day = positions * hours * 60.0 * renewal_share
         self.res_minutes = minutes_day * reserved_capacity
         self.walk_minutes = minutes_day - self.res_minutes
         self.reservation_share = reservation_share
-        n = len(positions)
+        self.n = len(positions)
         # when no time is kept for appointments, nobody can book one
         self.book = np.where(self.res_minutes > 0, reservation_share, 0.0)
-        order = np.argsort(positions, kind="stable")
-        self.groups = [np.sort(g) for g in np.array_split(order, max(1, int(np.ceil(n / group))))]
-        self.res = [CohortQueue(len(g), len(CLASSES), horizon, minutes) for g in self.groups]
-        self.walk = [CohortQueue(len(g), len(CLASSES), horizon, minutes) for g in self.groups]
-        self.n = n
+        self.res = CohortQueue(self.n, len(CLASSES), horizon, minutes)
+        self.walk = CohortQueue(self.n, len(CLASSES), horizon, minutes)
 
     def arrive(self, day: int, want: np.ndarray) -> None:
         """Visitors [town, class] who come (or book) on business day ``day``."""
         res = want * self.book[:, None]
-        walk = want - res
-        for g, qr, qw in zip(self.groups, self.res, self.walk, strict=True):
-            qr.arrive(day, res[g])
-            qw.arrive(day, walk[g])
+        self.res.arrive(day, res)
+        self.walk.arrive(day, want - res)
 
     def serve(self, day: int) -> dict[str, np.ndarray]:
         """One business day: served [town, class], job-days waited and same-day walk-ins per town."""
-        out = {"res": np.zeros((self.n, 2)), "walk": np.zeros((self.n, 2)), "days_res": np.zeros(self.n),
-               "days_walk": np.zeros(self.n), "same_day": np.zeros(self.n)}
-        for g, qr, qw in zip(self.groups, self.res, self.walk, strict=True):
-            s, _, w = qr.serve_window(day, self.res_minutes[g])
-            out["res"][g], out["days_res"][g] = s, qr.days_waited(day, w)
-            s, _, w = qw.serve_window(day, self.walk_minutes[g])
-            out["walk"][g], out["days_walk"][g] = s, qw.days_waited(day, w)
-            today = day - qw.window_start
-            if 0 <= today < w.shape[1]:
-                out["same_day"][g] = w[:, today]
+        out = {}
+        out["res"], _, w = self.res.serve_window(day, self.res_minutes)
+        out["days_res"] = self.res.days_waited(day, w)
+        out["walk"], _, w = self.walk.serve_window(day, self.walk_minutes)
+        out["days_walk"] = self.walk.days_waited(day, w)
+        today = day - self.walk.window_start
+        out["same_day"] = w[:, today].copy() if 0 <= today < w.shape[1] else np.zeros(self.n)
         return out
 
     def backlog(self) -> np.ndarray:
         """Visitors waiting [town, class] (from the running totals: no pass over the cohorts)."""
-        out = np.zeros((self.n, 2))
-        for g, qr, qw in zip(self.groups, self.res, self.walk, strict=True):
-            out[g] = (qr.arrived_total - qr.served_total) + (qw.arrived_total - qw.served_total)
-        return out
+        return (self.res.arrived_total - self.res.served_total) + (self.walk.arrived_total - self.walk.served_total)
 
 
 @dataclass
