@@ -165,12 +165,12 @@ def test_eligibility_by_card(benchmark, deployment, tmp_path):
     import json
     import os as _os
 
-    from real_backends.eligibility_api import is_qualified
+    from real_backends.eligibility_api import is_qualified, is_registered
     from real_backends.portal_api import CardAuthenticator, card_answer
 
     secret = _os.urandom(32)
     minter = CardAuthenticator(deployment.jpki, secret)
-    holders = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    holders = [h for h in deployment.holders if is_qualified(h) and is_registered(h) and not h.revoked]
     readers = [h.reader() for h in holders]
     n = 30_000  # more than the server answers in 3 s: no challenge is sent twice
     bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),

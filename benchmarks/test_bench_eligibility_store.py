@@ -44,7 +44,7 @@ import numpy as np
 import pytest
 from _wrk import WRK, lua_bodies, record, wrk
 
-from real_backends.eligibility_book import ensure_enrolled, insured_people, is_qualified
+from real_backends.eligibility_book import ensure_enrolled, insured_people, is_qualified, is_registered
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from real_backends.load.server import twin_serve
 from real_backends.portal_api import CardAuthenticator, card_answer
@@ -100,7 +100,7 @@ def serving(store: str, secret: bytes) -> Iterator[str]:
 def test_eligibility_by_card_on_a_million(benchmark, store_url, deployment, tmp_path):
     secret = os.urandom(32)
     minter = CardAuthenticator(deployment.jpki, secret)
-    holders = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    holders = [h for h in deployment.holders if is_qualified(h) and is_registered(h) and not h.revoked]
     readers = [h.reader() for h in holders]
     n = 30_000
     bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),
@@ -140,7 +140,7 @@ def test_eligibility_by_card_open_model(benchmark, store_url, deployment, rate):
 
     secret = os.urandom(32)
     minter = CardAuthenticator(deployment.jpki, secret)
-    holders = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
+    holders = [h for h in deployment.holders if is_qualified(h) and is_registered(h) and not h.revoked]
     readers = [h.reader() for h in holders]
     times = arr.arrival_times(arr.constant(rate, 10.0), np.random.default_rng(2))
     bodies = [json.dumps({**card_answer(minter.challenge().token, readers[i % len(readers)], "1234"),

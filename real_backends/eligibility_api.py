@@ -8,13 +8,24 @@ then :meth:`twin.services.eligibility.EligibilityService.check_by_card` does the
 signature, the holder's current qualification). A patient with only the old insurance card is
 checked by insured number and birth date: ``POST /eligibility/number``.
 
+A card answers only once its holder has registered it as the health-insurance card (健康保険証利用登録,
+in the insurers' qualification book). A card that is not registered on the day is refused with 403 and
+``code: card_not_registered``; the reader then offers the first registration (初回登録) and, when the
+patient agrees, posts the check again with ``register_card_use: true``: the book registers the card
+under its own rule (once per person, refused with 404 ``no_qualification`` without a linked current
+qualification) after the certificate was checked, and the check answers, saying the registration day
+(``card_use_registered_on``) and that it was made now (``registered_now``). The registration's
+idempotency key is derived from the request's single-use challenge.
+
 Each :class:`~twin.services.eligibility.EligibilityError` becomes a 4xx with its ``code`` and
 message: 400 malformed input, 401 identity not confirmed (or a challenge not issued here), 403 a
 certificate that is not good (or no certificate at all) or a birth date that does not match, 404 no
-current qualification. A body that breaks the documented schema (missing or unknown fields, the
+current qualification, 409 a challenge used before or a card registered only on a later day than the
+check's. A body that breaks the documented schema (missing or unknown fields, the
 base64url and digit patterns) is a 422 naming each field and rule; one that is not JSON a 415.
 The deployment's holders are enrolled with the national health insurance association (協会けんぽ),
-every 7th with a qualification that ended a year before the epoch.
+every 7th with a qualification that ended a year before the epoch; all but every 5th registered the
+card as the insurance card (:func:`real_backends.eligibility_book.card_use_day`).
 
 The qualifications live in the server's store (``twin serve eligibility --store sqlite:///elig.db
 --set insured=1000000``): on first start it is loaded with the holders and a synthetic remainder
@@ -28,6 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar
@@ -38,7 +50,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from real_backends.app import mask_numbers
-from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified
+from real_backends.eligibility_book import INSURER, ensure_enrolled, insured_number, is_qualified, is_registered
 from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
 from real_backends.portal_api import (
@@ -61,7 +73,7 @@ from twin.services.store import MemoryStore
 STATUS_OF: Final = {
     "identity_not_confirmed": 401, "bad_signature": 401, "bad_certificate": 403,
     "no_qualification": 404, "unknown_insured": 404, "not_found": 404, "unknown_person": 404,
-    "ocsp_unavailable": 503,
+    "card_not_registered": 403, "already_registered": 409, "key_reused": 409, "ocsp_unavailable": 503,
 }  # fmt: skip
 
 
@@ -86,6 +98,10 @@ class CardCheck(BaseModel):
     consent_medication: bool = False
     consent_checkup: bool = False
     facility_type: Literal["hospital", "clinic", "dental", "pharmacy"] = "clinic"
+    register_card_use: bool = Field(
+        False, description="初回登録: the patient agreed on the reader to register the card as the health-insurance "
+        "card (健康保険証利用登録) if it is not yet; without it a card not registered is refused (403 "
+        "card_not_registered)")  # fmt: skip
 
 
 class NumberCheck(BaseModel):
@@ -108,6 +124,15 @@ class AnswerOut(BaseModel):
     share_medication: bool
     share_checkup: bool
     method: str
+    card_use_registered_on: dt.date | None = Field(
+        None, description="card checks: the day the card was registered as the health-insurance card")
+    registered_now: bool = Field(False, description="card checks: this check registered it (初回登録 at the reader)")
+
+
+class Refusal(BaseModel):
+    detail: str
+    code: str | None = Field(None, description="the rule that refused, e.g. revoked, card_not_registered, "
+                                               "no_qualification, birth_date_mismatch")  # fmt: skip
 
 
 def _out(answer: Any) -> AnswerOut:
@@ -115,7 +140,8 @@ def _out(answer: Any) -> AnswerOut:
     return AnswerOut(insurer_number=insurer, insured_number=number, branch=branch, insurer_kind=answer.insurer_kind,
                      limit_category=answer.limit_category, valid_from=answer.valid_from,
                      share_medication=answer.share_medication, share_checkup=answer.share_checkup,
-                     method=answer.method)
+                     method=answer.method, card_use_registered_on=answer.card_use_registered_on,
+                     registered_now=answer.registered_now)
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -126,7 +152,16 @@ def _b64(text: str, what: str) -> bytes:
 
 
 REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
-    **{c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413, 415)},
+    **{c: {"model": Problem} for c in (400, 413, 415)},
+    401: {"model": Refusal, "description": "identity not confirmed: no PIN signature, one that does not verify, or a "
+                                           "challenge not issued here"},
+    403: {"model": Refusal, "description": "a certificate that is not good (revoked, expired, ...), a birth date that "
+                                           "does not match, or (code card_not_registered) a card not registered as the "
+                                           "health-insurance card: send register_card_use, or check by insured number"},
+    404: {"model": Refusal, "description": "no current qualification (no_qualification; also when registering on the "
+                                           "spot), or an insured number not registered"},
+    409: {"model": Refusal, "description": "a challenge used before, or a card registered only on a later day "
+                                           "(already_registered)"},
     422: {"model": ValidationProblem, "description": "a field missing, unknown, of the wrong type or pattern"},
 }
 M = TypeVar("M", bound=BaseModel)
@@ -185,6 +220,7 @@ class Checks:
                 _b64(check.certificate, "certificate"), _aware_now(self.auth.clock()),
                 challenge=check.challenge.encode(), signature=_b64(check.signature, "signature"),
                 consent=Consent(check.consent_medication, check.consent_checkup), facility_type=check.facility_type,
+                registration_key=registration_key(check.challenge) if check.register_card_use else None,
             )  # fmt: skip
 
         return self._answer(run)
@@ -196,6 +232,11 @@ class Checks:
         return self._answer(lambda: self.service.check_by_number(
             check.insurer_number, check.insured_number, check.branch, check.birth_date,
             _aware_now(self.auth.clock()), facility_type=check.facility_type))  # fmt: skip
+
+
+def registration_key(challenge: str) -> str:
+    """The idempotency key of a registration made on the spot: the request's challenge, used once, hashed."""
+    return "reader " + hashlib.sha256(challenge.encode()).hexdigest()[:40]
 
 
 def enrol(deployment: Deployment) -> QualificationBook:
@@ -229,7 +270,9 @@ def create_app(
     @app.post("/eligibility/card", response_model=AnswerOut, responses=REFUSALS, tags=["eligibility"],
               openapi_extra=json_body(CardCheck))  # fmt: skip
     async def by_card(request: Request) -> Response:
-        """Check by My Number card: the card's PIN signature over a challenge from this server."""
+        """Check by My Number card: the card's PIN signature over a challenge from this server. The card must be
+        registered as the health-insurance card (403 ``card_not_registered``), or registered now on the spot
+        (``register_card_use``)."""
         return as_response(checks.card("POST", request.url.path, request.headers.get("content-type"),
                                      await request.body()))  # fmt: skip
 
@@ -291,9 +334,10 @@ def load_target(name: str, deployment: Deployment, rng: np.random.Generator) -> 
     from real_backends.load.driver import card_target, server_ms
 
     qualified = [h for h in deployment.holders if is_qualified(h) and not h.revoked]
-    if name == "eligibility-card":
+    if name == "eligibility-card":  # the cards registered as the insurance card: a check answered, as most are
         return card_target(deployment, "/eligibility/card", challenge_path="/eligibility/challenge",
-                           holders=qualified, extra=lambda k: {"consent_medication": True})
+                           holders=[h for h in qualified if is_registered(h)],
+                           extra=lambda k: {"consent_medication": True})  # fmt: skip
     bodies = [{"insurer_number": INSURER, "insured_number": insured_number(h), "branch": "00",
                "birth_date": h.perso.basic_info.birth_date.isoformat()} for h in qualified]
 
@@ -304,4 +348,5 @@ def load_target(name: str, deployment: Deployment, rng: np.random.Generator) -> 
     return send
 
 
-__all__ = ["EPOCH", "INSURER", "create_app", "enrol", "insured_number", "is_qualified", "load_target", "status_of"]
+__all__ = ["EPOCH", "INSURER", "create_app", "enrol", "insured_number", "is_qualified", "is_registered", "load_target",
+           "registration_key", "status_of"]  # fmt: skip

@@ -12,10 +12,18 @@ associations 共済) 30 %, national health insurance (国保) 22 %, late-stage e
 About 3 % of the remainder hold a qualification that has ended (a job change), as do every 7th
 card holder (:func:`is_qualified`).
 
+A card answers for its holder's qualification only once she has registered it as the insurance card
+(健康保険証利用登録). Every card holder did, through the book's own rule, on a day from 2021-03-01
+spread over 600 days (:func:`card_use_day`; the same assumption as the points world's), except every
+5th (holders 4, 9, 14, ...: :func:`is_registered`), whose cards are refused ``card_not_registered``
+until a reader registers them on the spot. These shares are the served world's, ASSUMED: they are
+not a model of how many holders registered.
+
 The load is deterministic (seeded from the deployment spec) and idempotent: :func:`ensure_enrolled`
-writes everything in one transaction, marked with the spec and ``insured``, and on a store that already holds
-the same enrolment it does nothing; a store holding a different one is refused with a message
-saying which. Clients regenerate the same people with :func:`insured_people` to send checks by
+writes the qualifications in one transaction, marked with the spec and ``insured``, then the holders'
+registrations in another, marked too (on a store loaded before the registrations existed, they are added);
+on a store that already holds the same enrolment it does nothing; a store holding a different one is
+refused with a message saying which. Clients regenerate the same people with :func:`insured_people` to send checks by
 insured number that hit the whole table, not just the card holders.
 """
 
@@ -51,6 +59,25 @@ def insured_number(holder: Holder) -> str:
 
 def is_qualified(holder: Holder) -> bool:
     return holder.index % 7 != 6
+
+
+#: card holders registered the card as the insurance card on a day CARD_USE_DAYS from CARD_USE_OPEN, all but every
+#: UNREGISTERED_EVERY-th (ASSUMED, as the points world's registrations: real_backends.points_api)
+CARD_USE_OPEN: Final = dt.date(2021, 3, 1)
+CARD_USE_DAYS: Final = 600
+UNREGISTERED_EVERY: Final = 5
+
+
+def card_use_day(holder: Holder) -> dt.date | None:
+    """The day ``holder`` registered the card as the health-insurance card (None: she has not)."""
+    if holder.index % UNREGISTERED_EVERY == UNREGISTERED_EVERY - 1:
+        return None
+    return CARD_USE_OPEN + dt.timedelta(days=(holder.index * 53) % CARD_USE_DAYS)
+
+
+def is_registered(holder: Holder) -> bool:
+    """Does ``holder``'s card answer as the insurance card (registered, 健康保険証利用登録)?"""
+    return card_use_day(holder) is not None
 
 
 def holder_qualification(holder: Holder) -> Qualification:
@@ -153,7 +180,7 @@ def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = 
                          f"(everyone insured, the {spec.holders} card holders included)")  # fmt: skip
     want = enrolment_id(spec, insured)
     book = QualificationBook(store)
-    if store.get(LOADS, "initial") == want:  # the common case: a restart on a loaded store
+    if store.get(LOADS, "initial") == want and store.get(LOADS, CARD_USE_LOAD) == want:  # a restart: loaded
         return book
     try:
         book.load_initial(qualifications(deployment, insured), load_id=want)
@@ -166,8 +193,18 @@ def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = 
         raise StoreError(
             f"the store already holds another enrolment: {diff}; use a fresh database or the same --set"
         ) from e
+    if store.get(LOADS, CARD_USE_LOAD) != want:  # the holders' registrations, through the book's rule, once
+        with store.transaction() as tx:  # one commit on an SQL store (the book's transactions nest in it)
+            for h in deployment.holders:
+                on = card_use_day(h)
+                if on is not None:  # the same key again (another worker, a retry) replays: registers nothing more
+                    book.register_card_use(f"holder-{h.index}", on, key=f"enrolment card use holder-{h.index}")
+            tx.put(LOADS, CARD_USE_LOAD, want)
     return book
 
 
-__all__ = ["INSURER", "InsuredPeople", "ensure_enrolled", "holder_qualification", "insured_number", "insured_people",
-           "is_qualified", "qualifications"]  # fmt: skip
+CARD_USE_LOAD: Final = "card_use"  # LOADS key marking the holders' registrations as made
+
+
+__all__ = ["INSURER", "InsuredPeople", "card_use_day", "ensure_enrolled", "holder_qualification", "insured_number",
+           "insured_people", "is_qualified", "is_registered", "qualifications"]  # fmt: skip

@@ -1,7 +1,8 @@
 """`twin serve eligibility --store ... --set insured=N --workers 2`: the qualification book on SQLite or PostgreSQL.
 
 Specification: the first start loads the card holders and a synthetic remainder up to ``insured``
-people into the store, once, however many workers start; card checks and checks by insured number
+people into the store, and the holders' registrations of the card as the insurance card, once, however
+many workers start (a store loaded before the registrations gets them); card checks and checks by insured number
 anywhere in the table are answered from it; a restart reuses the loaded store; a store that holds
 another enrolment, or a bad ``insured``, is refused at start with a message naming it and exit 2.
 """
@@ -17,11 +18,20 @@ import pytest
 from typer.testing import CliRunner
 
 from real_backends.cli import app as serve_cli
-from real_backends.eligibility_book import insured_people, is_qualified
+from real_backends.eligibility_book import (
+    card_use_day,
+    enrolment_id,
+    ensure_enrolled,
+    insured_people,
+    is_qualified,
+    is_registered,
+    qualifications,
+)
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from real_backends.load.server import twin_serve
 from real_backends.portal_api import card_answer
 from real_backends.stores import open_store
+from twin.services.eligibility import QualificationBook
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = DeploymentSpec(seed=11, holders=12, revoked_every=4)
@@ -57,6 +67,10 @@ def test_a_served_book_of_20000_insured_answers_cards_and_numbers_and_survives_a
         r = c.post("/eligibility/card", json={**card_answer(token, holder.reader(), "1234"), "consent_checkup": True})
         assert r.status_code == 200, r.text
         assert r.json()["insured_number"] == f"{70000 + holder.index}" and r.json()["share_checkup"] is True
+        unregistered = next(h for h in deployment.holders if is_qualified(h) and not is_registered(h) and not h.revoked)
+        token = c.get("/eligibility/challenge").json()["challenge"]
+        r = c.post("/eligibility/card", json=card_answer(token, unregistered.reader(), "1234"))
+        assert r.status_code == 403 and r.json()["code"] == "card_not_registered"
         ended = next(h for h in deployment.holders if not is_qualified(h) and not h.revoked)
         token = c.get("/eligibility/challenge").json()["challenge"]
         r = c.post("/eligibility/card", json=card_answer(token, ended.reader(), "1234"))
@@ -88,7 +102,23 @@ def test_a_served_book_of_20000_insured_answers_cards_and_numbers_and_survives_a
                                                           "branch": branch, "birth_date": str(people.birth_date(j))})
         assert r.status_code == 200
     assert store.count("eligibility.qualification") == INSURED
+    assert store.count("eligibility.card_use") == sum(map(is_registered, deployment.holders)), "registered once"
     assert time.monotonic() - started < 600  # generous: the point is it did not fail on a duplicate load
+
+
+def test_a_store_loaded_before_the_registrations_gets_them_once_through_the_book(
+    tmp_path: Path, deployment: Deployment
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'old.db'}")
+    QualificationBook(store).load_initial(qualifications(deployment, SPEC.holders),
+                                          load_id=enrolment_id(SPEC, SPEC.holders))  # as loaded before  # fmt: skip
+    assert store.count("eligibility.card_use") == 0
+    for _ in range(2):  # a restart replays nothing
+        book = ensure_enrolled(store, deployment)
+        assert store.count("eligibility.card_use") == sum(map(is_registered, deployment.holders)) > 0
+    for h in deployment.holders:
+        r = book.card_use(f"holder-{h.index}")
+        assert (r.on if r else None) == card_use_day(h)
 
 
 def test_a_store_holding_another_enrolment_or_a_bad_size_is_refused_at_start(tmp_path: Path) -> None:
@@ -99,8 +129,6 @@ def test_a_store_holding_another_enrolment_or_a_bad_size_is_refused_at_start(tmp
     assert r.exit_code == 2 and "insured: 2 is not allowed; use 4..5000000" in r.output
     r = runner.invoke(serve_cli, [*base, "--set", "insured=lots"])
     assert r.exit_code == 2 and "--set insured='lots': not an integer" in r.output
-    from real_backends.eligibility_book import ensure_enrolled
-
     ensure_enrolled(open_store(store), Deployment.build(DeploymentSpec(seed=3, holders=4)), 50)
     r = runner.invoke(serve_cli, [*base, "--set", "insured=60"])
     assert r.exit_code == 2, r.output

@@ -2,8 +2,9 @@
 
 Specification: a qualified holder's card gets the qualification, with the consent the patient gave;
 the old insurance card route shares nothing; a revoked card, a card whose holder's qualification
-ended, a wrong birth date, an unknown insured number, a replayed challenge and malformed fields are
-each refused with their own 4xx and code.
+ended, a card not registered as the insurance card (健康保険証利用登録), a wrong birth date, an unknown
+insured number, a replayed challenge and malformed fields are each refused with their own 4xx and
+code; a reader registers a card on the spot (初回登録) and the check then answers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import httpx
 import pytest
 
-from real_backends.eligibility_api import INSURER, create_app, insured_number, is_qualified
+from real_backends.eligibility_api import INSURER, create_app, insured_number, is_qualified, is_registered
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
 
 PIN = "1234"
@@ -46,6 +47,40 @@ def test_a_qualified_card_holder_gets_the_qualification_and_the_consent_given(ap
     body = r.json()
     assert (body["insurer_number"], body["insured_number"], body["branch"]) == (INSURER, insured_number(holder), "00")
     assert body["share_medication"] and not body["share_checkup"] and body["method"] == "card"
+
+
+def test_a_card_not_registered_as_the_insurance_card_is_refused_until_the_reader_registers_it(app, deployment):
+    holder = deployment.holders[4]
+    assert is_qualified(holder) and not holder.revoked and not is_registered(holder)
+    r = card_check(app, holder)
+    assert r.status_code == 403 and r.json()["code"] == "card_not_registered", r.text
+    assert "not registered for use as the health-insurance card" in r.json()["detail"]
+    assert card_check(app, holder).json()["code"] == "card_not_registered", "the refusal registered nothing"
+    number = {"insurer_number": INSURER, "insured_number": insured_number(holder), "branch": "00",
+              "birth_date": holder.perso.basic_info.birth_date.isoformat()}  # fmt: skip
+    assert call(app, "POST", "/eligibility/number", json=number).status_code == 200, "the insurance card still works"
+    first = card_check(app, holder, register_card_use=True, consent_medication=True)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["registered_now"] and body["insured_number"] == insured_number(holder) and body["share_medication"]
+    then = card_check(app, holder)  # registered: the card answers without asking again
+    assert then.status_code == 200 and not then.json()["registered_now"]
+    assert then.json()["card_use_registered_on"] == body["card_use_registered_on"] is not None
+    again = card_check(app, holder, register_card_use=True)  # registered once: nothing more is made
+    assert not again.json()["registered_now"]
+    assert again.json()["card_use_registered_on"] == body["card_use_registered_on"]
+    registered = card_check(app, deployment.holders[0]).json()  # registered at enrolment, in 2021-2022
+    assert registered["card_use_registered_on"] < "2022-11-01" and not registered["registered_now"]
+
+
+def test_the_document_states_the_registration_and_its_refusal(app):
+    doc = call(app.app, "GET", "/openapi.json").json()
+    card = doc["paths"]["/eligibility/card"]["post"]
+    props = card["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert props["register_card_use"]["type"] == "boolean" and props["register_card_use"]["default"] is False
+    assert "card_not_registered" in card["responses"]["403"]["description"]
+    answer = doc["components"]["schemas"]["AnswerOut"]["properties"]
+    assert {"card_use_registered_on", "registered_now"} <= answer.keys()
 
 
 def test_a_revoked_card_is_refused(app, deployment):

@@ -29,7 +29,8 @@ __all__ = ["holder_keys", "infra_keys", "jpki", "world"]
 
 @pytest.fixture
 def world(jpki: Jpki, holder_keys: KeySource):
-    """A JPKI centre, a book with two insured residents linked correctly, their cards."""
+    """A JPKI centre, a book with two insured residents linked correctly who registered their cards as the
+    insurance card (健康保険証利用登録) on 2021-10-20, their cards."""
     book = QualificationBook(MemoryStore())
     svc = EligibilityService(book, jpki)
     people = {}
@@ -41,5 +42,6 @@ def world(jpki: Jpki, holder_keys: KeySource):
         )
         book.register(q)
         book.link(q.key, ref)
+        book.register_card_use(ref, date(2021, 10, 20), key=f"portal {ref}")
         people[ref] = (r, facts, q, issue_card(jpki, holder_keys, r, ref, NOW))
     return jpki, book, svc, people

@@ -1,4 +1,7 @@
-"""The central eligibility service: by card through JPKI and OCSP, by insured number, and refusals."""
+"""The central eligibility service: by card through JPKI and OCSP, by insured number, and refusals.
+
+A card answers only once it is registered as the insurance card (健康保険証利用登録); the reader may
+register it on the spot (初回登録), through the qualification book's own rule."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from _jpki_fixtures import NOW  # the centre's founding instant, 09:30 JST
 
 from emulators.demo import DEMO_AUTH_PIN
 from emulators.jpki_client import JpkiClient
-from twin.services.eligibility import Consent, EligibilityError
+from twin.services.eligibility import Consent, EligibilityError, EligibilityService, QualificationBook
 from twin.services.eligibility.qualifications import PersonFacts
+from twin.services.store import MemoryStore
 
 
 def _authenticate(card, challenge=b"reception-challenge-0001"):
@@ -128,3 +132,70 @@ def test_a_mislinked_card_gets_someone_elses_qualification(world):
 def test_facts_record_is_compared_item_by_item():
     a = PersonFacts("山田\u3000太郎", date(1980, 2, 17), "1")
     assert a != PersonFacts("山田\u3000太郎", date(1980, 2, 17), "2")
+
+
+@pytest.fixture
+def unregistered(world):
+    """The same two people and cards, in a book where the insurer linked p-1's qualification (p-2's not) and
+    neither has registered the card as the insurance card."""
+    jpki, _, _, people = world
+    book = QualificationBook(MemoryStore())
+    for ref in ("p-1", "p-2"):
+        book.register(people[ref][2])
+    book.link(people["p-1"][2].key, "p-1")
+    return book, EligibilityService(book, jpki), people
+
+
+def test_a_card_not_registered_for_insurance_use_is_refused_and_nothing_is_recorded(unregistered):
+    book, svc, people = unregistered
+    cert, sig, challenge = _authenticate(people["p-1"][3])
+    with pytest.raises(EligibilityError, match="not registered for use as the health-insurance card") as e:
+        svc.check_by_card(cert, NOW, challenge=challenge, signature=sig)
+    assert e.value.code == "card_not_registered"
+    assert book.card_use("p-1") is None
+    q = people["p-1"][2]  # the insurance-card route does not ask about the card
+    assert svc.check_by_number(*q.key, people["p-1"][1].birth_date, NOW).insured == q.key
+
+
+def test_the_reader_registers_the_card_on_the_spot_and_the_check_then_answers(unregistered):
+    book, svc, people = unregistered
+    cert, sig, challenge = _authenticate(people["p-1"][3])
+    answer = svc.check_by_card(cert, NOW, challenge=challenge, signature=sig, registration_key="reader-1")
+    assert answer.insured == people["p-1"][2].key and answer.registered_now
+    assert answer.card_use_registered_on == date(2026, 4, 1)  # the day in Japan
+    assert book.card_use_registered("p-1", date(2026, 4, 1)) and not book.card_use_registered("p-1", date(2026, 3, 31))
+    again = svc.check_by_card(cert, NOW + timedelta(days=1), face_verified=True)  # no registration asked: answers
+    assert not again.registered_now and again.card_use_registered_on == date(2026, 4, 1)
+    later = svc.check_by_card(cert, NOW + timedelta(days=2), face_verified=True, registration_key="reader-2")
+    assert not later.registered_now and book.card_use("p-1").on == date(2026, 4, 1), "registered once"
+
+
+def test_registration_on_the_spot_follows_the_books_rule_and_the_certificates_validity(unregistered):
+    book, svc, people = unregistered
+    jpki = svc.jpki
+    cert2, _, _ = _authenticate(people["p-2"][3])
+    with pytest.raises(EligibilityError, match="no health-insurance qualification current") as e:
+        svc.check_by_card(cert2, NOW, face_verified=True, registration_key="reader-1")
+    assert e.value.code == "no_qualification" and book.card_use("p-2") is None
+    cert1, _, _ = _authenticate(people["p-1"][3])
+    with pytest.raises(EligibilityError) as e:  # an expired certificate registers nothing
+        svc.check_by_card(cert1, NOW + timedelta(days=365 * 12), face_verified=True, registration_key="reader-2")
+    assert e.value.code == "expired" and book.card_use("p-1") is None
+    jpki.revoke_person("p-1", "loss", NOW + timedelta(minutes=1))
+    with pytest.raises(EligibilityError) as e:  # nor does a revoked one
+        svc.check_by_card(cert1, NOW + timedelta(minutes=2), face_verified=True, registration_key="reader-3")
+    assert e.value.code == "revoked" and book.card_use("p-1") is None
+
+
+def test_a_registration_made_later_in_the_portal_does_not_count_for_an_earlier_day(unregistered):
+    book, svc, people = unregistered
+    book.register_card_use("p-1", date(2026, 4, 2), key="portal")
+    cert, _, _ = _authenticate(people["p-1"][3])
+    with pytest.raises(EligibilityError) as e:
+        svc.check_by_card(cert, NOW, face_verified=True)
+    assert e.value.code == "card_not_registered"
+    with pytest.raises(EligibilityError, match="already registered") as e:  # nor can the reader register again
+        svc.check_by_card(cert, NOW, face_verified=True, registration_key="reader-1")
+    assert e.value.code == "already_registered"
+    next_day = svc.check_by_card(cert, NOW + timedelta(days=1), face_verified=True)
+    assert next_day.card_use_registered_on == date(2026, 4, 2)

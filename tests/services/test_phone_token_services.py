@@ -95,7 +95,19 @@ def clinic(jpki):
     return EligibilityService(book, jpki)
 
 
+def test_the_phone_cannot_register_the_card_as_the_insurance_card_the_card_can(tokens, clinic):
+    phone = tokens["phone"].authenticate(b"c1", pin=DEMO_AUTH_PIN)
+    with pytest.raises(EligibilityError, match="register it with the card itself") as e:
+        clinic.check_by_card(phone.certificate, LATER, challenge=b"c1", signature=phone.signature,
+                             registration_key="reader-1")  # fmt: skip
+    assert e.value.code == "card_not_registered" and clinic.book.card_use("p-1") is None
+    card = tokens["card"].authenticate(b"c2", pin=DEMO_AUTH_PIN)
+    assert clinic.check_by_card(card.certificate, LATER, challenge=b"c2", signature=card.signature,
+                                registration_key="reader-2").registered_now  # fmt: skip
+
+
 def test_the_eligibility_check_accepts_the_card_and_the_phone(tokens, clinic):
+    clinic.book.register_card_use("p-1", date(2021, 10, 20), key="portal")
     for name, levels in (("card", "IAL3/AAL3"), ("phone", "IAL3/AAL2")):
         auth = tokens[name].authenticate(b"reception-challenge", pin=DEMO_AUTH_PIN)
         answer = clinic.check_by_card(auth.certificate, LATER, challenge=b"reception-challenge",

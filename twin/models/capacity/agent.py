@@ -8,6 +8,14 @@ number. The check then goes to the real eligibility service, which validates the
 asks the real JPKI OCSP responder. Key generation is slow, so a few cards are issued and the
 patients take turns with them; one of them was revoked (reported lost) before the week began.
 
+A card answers only once it is registered as the insurance card (健康保険証利用登録). Every holder
+who could (one with a qualification linked to her) registered before the week, through the
+qualification book's rule; the reader offers the registration on the spot (初回登録) to a card that
+is not registered, and the patient accepts, which the book refuses for a holder a mis-link left with
+nothing linked (counted as ``refused_no_qualification``, as before). First registrations at the
+reader, and the reader time they take, are not represented: no share of first-time users or time
+for the registration is among the sources (twin/data/FIGURES.md).
+
 The counts are compared with what the aggregate fidelity expects for the same parameters.
 """
 
@@ -66,6 +74,12 @@ def _world(params: Params, start: dt.datetime, rng: np.random.Generator) -> tupl
         rng,
     )
     jpki.revoke_person(refs[-1], "loss", start - dt.timedelta(days=1))
+    for ref in refs:  # 健康保険証利用登録 before the week, by every holder the book lets register
+        try:
+            book.register_card_use(ref, (start - dt.timedelta(days=30)).date(), key=f"before the week {ref}")
+        except EligibilityError as e:
+            if e.code != "no_qualification":  # a mis-link left her with nothing linked: she cannot
+                raise
     return jpki, book, cards, quals, set(outcome.wrong)
 
 
@@ -110,7 +124,8 @@ def run_agent(params: Params, aggregate: OptionResult, rng: np.random.Generator)
             continue
         counts[method] += 1
         try:
-            answer = svc.check_by_card(seen.certificate, now, consent=Consent(True, True), **kwargs)
+            answer = svc.check_by_card(seen.certificate, now, consent=Consent(True, True),
+                                       registration_key=f"reader {k}", **kwargs)  # fmt: skip
         except EligibilityError as e:
             if e.code not in ("revoked", "no_qualification"):
                 raise

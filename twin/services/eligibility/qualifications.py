@@ -22,7 +22,9 @@ The link is the insurer's act; using the card as the insurance card is the perso
 registers it once, and from that day the card answers for her qualification. The book records the
 registration with its day (:meth:`QualificationBook.register_card_use`) and is the one place that
 says whether a person had registered on a day (:meth:`QualificationBook.card_use_registered`), which
-is what phase 2 of My Number Points asks before its 7,500-point insurance part.
+is what online eligibility confirmation asks before a card answers for a qualification (and where a
+reader registers the card on the spot, :class:`twin.services.eligibility.EligibilityService`) and
+what phase 2 of My Number Points asks before its 7,500-point insurance part.
 """
 
 from __future__ import annotations

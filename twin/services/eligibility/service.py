@@ -11,16 +11,27 @@ medication and check-up data (薬剤情報・特定健診情報の提供同意).
 insurance card instead is checked by insured number and birth date; no consent can be given that
 way, so nothing is shared.
 
+The card answers for the qualification only once the person has registered it as the
+health-insurance card (健康保険証利用登録). A card not registered on the day is refused
+(``card_not_registered``), unless the reader asked to register it on the spot: the reader offers
+the first registration (初回登録) to a patient whose card is not registered, she agrees, and the
+registration is made with the same certificate, already checked valid at that moment and matched to
+her face or PIN, through :meth:`QualificationBook.register_card_use` (the one place of the rule: once
+per person, a linked qualification current that day); then the check answers. A phone's
+certificate (スマホ保険証) answers for a registered person but cannot make the registration: that is
+done with the card itself.
+
 :class:`EligibilityService` is clock-free (time is an argument) and keeps no state of its own:
 qualifications live in :class:`QualificationBook`, certificates in :class:`twin.services.jpki.Jpki`.
 Every refusal is an :class:`EligibilityError` whose ``code`` names the rule (``revoked``,
-``bad_signature``, ``no_qualification`` ...). The API is deliberately small: two checks.
+``bad_signature``, ``card_not_registered``, ``no_qualification`` ...). The API is deliberately small:
+two checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography import x509
@@ -63,6 +74,8 @@ class EligibilityAnswer:
     share_checkup: bool
     method: str  # "card" or "number"
     assurance: AuthResult | None = None  # how the patient authenticated, with IAL and AAL (twin.services.assurance)
+    card_use_registered_on: dt.date | None = None  # card route: the day the card was registered for insurance use
+    registered_now: bool = False  # card route: this check made that registration (初回登録 at the reader)
 
 
 class EligibilityService:
@@ -82,8 +95,15 @@ class EligibilityService:
         signature: bytes | None = None,
         consent: Consent = Consent(),
         facility_type: str = "clinic",
+        registration_key: str | None = None,
     ) -> EligibilityAnswer:
-        """Certificate -> chain and time -> OCSP -> person -> current qualification."""
+        """Certificate -> chain and time -> OCSP -> person -> registered for insurance use -> current qualification.
+
+        ``registration_key``: the patient agreed on the reader to register the card as the insurance card
+        (初回登録); if it is not registered yet, it is registered now, on ``now``'s day in Japan, with this
+        idempotency key (the book's rules). None: a card not registered on that day is refused
+        ``card_not_registered``.
+        """
         now = aware(now)
         _facility(facility_type)
         if not isinstance(certificate_der, bytes | bytearray) or not certificate_der:
@@ -107,10 +127,28 @@ class EligibilityService:
         record = self.jpki.store.get(cert.serial_number)
         if record is None or record.person_ref is None:
             raise EligibilityError("unknown_person", f"certificate {cert.serial_number:#x} names no registered person")
-        q = self.book.current_for(record.person_ref, japan_date(now))
+        day = japan_date(now)
+        registered_now = False
+        if not self.book.card_use_registered(record.person_ref, day):
+            if registration_key is None:
+                raise EligibilityError("card_not_registered", "this card is not registered for use as the "
+                                       "health-insurance card (健康保険証利用登録); register it on the reader "
+                                       "or in Myna Portal, or show the insurance card")  # fmt: skip
+            if level.token != "card":
+                raise EligibilityError("card_not_registered", "the card is not registered for use as the health-"
+                                       "insurance card; register it with the card itself, not the phone")  # fmt: skip
+            try:
+                self.book.register_card_use(record.person_ref, day, registration_key)
+                registered_now = True
+            except EligibilityError as exc:  # another reader registered her a moment ago: go on
+                if exc.code != "already_registered" or not self.book.card_use_registered(record.person_ref, day):
+                    raise
+        q = self.book.current_for(record.person_ref, day)
         if q is None:
             raise EligibilityError("no_qualification", "no current qualification is linked to this card's holder")
-        return _answer(q, consent, "card", level)
+        registration = self.book.card_use(record.person_ref)
+        return replace(_answer(q, consent, "card", level), registered_now=registered_now,
+                       card_use_registered_on=None if registration is None else registration.on)  # fmt: skip
 
     def check_by_number(
         self,
