@@ -61,18 +61,26 @@ def is_qualified(holder: Holder) -> bool:
     return holder.index % 7 != 6
 
 
-#: card holders registered the card as the insurance card on a day CARD_USE_DAYS from CARD_USE_OPEN, all but every
-#: UNREGISTERED_EVERY-th (ASSUMED, as the points world's registrations: real_backends.points_api)
+#: the served worlds' card holders registered the card as the insurance card on a day spread over CARD_USE_DAYS from
+#: CARD_USE_OPEN (ASSUMED: the online eligibility check's trial start; the opening of the registration is not in
+#: FIGURES.md); here all but every UNREGISTERED_EVERY-th (the points world: real_backends.points_api)
 CARD_USE_OPEN: Final = dt.date(2021, 3, 1)
 CARD_USE_DAYS: Final = 600
 UNREGISTERED_EVERY: Final = 5
+CARD_USE_LOAD: Final = "card_use"  # LOADS key marking the holders' registrations as made
+
+
+def card_use_spread(index: int, seed: int = 0) -> dt.date:
+    """The day a served world's card holder ``index`` registered the card as the insurance card, if she did
+    (the worlds decide who did)."""
+    return CARD_USE_OPEN + dt.timedelta(days=(index * 53 + seed) % CARD_USE_DAYS)
 
 
 def card_use_day(holder: Holder) -> dt.date | None:
     """The day ``holder`` registered the card as the health-insurance card (None: she has not)."""
     if holder.index % UNREGISTERED_EVERY == UNREGISTERED_EVERY - 1:
         return None
-    return CARD_USE_OPEN + dt.timedelta(days=(holder.index * 53) % CARD_USE_DAYS)
+    return card_use_spread(holder.index)
 
 
 def is_registered(holder: Holder) -> bool:
@@ -203,8 +211,5 @@ def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = 
     return book
 
 
-CARD_USE_LOAD: Final = "card_use"  # LOADS key marking the holders' registrations as made
-
-
-__all__ = ["INSURER", "InsuredPeople", "card_use_day", "ensure_enrolled", "holder_qualification", "insured_number",
-           "insured_people", "is_qualified", "is_registered", "qualifications"]  # fmt: skip
+__all__ = ["INSURER", "InsuredPeople", "card_use_day", "card_use_spread", "ensure_enrolled", "holder_qualification",
+           "insured_number", "insured_people", "is_qualified", "is_registered", "qualifications"]  # fmt: skip

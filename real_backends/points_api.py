@@ -80,6 +80,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from real_backends.app import ErrorBody, SizedWorld, StrictModel, error_response, mask_numbers, open_served, strict_app
+from real_backends.eligibility_book import card_use_spread
 from real_backends.payout_api import Whole
 from twin.services.accounts import AccountProblem, BankAccount, PublicBenefitAccounts
 from twin.services.eligibility.qualifications import InsurerKind, PersonFacts, Qualification, QualificationBook
@@ -93,7 +94,6 @@ from twin.services.points import (
     Phase,
     PointsLedger,
     Reason,
-    card_refusal,
     jpki_card_holder,
     reconcile,
 )
@@ -118,12 +118,6 @@ LOST_EVERY: Final = 10
 INSURER: Final = "138008"
 INSURED_FROM: Final = dt.date(2015, 4, 1)
 UNLINKED_EVERY: Final = 4
-#: the card holders' own registration of the card as the health-insurance card (健康保険証利用登録, recorded in the
-#: qualification book): each holder whose qualification the insurer linked registered, on a day spread over
-#: CARD_USE_DAYS from CARD_USE_OPEN (ASSUMED: the online eligibility check's trial start; the opening of the
-#: registration is not in FIGURES.md), so that some registered after phase 2's insurance part opened on 2022-06-30
-CARD_USE_OPEN: Final = dt.date(2021, 3, 1)
-CARD_USE_DAYS: Final = 600
 #: the card holders' public-benefit accounts: Myna Portal registration opened on 2022-03-28 (FIGURES.md); each
 #: holder but every NO_ACCOUNT_EVERY-th (residents 2, 5, ...) registered one, on a day spread over ACCOUNT_DAYS
 #: from then (ASSUMED), so that some registered before phase 2's account part opened on 2022-06-30 and some after
@@ -230,7 +224,9 @@ class PointsWorld(SizedWorld):
         holder; a holder whose qualification the insurer did not link cannot register)."""
         if not 0 <= i < self.cards or i % UNLINKED_EVERY == UNLINKED_EVERY - 1:
             return None
-        return CARD_USE_OPEN + dt.timedelta(days=(i * 53 + self.seed) % CARD_USE_DAYS)
+        # each holder whose qualification the insurer linked registered, on a day of the served worlds' spread
+        # (ASSUMED), so that some registered after phase 2's insurance part opened on 2022-06-30
+        return card_use_spread(i, self.seed)
 
     def account_registered_on(self, i: int) -> dt.date | None:
         """The day card holder ``i`` registered a public-benefit account (None: never, or not a card holder)."""
@@ -287,16 +283,14 @@ class PointsWorld(SizedWorld):
                                  f"{dataclasses.astuple(PointsWorld(*seen))}, not {sizes}")  # type: ignore[misc]  # fmt: skip
         book, accounts = self._registers(store)
 
-        def insurance_linked(person: str, on: dt.date) -> bool:
-            return book.card_use_registered(person, on)
-
         def account_registered(person: str, on: dt.date) -> bool:
             i = self.index(person)
             return i is not None and accounts.account_on(i, on) is not None
 
         holder = None if self.jpki is None else jpki_card_holder(self.jpki)
         return PointsLedger(store, OPERATORS, self.budget, self.secret, card_holder=holder,
-                            insurance_linked=insurance_linked, account_registered=account_registered)  # fmt: skip
+                            insurance_linked=book.card_use_registered,
+                            account_registered=account_registered)  # fmt: skip
 
 
 # -- messages -------------------------------------------------------------------------------------------------
@@ -555,7 +549,7 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
             mykey = ledger.reserve(world.person(body.person), body.card_serial, at)
         if isinstance(mykey, Decision):  # only the ledger's card check refuses
             assert world.jpki is not None and body.card_serial is not None
-            why = card_refusal(world.jpki, body.card_serial, at) or f"a valid card, but not resident {body.person}'s"
+            why = world.jpki.auth_refusal(body.card_serial, at) or f"a valid card, but not resident {body.person}'s"
             return _card_refused(f"card_serial {body.card_serial}: {why}; no MyKey ID reserved")
         return ReservationOut(mykey=mykey, reserved_on=ledger.reserved_on(mykey))
 
@@ -576,7 +570,7 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
             d = ledger.grant_linking(body.mykey, part, body.on, key, body.card_serial, at)
         if d.reason is Reason.NO_CARD:  # only the ledger's card check refuses so
             assert world.jpki is not None and body.card_serial is not None
-            why = card_refusal(world.jpki, body.card_serial, at) or "a valid card, but not the MyKey ID holder's"
+            why = world.jpki.auth_refusal(body.card_serial, at) or "a valid card, but not the MyKey ID holder's"
             return _card_refused(f"card_serial {body.card_serial}: {why}; no points granted")
         return _key_reused(d.message) if d.reason is Reason.KEY_REUSED else decision_out(d)
 

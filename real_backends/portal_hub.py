@@ -56,7 +56,7 @@ from twin.services.eligibility.qualifications import (
     Qualification,
     QualificationBook,
 )
-from twin.services.jpki.profile import JST
+from twin.services.jpki.profile import japan_date
 from twin.services.linkage import (
     BodyKind,
     CodeIssuer,
@@ -379,7 +379,7 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
     async def insurance_card(me: str = me_dep) -> InsuranceCardOut:
         """Whether an insurer has linked a qualification current today to you, and whether (since when) your card
         is registered as your health-insurance card."""
-        return _insurance_out(*portal.insurance_card(me, _now(auth).astimezone(JST).date()))
+        return _insurance_out(*portal.insurance_card(me, japan_date(_now(auth))))
 
     @r.post("/insurance-card", response_model=InsuranceCardOut, responses=CARD_USE_REFUSALS)
     async def register_insurance_card(key: IdemKey, who: tuple[str, int] = Depends(session)) -> InsuranceCardOut:
@@ -390,8 +390,9 @@ def router(portal: MynaPortal, auth: CardAuthenticator) -> APIRouter:
         the first; the same Idempotency-Key again returns the first answer; a key you used for another request
         is a 422. A refusal records nothing and leaves the key unused."""
         me, serial = who
-        portal.register_insurance_card(me, serial, key, _now(auth))
-        return _insurance_out(*portal.insurance_card(me, _now(auth).astimezone(JST).date()))
+        now = _now(auth)
+        portal.register_insurance_card(me, serial, key, now)
+        return _insurance_out(*portal.insurance_card(me, japan_date(now)))
 
     @r.get("/deductions", response_model=DeductionsOut)
     async def deductions(

@@ -13,7 +13,6 @@ from twin.services.points.ledger import (
     PointsLedger,
     Reason,
     Totals,
-    card_refusal,
     jpki_card_holder,
 )
 from twin.services.points.reconciliation import (
@@ -28,5 +27,5 @@ from twin.services.points.rules import PHASE1, PHASE1_BUDGET_YEN, PHASE2, PHASES
 __all__ = [
     "PHASE1", "PHASE1_BUDGET_YEN", "PHASE2", "PHASES", "Application", "Claim", "Decision", "Finding", "Grant",
     "Mismatch", "OperatorGrant", "Part", "PersonTotals", "Phase", "PointsLedger", "Reason", "ReconciliationReport",
-    "Totals", "card_refusal", "jpki_card_holder", "purchase_points", "reconcile",
+    "Totals", "jpki_card_holder", "purchase_points", "reconcile",
 ]  # fmt: skip

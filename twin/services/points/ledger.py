@@ -430,18 +430,11 @@ class PointsLedger:
             assert (self.store.get(META, ("granted", phase.value)) or 0) <= budget, f"{phase}: over budget"  # type: ignore[operator]
 
 
-def card_refusal(jpki: Jpki, serial: int, at: dt.datetime) -> str | None:
-    """Why the card whose user-authentication certificate has ``serial`` cannot be used at ``at``
-    (:meth:`twin.services.jpki.Jpki.auth_refusal`, the one place of that rule; None: it is good then). Whose card
-    it is, is :func:`jpki_card_holder`'s question."""
-    return jpki.auth_refusal(serial, at)
-
-
 def jpki_card_holder(jpki: Jpki) -> Callable[[int, dt.datetime], str | None]:
     """The holder of a user-authentication certificate that is good at a time, from the JPKI centre's ledger."""
 
     def holder(serial: int, at: dt.datetime) -> str | None:
-        if card_refusal(jpki, serial, at) is not None:
+        if jpki.auth_refusal(serial, at) is not None:
             return None
         return jpki.store.get(serial).person_ref  # type: ignore[union-attr]
 

@@ -32,7 +32,7 @@ from twin.services.eligibility.qualifications import (
     QualificationBook,
 )
 from twin.services.jpki import Jpki
-from twin.services.jpki.profile import JST
+from twin.services.jpki.profile import japan_date
 from twin.services.linkage import AgencyCode, AnswerMessage, CodeError, ExchangeRecord, InformationNetwork, Item
 from twin.services.portal.deductions import DeductionBundle, DeductionCertificate, Purpose, bundle
 from twin.services.portal.people import FourItems, People, Person
@@ -49,7 +49,8 @@ META = "portal.meta"
 MAX_CONSENT = dt.timedelta(days=366)
 #: how the qualification book's refusals of a card-use registration map to the portal's problems
 CARD_USE_PROBLEMS = {"already_registered": Problem.CONFLICT, "no_qualification": Problem.REFUSED,
-                     "key_reused": Problem.REFUSED, "bad_key": Problem.MALFORMED, "bad_person": Problem.MALFORMED}  # fmt: skip
+                     "key_reused": Problem.REFUSED, "bad_key": Problem.MALFORMED,
+                     "bad_person": Problem.MALFORMED}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +258,7 @@ class MynaPortal:
         if record is None or record.person_ref != p.person_ref:
             raise PortalRefusal(Problem.NOT_YOURS, "authentication certificate: another person's card")
         try:
-            return book.register_card_use(p.person_ref, at.astimezone(JST).date(), key)
+            return book.register_card_use(p.person_ref, japan_date(at), key)
         except EligibilityError as exc:
             raise PortalRefusal(CARD_USE_PROBLEMS.get(exc.code, Problem.REFUSED), f"insurance card: {exc}") from None
 
