@@ -157,3 +157,55 @@ def test_points_budget_counts_the_holders_on_the_last_deadline_in_force() -> Non
     k = (p.points.phase1.deadlines[-1].date - day0).days
     budget = points_budget(p, r)
     assert np.isclose(budget["phase1"], 0.5 * r.daily["holders"][k] * 5000) and budget["phase2"] == 0.0
+
+
+
+def _queued_country(response: dict | None, days: int = 240, staff: float = 25.0):  # noqa: ANN202
+    """A small country whose usual counter staff (25 per 100,000) leave its first year's hand-overs waiting
+    about 165 days."""
+    handover = {"staff_per_100k": dict.fromkeys(("special_ward", "designated_city", "city", "town_village"), staff),
+                "notice_days": 5.0}  # fmt: skip
+    if response is not None:
+        handover["staff_response"] = response
+    return Rollout(Params(hazard={"base_per_year": 0.5}, handover=handover), small_country(), dt.date(2016, 1, 1), days)
+
+
+RESPONSE = {"enabled": True, "target_wait_days": 10.0, "lag_days": 20.0, "max_factor": 4.0}
+
+
+def test_staff_that_follow_the_queue_shorten_the_wait_and_stay_within_their_limit() -> None:
+    fixed = _queued_country(None).run()
+    assert np.all(fixed.daily["counter_staff_factor"] == 1.0)  # off: the usual staff every day
+    r = _queued_country(RESPONSE).run()
+    factor = r.daily["counter_staff_factor"]
+    assert factor[0] < 1.1 and 3.0 < factor.max() <= 4.0 + 1e-12
+    assert r.daily["holders"][-1] > 2.0 * fixed.daily["holders"][-1]
+    # measured: about 165 days with the usual staff, about 46 with the response
+    assert np.nanmean(r.daily["wait_counter_days"][120:]) < 0.5 * np.nanmean(fixed.daily["wait_counter_days"][120:])
+
+
+def test_staff_step_through_a_run_as_the_rule_says() -> None:
+    """Replaying the run's own queues through the rule gives its staff, town hall by town hall and day by day:
+    1/lag of the way toward the multiple of the usual staff that clears the queue in target_wait_days, between
+    1 and max_factor (a wrong lag, target or cap, or a step skipped, would not)."""
+    r = _queued_country(RESPONSE, days=150)
+    factor = np.ones(r.cells.n_munis)
+    respond = r.respond
+    checked = []
+
+    def replay(day: int) -> np.ndarray:
+        nonlocal factor
+        queue_days = r.counters.backlog_minutes() / r.usual_day_minutes
+        factor = factor + (np.clip(queue_days / 10.0, 1.0, 4.0) - factor) / 20.0
+        got = respond(day)
+        checked.append(np.allclose(got, factor, rtol=1e-12, atol=0.0))
+        return got
+
+    r.respond = replay
+    r.run()
+    assert len(checked) == 150 and all(checked) and factor.max() > 3.0
+
+
+def test_a_town_hall_whose_queue_stays_short_keeps_its_usual_staff() -> None:
+    r = _queued_country({"enabled": True, "target_wait_days": 365.0, "lag_days": 20.0}, days=120, staff=400.0).run()
+    assert np.all(r.daily["counter_staff_factor"] == 1.0)

@@ -301,6 +301,33 @@ class Production(StrictModel):
     shipping_days: interval(0, 60, integer=True) = Field(5, description="days from production to the town hall")
 
 
+class StaffResponse(StrictModel):
+    """Town halls that add hand-over staff when their queue grows, and let them go when it shrinks.
+
+    Each town hall looks at the booked hand-overs, PIN resets and renewals waiting at its counter, in days of
+    its usual staff's work (``backlog minutes / usual counter minutes of a business day``). It wants enough
+    staff to clear that queue in ``target_wait_days``: ``queue days / target_wait_days`` times its usual staff,
+    never fewer than usual and never more than ``max_factor`` times. Hiring temporary staff, moving staff from
+    other sections and opening evening and weekend slots take time: the staff it has move toward what it wants
+    with a mean lag of ``lag_days`` (exponential smoothing, day by day). Real town halls did this through
+    2020-21 (Adachi: 2,000 cards a month usually, 31,700 in March 2021, FIGURES.md), but no series of staff
+    numbers was found: ``target_wait_days`` is fitted to the releases, ``lag_days`` and ``max_factor`` are
+    ASSUMED (with ranges in their descriptions)."""
+
+    enabled: bool = Field(False, description="true: the staff follow the queue as described; false: the usual "
+                          "staff (times surge_staff_factor from surge_staff_from)")
+    from_date: Date = Field(dt.date(2016, 1, 1), description="first day town halls respond to their queue")
+    target_wait_days: interval(1, 365) = Field(
+        30.0, description="days of work in its queue a town hall accepts before it adds staff (fitted)")
+    lag_days: interval(1, 365) = Field(
+        30.0, description="mean days for the staff to follow what the queue asks for (ASSUMED: about a month to "
+        "hire or move staff; range 7-90)")
+    max_factor: interval(1, 50) = Field(
+        8.0, description="most staff a town hall can put on hand-overs, in multiples of its usual staff "
+        "(ASSUMED, range 5-20: Adachi's 31,700 cards of March 2021 are 5.3 times what 4 staff per 100,000 of its "
+        "690,000 residents hand over in 21 business days at 45 minutes a card)")
+
+
 class Handover(StrictModel):
     """Municipal handover by appointment (交付窓口): counters shared with PIN resets and renewals."""
 
@@ -313,6 +340,8 @@ class Handover(StrictModel):
     surge_staff_factor: interval(1, 20) = Field(
         3.0, description="staff multiplier from surge_staff_from (Adachi handed over 31,700 cards in March 2021)"
     )
+    staff_response: StaffResponse = Field(default_factory=StaffResponse,
+                                          description="staff that follow the queue (off: the fixed surge above)")
     opening_hours: interval(1, 24) = Field(7.0, description="counter hours on a business day (08:30-17:15, lunch)")
     uncollected_share: Fraction = Field(0.02, description="share of cards at the town hall never collected")
     minutes_per_handover: PositiveFloat = Field(

@@ -30,7 +30,7 @@ SERIES = (
     "renewals_served", "backlog_checking_and_production", "backlog_in_transit", "backlog_awaiting_appointment",
     "backlog_counter_handover", "backlog_counter_pin_reset", "backlog_counter_renewal", "wait_production_days",
     "wait_counter_days", "wait_counter_days_big_cities", "holders", "issued_cumulative", "holder_deaths",
-    "backlog_applied_not_issued", "uncollected", "production_capacity",
+    "backlog_applied_not_issued", "uncollected", "production_capacity", "counter_staff_factor",
 )  # fmt: skip
 
 #: municipality types whose counter waits are reported apart (FIGURES.md: 1-2 months in big cities)
@@ -92,13 +92,20 @@ def production_capacity(params: Params, day0: dt.date, n: int) -> np.ndarray:
     return cap
 
 
-def counter_minutes(params: Params, cells: Cells, muni_pop: np.ndarray, day0: dt.date, n: int,
-                    business: np.ndarray, weekend: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Counter minutes per day and town hall: staff x opening hours, more staff from the surge day."""
+def usual_staff(params: Params, cells: Cells, muni_pop: np.ndarray) -> np.ndarray:
+    """Hand-over staff per town hall before any surge or response: staff per 100,000 residents by type."""
     from twin.population.municipalities import MUNICIPALITY_TYPES
 
     ho = params.handover
-    staff = np.array([ho.staff_per_100k[t] for t in MUNICIPALITY_TYPES])[cells.muni_type] * muni_pop / 1e5
+    return np.array([ho.staff_per_100k[t] for t in MUNICIPALITY_TYPES])[cells.muni_type] * muni_pop / 1e5
+
+
+def counter_minutes(params: Params, cells: Cells, muni_pop: np.ndarray, day0: dt.date, n: int,
+                    business: np.ndarray, weekend: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Counter minutes per day and town hall: staff x opening hours, more staff from the surge day (the
+    staff response, when on, multiplies these day by day: :meth:`Rollout.counter`)."""
+    ho = params.handover
+    staff = usual_staff(params, cells, muni_pop)
     days = day0 + np.arange(n) * dt.timedelta(days=1)
     surge = np.where(np.array([d >= ho.surge_staff_from for d in days]), ho.surge_staff_factor, 1.0)
     open_ = np.where(business, 1.0 + ho.evening_extra, 0.0) + np.where(weekend, ho.weekend_open_share
@@ -210,6 +217,13 @@ class Rollout:
                                                       ho.minutes_per_renewal]))  # fmt: skip
         self.counter_mix = np.zeros(X)
         self.counter_minutes = counter_minutes(params, cells, self.muni_pop, day0, n_days, self.business, self.weekend)
+        # the staff response (handover.staff_response): each town hall's staff in multiples of its usual staff,
+        # and the usual staff's counter minutes on a business day, the unit in which it measures its queue
+        sr = ho.staff_response
+        self.staff_factor = np.ones(M)
+        self.respond_from = (sr.from_date - day0).days if sr.enabled else n_days
+        self.usual_day_minutes = np.maximum(usual_staff(params, cells, self.muni_pop) * ho.opening_hours * 60.0
+                                            * (1.0 + ho.evening_extra), 1e-12)  # fmt: skip
         from twin.population.municipalities import MUNICIPALITY_TYPES
 
         self.big = np.isin(cells.muni_type, [MUNICIPALITY_TYPES.index(t) for t in BIG_CITIES])
@@ -338,8 +352,21 @@ class Rollout:
         renew = self.issued_daily[back] * ho.renewal_at_counter if back >= 0 else np.zeros(M)
         self.counters.arrive(day, np.stack([booked, pin, renew], axis=1))
 
+    def respond(self, day: int) -> np.ndarray:
+        """Today's staff per town hall, in multiples of the usual staff (1 without the staff response): the
+        staff move by ``1 / lag_days`` of the way toward what clears the queue in ``target_wait_days``."""
+        if day < self.respond_from:
+            return self.staff_factor
+        sr = self.p.handover.staff_response
+        queue_days = self.counters.backlog_minutes() / self.usual_day_minutes
+        wanted = np.clip(queue_days / sr.target_wait_days, 1.0, sr.max_factor)
+        self.staff_factor += (wanted - self.staff_factor) / sr.lag_days
+        return self.staff_factor
+
     def counter(self, day: int) -> None:
-        served, _, waited = self.counters.serve_window(day, self.counter_minutes[day])
+        factor = self.respond(day)
+        served, _, waited = self.counters.serve_window(day, self.counter_minutes[day] * factor)
+        self.daily["counter_staff_factor"][day] = float(factor @ self.usual_day_minutes / self.usual_day_minutes.sum())
         handed = served[:, 0]
         total = float(handed.sum())
         queued_mix = self.counter_mix.sum()
