@@ -344,10 +344,15 @@ class QualificationBook:
         """The person's registration of the card as the insurance card (None: she has not registered)."""
         return self.store.get(CARD_USE, person_ref)  # type: ignore[return-value]
 
+    def card_use_by(self, person_ref: str, day: dt.date) -> CardUseRegistration | None:
+        """The person's registration if she had registered the card as the health-insurance card by ``day``
+        (that day included), else None: one read of the store."""
+        r = self.card_use(person_ref)
+        return r if r is not None and r.on <= day else None
+
     def card_use_registered(self, person_ref: str, day: dt.date) -> bool:
         """Had the person registered the card as the health-insurance card by ``day`` (that day included)?"""
-        r = self.card_use(person_ref)
-        return r is not None and r.on <= day
+        return self.card_use_by(person_ref, day) is not None
 
     def _linked(self, tx: object, person_ref: str) -> list[Qualification]:
         keys = tx.get(LINKS, person_ref) or ()  # type: ignore[attr-defined]

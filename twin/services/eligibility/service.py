@@ -129,7 +129,8 @@ class EligibilityService:
             raise EligibilityError("unknown_person", f"certificate {cert.serial_number:#x} names no registered person")
         day = japan_date(now)
         registered_now = False
-        if not self.book.card_use_registered(record.person_ref, day):
+        registration = self.book.card_use_by(record.person_ref, day)  # one read; the answer names its day
+        if registration is None:
             if registration_key is None:
                 raise EligibilityError("card_not_registered", "this card is not registered for use as the "
                                        "health-insurance card (健康保険証利用登録); register it on the reader "
@@ -138,17 +139,17 @@ class EligibilityService:
                 raise EligibilityError("card_not_registered", "the card is not registered for use as the health-"
                                        "insurance card; register it with the card itself, not the phone")  # fmt: skip
             try:
-                self.book.register_card_use(record.person_ref, day, registration_key)
+                registration = self.book.register_card_use(record.person_ref, day, registration_key)
                 registered_now = True
             except EligibilityError as exc:  # another reader registered her a moment ago: go on
-                if exc.code != "already_registered" or not self.book.card_use_registered(record.person_ref, day):
+                registration = self.book.card_use_by(record.person_ref, day)
+                if exc.code != "already_registered" or registration is None:
                     raise
         q = self.book.current_for(record.person_ref, day)
         if q is None:
             raise EligibilityError("no_qualification", "no current qualification is linked to this card's holder")
-        registration = self.book.card_use(record.person_ref)
         return replace(_answer(q, consent, "card", level), registered_now=registered_now,
-                       card_use_registered_on=None if registration is None else registration.on)  # fmt: skip
+                       card_use_registered_on=registration.on)
 
     def check_by_number(
         self,
