@@ -400,7 +400,10 @@ def simulate(
         if keep:
             fx.append(lambda: keep_resp.append((ids, outcome, resp)))
         bad = outcome != OK
-        again = grant(cl, bad & (kk < limits(cl, rq)), t1)
+        may = np.zeros(len(cl), dtype=bool)  # another try allowed: only the failed attempts are looked at
+        if bad.any():
+            may[bad] = kk[bad] < limits(cl[bad], rq[bad])
+        again = grant(cl, may, t1)
         last = bad & ~again
         mins = acc.minute(sd)
         bins = np.searchsorted(BIN_EDGES, np.minimum(resp, BIN_EDGES[-1] * 0.999), side="right") - 1
