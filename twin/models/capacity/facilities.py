@@ -10,11 +10,17 @@ if the PIN is not known; patients queue for the reader. Then the reception sends
 request (unless it checks a cached CRL) and an eligibility lookup over the network to the data
 centre serving its region.
 
+When the online check does not answer in time, the clinic's clerk tries again once or twice, then
+confirms the patient's eligibility another way (the card face, a 資格確認書, a self-declaration form).
+
 Every facility is a Mesa 3 agent (:class:`Facility`) in a :class:`FacilityModel`; the model's
-random stream comes from the run's seed. At agent fidelity the run decides with an AgentSet
-operation which facilities check online and are open (``select``, in
-:func:`twin.models.capacity.requests.build_day`); how many patients each sees, their arrival
-times and reader queues are drawn for all facilities at once (columnar cohorts,
+random stream comes from the run's seed. At agent fidelity the run decides with AgentSet
+operations which facilities check online and are open (``select``, in
+:func:`twin.models.capacity.requests.build_day`), and each facility how often its reception retries
+before it gives up and whether it then confirms another way (``shuffle_do("decide_retries")``, by the
+rule of :mod:`twin.models.capacity.decisions` that the aggregate path applies to the columns; totals by
+type with ``groupby``: :meth:`FacilityModel.falling_back_by_type`). How many patients each sees, their
+arrival times and reader queues are drawn for all facilities at once (columnar cohorts,
 :func:`patient_counts`, :func:`patient_day`). Drawn agent by agent (``do``, totals by type with
 ``groupby``: :meth:`FacilityModel.patients_by_type`, :func:`patients_per_agent`) they are the
 reference the tests compare the columns with.

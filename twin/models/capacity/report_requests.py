@@ -252,7 +252,9 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
             "requests whose clients have already given up, and each of those comes back as a retry. A retry "
             "limit with back-off and jitter changes when the retries come, not how many: with the limit reached "
             "by every request, it fails the same way. A retry budget caps the retries at a share of the first "
-            "attempts; load shedding stops the pool from spending its time on answers nobody waits for."))
+            "attempts; load shedding stops the pool from spending its time on answers nobody waits for. Receptions "
+            "that give up on the online check sooner (requests.fallback) cut the retries where they start; their "
+            "patients are confirmed another way, or left unconfirmed (table above)."))
     knee_rows = []
     for opt, r in results.items():
         for pool, k in r.knees.items():
