@@ -189,3 +189,87 @@ def test_the_reference_refuses_a_retry_budget() -> None:
     cls = [RequestClass("x", np.zeros(1), ("p",), (Exponential(1.0),), 1.0, RetryPolicy("immediate", 1, budget=0.1))]
     with pytest.raises(ValueError, match="retry budgets"):
         reference(cls, {"p": (1, Exponential(1.0))}, 10.0, rng=np.random.default_rng(0))
+
+
+# --- per-request retry limits (each sender decides how often it tries again) ---------------------------------------
+
+@pytest.mark.parametrize("kind", ["immediate", "backoff_jitter"])
+def test_per_request_limits_are_the_simpy_clients_attempt_by_attempt(kind: str) -> None:
+    """Requests allowed 0 to 3 retries each: both engines stop each request at its own limit."""
+    cls = _classes(7, kind)
+    cls[0].max_retries = np.random.default_rng(4).integers(0, 4, len(cls[0].sends))
+    cls[0].__post_init__()
+    rng = np.random.default_rng(1)
+    got = simulate(cls, {"elig": BatchStation(None, 1, Exponential(0.1), rng=rng)}, 900.0, rng=rng, keep=True)
+    ref = reference(cls, {"elig": (1, Exponential(0.1))}, 900.0, rng=rng)
+    _same(got.attempts, ref)
+    a = got.attempts
+    per_req = np.bincount(a["req"], minlength=len(cls[0].sends))
+    assert (per_req <= cls[0].max_retries + 1).all()
+    # the limit binds: some requests used every retry they were allowed, at each limit, and no more
+    failed = got.failed_requests[0]
+    assert len(failed) == got.failed.sum() > 0
+    assert np.array_equal(per_req[failed], cls[0].max_retries[failed] + 1)
+    assert {0, 3} <= set(cls[0].max_retries[failed].tolist())
+
+
+def _compare(a, b) -> None:  # noqa: ANN001
+    for f in ("hist", "offered", "first", "retries", "goodput", "timeouts", "shed", "failed"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    for s in a.queue:
+        assert np.array_equal(a.queue[s], b.queue[s]) and np.array_equal(a.busy_seconds[s], b.busy_seconds[s])
+    assert a.deferred == b.deferred
+    assert all(np.array_equal(x, y) for x, y in zip(a.failed_requests, b.failed_requests, strict=True))
+
+
+@pytest.mark.parametrize("policy", [RetryPolicy("immediate", 3), RetryPolicy("backoff_jitter", 2, base=0.5),
+                                    RetryPolicy("immediate", 3, budget=0.1)])
+def test_limits_equal_to_the_policy_give_the_same_run_byte_for_byte(policy: RetryPolicy) -> None:
+    """A limit per request that is the policy's changes nothing: the same draws, tallies and queues
+    (jitter and service times drawn from the run's stream, a surge that makes the retries matter)."""
+    rng = np.random.default_rng(8)
+    t = np.sort(np.concatenate([rng.uniform(0, 600, rng.poisson(65 * 600)),
+                                rng.uniform(120, 240, rng.poisson(65 * 120))]))
+    out = []
+    for limits in (None, np.full(len(t), policy.max_retries)):
+        cls = [RequestClass("x", t, ("p",), (Exponential(0.01),), 1.0, policy, hop=0.005, max_retries=limits)]
+        r = np.random.default_rng(3)
+        out.append(simulate(cls, {"p": BatchStation(None, 1, Exponential(0.01), rng=r)}, 600.0, rng=r,
+                            shed_after={"p": 2.0}))
+    assert out[0].retries.sum() > 1000  # the retries happened
+    _compare(out[0], out[1])
+
+
+def test_fewer_retries_per_request_mean_fewer_attempts_in_a_storm() -> None:
+    """Half the senders give up after one retry instead of three: fewer attempts, more requests failed
+    for good, and every request failed for good was sent exactly its own limit + 1 times."""
+    rng = np.random.default_rng(8)
+    t = np.sort(np.concatenate([rng.uniform(0, 600, rng.poisson(65 * 600)),
+                                rng.uniform(120, 240, rng.poisson(65 * 120))]))
+    limits = np.where(rng.random(len(t)) < 0.5, 1, 3)
+    res = []
+    for lim in (None, limits):
+        cls = [RequestClass("x", t, ("p",), (Exponential(0.01),), 1.0, RetryPolicy("immediate", 3), hop=0.005,
+                            max_retries=lim)]
+        r = np.random.default_rng(3)
+        res.append(simulate(cls, {"p": BatchStation(None, 1, Exponential(0.01), rng=r)}, 600.0, rng=r, keep=True))
+    policy, own = res
+    assert own.offered.sum() < 0.8 * policy.offered.sum()
+    att = np.bincount(own.attempts["req"], minlength=len(t))
+    failed = own.failed_requests[0]
+    assert np.array_equal(att[failed], limits[failed] + 1)
+    assert len(failed) == own.failed.sum()
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (np.array([1, 2]), r"x.max_retries: one whole number 0-1000 per request \(3 requests\), got shape \(2,\)"),
+        (np.array([1, -1, 2]), r"x.max_retries: one whole number 0-1000 per request .*-1..2"),
+        (np.array([1.0, 1.0, 1.0]), r"x.max_retries: .*dtype float64"),
+        (np.array([0, 5000, 1]), r"x.max_retries: .*0..5000"),
+    ],
+)
+def test_per_request_limits_refuse_bad_input(limits: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RequestClass("x", np.zeros(3), ("p",), (Exponential(1.0),), 1.0, RetryPolicy(), max_retries=limits)

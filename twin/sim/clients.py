@@ -14,7 +14,9 @@ hears "busy" at once).
 
 A request class is a stream of first attempts (``sends``, seconds, sorted), a route through one or
 more stations (e.g. eligibility, then the database), a one-way network hop, a client timeout and a
-:class:`RetryPolicy`. The stations are :class:`twin.sim.batch.BatchStation` objects used with time
+:class:`RetryPolicy`; optionally a limit of retries per request (``max_retries``: each reception
+decides how often it tries again before it gives up on the online check), which otherwise is the
+policy's. The stations are :class:`twin.sim.batch.BatchStation` objects used with time
 in seconds and no calendar. :func:`simulate` plays the attempts in chunks of ``chunk`` seconds:
 each chunk's first attempts and due retries go to their first station, each station serves what
 has reached it before the chunk's end (earlier stations first), and the responses decide the
@@ -27,7 +29,8 @@ routes whose chunk is shorter than the timeout less the two hops).
 :class:`twin.sim.station.Station`; on the same inputs both give the same responses.
 
 Results are per-minute histograms of response times (log-spaced bins) and counts: offered
-attempts, first attempts, retries, goodput, timeouts, shed, and queue lengths at each minute.
+attempts, first attempts, retries, goodput, timeouts, shed, and queue lengths at each minute; and
+which requests were given up for good (so that a caller can say who sent them).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ RetryKind = Literal["none", "immediate", "backoff", "backoff_jitter"]
 #: histogram bins of response time: log-spaced from 10 µs to 1e5 s (2.3 % per bin)
 BIN_EDGES = np.concatenate([[0.0], np.logspace(-5, 5, 1001)])
 OK, TIMEOUT, SHED = 0, 1, 2
+#: the most retries a request may be allowed (attempt numbers are stored in 16 bits)
+MAX_RETRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,20 @@ class RequestClass:
     #: (tests use them to give two engines the same randomness)
     service_table: np.ndarray | None = None
     jitter_table: np.ndarray | None = None
+    #: optional retries allowed per request (whole numbers >= 0, one per request: the limit the sender decided);
+    #: None: the policy's ``max_retries`` for every request. A policy of kind "none" allows none either way.
+    max_retries: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.sends = np.asarray(self.sends, dtype=np.float64)
+        if self.max_retries is not None:
+            m = np.asarray(self.max_retries)
+            if (m.shape != self.sends.shape or (m.size and not np.issubdtype(m.dtype, np.integer))
+                    or (m.size and not (m.min() >= 0 and m.max() <= MAX_RETRIES))):
+                got = f"shape {m.shape}, dtype {m.dtype}" + (f", {m.min()}..{m.max()}" if m.size and m.ndim else "")
+                raise ValueError(f"{self.name}.max_retries: one whole number 0-{MAX_RETRIES} per request "
+                                 f"({len(self.sends)} requests), got {got}")
+            self.max_retries = m.astype(np.int64)
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"{self.name}.timeout: {self.timeout!r} must be a number of seconds > 0")
         h = np.asarray(self.hop, dtype=np.float64)
@@ -141,6 +157,22 @@ class RequestClass:
 
     def hop_of(self, req: np.ndarray) -> np.ndarray | float:
         return self.hop[req] if np.ndim(self.hop) else self.hop
+
+    def retries_of(self, req: np.ndarray) -> np.ndarray:
+        """Retries allowed to requests ``req``: their own limit where given, else the policy's."""
+        req = np.asarray(req)
+        if self.policy.kind == "none":
+            return np.zeros(req.shape, dtype=np.int64)
+        if self.max_retries is None:
+            return np.full(req.shape, self.policy.max_retries, dtype=np.int64)
+        return self.max_retries[req]
+
+    @property
+    def most_retries(self) -> int:
+        """The most retries any request of the class may send."""
+        if self.policy.kind == "none" or self.max_retries is None:
+            return self.policy.retries
+        return int(self.max_retries.max(initial=0))
 
 
 @dataclass
@@ -161,6 +193,8 @@ class ClientResult:
     busy_seconds: dict[str, np.ndarray]  # station -> server-seconds of work started each minute
     deferred: int = 0
     attempts: dict[str, np.ndarray] = field(default_factory=dict)  # when keep=True: per-attempt arrays
+    #: per class (in the order of ``classes``): the requests given up for good, as sorted request indices
+    failed_requests: tuple[np.ndarray, ...] = ()
 
     def quantile(self, q: float, cls: str | None = None, minutes: slice | np.ndarray | None = None) -> np.ndarray:
         """Response-time quantile per minute (NaN where nothing was sent); ``minutes`` pools minutes."""
@@ -305,6 +339,8 @@ def simulate(
         return out
     lengths = np.array([len(c.route) for c in classes])
     retries_allowed = np.array([c.policy.retries for c in classes])
+    # classes whose requests carry their own limits (the others allow every request the policy's)
+    own_limits = [ci for ci, c in enumerate(classes) if c.max_retries is not None and c.policy.kind != "none"]
     # the state a long chunk may have to undo
     st: dict = {
         # per station: pending arrivals (time, attempt id, stage, outcome already decided), as array chunks
@@ -317,7 +353,7 @@ def simulate(
         "cur_first": np.zeros(n_cls, np.int64),
         "cur_granted": np.zeros(n_cls, np.int64),
     }
-    budgets = [c.policy.budget if c.policy.retries else None for c in classes]
+    budgets = [c.policy.budget if c.most_retries else None for c in classes]
     budget_window = max((c.policy.budget_window for c in classes if c.policy.budget is not None), default=0.0)
 
     def grant(cl: np.ndarray, again: np.ndarray, t1: float) -> np.ndarray:
@@ -339,6 +375,18 @@ def simulate(
         return out
     keep_resp: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     keep_late: list[tuple[np.ndarray, np.ndarray]] = []
+    failed_log: list[tuple[np.ndarray, np.ndarray]] = []  # (class, request) of requests given up for good
+
+    def limits(cl: np.ndarray, rq: np.ndarray) -> np.ndarray:
+        """Retries allowed to each attempt's request."""
+        out = retries_allowed[cl]
+        if own_limits:
+            out = out.copy()
+            for ci in own_limits:
+                m = cl == ci
+                if m.any():
+                    out[m] = classes[ci].max_retries[rq[m]]
+        return out
 
     def service_for(ci: int, req: np.ndarray, k: np.ndarray, stage: int) -> np.ndarray:
         c = classes[ci]
@@ -352,7 +400,10 @@ def simulate(
         if keep:
             fx.append(lambda: keep_resp.append((ids, outcome, resp)))
         bad = outcome != OK
-        again = grant(cl, bad & (kk < retries_allowed[cl]), t1)
+        may = np.zeros(len(cl), dtype=bool)  # another try allowed: only the failed attempts are looked at
+        if bad.any():
+            may[bad] = kk[bad] < limits(cl[bad], rq[bad])
+        again = grant(cl, may, t1)
         last = bad & ~again
         mins = acc.minute(sd)
         bins = np.searchsorted(BIN_EDGES, np.minimum(resp, BIN_EDGES[-1] * 0.999), side="right") - 1
@@ -363,6 +414,8 @@ def simulate(
                               (acc.shed, outcome == SHED), (acc.failed, last)):
                 if mask.any():
                     np.add.at(arr, (cl[mask], mins[mask]), 1)
+            if last.any():
+                failed_log.append((cl[last], rq[last]))
         fx.append(tally)
         if again.any():
             cla, rqa, k_next = cl[again], rq[again], kk[again] + 1
@@ -571,9 +624,12 @@ def simulate(
         attempts = {"cls": tbl.cls[:n_att].astype(np.int64), "req": tbl.req[:n_att].copy(),
                     "k": tbl.k[:n_att].astype(np.int64), "send": tbl.send[:n_att].copy(), "response": resp,
                     "outcome": outc}
+    fc = np.concatenate([x[0] for x in failed_log]) if failed_log else np.zeros(0, np.int16)
+    fr = np.concatenate([x[1] for x in failed_log]) if failed_log else np.zeros(0, np.int64)
+    failed_requests = tuple(np.sort(fr[fc == ci]) for ci in range(n_cls))
     return ClientResult(
         minutes, tuple(c.name for c in classes), acc.hist, acc.offered, acc.first, acc.retries, acc.goodput,
-        acc.timeouts, acc.shed, acc.failed, queue, acc.busy, st["deferred"], attempts,
+        acc.timeouts, acc.shed, acc.failed, queue, acc.busy, st["deferred"], attempts, failed_requests,
     )
 
 
@@ -618,8 +674,9 @@ def reference(
 
     def client(ci: int, req: int, t: float):
         c = classes[ci]
+        limit = int(c.retries_of(np.array([req]))[0])
         yield env.timeout(t - env.now)
-        for k in range(c.policy.retries + 1):
+        for k in range(limit + 1):
             send = env.now
             if send >= horizon:
                 return
@@ -636,7 +693,7 @@ def reference(
             else:
                 rows.append((ci, req, k, send, math.nan, TIMEOUT))
                 known = env.now
-            if k == c.policy.retries:
+            if k == limit:
                 return
             u = (np.array([c.jitter_table[req, k + 1]]) if c.jitter_table is not None else rng.random(1))
             d = float(c.policy.delay(np.array([k + 1]), u)[0])
@@ -656,4 +713,5 @@ def reference(
     return out
 
 
-__all__ = ["BIN_EDGES", "ClientResult", "RequestClass", "RetryPolicy", "hist_quantile", "reference", "simulate"]
+__all__ = ["BIN_EDGES", "MAX_RETRIES", "ClientResult", "RequestClass", "RetryPolicy", "hist_quantile", "reference",
+           "simulate"]

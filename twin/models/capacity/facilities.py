@@ -10,11 +10,17 @@ if the PIN is not known; patients queue for the reader. Then the reception sends
 request (unless it checks a cached CRL) and an eligibility lookup over the network to the data
 centre serving its region.
 
+When the online check does not answer in time, the clinic's clerk tries again once or twice, then
+confirms the patient's eligibility another way (the card face, a 資格確認書, a self-declaration form).
+
 Every facility is a Mesa 3 agent (:class:`Facility`) in a :class:`FacilityModel`; the model's
-random stream comes from the run's seed. At agent fidelity the run decides with an AgentSet
-operation which facilities check online and are open (``select``, in
-:func:`twin.models.capacity.requests.build_day`); how many patients each sees, their arrival
-times and reader queues are drawn for all facilities at once (columnar cohorts,
+random stream comes from the run's seed. At agent fidelity the run decides with AgentSet
+operations which facilities check online and are open (``select``, in
+:func:`twin.models.capacity.requests.build_day`), and each facility how often its reception retries
+before it gives up and whether it then confirms another way (``shuffle_do("decide_retries")``, by the
+rule of :mod:`twin.models.capacity.decisions` that the aggregate path applies to the columns; totals by
+type with ``groupby``: :meth:`FacilityModel.falling_back_by_type`). How many patients each sees, their
+arrival times and reader queues are drawn for all facilities at once (columnar cohorts,
 :func:`patient_counts`, :func:`patient_day`). Drawn agent by agent (``do``, totals by type with
 ``groupby``: :meth:`FacilityModel.patients_by_type`, :func:`patients_per_agent`) they are the
 reference the tests compare the columns with.
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
+from twin.models.capacity.decisions import RetryDecisions, decide_retries, decision_draws
 from twin.models.capacity.demand import interpolate
 from twin.models.capacity.params import FACILITY_TYPES, Params
 
@@ -166,6 +173,8 @@ class Facility(mesa.Agent):
         self.adopted = int(t.adopted[row])
         self.open_days = t.open_days[row]
         self.patients = 0
+        self.max_retries = -1  # not decided yet
+        self.falls_back = False
 
     def operating(self, day: dt.date) -> bool:
         """Checks online and is open that day."""
@@ -176,6 +185,13 @@ class Facility(mesa.Agent):
         lam = self.model.mean[self.row] * self.model.day_factor(day)
         self.patients = int(self.model.rng.poisson(lam))
 
+    def decide_retries(self) -> None:
+        """How often its reception tries the online check again, and whether it then confirms another way:
+        the rule the columns use (:func:`~twin.models.capacity.decisions.decide_retries`), on its own row."""
+        m = self.model
+        d = decide_retries(m.table.kind[self.row:self.row + 1], m.decision_u[self.row:self.row + 1], m.params)
+        self.max_retries, self.falls_back = int(d.max_retries[0]), bool(d.falls_back[0])
+
 
 class FacilityModel(mesa.Model):
     """All facilities as agents; the random stream is the run's (``rng`` from the run's seed)."""
@@ -185,6 +201,8 @@ class FacilityModel(mesa.Model):
         self.params = params
         self.table = table
         self.mean = daily_mean(params, table)
+        #: each facility's draw for its retry decision (the decision's own stream of the run's seed)
+        self.decision_u = decision_draws(seed, len(table))
         for row in range(len(table)):
             Facility(self, row)
 
@@ -195,6 +213,22 @@ class FacilityModel(mesa.Model):
 
     def operating(self, day: dt.date) -> mesa.agent.AgentSet:
         return self.agents.select(lambda a: a.operating(day))
+
+    def decide_retries(self) -> RetryDecisions:
+        """Every facility decides its retries and fallback (``shuffle_do``, in an order from the Model's
+        stream; each reads its own draw, so the order changes nothing), collected as columns by row."""
+        self.agents.shuffle_do("decide_retries")
+        rows = np.array(self.agents.get("row"), dtype=np.int64)
+        limit = np.empty(len(self.table), dtype=np.int64)
+        falls = np.empty(len(self.table), dtype=bool)
+        limit[rows] = self.agents.get("max_retries")
+        falls[rows] = self.agents.get("falls_back")
+        return RetryDecisions(limit, falls)
+
+    def falling_back_by_type(self) -> dict[str, int]:
+        """Facilities that confirm another way once they give up, by type (AgentSet groupby)."""
+        got = self.agents.groupby("kind").agg("falls_back", sum)
+        return {t: int(got.get(t, 0)) for t in FACILITY_TYPES}
 
     def patients_by_type(self, day: dt.date) -> dict[str, int]:
         """The day's patients per facility type, agent by agent (AgentSet do + groupby)."""

@@ -295,6 +295,41 @@ class Retry(StrictModel):
         return v
 
 
+FacilityType = Literal["hospital", "clinic", "dental", "pharmacy"]
+
+
+class Fallback(StrictModel):
+    """What a reception decides when the online eligibility check (オンライン資格確認) fails or is slow.
+
+    It tries again up to its limit, then gives up on the online check; a reception that falls back then
+    confirms the patient's eligibility another way (the card face, a 資格確認書, a self-declaration form),
+    the others leave the patient unconfirmed that day. Each facility decides by its type with
+    :func:`twin.models.capacity.decisions.decide_retries` (a Mesa agent at agent fidelity, the facility
+    columns at aggregate fidelity); the retry policy's kind and back-off stay the scenario's. A type left
+    out keeps the defaults.
+    """
+
+    max_retries: dict[FacilityType, interval(0, 20, integer=True) | None] = Field(
+        default_factory=lambda: dict.fromkeys(FACILITY_TYPES),
+        description="ASSUMED (a judgement; no published figure), range 0-5: retries of a type's reception "
+        "requests (eligibility lookups and their OCSP requests) before it gives up on the online check; "
+        "None: the retry policy's max_retries (requests.retry.max_retries)")
+    share: dict[FacilityType, Fraction] = Field(
+        default_factory=lambda: dict.fromkeys(FACILITY_TYPES, 1.0),
+        description="ASSUMED (a judgement; no published share), range 0.5-1.0: share of a type's facilities "
+        "that, once they give up, confirm eligibility another way (card face, 資格確認書, self-declaration); "
+        "1.0: every facility does as the ministry asked in 2023-24")
+
+    @field_validator("max_retries", "share", mode="before")
+    @classmethod
+    def _every_type(cls, v: object, info: object) -> object:
+        # a scenario names the types it changes; the others keep the default
+        if isinstance(v, dict):
+            default = None if info.field_name == "max_retries" else 1.0  # type: ignore[attr-defined]
+            return {t: v.get(t, default) for t in FACILITY_TYPES} | v
+        return v
+
+
 class Surge(StrictModel):
     """A burst of extra load (e.g. a ministry notice, a portal campaign, a relay failure upstream)."""
 
@@ -311,6 +346,7 @@ class Requests(StrictModel):
     window: tuple[str, str] = Field(("00:00", "24:00"), description="time of day simulated (HH:MM)")
     timeout_seconds: PositiveFloat = Field(5.0, description="client timeout of every request")
     retry: Retry = Retry()
+    fallback: Fallback = Fallback()
     shed_after_seconds: PositiveFloat | None = Field(
         None, description="admission control: a request waiting longer than this at a pool is refused (503)")
     database: Pool = Field(default_factory=lambda: Pool(servers=8))
@@ -424,4 +460,8 @@ ASSUMED_RANGES = {
     "reception.match_rate": "0.80-0.98 per face capture at the reception reader (no published rate)",
     "reception.knows_pin": "0.3-0.9 of patients whose face did not match",
     "reception.visual_check": "0.5-1.0 of the rest checked visually by the staff",
+    "requests.fallback.max_retries": "0-5 retries per type before a reception gives up on the online check (a "
+    "judgement: no published figure; None is the retry policy's limit)",
+    "requests.fallback.share": "0.5-1.0 of a type's facilities confirming eligibility another way once they give "
+    "up (a judgement: no published share)",
 }

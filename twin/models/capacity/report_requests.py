@@ -1,5 +1,6 @@
 """What the request-level day shows: minute by minute latency, goodput against offered load, retries,
-queues; whether the system came back after a surge; and the knee by simulation beside Erlang C."""
+queues; whether the system came back after a surge; the patients whose online check the receptions
+gave up on, confirmed another way or not, by facility type; and the knee by simulation beside Erlang C."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from twin.metrics import Metrics
-from twin.models.capacity.requests import GROUPS, STATIONS, DayResult
+from twin.models.capacity.params import FACILITY_TYPES
+from twin.models.capacity.requests import GROUPS, STATIONS, DayResult, fallback
 from twin.report import Figure, Paragraph, Section, Table
 from twin.sim.clients import hist_quantile
 
@@ -45,6 +47,9 @@ def headline(r: DayResult) -> dict[str, Any]:
         "max_queue": {s: int(res.queue[s].max()) for s in STATIONS},
         "first_attempts_by_class": {c: int(res.first[i].sum()) for i, c in enumerate(res.classes)},
     }
+    fb = fallback(r.day, res)
+    if fb is not None:  # patients whose lookup was given up for good, by facility type
+        out.update(fb)
     for pool in POOLS_SHOWN:
         rows = _pool_rows(r, pool)
         if rows:
@@ -99,6 +104,10 @@ def add_metrics(m: Metrics, option: str, r: DayResult) -> None:
     for s in STATIONS:
         m.add_series("minute_queue_length", t, res.queue[s], option=option, station=s)
         m.add_series("minute_busy_workers", t, res.busy_seconds[s] / 60.0, option=option, station=s)
+    fb = fallback(r.day, res)
+    for outcome, by_type in (fb or {}).items():
+        for t, n in by_type.items():
+            m.add(f"patients_{outcome}", n, option=option, facility_type=t)
     for pool, k in r.knees.items():
         for how in ("erlang_c", "simulated", "simulated_with_retries"):
             m.add("knee_multiplier_request_level", k[how], option=option, pool=pool, method=how)
@@ -188,6 +197,25 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
                  "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}"},
     )
     blocks: list[Any] = [intro, table, pools]
+    fb_rows = []
+    for opt, r in results.items():
+        h = headline(r)
+        if "confirmed_by_fallback" in h:
+            fb_rows.append([opt, *(h["confirmed_by_fallback"][t] for t in FACILITY_TYPES),
+                            sum(h["confirmed_by_fallback"].values()), sum(h["unconfirmed"].values())])
+    if fb_rows:
+        blocks.append(Table(
+            "Patients whose online check was given up: confirmed another way, by facility type",
+            ["option", *(f"{t}s" if t != "pharmacy" else "pharmacies" for t in FACILITY_TYPES), "all types",
+             "left unconfirmed"],
+            fb_rows,
+            note="A patient's eligibility lookup given up for good (every attempt its reception allowed timed out or "
+            "was refused, or a retry budget refused the next) at a facility that falls back is confirmed another way "
+            "(card face, 資格確認書, self-declaration); at one that does not, the patient is left unconfirmed. Each "
+            "facility decides its retries and whether it falls back by its type (requests.fallback, a judgement: "
+            "no published figures). A lookup whose next try would come after the window's end is not counted.",
+            formats={**{(f"{t}s" if t != "pharmacy" else "pharmacies"): "{:,.0f}" for t in FACILITY_TYPES},
+                     "all types": "{:,.0f}", "left unconfirmed": "{:,.0f}"}))
     token_rows = []
     for opt, r in results.items():
         by = headline(r)["first_attempts_by_class"]
@@ -224,7 +252,9 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
             "requests whose clients have already given up, and each of those comes back as a retry. A retry "
             "limit with back-off and jitter changes when the retries come, not how many: with the limit reached "
             "by every request, it fails the same way. A retry budget caps the retries at a share of the first "
-            "attempts; load shedding stops the pool from spending its time on answers nobody waits for."))
+            "attempts; load shedding stops the pool from spending its time on answers nobody waits for. Receptions "
+            "that give up on the online check sooner (requests.fallback) cut the retries where they start; their "
+            "patients are confirmed another way, or left unconfirmed (table above)."))
     knee_rows = []
     for opt, r in results.items():
         for pool, k in r.knees.items():

@@ -9,18 +9,24 @@ check a cached CRL) and an eligibility lookup (which queries the database) over 
 network hop; Myna Portal logins and private verifiers add their own requests, and the bodies'
 intermediate servers their linkage queries (office hours and the evening batch) to the linkage pool. The pools are
 batch stations with workers and queues; clients time out and retry by the scenario's policy; the
-pools can shed load. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
-retries and queue lengths, and the knee found by simulation beside Erlang C's.
+pools can shed load. Each facility decides how often its reception's requests are tried again before it
+gives up on the online check, and whether it then confirms eligibility another way
+(:mod:`twin.models.capacity.decisions`; Mesa agents at agent fidelity, the facility columns otherwise):
+its requests carry that limit. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
+retries and queue lengths, the patients whose lookup was given up for good by facility type (confirmed
+another way or not), and the knee found by simulation beside Erlang C's (whose clients keep the policy's
+limit: the knee is the pool's).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from twin.models.capacity.decisions import RetryDecisions, decide_retries, decision_draws
 from twin.models.capacity.demand import linkage_per_hour, phone_share_by_day, platform_status_per_hour
 from twin.models.capacity.facilities import (
     REGIONS,
@@ -30,7 +36,7 @@ from twin.models.capacity.facilities import (
     patient_counts,
     patient_day,
 )
-from twin.models.capacity.params import Params
+from twin.models.capacity.params import FACILITY_TYPES, Params
 from twin.models.capacity.queues import knee as erlang_knee
 from twin.models.failover.demand import hourly_demand
 from twin.models.failover.params import Demand as ShapeDemand
@@ -46,6 +52,10 @@ GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility"
 PHONE_CLASSES = ("portal_phone", "ocsp_phone")
 #: pools that shed load under admission control (the database is behind the eligibility pool)
 SHEDDING = ("ocsp", "eligibility", "portal", "linkage")
+#: the classes a reception sends for its patients: they carry the facility's retry limit
+RECEPTION_CLASSES = ("eligibility_card", "eligibility_number", "ocsp_reception")
+#: one per patient checked: a lookup given up for good is a patient confirmed another way, or not at all
+LOOKUP_CLASSES = ("eligibility_card", "eligibility_number")
 
 
 def _minutes(s: str) -> int:
@@ -92,6 +102,11 @@ class Day:
     patients: int
     facilities_operating: int
     checks_by_type: dict[str, int]
+    #: per reception class: the facility (table row) of each request, in the order of ``sends``
+    facility: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every facility's retry decision (by table row), and its type (index into FACILITY_TYPES)
+    decisions: RetryDecisions | None = None
+    facility_kind: np.ndarray | None = None
 
 
 def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> Day:
@@ -100,31 +115,36 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     table = build_facilities(params, rng)
     model = FacilityModel(params, table, seed) if agents else None
     if model is not None:
-        # Mesa decides who checks online and is open today (AgentSet.select)
+        # Mesa decides who checks online and is open today (AgentSet.select), and each facility its
+        # retries and fallback (shuffle_do, the same rule the columns use)
         on = np.zeros(len(table), dtype=bool)
         on[[a.row for a in model.operating(day)]] = True
+        decisions = model.decide_retries()
     else:
         on = is_open(table, day)
         model = _ColumnarModel(params, table)
+        decisions = decide_retries(table.kind, decision_draws(seed, len(table)), params)
     counts = patient_counts(model, day, rng, on)  # type: ignore[arg-type]
     pd = patient_day(model, day, counts, rng, rq.opening_burst)  # type: ignore[arg-type]
     w0, w1 = (_minutes(x) * 60.0 for x in rq.window)
     hop_s = np.array([rq.hop_ms.get(r, 0.0) for r in REGIONS]) / 1000.0
     keep = (pd.send >= w0) & (pd.send < w1)
     send = pd.send[keep] - w0
-    hop = hop_s[table.region[pd.facility[keep]]]
+    fac = pd.facility[keep]
+    hop = hop_s[table.region[fac]]
     method = pd.method[keep]
     by_card = (method >= 1) & (method <= 3)
-    sends, hops = {}, {}
+    sends, hops, facility = {}, {}, {}
     for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
         o = np.argsort(send[m])
-        sends[name], hops[name] = send[m][o], hop[m][o]
-    send, hop = sends["eligibility_card"], hops["eligibility_card"]
+        sends[name], hops[name], facility[name] = send[m][o], hop[m][o], fac[m][o]
+    send, hop, fac = sends["eligibility_card"], hops["eligibility_card"], facility["eligibility_card"]
     by_card = np.ones(len(send), dtype=bool)
     if not rq.crl_cached and params.revocation.mode == "ocsp":
         cdn = rng.random(int(by_card.sum())) >= params.revocation.cdn_hit_rate
         sends["ocsp_reception"] = send[by_card][cdn]
         hops["ocsp_reception"] = hop[by_card][cdn]
+        facility["ocsp_reception"] = fac[by_card][cdn]
     # Myna Portal logins and private verifiers: the hourly shapes, Poisson within the hour
     shape = ShapeDemand(
         eligibility_checks_per_month=params.demand.checks_reference_total,
@@ -166,14 +186,22 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
             extra = rng.uniform(s0, s1, k)
             h = hops[name]
             if np.ndim(h):
-                h = np.concatenate([h, rng.choice(h[inside], k) if inside.any() else np.full(k, float(np.mean(h)))])
+                # each extra request is a copy of one sent in the window: its hop and its facility (choosing the
+                # request draws what choosing its hop drew before)
+                pick = rng.choice(np.flatnonzero(inside), k)
+                h = np.concatenate([h, h[pick]])
+                if name in facility:
+                    facility[name] = np.concatenate([facility[name], facility[name][pick]])
             merged = np.concatenate([t, extra])
             o = np.argsort(merged)
             sends[name] = merged[o]
             hops[name] = h[o] if np.ndim(h) else h
+            if name in facility:
+                facility[name] = facility[name][o]
     by_type = {t: int(counts[table.kind == k].sum()) for k, t in enumerate(("hospital", "clinic", "dental",
                                                                                   "pharmacy"))}
-    return Day(day, _minutes(rq.window[0]), sends, hops, int(counts.sum()), int(on.sum()), by_type)
+    return Day(day, _minutes(rq.window[0]), sends, hops, int(counts.sum()), int(on.sum()), by_type, facility,
+               decisions, table.kind)
 
 
 class _ColumnarModel:
@@ -214,7 +242,29 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
         route = routes[name]
         dists = tuple(_dist(means["database"] if s == "database" else means[name if name in means else "ocsp"], cv)
                       for s in route)
-        out.append(RequestClass(name, sends, route, dists, rq.timeout_seconds, pol, hop=day.hops[name]))
+        limits = None
+        if retries and day.decisions is not None and name in RECEPTION_CLASSES and name in day.facility:
+            limits = day.decisions.max_retries[day.facility[name]]  # the sending facility's decision
+        out.append(RequestClass(name, sends, route, dists, rq.timeout_seconds, pol, hop=day.hops[name],
+                                max_retries=limits))
+    return out
+
+
+def fallback(day: Day, r: ClientResult) -> dict[str, dict[str, int]] | None:
+    """Patients whose eligibility lookup was given up for good, by facility type: ``confirmed_by_fallback``
+    where the facility confirms another way, ``unconfirmed`` where it does not. None for a day without
+    facilities (a hand-made day)."""
+    if day.decisions is None or day.facility_kind is None:
+        return None
+    rows = [day.facility[c][r.failed_requests[i]] for i, c in enumerate(r.classes)
+            if c in LOOKUP_CLASSES and c in day.facility]
+    fac = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    falls = day.decisions.falls_back[fac]
+    kind = day.facility_kind[fac]
+    out = {}
+    for key, mask in (("confirmed_by_fallback", falls), ("unconfirmed", ~falls)):
+        n = np.bincount(kind[mask], minlength=len(FACILITY_TYPES))
+        out[key] = {t: int(n[k]) for k, t in enumerate(FACILITY_TYPES)}
     return out
 
 
