@@ -174,6 +174,25 @@ def test_an_option_may_not_override_a_fitted_parameter(tmp_path: Path) -> None:
         calibrated(Params(calibrated_from=str(tmp_path / "none.json")), base, "a")
 
 
+def test_a_fit_made_with_the_staff_response_is_refused_by_a_scenario_without_it(tmp_path: Path) -> None:
+    """The fitted target wait means nothing to counters with a fixed step: the run would silently ignore it."""
+    from twin.models.rollout.params import Params
+    from twin.models.rollout.setup import calibrated
+
+    fitted = tmp_path / "f.json"
+    fitted.write_text('{"converged": true, "fitted": {"handover.staff_response.target_wait_days": 40.0}}')
+    off = Params(calibrated_from=str(fitted))
+    with pytest.raises(InputError) as e:
+        calibrated(off, off, "a")
+    assert str(e.value) == (
+        f"options[a].params: handover.staff_response.enabled: false, but {fitted} fits "
+        "handover.staff_response.target_wait_days (a fit made with the staff response on); set "
+        "handover.staff_response.enabled: true"
+    )
+    on = Params(calibrated_from=str(fitted), handover={"staff_response": {"enabled": True}})
+    assert calibrated(on, on, "a").handover.staff_response.target_wait_days == 40.0
+
+
 def test_a_fit_that_did_not_converge_is_refused_unless_the_scenario_accepts_it(tmp_path: Path) -> None:
     from twin.models.rollout.params import Params
     from twin.models.rollout.setup import calibrated

@@ -167,4 +167,10 @@ def calibrated(base: Params, option: Params, option_name: str) -> Params:
                 f"options[{option_name}].params: {path}: is fitted in {base.calibrated_from}; "
                 "an option cannot override it"
             )
+    staff = sorted(p for p in fitted if p.startswith("handover.staff_response."))
+    if staff and not option.handover.staff_response.enabled:
+        raise InputError(
+            f"options[{option_name}].params: handover.staff_response.enabled: false, but {base.calibrated_from} "
+            f"fits {staff[0]} (a fit made with the staff response on); set handover.staff_response.enabled: true"
+        )
     return with_values(option, fitted, where=f"params.calibrated_from: {base.calibrated_from}")
