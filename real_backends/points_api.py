@@ -56,10 +56,13 @@ points. The card holders' health insurance and accounts are in the insurers' qua
 served: every card holder is insured from 2015-04-01, the insurer has linked the qualification for all but every
 4th (residents 3, 7, ...), every holder with a linked qualification registered the card as the insurance card
 (健康保険証利用登録, :meth:`QualificationBook.register_card_use`) on a day from 2021-03-01 spread over 600 days
-(:meth:`PointsWorld.card_use_registered_on`; in Myna Portal that is ``POST /portal/me/insurance-card`` of ``twin
-serve portal``, whose world is another), and all but every 3rd (residents 2, 5, ...) registered an account on a
-day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
-without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. Errors: the
+(:meth:`PointsWorld.card_use_registered_on`), and all but every 3rd (residents 2, 5, ...) registered an account on
+a day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
+without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. This is the
+standalone world: its residents are not Myna Portal's. ``twin serve points --set world=portal``
+(:mod:`real_backends.points_hub`) serves the same API over the portal's world instead, where the registrations are
+the ones people made in the portal (``POST /portal/me/account``, ``POST /portal/me/insurance-card``) and nothing
+is registered on assumed days; each world refuses the other's store. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
 """

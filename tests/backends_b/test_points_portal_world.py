@@ -117,8 +117,9 @@ def account_act(hub: Hub, i: int, me: dict[str, str], action: str, effective: st
                                                "number": "1234567" if action == "register" else "7654321",
                                                "holder": reading}  # fmt: skip
     day = dt.date.fromisoformat(effective)
-    document = signing_bytes("public_benefit_account",
-                             account_fields(action, None if account is None else BankAccount(**account), day))
+    document = signing_bytes(
+        "public_benefit_account", account_fields(action, None if account is None else BankAccount(**account), day)
+    )
     body = {"action": action, "account": account, "effective": effective,
             **card_sign(hub.deployment.holders[i].reader(), DEMO_SIGN_PASSWORD, document)}  # fmt: skip
     return hub.call(hub.portal, "POST", "/portal/me/account", headers=me, json=body)
