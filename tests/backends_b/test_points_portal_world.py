@@ -9,14 +9,19 @@ day the deletion takes effect, and the part applied for on such a day is refused
 card's registration as the health-insurance card in the portal (from its day, Japan time); a holder to whom no
 insurer has linked a qualification cannot register, and the part stays refused. A card reported lost reserves
 nothing. The standalone points world and the hub world refuse each other's store. No answer holds a My Number.
+Served as two processes on one SQLite file, the portal's clock runs from the world's epoch (2022), and the points
+server sees what the portal recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
@@ -25,10 +30,11 @@ from fastapi.testclient import TestClient
 from emulators.demo import DEMO_SIGN_PASSWORD
 from real_backends import points_api
 from real_backends.load.deployment import Deployment, DeploymentSpec, resident
+from real_backends.load.server import twin_serve
 from real_backends.points_api import PointsWorld
 from real_backends.points_hub import HubPointsWorld, hub_world
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
-from real_backends.portal_hub import card_sign
+from real_backends.portal_hub import READINGS, card_sign, world_clock
 from real_backends.portal_hub import create_app as portal_app
 from twin.services.accounts import BankAccount
 from twin.services.linkage import my_number_fields
@@ -227,3 +233,58 @@ def test_twin_serve_points_takes_the_portal_world_and_names_bad_options() -> Non
         points_api.serve_app("memory://", world="portal", people="10")
     with pytest.raises(ValueError, match=r"deployment epoch: '2022-06-31' is not allowed; use an ISO date"):
         points_api.serve_app("memory://", world="portal", epoch="2022-06-31")
+
+
+def test_the_portal_clock_of_a_world_set_at_another_epoch_runs_from_it_for_every_start_on_the_store(
+    deployment: Deployment,
+) -> None:
+    store = MemoryStore()
+    clock = world_clock(deployment, store)
+    start = SPEC.start + dt.timedelta(hours=2)  # after the lost card was reported (an hour after the epoch)
+    assert abs(clock() - start.timestamp()) < 60
+    later = world_clock(deployment, store)  # another worker, or a restart: the same time, from the recorded start
+    assert abs(later() - clock()) < 1
+    assert world_clock(Deployment.build(DeploymentSpec(holders=1)), MemoryStore()) is time.time  # today's world
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_sqlite_store_are_one_world(tmp_path: Path) -> None:
+    """``twin serve portal`` and ``twin serve points --set world=portal`` over loopback, one SQLite file: a holder
+    registers in the portal (whose clock runs from the epoch) and the points server, another process, grants."""
+    spec = {"holders": "4", "seed": "7", "epoch": "2022-06-01"}  # holder 3's card was reported lost
+    client_side = Deployment.build(DeploymentSpec.from_options(spec))
+    i = next(i for i in range(3) if resident(7, i).info.birth_date.year >= 1961)
+    store = f"sqlite:///{tmp_path / 'hub.db'}"
+    with (
+        twin_serve("portal", store, spec) as portal_url,
+        twin_serve("points", store, {"world": "portal", **spec}) as points_url,
+        httpx.Client(base_url=portal_url, timeout=30) as portal,
+        httpx.Client(base_url=points_url, timeout=30) as points,
+    ):
+        serial = client_side.holders[i].auth_certificate.serial_number
+        mykey = points.post("/reservations", json={"person": i, "on": "2022-06-15", "card_serial": serial}).json()
+        applied = points.post("/applications", headers={"Idempotency-Key": "apply"}, json={
+            "mykey": mykey["mykey"], "phase": "phase2", "operator": "paypay", "service_account": "pp-1",
+            "card_applied_on": "2022-05-01", "on": "2022-06-15"}).json()  # fmt: skip
+        assert applied["ok"], applied
+
+        def part(route: str, key: str) -> dict:
+            body = {"mykey": mykey["mykey"], "on": "2022-07-01", "card_serial": serial}
+            return points.post(route, headers={"Idempotency-Key": key}, json=body).json()  # type: ignore[no-any-return]
+
+        assert part(ACC, "acc-1")["reason"] == part(INS, "ins-1")["reason"] == "not_eligible"
+        token = portal.get("/portal/challenge").json()["challenge"]
+        session = portal.post("/portal/login", json=card_answer(token, client_side.holders[i].reader(), PIN)).json()
+        me = {"authorization": f"Bearer {session['session']}"}
+        card = portal.post("/portal/me/insurance-card", headers={**me, "Idempotency-Key": "card-use"}).json()
+        assert card["registered_on"] == "2022-06-01", card  # the portal's clock: the epoch's day, not today's
+        family, _, given = resident(7, i).info.name.partition("\u3000")  # the account holder: the name's reading
+        account = {"bank_code": "0005", "branch_code": "123", "account_type": "普通", "number": "1234567",
+                   "holder": f"{READINGS[family]}\u3000{READINGS[given]}"}  # fmt: skip
+        document = signing_bytes("public_benefit_account",
+                                 account_fields("register", BankAccount(**account), dt.date(2022, 6, 1)))  # fmt: skip
+        body = {"action": "register", "account": account, "effective": "2022-06-01",
+                **card_sign(client_side.holders[i].reader(), DEMO_SIGN_PASSWORD, document)}  # fmt: skip
+        r = portal.post("/portal/me/account", headers=me, json=body)
+        assert r.status_code == 200, r.text
+        assert (part(ACC, "acc-2")["points"], part(INS, "ins-2")["points"]) == (7_500, 7_500)
