@@ -8,6 +8,7 @@ service: pick the service, point it at its database, choose where it listens::
     twin serve eligibility --store sqlite:///elig.db --set insured=1000000 --workers 2
     twin serve linkage --store sqlite:///linkage.db --set people=10000
     twin serve points --store sqlite:///points.db --set people=10000
+    twin serve points --store sqlite:///hub.db --set world=portal --set holders=100 --set epoch=2022-06-01
 
 :data:`SERVICES` maps a service name to ``"module:factory"``; the factory is called as
 ``factory(store_url, **options)`` (options from ``--set KEY=VALUE``, as strings) and returns an

@@ -56,10 +56,13 @@ points. The card holders' health insurance and accounts are in the insurers' qua
 served: every card holder is insured from 2015-04-01, the insurer has linked the qualification for all but every
 4th (residents 3, 7, ...), every holder with a linked qualification registered the card as the insurance card
 (健康保険証利用登録, :meth:`QualificationBook.register_card_use`) on a day from 2021-03-01 spread over 600 days
-(:meth:`PointsWorld.card_use_registered_on`; in Myna Portal that is ``POST /portal/me/insurance-card`` of ``twin
-serve portal``, whose world is another), and all but every 3rd (residents 2, 5, ...) registered an account on a
-day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
-without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. Errors: the
+(:meth:`PointsWorld.card_use_registered_on`), and all but every 3rd (residents 2, 5, ...) registered an account on
+a day from 2022-03-28 spread over 200 days (:meth:`PointsWorld.account_registered_on`). A world
+without cards has nobody who registered either, so both parts are refused ``not_eligible`` there. This is the
+standalone world: its residents are not Myna Portal's. ``twin serve points --set world=portal``
+(:mod:`real_backends.points_hub`) serves the same API over the portal's world instead, where the registrations are
+the ones people made in the portal (``POST /portal/me/account``, ``POST /portal/me/insurance-card``) and nothing
+is registered on assumed days; each world refuses the other's store. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
 """
@@ -73,7 +76,7 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Final, Literal
 
 from fastapi import FastAPI, Header, Path
 from fastapi.responses import JSONResponse
@@ -99,6 +102,9 @@ from twin.services.points import (
 )
 from twin.services.points.cards import JPKI_FOUNDED, CardHolder, born_on, card_centre  # noqa: F401 (the founding)
 from twin.services.store import Store
+
+if TYPE_CHECKING:
+    from real_backends.points_hub import HubPointsWorld
 
 WORLD: Final = "points.api.world"
 API_KEYS: Final = "points.api.keys"
@@ -275,6 +281,9 @@ class PointsWorld(SizedWorld):
         and the public-benefit account register (an account registered on the day), both on ``store``."""
         sizes = dataclasses.astuple(self)
         with store.transaction() as tx:
+            if tx.get(WORLD, "hub") is not None:  # real_backends.points_hub: registrations come from the portal there
+                raise ValueError("points: this store holds the points ledger of a portal's world (twin serve points "
+                                 "--set world=portal), not a standalone one")  # fmt: skip
             seen = tx.get(WORLD, "world")
             if seen is None:
                 tx.put(WORLD, "world", sizes)
@@ -520,8 +529,9 @@ def _key_reused(message: str) -> JSONResponse:
 # -- the app --------------------------------------------------------------------------------------------------
 
 
-def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
-    """The points API on ``store`` for ``world`` (default: the world recorded in the store, else 1,000 people)."""
+def create_app(store: Store, world: PointsWorld | HubPointsWorld | None = None) -> FastAPI:
+    """The points API on ``store`` for ``world`` (default: the world recorded in the store, else 1,000 people; a
+    :class:`real_backends.points_hub.HubPointsWorld` serves the portal's people, cards and registers)."""
     if world is None:
         seen = store.get(WORLD, "world")
         world = PointsWorld(*seen) if seen is not None else PointsWorld()  # type: ignore[misc]
@@ -714,6 +724,17 @@ def create_app(store: Store, world: PointsWorld | None = None) -> FastAPI:
 
 
 def serve_app(store: str, **options: str) -> FastAPI:
-    """The ``twin serve points`` factory: options ``people``, ``seed`` and ``cards`` (strings, from ``--set``)."""
+    """The ``twin serve points`` factory: options ``people``, ``seed`` and ``cards`` (strings, from ``--set``), the
+    standalone world; or ``world=portal`` and the portal's deployment spec, the portal's world
+    (:func:`real_backends.points_hub.serve_app`)."""
+    if "world" in options:
+        rest = {k: v for k, v in options.items() if k != "world"}
+        if options["world"] != "portal":
+            raise ValueError(f"points: --set world: {options['world'][:40]!r} is not allowed; use world=portal (the "
+                             "world of twin serve portal on the same --store), or leave it out for the standalone "
+                             "world")  # fmt: skip
+        from real_backends import points_hub
+
+        return points_hub.serve_app(store, **rest)  # type: ignore[no-any-return]
     s, world = open_served(store, options, PointsWorld, WORLD)
     return create_app(s, world)

@@ -430,15 +430,16 @@ def add_login_routes(app: FastAPI, auth: CardAuthenticator, prefix: str = "/port
         return {"serial": f"{auth.session_serial(token):x}"}
 
 
-def authenticator_from_env(jpki: Jpki) -> CardAuthenticator:
-    """Secret and ledger from ``MYNA_PORTAL_SECRET`` (hex) and ``MYNA_PORTAL_LEDGER`` (SQLite path)."""
+def authenticator_from_env(jpki: Jpki, clock: Callable[[], float] = time.time) -> CardAuthenticator:
+    """Secret and ledger from ``MYNA_PORTAL_SECRET`` (hex) and ``MYNA_PORTAL_LEDGER`` (SQLite path); ``clock``
+    the served world's (the wall clock unless the world is set at another time)."""
     secret_hex = os.environ.get(SECRET_ENV)
     try:
         secret = bytes.fromhex(secret_hex) if secret_hex else os.urandom(32)
     except ValueError:
         raise ValueError(f"{SECRET_ENV}: not hex") from None
     path = os.environ.get(LEDGER_ENV)
-    return CardAuthenticator(jpki, secret, SqliteLedger(path) if path else MemoryLedger())
+    return CardAuthenticator(jpki, secret, SqliteLedger(path) if path else MemoryLedger(), clock=clock)
 
 
 def create_app(deployment: Deployment, auth: CardAuthenticator | None = None) -> FastAPI:

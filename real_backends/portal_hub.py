@@ -23,7 +23,11 @@ income assessment and resident record at a municipality, a pension or health-ins
 notice and deduction certificates; those with the health-insurance record, born from 1961, are
 insured with 協会けんぽ from 2025-04-01 in the insurers' qualification book, linked to them, and the
 others, born before 1961, have no qualification there), so a client with the same spec holds the
-matching cards. Its state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
+matching cards. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``) issues
+the cards that day, insures those holders from it if it is before 2025-04-01, and runs the portal's clock from it
+(:func:`world_clock`): the world My Number Points serves with ``--set world=portal``
+(``real_backends/points_hub.py``), on the same store, whose phase-2 parts follow the registrations made here.
+Its state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
 ``{"detail": ...}``: 400 malformed, 401 bad signature or session, 403 certificate not valid or not
 the person's, 404 not found, 409 conflict, 415 a body that is not JSON, 422 refused by the rules
 (``detail`` one sentence) or fields invalid (``detail`` the list of type, place and rule of each, as
@@ -37,6 +41,8 @@ import binascii
 import dataclasses
 import datetime as dt
 import os
+import time
+from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -119,6 +125,8 @@ SEEDED: Final = "portal.meta"
 INSURER: Final = "01130012"
 INSURED_FROM: Final = dt.date(2025, 4, 1)
 INSURED_BORN_FROM: Final = 1961
+#: a world set at another epoch starts its clock this long after it: after its lost cards were reported (epoch + 1 h)
+CLOCK_LEAD: Final = dt.timedelta(hours=2)
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
     "山本": "ヤマモト", "中村": "ナカムラ", "太郎": "タロウ", "花子": "ハナコ", "健一": "ケンイチ", "陽子": "ヨウコ",
@@ -160,31 +168,32 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
     network = InformationNetwork(store, d, issuer, TableResidentCodes(table))
     accounts = PublicBenefitAccounts(store, lambda i: people[i].reading if 0 <= i < len(people) else None)
     book = QualificationBook(store)
+    insured_from = min(INSURED_FROM, deployment.spec.start.date())  # a world set before 2025 is insured from its epoch
     try:  # once per store (a second start, or another worker, finds the same load and loads nothing)
-        book.load_initial((_insured(p) for p in people if p.items.birth_date.year >= INSURED_BORN_FROM),
+        book.load_initial((_insured(p, insured_from) for p in people if p.items.birth_date.year >= INSURED_BORN_FROM),
                           load_id=("portal world", deployment.spec.seed, deployment.spec.holders))  # fmt: skip
     except EligibilityError as exc:  # a store whose book another service loaded: the portal uses that book
         if exc.code != "duplicate":
             raise
     portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts, qualifications=book)
     if store.get(SEEDED, "seeded") is None:
-        _seed(portal, people)
+        _seed(portal, people, deployment.spec.start)
         with store.transaction() as tx:
             tx.put(SEEDED, "seeded", True)
     return portal
 
 
-def _insured(p: Person) -> Qualification:
-    """The holder's qualification with the served world's insurer, linked to the holder (the insured number
-    from the holder's number in the deployment, never the My Number)."""
+def _insured(p: Person, insured_from: dt.date) -> Qualification:
+    """The holder's qualification with the served world's insurer from ``insured_from``, linked to the holder (the
+    insured number from the holder's number in the deployment, never the My Number)."""
     return Qualification(INSURER, f"K{p.resident:07d}", "00", InsurerKind.ASSOCIATION,
-                         PersonFacts(p.reading, p.items.birth_date, p.items.sex), INSURED_FROM,
+                         PersonFacts(p.reading, p.items.birth_date, p.items.sex), insured_from,
                          linked_person=p.person_ref)  # fmt: skip
 
 
-def _seed(portal: MynaPortal, people: list[Person]) -> None:
+def _seed(portal: MynaPortal, people: list[Person], epoch: dt.datetime) -> None:
     net = portal.network
-    refreshed = EPOCH - dt.timedelta(days=300)
+    refreshed = epoch - dt.timedelta(days=300)
     touched = set()
     for p in people:
         town = net.agency(p.municipality)
@@ -446,9 +455,27 @@ def install(app: FastAPI, portal: MynaPortal, auth: CardAuthenticator) -> FastAP
     return app
 
 
+def world_clock(deployment: Deployment, store: Store) -> Callable[[], float]:
+    """The served portal's clock (POSIX seconds). A deployment at the default epoch (2026-04-01) lives in the
+    present: the wall clock. One set at another epoch (``--set epoch=2022-06-01``: a world of My Number Points'
+    phase 2, ``real_backends/points_hub.py``) lives then: its clock runs at the wall clock's pace from
+    :data:`CLOCK_LEAD` after the epoch, counted from the first start on the store (recorded there, so that every
+    worker and every restart on that store reads the same time)."""
+    if deployment.spec.start == EPOCH:
+        return time.time
+    with store.transaction() as tx:
+        started = tx.get(SEEDED, "clock_started")
+        if started is None:
+            started = time.time()
+            tx.put(SEEDED, "clock_started", started)
+    offset = (deployment.spec.start + CLOCK_LEAD).timestamp() - started  # type: ignore[operator]
+    return lambda: time.time() + offset
+
+
 def create_app(deployment: Deployment, store: Store, auth: CardAuthenticator | None = None) -> FastAPI:
-    """The portal: login (``portal_api``) and the hub routes, over one authenticator."""
-    auth = auth or portal_api.authenticator_from_env(deployment.jpki)
+    """The portal: login (``portal_api``) and the hub routes, over one authenticator (default: one with
+    :func:`world_clock`)."""
+    auth = auth or portal_api.authenticator_from_env(deployment.jpki, world_clock(deployment, store))
     app = portal_api.create_app(deployment, auth)
     app.title = "Myna Portal"
     return install(app, build_portal(deployment, store), auth)

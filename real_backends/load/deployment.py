@@ -8,12 +8,17 @@ residents whose cards the municipal counter issued (user-authentication and sign
 as :func:`emulators.demo.personalise` does), and every ``revoked_every``-th holder's card reported
 lost an hour later. Same spec, same bytes: the server's ledger and the client's cards match.
 
+The epoch is :data:`EPOCH` (2026-04-01) unless the spec names another (``epoch``, an ISO date or
+timezone-aware time): a world set in 2022, when My Number Points' phase-2 parts were granted, issues
+its cards then (``twin serve portal --set epoch=2022-06-01``, ``real_backends/points_hub.py``).
+
 Holder keys come from a pool of ``key_pool`` keys (see :class:`twin.services.jpki.KeySource`):
 certificates, serials and revocations stay per card, only the key pairs repeat.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -34,6 +39,8 @@ from twin.services.jpki import Jpki, KeySource, RevocationReason
 
 ENV_VAR: Final = "MYNA_BACKEND_SPEC"
 EPOCH: Final = dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.UTC)
+FIRST_EPOCH: Final = dt.datetime(2016, 1, 1, tzinfo=dt.UTC)  # JPKI's user-authentication certificates: 2016-01
+LAST_EPOCH: Final = dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
 MUNICIPALITIES: Final = ("13101", "27128", "01101", "40133")
 _FAMILY: Final = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村")
 _GIVEN: Final = ("太郎", "花子", "健一", "陽子", "翔", "美咲")
@@ -48,6 +55,7 @@ class DeploymentSpec:
     revoked_every: int = 4  # holder i is revoked when i % revoked_every == revoked_every - 1 (0: none)
     key_pool: int = 2
     base_url: str = "http://jpki.example"
+    epoch: str = EPOCH.isoformat()  # when the centre was founded and the cards issued (ISO date or aware time)
 
     def __post_init__(self) -> None:
         checks = {
@@ -61,6 +69,20 @@ class DeploymentSpec:
             raise ValueError(f"deployment holders: {self.holders} is not allowed; use at most 200000")
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"deployment base_url: {self.base_url!r} is not allowed; use an http(s):// URL")
+        self.start  # noqa: B018 (refuses an epoch that is not a time, naming it)
+
+    @property
+    def start(self) -> dt.datetime:
+        """The epoch as a time: a date alone is 00:30 UTC of that day (as :data:`EPOCH` is)."""
+        text, at = self.epoch, None
+        if isinstance(text, str) and len(text) <= 40:
+            with contextlib.suppress(ValueError):
+                at = dt.datetime.fromisoformat(text) if "T" in text else dt.datetime.combine(
+                    dt.date.fromisoformat(text), EPOCH.timetz())  # fmt: skip
+        if at is None or at.tzinfo is None or not FIRST_EPOCH <= at <= LAST_EPOCH:
+            raise ValueError(f"deployment epoch: {str(text)[:40]!r} is not allowed; use an ISO date (2022-06-01) "
+                             f"or a timezone-aware ISO time, from {FIRST_EPOCH.date()} to {LAST_EPOCH.date()}")
+        return at
 
     def is_revoked(self, index: int) -> bool:
         return self.revoked_every > 0 and index % self.revoked_every == self.revoked_every - 1
@@ -78,7 +100,7 @@ class DeploymentSpec:
             raise ValueError(f"--set {unknown[0]}: unknown option; allowed: {', '.join(sorted(allowed))}")
         fields: dict[str, object] = {}
         for name, text in options.items():
-            if name == "base_url":
+            if name in ("base_url", "epoch"):
                 fields[name] = text
                 continue
             try:
@@ -172,15 +194,16 @@ class Deployment:
     @classmethod
     def build(cls, spec: DeploymentSpec | None = None) -> Deployment:
         spec = DeploymentSpec() if spec is None else spec
-        jpki = Jpki.bootstrap(EPOCH, KeySource(spec.seed), spec.base_url)
+        epoch = spec.start
+        jpki = Jpki.bootstrap(epoch, KeySource(spec.seed), spec.base_url)
         keys = KeySource(spec.seed + 1, pool_size=spec.key_pool)
         holders = []
         counter = _Counter(jpki)
         for i in range(spec.holders):
             person = resident(spec.seed, i)
-            perso = personalise(person, counter.for_person(person.resident_id), keys, EPOCH)
+            perso = personalise(person, counter.for_person(person.resident_id), keys, epoch)
             holders.append(Holder(i, int(person.municipality_code), perso, spec.is_revoked(i)))
-        lost = EPOCH + dt.timedelta(hours=1)
+        lost = epoch + dt.timedelta(hours=1)
         for h in holders:  # a lost card: both its certificates are revoked (OCSP and both CRLs say so)
             if h.revoked:
                 jpki.revoke(h.auth_certificate, RevocationReason.LOSS, lost)
@@ -191,7 +214,7 @@ class Deployment:
         """One more card issued after the spec's holders: a certificate the server has never seen."""
         person = resident(self.spec.seed, self.spec.holders)
         keys = KeySource(self.spec.seed + 1, pool_size=self.spec.key_pool)
-        perso = personalise(person, _Counter(self.jpki).for_person(person.resident_id), keys, EPOCH)
+        perso = personalise(person, _Counter(self.jpki).for_person(person.resident_id), keys, self.spec.start)
         return Holder(self.spec.holders, int(person.municipality_code), perso, False)
 
     def ca_pem(self, kind: str = "auth") -> bytes:
