@@ -262,7 +262,8 @@ class AccountOut(BaseModel):
 class AccountAct(Strict):
     action: Literal["register", "change", "delete"]
     account: AccountIn | None = Field(default=None, description="required for register and change, absent for delete")
-    effective: dt.date = Field(description="from which day the change holds")
+    effective: dt.date = Field(description="from which day the change holds: today (in Japan) or later; an earlier "
+                               "day is refused (422)")
     signature: str = Field(min_length=1, max_length=1000, description="base64url RSA PKCS#1 v1.5 SHA-256 over "
                            "signing_bytes('public_benefit_account', account_fields(...))")  # fmt: skip
     certificate: str = Field(min_length=1, max_length=8000, description="base64url DER signature certificate")

@@ -161,6 +161,19 @@ def test_the_account_part_follows_the_account_registered_in_the_portal(hub: Hub)
     assert hub.call(hub.points, "GET", "/invariants")["ok"] is True
 
 
+def test_an_account_cannot_be_registered_backdated_to_claim_a_day_already_past(hub: Hub) -> None:
+    """The part is granted for an account registered on the day: registering one "from" a past day would buy
+    points for a day she had none, so the portal refuses an effective day before today (in Japan)."""
+    mykey = phase2(hub, 2)
+    hub.clock.t = noon_in_japan("2022-07-10")
+    back = account_act(hub, 2, login(hub, 2), "register", "2022-07-01")
+    assert back["status"] == 422 and "effective: 2022-07-01 is before today (2022-07-10 in Japan)" in back["detail"]
+    assert part(hub, ACC, mykey, 2, "2022-07-01", "acc-back")["reason"] == "not_eligible"
+    assert account_act(hub, 2, login(hub, 2), "register", "2022-07-10")["registered"] is True
+    assert part(hub, ACC, mykey, 2, "2022-07-09", "acc-eve")["reason"] == "not_eligible"
+    assert part(hub, ACC, mykey, 2, "2022-07-10", "acc-day")["points"] == 7_500
+
+
 def test_an_account_deleted_in_the_portal_is_not_registered_from_the_day_the_deletion_takes_effect(hub: Hub) -> None:
     mykey = phase2(hub, 1)
     me = login(hub, 1)

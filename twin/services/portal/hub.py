@@ -214,6 +214,10 @@ class MynaPortal:
         if action not in ("register", "change", "delete") or (account is None) != (action == "delete"):
             raise PortalRefusal(Problem.MALFORMED, f"action: {action!r} is not allowed; use register, change "
                                                    "(both with an account) or delete (without one)")  # fmt: skip
+        today = japan_date(at)
+        if effective < today:  # a registration holds from the day it is made: no benefit can be claimed backdated
+            raise PortalRefusal(Problem.REFUSED, f"effective: {effective} is before today ({today} in Japan); an "
+                                                 "account registered, changed or deleted holds from today or later")
         document = signing_bytes("public_benefit_account", account_fields(action, account, effective))
         self._check_signer(p, document, signature, certificate_der, at)
         current = self.accounts.account_on(p.resident, effective)
