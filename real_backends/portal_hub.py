@@ -176,9 +176,13 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
         if exc.code != "duplicate":
             raise
     portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts, qualifications=book)
-    if store.get(SEEDED, "seeded") is None:
-        _seed(portal, people, deployment.spec.start)
-        with store.transaction() as tx:
+    # seeded once, in one transaction with its mark: on an SQL store the writer lock (SQLite's BEGIN IMMEDIATE,
+    # PostgreSQL's advisory lock) makes a second process that starts at the same moment wait and then find the
+    # mark, and a start killed half-way leaves nothing, so the next start seeds once (not a second copy of the
+    # notices and deduction certificates, which are appended)
+    with store.transaction() as tx:
+        if tx.get(SEEDED, "seeded") is None:
+            _seed(portal, people, deployment.spec.start)
             tx.put(SEEDED, "seeded", True)
     return portal
 

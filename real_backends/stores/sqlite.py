@@ -22,6 +22,7 @@ created before keeps its page size (SQLite fixes it when the file is created).
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from real_backends.stores.sql import SqlStore
@@ -57,6 +58,26 @@ def _old_layout(conn: sqlite3.Connection) -> bool:
     return row is not None and "PRIMARY KEY (tbl, k)" in row[0]
 
 
+def _wal(conn: sqlite3.Connection, path: str, busy_timeout_s: float) -> None:
+    """Put the file in WAL mode. Two processes opening a new file at the same moment (two servers started
+    together) contend for the lock the switch needs, and SQLite answers the loser "database is locked" at once,
+    without waiting for its busy timeout: wait here instead, up to the same timeout."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                conn.close()
+                raise
+            time.sleep(0.005)
+    if path != ":memory:" and str(mode).lower() != "wal":
+        conn.close()
+        raise StoreError(f"sqlite store {path!r}: journal_mode is {mode!r}; WAL is required (a read-only or "
+                         "network file system?)")
+
+
 class SqliteStore(SqlStore):
     """:class:`twin.services.store.Store` on one SQLite file (``:memory:`` for a throwaway database)."""
 
@@ -68,7 +89,7 @@ class SqliteStore(SqlStore):
             raise StoreError(f"sqlite store {path!r}: the folder {str(Path(path).parent)!r} does not exist")
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file only: before WAL mode writes its header
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn, path, busy_timeout_s)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-65536")  # KiB: 64 MiB
         page = int(conn.execute("PRAGMA page_size").fetchone()[0])  # an older file: 4 KiB
