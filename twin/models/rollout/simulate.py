@@ -224,6 +224,7 @@ class Rollout:
         self.respond_from = (sr.from_date - day0).days if sr.enabled else n_days
         self.usual_day_minutes = np.maximum(usual_staff(params, cells, self.muni_pop) * ho.opening_hours * 60.0
                                             * (1.0 + ho.evening_extra), 1e-12)  # fmt: skip
+        self.usual_total = float(self.usual_day_minutes.sum())  # weights of the recorded staff-weighted factor
         from twin.population.municipalities import MUNICIPALITY_TYPES
 
         self.big = np.isin(cells.muni_type, [MUNICIPALITY_TYPES.index(t) for t in BIG_CITIES])
@@ -354,9 +355,8 @@ class Rollout:
 
     def respond(self, day: int) -> np.ndarray:
         """Today's staff per town hall, in multiples of the usual staff (1 without the staff response): the
-        staff move by ``1 / lag_days`` of the way toward what clears the queue in ``target_wait_days``."""
-        if day < self.respond_from:
-            return self.staff_factor
+        staff move by ``1 / lag_days`` of the way toward what clears the queue in ``target_wait_days``. Called
+        by :meth:`counter` from ``respond_from`` on (never when the response is off)."""
         sr = self.p.handover.staff_response
         queue_days = self.counters.backlog_minutes() / self.usual_day_minutes
         wanted = np.clip(queue_days / sr.target_wait_days, 1.0, sr.max_factor)
@@ -364,9 +364,11 @@ class Rollout:
         return self.staff_factor
 
     def counter(self, day: int) -> None:
-        factor = self.respond(day)
-        served, _, waited = self.counters.serve_window(day, self.counter_minutes[day] * factor)
-        self.daily["counter_staff_factor"][day] = float(factor @ self.usual_day_minutes / self.usual_day_minutes.sum())
+        minutes = self.counter_minutes[day]
+        if day >= self.respond_from:  # the usual staff's minutes times each town hall's staff factor
+            minutes = minutes * self.respond(day)
+        served, _, waited = self.counters.serve_window(day, minutes)
+        self.daily["counter_staff_factor"][day] = float(self.staff_factor @ self.usual_day_minutes) / self.usual_total
         handed = served[:, 0]
         total = float(handed.sum())
         queued_mix = self.counter_mix.sum()
