@@ -112,6 +112,12 @@ API_KEYS: Final = "points.api.keys"
 OPERATORS: Final = {"paypay": "PayPay", "suica": "Suica", "waon": "WAON", "rakuten": "Rakuten Card",
                     "dbarai": "d払い"}  # fmt: skip
 PHASE2_POINTS_PER_PERSON: Final = 20_000  # 5,000 + 7,500 + 7,500 (FIGURES.md)
+
+
+def served_budgets(people: int) -> dict[Phase, int]:
+    """A served world's budgets (yen): phase 1's of the sources, and for phase 2, whose budget is not among the
+    sources, enough for every resident's 20,000 points (the standalone world and the portal's alike)."""
+    return {Phase.ONE: PHASE1_BUDGET_YEN, Phase.TWO: people * PHASE2_POINTS_PER_PERSON}
 #: the served world's cards (``--set cards=N``, from :func:`twin.services.points.cards.card_centre`, founded on
 #: JPKI_FOUNDED): the day the cards were handed over and the day every LOST_EVERY-th was reported lost
 #: (ASSUMED: any days before the reservations of 2020-07-01 would do)
@@ -174,7 +180,7 @@ class PointsWorld(SizedWorld):
 
     @property
     def budget(self) -> dict[Phase, int]:
-        return {Phase.ONE: PHASE1_BUDGET_YEN, Phase.TWO: self.people * PHASE2_POINTS_PER_PERSON}
+        return served_budgets(self.people)
 
     @property
     def secret(self) -> bytes:

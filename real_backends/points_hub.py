@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from real_backends.load.deployment import Deployment, DeploymentSpec, resident
-from real_backends.points_api import OPERATORS, PHASE2_POINTS_PER_PERSON, WORLD, create_app
+from real_backends.points_api import OPERATORS, WORLD, create_app, served_budgets
 from real_backends.portal_hub import build_portal
 from twin.services.jpki import Jpki
-from twin.services.points import PHASE1_BUDGET_YEN, Phase, PointsLedger, jpki_card_holder
+from twin.services.points import Phase, PointsLedger, jpki_card_holder
 from twin.services.portal import MynaPortal
 from twin.services.store import Store
 
@@ -74,7 +74,7 @@ class HubPointsWorld:
 
     @property
     def budget(self) -> dict[Phase, int]:
-        return {Phase.ONE: PHASE1_BUDGET_YEN, Phase.TWO: self.people * PHASE2_POINTS_PER_PERSON}
+        return served_budgets(self.people)
 
     @property
     def secret(self) -> bytes:

@@ -385,7 +385,7 @@ def simulate(
             for ci in own_limits:
                 m = cl == ci
                 if m.any():
-                    out[m] = classes[ci].max_retries[rq[m]]
+                    out[m] = classes[ci].retries_of(rq[m])
         return out
 
     def service_for(ci: int, req: np.ndarray, k: np.ndarray, stage: int) -> np.ndarray:
