@@ -78,7 +78,9 @@ def test_mesa_agents_decide_what_the_columns_decide(model: FacilityModel) -> Non
     assert [by_type[t] for t in FACILITY_TYPES] == np.bincount(model.table.kind[cols.falls_back], minlength=4).tolist()
 
 
-def test_the_rule_follows_the_type(model: FacilityModel) -> None:
+def test_wiring_the_rule_follows_the_type(model: FacilityModel) -> None:
+    """Wiring: the limits are the scenario's own (the policy's where a type has none); the fallback shares are
+    drawn (binomial bounds). What the decisions do to a day is tested below."""
     d = model.decide_retries()
     kind = model.table.kind
     # a type without its own limit keeps the retry policy's (3); the others their own
