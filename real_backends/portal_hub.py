@@ -41,8 +41,6 @@ import binascii
 import dataclasses
 import datetime as dt
 import os
-import time
-from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -51,8 +49,9 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from real_backends import portal_api
 from real_backends.app import ExchangeOut, jsonable, mask_numbers
-from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, resident
+from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
+from real_backends.world_time import tax_year, world_clock
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
 from twin.services.eligibility.qualifications import (
     CardUseRegistration,
@@ -125,8 +124,6 @@ SEEDED: Final = "portal.meta"
 INSURER: Final = "01130012"
 INSURED_FROM: Final = dt.date(2025, 4, 1)
 INSURED_BORN_FROM: Final = 1961
-#: a world set at another epoch starts its clock this long after it: after its lost cards were reported (epoch + 1 h)
-CLOCK_LEAD: Final = dt.timedelta(hours=2)
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
     "山本": "ヤマモト", "中村": "ナカムラ", "太郎": "タロウ", "花子": "ハナコ", "健一": "ケンイチ", "陽子": "ヨウコ",
@@ -182,7 +179,7 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
     # notices and deduction certificates, which are appended)
     with store.transaction() as tx:
         if tx.get(SEEDED, "seeded") is None:
-            _seed(portal, people, deployment.spec.start)
+            _seed(portal, people, deployment.spec)
             tx.put(SEEDED, "seeded", True)
     return portal
 
@@ -195,28 +192,39 @@ def _insured(p: Person, insured_from: dt.date) -> Qualification:
                          linked_person=p.person_ref)  # fmt: skip
 
 
-def _seed(portal: MynaPortal, people: list[Person], epoch: dt.datetime) -> None:
+def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> None:
+    """Each person's records at the bodies, a notice and deduction certificates, of the world's tax year (the year
+    before the epoch's: 2025 at the default epoch)."""
     net = portal.network
-    refreshed = epoch - dt.timedelta(days=300)
+    refreshed = spec.start - dt.timedelta(days=300)
+    year = tax_year(spec)
     touched = set()
     for p in people:
         town = net.agency(p.municipality)
-        assessed = TaxAssessment(2025, 2_000_000 + 10_000 * p.resident, p.resident % 5 != 0)
-        town.record(p.my_number, Item.LOCAL_TAX_INCOME, assessed, dt.date(2025, 4, 1))
-        town.record(p.my_number, Item.RESIDENT_RECORD, (p.items.address, "世帯主"), dt.date(2025, 1, 1))
+        assessed = TaxAssessment(year, 2_000_000 + 10_000 * p.resident, p.resident % 5 != 0)
+        town.record(p.my_number, Item.LOCAL_TAX_INCOME, assessed, dt.date(year, 4, 1))
+        town.record(p.my_number, Item.RESIDENT_RECORD, (p.items.address, "世帯主"), dt.date(year, 1, 1))
         touched.add(p.municipality)
         if p.items.birth_date.year < INSURED_BORN_FROM:
-            net.agency("jps").record(p.my_number, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(2025, 4, 1))
+            net.agency("jps").record(p.my_number, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(year, 4, 1))
         else:
             net.agency("kyokai").record(p.my_number, Item.HEALTH_INSURANCE, ("全国健康保険協会", "被保険者"),
-                                        dt.date(2025, 4, 1))  # fmt: skip
+                                        dt.date(year, 4, 1))  # fmt: skip
         portal.post_notice(p.municipality, town.code_for(p.my_number), "住民税決定通知",
-                           "令和7年度の住民税が決定しました。", refreshed)  # fmt: skip
-        portal.deposit_deduction(p.person_ref, DeductionCertificate("みらい生命", Kind.LIFE_INSURANCE, 2025, 84_000))
-        portal.deposit_deduction(p.person_ref, DeductionCertificate("ひかり銀行", Kind.HOUSING_LOAN, 2025, 21_500_000))
-        portal.deposit_deduction(p.person_ref, DeductionCertificate("健康保険", Kind.MEDICAL, 2025, 132_400))
+                           f"{fiscal_year_name(year)}の住民税が決定しました。", refreshed)  # fmt: skip
+        portal.deposit_deduction(p.person_ref, DeductionCertificate("みらい生命", Kind.LIFE_INSURANCE, year, 84_000))
+        portal.deposit_deduction(p.person_ref, DeductionCertificate("ひかり銀行", Kind.HOUSING_LOAN, year, 21_500_000))
+        portal.deposit_deduction(p.person_ref, DeductionCertificate("健康保険", Kind.MEDICAL, year, 132_400))
     for body in (*sorted(touched), "jps", "kyokai"):
         net.agency(body).refresh(refreshed)
+
+
+def fiscal_year_name(year: int) -> str:
+    """The Japanese fiscal year (年度) beginning in April of ``year``, by its era: 令和7年度 for 2025, 令和元年度 for
+    2019 (the era began on 2019-05-01, and the fiscal year is named by it), 平成30年度 for 2018."""
+    if year >= 2019:
+        return "令和元年度" if year == 2019 else f"令和{year - 2018}年度"
+    return f"平成{year - 1988}年度"
 
 
 # -- messages ----------------------------------------------------------------------------------------
@@ -458,23 +466,6 @@ def install(app: FastAPI, portal: MynaPortal, auth: CardAuthenticator) -> FastAP
         return JSONResponse({"detail": mask_numbers(str(exc))}, STATUS[exc.problem])
 
     return app
-
-
-def world_clock(deployment: Deployment, store: Store) -> Callable[[], float]:
-    """The served portal's clock (POSIX seconds). A deployment at the default epoch (2026-04-01) lives in the
-    present: the wall clock. One set at another epoch (``--set epoch=2022-06-01``: a world of My Number Points'
-    phase 2, ``real_backends/points_hub.py``) lives then: its clock runs at the wall clock's pace from
-    :data:`CLOCK_LEAD` after the epoch, counted from the first start on the store (recorded there, so that every
-    worker and every restart on that store reads the same time)."""
-    if deployment.spec.start == EPOCH:
-        return time.time
-    with store.transaction() as tx:
-        started = tx.get(SEEDED, "clock_started")
-        if started is None:
-            started = time.time()
-            tx.put(SEEDED, "clock_started", started)
-    offset = (deployment.spec.start + CLOCK_LEAD).timestamp() - started  # type: ignore[operator]
-    return lambda: time.time() + offset
 
 
 def create_app(deployment: Deployment, store: Store, auth: CardAuthenticator | None = None) -> FastAPI:

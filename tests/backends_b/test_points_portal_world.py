@@ -34,7 +34,7 @@ from real_backends.load.server import twin_serve
 from real_backends.points_api import PointsWorld
 from real_backends.points_hub import HubPointsWorld, hub_world
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
-from real_backends.portal_hub import READINGS, card_sign, world_clock
+from real_backends.portal_hub import READINGS, card_sign, fiscal_year_name, world_clock
 from real_backends.portal_hub import create_app as portal_app
 from twin.services.accounts import BankAccount
 from twin.services.linkage import my_number_fields
@@ -223,6 +223,25 @@ def test_a_lost_card_reserves_nothing(hub: Hub) -> None:
     other = hub.call(hub.points, "POST", "/reservations",
                      json={"person": 0, "on": "2022-06-15", "card_serial": hub.world.card_serial(1)})  # fmt: skip
     assert other["status"] == 403 and "not resident 0's" in other["error"], other
+
+
+def test_the_tax_records_of_a_world_set_in_2022_are_2021s(hub: Hub) -> None:
+    """The year-end adjustment year before the epoch's: the deduction certificates, the residence-tax assessment and
+    its notice are 2021's (令和3年度), not the default world's 2025."""
+    me = login(hub, 0)
+    yea = hub.call(hub.portal, "GET", "/portal/me/deductions?year=2021", headers=me)
+    assert yea["totals"] == {"life_insurance": 84_000, "housing_loan": 21_500_000} and yea["left_out"] == 1, yea
+    assert {c["year"] for c in yea["certificates"]} == {2021}
+    assert hub.call(hub.portal, "GET", "/portal/me/deductions?year=2025", headers=me)["certificates"] == []
+    notices = hub.call(hub.portal, "GET", "/portal/me/notices", headers=me)["list"]
+    assert [n["text"] for n in notices] == ["令和3年度の住民税が決定しました。"]
+    own = {i["item"]: i for i in hub.call(hub.portal, "GET", "/portal/me/information", headers=me)["list"]}
+    assert (own["local_tax_income"]["as_of"], own["resident_record"]["as_of"]) == ("2021-04-01", "2021-01-01"), own
+
+
+def test_the_fiscal_year_is_named_by_its_era() -> None:
+    assert [fiscal_year_name(y) for y in (2025, 2021, 2020, 2019, 2018, 2015)] == [
+        "令和7年度", "令和3年度", "令和2年度", "令和元年度", "平成30年度", "平成27年度"]  # fmt: skip
 
 
 def test_the_standalone_world_and_the_hub_world_refuse_each_others_store(deployment: Deployment) -> None:
