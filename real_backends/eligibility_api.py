@@ -67,6 +67,7 @@ from real_backends.portal_api import (
     is_json,
     validation_problem,
 )
+from real_backends.world_time import world_clock
 from twin.services.eligibility import Consent, EligibilityError, EligibilityService, QualificationBook
 from twin.services.store import MemoryStore
 
@@ -249,10 +250,13 @@ def create_app(
 ) -> Any:
     """The eligibility API of ``deployment`` on ``book`` (default: its holders, in memory); OCSP answers pre-signed.
 
-    An ASGI app: the two checks on the fast path (:class:`real_backends.fastpath.FastPath`) in front
-    of the FastAPI app that documents them and serves the rest."""
-    auth = auth or authenticator_from_env(deployment.jpki)
-    service = EligibilityService(enrol(deployment) if book is None else book, deployment.jpki)
+    Today, for the checks, the challenges and the OCSP answers, is the served world's
+    (:func:`real_backends.world_time.world_clock` on the book's store: the wall clock at the default epoch) unless
+    ``auth`` brings its own clock. An ASGI app: the two checks on the fast path
+    (:class:`real_backends.fastpath.FastPath`) in front of the FastAPI app that documents them and serves the rest."""
+    book = enrol(deployment) if book is None else book
+    auth = auth or authenticator_from_env(deployment.jpki, world_clock(deployment, book.store))
+    service = EligibilityService(book, deployment.jpki)
     deployment.jpki.ocsp.presign([h.auth_certificate for h in deployment.holders], _aware_now(auth.clock()), ("sha1",))
     checks = Checks(service, auth)
     app = FastAPI(title="Online eligibility confirmation", version="1")

@@ -36,7 +36,8 @@ from typing import Final
 
 import numpy as np
 
-from real_backends.load.deployment import Deployment, DeploymentSpec, Holder
+from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, Holder
+from real_backends.world_time import EPOCH_DAY, lives_now, world_day
 from twin.services.eligibility import EligibilityError, InsurerKind, PersonFacts, Qualification, QualificationBook
 from twin.services.eligibility.qualifications import LOADS
 from twin.services.store import Store, StoreError
@@ -47,6 +48,8 @@ KIND_SHARES: Final = (0.33, 0.30, 0.22, 0.15)
 INSURERS_PER_KIND: Final = 40
 ENDED_SHARE: Final = 0.03
 MAX_INSURED: Final = 5_000_000
+#: the last day of the ended qualifications at the default epoch: a year and a day before it
+ENDED_ON: Final = dt.date(2025, 3, 31)
 _FAMILY: Final = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
 _GIVEN: Final = ("太郎", "花子", "健一", "陽子", "翔", "美咲", "大輔", "由美")
 _LIMITS: Final = ("ア", "イ", "ウ", "エ", "オ")  # under 70: by income, ウ the most common
@@ -70,17 +73,18 @@ UNREGISTERED_EVERY: Final = 5
 CARD_USE_LOAD: Final = "card_use"  # LOADS key marking the holders' registrations as made
 
 
-def card_use_spread(index: int, seed: int = 0) -> dt.date:
+def card_use_spread(index: int, seed: int = 0, epoch: dt.date = EPOCH_DAY) -> dt.date:
     """The day a served world's card holder ``index`` registered the card as the insurance card, if she did
-    (the worlds decide who did)."""
-    return CARD_USE_OPEN + dt.timedelta(days=(index * 53 + seed) % CARD_USE_DAYS)
+    (the worlds decide who did); in a world set at ``epoch``, as many days before it as before the default's."""
+    return world_day(CARD_USE_OPEN, epoch) + dt.timedelta(days=(index * 53 + seed) % CARD_USE_DAYS)
 
 
-def card_use_day(holder: Holder) -> dt.date | None:
-    """The day ``holder`` registered the card as the health-insurance card (None: she has not)."""
+def card_use_day(holder: Holder, epoch: dt.date = EPOCH_DAY) -> dt.date | None:
+    """The day ``holder`` of a world set at ``epoch`` registered the card as the health-insurance card (None: she
+    has not)."""
     if holder.index % UNREGISTERED_EVERY == UNREGISTERED_EVERY - 1:
         return None
-    return card_use_spread(holder.index)
+    return card_use_spread(holder.index, epoch=epoch)
 
 
 def is_registered(holder: Holder) -> bool:
@@ -88,28 +92,30 @@ def is_registered(holder: Holder) -> bool:
     return card_use_day(holder) is not None
 
 
-def holder_qualification(holder: Holder) -> Qualification:
-    """A card holder's qualification with :data:`INSURER`, linked to the holder (every 7th ended in 2025)."""
+def holder_qualification(holder: Holder, epoch: dt.date = EPOCH_DAY) -> Qualification:
+    """A card holder's qualification with :data:`INSURER`, linked to the holder, in a world set at ``epoch``: from
+    six years before it (2020-04-01 at the default epoch); every 7th ended a year and a day before it (2025-03-31)."""
     info = holder.perso.basic_info
     return Qualification(
         INSURER, insured_number(holder), "00", InsurerKind.ASSOCIATION,
         PersonFacts(info.name, info.birth_date, info.sex),
-        valid_from=dt.date(2020, 4, 1),
-        valid_until=None if is_qualified(holder) else dt.date(2025, 3, 31),
+        valid_from=world_day(dt.date(2020, 4, 1), epoch),
+        valid_until=None if is_qualified(holder) else world_day(ENDED_ON, epoch),
         linked_person=f"holder-{holder.index}",
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class InsuredPeople:
-    """The synthetic remainder as columns (row ``j`` is person ``insured-j``)."""
+    """The synthetic remainder as columns (row ``j`` is person ``insured-j``), in a world set at ``epoch``."""
 
     kind: np.ndarray  # index into KINDS
     insurer: np.ndarray  # 0..INSURERS_PER_KIND-1
     number: np.ndarray  # insured number within the insurer
     birth: np.ndarray  # days since 1900-01-01
     sex: np.ndarray  # 1 or 2
-    ended: np.ndarray  # bool: the qualification ended on 2025-03-31
+    ended: np.ndarray  # bool: the qualification ended a year and a day before the epoch (2025-03-31 by default)
+    epoch: dt.date = EPOCH_DAY
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -133,15 +139,16 @@ class InsuredPeople:
         return Qualification(
             self.insurer_number(j), f"{int(self.number[j]):08d}", "00", kind,
             PersonFacts(family + "\u3000" + given, self.birth_date(j), str(int(self.sex[j]))),
-            valid_from=dt.date(2021, 4, 1),
-            valid_until=dt.date(2025, 3, 31) if self.ended[j] else None,
+            valid_from=world_day(dt.date(2021, 4, 1), self.epoch),
+            valid_until=world_day(ENDED_ON, self.epoch) if self.ended[j] else None,
             limit_category=limits[j % len(limits)],
             linked_person=f"insured-{j}",
         )  # fmt: skip
 
 
-def insured_people(seed: int, count: int) -> InsuredPeople:
-    """``count`` synthetic insured people (seeded; the same on the server and its clients)."""
+def insured_people(seed: int, count: int, epoch: dt.date = EPOCH_DAY) -> InsuredPeople:
+    """``count`` synthetic insured people of a world set at ``epoch`` (seeded; the same on the server and its
+    clients): their ages on the epoch, and so their birth dates, are drawn as for the default epoch."""
     if not isinstance(count, int) or not 0 <= count <= MAX_INSURED:
         raise ValueError(f"insured: {count!r} is not allowed; use 0..{MAX_INSURED}")
     rng = np.random.default_rng([seed, 124])
@@ -152,18 +159,20 @@ def insured_people(seed: int, count: int) -> InsuredPeople:
         for i in range(INSURERS_PER_KIND):
             rows = np.flatnonzero((kind == k) & (insurer == i))
             number[rows] = 10_000_000 + np.arange(len(rows))
-    epoch = (dt.date(2026, 4, 1) - dt.date(1900, 1, 1)).days
+    day0 = (epoch - dt.date(1900, 1, 1)).days
     age_days = np.where(kind == KINDS.index(InsurerKind.ELDERLY),
                         rng.integers(75 * 365 + 19, 100 * 365, size=count),
                         rng.integers(0, 74 * 365, size=count))  # fmt: skip
-    return InsuredPeople(kind, insurer, number, (epoch - age_days).astype(np.int32),
-                         rng.integers(1, 3, size=count).astype(np.int8), rng.random(count) < ENDED_SHARE)  # fmt: skip
+    return InsuredPeople(kind, insurer, number, (day0 - age_days).astype(np.int32),
+                         rng.integers(1, 3, size=count).astype(np.int8), rng.random(count) < ENDED_SHARE,
+                         epoch)  # fmt: skip
 
 
 def qualifications(deployment: Deployment, insured: int) -> Iterator[Qualification]:
     """Every record of the enrolment: the holders' first, then the synthetic remainder."""
-    yield from (holder_qualification(h) for h in deployment.holders)
-    people = insured_people(deployment.spec.seed, insured - len(deployment.holders))
+    epoch = deployment.spec.start.date()
+    yield from (holder_qualification(h, epoch) for h in deployment.holders)
+    people = insured_people(deployment.spec.seed, insured - len(deployment.holders), epoch)
     rng = np.random.default_rng([deployment.spec.seed, 125])
     fam = rng.integers(0, len(_FAMILY), size=len(people))
     giv = rng.integers(0, len(_GIVEN), size=len(people))
@@ -171,8 +180,12 @@ def qualifications(deployment: Deployment, insured: int) -> Iterator[Qualificati
         yield people.qualification(j, _FAMILY[fam[j]], _GIVEN[giv[j]])
 
 
-def enrolment_id(spec: DeploymentSpec, insured: int) -> tuple[int, int, int, int, int]:
-    return (spec.seed, spec.holders, spec.revoked_every, spec.key_pool, insured)
+def enrolment_id(spec: DeploymentSpec, insured: int) -> tuple[int | str, ...]:
+    """What marks an enrolment on its store: the spec's seed, holders, revoked_every and key_pool, ``insured``,
+    and for a world set at another epoch than the default its epoch (a store loaded for one epoch is not reused for
+    another; the default's mark is the one stores held before worlds had epochs)."""
+    mark = (spec.seed, spec.holders, spec.revoked_every, spec.key_pool, insured)
+    return mark if lives_now(spec) else (*mark, spec.start.isoformat())
 
 
 def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = None) -> QualificationBook:
@@ -196,15 +209,24 @@ def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = 
         have = store.get(LOADS, "initial")
         if not isinstance(have, tuple) or have == want:
             raise
-        names = ("seed", "holders", "revoked_every", "key_pool", "insured")
-        diff = ", ".join(f"{n}={a} (asked {b})" for n, a, b in zip(names, have, want, strict=True) if a != b)
+        if len(have) not in (5, 6):  # another service's load, e.g. Myna Portal's world ("portal world", seed, ...)
+            raise StoreError(f"the store's qualification book holds another service's load {have!r}, not an "
+                             "eligibility enrolment; use a fresh database, or start the eligibility server on it "
+                             "before the portal (which uses the book it finds)") from e  # fmt: skip
+        names = ("seed", "holders", "revoked_every", "key_pool", "insured", "epoch")
+
+        def marked(mark: tuple[object, ...]) -> tuple[object, ...]:
+            return mark if len(mark) == 6 else (*mark, EPOCH.isoformat())
+
+        diff = ", ".join(f"{n}={a} (asked {b})" for n, a, b in zip(names, marked(have), marked(want), strict=True)
+                         if a != b)  # fmt: skip
         raise StoreError(
             f"the store already holds another enrolment: {diff}; use a fresh database or the same --set"
         ) from e
     if store.get(LOADS, CARD_USE_LOAD) != want:  # the holders' registrations, through the book's rule, once
         with store.transaction() as tx:  # one commit on an SQL store (the book's transactions nest in it)
             for h in deployment.holders:
-                on = card_use_day(h)
+                on = card_use_day(h, spec.start.date())
                 if on is not None:  # the same key again (another worker, a retry) replays: registers nothing more
                     book.register_card_use(f"holder-{h.index}", on, key=f"enrolment card use holder-{h.index}")
             tx.put(LOADS, CARD_USE_LOAD, want)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Final
 from urllib.parse import unquote
@@ -37,10 +38,12 @@ from fastapi import FastAPI, Path, Request, Response
 from real_backends.app import mask_numbers
 from real_backends.fastpath import FastPath, HttpAnswer, as_response
 from real_backends.load.deployment import Deployment, DeploymentSpec
+from real_backends.world_time import lives_now, world_clock
 from twin.services.jpki import CaKind, Jpki
 from twin.services.jpki.der import DerError
 from twin.services.jpki.errors import InvalidNameError
 from twin.services.jpki.ocsp import MALFORMED_REQUEST, parse_request
+from twin.services.store import MemoryStore, Store
 
 OCSP_REQUEST: Final = "application/ocsp-request"
 OCSP_RESPONSE: Final = "application/ocsp-response"
@@ -252,9 +255,20 @@ def _without_422(api: FastAPI) -> FastAPI:
     return api
 
 
-def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bool = True) -> Any:
-    """The OCSP/CRL server of ``deployment`` (an ASGI app: the fast path around a FastAPI app)."""
-    repo = Repository(deployment.jpki, clock)
+def served_clock(deployment: Deployment, store: Store) -> Clock:
+    """The served world's clock (:func:`real_backends.world_time.world_clock` on ``store``) in whole UTC seconds:
+    at the default epoch the wall clock; at another, the world's time, from the start recorded on ``store``."""
+    seconds = world_clock(deployment, store)
+    if seconds is time.time:
+        return wall_clock
+    return lambda: dt.datetime.fromtimestamp(int(seconds()), dt.UTC)
+
+
+def create_app(deployment: Deployment, clock: Clock | None = None, *, presign: bool = True) -> Any:
+    """The OCSP/CRL server of ``deployment`` (an ASGI app: the fast path around a FastAPI app). Its clock (the
+    answers' thisUpdate and nextUpdate, the certificates' validity) is ``clock``, or the served world's
+    (:func:`served_clock`, counted from this start for a world set at another epoch than the default)."""
+    repo = Repository(deployment.jpki, served_clock(deployment, MemoryStore()) if clock is None else clock)
     if presign:
         repo.presign(deployment)
     api = FastAPI(title="JPKI OCSP and CRL repository", version="1")
@@ -273,8 +287,15 @@ def create_app(deployment: Deployment, clock: Clock = wall_clock, *, presign: bo
 
 def serve_app(store_url: str = "memory://", **options: str) -> Any:
     """``twin serve`` factory: the ledger is rebuilt in memory from the deployment spec in ``options``
-    (``--set holders=N --set seed=S``); ``store_url`` is not used by this service."""
-    return create_app(Deployment.build(DeploymentSpec.from_options(options)))
+    (``--set holders=N --set seed=S --set epoch=2022-06-01``). ``store_url`` is used only by a world set at another
+    epoch than the default, to record when its clock started (as the portal and the eligibility server of that
+    world do on theirs: on one store, they read the same time)."""
+    from real_backends.stores import open_store
+
+    deployment = Deployment.build(DeploymentSpec.from_options(options))
+    if lives_now(deployment.spec):
+        return create_app(deployment)
+    return create_app(deployment, served_clock(deployment, open_store(store_url)))
 
 
 def app_from_env() -> Any:
