@@ -25,7 +25,11 @@ check's. A body that breaks the documented schema (missing or unknown fields, th
 base64url and digit patterns) is a 422 naming each field and rule; one that is not JSON a 415.
 The deployment's holders are enrolled with the national health insurance association (協会けんぽ),
 every 7th with a qualification that ended a year before the epoch; all but every 5th registered the
-card as the insurance card (:func:`real_backends.eligibility_book.card_use_day`).
+card as the insurance card (:func:`real_backends.eligibility_book.card_use_day`). Today, for the checks,
+the challenges and the pre-signed OCSP answers, is the served world's
+(:func:`real_backends.world_time.world_clock`): the wall clock at the default epoch (2026-04-01); for a
+deployment set at another (``--set epoch=2022-06-01``) two hours after it, counted from the first start on
+the store, which the portal of that world on the same store reads too.
 
 The qualifications live in the server's store (``twin serve eligibility --store sqlite:///elig.db
 --set insured=1000000``): on first start it is loaded with the holders and a synthetic remainder

@@ -19,12 +19,17 @@ spread over 600 days (:func:`card_use_day`; the same assumption as the points wo
 until a reader registers them on the spot. These shares are the served world's, ASSUMED: they are
 not a model of how many holders registered.
 
-The load is deterministic (seeded from the deployment spec) and idempotent: :func:`ensure_enrolled`
-writes the qualifications in one transaction, marked with the spec and ``insured``, then the holders'
-registrations in another, marked too (on a store loaded before the registrations existed, they are added);
-on a store that already holds the same enrolment it does nothing; a store holding a different one is
-refused with a message saying which. Clients regenerate the same people with :func:`insured_people` to send checks by
-insured number that hit the whole table, not just the card holders.
+These dates are those of a deployment at the default epoch (2026-04-01). In one set at another
+(``--set epoch=2022-06-01``) every date of the enrolment, the remainder's birth dates included, is as many days
+before its epoch (:func:`real_backends.world_time.world_day`): the holders are qualified from six years before it,
+every 7th until a year and a day before it, and the registrations run from about five years before it.
+
+The load is deterministic (seeded from the deployment spec) and idempotent: :func:`ensure_enrolled` writes the
+qualifications in one transaction, marked with the spec and ``insured`` (and the epoch, if not the default:
+:func:`enrolment_id`), then the holders' registrations in another, marked too (on a store loaded before the
+registrations existed, they are added); on a store that already holds the same enrolment it does nothing; a store
+holding a different one is refused with a message saying which. Clients regenerate the same people with
+:func:`insured_people` to send checks by insured number that hit the whole table, not just the card holders.
 """
 
 from __future__ import annotations

@@ -18,8 +18,13 @@ mask anything that could be a My Number. The OpenAPI document lists exactly thes
 FastAPI's routing (:class:`real_backends.fastpath.FastPath`, a plain ASGI layer) but runs the
 same :func:`ocsp_http` as the documented routes.
 
+The responder's now (thisUpdate, nextUpdate, the CRLs' dates, the certificates' validity) is the
+served world's (:func:`served_clock`): the wall clock for a deployment at the default epoch
+(2026-04-01); for one set at another (``--set epoch=2022-06-01``) two hours after it, counted from
+the first start on ``--store`` (where the portal and eligibility server of that world read it too).
+
 Run it with ``uvicorn --factory real_backends.ocsp_api:app_from_env`` (the deployment comes from
-``MYNA_BACKEND_SPEC``, see :mod:`real_backends.load.deployment`).
+``MYNA_BACKEND_SPEC``, see :mod:`real_backends.load.deployment`; its clock from this start).
 """
 
 from __future__ import annotations

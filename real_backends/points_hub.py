@@ -27,7 +27,7 @@ servers on one SQLite file::
 
 The phase-2 parts were granted from 2022-06-30 to 2023-09-30 (:mod:`twin.services.points.rules`); the default
 deployment's cards are issued on 2026-04-01, so a hub world that should grant them is set in 2022 with ``epoch``
-(its cards issued then, its portal clock running from then: :func:`real_backends.portal_hub.world_clock`). The
+(its cards issued then, its portal clock running from then: :func:`real_backends.world_time.world_clock`). The
 points API's other rules, messages and errors are those of :mod:`real_backends.points_api`.
 """
 

@@ -23,12 +23,13 @@ income assessment and resident record at a municipality, a pension or health-ins
 notice and deduction certificates; those with the health-insurance record, born from 1961, are
 insured with 協会けんぽ from 2025-04-01 in the insurers' qualification book, linked to them, and the
 others, born before 1961, have no qualification there), so a client with the same spec holds the
-matching cards. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``) issues
-the cards that day, insures those holders from it if it is before 2025-04-01, and runs the portal's clock from it
-(:func:`world_clock`): the world My Number Points serves with ``--set world=portal``
-(``real_backends/points_hub.py``), on the same store, whose phase-2 parts follow the registrations made here.
-Its state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are JSON
-``{"detail": ...}``: 400 malformed, 401 bad signature or session, 403 certificate not valid or not
+matching cards. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``) issues the
+cards that day, insures those holders from it if it is before 2025-04-01, dates their tax records (the residence-tax
+assessment and its notice, the deduction certificates) in the year before the epoch's (2025 by default) and runs the
+portal's clock from it (:func:`real_backends.world_time.world_clock`): the world My Number Points serves with
+``--set world=portal`` (``real_backends/points_hub.py``), on the same store, whose phase-2 parts follow the
+registrations made here. Its state lives in the ``--store`` (SQLite by default), shared by all workers. Refusals are
+JSON ``{"detail": ...}``: 400 malformed, 401 bad signature or session, 403 certificate not valid or not
 the person's, 404 not found, 409 conflict, 415 a body that is not JSON, 422 refused by the rules
 (``detail`` one sentence) or fields invalid (``detail`` the list of type, place and rule of each, as
 on the login routes, never the value sent); 405 names in ``Allow`` every method of the path.

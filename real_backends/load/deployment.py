@@ -10,7 +10,8 @@ lost an hour later. Same spec, same bytes: the server's ledger and the client's 
 
 The epoch is :data:`EPOCH` (2026-04-01) unless the spec names another (``epoch``, an ISO date or
 timezone-aware time): a world set in 2022, when My Number Points' phase-2 parts were granted, issues
-its cards then (``twin serve portal --set epoch=2022-06-01``, ``real_backends/points_hub.py``).
+its cards then (``twin serve portal --set epoch=2022-06-01``, ``real_backends/points_hub.py``), and its
+services live then (their clock and dates: :mod:`real_backends.world_time`).
 
 Holder keys come from a pool of ``key_pool`` keys (see :class:`twin.services.jpki.KeySource`):
 certificates, serials and revocations stay per card, only the key pairs repeat.
