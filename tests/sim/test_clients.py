@@ -213,6 +213,23 @@ def test_per_request_limits_are_the_simpy_clients_attempt_by_attempt(kind: str) 
     assert {0, 3} <= set(cls[0].max_retries[failed].tolist())
 
 
+def test_answered_requests_are_those_with_an_attempt_answered_in_time() -> None:
+    """The requests a caller can join (a patient's lookup and OCSP request): answered ones are those with an
+    attempt answered within the timeout, one per goodput, none also given up; the rest were still waiting at the
+    horizon (a budget or a storm leaves some of each)."""
+    cls = _classes(7, "immediate", rate_factor=1.5)
+    cls[0].max_retries = np.random.default_rng(4).integers(0, 4, len(cls[0].sends))
+    cls[0].__post_init__()
+    rng = np.random.default_rng(1)
+    got = simulate(cls, {"elig": BatchStation(None, 1, Exponential(0.1), rng=rng)}, 900.0, rng=rng, keep=True)
+    a = got.attempts
+    answered, failed = got.answered_requests[0], got.failed_requests[0]
+    assert np.array_equal(answered, np.unique(a["req"][a["outcome"] == 0]))
+    assert len(answered) == got.goodput.sum() and np.array_equal(answered, np.unique(answered))
+    assert len(np.intersect1d(answered, failed)) == 0
+    assert len(failed) > 0 and len(answered) > 0
+
+
 def _compare(a, b) -> None:  # noqa: ANN001
     for f in ("hist", "offered", "first", "retries", "goodput", "timeouts", "shed", "failed"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
@@ -220,6 +237,7 @@ def _compare(a, b) -> None:  # noqa: ANN001
         assert np.array_equal(a.queue[s], b.queue[s]) and np.array_equal(a.busy_seconds[s], b.busy_seconds[s])
     assert a.deferred == b.deferred
     assert all(np.array_equal(x, y) for x, y in zip(a.failed_requests, b.failed_requests, strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(a.answered_requests, b.answered_requests, strict=True))
 
 
 @pytest.mark.parametrize("policy", [RetryPolicy("immediate", 3), RetryPolicy("backoff_jitter", 2, base=0.5),

@@ -30,7 +30,8 @@ routes whose chunk is shorter than the timeout less the two hops).
 
 Results are per-minute histograms of response times (log-spaced bins) and counts: offered
 attempts, first attempts, retries, goodput, timeouts, shed, and queue lengths at each minute; and
-which requests were given up for good (so that a caller can say who sent them).
+which requests were given up for good and which were answered (so that a caller can say who sent them, and
+join the requests one patient's check sends).
 """
 
 from __future__ import annotations
@@ -195,6 +196,9 @@ class ClientResult:
     attempts: dict[str, np.ndarray] = field(default_factory=dict)  # when keep=True: per-attempt arrays
     #: per class (in the order of ``classes``): the requests given up for good, as sorted request indices
     failed_requests: tuple[np.ndarray, ...] = ()
+    #: per class: the requests answered within the timeout (at some attempt), as sorted request indices; a request
+    #: in neither tuple was still waiting for its answer or its next try at the horizon
+    answered_requests: tuple[np.ndarray, ...] = ()
 
     def quantile(self, q: float, cls: str | None = None, minutes: slice | np.ndarray | None = None) -> np.ndarray:
         """Response-time quantile per minute (NaN where nothing was sent); ``minutes`` pools minutes."""
@@ -376,6 +380,7 @@ def simulate(
     keep_resp: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     keep_late: list[tuple[np.ndarray, np.ndarray]] = []
     failed_log: list[tuple[np.ndarray, np.ndarray]] = []  # (class, request) of requests given up for good
+    answered_log: list[tuple[np.ndarray, np.ndarray]] = []  # (class, request) of requests answered in time
 
     def limits(cl: np.ndarray, rq: np.ndarray) -> np.ndarray:
         """Retries allowed to each attempt's request."""
@@ -416,6 +421,8 @@ def simulate(
                     np.add.at(arr, (cl[mask], mins[mask]), 1)
             if last.any():
                 failed_log.append((cl[last], rq[last]))
+            if (~bad).any():
+                answered_log.append((cl[~bad], rq[~bad]))
         fx.append(tally)
         if again.any():
             cla, rqa, k_next = cl[again], rq[again], kk[again] + 1
@@ -624,12 +631,14 @@ def simulate(
         attempts = {"cls": tbl.cls[:n_att].astype(np.int64), "req": tbl.req[:n_att].copy(),
                     "k": tbl.k[:n_att].astype(np.int64), "send": tbl.send[:n_att].copy(), "response": resp,
                     "outcome": outc}
-    fc = np.concatenate([x[0] for x in failed_log]) if failed_log else np.zeros(0, np.int16)
-    fr = np.concatenate([x[1] for x in failed_log]) if failed_log else np.zeros(0, np.int64)
-    failed_requests = tuple(np.sort(fr[fc == ci]) for ci in range(n_cls))
+    def by_class(log: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+        c = np.concatenate([x[0] for x in log]) if log else np.zeros(0, np.int16)
+        r = np.concatenate([x[1] for x in log]) if log else np.zeros(0, np.int64)
+        return tuple(np.sort(r[c == ci]) for ci in range(n_cls))
     return ClientResult(
         minutes, tuple(c.name for c in classes), acc.hist, acc.offered, acc.first, acc.retries, acc.goodput,
-        acc.timeouts, acc.shed, acc.failed, queue, acc.busy, st["deferred"], attempts, failed_requests,
+        acc.timeouts, acc.shed, acc.failed, queue, acc.busy, st["deferred"], attempts, by_class(failed_log),
+        by_class(answered_log),
     )
 
 

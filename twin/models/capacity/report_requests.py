@@ -1,6 +1,7 @@
 """What the request-level day shows: minute by minute latency, goodput against offered load, retries,
-queues; whether the system came back after a surge; the patients whose online check the receptions
-gave up on, confirmed another way or not, by facility type; and the knee by simulation beside Erlang C."""
+queues; whether the system came back after a surge; the patients confirmed online (their lookup and their
+card's OCSP request answered), and those whose online check the receptions gave up on, confirmed another way
+or not, by facility type; and the knee by simulation beside Erlang C."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def headline(r: DayResult) -> dict[str, Any]:
         "first_attempts_by_class": {c: int(res.first[i].sum()) for i, c in enumerate(res.classes)},
     }
     fb = fallback(r.day, res)
-    if fb is not None:  # patients whose lookup was given up for good, by facility type
+    if fb is not None:  # patients confirmed online, and those whose online check was given up, by facility type
         out.update(fb)
     for pool in POOLS_SHOWN:
         rows = _pool_rows(r, pool)
@@ -201,21 +202,26 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
     for opt, r in results.items():
         h = headline(r)
         if "confirmed_by_fallback" in h:
-            fb_rows.append([opt, *(h["confirmed_by_fallback"][t] for t in FACILITY_TYPES),
+            fb_rows.append([opt, sum(h["confirmed_online"].values()),
+                            *(h["confirmed_by_fallback"][t] for t in FACILITY_TYPES),
                             sum(h["confirmed_by_fallback"].values()), sum(h["unconfirmed"].values())])
     if fb_rows:
+        plural = [f"{t}s" if t != "pharmacy" else "pharmacies" for t in FACILITY_TYPES]
         blocks.append(Table(
             "Patients whose online check was given up: confirmed another way, by facility type",
-            ["option", *(f"{t}s" if t != "pharmacy" else "pharmacies" for t in FACILITY_TYPES), "all types",
+            ["option", "confirmed online", *(f"{p}: another way" for p in plural), "another way, all types",
              "left unconfirmed"],
             fb_rows,
-            note="A patient's eligibility lookup given up for good (every attempt its reception allowed timed out or "
-            "was refused, or a retry budget refused the next) at a facility that falls back is confirmed another way "
-            "(card face, 資格確認書, self-declaration); at one that does not, the patient is left unconfirmed. Each "
+            note="A patient is confirmed online when the eligibility lookup is answered and, for a card, the OCSP "
+            "request its reception sent for the card's certificate too. When either is given up for good (every "
+            "attempt its reception allowed timed out or was refused, or a retry budget refused the next), the "
+            "online check has failed: at a facility that falls back the patient is confirmed another way (card "
+            "face, 資格確認書, self-declaration); at one that does not, the patient is left unconfirmed. Each "
             "facility decides its retries and whether it falls back by its type (requests.fallback, a judgement: "
-            "no published figures). A lookup whose next try would come after the window's end is not counted.",
-            formats={**{(f"{t}s" if t != "pharmacy" else "pharmacies"): "{:,.0f}" for t in FACILITY_TYPES},
-                     "all types": "{:,.0f}", "left unconfirmed": "{:,.0f}"}))
+            "no published figures). A patient whose next try would come after the window's end is in no column; "
+            "so are a surge's extra OCSP requests (load copied from other requests, no patient's).",
+            formats={"confirmed online": "{:,.0f}", **{f"{p}: another way": "{:,.0f}" for p in plural},
+                     "another way, all types": "{:,.0f}", "left unconfirmed": "{:,.0f}"}))
     token_rows = []
     for opt, r in results.items():
         by = headline(r)["first_attempts_by_class"]

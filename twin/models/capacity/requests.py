@@ -12,10 +12,15 @@ batch stations with workers and queues; clients time out and retry by the scenar
 pools can shed load. Each facility decides how often its reception's requests are tried again before it
 gives up on the online check, and whether it then confirms eligibility another way
 (:mod:`twin.models.capacity.decisions`; Mesa agents at agent fidelity, the facility columns otherwise):
-its requests carry that limit. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
-retries and queue lengths, the patients whose lookup was given up for good by facility type (confirmed
-another way or not), and the knee found by simulation beside Erlang C's (whose clients keep the policy's
-limit: the knee is the pool's).
+its requests carry that limit. A card patient's OCSP request is linked to the patient's lookup
+(``Day.lookup``): the patient is confirmed online only when both are answered, and when either is given up
+for good the online check has failed (:func:`checks`). The two go out together and queue at their pools
+independently, a simplification: in the real system the centre checks the card certificate's status before it
+answers the lookup, so the reception waits for both in one request, and a failed status check ends that
+patient's retries of the lookup too. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
+retries and queue lengths, the patients confirmed online and those whose online check was given up for good,
+by facility type (confirmed another way or not), and the knee found by simulation beside Erlang C's (whose
+clients keep the policy's limit: the knee is the pool's).
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ SHEDDING = ("ocsp", "eligibility", "portal", "linkage")
 RECEPTION_CLASSES = ("eligibility_card", "eligibility_number", "ocsp_reception")
 #: one per patient checked: a lookup given up for good is a patient confirmed another way, or not at all
 LOOKUP_CLASSES = ("eligibility_card", "eligibility_number")
+#: classes sent for a patient beside the lookup (the card certificate's OCSP request), and the lookup class they
+#: join: the patient is confirmed online only when both are answered (``Day.lookup`` links each to its lookup)
+JOINED = {"ocsp_reception": "eligibility_card"}
 
 
 def _minutes(s: str) -> int:
@@ -107,6 +115,9 @@ class Day:
     #: every facility's retry decision (by table row), and its type (index into FACILITY_TYPES)
     decisions: RetryDecisions | None = None
     facility_kind: np.ndarray | None = None
+    #: per joined class (:data:`JOINED`): for each request, the index in ``sends`` of its lookup class of the lookup
+    #: sent for the same patient; -1 for a surge's extra request (load copied from another request, no patient's)
+    lookup: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> Day:
@@ -134,7 +145,7 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     hop = hop_s[table.region[fac]]
     method = pd.method[keep]
     by_card = (method >= 1) & (method <= 3)
-    sends, hops, facility = {}, {}, {}
+    sends, hops, facility, lookup = {}, {}, {}, {}
     for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
         o = np.argsort(send[m])
         sends[name], hops[name], facility[name] = send[m][o], hop[m][o], fac[m][o]
@@ -145,6 +156,7 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
         sends["ocsp_reception"] = send[by_card][cdn]
         hops["ocsp_reception"] = hop[by_card][cdn]
         facility["ocsp_reception"] = fac[by_card][cdn]
+        lookup["ocsp_reception"] = np.flatnonzero(by_card)[cdn]  # the patient's card lookup
     # Myna Portal logins and private verifiers: the hourly shapes, Poisson within the hour
     shape = ShapeDemand(
         eligibility_checks_per_month=params.demand.checks_reference_total,
@@ -198,10 +210,24 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
             hops[name] = h[o] if np.ndim(h) else h
             if name in facility:
                 facility[name] = facility[name][o]
+            _reorder_links(lookup, name, o, k)
     by_type = {t: int(counts[table.kind == k].sum()) for k, t in enumerate(("hospital", "clinic", "dental",
                                                                                   "pharmacy"))}
     return Day(day, _minutes(rq.window[0]), sends, hops, int(counts.sum()), int(on.sum()), by_type, facility,
-               decisions, table.kind)
+               decisions, table.kind, lookup)
+
+
+def _reorder_links(lookup: dict[str, np.ndarray], name: str, o: np.ndarray, extra: int) -> None:
+    """Class ``name`` got ``extra`` surge requests and was re-sorted by ``o``: its own links follow (its extras
+    join no lookup), and the links into it point at the lookups' new places."""
+    if name in lookup:
+        lookup[name] = np.concatenate([lookup[name], np.full(extra, -1, dtype=np.int64)])[o]
+    for joined, target in JOINED.items():
+        if target == name and joined in lookup:
+            where = np.empty(len(o), dtype=np.int64)
+            where[o] = np.arange(len(o))
+            j = lookup[joined]
+            lookup[joined] = np.where(j >= 0, where[np.maximum(j, 0)], -1)
 
 
 class _ColumnarModel:
@@ -250,22 +276,60 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
     return out
 
 
-def fallback(day: Day, r: ClientResult) -> dict[str, dict[str, int]] | None:
-    """Patients whose eligibility lookup was given up for good, by facility type: ``confirmed_by_fallback``
-    where the facility confirms another way, ``unconfirmed`` where it does not. None for a day without
-    facilities (a hand-made day)."""
+def checks(day: Day, r: ClientResult) -> dict[str, dict[str, np.ndarray]] | None:
+    """Per lookup class, one bool per lookup (per patient): ``online`` where the patient was confirmed online (the
+    lookup answered, and the card certificate's OCSP request too where one was sent), ``given_up`` where the
+    reception gave the online check up for good (the lookup failed for good, or the OCSP request did: the
+    centre does not accept a card whose status it could not check). A lookup in neither was still waiting for
+    an answer or a next try at the window's end. None for a day without facilities (a hand-made day)."""
     if day.decisions is None or day.facility_kind is None:
         return None
-    rows = [day.facility[c][r.failed_requests[i]] for i, c in enumerate(r.classes)
-            if c in LOOKUP_CLASSES and c in day.facility]
-    fac = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    falls = day.decisions.falls_back[fac]
-    kind = day.facility_kind[fac]
     out = {}
-    for key, mask in (("confirmed_by_fallback", falls), ("unconfirmed", ~falls)):
-        n = np.bincount(kind[mask], minlength=len(FACILITY_TYPES))
-        out[key] = {t: int(n[k]) for k, t in enumerate(FACILITY_TYPES)}
+    for c in LOOKUP_CLASSES:
+        if c not in day.facility:
+            continue
+        n = len(day.sends[c])
+        online, given_up = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        if c in r.classes:
+            i = r.classes.index(c)
+            given_up[r.failed_requests[i]] = True
+            online[r.answered_requests[i]] = True
+        for joined, target in JOINED.items():
+            if target != c or joined not in day.lookup or joined not in r.classes:
+                continue
+            j, link = r.classes.index(joined), day.lookup[joined]
+            answered, failed = np.zeros(len(link), dtype=bool), np.zeros(len(link), dtype=bool)
+            answered[r.answered_requests[j]] = True
+            failed[r.failed_requests[j]] = True
+            mine = link >= 0  # a surge's extra OCSP requests belong to no patient
+            online[link[mine & ~answered]] = False  # its OCSP request not answered (yet): not confirmed online (yet)
+            given_up[link[mine & failed]] = True
+        online &= ~given_up
+        out[c] = {"online": online, "given_up": given_up}
     return out
+
+
+def fallback(day: Day, r: ClientResult) -> dict[str, dict[str, int]] | None:
+    """Patients by how their eligibility was confirmed, by facility type: ``confirmed_online`` (lookup and OCSP
+    request answered, :func:`checks`), and of those whose online check was given up for good,
+    ``confirmed_by_fallback`` where the facility confirms another way and ``unconfirmed`` where it does not.
+    None for a day without facilities (a hand-made day)."""
+    ch = checks(day, r)
+    if ch is None:
+        return None
+    kinds = len(FACILITY_TYPES)
+
+    def by_type(mask_of: str, falls: bool | None = None) -> dict[str, int]:
+        n = np.zeros(kinds, dtype=np.int64)
+        for c, m in ch.items():
+            fac = day.facility[c][m[mask_of]]
+            if falls is not None:
+                fac = fac[day.decisions.falls_back[fac] == falls]  # type: ignore[union-attr]
+            n += np.bincount(day.facility_kind[fac], minlength=kinds)  # type: ignore[index]
+        return {t: int(n[k]) for k, t in enumerate(FACILITY_TYPES)}
+
+    return {"confirmed_online": by_type("online"), "confirmed_by_fallback": by_type("given_up", True),
+            "unconfirmed": by_type("given_up", False)}
 
 
 @dataclass
