@@ -4,15 +4,14 @@
 household's plan and then cut both into partitions: at 1:1 the main process peaked at 13.5 GB while no
 partition needed more than 430 MB. Now the main process holds only a :class:`~twin.population.nation.
 NationLayout` (how many households each municipality holds, and where each household's draws lie in the
-population stream) and walks the households once per option (:mod:`twin.models.payout.walk`, on the run's
-workers when there are two or more) for what the plan needs of the whole nation: the households' counts
-behind the push reach and the never-apply rate, the online attempts per day behind the portal's national
-capacity step, and where each section's draws start in the named streams. Each partition gets a
-:class:`PartitionSpec` -- its sections' first rows, stream states, its town halls and the national
-quantities, tens of kB -- and rebuilds its own residents, households, draws and decisions (as Mesa cohorts,
-:class:`~twin.models.payout.households.HouseholdModel`) byte for byte what the whole-nation path
-(:func:`~twin.models.payout.agent.split`) gives it: the run's outputs are the same bytes
-(``tests/models/test_payout_planned.py``).
+population stream) and walks the households once per option, :data:`WALK_HOUSEHOLDS` at a time, for what
+the plan needs of the whole nation: the households' counts behind the push reach and the never-apply rate,
+the online attempts per day behind the portal's national capacity step, and where each section's draws
+start in the named streams. Each partition gets a :class:`PartitionSpec` -- its sections' first rows,
+stream states, its town halls and the national quantities, tens of kB -- and rebuilds its own residents,
+households, draws and decisions (as Mesa cohorts, :class:`~twin.models.payout.households.HouseholdModel`)
+byte for byte what the whole-nation path (:func:`~twin.models.payout.agent.split`) gives it: the run's
+outputs are the same bytes (``tests/models/test_payout_planned.py``).
 """
 
 from __future__ import annotations
@@ -31,20 +30,27 @@ import numpy as np
 from twin.models.payout.aggregate import AggregateResult, PaymentCalendar
 from twin.models.payout.behaviour import (
     HOUSEHOLD_DRAWS,
+    NEVER,
+    ONLINE_DRAWS,
     PUSH,
     Decisions,
     Draws,
     Households,
     Municipalities,
     Setting,
+    _draw,
     admit,
+    considers_online,
+    decide,
     portal_failure,
     setting_of,
 )
 from twin.models.payout.municipalities import TownHalls
 from twin.models.payout.params import Params
-from twin.models.payout.walk import Block, piece_draws, walk
-from twin.population.nation import NationLayout, generator_at, generator_in, layout_households
+from twin.population.nation import NationLayout, generator_at, household_runs, layout_households
+
+#: households per step of the main process's walk (bounds its memory: a few MB per step)
+WALK_HOUSEHOLDS = 1 << 16
 
 
 def section_starts(households: np.ndarray, split_above: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +85,33 @@ def municipalities_of(layout: NationLayout) -> Municipalities:
 
     munis = build_municipalities(load_snapshot(layout.snapshot))
     return Municipalities(code=munis.code, type_index=munis.type_index, households=layout.households.astype(np.int64))
+
+
+def payout_households(heads: Any) -> Households:  # noqa: ANN401 - a twin.population.Heads
+    """The payout's view of a run of heads (as :func:`twin.models.payout.households_from_heads`)."""
+    return Households(
+        municipality=heads.households.municipality.astype(np.int32),
+        size=heads.households.size.astype(np.int16),
+        head_age=heads.age,
+        head_literacy=heads.literacy,
+        head_card=heads.has_card,
+    )
+
+
+def _piece_draws(hh: Households, first: int, states: dict[str, dict], online: dict, params: Params) -> Draws:
+    """The kept draws of households ``first ..`` (:meth:`Draws.kept` of the nation, rows ``first ..``): the
+    per-household streams jumped to row ``first``, the online-capable ones read on from ``online``."""
+    kept = {name: _draw(lambda _n, s=states[name]: generator_at(s, first), name, len(hh), params)
+            for name in HOUSEHOLD_DRAWS}  # fmt: skip
+    cap = np.flatnonzero(considers_online(hh, kept["channel_choice"], params))
+    for name in ONLINE_DRAWS:
+        v = _draw(lambda _n, g=online[name]: g, name, len(cap), params)
+        full = np.zeros(len(hh), dtype=v.dtype)
+        full[cap] = v
+        kept[name] = full
+    d = Draws(lambda name: None, len(hh), params)  # type: ignore[arg-type,return-value]
+    d._kept = kept
+    return d
 
 
 def _state_key(state: dict) -> str:
@@ -153,10 +186,8 @@ def plan_partitions(
     scale: float,
     option: str,
     seed: tuple[int, ...],
-    executor: Any = None,  # noqa: ANN401
 ) -> Walked:
-    """The option's partitions, from one walk over the laid-out nation (:func:`~twin.models.payout.walk.walk`: on
-    ``executor``'s workers when it has two or more, else in this process)."""
+    """The option's partitions, from one walk over the laid-out nation (a few thousand households at a time)."""
     from twin.models.payout.agent import _greedy, n_partitions
 
     n_hh = len(layout)
@@ -165,10 +196,27 @@ def plan_partitions(
     groups = _greedy(sizes, n_partitions(params, n_hh))
     national = setting_of(params, day0, halls, scale, n_hh, layout.one_person, layout.residents, layout.card_heads)
     states = {name: stream(name).bit_generator.state for name in (*HOUSEHOLD_DRAWS, "portal_retry")}
-    bounds = zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
-    members = np.array([layout.first_member(a) if a < b else 0 for a, b in bounds], dtype=np.int64)
-    walked = walk(Block(layout, params, states, starts[:-1], starts[1:], members, national), stream, executor)
-    attempts = walked.attempts
+    online = {name: stream(name) for name in ONLINE_DRAWS}
+    online_states: list[dict] = []
+    portal_at = np.zeros(len(sizes), dtype=np.int64)
+    members = np.zeros(len(sizes), dtype=np.int64)
+    attempts: dict[int, int] = {}
+    never = online_total = 0
+    for s in range(len(sizes)):
+        online_states.append({name: g.bit_generator.state for name, g in online.items()})
+        portal_at[s] = online_total
+        a, b = int(starts[s]), int(starts[s + 1])
+        if a == b:
+            continue
+        members[s] = layout.first_member(a)
+        for h0, h1, r0 in household_runs(layout, a, b, int(members[s]), WALK_HOUSEHOLDS):
+            hh = payout_households(layout_households(layout, h0, h1, r0))
+            dec = decide(hh, _piece_draws(hh, h0, states, online, params), national)
+            never += int((dec.route == NEVER).sum())
+            online_total += len(dec.online_rows)
+            days, k = np.unique(np.floor(dec.online_day).astype(np.int64), return_counts=True)
+            for d, c in zip(days.tolist(), k.tolist(), strict=True):
+                attempts[d] = attempts.get(d, 0) + c
     lo, fail = 0, None
     if attempts:
         lo = min(attempts)
@@ -187,8 +235,8 @@ def plan_partitions(
                 first=starts[secs],
                 end=starts[secs + 1],
                 first_member=members[secs],
-                online_states=[walked.online_states[s] for s in secs],
-                portal_at=walked.portal_at[secs],
+                online_states=[online_states[s] for s in secs],
+                portal_at=portal_at[secs],
                 states=states,
                 never_rate=national.never_rate,
                 reach=national.reach,
@@ -207,7 +255,7 @@ def plan_partitions(
                 scale=scale,
             )
         )
-    return Walked(specs, n_hh, walked.never)
+    return Walked(specs, n_hh, never)
 
 
 def materialize(spec: PartitionSpec) -> Any:  # noqa: ANN401 - a twin.models.payout.agent.PartitionInput
@@ -229,8 +277,12 @@ def materialize(spec: PartitionSpec) -> Any:  # noqa: ANN401 - a twin.models.pay
             head_literacy=res.literacy[head],
             head_card=res.has_card[head],
         )
-        online = {name: generator_in(st) for name, st in online_state.items()}
-        draw_parts.append(piece_draws(hh, a, spec.states, online, params)._kept)
+        online = {}
+        for name, st in online_state.items():
+            bg = np.random.PCG64()
+            bg.state = st
+            online[name] = np.random.Generator(bg)
+        draw_parts.append(_piece_draws(hh, a, spec.states, online, params)._kept)
         res_parts.append((res, local_first[-1]))
         hh_parts.append(hh)
         local_first.append(local_first[-1] + (b - a))
@@ -317,10 +369,10 @@ def simulate_planned(
 ) -> tuple[AggregateResult, dict[str, Any]]:
     """:func:`~twin.models.payout.agent.simulate_agent` of the nation ``layout`` describes, without building
     it in this process: the same result, byte for byte."""
-    from twin.experiments.partitions import current, run_partitions
+    from twin.experiments.partitions import run_partitions
     from twin.models.payout import agent
 
-    walked = plan_partitions(layout, mun, halls, params, cal, day0, stream, scale, option, seed, executor or current())
+    walked = plan_partitions(layout, mun, halls, params, cal, day0, stream, scale, option, seed)
     parts = run_partitions(
         agent.run_partition, walked.specs, executor=executor, what=f"payout {option or 'agent'} partition",
         cache=cache,
