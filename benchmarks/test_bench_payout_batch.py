@@ -349,17 +349,21 @@ def test_signature_check_cost(benchmark, signed: dict) -> None:  # noqa: ANN001
           f"card issue + sign {signed['sign_s'] * 1e3:,.1f} ms")  # fmt: skip
 
 
-def agent_context(scale: float, options: int | None = None, fidelity: str = "agent"):  # noqa: ANN201
+def agent_context(scale: float, options: int | None = None, fidelity: str = "agent",  # noqa: ANN201
+                  plan_above: int | None = None):  # fmt: skip
     """The bundled agent scenario at ``scale`` (its first ``options`` designs); ``fidelity="aggregate"``
-    is the same scenario, seed and scale at the aggregate tier: the same households and plans."""
+    is the same scenario, seed and scale at the aggregate tier: the same households and plans; ``plan_above``
+    sets ``agent.plan_above`` (0: the partitions rebuild their households from the layout, planned.py)."""
     from twin import scenario as sc
     from twin.runs import RunContext
 
     path = Path(__file__).resolve().parent.parent / "scenarios" / "payout_2020_agent.yaml"
     text = path.read_text()
+    assert "  fidelity: agent\n" in text
     if fidelity != "agent":
-        assert "  fidelity: agent\n" in text
         text = text.replace("  fidelity: agent\n", f"  fidelity: {fidelity}\n")
+    if plan_above is not None:
+        text = text.replace("  fidelity: agent\n", f"  fidelity: agent\n  agent: {{plan_above: {plan_above}}}\n")
     s = sc.loads(text, path).with_overrides(scale=scale)
     if options is not None:
         s = dataclasses.replace(s, options=s.options[:options])
@@ -407,8 +411,13 @@ def test_agent_payout_1_to_100(benchmark) -> None:  # noqa: ANN001
 
 
 @pytest.mark.timeout(3600)
-def test_agent_partitions_scale_from_1_to_2_dask_workers(benchmark) -> None:  # noqa: ANN001
-    """One design's partitions at 1:200 on a LocalCluster of 1, then of 2 single-threaded workers."""
+@pytest.mark.parametrize(
+    ("scale", "plan_above"),
+    [(0.005, 100_000_000), (0.01, 0)],
+    ids=["built-1:200", "planned-1:100"],  # the nation built here and split / walked here and rebuilt by each partition
+)
+def test_agent_partitions_scale_from_1_to_2_dask_workers(benchmark, scale: float, plan_above: int) -> None:  # noqa: ANN001
+    """One design at ``scale`` on a LocalCluster of 1, then of 2 single-threaded workers."""
     from twin.experiments import DaskExecutor
     from twin.experiments.partitions import using
     from twin.models import payout
@@ -416,7 +425,7 @@ def test_agent_partitions_scale_from_1_to_2_dask_workers(benchmark) -> None:  # 
     times = {}
     for n in (1, 2):
         with DaskExecutor(workers=n) as ex, using(ex):
-            ctx = agent_context(0.005, options=1)
+            ctx = agent_context(scale, options=1, plan_above=plan_above)
             t0 = time.perf_counter()
             payout.run(ctx)
             times[n] = time.perf_counter() - t0

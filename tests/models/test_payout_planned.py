@@ -13,7 +13,7 @@ import pytest
 import twin.population.nation as nation_module
 from twin.models.payout import households_from_nation, payment_calendar
 from twin.models.payout.agent import PartitionInput, split
-from twin.models.payout.behaviour import NEVER
+from twin.models.payout.behaviour import NEVER, Draws, decide, setting
 from twin.models.payout.households import HouseholdModel
 from twin.models.payout.params import Params
 from twin.models.payout.planned import (
@@ -69,6 +69,11 @@ def test_partitions_rebuild_the_inputs_of_the_whole_nation_split(params: Params,
     assert walked.households == len(hh)
     assert walked.never_applied == int((plan.route == NEVER).sum())
     assert len(walked.specs) == len(inputs) > 1
+    # the online households before each section (where its portal_retry draws start), as the whole nation decides
+    dec = decide(hh, Draws.kept(hh, streams, params), setting(hh, params, DAY0, plan.halls, SCALE))
+    for spec in walked.specs:
+        assert np.array_equal(spec.portal_at, np.searchsorted(dec.online_rows, spec.first)), spec.index
+    assert sum(int(spec.portal_at.max()) for spec in walked.specs) > 0
     for spec, want in zip(walked.specs, inputs, strict=True):
         got = materialize(spec)
         assert isinstance(got, PartitionInput)

@@ -435,6 +435,18 @@ def _attributes(
 # -- the nation laid out, not built: where each household lies in the random stream --------------------
 
 
+#: seeds the scratch bit generators whose state is overwritten at once (seeding one from the OS's entropy, the
+#: default, cost about 60 us, most of a jump's cost)
+_SCRATCH_SEED = np.random.SeedSequence(0)
+
+
+def generator_in(state: dict) -> np.random.Generator:
+    """A new PCG64 generator in ``state`` (a ``bit_generator.state``)."""
+    bg = np.random.PCG64(_SCRATCH_SEED)
+    bg.state = state
+    return np.random.Generator(bg)
+
+
 def generator_at(state: dict, k: int) -> np.random.Generator:
     """A generator whose next 32-bit draw is the ``k``-th (from 0) a PCG64 generator in ``state`` would make.
 
@@ -443,15 +455,13 @@ def generator_at(state: dict, k: int) -> np.random.Generator:
     ``k``-th is found by jumping ``k // 2`` steps (PCG64.advance), not by drawing the ones before it."""
     if state.get("bit_generator") != "PCG64":
         raise ValueError(f"generator_at: a {state.get('bit_generator')} stream cannot be jumped into (PCG64 only)")
-    bg = np.random.PCG64()
-    bg.state = state
+    g = generator_in(state)
     if state["has_uint32"]:  # the high half of the last 64-bit step is waiting: it is draw 0
         if k == 0:
-            return np.random.Generator(bg)
+            return g
         k -= 1
-        bg.state = {**bg.state, "has_uint32": 0, "uinteger": 0}
-    bg.advance(k // 2)
-    g = np.random.Generator(bg)
+        g.bit_generator.state = {**state, "has_uint32": 0, "uinteger": 0}
+    g.bit_generator.advance(k // 2)
     if k % 2:
         random_bits(g, 1)  # the low half; the high half is next
     return g
@@ -624,5 +634,5 @@ def layout_households(layout: NationLayout, a: int, b: int, first: int, *, membe
 
 __all__ = [
     "HOUSEHOLD_TYPES", "Heads", "Households", "Nation", "NationLayout", "Residents", "build_heads", "build_nation",
-    "generator_at", "layout_households", "layout_nation", "tally",
+    "generator_at", "generator_in", "layout_households", "layout_nation", "tally",
 ]  # fmt: skip

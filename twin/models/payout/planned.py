@@ -98,14 +98,24 @@ def payout_households(heads: Any) -> Households:  # noqa: ANN401 - a twin.popula
     )
 
 
-def _piece_draws(hh: Households, first: int, states: dict[str, dict], online: dict, params: Params) -> Draws:
+def _piece_draws(hh: Households, first: int, states: dict[str, dict], online: dict, params: Params,
+                 at: np.ndarray | None = None, seen: list[dict] | None = None) -> Draws:  # fmt: skip
     """The kept draws of households ``first ..`` (:meth:`Draws.kept` of the nation, rows ``first ..``): the
-    per-household streams jumped to row ``first``, the online-capable ones read on from ``online``."""
+    per-household streams jumped to row ``first``, the online-capable ones read on from ``online``. For each
+    row of ``at`` (counted from ``first``, ascending), ``seen`` gets the online streams' states where they stand
+    at that row (at its first online-capable household from there on): read in pieces, the same numbers."""
     kept = {name: _draw(lambda _n, s=states[name]: generator_at(s, first), name, len(hh), params)
             for name in HOUSEHOLD_DRAWS}  # fmt: skip
     cap = np.flatnonzero(considers_online(hh, kept["channel_choice"], params))
+    edges = [0, *np.searchsorted(cap, at if at is not None else []).tolist(), len(cap)]
+    pieces: dict[str, list[np.ndarray]] = {name: [] for name in ONLINE_DRAWS}
+    for i in range(len(edges) - 1):
+        if i and seen is not None:
+            seen.append({name: g.bit_generator.state for name, g in online.items()})
+        for name in ONLINE_DRAWS:
+            pieces[name].append(_draw(lambda _n, g=online[name]: g, name, edges[i + 1] - edges[i], params))
     for name in ONLINE_DRAWS:
-        v = _draw(lambda _n, g=online[name]: g, name, len(cap), params)
+        v = np.concatenate(pieces[name])
         full = np.zeros(len(hh), dtype=v.dtype)
         full[cap] = v
         kept[name] = full
@@ -187,7 +197,8 @@ def plan_partitions(
     option: str,
     seed: tuple[int, ...],
 ) -> Walked:
-    """The option's partitions, from one walk over the laid-out nation (a few thousand households at a time)."""
+    """The option's partitions, from one walk over the laid-out nation (:data:`WALK_HOUSEHOLDS` households at a
+    time, across sections)."""
     from twin.models.payout.agent import _greedy, n_partitions
 
     n_hh = len(layout)
@@ -197,26 +208,28 @@ def plan_partitions(
     national = setting_of(params, day0, halls, scale, n_hh, layout.one_person, layout.residents, layout.card_heads)
     states = {name: stream(name).bit_generator.state for name in (*HOUSEHOLD_DRAWS, "portal_retry")}
     online = {name: stream(name) for name in ONLINE_DRAWS}
-    online_states: list[dict] = []
+    online_states: list[dict] = []  # per section, in order
     portal_at = np.zeros(len(sizes), dtype=np.int64)
-    members = np.zeros(len(sizes), dtype=np.int64)
+    bounds = zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
+    members = np.array([layout.first_member(a) if a < b else 0 for a, b in bounds], dtype=np.int64)
     attempts: dict[int, int] = {}
     never = online_total = 0
-    for s in range(len(sizes)):
+    # runs of households across sections (one rebuild and one decide per run, not per section: at 1:100 the
+    # sections average 330 households); each section's online states are taken where its rows begin
+    for h0, h1, r0 in household_runs(layout, 0, n_hh, 0, WALK_HOUSEHOLDS):
+        s0, s1 = len(online_states), int(np.searchsorted(starts[:-1], h1))  # the sections starting in h0..h1
+        at = starts[s0:s1] - h0
+        hh = payout_households(layout_households(layout, h0, h1, r0))
+        dec = decide(hh, _piece_draws(hh, h0, states, online, params, at, online_states), national)
+        portal_at[s0:s1] = online_total + np.searchsorted(dec.online_rows, at)
+        never += int((dec.route == NEVER).sum())
+        online_total += len(dec.online_rows)
+        days, k = np.unique(np.floor(dec.online_day).astype(np.int64), return_counts=True)
+        for d, c in zip(days.tolist(), k.tolist(), strict=True):
+            attempts[d] = attempts.get(d, 0) + c
+    for s in range(len(online_states), len(sizes)):  # empty sections after the last household
         online_states.append({name: g.bit_generator.state for name, g in online.items()})
         portal_at[s] = online_total
-        a, b = int(starts[s]), int(starts[s + 1])
-        if a == b:
-            continue
-        members[s] = layout.first_member(a)
-        for h0, h1, r0 in household_runs(layout, a, b, int(members[s]), WALK_HOUSEHOLDS):
-            hh = payout_households(layout_households(layout, h0, h1, r0))
-            dec = decide(hh, _piece_draws(hh, h0, states, online, params), national)
-            never += int((dec.route == NEVER).sum())
-            online_total += len(dec.online_rows)
-            days, k = np.unique(np.floor(dec.online_day).astype(np.int64), return_counts=True)
-            for d, c in zip(days.tolist(), k.tolist(), strict=True):
-                attempts[d] = attempts.get(d, 0) + c
     lo, fail = 0, None
     if attempts:
         lo = min(attempts)
