@@ -149,14 +149,12 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
         o = np.argsort(send[m])
         sends[name], hops[name], facility[name] = send[m][o], hop[m][o], fac[m][o]
-    send, hop, fac = sends["eligibility_card"], hops["eligibility_card"], facility["eligibility_card"]
-    by_card = np.ones(len(send), dtype=bool)
-    if not rq.crl_cached and params.revocation.mode == "ocsp":
-        cdn = rng.random(int(by_card.sum())) >= params.revocation.cdn_hit_rate
-        sends["ocsp_reception"] = send[by_card][cdn]
-        hops["ocsp_reception"] = hop[by_card][cdn]
-        facility["ocsp_reception"] = fac[by_card][cdn]
-        lookup["ocsp_reception"] = np.flatnonzero(by_card)[cdn]  # the patient's card lookup
+    if not rq.crl_cached and params.revocation.mode == "ocsp":  # every card lookup the CDN does not answer
+        card = "eligibility_card"
+        cdn = rng.random(len(sends[card])) >= params.revocation.cdn_hit_rate
+        sends["ocsp_reception"], hops["ocsp_reception"] = sends[card][cdn], hops[card][cdn]
+        facility["ocsp_reception"] = facility[card][cdn]
+        lookup["ocsp_reception"] = np.flatnonzero(cdn)  # the patient's card lookup
     # Myna Portal logins and private verifiers: the hourly shapes, Poisson within the hour
     shape = ShapeDemand(
         eligibility_checks_per_month=params.demand.checks_reference_total,
