@@ -33,6 +33,7 @@ from real_backends.eligibility_book import (
     insured_number,
     is_qualified,
     is_registered,
+    qualifications,
 )
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from real_backends.portal_api import card_answer
@@ -95,6 +96,19 @@ def test_the_portal_and_the_eligibility_server_leave_one_book_whichever_starts_f
         eligibility(default, store, insured)
     assert book_of(portal_first) == book_of(clinic_first)
     assert clinic_first.get(LOADS, REMAINDER_LOAD) == (None if insured is None else enrolment_id(DEFAULT, 40))
+
+
+def test_a_store_loaded_in_one_load_before_the_remainder_had_its_own_is_used_as_it_is(default: Deployment) -> None:
+    store = MemoryStore()
+    QualificationBook(store).load_initial(qualifications(default, 40), load_id=enrolment_id(DEFAULT, 40))
+    ensure_enrolled(store, default, 40)  # adds the registrations only
+    before = book_of(store)
+    assert store.count("eligibility.qualification") == 40 and store.get(LOADS, REMAINDER_LOAD) is None
+    portal_hub.create_app(default, store)
+    ensure_enrolled(store, default, 40)
+    assert book_of(store) == before
+    with pytest.raises(StoreError, match=r"insured=40 \(asked 8\)"):
+        ensure_enrolled(store, default)
 
 
 def test_a_person_who_registered_in_the_portal_before_the_clinic_started_keeps_her_registration(
