@@ -12,7 +12,9 @@ service: pick the service, point it at its database, choose where it listens::
 
 :data:`SERVICES` maps a service name to ``"module:factory"``; the factory is called as
 ``factory(store_url, **options)`` (options from ``--set KEY=VALUE``, as strings) and returns an
-ASGI app. Adding a service is one line here.
+ASGI app. Adding a service is one line here. Without ``--store`` a service gets ``sqlite:///twin.db`` in the current
+folder, except a portal, eligibility server or OCSP responder of a world set at another epoch, which is refused
+(:func:`store_of`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ SERVICES: dict[str, str] = {
     "linkage": "real_backends.linkage_api:serve_app",
     "points": "real_backends.points_api:serve_app",
 }
+
+#: the store a service uses when ``--store`` is not given
+DEFAULT_STORE = "sqlite:///twin.db"
+#: the services that read a served world's clock (real_backends.world_time.world_clock): for a world set at another
+#: epoch than the default, its start is recorded on the store all of them share, so they are not given a default one
+WORLD_CLOCKED = ("eligibility", "ocsp", "portal")
 
 # one callback and no sub-commands, so that `twin serve SERVICE --store ...` needs no extra word
 app = typer.Typer(help="Run a twin service as an HTTP server (uvicorn).", no_args_is_help=True,
@@ -92,7 +100,9 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
 @app.callback(invoke_without_command=True)
 def serve(
     service: Annotated[str, typer.Argument(help="the service to run: " + ", ".join(sorted(SERVICES)))],
-    store: Annotated[str, typer.Option(help="sqlite:///PATH | postgresql://... | memory://")] = "sqlite:///twin.db",
+    store: Annotated[str | None, typer.Option(
+        help=f"sqlite:///PATH | postgresql://... | memory:// (default {DEFAULT_STORE}; a world of eligibility, ocsp or "
+             "portal set at another --set epoch must name its store)")] = None,  # fmt: skip
     host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port)")] = 8000,
     option: Annotated[list[str], typer.Option("--set", help="service option KEY=VALUE (repeatable)")] = [],  # noqa: B006
@@ -115,6 +125,7 @@ def serve(
         raise refuse(f"--log-level {log_level!r}: choose one of: {', '.join(LOG_LEVELS)}")
     make = factory(service)
     options = parse_options(option)
+    store = store_of(service, store, options)
     check_listen(host, port)
     try:  # built here first even with several workers: bad options and an unreachable store fail now,
         # and a store that needs loading (eligibility) is loaded once before the workers start
@@ -141,6 +152,31 @@ def serve(
         os.environ.setdefault(LEDGER_ENV, os.path.join(scratch, "used-challenges.sqlite"))
         serving.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
                     log_level=log_level)  # fmt: skip
+
+
+def store_of(service: str, store: str | None, options: dict[str, str]) -> str:
+    """``--store``, or the default store. A world set at another epoch than the default records its clock's start on
+    the store its portal, eligibility server and OCSP responder share: a default file in the current folder would be
+    a store of its own, made by accident (a responder whose world lives on ``hub.db`` would answer on another clock,
+    and leave a ``twin.db`` behind), so such a server must be given one."""
+    if store is not None:
+        return store
+    epoch = options.get("epoch")
+    if service in WORLD_CLOCKED and epoch is not None and not at_default_epoch(epoch):
+        raise refuse(f"--set epoch={epoch[:40]}: a world set at another epoch than the default keeps its clock on "
+                     f"its store, shared by its portal, eligibility and OCSP servers; name it with --store (the "
+                     f"others' sqlite:///PATH, or memory:// for a clock of this server's own from this start)")
+    return DEFAULT_STORE
+
+
+def at_default_epoch(epoch: str) -> bool:
+    """Is ``epoch`` the default (or not an epoch at all: the factory names that, as it does with a store given)?"""
+    from real_backends.load.deployment import EPOCH, DeploymentSpec
+
+    try:
+        return DeploymentSpec(epoch=epoch).start == EPOCH
+    except ValueError:
+        return True
 
 
 WORKER_ENV = "MYNA_SERVE_WORKER"

@@ -24,12 +24,17 @@ These dates are those of a deployment at the default epoch (2026-04-01). In one 
 before its epoch (:func:`real_backends.world_time.world_day`): the holders are qualified from six years before it,
 every 7th until a year and a day before it, and the registrations run from about five years before it.
 
-The load is deterministic (seeded from the deployment spec) and idempotent: :func:`ensure_enrolled` writes the
-qualifications in one transaction, marked with the spec and ``insured`` (and the epoch, if not the default:
-:func:`enrolment_id`), then the holders' registrations in another, marked too (on a store loaded before the
-registrations existed, they are added); on a store that already holds the same enrolment it does nothing; a store
-holding a different one is refused with a message saying which. Clients regenerate the same people with
-:func:`insured_people` to send checks by insured number that hit the whole table, not just the card holders.
+The load is deterministic (seeded from the deployment spec) and idempotent. The card holders' qualifications are
+the served world's one book: Myna Portal (and My Number Points over its world) reads them and the eligibility server
+answers from them, so both load them through :func:`enrol_holders`, in one transaction marked with the spec (and
+the epoch, if not the default: :func:`enrolment_id` of the holders), and whichever starts second on a store finds
+what it would have written. :func:`ensure_enrolled` (the eligibility server) then loads the synthetic remainder in
+a transaction of its own, marked with ``insured`` (a store loaded before, holders and remainder in one load, is used
+as it is), then the holders' registrations on their assumed days, marked too (on a store loaded before the
+registrations existed, or by the portal alone, they are added; a holder who registered herself in the portal before
+keeps hers). A store holding another world's enrolment, or another remainder, is refused with a message saying
+which. Clients regenerate the same people with :func:`insured_people` to send checks by insured number that hit the
+whole table, not just the card holders.
 """
 
 from __future__ import annotations
@@ -173,16 +178,26 @@ def insured_people(seed: int, count: int, epoch: dt.date = EPOCH_DAY) -> Insured
                          epoch)  # fmt: skip
 
 
-def qualifications(deployment: Deployment, insured: int) -> Iterator[Qualification]:
-    """Every record of the enrolment: the holders' first, then the synthetic remainder."""
-    epoch = deployment.spec.start.date()
-    yield from (holder_qualification(h, epoch) for h in deployment.holders)
-    people = insured_people(deployment.spec.seed, insured - len(deployment.holders), epoch)
+def remainder(deployment: Deployment, insured: int) -> Iterator[Qualification]:
+    """The synthetic remainder's records: ``insured`` people in all, less the deployment's card holders."""
+    people = insured_people(deployment.spec.seed, insured - len(deployment.holders), deployment.spec.start.date())
     rng = np.random.default_rng([deployment.spec.seed, 125])
     fam = rng.integers(0, len(_FAMILY), size=len(people))
     giv = rng.integers(0, len(_GIVEN), size=len(people))
     for j in range(len(people)):
         yield people.qualification(j, _FAMILY[fam[j]], _GIVEN[giv[j]])
+
+
+def qualifications(deployment: Deployment, insured: int) -> Iterator[Qualification]:
+    """Every record of the enrolment: the holders' first, then the synthetic remainder."""
+    epoch = deployment.spec.start.date()
+    yield from (holder_qualification(h, epoch) for h in deployment.holders)
+    yield from remainder(deployment, insured)
+
+
+#: the LOADS key marking the synthetic remainder as loaded (with the enrolment_id of the whole enrolment)
+REMAINDER_LOAD: Final = "remainder"
+_MARK_FIELDS: Final = ("seed", "holders", "revoked_every", "key_pool", "insured", "epoch")
 
 
 def enrolment_id(spec: DeploymentSpec, insured: int) -> tuple[int | str, ...]:
@@ -193,50 +208,97 @@ def enrolment_id(spec: DeploymentSpec, insured: int) -> tuple[int | str, ...]:
     return mark if lives_now(spec) else (*mark, spec.start.isoformat())
 
 
+def _fields(mark: tuple[object, ...]) -> tuple[object, ...]:
+    return mark if len(mark) == 6 else (*mark, EPOCH.isoformat())
+
+
+def _of_world(mark: object, spec: DeploymentSpec) -> bool:
+    """Is ``mark`` an enrolment of ``spec``'s world (its holders, of any size)?"""
+    if not isinstance(mark, tuple) or len(mark) not in (5, 6):
+        return False
+    have, want = _fields(mark), _fields(enrolment_id(spec, spec.holders))
+    return have[:4] + have[5:] == want[:4] + want[5:]
+
+
+def _refusal(have: object, want: tuple[object, ...]) -> StoreError:
+    """The refusal of a store whose book holds ``have``, asked for the enrolment ``want``: naming the difference."""
+    if not isinstance(have, tuple) or len(have) not in (5, 6):  # e.g. ("portal world", seed, holders)
+        return StoreError(f"the store's qualification book holds the load {have!r}, not the enrolment of a served "
+                          "world's card holders (another world's: a standalone points world's, or the book a Myna "
+                          "Portal of an earlier version loaded for itself); use a fresh database")  # fmt: skip
+    diff = ", ".join(f"{n}={a} (asked {b})" for n, a, b in zip(_MARK_FIELDS, _fields(have), _fields(want),
+                                                                   strict=True) if a != b)  # fmt: skip
+    return StoreError(f"the store already holds another enrolment: {diff}; use a fresh database or the same --set")
+
+
+def enrol_holders(store: Store, deployment: Deployment) -> QualificationBook:
+    """The book on ``store`` holding the enrolment of ``deployment``'s card holders (loaded if absent): the one
+    qualification book of the served world, which Myna Portal (and My Number Points over its world) reads and the
+    eligibility server answers from, whichever of them starts first on the store.
+
+    The holders' qualifications are loaded alone, marked with :func:`enrolment_id` of the holders; a store that
+    already holds them (or, loaded before the remainder was a load of its own, them and a remainder in one load) is
+    used as it is. A store holding another world's enrolment (another seed, holders, revoked_every, key_pool or
+    epoch) is refused with a :class:`StoreError` naming the difference."""
+    spec = deployment.spec
+    want = enrolment_id(spec, spec.holders)
+    book = QualificationBook(store)
+    if _of_world(store.get(LOADS, "initial"), spec):  # a restart, or the other service started first
+        return book
+    try:
+        book.load_initial((holder_qualification(h, spec.start.date()) for h in deployment.holders), load_id=want)
+    except EligibilityError as e:
+        have = store.get(LOADS, "initial")
+        if have is None:
+            raise
+        if not _of_world(have, spec):
+            raise _refusal(have, want) from e
+    return book
+
+
 def ensure_enrolled(store: Store, deployment: Deployment, insured: int | None = None) -> QualificationBook:
     """The book on ``store`` holding ``deployment``'s enrolment of ``insured`` people (loaded if absent).
 
-    ``insured`` counts everyone, card holders included (default: the holders only). A store that
-    holds another enrolment is refused with a :class:`StoreError` naming both.
+    ``insured`` counts everyone, card holders included (default: the holders only): the holders
+    (:func:`enrol_holders`, the load Myna Portal shares), then the synthetic remainder in a load of its own, then
+    the holders' registrations of the card as the insurance card on their assumed days. A store that holds another
+    enrolment (another world, or the same world with another remainder) is refused with a :class:`StoreError`
+    naming both.
     """
     spec = deployment.spec
     insured = spec.holders if insured is None else insured
     if not isinstance(insured, int) or isinstance(insured, bool) or not spec.holders <= insured <= MAX_INSURED:
         raise ValueError(f"insured: {insured!r} is not allowed; use {spec.holders}..{MAX_INSURED} "
                          f"(everyone insured, the {spec.holders} card holders included)")  # fmt: skip
-    want = enrolment_id(spec, insured)
-    book = QualificationBook(store)
-    if store.get(LOADS, "initial") == want and store.get(LOADS, CARD_USE_LOAD) == want:  # a restart: loaded
-        return book
-    try:
-        book.load_initial(qualifications(deployment, insured), load_id=want)
-    except EligibilityError as e:
-        have = store.get(LOADS, "initial")
-        if not isinstance(have, tuple) or have == want:
-            raise
-        if len(have) not in (5, 6):  # another service's load, e.g. Myna Portal's world ("portal world", seed, ...)
-            raise StoreError(f"the store's qualification book holds another service's load {have!r}, not an "
-                             "eligibility enrolment; use a fresh database, or start the eligibility server on it "
-                             "before the portal (which uses the book it finds)") from e  # fmt: skip
-        names = ("seed", "holders", "revoked_every", "key_pool", "insured", "epoch")
-
-        def marked(mark: tuple[object, ...]) -> tuple[object, ...]:
-            return mark if len(mark) == 6 else (*mark, EPOCH.isoformat())
-
-        diff = ", ".join(f"{n}={a} (asked {b})" for n, a, b in zip(names, marked(have), marked(want), strict=True)
-                         if a != b)  # fmt: skip
-        raise StoreError(
-            f"the store already holds another enrolment: {diff}; use a fresh database or the same --set"
-        ) from e
-    if store.get(LOADS, CARD_USE_LOAD) != want:  # the holders' registrations, through the book's rule, once
+    want, holders = enrolment_id(spec, insured), enrolment_id(spec, spec.holders)
+    book = enrol_holders(store, deployment)
+    initial = store.get(LOADS, "initial")
+    loaded = initial if initial != holders else store.get(LOADS, REMAINDER_LOAD) or holders  # the enrolment's size
+    if loaded != want:
+        if loaded != holders:  # another remainder than the one asked for
+            raise _refusal(loaded, want)
+        try:
+            book.load_initial(remainder(deployment, insured), load_id=want, load=REMAINDER_LOAD)
+        except EligibilityError as e:  # another process loaded a remainder meanwhile
+            have = store.get(LOADS, REMAINDER_LOAD)
+            if have is None or have == want:
+                raise
+            raise _refusal(have, want) from e
+    if store.get(LOADS, CARD_USE_LOAD) is None:  # the holders' registrations, through the book's rule, once
         with store.transaction() as tx:  # one commit on an SQL store (the book's transactions nest in it)
             for h in deployment.holders:
                 on = card_use_day(h, spec.start.date())
-                if on is not None:  # the same key again (another worker, a retry) replays: registers nothing more
+                if on is None:
+                    continue
+                try:  # the same key again (another worker, a retry) replays: registers nothing more
                     book.register_card_use(f"holder-{h.index}", on, key=f"enrolment card use holder-{h.index}")
-            tx.put(LOADS, CARD_USE_LOAD, want)
+                except EligibilityError as e:  # she registered herself (in the portal, before this server's
+                    if e.code != "already_registered":  # first start on the store): her own registration stands
+                        raise
+            tx.put(LOADS, CARD_USE_LOAD, holders)
     return book
 
 
-__all__ = ["INSURER", "InsuredPeople", "card_use_day", "card_use_spread", "ensure_enrolled", "holder_qualification",
-           "insured_number", "insured_people", "is_qualified", "is_registered", "qualifications"]  # fmt: skip
+__all__ = ["INSURER", "InsuredPeople", "card_use_day", "card_use_spread", "enrol_holders", "ensure_enrolled",
+           "holder_qualification", "insured_number", "insured_people", "is_qualified", "is_registered",
+           "qualifications", "remainder"]  # fmt: skip

@@ -21,7 +21,8 @@ same :func:`ocsp_http` as the documented routes.
 The responder's now (thisUpdate, nextUpdate, the CRLs' dates, the certificates' validity) is the
 served world's (:func:`served_clock`): the wall clock for a deployment at the default epoch
 (2026-04-01); for one set at another (``--set epoch=2022-06-01``) two hours after it, counted from
-the first start on ``--store`` (where the portal and eligibility server of that world read it too).
+the first start on ``--store`` (where the portal and eligibility server of that world read it too; ``twin serve``
+refuses such a world without ``--store`` rather than make ``./twin.db``: :func:`real_backends.cli.store_of`).
 
 Run it with ``uvicorn --factory real_backends.ocsp_api:app_from_env`` (the deployment comes from
 ``MYNA_BACKEND_SPEC``, see :mod:`real_backends.load.deployment`; its clock from this start).

@@ -62,7 +62,8 @@ without cards has nobody who registered either, so both parts are refused ``not_
 standalone world: its residents are not Myna Portal's. ``twin serve points --set world=portal``
 (:mod:`real_backends.points_hub`) serves the same API over the portal's world instead, where the registrations are
 the ones people made in the portal (``POST /portal/me/account``, ``POST /portal/me/insurance-card``) and nothing
-is registered on assumed days; each world refuses the other's store. Errors: the
+is registered on assumed days (but by an eligibility server of the same world on the store); each world refuses
+the other's store. Errors: the
 :class:`real_backends.app.ErrorBody` shape, 422 naming the field and what is allowed; anything that looks
 like a My Number is masked in every message.
 """

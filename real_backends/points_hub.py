@@ -13,10 +13,13 @@ service serves the portal's world itself:
 - the same JPKI centre: a MyKey ID is reserved, and a phase-2 part granted, only with the holder's own card valid
   on the day (a card reported lost is refused, 403, as in the standalone world with cards);
 - the same store, and on it the portal's :class:`QualificationBook` and :class:`PublicBenefitAccounts`; nothing is
-  registered on assumed days. A registration is what the person did in the portal (``POST /portal/me/account``,
-  ``POST /portal/me/insurance-card``), from its day; an account deleted there is not registered from the day the
-  deletion takes effect, and the ledger's rule (an account registered *on the day* of the application for the part)
-  then refuses the part ``not_eligible``. A grant once made stays made (the ledger grants each part once).
+  registered on assumed days (unless an eligibility server of the same world also serves the store: the book is
+  the one it answers from, and it registers its holders' cards on their assumed days when it first starts there,
+  :func:`real_backends.eligibility_book.ensure_enrolled`). A registration is what the person did in the portal
+  (``POST /portal/me/account``, ``POST /portal/me/insurance-card``), from its day; an account deleted there is not
+  registered from the day the deletion takes effect, and the ledger's rule (an account registered *on the day* of
+  the application for the part) then refuses the part ``not_eligible``. A grant once made stays made (the ledger
+  grants each part once).
 
 Both services are built from the same deployment spec over the same store, in one process (tests) or as two
 servers on one SQLite file::

@@ -19,12 +19,14 @@ centre and calls :class:`twin.services.portal.MynaPortal`:
   party, against a signed consent (bad signature, expired or revoked certificate: refused).
 
 The served world is built from the deployment spec (its card holders are the people; each has an
-income assessment and resident record at a municipality, a pension or health-insurance record, a
-notice and deduction certificates; those with the health-insurance record, born from 1961, are
-insured with 協会けんぽ from 2025-04-01 in the insurers' qualification book, linked to them, and the
-others, born before 1961, have no qualification there), so a client with the same spec holds the
-matching cards. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``) issues the
-cards that day, insures those holders from it if it is before 2025-04-01, dates their tax records (the residence-tax
+income assessment and resident record at a municipality, a health-insurance record, a pension record if
+born before 1961, a notice and deduction certificates), so a client with the same spec holds the matching
+cards. Their qualifications are the insurers' qualification book of the world, the one the eligibility server
+answers from (:func:`real_backends.eligibility_book.enrol_holders`, loaded by whichever of the two starts first
+on the store): 協会けんぽ from six years before the epoch, every 7th ended a year and a day before it; the
+health insurer's copy on the network is that qualification (:func:`insurance_copy`), so わたしの情報 and a
+clinic's check say the same. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``)
+issues the cards that day, moves those dates with it, dates the tax records (the residence-tax
 assessment and its notice, the deduction certificates) in the year before the epoch's (2025 by default) and runs the
 portal's clock from it (:func:`real_backends.world_time.world_clock`): the world My Number Points serves with
 ``--set world=portal`` (``real_backends/points_hub.py``), on the same store, whose phase-2 parts follow the
@@ -50,24 +52,19 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from real_backends import portal_api
 from real_backends.app import ExchangeOut, jsonable, mask_numbers
+from real_backends.eligibility_book import enrol_holders
 from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from real_backends.world_time import tax_year, world_clock
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
-from twin.services.eligibility.qualifications import (
-    CardUseRegistration,
-    EligibilityError,
-    InsurerKind,
-    PersonFacts,
-    Qualification,
-    QualificationBook,
-)
+from twin.services.eligibility.qualifications import CardUseRegistration, InsurerKind, Qualification
 from twin.services.jpki.profile import japan_date
 from twin.services.linkage import (
     BodyKind,
     CodeIssuer,
     Directory,
     InformationNetwork,
+    InsuranceQualification,
     Item,
     TableResidentCodes,
     TaxAssessment,
@@ -120,11 +117,11 @@ IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_lengt
                                 description="the same key again returns the first answer; a new key for each new "
                                             "request")]  # fmt: skip
 SEEDED: Final = "portal.meta"
-#: the served world's health insurer in the qualification book: 協会けんぽ (Tokyo branch's insurer number), which
-#: insures the holders born from INSURED_BORN_FROM from INSURED_FROM, as the seeded network copy says
-INSURER: Final = "01130012"
-INSURED_FROM: Final = dt.date(2025, 4, 1)
-INSURED_BORN_FROM: Final = 1961
+#: the holders born before this year (65 or older at the default epoch) draw the old-age basic pension
+PENSIONED_BORN_BEFORE: Final = 1961
+#: the body (in the linkage directory) holding an insurer kind's copies, and the insurer's name; the served world's
+#: card holders are all insured with 協会けんぽ (real_backends.eligibility_book.holder_qualification)
+INSURER_BODIES: Final = {InsurerKind.ASSOCIATION: ("kyokai", "全国健康保険協会")}
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
     "山本": "ヤマモト", "中村": "ナカムラ", "太郎": "タロウ", "花子": "ハナコ", "健一": "ケンイチ", "陽子": "ヨウコ",
@@ -165,14 +162,7 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
     issuer = CodeIssuer(secret, d.number)  # type: ignore[arg-type]
     network = InformationNetwork(store, d, issuer, TableResidentCodes(table))
     accounts = PublicBenefitAccounts(store, lambda i: people[i].reading if 0 <= i < len(people) else None)
-    book = QualificationBook(store)
-    insured_from = min(INSURED_FROM, deployment.spec.start.date())  # a world set before 2025 is insured from its epoch
-    try:  # once per store (a second start, or another worker, finds the same load and loads nothing)
-        book.load_initial((_insured(p, insured_from) for p in people if p.items.birth_date.year >= INSURED_BORN_FROM),
-                          load_id=("portal world", deployment.spec.seed, deployment.spec.holders))  # fmt: skip
-    except EligibilityError as exc:  # a store whose book another service loaded: the portal uses that book
-        if exc.code != "duplicate":
-            raise
+    book = enrol_holders(store, deployment)  # the world's one book, whichever of portal and eligibility starts first
     portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts, qualifications=book)
     # seeded once, in one transaction with its mark: on an SQL store the writer lock (SQLite's BEGIN IMMEDIATE,
     # PostgreSQL's advisory lock) makes a second process that starts at the same moment wait and then find the
@@ -185,18 +175,13 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
     return portal
 
 
-def _insured(p: Person, insured_from: dt.date) -> Qualification:
-    """The holder's qualification with the served world's insurer from ``insured_from``, linked to the holder (the
-    insured number from the holder's number in the deployment, never the My Number)."""
-    return Qualification(INSURER, f"K{p.resident:07d}", "00", InsurerKind.ASSOCIATION,
-                         PersonFacts(p.reading, p.items.birth_date, p.items.sex), insured_from,
-                         linked_person=p.person_ref)  # fmt: skip
-
-
 def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> None:
     """Each person's records at the bodies, a notice and deduction certificates, of the world's tax year (the year
-    before the epoch's: 2025 at the default epoch)."""
-    net = portal.network
+    before the epoch's: 2025 at the default epoch). The health insurer's copy is the person's qualification as the
+    qualification book holds it (:func:`insurance_copy`), so that わたしの情報 and a clinic's eligibility check say
+    the same insurer, start and end."""
+    net, book = portal.network, portal.qualifications
+    assert book is not None  # build_portal always connects the book
     refreshed = spec.start - dt.timedelta(days=300)
     year = tax_year(spec)
     touched = set()
@@ -206,11 +191,11 @@ def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> Non
         town.record(p.my_number, Item.LOCAL_TAX_INCOME, assessed, dt.date(year, 4, 1))
         town.record(p.my_number, Item.RESIDENT_RECORD, (p.items.address, "世帯主"), dt.date(year, 1, 1))
         touched.add(p.municipality)
-        if p.items.birth_date.year < INSURED_BORN_FROM:
+        if p.items.birth_date.year < PENSIONED_BORN_BEFORE:
             net.agency("jps").record(p.my_number, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(year, 4, 1))
-        else:
-            net.agency("kyokai").record(p.my_number, Item.HEALTH_INSURANCE, ("全国健康保険協会", "被保険者"),
-                                        dt.date(year, 4, 1))  # fmt: skip
+        for q in book.linked_to(p.person_ref):
+            body, copy = insurance_copy(q)
+            net.agency(body).record(p.my_number, Item.HEALTH_INSURANCE, copy, q.valid_from)
         portal.post_notice(p.municipality, town.code_for(p.my_number), "住民税決定通知",
                            f"{fiscal_year_name(year)}の住民税が決定しました。", refreshed)  # fmt: skip
         portal.deposit_deduction(p.person_ref, DeductionCertificate("みらい生命", Kind.LIFE_INSURANCE, year, 84_000))
@@ -218,6 +203,14 @@ def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> Non
         portal.deposit_deduction(p.person_ref, DeductionCertificate("健康保険", Kind.MEDICAL, year, 132_400))
     for body in (*sorted(touched), "jps", "kyokai"):
         net.agency(body).refresh(refreshed)
+
+
+def insurance_copy(q: Qualification) -> tuple[str, InsuranceQualification]:
+    """The body holding ``q``'s copy on the information-provision network, and the copy: the insurer, the insured
+    number and the dates of the qualification itself, nothing restated."""
+    body, name = INSURER_BODIES[q.kind]
+    return body, InsuranceQualification(name, q.insurer_number, q.insured_number, q.branch, q.kind.value,
+                                        q.valid_from, q.valid_until)  # fmt: skip
 
 
 def fiscal_year_name(year: int) -> str:

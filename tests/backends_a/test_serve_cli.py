@@ -134,3 +134,31 @@ def test_a_sized_worlds_options_are_refused_by_name_or_set_over_the_world_its_st
     assert (getattr(make(store, seed="3").state.world, size), make(store, **{size: "12"}).state.world.seed) == (12, 3)
     with pytest.raises(ValueError, match=r"= \(12, 3(, 0)?\), not \(?12, 4"):  # ... another seed is another world
         make(store, seed="4")
+
+
+@pytest.mark.parametrize("service", ["ocsp", "eligibility", "portal"])
+def test_a_world_at_another_epoch_must_name_its_store_and_nothing_is_made_in_the_folder(
+    service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The world's clock starts on its store: without ``--store`` the server would make ./twin.db, a store of its
+    own (the OCSP responder did, silently). Refused in one line saying why; with a store named, or at the default
+    epoch, the server is built (and serving.run called: replaced here) and the folder holds only what was named."""
+    from real_backends import serving
+
+    started: list[str] = []
+    monkeypatch.setattr(serving, "run", lambda *a, **kw: started.append(service))
+    monkeypatch.chdir(tmp_path)
+    base = [service, "--port", "0", "--set", "holders=2"]
+    refused = CliRunner().invoke(app, [*base, "--set", "epoch=2022-06-01"])
+    assert refused.exit_code == 2 and started == [], refused.output
+    assert refused.output.startswith("error: twin serve: --set epoch=2022-06-01: a world set at another epoch than "
+                                     "the default keeps its clock on its store") and refused.output.count("\n") == 1
+    assert "name it with --store" in refused.output
+    assert list(tmp_path.iterdir()) == []
+    named = CliRunner().invoke(app, [*base, "--set", "epoch=2022-06-01", "--store", "sqlite:///world.db"])
+    assert named.exit_code == 0 and started == [service], named.output
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("world.db")] == []
+    if service == "ocsp":  # at the default epoch the responder opens no store: nothing is made
+        today = CliRunner().invoke(app, [*base, "--set", "epoch=2026-04-01"])
+        assert today.exit_code == 0 and started == [service, service], today.output
+        assert not (tmp_path / "twin.db").exists()

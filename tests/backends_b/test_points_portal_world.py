@@ -6,8 +6,8 @@ on assumed days. A holder who has not registered a public-benefit account is ref
 (``not_eligible``); once she registers one in the portal with her card's signature, the part is granted for the
 days the account was registered, 7,500 points once. An account deleted in the portal is not registered from the
 day the deletion takes effect, and the part applied for on such a day is refused. The insurance part follows the
-card's registration as the health-insurance card in the portal (from its day, Japan time); a holder to whom no
-insurer has linked a qualification cannot register, and the part stays refused. A card reported lost reserves
+card's registration as the health-insurance card in the portal (from its day, Japan time); a holder whose
+qualification has ended cannot register, and the part stays refused. A card reported lost reserves
 nothing. The standalone points world and the hub world refuse each other's store. No answer holds a My Number.
 Served as two processes on one SQLite file, the portal's clock runs from the world's epoch (2022), and the points
 server sees what the portal recorded.
@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 
 from emulators.demo import DEMO_SIGN_PASSWORD
 from real_backends import points_api
+from real_backends.eligibility_book import is_qualified
 from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.load.server import twin_serve
 from real_backends.points_api import PointsWorld
@@ -39,11 +40,11 @@ from real_backends.portal_hub import create_app as portal_app
 from twin.services.accounts import BankAccount
 from twin.services.linkage import my_number_fields
 from twin.services.portal import account_fields, signing_bytes
-from twin.services.store import MemoryStore
+from twin.services.store import MemoryStore, StoreError
 
 #: a world set in 2022 (its cards issued on 2022-06-01), when phase 2's linking parts were granted; holder 5's card
-#: was reported lost an hour after it was issued
-SPEC = DeploymentSpec(seed=20220601, holders=6, revoked_every=6, key_pool=2, epoch="2022-06-01")
+#: was reported lost an hour after it was issued, and holder 6's qualification ended on 2021-05-31
+SPEC = DeploymentSpec(seed=20220601, holders=7, revoked_every=6, key_pool=2, epoch="2022-06-01")
 PIN = "1234"
 JST = dt.timezone(dt.timedelta(hours=9))
 INS, ACC = "/phase2/insurance-linking", "/phase2/account-registration"
@@ -131,17 +132,12 @@ def account_act(hub: Hub, i: int, me: dict[str, str], action: str, effective: st
     return hub.call(hub.portal, "POST", "/portal/me/account", headers=me, json=body)
 
 
-def insured(i: int) -> bool:
-    """Whether the portal's world insures holder ``i`` (born from 1961: real_backends.portal_hub)."""
-    return resident(SPEC.seed, i).info.birth_date.year >= 1961
-
-
 def test_the_world_starts_with_nobody_registered_on_assumed_days(hub: Hub) -> None:
     portal = hub.world.portal
     assert portal.accounts.registered_count() == 0
     assert all(portal.qualifications.card_use(hub.world.person(i)) is None for i in range(SPEC.holders))  # type: ignore[union-attr]
     health = hub.call(hub.points, "GET", "/health")
-    assert (health["people"], health["cards"]) == (6, 6)
+    assert (health["people"], health["cards"]) == (7, 7)
 
 
 def test_the_account_part_follows_the_account_registered_in_the_portal(hub: Hub) -> None:
@@ -191,7 +187,7 @@ def test_an_account_deleted_in_the_portal_is_not_registered_from_the_day_the_del
 
 
 def test_the_insurance_part_follows_the_card_registered_as_the_insurance_card_in_the_portal(hub: Hub) -> None:
-    i = next(i for i in range(SPEC.holders - 1) if insured(i))
+    i = next(h.index for h in hub.deployment.holders if is_qualified(h) and not h.revoked)
     mykey = phase2(hub, i)
     assert part(hub, INS, mykey, i, "2022-07-01", "ins-1")["reason"] == "not_eligible"
     me = login(hub, i)
@@ -207,8 +203,8 @@ def test_the_insurance_part_follows_the_card_registered_as_the_insurance_card_in
     assert hub.call(hub.points, "GET", f"/people/{mykey}")["phases"]["phase2"]["insurance_linking"] == 7_500
 
 
-def test_a_holder_no_insurer_linked_cannot_register_and_the_insurance_part_stays_refused(hub: Hub) -> None:
-    i = next(i for i in range(SPEC.holders - 1) if not insured(i))
+def test_a_holder_whose_qualification_ended_cannot_register_and_the_insurance_part_stays_refused(hub: Hub) -> None:
+    i = next(h.index for h in hub.deployment.holders if not is_qualified(h) and not h.revoked)  # holder 6
     mykey = phase2(hub, i)
     me = login(hub, i)
     r = hub.call(hub.portal, "POST", "/portal/me/insurance-card", headers={**me, "Idempotency-Key": "card-use"})
@@ -250,8 +246,9 @@ def test_the_standalone_world_and_the_hub_world_refuse_each_others_store(deploym
     with pytest.raises(ValueError, match=r"a portal's world \(twin serve points --set world=portal\)"):
         PointsWorld(people=10, seed=1, cards=2).ledger(hub_store)
     PointsWorld(people=10, seed=1, cards=2).ledger(own_store)
-    with pytest.raises(ValueError, match="holds a standalone points world"):
-        hub_world(deployment, own_store).ledger(own_store)
+    with pytest.raises(StoreError, match=r"holds the load \('points world', 10, 1, 2\), not the enrolment of a "
+                                         r"served world's card holders"):  # the portal's world is not built on it
+        hub_world(deployment, own_store)
     with pytest.raises(ValueError, match="must be on the portal's store"):
         hub_world(deployment, MemoryStore()).ledger(hub_store)
 
@@ -285,7 +282,7 @@ def test_two_servers_on_one_sqlite_store_are_one_world(tmp_path: Path) -> None:
     registers in the portal (whose clock runs from the epoch) and the points server, another process, grants."""
     spec = {"holders": "4", "seed": "7", "epoch": "2022-06-01"}  # holder 3's card was reported lost
     client_side = Deployment.build(DeploymentSpec.from_options(spec))
-    i = next(i for i in range(3) if resident(7, i).info.birth_date.year >= 1961)
+    i = 0  # insured (from 2016-06-01) and not registered: the points server started with the portal alone
     store = f"sqlite:///{tmp_path / 'hub.db'}"
     with (
         twin_serve("portal", store, spec) as portal_url,

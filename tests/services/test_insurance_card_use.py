@@ -104,7 +104,7 @@ def test_phase_2s_insurance_part_asks_the_book_so_it_follows_the_registration_da
 
 # -- through Myna Portal's core, with the deployment's cards ------------------------------------------------
 
-SPEC = DeploymentSpec(seed=20261204, holders=6, revoked_every=0, key_pool=2)  # holders 2 and 3 born before 1961
+SPEC = DeploymentSpec(seed=20261204, holders=7, revoked_every=0, key_pool=2)  # holder 6's qualification ended
 NOW = dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.UTC)  # 23:13 in Japan: the day is Japan's
 
 
@@ -153,6 +153,6 @@ def test_the_portal_refuses_another_persons_a_revoked_or_an_expired_certificate(
 def test_the_portal_refuses_a_person_without_a_qualification_and_records_nothing(portal):
     d, hub = portal
     with pytest.raises(PortalRefusal) as refused:
-        hub.register_insurance_card("holder-2", serial(d, 2), "k", NOW)  # born 1955: no qualification in the book
+        hub.register_insurance_card("holder-6", serial(d, 6), "k", NOW)  # hers ended on 2025-03-31
     assert refused.value.problem is Problem.REFUSED and "no health-insurance qualification" in str(refused.value)
-    assert hub.insurance_card("holder-2", NOW.date()) == (None, None)
+    assert hub.insurance_card("holder-6", NOW.date()) == (None, None)

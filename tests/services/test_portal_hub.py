@@ -31,7 +31,7 @@ from twin.services.linkage import AnswerMessage, Refusal, Refused, my_number_fie
 from twin.services.portal import PortalRefusal, Problem, account_fields, consent_fields, signing_bytes
 from twin.services.store import MemoryStore
 
-SPEC = DeploymentSpec(seed=20261204, holders=6, revoked_every=0, key_pool=2)
+SPEC = DeploymentSpec(seed=20261204, holders=7, revoked_every=0, key_pool=2)  # holder 6's qualification ended
 PIN = "1234"
 START = 1_790_000_000.0  # 2026-09-21, inside the cards' validity
 
@@ -335,13 +335,13 @@ def test_the_card_is_registered_as_the_insurance_card_once_on_the_day_in_japan(h
 
 def test_a_person_without_a_qualification_is_refused_and_nothing_is_recorded(hub, deployment):
     app, _, numbers = hub
-    me = login(app, deployment.holders[3])  # born 1954: a pension, no health-insurance qualification in the book
-    r = register_card(app, me, "reg-3", numbers)
+    me = login(app, deployment.holders[6])  # her qualification ended a year and a day before the epoch (2025-03-31)
+    r = register_card(app, me, "reg-6", numbers)
     assert r.status_code == 422 and "no health-insurance qualification" in r.json()["detail"], r.text
     assert call(app, "GET", "/portal/me/insurance-card", numbers, headers=me).json() == {
         "qualified": False, "insurer_number": None, "insurer_kind": None, "registered": False,
         "registered_on": None}  # fmt: skip
-    assert portal_of(app).qualifications.card_use("holder-3") is None
+    assert portal_of(app).qualifications.card_use("holder-6") is None
 
 
 def test_a_card_revoked_after_the_login_cannot_register_and_a_request_needs_a_session_and_a_key(deployment):

@@ -42,7 +42,7 @@ from twin.services.store import DuplicateKeyError, Store
 
 QUALIFICATIONS = "eligibility.qualification"
 LINKS = "eligibility.link"  # person_ref -> tuple of insured keys linked to that person
-LOADS = "eligibility.load"  # "initial" -> the load_id of the initial bulk load
+LOADS = "eligibility.load"  # the name of each bulk load ("initial" first) -> its load_id
 CARD_USE = "eligibility.card_use"  # person_ref -> CardUseRegistration (健康保険証利用登録)
 CARD_USE_KEYS = "eligibility.card_use.keys"  # idempotency key -> (payload fingerprint, CardUseRegistration)
 
@@ -189,7 +189,9 @@ class QualificationBook:
                 raise EligibilityError("duplicate", f"insured number {q.key} is already registered") from None
         return q
 
-    def load_initial(self, qualifications: Iterable[Qualification], *, load_id: object = None) -> int:
+    def load_initial(
+        self, qualifications: Iterable[Qualification], *, load_id: object = None, load: str = "initial"
+    ) -> int:
         """The initial bulk load (一括登録) of insurers' files into an empty book, links included.
 
         Each qualification is checked as :meth:`register` checks it; one whose ``linked_person`` is
@@ -200,7 +202,9 @@ class QualificationBook:
 
         ``load_id`` (any record, e.g. the files' names and dates) is kept with the load: the same
         load again is a no-op returning 0 (``qualifications`` is not read), another one is refused.
-        Several server processes may race to load the same files; exactly one does.
+        Several server processes may race to load the same files; exactly one does. A further bulk load of
+        other people (a served world's synthetic insured beside its card holders) goes under its own name
+        ``load``, with the same rules: its records must be new to the book, and its people to the links.
         """
         links: dict[str, list[InsuredKey]] = {}
 
@@ -217,22 +221,22 @@ class QualificationBook:
 
         with self.store.transaction() as tx:
             if load_id is not None:
-                have = tx.get(LOADS, "initial")
+                have = tx.get(LOADS, load)
                 if have == load_id:
                     return 0
                 if have is not None:
                     raise EligibilityError(
-                        "duplicate", f"initial load: the book holds the load {have!r}, not {load_id!r}"
+                        "duplicate", f"{load} load: the book holds the load {have!r}, not {load_id!r}"
                     )
-                tx.put(LOADS, "initial", load_id)
+                tx.put(LOADS, load, load_id)
             try:
                 n = tx.insert_many(QUALIFICATIONS, checked())
             except DuplicateKeyError as e:
-                raise EligibilityError("duplicate", f"initial load: {e}") from None
+                raise EligibilityError("duplicate", f"{load} load: {e}") from None
             try:
                 tx.insert_many(LINKS, ((person, tuple(keys)) for person, keys in links.items()))
             except DuplicateKeyError as e:
-                raise EligibilityError("duplicate", f"initial load: a person already has links ({e}); "
+                raise EligibilityError("duplicate", f"{load} load: a person already has links ({e}); "
                                                     "add further qualifications with link()") from None  # fmt: skip
         return n
 

@@ -21,7 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twin.services.linkage.agency import Agency, Copy, EnrolmentError
-from twin.services.linkage.benefit import Basis, ExemptionDecision, TaxAssessment, exemption_check
+from twin.services.linkage.benefit import (
+    Basis,
+    ExemptionDecision,
+    InsuranceQualification,
+    TaxAssessment,
+    exemption_check,
+)
 from twin.services.linkage.bodies import Body, BodyKind, Directory, directory, municipality_id
 from twin.services.linkage.codes import (
     AgencyCode,
@@ -67,7 +73,8 @@ class Linkage:
 __all__ = [
     "ACCOUNTS_FROM", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body", "BodyKind", "CodeError",
     "CodeIssuer", "Copy", "Directory", "EnrolmentError", "ExchangeRecord", "ExemptionDecision",
-    "InformationNetwork", "Item", "LawfulTable", "Linkage", "Message", "Outage", "ProvideMessage", "QueryMessage",
+    "InformationNetwork", "InsuranceQualification", "Item", "LawfulTable", "Linkage", "Message", "Outage",
+    "ProvideMessage", "QueryMessage",
     "Refusal", "RefusalRecord", "Refused", "RegistryResidentCodes", "ResidentCodes", "Rule", "SupplyMessage",
     "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "exemption_check", "municipality_id",
     "my_number_fields",

@@ -32,6 +32,19 @@ class TaxAssessment:
     levied: bool  # False: exempt from residence tax (非課税)
 
 
+@dataclass(frozen=True, slots=True)
+class InsuranceQualification:
+    """The value of a ``health_insurance`` copy: the person's qualification as the insurer's file holds it."""
+
+    insurer: str  # the insurer's name, e.g. 全国健康保険協会
+    insurer_number: str  # 保険者番号: 6 or 8 digits
+    insured_number: str  # 被保険者記号・番号
+    branch: str  # 枝番
+    kind: str  # society, association, national or elderly
+    valid_from: dt.date  # 資格取得日
+    valid_until: dt.date | None  # the last day (資格喪失日の前日); None while it lasts
+
+
 def latest_assessment_year(on: dt.date) -> int:
     """The fiscal year of the newest residence-tax assessment that exists on ``on``."""
     return on.year if on.month >= ASSESSMENT_MONTH else on.year - 1
