@@ -113,6 +113,23 @@ def test_an_extension_announced_before_the_deadline_moves_the_rush_there() -> No
                                                            "announced": dt.date(2021, 4, 1)}])  # fmt: skip
 
 
+def test_wiring_phase1_deadlines_in_force_are_the_sourced_ones() -> None:
+    """The bundled phase 1 as FIGURES.md dates it: until 2020-11 the points ended on 2021-03-31 with no card
+    deadline, so the card had to be applied for about a month before (02-28); the card-application deadline
+    of 2021-03-31 came in 2020-11 with the extension; 04-30 from 2021-03-24 (Kyodo)."""
+    from twin.models.rollout.levers import deadline_in_force
+
+    p = Params().points.phase1
+    day0 = dt.date(2020, 1, 1)
+    k = deadline_in_force(p, day0, 700)
+    at = lambda d: day0 + dt.timedelta(days=int(k[(d - day0).days]))  # noqa: E731
+    assert k[(dt.date(2020, 6, 30) - day0).days] == -1  # before the opening: none
+    assert at(dt.date(2020, 7, 1)) == at(dt.date(2020, 11, 14)) == dt.date(2021, 2, 28)
+    assert at(dt.date(2020, 11, 15)) == at(dt.date(2021, 3, 23)) == dt.date(2021, 3, 31)
+    assert at(dt.date(2021, 3, 24)) == at(dt.date(2021, 4, 30)) == dt.date(2021, 4, 30)
+    assert k[(dt.date(2021, 5, 1) - day0).days] == -1
+
+
 def test_switching_points_off_removes_only_the_points_levers() -> None:
     on = build_levers(Params(), dt.date(2016, 1, 1), 2922)
     off = build_levers(Params(points={"enabled": False}), dt.date(2016, 1, 1), 2922)

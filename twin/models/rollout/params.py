@@ -228,13 +228,18 @@ class Points(StrictModel):
         description="phase 2 responds like phase 1 (its lift_per_5000, rush and rush_days, scaled by the points "
         "value through value_elasticity): a forecast then carries phase 1's fitted response forward",
     )
-    # phase 1: card by 2021-03-31, moved to 2021-04-30 late in March 2021: MIC was "arranging a one-month
-    # extension", made public on 2021-03-24 (Kyodo via Iwate Nippo 654267; FIGURES.md). Until then residents
-    # rushed toward 03-31: 686万 applications in March, 384万 in April (NHK 2021-06-20)
+    # phase 1 (FIGURES.md): the points first ran to 2021-03-31 with no card deadline of their own, so from the
+    # opening a resident who wanted them had to hold the card by then: apply about a month earlier (J-LIS's
+    # standard wait), 2021-02-28 (ASSUMED from those two figures). In 2020-11 the points were extended to
+    # 2021-09 for cards applied for by 2021-03-31 (moneyizm 301437; the day is not given: mid-month ASSUMED).
+    # That deadline was moved to 2021-04-30, MIC "arranging a one-month extension", made public on 2021-03-24
+    # (Kyodo via Iwate Nippo 654267). Until then residents rushed toward 03-31: 686万 applications in March,
+    # 384万 in April (NHK 2021-06-20)
     # announced in the economic measures of 2019-12-05 (assumed date: the bundled sources do not give it)
     phase1: PointsPhase = PointsPhase(start=dt.date(2020, 7, 1), announced=dt.date(2019, 12, 5), points=5000,
                                       take_up=0.5, offer="phase1",
-                                      deadlines=[Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 7, 1)),
+                                      deadlines=[Deadline(date=dt.date(2021, 2, 28), announced=dt.date(2020, 7, 1)),
+                                                 Deadline(date=dt.date(2021, 3, 31), announced=dt.date(2020, 11, 15)),
                                                  Deadline(date=dt.date(2021, 4, 30),
                                                           announced=dt.date(2021, 3, 24))])  # fmt: skip
     # phase 2: 5,000 for a new card from 2022-01-01, +7,500 +7,500 for linking from 2022-06-30 (FIGURES.md),
@@ -481,7 +486,8 @@ SOURCED = {
     "month normally and 31,700 in March 2021",
     "mailouts": "J-LIS: QR-code forms to residents without a card from 2020-12 (FIGURES.md)",
     "enclosures.from_date": "forms enclosed with health-insurance card renewals from 2020-07 (FIGURES.md)",
-    "points.phase1.deadlines": "MIC: card application by 2021-03-31, moved to 2021-04-30 (announcement date assumed)",
+    "points.phase1.deadlines": "points to 2021-03-31 (card in hand about a month after applying: 02-28); card "
+    "application by 2021-03-31 from 2020-11 (moneyizm 301437; day assumed), moved to 2021-04-30 on 2021-03-24 (Kyodo)",
     "points.phase2.offer": "MIC: 5,000 from 2022-01-01, +7,500 +7,500 from 2022-06-30 (twin.services.points.rules)",
     "handover.renewal_years": "J-LIS: electronic certificates are valid for 5 years",
     **CHANNELS_SOURCED,
