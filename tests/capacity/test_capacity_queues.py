@@ -90,3 +90,34 @@ def test_servers_needed_is_the_smallest_pool_within_the_slo():
     pool = simulate_pool(np.array([lam * HOUR]), np.array([s]), 10, 1e9)
     c = servers_needed(pool, slo)
     assert peak_p99(lam, s, c) <= slo < peak_p99(lam, s, c - 1)
+
+
+def test_the_tail_the_quantile_bisects_is_response_sf_to_the_last_bit():
+    """PoolHours works out the t-free parts of the tail once per quantile; the floats stay response_sf's (stable
+    hours) and the fluid backlog's (overloaded hours), bit for bit, so no number of a run moves."""
+    from twin.models.capacity.queues import response_sf
+
+    rng = np.random.default_rng(5)
+    s = rng.uniform(0.001, 0.5, 48)
+    cap = 3 / s * HOUR
+    arrivals = cap * rng.uniform(0.05, 1.2, 48)  # stable hours and overloaded stretches
+    arrivals[7] = cap[7] * 2 / 3  # c mu - lam == mu: the hypoexponential's equal-rates branch
+    pool = simulate_pool(arrivals, s, 3, 5.0)
+    assert (pool.backlog_wait > 0).any() and (pool.backlog_wait <= 0).any()
+    mu, lam = 1 / pool.service_seconds, pool.arrivals / HOUR
+    for t in (0.0, 1e-3, 0.05, 0.7, 3.0, 40.0):
+        with np.errstate(invalid="ignore"):
+            stable = response_sf(t, lam, mu, 3, np.nan_to_num(pool.p_wait, nan=1.0))
+        over = np.where(t < pool.backlog_wait, 1.0, np.exp(-mu * np.maximum(t - pool.backlog_wait, 0.0)))
+        assert pool.sf(t).tobytes() == np.where(pool.backlog_wait <= 0, stable, over).tobytes()
+
+
+def test_options_that_share_their_peak_hour_compute_its_knee_once():
+    """knee and peak_p99 are kept per argument: a second option with the same peak hour costs no evaluation."""
+    knee.cache_clear()
+    peak_p99.cache_clear()
+    first = knee(450.0, 0.0019, 1, 0.5)
+    evaluations = peak_p99.cache_info().misses
+    assert evaluations >= 40  # the bisection's evaluations
+    assert knee(450.0, 0.0019, 1, 0.5) == first and peak_p99.cache_info().misses == evaluations
+    assert knee(460.0, 0.0019, 1, 0.5) < first  # other arguments are computed, not looked up

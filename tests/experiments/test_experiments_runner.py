@@ -118,6 +118,21 @@ def test_one_process_two_processes_and_in_process_give_the_same_bytes(toy_file: 
     assert (inline.path / "bands.parquet").read_bytes() == (double.path / "bands.parquet").read_bytes()
 
 
+def test_a_script_started_by_the_tests_runs_the_twin_the_test_imported(toy_kind: str, tmp_path: Path) -> None:
+    """The killed sweep below resumes, in this process, what a CLI subprocess started: both must compute
+    the same task keys, so both must import the same twin (a worktree sharing another checkout's venv
+    imported that checkout's twin, and the resumed sweep found none of the CLI's work)."""
+    import twin
+    from twin.experiments.task import code_fingerprint
+
+    script = tmp_path / "where.py"  # run as a script, like xp_cli_main.py: its folder, not the cwd, is on the path
+    script.write_text("import twin\nfrom twin.experiments.task import code_fingerprint\n"
+                      "print(twin.__file__)\nprint(code_fingerprint('xp_toy_model'))\n")  # fmt: skip
+    r = subprocess.run([sys.executable, str(script)], env=venv_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [twin.__file__, code_fingerprint("xp_toy_model")]
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_only_the_missing_work_and_ends_as_an_uninterrupted_one(
     toy_kind: str, tmp_path: Path

@@ -42,9 +42,20 @@ def group_processes(pgid: int) -> list[int]:
 
 
 def venv_env() -> dict[str, str]:
-    """Environment for subprocesses: the venv's bin first on PATH, the toy model importable."""
+    """Environment for subprocesses: the venv's bin first on PATH, the toy model importable, and the
+    twin this test imported first on the path.
+
+    A script (``xp_cli_main.py``, ``dask worker``) does not put the working directory on its path, so
+    without the last it imports whichever twin the venv's editable install names. In a git worktree
+    that shares the main checkout's venv, that is the main checkout's code: its code fingerprint, and
+    so every task key, differs from the test's whenever the two trees differ (a branch's own change,
+    or a merge into main while the test runs), and a resumed sweep finds none of the work done.
+    """
+    import twin
+
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    root = Path(twin.__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["MPLBACKEND"] = "Agg"
     return env

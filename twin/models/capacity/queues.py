@@ -13,7 +13,9 @@ Everything is vectorised over hours, so a year of hours for four pools takes mil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -61,13 +63,39 @@ class PoolHours:
 
     def sf(self, t: float) -> np.ndarray:
         """P(response > t) per hour."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._tail()(t)
+
+    def _tail(self) -> Callable[[float], np.ndarray]:
+        """``t -> P(response > t)`` per hour, with what does not depend on ``t`` worked out once.
+
+        :meth:`quantile` asks for the tail about a hundred times; everything here but the
+        exponentials is the same each time (the Erlang wait's split, ``np.isclose`` of the two
+        rates), and on a one-hour pool numpy's per-call cost is the whole cost. The arithmetic is
+        :func:`response_sf`'s, operation for operation, so the floats are the same (call it inside
+        an errstate that ignores over/invalid/divide, as :func:`response_sf` does).
+        """
         mu = 1.0 / self.service_seconds
         lam = self.arrivals / HOUR
         stable = self.backlog_wait <= 0
-        with np.errstate(invalid="ignore"):
-            s_stable = response_sf(t, lam, mu, self.servers, np.nan_to_num(self.p_wait, nan=1.0))
-        s_over = np.where(t < self.backlog_wait, 1.0, np.exp(-mu * np.maximum(t - self.backlog_wait, 0.0)))
-        return np.where(stable, s_stable, s_over)
+        pw = np.nan_to_num(self.p_wait, nan=1.0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            mu_b = np.broadcast_to(np.asarray(mu, dtype=float), np.shape(lam))
+            a = self.servers * mu_b - lam
+            same = np.isclose(a, mu_b, rtol=1e-9)
+            gap = np.where(same, 1.0, a - mu_b)
+            neg_mu_b, neg_a, stay = -mu_b, -a, 1 - pw
+        neg_mu, backlog = -mu, self.backlog_wait
+
+        def at(t: float) -> np.ndarray:
+            ta = np.asarray(t, dtype=float)
+            e = np.exp(neg_mu_b * ta)
+            hypo = np.where(same, (1 + mu_b * ta) * e, (a * e - mu_b * np.exp(neg_a * ta)) / gap)
+            s_stable = stay * e + pw * hypo
+            s_over = np.where(t < backlog, 1.0, np.exp(neg_mu * np.maximum(t - backlog, 0.0)))
+            return np.where(stable, s_stable, s_over)
+
+        return at
 
     def quantile(self, q: float, hours: np.ndarray | None = None) -> float:
         """Response-time quantile over the requests of ``hours`` (all by default), by bisection."""
@@ -78,22 +106,25 @@ class PoolHours:
         if total <= 0:
             return 0.0
 
+        tail = self._tail()
+
         def above(t: float) -> bool:  # more than 1 - q of the requests take longer than t
-            return bool((w * self.sf(t)).sum() / total > 1 - q)
+            return bool((w * tail(t)).sum() / total > 1 - q)
 
         # Bracket first: near saturation the tail runs to many service times (M/M/1 at rho 0.94 has its
         # p99 at 73 s for 1 s of service), so a fixed ceiling would cut the quantile short.
         lo, hi = 0.0, float(np.max(self.backlog_wait) + np.max(self.service_seconds) + 1.0)
-        while above(hi):
-            lo, hi = hi, 2 * hi
-            if not np.isfinite(hi):
-                raise ArithmeticError(f"the {q} quantile of the response time is not finite")
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            if above(mid):
-                lo = mid
-            else:
-                hi = mid
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while above(hi):
+                lo, hi = hi, 2 * hi
+                if not np.isfinite(hi):
+                    raise ArithmeticError(f"the {q} quantile of the response time is not finite")
+            for _ in range(80):
+                mid = 0.5 * (lo + hi)
+                if above(mid):
+                    lo = mid
+                else:
+                    hi = mid
         return hi
 
 
@@ -129,14 +160,21 @@ def simulate_pool(arrivals: np.ndarray, service_seconds: np.ndarray, servers: in
     return PoolHours(arrivals, s, int(servers), util, pw, wait, timeouts, timeout)
 
 
+@lru_cache(maxsize=4096)
 def peak_p99(lam_per_s: float, service_seconds: float, servers: int) -> float:
-    """The 99th percentile of response time at a steady ``lam_per_s`` (inf when unstable)."""
+    """The 99th percentile of response time at a steady ``lam_per_s`` (inf when unstable).
+
+    A pure function of its three numbers, kept (as :func:`knee`): the options of a scenario usually
+    share their aggregate demand, so they ask for the same knees and sweep points, and each costs
+    about a hundred evaluations of the response-time tail. A kept answer is the same float.
+    """
     if lam_per_s * service_seconds >= servers:
         return float("inf")
     ph = simulate_pool(np.array([lam_per_s * HOUR]), np.array([service_seconds]), servers, 1e9)
     return ph.quantile(0.99)
 
 
+@lru_cache(maxsize=256)
 def knee(lam_per_s: float, service_seconds: float, servers: int, slo: float) -> float:
     """The load multiplier at which the peak hour's p99 reaches ``slo`` (bisection)."""
     if lam_per_s <= 0:
