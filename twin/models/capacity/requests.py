@@ -15,9 +15,10 @@ its requests carry that limit. A lookup by card is one request with the card's c
 service takes it (:meth:`twin.services.eligibility.EligibilityService.check_by_card`): the centre first asks the
 OCSP responder at J-LIS for the certificate's status, and only when the status is answered looks the
 qualification up (the eligibility pool, then the database); a status that is refused, or that comes back after
-the reception has stopped waiting, ends the attempt there (the gate of :mod:`twin.sim.clients`), and the reception
-tries the whole request again by its limit. So a patient whose status check fails for good sends nothing to
-the eligibility pool: every attempt the reception made ended at the status check. A card whose status the CDN
+the reception has stopped waiting, ends the attempt there (the gate of :mod:`twin.sim.clients`: the centre is
+taken not to look up for a reception that has hung up; its own OCSP timeout is not modelled), and the reception
+tries the whole request again by its limit. So a patient whose status check fails for good sends nothing to the
+eligibility pool: every attempt the reception made ended at the status check. A card whose status the CDN
 answers (``revocation.cdn_hit_rate``) skips the responder, as does every card where the facilities check a
 cached CRL (``requests.crl_cached``) or in CRL mode; a lookup by insured number has no certificate. A patient is
 confirmed online when the request is answered, and the online check has failed when it is given up for good
@@ -69,9 +70,6 @@ LOOKUP_CLASSES = ("eligibility_card", "eligibility_number")
 #: the classes a reception sends for its patients (a card lookup carries its status check): they carry the
 #: facility's retry limit
 RECEPTION_CLASSES = LOOKUP_CLASSES
-#: the lookup classes whose requests carry a certificate whose status the centre asks the OCSP pool first
-#: (``Day.status``)
-STATUS_CHECKED = ("eligibility_card",)
 
 
 def _minutes(s: str) -> int:
@@ -132,9 +130,8 @@ class Day:
     #: every facility's retry decision (by table row), and its type (index into FACILITY_TYPES)
     decisions: RetryDecisions | None = None
     facility_kind: np.ndarray | None = None
-    #: per class of :data:`STATUS_CHECKED`: for each request, whether the centre asks the OCSP pool for its card
-    #: certificate's status before the lookup (False: the CDN answered it); absent when nobody does (a cached CRL,
-    #: CRL mode)
+    #: per lookup class with a certificate (the card lookups): for each request, whether the centre asks the OCSP pool
+    #: for its status before the lookup (False: the CDN answered it); absent when nobody does (a cached CRL, CRL mode)
     status: dict[str, np.ndarray] = field(default_factory=dict)
 
 
