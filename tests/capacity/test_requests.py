@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from twin.models.capacity.params import Params
-from twin.models.capacity.requests import build_day, classes, run_day, service_means, stations
+from twin.models.capacity.requests import build_day, classes, run_day, service_means, stage_means, stations
 from twin.sim import Exponential
 from twin.sim.clients import reference, simulate
 
@@ -42,9 +42,7 @@ def test_peak_hour_batch_run_is_the_per_request_simpy_run() -> None:
     for c in cl:
         n = len(c.sends)
         k = c.policy.retries + 1
-        c.service_table = np.stack([rng.exponential(means["database"] if s == "database" else
-                                                    means.get(c.name, means["ocsp"]), (n, k))
-                                    for s in c.route], axis=2)
+        c.service_table = np.stack([rng.exponential(m, (n, k)) for m in stage_means(means, c.name, c.route)], axis=2)
         c.jitter_table = rng.random((n, k))
     horizon = 3600.0
     got = simulate(cl, stations(p, rng), horizon, rng=rng, keep=True)

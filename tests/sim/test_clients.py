@@ -214,7 +214,7 @@ def test_per_request_limits_are_the_simpy_clients_attempt_by_attempt(kind: str) 
 
 
 def test_answered_requests_are_those_with_an_attempt_answered_in_time() -> None:
-    """The requests a caller can join (a patient's lookup and OCSP request): answered ones are those with an
+    """The requests a caller can say who sent (a patient's lookup): answered ones are those with an
     attempt answered within the timeout, one per goodput, none also given up; the rest were still waiting at the
     horizon (a budget or a storm leaves some of each)."""
     cls = _classes(7, "immediate", rate_factor=1.5)
@@ -291,3 +291,74 @@ def test_fewer_retries_per_request_mean_fewer_attempts_in_a_storm() -> None:
 def test_per_request_limits_refuse_bad_input(limits: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RequestClass("x", np.zeros(3), ("p",), (Exponential(1.0),), 1.0, RetryPolicy(), max_retries=limits)
+
+
+# --- a status check first: requests that start further along, and a gate (the eligibility centre's route) ----------
+
+def _status_first(seed: int, kind: str, gates: tuple[int, ...] = (0,), second: float = 0.01) -> list[RequestClass]:
+    """A card lookup's route: a status station at 140 % load (one worker, 0.1 s, 14 of the 20 requests a second:
+    three in ten start at the lookup, a cache answered their status), then the lookup at ``second`` s a
+    request."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    sends = np.sort(rng.uniform(0, n / 20, n))
+    table = rng.exponential(0.1, (n, 4, 2))
+    table[:, :, 1] = rng.exponential(second, (n, 4))
+    first = (rng.random(n) < 0.3).astype(np.int64)
+    return [RequestClass("card", sends, ("status", "elig"), (Exponential(0.1), Exponential(second)), 2.0,
+                         RetryPolicy(kind, 3, base=0.5), hop=0.01, service_table=table, jitter_table=rng.random((n, 4)),
+                         first_stage=first, gates=gates)]
+
+
+def _status_stations(rng: np.random.Generator, second: float = 0.01) -> dict[str, BatchStation]:
+    return {"status": BatchStation(None, 1, Exponential(0.1), rng=rng),
+            "elig": BatchStation(None, 1, Exponential(second), rng=rng)}
+
+
+@pytest.mark.parametrize("kind", ["immediate", "backoff_jitter"])
+@pytest.mark.parametrize("shed", [None, {"status": 1.0}])
+def test_a_status_check_first_is_the_simpy_clients_attempt_by_attempt(kind: str, shed: dict | None) -> None:
+    """Requests that start at the second station, and a gate after the first: both engines send the same
+    attempts and see the same responses (a gated attempt is never answered in either)."""
+    cls = _status_first(5, kind)
+    rng = np.random.default_rng(1)
+    got = simulate(cls, _status_stations(rng), 900.0, rng=rng, shed_after=shed, keep=True)
+    ref = reference(cls, {"status": (1, Exponential(0.1)), "elig": (1, Exponential(0.01))}, 900.0, rng=rng,
+                    shed_after=shed)
+    _same(got.attempts, ref)
+    assert got.deferred == 0
+    assert (ref["outcome"] == (TIMEOUT if shed is None else SHED)).any() and (ref["outcome"] == OK).any()
+    if shed is None:  # attempts the gate ended (the server never answered them); shedding ends them sooner
+        assert (~np.isfinite(ref["response"])).sum() > 100
+
+
+def test_a_gate_sends_on_only_the_attempts_whose_client_still_waits() -> None:
+    """Behind an overloaded status station, a lookup station that adds microseconds: with the gate it serves the
+    attempts that start there and those whose status came back in time (every one answered); without the gate it
+    serves every attempt, also those whose client gave up at the status check long ago."""
+    out = {}
+    for gates in ((0,), ()):
+        cls = _status_first(5, "immediate", gates=gates, second=1e-6)
+        rng = np.random.default_rng(1)
+        out[gates] = simulate(cls, _status_stations(rng, 1e-6), 900.0, rng=rng, keep=True)
+    gated, open_ = out[(0,)], out[()]
+    a, first = gated.attempts, cls[0].first_stage
+    ok = a["outcome"] == OK
+    at_lookup = int((first[a["req"]] == 1).sum()) + int((ok & (first[a["req"]] == 0)).sum())
+    assert gated.arrivals["elig"].sum() == at_lookup
+    assert gated.arrivals["status"].sum() == int((first[a["req"]] == 0).sum())  # the others skip it
+    assert open_.arrivals["elig"].sum() == open_.offered.sum()  # no shedding: every attempt reaches the lookup
+    assert open_.arrivals["elig"].sum() - gated.arrivals["elig"].sum() > 1000
+    # the client sees the same either way: the lookup adds nothing to the response
+    assert np.array_equal(gated.goodput, open_.goodput) and np.array_equal(gated.timeouts, open_.timeouts)
+
+
+def test_bad_first_stages_and_gates_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"x.first_stage: one stage 0-1 of the route per request"):
+        RequestClass("x", np.zeros(2), ("p", "q"), (Exponential(1.0),) * 2, 1.0, RetryPolicy(),
+                     first_stage=np.array([0, 2]))
+    with pytest.raises(ValueError, match=r"x.first_stage: one stage"):
+        RequestClass("x", np.zeros(2), ("p", "q"), (Exponential(1.0),) * 2, 1.0, RetryPolicy(),
+                     first_stage=np.array([0]))
+    with pytest.raises(ValueError, match=r"x.gates: \(2,\) are not all stages of the route"):
+        RequestClass("x", np.zeros(2), ("p", "q"), (Exponential(1.0),) * 2, 1.0, RetryPolicy(), gates=(2,))

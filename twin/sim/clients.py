@@ -16,22 +16,28 @@ A request class is a stream of first attempts (``sends``, seconds, sorted), a ro
 more stations (e.g. eligibility, then the database), a one-way network hop, a client timeout and a
 :class:`RetryPolicy`; optionally a limit of retries per request (``max_retries``: each reception
 decides how often it tries again before it gives up on the online check), which otherwise is the
-policy's. The stations are :class:`twin.sim.batch.BatchStation` objects used with time
-in seconds and no calendar. :func:`simulate` plays the attempts in chunks of ``chunk`` seconds:
-each chunk's first attempts and due retries go to their first station, each station serves what
+policy's. A request may start further along its route (``first_stage``: a card whose certificate status a cache
+answered skips the OCSP responder), and a stage may be a gate (``gates``): an attempt whose client has already given
+up when that stage is done goes no further (the eligibility centre checks the card certificate's status first and
+looks up nothing for a reception that has stopped waiting). The stations are
+:class:`twin.sim.batch.BatchStation` objects used with time in seconds and no calendar. :func:`simulate` plays
+the attempts in chunks of ``chunk`` seconds: each chunk's first attempts and due retries go to their first
+station, each station serves what
 has reached it before the chunk's end (earlier stations first), and the responses decide the
 retries. Retries are placed at ``send + timeout + back-off`` (after a timeout) or at the moment
 the client heard "busy" plus the back-off; a retry that the chunking decides only after its time
-has passed is sent at the next chunk instead and counted as ``deferred`` (none on single-station
-routes whose chunk is shorter than the timeout less the two hops).
+has passed is sent at the next chunk instead and counted as ``deferred``: none on single-station routes whose
+chunk is shorter than the timeout less the two hops, nor behind a gate, as a short chunk also ends before the
+earliest retry of an attempt still on its way past a gate (or 10 ms after it starts, whichever is later); on
+other routes a later station can make an attempt late and defer its retry.
 
 :func:`reference` is the same model written with one SimPy process per attempt through
 :class:`twin.sim.station.Station`; on the same inputs both give the same responses.
 
 Results are per-minute histograms of response times (log-spaced bins) and counts: offered
-attempts, first attempts, retries, goodput, timeouts, shed, and queue lengths at each minute; and
-which requests were given up for good and which were answered (so that a caller can say who sent them, and
-join the requests one patient's check sends).
+attempts, first attempts, retries, goodput, timeouts, shed, and queue lengths and arrivals at each station at
+each minute; and which requests were given up for good and which were answered (so that a caller can say who sent
+them).
 """
 
 from __future__ import annotations
@@ -130,6 +136,14 @@ class RequestClass:
     #: optional retries allowed per request (whole numbers >= 0, one per request: the limit the sender decided);
     #: None: the policy's ``max_retries`` for every request. A policy of kind "none" allows none either way.
     max_retries: np.ndarray | None = None
+    #: optional stage of the route each request starts at (whole numbers, one per request, below the route's length:
+    #: a request that needs not visit the leading stations); None: every request starts at the first station
+    first_stage: np.ndarray | None = None
+    #: stages (indices into the route) that end an attempt whose client has given up by the time they are done: the
+    #: server goes on to the next station only while the client still waits for the answer (a status check that
+    #: comes back too late ends the request); at other stages a late attempt is still served on (the server does
+    #: not know the client has gone)
+    gates: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         self.sends = np.asarray(self.sends, dtype=np.float64)
@@ -141,6 +155,16 @@ class RequestClass:
                 raise ValueError(f"{self.name}.max_retries: one whole number 0-{MAX_RETRIES} per request "
                                  f"({len(self.sends)} requests), got {got}")
             self.max_retries = m.astype(np.int64)
+        if self.first_stage is not None:
+            f = np.asarray(self.first_stage)
+            if (f.shape != self.sends.shape or (f.size and not np.issubdtype(f.dtype, np.integer))
+                    or (f.size and not (f.min() >= 0 and f.max() < len(self.route)))):
+                raise ValueError(f"{self.name}.first_stage: one stage 0-{len(self.route) - 1} of the route per request "
+                                 f"({len(self.sends)} requests), got shape {f.shape}, dtype {f.dtype}")
+            self.first_stage = f.astype(np.int64)
+        self.gates = tuple(int(g) for g in self.gates)
+        if any(not 0 <= g < len(self.route) for g in self.gates):
+            raise ValueError(f"{self.name}.gates: {self.gates} are not all stages of the route {self.route}")
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"{self.name}.timeout: {self.timeout!r} must be a number of seconds > 0")
         h = np.asarray(self.hop, dtype=np.float64)
@@ -158,6 +182,11 @@ class RequestClass:
 
     def hop_of(self, req: np.ndarray) -> np.ndarray | float:
         return self.hop[req] if np.ndim(self.hop) else self.hop
+
+    def first_stage_of(self, req: np.ndarray) -> np.ndarray:
+        """The stage of the route requests ``req`` start at."""
+        req = np.asarray(req)
+        return np.zeros(req.shape, dtype=np.int64) if self.first_stage is None else self.first_stage[req]
 
     def retries_of(self, req: np.ndarray) -> np.ndarray:
         """Retries allowed to requests ``req``: their own limit where given, else the policy's."""
@@ -199,6 +228,8 @@ class ClientResult:
     #: per class: the requests answered within the timeout (at some attempt), as sorted request indices; a request
     #: in neither tuple was still waiting for its answer or its next try at the horizon
     answered_requests: tuple[np.ndarray, ...] = ()
+    #: station -> attempts that reached it in each minute (every class; a request's stages each reach their own)
+    arrivals: dict[str, np.ndarray] = field(default_factory=dict)
 
     def quantile(self, q: float, cls: str | None = None, minutes: slice | np.ndarray | None = None) -> np.ndarray:
         """Response-time quantile per minute (NaN where nothing was sent); ``minutes`` pools minutes."""
@@ -342,7 +373,14 @@ def simulate(
             out[m] = classes[ci].hop_of(req[m])
         return out
     lengths = np.array([len(c.route) for c in classes])
+    gated = np.zeros((n_cls, int(lengths.max(initial=1))), dtype=bool)  # [class, stage]: the stage is a gate
+    for ci, c in enumerate(classes):
+        gated[ci, list(c.gates)] = True
     retries_allowed = np.array([c.policy.retries for c in classes])
+    # an attempt's earliest retry: its timeout after its send, plus the shortest back-off
+    earliest_retry = timeouts + np.array([c.policy.min_delay for c in classes])
+    # the classes whose attempts a short chunk waits for at their later stations (see safe_end)
+    watched = np.array([bool(c.gates) for c in classes], dtype=bool)
     # classes whose requests carry their own limits (the others allow every request the policy's)
     own_limits = [ci for ci, c in enumerate(classes) if c.max_retries is not None and c.policy.kind != "none"]
     # the state a long chunk may have to undo
@@ -480,9 +518,17 @@ def simulate(
             for ci, c in enumerate(classes):
                 m = nc == ci
                 k0 = int(m.sum())
-                if k0:
+                if not k0:
+                    continue
+                if c.first_stage is None:
                     pending[c.route[0]] = pending[c.route[0]] + [
                         _pend(ns[m] + c.hop_of(nr[m]), ids[m], np.zeros(k0, dtype=np.int64), np.zeros(k0, dtype=bool))]
+                    continue
+                arrive, ids_m, stage = ns[m] + c.hop_of(nr[m]), ids[m], c.first_stage[nr[m]]
+                for sg in np.unique(stage).tolist():
+                    mm = stage == sg
+                    pending[c.route[sg]] = pending[c.route[sg]] + [
+                        _pend(arrive[mm], ids_m[mm], stage[mm], np.zeros(int(mm.sum()), dtype=bool))]
         for sname in order:
             chunks = pending[sname]
             if not chunks:
@@ -549,6 +595,8 @@ def simulate(
                 if fin.any():
                     fx.append(lambda a=ids[fin], b=resp[fin]: keep_late.append((a, b)))
             fwd = ~back
+            if gated.any():  # a gate ends the attempts whose client has given up (their timeout is tallied above)
+                fwd &= ~(late & gated[cl, stg])
             if fwd.any():
                 dec2 = dec | late
                 for ci in np.unique(cl[fwd]).tolist():
@@ -557,6 +605,28 @@ def simulate(
                         mm = fwd & (cl == ci) & (stg == sg)
                         nxt = c.route[sg + 1]
                         pending[nxt] = pending[nxt] + [_pend(log.end[mm], ids[mm], stg[mm] + 1, dec2[mm])]
+
+    def safe_end(t0: float, t1: float) -> float:
+        """Where a short chunk from ``t0`` must end, at ``t1`` at the latest, so that the attempts it plays decide
+        no retry inside it. The chunk length takes care of the attempts sent in the chunk; an attempt waiting to
+        reach a later station of its route was sent earlier, and a timeout there would retry at its send plus the
+        timeout: the chunk ends there at the latest (never shorter than 10 ms: a retry that still falls inside is
+        deferred). Only for the classes with a gate, whose attempts pass it up to their last moment (a status check
+        that queued for most of the timeout); the others' later stations (a database after the lookup) add little,
+        and cutting their chunks would change the order of the service draws of every run that has them."""
+        if not watched.any():
+            return t1
+        end = t1
+        for sname in order:
+            for t, ids, _stg, dec, tmin in st["pending"][sname]:
+                if tmin >= end:
+                    continue
+                m = (t < end) & ~dec
+                m[m] = watched[tbl.cls[ids[m]]]
+                if m.any():
+                    i = ids[m]
+                    end = min(end, float((tbl.send[i] + earliest_retry[tbl.cls[i]]).min()))
+        return max(end, min(t0 + 0.01, t1))
 
     def close_step(t1: float) -> None:
         """Move this step's budget counts into the log and forget what left the window."""
@@ -597,11 +667,12 @@ def simulate(
                 fx = []
                 t = t0
                 while t < t1:
-                    u = min(t + chunk, t1)
+                    u = safe_end(t, min(t + chunk, t1))
                     step(t, u, True, fx)
                     close_step(u)
                     t = u
         else:
+            t1 = safe_end(t0, t1)
             step(t0, t1, True, fx)
             close_step(t1)
         for f in fx:
@@ -638,7 +709,7 @@ def simulate(
     return ClientResult(
         minutes, tuple(c.name for c in classes), acc.hist, acc.offered, acc.first, acc.retries, acc.goodput,
         acc.timeouts, acc.shed, acc.failed, queue, acc.busy, st["deferred"], attempts, by_class(failed_log),
-        by_class(answered_log),
+        by_class(answered_log), {s: acc.q_in[s][1:].copy() for s in order},
     )
 
 
@@ -665,7 +736,9 @@ def reference(
         c = classes[ci]
         hop = float(c.hop_of(np.array([req]))[0]) if np.ndim(c.hop) else c.hop
         yield env.timeout(hop)
-        for sg, sname in enumerate(c.route):
+        first = int(c.first_stage_of(np.array([req]))[0])
+        for sg in range(first, len(c.route)):
+            sname = c.route[sg]
             s = float(c.service_table[req, k, sg]) if c.service_table is not None else None
             idx = yield from st[sname].visit(s, shed_after.get(sname))
             if st[sname]._reneged[idx]:
@@ -674,6 +747,8 @@ def reference(
                 if not result.triggered:
                     result.succeed(("shed", env.now))
                 return
+            if sg in c.gates and sg + 1 < len(c.route) and (env.now + hop) - send > c.timeout:
+                return  # the client has given up: the server goes no further (and never answers)
         yield env.timeout(hop)
         if not result.triggered:
             result.succeed(("ok", env.now))

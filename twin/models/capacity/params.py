@@ -312,8 +312,8 @@ class Fallback(StrictModel):
     max_retries: dict[FacilityType, interval(0, 20, integer=True) | None] = Field(
         default_factory=lambda: dict.fromkeys(FACILITY_TYPES),
         description="ASSUMED (a judgement; no published figure), range 0-5: retries of a type's reception "
-        "requests (eligibility lookups and their OCSP requests) before it gives up on the online check; "
-        "None: the retry policy's max_retries (requests.retry.max_retries)")
+        "requests (eligibility lookups, a card's with its certificate's status check) before it gives up on the "
+        "online check; None: the retry policy's max_retries (requests.retry.max_retries)")
     share: dict[FacilityType, Fraction] = Field(
         default_factory=lambda: dict.fromkeys(FACILITY_TYPES, 1.0),
         description="ASSUMED (a judgement; no published share), range 0.5-1.0: share of a type's facilities "

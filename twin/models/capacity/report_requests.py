@@ -1,7 +1,7 @@
 """What the request-level day shows: minute by minute latency, goodput against offered load, retries,
-queues; whether the system came back after a surge; the patients confirmed online (their lookup and their
-card's OCSP request answered), and those whose online check the receptions gave up on, confirmed another way
-or not, by facility type; and the knee by simulation beside Erlang C."""
+queues and each pool's arrivals; whether the system came back after a surge; the patients confirmed online (their
+lookup answered, a card's after its certificate's status), and those whose online check the receptions gave up on,
+confirmed another way or not, by facility type; and the knee by simulation beside Erlang C."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def headline(r: DayResult) -> dict[str, Any]:
         "retry_amplification": float(res.offered.sum() / max(res.first.sum(), 1)),
         "recovery": r.recovery, "knees": r.knees,
         "max_queue": {s: int(res.queue[s].max()) for s in STATIONS},
+        # attempts that reached each pool: at the OCSP pool the card lookups' status checks too, at the eligibility
+        # pool only the card lookups whose status was answered in time
+        "arrivals": {s: int(res.arrivals[s].sum()) for s in STATIONS if s in res.arrivals},
         "first_attempts_by_class": {c: int(res.first[i].sum()) for i, c in enumerate(res.classes)},
     }
     fb = fallback(r.day, res)
@@ -186,16 +189,23 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
             if f"{pool}_first_attempts" in h:
                 pool_rows.append([opt, pool, h[f"{pool}_first_attempts"], h[f"{pool}_goodput"], h[f"{pool}_timeouts"],
                                   h[f"{pool}_p99_seconds"] * 1e3, h[f"{pool}_worst_minute_p99_seconds"] * 1e3,
-                                  h["max_queue"][pool]])
+                                  h["max_queue"][pool], h["arrivals"].get(pool, 0)])
     pools = Table(
         "Per pool: requests and latency over the window",
-        ["option", "pool", "first attempts", "goodput", "timeouts", "p99 ms", "worst-minute p99 ms", "max queue"],
+        ["option", "pool", "first attempts", "goodput", "timeouts", "p99 ms", "worst-minute p99 ms", "max queue",
+         "arrivals"],
         pool_rows,
         note="Latency from send to answer, including the network hop both ways (for portal, private verifiers and "
-        "linkage the mean of the regions' hops). linkage: the bodies' queries through the information-provision "
-        "network (assumed volume and hours, service time the linkage server's measured CPU per query).",
+        "linkage the mean of the regions' hops). A lookup by card is one request: the centre asks the OCSP pool for "
+        "the card certificate's status first and looks the patient up only when the status is answered in time, so "
+        "its latency is counted at the eligibility pool and includes the status check; the OCSP pool's requests and "
+        "latency are the private verifiers' (and the phones'). Arrivals: attempts that reached the pool, at the "
+        "OCSP pool the card lookups' status checks too (those the CDN did not answer), at the eligibility pool "
+        "the lookups by number and the card lookups whose status was answered. linkage: the bodies' queries through "
+        "the information-provision network (assumed volume and hours, service time the linkage server's measured "
+        "CPU per query).",
         formats={"first attempts": "{:,.0f}", "goodput": "{:,.0f}", "timeouts": "{:,.0f}", "p99 ms": "{:.3g}",
-                 "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}"},
+                 "worst-minute p99 ms": "{:.3g}", "max queue": "{:,.0f}", "arrivals": "{:,.0f}"},
     )
     blocks: list[Any] = [intro, table, pools]
     fb_rows = []
@@ -212,14 +222,15 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
             ["option", "confirmed online", *(f"{p}: another way" for p in plural), "another way, all types",
              "left unconfirmed"],
             fb_rows,
-            note="A patient is confirmed online when the eligibility lookup is answered and, for a card, the OCSP "
-            "request its reception sent for the card's certificate too. When either is given up for good (every "
-            "attempt its reception allowed timed out or was refused, or a retry budget refused the next), the "
-            "online check has failed: at a facility that falls back the patient is confirmed another way (card "
+            note="A patient is confirmed online when the eligibility lookup is answered; a lookup by card is "
+            "answered only after the card certificate's status (OCSP at J-LIS, unless the CDN answered it), as "
+            "the centre checks it first. When the lookup is given up for good (every attempt its reception allowed "
+            "timed out or was refused, at the status check or at the lookup, or a retry budget refused the next), "
+            "the online check has failed: at a facility that falls back the patient is confirmed another way (card "
             "face, 資格確認書, self-declaration); at one that does not, the patient is left unconfirmed. Each "
             "facility decides its retries and whether it falls back by its type (requests.fallback, a judgement: "
-            "no published figures). A patient whose next try would come after the window's end is in no column; "
-            "so are a surge's extra OCSP requests (load copied from other requests, no patient's).",
+            "no published figures). A patient whose next try would come after the window's end is in no column. "
+            "A surge's extra lookups are patients too, each a copy of one sent in the surge with its status check.",
             formats={"confirmed online": "{:,.0f}", **{f"{p}: another way": "{:,.0f}" for p in plural},
                      "another way, all types": "{:,.0f}", "left unconfirmed": "{:,.0f}"}))
     token_rows = []
@@ -280,7 +291,8 @@ def sections(results: dict[str, DayResult]) -> list[Section]:
             "takes the busiest hour's mean rate as Poisson and steady, exponential service, no timeouts or retries, "
             "each pool alone (for eligibility the lower of the application pool's and the database pool's knee); "
             "the simulation plays the busiest two minutes as the facilities send them through the batch stations "
-            "(application pool, then the database for eligibility lookups), with the scenario's service-time cv, "
+            "(application pool, then the database for eligibility lookups; each pool alone, the card lookups' "
+            "status checks at the OCSP pool as requests of their own), with the scenario's service-time cv, "
             "client timeout and, in the last pair of columns, the retry policy.",
             formats={"workers": "{:,.0f}", "mean service ms": "{:.3f}", "of which TLS ms": "{:.3f}",
                      "database ms": "{:.3f}", "busiest hour req/s": "{:,.0f}", "Erlang C (busiest hour)": "{:.1f}",

@@ -4,23 +4,28 @@ The hourly Erlang C answer (:mod:`twin.models.capacity.queues`) assumes Poisson 
 hour and clients that never give up. Monday 09:00 is none of these: thousands of clinics open in
 the same minute with patients at the door, a slow answer makes reception PCs retry, and a retry
 is more load. Here the day is played request by request through :mod:`twin.sim.clients`: the
-facilities' patients (:mod:`twin.models.capacity.facilities`) send an OCSP request (unless they
-check a cached CRL) and an eligibility lookup (which queries the database) over their region's
-network hop; Myna Portal logins and private verifiers add their own requests, and the bodies'
-intermediate servers their linkage queries (office hours and the evening batch) to the linkage pool. The pools are
-batch stations with workers and queues; clients time out and retry by the scenario's policy; the
-pools can shed load. Each facility decides how often its reception's requests are tried again before it
-gives up on the online check, and whether it then confirms eligibility another way
+facilities' patients (:mod:`twin.models.capacity.facilities`) send an eligibility lookup over their region's
+network hop, by card or by insured number; Myna Portal logins and private verifiers add their own requests,
+and the bodies' intermediate servers their linkage queries (office hours and the evening batch) to the linkage
+pool. The pools are batch stations with workers and queues; clients time out and retry by the scenario's
+policy; the pools can shed load. Each facility decides how often its reception's requests are tried again
+before it gives up on the online check, and whether it then confirms eligibility another way
 (:mod:`twin.models.capacity.decisions`; Mesa agents at agent fidelity, the facility columns otherwise):
-its requests carry that limit. A card patient's OCSP request is linked to the patient's lookup
-(``Day.lookup``): the patient is confirmed online only when both are answered, and when either is given up
-for good the online check has failed (:func:`checks`). The two go out together and queue at their pools
-independently, a simplification: in the real system the centre checks the card certificate's status before it
-answers the lookup, so the reception waits for both in one request, and a failed status check ends that
-patient's retries of the lookup too. Out come per-minute p50/p95/p99, goodput against offered load, timeouts,
-retries and queue lengths, the patients confirmed online and those whose online check was given up for good,
-by facility type (confirmed another way or not), and the knee found by simulation beside Erlang C's (whose
-clients keep the policy's limit: the knee is the pool's).
+its requests carry that limit. A lookup by card is one request with the card's certificate, as the real
+service takes it (:meth:`twin.services.eligibility.EligibilityService.check_by_card`): the centre first asks the
+OCSP responder at J-LIS for the certificate's status, and only when the status is answered looks the
+qualification up (the eligibility pool, then the database); a status that is refused, or that comes back after
+the reception has stopped waiting, ends the attempt there (the gate of :mod:`twin.sim.clients`: the centre is
+taken not to look up for a reception that has hung up; its own OCSP timeout is not modelled), and the reception
+tries the whole request again by its limit. So a patient whose status check fails for good sends nothing to the
+eligibility pool: every attempt the reception made ended at the status check. A card whose status the CDN
+answers (``revocation.cdn_hit_rate``) skips the responder, as does every card where the facilities check a
+cached CRL (``requests.crl_cached``) or in CRL mode; a lookup by insured number has no certificate. A patient is
+confirmed online when the request is answered, and the online check has failed when it is given up for good
+(:func:`checks`). Out come per-minute p50/p95/p99, goodput against offered load, timeouts, retries, queue lengths
+and arrivals at each pool, the patients confirmed online and those whose online check was given up for good, by
+facility type (confirmed another way or not), and the knee found by simulation beside Erlang C's (each pool
+alone, whose clients keep the policy's limit: the knee is the pool's).
 """
 
 from __future__ import annotations
@@ -49,21 +54,22 @@ from twin.sim import BatchStation, Gamma
 from twin.sim.clients import ClientResult, RequestClass, RetryPolicy, hist_quantile, simulate
 
 STATIONS = ("ocsp", "eligibility", "portal", "linkage", "database")
-#: client classes and the pool whose latency they report
-GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", "ocsp_reception": "ocsp",
+#: the card lookups' status checks played alone at the OCSP pool, for its knee (:func:`pool_day`); in the day they
+#: are the first stage of the card lookups' own requests
+STATUS_CHECKS = "ocsp_reception"
+#: client classes and the pool whose latency they report (a card lookup's latency includes its status check)
+GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", STATUS_CHECKS: "ocsp",
           "ocsp_private": "ocsp", "portal": "portal", "linkage": "linkage", "portal_phone": "portal",
           "ocsp_phone": "ocsp"}
 #: the classes of logins made with the phone's certificate (present when ``phones.uptake`` gives a share that day)
 PHONE_CLASSES = ("portal_phone", "ocsp_phone")
 #: pools that shed load under admission control (the database is behind the eligibility pool)
 SHEDDING = ("ocsp", "eligibility", "portal", "linkage")
-#: the classes a reception sends for its patients: they carry the facility's retry limit
-RECEPTION_CLASSES = ("eligibility_card", "eligibility_number", "ocsp_reception")
 #: one per patient checked: a lookup given up for good is a patient confirmed another way, or not at all
 LOOKUP_CLASSES = ("eligibility_card", "eligibility_number")
-#: classes sent for a patient beside the lookup (the card certificate's OCSP request), and the lookup class they
-#: join: the patient is confirmed online only when both are answered (``Day.lookup`` links each to its lookup)
-JOINED = {"ocsp_reception": "eligibility_card"}
+#: the classes a reception sends for its patients (a card lookup carries its status check): they carry the
+#: facility's retry limit
+RECEPTION_CLASSES = LOOKUP_CLASSES
 
 
 def _minutes(s: str) -> int:
@@ -99,6 +105,15 @@ def service_means(params: Params) -> dict[str, float]:
     }
 
 
+def stage_means(means: dict[str, float], name: str, route: tuple[str, ...]) -> tuple[float, ...]:
+    """Mean worker seconds of class ``name`` at each station of ``route`` (``means`` from :func:`service_means`): the
+    database round trip at the database, the reception certificate's status at the OCSP pool ahead of a lookup,
+    the class's own elsewhere."""
+    own = means.get(name, means["ocsp"])
+    return tuple(means["database"] if s == "database" else means["ocsp"] if s == "ocsp" and GROUPS[name] != "ocsp"
+                 else own for s in route)
+
+
 @dataclass
 class Day:
     """The inputs of a request-level day: first sends per class (seconds from the window start)."""
@@ -115,9 +130,9 @@ class Day:
     #: every facility's retry decision (by table row), and its type (index into FACILITY_TYPES)
     decisions: RetryDecisions | None = None
     facility_kind: np.ndarray | None = None
-    #: per joined class (:data:`JOINED`): for each request, the index in ``sends`` of its lookup class of the lookup
-    #: sent for the same patient; -1 for a surge's extra request (load copied from another request, no patient's)
-    lookup: dict[str, np.ndarray] = field(default_factory=dict)
+    #: per lookup class with a certificate (the card lookups): for each request, whether the centre asks the OCSP pool
+    #: for its status before the lookup (False: the CDN answered it); absent when nobody does (a cached CRL, CRL mode)
+    status: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents: bool, seed: int) -> Day:
@@ -145,16 +160,13 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
     hop = hop_s[table.region[fac]]
     method = pd.method[keep]
     by_card = (method >= 1) & (method <= 3)
-    sends, hops, facility, lookup = {}, {}, {}, {}
+    sends, hops, facility, status = {}, {}, {}, {}
     for name, m in (("eligibility_card", by_card), ("eligibility_number", ~by_card)):
         o = np.argsort(send[m])
         sends[name], hops[name], facility[name] = send[m][o], hop[m][o], fac[m][o]
-    if not rq.crl_cached and params.revocation.mode == "ocsp":  # every card lookup the CDN does not answer
+    if not rq.crl_cached and params.revocation.mode == "ocsp":  # the centre asks for every status the CDN does not
         card = "eligibility_card"
-        cdn = rng.random(len(sends[card])) >= params.revocation.cdn_hit_rate
-        sends["ocsp_reception"], hops["ocsp_reception"] = sends[card][cdn], hops[card][cdn]
-        facility["ocsp_reception"] = facility[card][cdn]
-        lookup["ocsp_reception"] = np.flatnonzero(cdn)  # the patient's card lookup
+        status[card] = rng.random(len(sends[card])) >= params.revocation.cdn_hit_rate
     # Myna Portal logins and private verifiers: the hourly shapes, Poisson within the hour
     shape = ShapeDemand(
         eligibility_checks_per_month=params.demand.checks_reference_total,
@@ -196,36 +208,26 @@ def build_day(params: Params, day: dt.date, rng: np.random.Generator, *, agents:
             extra = rng.uniform(s0, s1, k)
             h = hops[name]
             if np.ndim(h):
-                # each extra request is a copy of one sent in the window: its hop and its facility (choosing the
-                # request draws what choosing its hop drew before)
+                # each extra request is a copy of one sent in the window: its hop, its facility and, for a card
+                # lookup, whether its status goes to the OCSP pool (choosing the request draws what choosing its hop
+                # drew before). So the surge's extra status checks are those of its extra card lookups: there are
+                # no status checks of their own to pair with patients.
                 pick = rng.choice(np.flatnonzero(inside), k)
                 h = np.concatenate([h, h[pick]])
-                if name in facility:
-                    facility[name] = np.concatenate([facility[name], facility[name][pick]])
+                for cols in (facility, status):
+                    if name in cols:
+                        cols[name] = np.concatenate([cols[name], cols[name][pick]])
             merged = np.concatenate([t, extra])
             o = np.argsort(merged)
             sends[name] = merged[o]
             hops[name] = h[o] if np.ndim(h) else h
-            if name in facility:
-                facility[name] = facility[name][o]
-            _reorder_links(lookup, name, o, k)
+            for cols in (facility, status):
+                if name in cols:
+                    cols[name] = cols[name][o]
     by_type = {t: int(counts[table.kind == k].sum()) for k, t in enumerate(("hospital", "clinic", "dental",
                                                                                   "pharmacy"))}
     return Day(day, _minutes(rq.window[0]), sends, hops, int(counts.sum()), int(on.sum()), by_type, facility,
-               decisions, table.kind, lookup)
-
-
-def _reorder_links(lookup: dict[str, np.ndarray], name: str, o: np.ndarray, extra: int) -> None:
-    """Class ``name`` got ``extra`` surge requests and was re-sorted by ``o``: its own links follow (its extras
-    join no lookup), and the links into it point at the lookups' new places."""
-    if name in lookup:
-        lookup[name] = np.concatenate([lookup[name], np.full(extra, -1, dtype=np.int64)])[o]
-    for joined, target in JOINED.items():
-        if target == name and joined in lookup:
-            where = np.empty(len(o), dtype=np.int64)
-            where[o] = np.arange(len(o))
-            j = lookup[joined]
-            lookup[joined] = np.where(j >= 0, where[np.maximum(j, 0)], -1)
+               decisions, table.kind, status)
 
 
 class _ColumnarModel:
@@ -256,30 +258,34 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
     means = service_means(params)
     cv = rq.service_cv
     pol = policy(params) if retries else RetryPolicy("none", 0)
-    routes = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
-              "ocsp_reception": ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",),
-              "portal_phone": ("portal",), "ocsp_phone": ("ocsp",)}
     out = []
     for name, sends in day.sends.items():
         if only is not None and name not in only:
             continue
-        route = routes[name]
-        dists = tuple(_dist(means["database"] if s == "database" else means[name if name in means else "ocsp"], cv)
-                      for s in route)
+        route, first, gates = ROUTES[name], None, ()
+        if name in day.status:  # the certificate's status first, and the lookup only once it is answered in time
+            route, first, gates = ("ocsp", *route), np.where(day.status[name], 0, 1), (0,)
+        dists = tuple(_dist(m, cv) for m in stage_means(means, name, route))
         limits = None
         if retries and day.decisions is not None and name in RECEPTION_CLASSES and name in day.facility:
             limits = day.decisions.max_retries[day.facility[name]]  # the sending facility's decision
         out.append(RequestClass(name, sends, route, dists, rq.timeout_seconds, pol, hop=day.hops[name],
-                                max_retries=limits))
+                                max_retries=limits, first_stage=first, gates=gates))
     return out
+
+
+#: each class's route through the pools; a card lookup whose status the centre checks has the OCSP pool first
+ROUTES = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
+          STATUS_CHECKS: ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",),
+          "portal_phone": ("portal",), "ocsp_phone": ("ocsp",)}
 
 
 def checks(day: Day, r: ClientResult) -> dict[str, dict[str, np.ndarray]] | None:
     """Per lookup class, one bool per lookup (per patient): ``online`` where the patient was confirmed online (the
-    lookup answered, and the card certificate's OCSP request too where one was sent), ``given_up`` where the
-    reception gave the online check up for good (the lookup failed for good, or the OCSP request did: the
-    centre does not accept a card whose status it could not check). A lookup in neither was still waiting for
-    an answer or a next try at the window's end. None for a day without facilities (a hand-made day)."""
+    lookup answered: for a card, its status was answered first), ``given_up`` where the reception gave the online
+    check up for good (every attempt it allowed failed, at the status check or at the lookup: the centre does not
+    look up a card whose status it could not check). A lookup in neither was still waiting for an answer or a
+    next try at the window's end. None for a day without facilities (a hand-made day)."""
     if day.decisions is None or day.facility_kind is None:
         return None
     out = {}
@@ -292,24 +298,13 @@ def checks(day: Day, r: ClientResult) -> dict[str, dict[str, np.ndarray]] | None
             i = r.classes.index(c)
             given_up[r.failed_requests[i]] = True
             online[r.answered_requests[i]] = True
-        for joined, target in JOINED.items():
-            if target != c or joined not in day.lookup or joined not in r.classes:
-                continue
-            j, link = r.classes.index(joined), day.lookup[joined]
-            answered, failed = np.zeros(len(link), dtype=bool), np.zeros(len(link), dtype=bool)
-            answered[r.answered_requests[j]] = True
-            failed[r.failed_requests[j]] = True
-            mine = link >= 0  # a surge's extra OCSP requests belong to no patient
-            online[link[mine & ~answered]] = False  # its OCSP request not answered (yet): not confirmed online (yet)
-            given_up[link[mine & failed]] = True
-        online &= ~given_up
         out[c] = {"online": online, "given_up": given_up}
     return out
 
 
 def fallback(day: Day, r: ClientResult) -> dict[str, dict[str, int]] | None:
-    """Patients by how their eligibility was confirmed, by facility type: ``confirmed_online`` (lookup and OCSP
-    request answered, :func:`checks`), and of those whose online check was given up for good,
+    """Patients by how their eligibility was confirmed, by facility type: ``confirmed_online`` (the lookup, and
+    for a card its status check, answered: :func:`checks`), and of those whose online check was given up for good,
     ``confirmed_by_fallback`` where the facility confirms another way and ``unconfirmed`` where it does not.
     None for a day without facilities (a hand-made day)."""
     ch = checks(day, r)
@@ -375,22 +370,40 @@ def recovery(params: Params, day: Day, r: ClientResult) -> dict[str, Any]:
     return out
 
 
+def pool_day(day: Day, pool: str) -> Day:
+    """The requests ``pool`` serves, each on that pool alone (its knee, as Erlang C's, is the pool's): at the
+    eligibility pool the lookups without their status checks, at the OCSP pool the card lookups' status checks
+    (:data:`STATUS_CHECKS`) beside the private verifiers' and the phones' requests. Without facilities' decisions."""
+    names = {"eligibility": ("eligibility_card", "eligibility_number"),
+             "ocsp": (STATUS_CHECKS, "ocsp_private", "ocsp_phone")}[pool]
+    sends, hops = {}, {}
+    for n in names:
+        if n == STATUS_CHECKS:
+            for c, asked in day.status.items():
+                h = day.hops[c]
+                sends[n], hops[n] = day.sends[c][asked], h[asked] if np.ndim(h) else h
+        elif n in day.sends:
+            sends[n], hops[n] = day.sends[n], day.hops[n]
+    return Day(day.day, day.start_minute, sends, hops, day.patients, day.facilities_operating, day.checks_by_type)
+
+
 def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, dict[str, float]]:
     """Per pool: the load multiplier where p99 in the busiest minutes reaches the SLO, by simulation
-    (with and without the clients' retries), beside Erlang C on the busiest hour's mean rate."""
+    (with and without the clients' retries), beside Erlang C on the busiest hour's mean rate; each pool alone
+    (:func:`pool_day`)."""
     out = {}
-    for pool, names in (("eligibility", ("eligibility_card", "eligibility_number")),
-                        ("ocsp", ("ocsp_reception", "ocsp_private", "ocsp_phone"))):
-        names = tuple(n for n in names if n in day.sends and len(day.sends[n]))
+    for pool in ("eligibility", "ocsp"):
+        alone = pool_day(day, pool)
+        names = tuple(n for n in alone.sends if len(alone.sends[n]))
         if not names:
             continue
-        allt = np.concatenate([day.sends[n] for n in names])
+        allt = np.concatenate([alone.sends[n] for n in names])
         per_min = np.bincount((allt // 60).astype(int))
         per_hour = np.bincount((allt // 3600).astype(int))
         h = int(np.argmax(per_hour))
         lam_h = per_hour[h] / 3600.0
         means = service_means(params)
-        cnt = np.array([len(day.sends[n]) for n in names], dtype=float)
+        cnt = np.array([len(alone.sends[n]) for n in names], dtype=float)
         s_mean = float(sum(means[n if n in means else "ocsp"] * c for n, c in zip(names, cnt, strict=True)) / cnt.sum())
         slo = params.pools[pool].slo_p99_seconds
         servers = params.pools[pool].servers
@@ -410,11 +423,11 @@ def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, 
             row["erlang_c_database"] = float(db_knee)
         hint = min(e_knee, db_knee)
         # without retries: bracketed around Erlang C's knee shrunk by the busiest minute's excess
-        row["simulated"] = _knee_sim(params, day, names, win, (hint / (2 * max(row["peak_minute_over_hour"], 1.0)),
+        row["simulated"] = _knee_sim(params, alone, names, win, (hint / (2 * max(row["peak_minute_over_hour"], 1.0)),
                                                                hint * 1.2), False, rng, pool, slo)
         # retries only add load, so with them the knee is at most the one without (a little over, for noise)
         top = row["simulated"] * 1.05 if np.isfinite(row["simulated"]) else hint * 1.2
-        row["simulated_with_retries"] = _knee_sim(params, day, names, win, (top / 4, top), True, rng, pool, slo)
+        row["simulated_with_retries"] = _knee_sim(params, alone, names, win, (top / 4, top), True, rng, pool, slo)
         out[pool] = row
     return out
 
