@@ -30,7 +30,7 @@ code as committed (fast path, group commit, writer flock), 2 workers, 32 connect
   recorded: met.
 
 So on this shared machine the target was met at load averages 3.1, 3.9 and 4.8 and missed at 7.9. On a quiet
-machine (2026-12-06 17:44 UTC, nothing else running, load average 1.28 / 0.85 / 2.19 before the run, not niced):
+machine (2026-12-06 17:44 UTC, the other jobs idle, load average 1.28 / 0.85 / 2.19 before the run, not niced):
 **2,858 queries/s, p50 10.8 ms, p90 16.2 ms, p99 22.6 ms**, no non-2xx, 28,664 exchanges recorded: met.
 Server CPU per query (1 worker, wrk 16 connections, /proc
 utime+stime over the run): 0.31 ms. Earlier
