@@ -11,11 +11,11 @@ patients whose lookups were given up are counted as confirmed another way, or no
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 import numpy as np
 import pytest
+from capacity_digest import digest
 
 from twin.metrics import Metrics
 from twin.models.capacity.decisions import decide_retries, decision_draws
@@ -42,17 +42,6 @@ def _params(fallback: dict | None = None, **retry) -> Params:
                   "retry": retry or {"policy": "immediate", "max_retries": 3},
                   "surge": {"start": "09:00", "minutes": 10, "factor": 2.5},
                   "fallback": fallback or {}})
-
-
-def _digest(res) -> str:  # noqa: ANN001
-    h = hashlib.sha256()
-    for a in (res.hist, res.offered, res.first, res.retries, res.goodput, res.timeouts, res.shed, res.failed):
-        h.update(np.ascontiguousarray(a).tobytes())
-    for s in sorted(res.queue):
-        h.update(res.queue[s].tobytes())
-        h.update(res.busy_seconds[s].tobytes())
-    h.update(str(res.deferred).encode())
-    return h.hexdigest()
 
 
 # --- the rule, by the agents and by the columns ----------------------------------------------------------------------
@@ -147,13 +136,13 @@ POLICIES = {"immediate": {"policy": "immediate", "max_retries": 3},
 def test_the_default_rule_gives_the_day_the_class_policy_gave(policy: str) -> None:
     p = _params(**POLICIES[policy])
     r = run_day(p, DAY, np.random.default_rng(2), agents=False, seed=3)
-    assert _digest(r.result) == BEFORE[policy]
+    assert digest(r.result) == BEFORE[policy]
     # and it is the day played without the facilities' decisions (every request the class policy's limit)
     rng = np.random.default_rng(2)
     d = build_day(p, DAY, rng, agents=False, seed=3)
     d.decisions = None
     assert all(c.max_retries is None for c in classes(p, d))
-    assert _digest(play(p, d, rng)) == BEFORE[policy]
+    assert digest(play(p, d, rng)) == BEFORE[policy]
     assert r.result.retries.sum() > 1000 and r.result.failed.sum() > 1000  # the retries mattered
 
 
@@ -164,7 +153,7 @@ def test_agent_and_aggregate_fidelity_play_the_same_day(rule: dict) -> None:
     c = run_day(p, DAY, np.random.default_rng(2), agents=False, seed=3)
     assert np.array_equal(a.day.decisions.max_retries, c.day.decisions.max_retries)
     assert np.array_equal(a.day.decisions.falls_back, c.day.decisions.falls_back)
-    assert _digest(a.result) == _digest(c.result)
+    assert digest(a.result) == digest(c.result)
     assert json.dumps(headline(a), sort_keys=True) == json.dumps(headline(c), sort_keys=True)  # NaN as NaN
 
 
