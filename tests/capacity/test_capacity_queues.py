@@ -93,9 +93,19 @@ def test_servers_needed_is_the_smallest_pool_within_the_slo():
 
 
 def test_the_tail_the_quantile_bisects_is_response_sf_to_the_last_bit():
-    """PoolHours works out the t-free parts of the tail once per quantile; the floats stay response_sf's (stable
-    hours) and the fluid backlog's (overloaded hours), bit for bit, so no number of a run moves."""
-    from twin.models.capacity.queues import response_sf
+    """PoolHours works out the t-free parts of the tail once per quantile (queues.mmc_tail); the floats stay those of
+    the formula as it was computed at every t before (written out here: stable hours) and the fluid backlog's
+    (overloaded hours), bit for bit, so no number of a run moves."""
+
+    def response_sf(t, lam, mu, c, pw):  # noqa: ANN001, ANN202  the tail as computed whole at each t until 4637fc0
+        mu = np.broadcast_to(np.asarray(mu, dtype=float), np.shape(lam))
+        a = c * mu - lam
+        t = np.asarray(t, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            same = np.isclose(a, mu, rtol=1e-9)
+            gap = np.where(same, 1.0, a - mu)
+            hypo = np.where(same, (1 + mu * t) * np.exp(-mu * t), (a * np.exp(-mu * t) - mu * np.exp(-a * t)) / gap)
+        return (1 - pw) * np.exp(-mu * t) + pw * hypo
 
     rng = np.random.default_rng(5)
     s = rng.uniform(0.001, 0.5, 48)

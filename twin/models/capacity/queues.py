@@ -36,16 +36,25 @@ def erlang_c_vec(lam: np.ndarray, mu: np.ndarray, c: int) -> np.ndarray:
     return np.where(rho < 1.0, np.where(lam > 0, pw, 0.0), np.nan)
 
 
-def response_sf(t: float | np.ndarray, lam: np.ndarray, mu: np.ndarray, c: int, pw: np.ndarray) -> np.ndarray:
-    """P(response > t) in a stable M/M/c hour: (1 - C) e^{-mu t} + C * P(Exp(c mu - lam) + Exp(mu) > t)."""
-    mu = np.broadcast_to(np.asarray(mu, dtype=float), np.shape(lam))
-    a = c * mu - lam
-    t = np.asarray(t, dtype=float)
+def mmc_tail(lam: np.ndarray, mu: np.ndarray, c: int, pw: np.ndarray) -> Callable[[float], np.ndarray]:
+    """``t -> P(response > t)`` in a stable M/M/c hour: (1 - C) e^{-mu t} + C * P(Exp(c mu - lam) + Exp(mu) > t),
+    with what does not depend on ``t`` (the rates' split, ``np.isclose`` of the two) worked out once: a quantile's
+    bisection asks for the tail about a hundred times, and on a one-hour pool numpy's per-call cost is the whole
+    cost. Call the returned function inside an errstate that ignores over/invalid/divide (:meth:`PoolHours.sf`)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mu = np.broadcast_to(np.asarray(mu, dtype=float), np.shape(lam))
+        a = c * mu - lam
         same = np.isclose(a, mu, rtol=1e-9)
         gap = np.where(same, 1.0, a - mu)
-        hypo = np.where(same, (1 + mu * t) * np.exp(-mu * t), (a * np.exp(-mu * t) - mu * np.exp(-a * t)) / gap)
-    return (1 - pw) * np.exp(-mu * t) + pw * hypo
+        neg_mu, neg_a, stay = -mu, -a, 1 - pw
+
+    def at(t: float | np.ndarray) -> np.ndarray:
+        ta = np.asarray(t, dtype=float)
+        e = np.exp(neg_mu * ta)
+        hypo = np.where(same, (1 + mu * ta) * e, (a * e - mu * np.exp(neg_a * ta)) / gap)
+        return stay * e + pw * hypo
+
+    return at
 
 
 @dataclass(frozen=True)
@@ -67,33 +76,16 @@ class PoolHours:
             return self._tail()(t)
 
     def _tail(self) -> Callable[[float], np.ndarray]:
-        """``t -> P(response > t)`` per hour, with what does not depend on ``t`` worked out once.
-
-        :meth:`quantile` asks for the tail about a hundred times; everything here but the
-        exponentials is the same each time (the Erlang wait's split, ``np.isclose`` of the two
-        rates), and on a one-hour pool numpy's per-call cost is the whole cost. The arithmetic is
-        :func:`response_sf`'s, operation for operation, so the floats are the same (call it inside
-        an errstate that ignores over/invalid/divide, as :func:`response_sf` does).
-        """
+        """``t -> P(response > t)`` per hour: :func:`mmc_tail` in the stable hours (its t-free parts worked out
+        once), the fluid backlog's wait then service in the overloaded ones. Call it inside an errstate that ignores
+        over/invalid/divide, as :meth:`sf` does."""
         mu = 1.0 / self.service_seconds
-        lam = self.arrivals / HOUR
-        stable = self.backlog_wait <= 0
-        pw = np.nan_to_num(self.p_wait, nan=1.0)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            mu_b = np.broadcast_to(np.asarray(mu, dtype=float), np.shape(lam))
-            a = self.servers * mu_b - lam
-            same = np.isclose(a, mu_b, rtol=1e-9)
-            gap = np.where(same, 1.0, a - mu_b)
-            neg_mu_b, neg_a, stay = -mu_b, -a, 1 - pw
-        neg_mu, backlog = -mu, self.backlog_wait
+        stable_tail = mmc_tail(self.arrivals / HOUR, mu, self.servers, np.nan_to_num(self.p_wait, nan=1.0))
+        stable, neg_mu, backlog = self.backlog_wait <= 0, -mu, self.backlog_wait
 
         def at(t: float) -> np.ndarray:
-            ta = np.asarray(t, dtype=float)
-            e = np.exp(neg_mu_b * ta)
-            hypo = np.where(same, (1 + mu_b * ta) * e, (a * e - mu_b * np.exp(neg_a * ta)) / gap)
-            s_stable = stay * e + pw * hypo
             s_over = np.where(t < backlog, 1.0, np.exp(neg_mu * np.maximum(t - backlog, 0.0)))
-            return np.where(stable, s_stable, s_over)
+            return np.where(stable, stable_tail(t), s_over)
 
         return at
 
