@@ -61,6 +61,10 @@ STATUS_CHECKS = "ocsp_reception"
 GROUPS = {"eligibility_card": "eligibility", "eligibility_number": "eligibility", STATUS_CHECKS: "ocsp",
           "ocsp_private": "ocsp", "portal": "portal", "linkage": "linkage", "portal_phone": "portal",
           "ocsp_phone": "ocsp"}
+#: each class's route through the pools; a card lookup whose status the centre checks has the OCSP pool first
+ROUTES = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
+          STATUS_CHECKS: ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",),
+          "portal_phone": ("portal",), "ocsp_phone": ("ocsp",)}
 #: the classes of logins made with the phone's certificate (present when ``phones.uptake`` gives a share that day)
 PHONE_CLASSES = ("portal_phone", "ocsp_phone")
 #: pools that shed load under admission control (the database is behind the eligibility pool)
@@ -272,12 +276,6 @@ def classes(params: Params, day: Day, mult: float = 1.0, rng: np.random.Generato
         out.append(RequestClass(name, sends, route, dists, rq.timeout_seconds, pol, hop=day.hops[name],
                                 max_retries=limits, first_stage=first, gates=gates))
     return out
-
-
-#: each class's route through the pools; a card lookup whose status the centre checks has the OCSP pool first
-ROUTES = {"eligibility_card": ("eligibility", "database"), "eligibility_number": ("eligibility", "database"),
-          STATUS_CHECKS: ("ocsp",), "ocsp_private": ("ocsp",), "portal": ("portal",), "linkage": ("linkage",),
-          "portal_phone": ("portal",), "ocsp_phone": ("ocsp",)}
 
 
 def checks(day: Day, r: ClientResult) -> dict[str, dict[str, np.ndarray]] | None:
