@@ -6,7 +6,10 @@ signature and the patient's consent choices: ``POST /eligibility/card``. The cha
 as for the portal (issued here, fresh, single use: :class:`real_backends.portal_api.CardAuthenticator`),
 then :meth:`twin.services.eligibility.EligibilityService.check_by_card` does the rest (chain, OCSP,
 signature, the holder's current qualification). A patient with only the old insurance card is
-checked by insured number and birth date: ``POST /eligibility/number``.
+checked by insured number and birth date: ``POST /eligibility/number``. Either answer names the qualification as
+the insurers' book holds it: insurer, insured number and branch, insurer kind, high-cost limit category, and its
+first and last day (``valid_from``, ``valid_until``: null while it lasts; a check on the last day is answered, one
+the day after is refused ``no_qualification``), the dates Myna Portal shows in わたしの情報 for the same person.
 
 A card answers only once its holder has registered it as the health-insurance card (健康保険証利用登録,
 in the insurers' qualification book). A card that is not registered on the day is refused with 403 and
@@ -125,7 +128,10 @@ class AnswerOut(BaseModel):
     branch: str
     insurer_kind: str
     limit_category: str
-    valid_from: dt.date
+    valid_from: dt.date = Field(description="the qualification's first day (資格取得年月日)")
+    valid_until: dt.date | None = Field(
+        description="its last day (the day before 資格喪失年月日): answered on it, refused no_qualification the day "
+        "after; null while it lasts")  # fmt: skip
     share_medication: bool
     share_checkup: bool
     method: str
@@ -144,9 +150,10 @@ def _out(answer: Any) -> AnswerOut:
     insurer, number, branch = answer.insured
     return AnswerOut(insurer_number=insurer, insured_number=number, branch=branch, insurer_kind=answer.insurer_kind,
                      limit_category=answer.limit_category, valid_from=answer.valid_from,
-                     share_medication=answer.share_medication, share_checkup=answer.share_checkup,
+                     valid_until=answer.valid_until, share_medication=answer.share_medication,
+                     share_checkup=answer.share_checkup,
                      method=answer.method, card_use_registered_on=answer.card_use_registered_on,
-                     registered_now=answer.registered_now)
+                     registered_now=answer.registered_now)  # fmt: skip
 
 
 def _b64(text: str, what: str) -> bytes:

@@ -4,17 +4,20 @@ Specification: a qualified holder's card gets the qualification, with the consen
 the old insurance card route shares nothing; a revoked card, a card whose holder's qualification
 ended, a card not registered as the insurance card (健康保険証利用登録), a wrong birth date, an unknown
 insured number, a replayed challenge and malformed fields are each refused with their own 4xx and
-code; a reader registers a card on the spot (初回登録) and the check then answers.
+code; a reader registers a card on the spot (初回登録) and the check then answers. Either answer carries the
+qualification's first and last day as the book holds them: a qualification ending on day D (Japan time) is answered
+through D with valid_until D and refused from 00:00 of D+1, by card and by number.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
 import pytest
 
-from real_backends.eligibility_api import INSURER, create_app, insured_number, is_qualified, is_registered
+from real_backends.eligibility_api import INSURER, create_app, enrol, insured_number, is_qualified, is_registered
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
 
 PIN = "1234"
@@ -73,6 +76,37 @@ def test_a_card_not_registered_as_the_insurance_card_is_refused_until_the_reader
     assert registered["card_use_registered_on"] < "2022-11-01" and not registered["registered_now"]
 
 
+def test_the_answer_carries_the_qualifications_dates_and_is_given_through_its_last_day(deployment):
+    """The clinic's clock is set: open-ended, the answer's valid_until is null; ended by the insurer on day D, the
+    check is answered at 23:59:59 JST of D with valid_until D and refused at 00:00 of D+1, by card and by number."""
+    holder = deployment.holders[1]
+    assert is_qualified(holder) and is_registered(holder) and not holder.revoked
+    book = enrol(deployment)
+    clock = [dt.datetime(2026, 4, 2, 1, tzinfo=dt.UTC).timestamp()]
+    clinic = create_app(deployment, CardAuthenticator(deployment.jpki, b"e" * 32, MemoryLedger(),
+                                                      clock=lambda: clock[0]), book)  # fmt: skip
+    key = (INSURER, insured_number(holder), "00")
+    by_number = {"insurer_number": INSURER, "insured_number": key[1], "branch": "00",
+                 "birth_date": holder.perso.basic_info.birth_date.isoformat()}  # fmt: skip
+    checks = {"card": lambda: card_check(clinic, holder),
+              "number": lambda: call(clinic, "POST", "/eligibility/number", json=by_number)}  # fmt: skip
+    for check in checks.values():
+        r = check()
+        assert r.status_code == 200, r.text
+        assert (r.json()["valid_from"], r.json()["valid_until"]) == (book.get(key).valid_from.isoformat(), None)
+    last_day = dt.date(2026, 4, 20)
+    book.end(key, last_day)
+    clock[0] = dt.datetime.combine(last_day, dt.time(23, 59, 59), dt.timezone(dt.timedelta(hours=9))).timestamp()
+    for method, check in checks.items():
+        r = check()
+        assert r.status_code == 200 and r.json()["method"] == method, r.text
+        assert (r.json()["valid_from"], r.json()["valid_until"]) == ("2020-04-01", "2026-04-20")
+    clock[0] += 1  # 2026-04-21 00:00 JST
+    for method, check in checks.items():
+        r = check()
+        assert r.status_code == 404 and r.json()["code"] == "no_qualification", (method, r.text)
+
+
 def test_the_document_states_the_registration_and_its_refusal(app):
     doc = call(app.app, "GET", "/openapi.json").json()
     card = doc["paths"]["/eligibility/card"]["post"]
@@ -81,6 +115,9 @@ def test_the_document_states_the_registration_and_its_refusal(app):
     assert "card_not_registered" in card["responses"]["403"]["description"]
     answer = doc["components"]["schemas"]["AnswerOut"]["properties"]
     assert {"card_use_registered_on", "registered_now"} <= answer.keys()
+    schema = doc["components"]["schemas"]["AnswerOut"]
+    assert {"valid_from", "valid_until"} <= set(schema["required"])  # always sent; valid_until null while it lasts
+    assert {"type": "null"} in answer["valid_until"]["anyOf"] and "資格喪失" in answer["valid_until"]["description"]
 
 
 def test_a_revoked_card_is_refused(app, deployment):

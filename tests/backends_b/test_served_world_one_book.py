@@ -7,8 +7,9 @@ the same marks), and the eligibility server's registrations on assumed days are 
 another world's enrolment (another seed, holders or epoch) is refused by either, naming the difference; a store
 holding the book an earlier portal loaded for itself is refused, saying so. The portal's health-insurance copy is
 the book's qualification: its わたしの情報 and a clinic's eligibility check of the same person name the same insurer,
-insured number, start and end, at the default epoch and at 2022-06-01, and a holder whose qualification ended is
-shown its end in the portal and refused at the clinic.
+insured number, start and end as the book holds them, at the default epoch and at 2022-06-01, and a holder whose
+qualification ended is shown its end in the portal and refused at the clinic, where a check on her last day (the
+clinic's clock set there) was answered with that end and one a second later, the next day in Japan, is refused.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from real_backends.eligibility_book import (
     qualifications,
 )
 from real_backends.load.deployment import Deployment, DeploymentSpec
-from real_backends.portal_api import card_answer
+from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
 from real_backends.world_time import world_day
-from twin.services.eligibility import QualificationBook
+from twin.services.eligibility import Qualification, QualificationBook
 from twin.services.eligibility.qualifications import LOADS
 from twin.services.store import MemoryStore, StoreError
 
@@ -151,6 +152,18 @@ def test_a_store_holding_the_book_an_earlier_portal_loaded_is_refused_saying_so(
             start()
 
 
+def clinic_at(deployment: Deployment, store: MemoryStore, at: dt.datetime) -> Any:
+    """An eligibility server of the world on ``store`` whose clock stands at ``at``."""
+    auth = CardAuthenticator(deployment.jpki, b"c" * 32, MemoryLedger(), clock=at.timestamp)
+    return eligibility_api.create_app(deployment, auth, book=ensure_enrolled(store, deployment))
+
+
+def as_shown(q: Qualification) -> list[str | None]:
+    """A qualification's insurer number, insured number, branch, kind, first and last day, as the JSON says them."""
+    return [q.insurer_number, q.insured_number, q.branch, q.kind.value, q.valid_from.isoformat(),
+            None if q.valid_until is None else q.valid_until.isoformat()]  # fmt: skip
+
+
 def login(portal: Any, deployment: Deployment, i: int) -> dict[str, str]:
     token = call(portal, "GET", "/portal/challenge").json()["challenge"]
     r = call(portal, "POST", "/portal/login", json=card_answer(token, deployment.holders[i].reader(), PIN))
@@ -184,9 +197,9 @@ def test_the_portal_and_a_clinics_check_name_the_same_insurer_start_and_end(
     seen = health_insurance(apps["portal"], deployment, 0)
     assert seen["provider"] == "kyokai" and seen["as_of"] == clinic.json()["valid_from"], seen
     shown, checked = seen["value"], clinic.json()
-    assert (shown["insurer_number"], shown["insured_number"], shown["branch"], shown["kind"], shown["valid_from"]) == (
-        checked["insurer_number"], checked["insured_number"], checked["branch"], checked["insurer_kind"],
-        checked["valid_from"])  # fmt: skip
+    fields = ("insurer_number", "insured_number", "branch", "kind", "valid_from", "valid_until")
+    held = as_shown(QualificationBook(store).get((INSURER, insured_number(holder), "00")))
+    assert [shown[f] for f in fields] == [checked["insurer_kind" if f == "kind" else f] for f in fields] == held
     assert shown["valid_until"] is None and shown["insurer"] == "全国健康保険協会"
     assert shown["valid_from"] == world_day(dt.date(2020, 4, 1), epoch).isoformat()  # the book's own start
     ended = deployment.holders[6]
@@ -198,5 +211,15 @@ def test_the_portal_and_a_clinics_check_name_the_same_insurer_start_and_end(
                  "birth_date": ended.perso.basic_info.birth_date.isoformat()}  # fmt: skip
     refused = call(apps["eligibility"], "POST", "/eligibility/number", json=by_number)
     assert refused.status_code == 404 and refused.json()["code"] == "no_qualification", refused.text
+    # a clinic of the same world whose clock reads her last day: answered, with the end the portal shows and the
+    # book holds; a second later, the next day in Japan, refused
+    last = dt.datetime.combine(world_day(ENDED_ON, epoch), dt.time(23, 59, 59), dt.timezone(dt.timedelta(hours=9)))
+    answered = call(clinic_at(deployment, store, last), "POST", "/eligibility/number", json=by_number)
+    assert answered.status_code == 200, answered.text
+    held = as_shown(QualificationBook(store).get((INSURER, insured_number(ended), "00")))
+    assert [gone[f] for f in fields] == [answered.json()["insurer_kind" if f == "kind" else f] for f in fields] == held
+    after = call(clinic_at(deployment, store, last + dt.timedelta(seconds=1)), "POST", "/eligibility/number",
+                 json=by_number)  # fmt: skip
+    assert after.status_code == 404 and after.json()["code"] == "no_qualification", after.text
     card = call(apps["portal"], "GET", "/portal/me/insurance-card", headers=login(apps["portal"], deployment, 6))
     assert card.json()["qualified"] is False

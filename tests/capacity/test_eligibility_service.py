@@ -5,7 +5,7 @@ register it on the spot (初回登録), through the qualification book's own rul
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from _jpki_fixtures import NOW  # the centre's founding instant, 09:30 JST
@@ -14,6 +14,7 @@ from emulators.demo import DEMO_AUTH_PIN
 from emulators.jpki_client import JpkiClient
 from twin.services.eligibility import Consent, EligibilityError, EligibilityService, QualificationBook
 from twin.services.eligibility.qualifications import PersonFacts
+from twin.services.jpki.profile import japan_date
 from twin.services.store import MemoryStore
 
 
@@ -87,6 +88,31 @@ def test_an_expired_certificate_and_an_ended_qualification_are_refused(world):
     with pytest.raises(EligibilityError) as e:
         svc.check_by_card(cert, NOW, face_verified=True)
     assert e.value.code == "no_qualification"
+
+
+def test_the_answer_carries_the_qualifications_first_and_last_day_as_the_book_holds_them(world):
+    """A qualification ending on day D (Japan time) is answered through D with valid_until == D and refused from
+    the first instant of D+1, by card and by number; until it ends, the answer says so (valid_until None)."""
+    _, book, svc, people = world
+    _, facts, q, card = people["p-1"]
+    cert, _, _ = _authenticate(card)
+    checks = {"card": lambda at: svc.check_by_card(cert, at, face_verified=True),
+              "number": lambda at: svc.check_by_number(*q.key, facts.birth_date, at)}  # fmt: skip
+    for check in checks.values():
+        open_ended = check(NOW)
+        assert (open_ended.valid_from, open_ended.valid_until) == (date(2020, 4, 1), None)
+    last_day = japan_date(NOW) + timedelta(days=2)
+    book.end(q.key, last_day)
+    jst = timezone(timedelta(hours=9))
+    last_moment = datetime.combine(last_day, time(23, 59, 59), jst)
+    for method, check in checks.items():
+        answer = check(last_moment)
+        assert answer.method == method and answer.insured == q.key
+        assert (answer.valid_from, answer.valid_until) == (q.valid_from, last_day) == (
+            book.get(q.key).valid_from, book.get(q.key).valid_until)  # fmt: skip
+        with pytest.raises(EligibilityError) as e:
+            check(last_moment + timedelta(seconds=1))  # 00:00 JST of the next day
+        assert e.value.code == "no_qualification", method
 
 
 def test_check_by_insured_number_needs_the_matching_birth_date_and_shares_nothing(world):

@@ -6,8 +6,9 @@ service with either the reader's word that the face matched or a signature the c
 challenge after the patient keyed the PIN. The service checks the certificate chains to the JPKI
 root and is in date, asks the JPKI OCSP responder whether it is revoked, finds the person the
 certificate was issued to and that person's current qualification, and answers: insurer, insured
-number, high-cost limit category, and whether the patient consented on the reader to share past
-medication and check-up data (薬剤情報・特定健診情報の提供同意). A patient who brings the old paper
+number, high-cost limit category, the qualification's first and last day (資格取得年月日, and the day
+before 資格喪失年月日; none while it lasts), and whether the patient consented on the reader to share
+past medication and check-up data (薬剤情報・特定健診情報の提供同意). A patient who brings the old paper
 insurance card instead is checked by insured number and birth date; no consent can be given that
 way, so nothing is shared.
 
@@ -69,7 +70,8 @@ class EligibilityAnswer:
     insured: InsuredKey
     insurer_kind: str
     limit_category: str
-    valid_from: dt.date
+    valid_from: dt.date  # the qualification's first day (資格取得年月日)
+    valid_until: dt.date | None  # its last day, answered on it and refused the day after; None while it lasts
     share_medication: bool
     share_checkup: bool
     method: str  # "card" or "number"
@@ -212,6 +214,7 @@ def _answer(q: Qualification, consent: Consent, method: str, level: AuthResult) 
         insurer_kind=q.kind.value,
         limit_category=q.limit_category,
         valid_from=q.valid_from,
+        valid_until=q.valid_until,
         share_medication=consent.medication,
         share_checkup=consent.checkup,
         method=method,
