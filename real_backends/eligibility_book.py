@@ -48,18 +48,23 @@ import numpy as np
 
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec, Holder
 from real_backends.world_time import EPOCH_DAY, lives_now, world_day
-from twin.services.eligibility import EligibilityError, InsurerKind, PersonFacts, Qualification, QualificationBook
+from twin.services.eligibility import (
+    EligibilityError,
+    InsurerKind,
+    PersonFacts,
+    Qualification,
+    QualificationBook,
+    worlds,
+)
 from twin.services.eligibility.qualifications import LOADS
+from twin.services.eligibility.worlds import ENDED_ON, INSURER
 from twin.services.store import Store, StoreError
 
-INSURER: Final = "01130012"  # the card holders' insurer: an association (協会けんぽ) branch, eight digits
 KINDS: Final = (InsurerKind.ASSOCIATION, InsurerKind.SOCIETY, InsurerKind.NATIONAL, InsurerKind.ELDERLY)
 KIND_SHARES: Final = (0.33, 0.30, 0.22, 0.15)
 INSURERS_PER_KIND: Final = 40
 ENDED_SHARE: Final = 0.03
 MAX_INSURED: Final = 5_000_000
-#: the last day of the ended qualifications at the default epoch: a year and a day before it
-ENDED_ON: Final = dt.date(2025, 3, 31)
 _FAMILY: Final = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
 _GIVEN: Final = ("太郎", "花子", "健一", "陽子", "翔", "美咲", "大輔", "由美")
 _LIMITS: Final = ("ア", "イ", "ウ", "エ", "オ")  # under 70: by income, ウ the most common
@@ -67,11 +72,13 @@ _LIMITS_ELDERLY: Final = ("一般", "現役並みⅠ", "低所得Ⅱ", "低所�
 
 
 def insured_number(holder: Holder) -> str:
-    return f"{70000 + holder.index}"
+    """``holder``'s insured number with :data:`INSURER` (:func:`twin.services.eligibility.worlds.insured_number`)."""
+    return worlds.insured_number(holder.index)
 
 
 def is_qualified(holder: Holder) -> bool:
-    return holder.index % 7 != 6
+    """Is ``holder``'s qualification current at the epoch (all but every 7th)?"""
+    return worlds.is_qualified(holder.index)
 
 
 #: the served worlds' card holders registered the card as the insurance card on a day spread over CARD_USE_DAYS from
@@ -104,15 +111,11 @@ def is_registered(holder: Holder) -> bool:
 
 def holder_qualification(holder: Holder, epoch: dt.date = EPOCH_DAY) -> Qualification:
     """A card holder's qualification with :data:`INSURER`, linked to the holder, in a world set at ``epoch``: from
-    six years before it (2020-04-01 at the default epoch); every 7th ended a year and a day before it (2025-03-31)."""
+    six years before it (2020-04-01 at the default epoch); every 7th ended a year and a day before it (2025-03-31).
+    The worlds' one rule (:func:`twin.services.eligibility.worlds.world_qualification`), with the card's facts."""
     info = holder.perso.basic_info
-    return Qualification(
-        INSURER, insured_number(holder), "00", InsurerKind.ASSOCIATION,
-        PersonFacts(info.name, info.birth_date, info.sex),
-        valid_from=world_day(dt.date(2020, 4, 1), epoch),
-        valid_until=None if is_qualified(holder) else world_day(ENDED_ON, epoch),
-        linked_person=f"holder-{holder.index}",
-    )  # fmt: skip
+    facts = PersonFacts(info.name, info.birth_date, info.sex)
+    return worlds.world_qualification(holder.index, facts, f"holder-{holder.index}", epoch)
 
 
 @dataclass(frozen=True)

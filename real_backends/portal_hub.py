@@ -24,7 +24,7 @@ born before 1961, a notice and deduction certificates), so a client with the sam
 cards. Their qualifications are the insurers' qualification book of the world, the one the eligibility server
 answers from (:func:`real_backends.eligibility_book.enrol_holders`, loaded by whichever of the two starts first
 on the store): 協会けんぽ from six years before the epoch, every 7th ended a year and a day before it; the
-health insurer's copy on the network is that qualification (:func:`insurance_copy`), so わたしの情報 and a
+health insurer's copy on the network is that qualification (``linkage.insurance_copy``), so わたしの情報 and a
 clinic's check say the same. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``)
 issues the cards that day, moves those dates with it, dates the tax records (the residence-tax
 assessment and its notice, the deduction certificates) in the year before the epoch's (2025 by default) and runs the
@@ -57,18 +57,18 @@ from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from real_backends.world_time import tax_year, world_clock
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
-from twin.services.eligibility.qualifications import CardUseRegistration, InsurerKind, Qualification
+from twin.services.eligibility.qualifications import CardUseRegistration, Qualification
 from twin.services.jpki.profile import japan_date
 from twin.services.linkage import (
     BodyKind,
     CodeIssuer,
     Directory,
     InformationNetwork,
-    InsuranceQualification,
     Item,
     TableResidentCodes,
     TaxAssessment,
     directory,
+    record_insurance,
 )
 from twin.services.portal import (
     DeductionCertificate,
@@ -119,9 +119,6 @@ IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_lengt
 SEEDED: Final = "portal.meta"
 #: the holders born before this year (65 or older at the default epoch) draw the old-age basic pension
 PENSIONED_BORN_BEFORE: Final = 1961
-#: the body (in the linkage directory) holding an insurer kind's copies, and the insurer's name; the served world's
-#: card holders are all insured with 協会けんぽ (real_backends.eligibility_book.holder_qualification)
-INSURER_BODIES: Final = {InsurerKind.ASSOCIATION: ("kyokai", "全国健康保険協会")}
 READINGS: Final = {  # the deployment's synthetic names (real_backends.load.deployment) in katakana
     "佐藤": "サトウ", "鈴木": "スズキ", "高橋": "タカハシ", "田中": "タナカ", "伊藤": "イトウ", "渡辺": "ワタナベ",
     "山本": "ヤマモト", "中村": "ナカムラ", "太郎": "タロウ", "花子": "ハナコ", "健一": "ケンイチ", "陽子": "ヨウコ",
@@ -178,8 +175,8 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
 def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> None:
     """Each person's records at the bodies, a notice and deduction certificates, of the world's tax year (the year
     before the epoch's: 2025 at the default epoch). The health insurer's copy is the person's qualification as the
-    qualification book holds it (:func:`insurance_copy`), so that わたしの情報 and a clinic's eligibility check say
-    the same insurer, start and end."""
+    qualification book holds it (:func:`twin.services.linkage.record_insurance`), so that わたしの情報 and a clinic's
+    eligibility check say the same insurer, start and end."""
     net, book = portal.network, portal.qualifications
     assert book is not None  # build_portal always connects the book
     refreshed = spec.start - dt.timedelta(days=300)
@@ -193,9 +190,7 @@ def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> Non
         touched.add(p.municipality)
         if p.items.birth_date.year < PENSIONED_BORN_BEFORE:
             net.agency("jps").record(p.my_number, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(year, 4, 1))
-        for q in book.linked_to(p.person_ref):
-            body, copy = insurance_copy(q)
-            net.agency(body).record(p.my_number, Item.HEALTH_INSURANCE, copy, q.valid_from)
+        record_insurance(net, p.my_number, book.linked_to(p.person_ref))
         portal.post_notice(p.municipality, town.code_for(p.my_number), "住民税決定通知",
                            f"{fiscal_year_name(year)}の住民税が決定しました。", refreshed)  # fmt: skip
         portal.deposit_deduction(p.person_ref, DeductionCertificate("みらい生命", Kind.LIFE_INSURANCE, year, 84_000))
@@ -203,14 +198,6 @@ def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> Non
         portal.deposit_deduction(p.person_ref, DeductionCertificate("健康保険", Kind.MEDICAL, year, 132_400))
     for body in (*sorted(touched), "jps", "kyokai"):
         net.agency(body).refresh(refreshed)
-
-
-def insurance_copy(q: Qualification) -> tuple[str, InsuranceQualification]:
-    """The body holding ``q``'s copy on the information-provision network, and the copy: the insurer, the insured
-    number and the dates of the qualification itself, nothing restated."""
-    body, name = INSURER_BODIES[q.kind]
-    return body, InsuranceQualification(name, q.insurer_number, q.insured_number, q.branch, q.kind.value,
-                                        q.valid_from, q.valid_until)  # fmt: skip
 
 
 def fiscal_year_name(year: int) -> str:

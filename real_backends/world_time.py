@@ -26,9 +26,10 @@ from collections.abc import Callable
 from typing import Final
 
 from real_backends.load.deployment import EPOCH, Deployment, DeploymentSpec
+from twin.services.eligibility.worlds import at_epoch
 from twin.services.store import Store
 
-EPOCH_DAY: Final = EPOCH.date()
+EPOCH_DAY: Final = EPOCH.date()  # the worlds' default epoch (twin.services.eligibility.worlds.DEFAULT_EPOCH)
 #: a world set at another epoch starts its clock this long after it: after its lost cards were reported (epoch + 1 h)
 CLOCK_LEAD: Final = dt.timedelta(hours=2)
 #: where the clock's start is recorded on the store (the portal's meta table, where the portal first recorded it)
@@ -59,8 +60,8 @@ def world_clock(deployment: Deployment, store: Store) -> Callable[[], float]:
 
 def world_day(day: dt.date, epoch: dt.date) -> dt.date:
     """``day`` of the default world (set at 2026-04-01) in a world set at ``epoch``: as many days before (or after)
-    its epoch."""
-    return day + (epoch - EPOCH_DAY)
+    its epoch (the rule the worlds' qualifications follow: :func:`twin.services.eligibility.worlds.at_epoch`)."""
+    return at_epoch(day, epoch)
 
 
 def tax_year(spec: DeploymentSpec) -> int:

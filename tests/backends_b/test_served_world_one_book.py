@@ -31,6 +31,7 @@ from real_backends.eligibility_book import (
     enrol_holders,
     enrolment_id,
     ensure_enrolled,
+    holder_qualification,
     insured_number,
     is_qualified,
     is_registered,
@@ -38,8 +39,8 @@ from real_backends.eligibility_book import (
 )
 from real_backends.load.deployment import Deployment, DeploymentSpec
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
-from real_backends.world_time import world_day
-from twin.services.eligibility import Qualification, QualificationBook
+from real_backends.world_time import EPOCH_DAY, world_day
+from twin.services.eligibility import Qualification, QualificationBook, worlds
 from twin.services.eligibility.qualifications import LOADS
 from twin.services.store import MemoryStore, StoreError
 
@@ -162,6 +163,19 @@ def as_shown(q: Qualification) -> list[str | None]:
     """A qualification's insurer number, insured number, branch, kind, first and last day, as the JSON says them."""
     return [q.insurer_number, q.insured_number, q.branch, q.kind.value, q.valid_from.isoformat(),
             None if q.valid_until is None else q.valid_until.isoformat()]  # fmt: skip
+
+
+def test_the_served_worlds_dates_are_the_worlds_rule_at_their_epoch(default: Deployment, then: Deployment) -> None:
+    """The served holders' qualifications are twin.services.eligibility.worlds' rule with the card's facts: the default
+    epoch is the same date on both sides, and a world at another epoch moves every date by the days between them."""
+    assert EPOCH_DAY == worlds.DEFAULT_EPOCH
+    for deployment in (default, then):
+        epoch = deployment.spec.start.date()
+        for h in deployment.holders:
+            q = holder_qualification(h, epoch)
+            assert q.key == (worlds.INSURER, f"{70000 + h.index}", "00") and q.linked_person == f"holder-{h.index}"
+            assert q.valid_from == world_day(dt.date(2020, 4, 1), epoch) == epoch - dt.timedelta(days=2191)
+            assert q.valid_until == (None if h.index % 7 != 6 else epoch - dt.timedelta(days=366))
 
 
 def login(portal: Any, deployment: Deployment, i: int) -> dict[str, str]:

@@ -22,11 +22,14 @@ from dataclasses import dataclass
 
 from twin.services.linkage.agency import Agency, Copy, EnrolmentError
 from twin.services.linkage.benefit import (
+    INSURER_BODIES,
     Basis,
     ExemptionDecision,
     InsuranceQualification,
     TaxAssessment,
     exemption_check,
+    insurance_copy,
+    record_insurance,
 )
 from twin.services.linkage.bodies import Body, BodyKind, Directory, directory, municipality_id
 from twin.services.linkage.codes import (
@@ -71,11 +74,11 @@ class Linkage:
 
 
 __all__ = [
-    "ACCOUNTS_FROM", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body", "BodyKind", "CodeError",
-    "CodeIssuer", "Copy", "Directory", "EnrolmentError", "ExchangeRecord", "ExemptionDecision",
+    "ACCOUNTS_FROM", "INSURER_BODIES", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body", "BodyKind",
+    "CodeError", "CodeIssuer", "Copy", "Directory", "EnrolmentError", "ExchangeRecord", "ExemptionDecision",
     "InformationNetwork", "InsuranceQualification", "Item", "LawfulTable", "Linkage", "Message", "Outage",
     "ProvideMessage", "QueryMessage",
     "Refusal", "RefusalRecord", "Refused", "RegistryResidentCodes", "ResidentCodes", "Rule", "SupplyMessage",
-    "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "exemption_check", "municipality_id",
-    "my_number_fields",
+    "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "exemption_check", "insurance_copy",
+    "municipality_id", "my_number_fields", "record_insurance",
 ]  # fmt: skip

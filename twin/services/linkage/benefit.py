@@ -13,9 +13,12 @@ refusing to decide on a copy older than the latest assessment.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
+from twin.services.eligibility.qualifications import InsurerKind, Qualification
 from twin.services.linkage.codes import AgencyCode
 from twin.services.linkage.network import AnswerMessage, InformationNetwork
 from twin.services.linkage.table import Item
@@ -43,6 +46,27 @@ class InsuranceQualification:
     kind: str  # society, association, national or elderly
     valid_from: dt.date  # 資格取得日
     valid_until: dt.date | None  # the last day (資格喪失日の前日); None while it lasts
+
+
+#: the body (in the linkage directory) holding an insurer kind's copies, and the insurer's name; the twin's worlds
+#: insure with 協会けんぽ only (twin.services.eligibility.worlds)
+INSURER_BODIES: Final = {InsurerKind.ASSOCIATION: ("kyokai", "全国健康保険協会")}
+
+
+def insurance_copy(q: Qualification) -> tuple[str, InsuranceQualification]:
+    """The body holding ``q``'s copy on the information-provision network, and the copy: the insurer, the insured
+    number and the dates of the qualification itself, nothing restated (the one rule of every world's copy)."""
+    body, name = INSURER_BODIES[q.kind]
+    return body, InsuranceQualification(name, q.insurer_number, q.insured_number, q.branch, q.kind.value,
+                                        q.valid_from, q.valid_until)  # fmt: skip
+
+
+def record_insurance(network: InformationNetwork, my_number: str, qualifications: Iterable[Qualification]) -> None:
+    """The insurers record ``my_number``'s qualifications (each as of its first day) in their business systems; each
+    copy reaches the body's intermediate server at its next refresh."""
+    for q in qualifications:
+        body, copy = insurance_copy(q)
+        network.agency(body).record(my_number, Item.HEALTH_INSURANCE, copy, q.valid_from)
 
 
 def latest_assessment_year(on: dt.date) -> int:
