@@ -25,11 +25,16 @@ The served world (:class:`LinkageWorld`, ``--set people=N --set seed=S``) is bui
 and seeded into the store once: person ``i`` has resident-register code :func:`resident_code` ``(i)``,
 lives in one of four municipalities (:data:`TOWNS`), which holds the income assessment and resident
 record; people born before 1961 have a pension record at ``jps``, the others a health-insurance record at
-``kyokai``; every third person a registered public-benefit account at ``digital``. Copies were refreshed
-at :data:`REFRESHED`. The issuer's secret is drawn once and kept in the store (so the codes of a
-SQLite store stay valid across restarts and workers). Errors: the :class:`real_backends.app.ErrorBody`
-shape (``{"error", "detail": [{"loc", "msg"}]}``), 422 naming the field and what is allowed; anything
-that looks like a My Number is masked in every error body.
+``kyokai``; every third person a registered public-benefit account at ``digital``. The health-insurance record
+is the person's qualification (:meth:`LinkageWorld.qualification`: the worlds' one rule,
+:func:`twin.services.eligibility.worlds.world_qualification`, at the default epoch: insured number 70000 + i, from
+2020-04-01, every 7th ended on 2025-03-31), loaded into the insurers' qualification book on the same store, and the
+copy is built from the book's record as Myna Portal's is (:func:`twin.services.linkage.record_insurance`): insurer,
+insured number, branch, kind, first and last day, never a My Number. A store seeded before that (its copies a
+tuple, no book) is refused, saying so. Copies were refreshed at :data:`REFRESHED`. The issuer's secret is drawn
+once and kept in the store (so the codes of a SQLite store stay valid across restarts and workers). Errors: the
+:class:`real_backends.app.ErrorBody` shape (``{"error", "detail": [{"loc", "msg"}]}``), 422 naming the field and
+what is allowed; anything that looks like a My Number is masked in every error body.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ from real_backends.app import (
     strict_app,
 )
 from real_backends.payout_api import Whole
+from twin.services.eligibility import PersonFacts, Qualification, QualificationBook, worlds
+from twin.services.eligibility.qualifications import LOADS
 from twin.services.linkage import (
     AgencyCode,
     AnswerMessage,
@@ -73,6 +80,7 @@ from twin.services.linkage import (
     TableResidentCodes,
     TaxAssessment,
     directory,
+    record_insurance,
 )
 from twin.services.linkage.network import PORTAL
 from twin.services.registry import generate_my_numbers
@@ -112,8 +120,29 @@ class LinkageWorld(SizedWorld):
     def born(self, person: int) -> int:
         return 1940 + (person * 7 + self.seed) % 66
 
+    def person_ref(self, person: int) -> str:
+        """The person as the insurers' qualification book links her (never her My Number)."""
+        return f"resident-{person}"
+
+    def qualification(self, person: int) -> Qualification | None:
+        """Her health insurance, if she is insured in this world (born from 1961: the older draw the pension here):
+        with 協会けんぽ by the worlds' one rule at the default epoch (:func:`worlds.world_qualification`: insured
+        number 70000 + person, from 2020-04-01, every 7th ended on 2025-03-31). The insurer's record of her (a name
+        label: the world has no names, a birth date in her year, a sex) is what its check would compare."""
+        born = self.born(person)
+        if born < 1961:
+            return None
+        facts = PersonFacts(f"住民\u3000{person}", dt.date(born, 1 + person % 12, 1 + person % 28), "12"[person % 2])
+        return worlds.world_qualification(person, facts, self.person_ref(person))
+
+    @property
+    def book_load(self) -> tuple[str, int, int]:
+        """The mark of this world's load of the qualification book on its store."""
+        return ("linkage world", self.people, self.seed)
+
     def network(self, store: Store) -> InformationNetwork:
-        """The network on ``store`` for this world, seeded on first use (refusing a store seeded for another)."""
+        """The network on ``store`` for this world, seeded on first use (refusing a store seeded for another, or one
+        seeded before the health insurer's copies were the qualifications of the book on the store)."""
         with store.transaction() as tx:
             seen = tx.get(WORLD, "world")
             if seen is None:
@@ -127,13 +156,20 @@ class LinkageWorld(SizedWorld):
         codes = TableResidentCodes({n: resident_code(i) for i, n in enumerate(self.my_numbers)})
         net = InformationNetwork(store, d, CodeIssuer(secret, d.number), codes)  # type: ignore[arg-type]
         if store.get(WORLD, "seeded") is None:
+            book = QualificationBook(store)  # the insurers' file first (a no-op if another worker loaded it)
+            book.load_initial((q for i in range(self.people) if (q := self.qualification(i)) is not None),
+                              load_id=self.book_load)  # fmt: skip
             with store.transaction() as tx:
-                self._seed(net)
+                self._seed(net, book)
                 tx.put(WORLD, "seeded", True)
+        elif store.get(LOADS, "initial") != self.book_load:
+            raise ValueError("this store holds a linkage world seeded by an earlier version, whose health insurer's "
+                             "copies are not the people's qualifications (no qualification book on the store); use a "
+                             "fresh database")  # fmt: skip
         return net
 
-    def _seed(self, net: InformationNetwork) -> None:
-        jps, kyokai, digital = net.agency("jps"), net.agency("kyokai"), net.agency("digital")
+    def _seed(self, net: InformationNetwork, book: QualificationBook) -> None:
+        jps, digital = net.agency("jps"), net.agency("digital")
         for i, n in enumerate(self.my_numbers):
             town = net.agency(self.town(i))
             town.record(n, Item.LOCAL_TAX_INCOME, TaxAssessment(2025, 1_500_000 + 10_000 * (i % 400), i % 5 != 0),
@@ -142,8 +178,8 @@ class LinkageWorld(SizedWorld):
             town.record(n, Item.RESIDENT_RECORD, (self.town(i), role), dt.date(2025, 1, 1))
             if self.born(i) < 1961:
                 jps.record(n, Item.PENSION, ("老齢基礎年金", 780_000), dt.date(2025, 4, 1))
-            else:
-                kyokai.record(n, Item.HEALTH_INSURANCE, ("全国健康保険協会", "被保険者"), dt.date(2025, 4, 1))
+            else:  # the insurer's copy is her qualification as the book holds it, as in the portal's world
+                record_insurance(net, n, book.linked_to(self.person_ref(i)))
             if i % 3 == 0:
                 digital.publish(n, Item.BENEFIT_ACCOUNT, ("0001", "123", "普通", f"{i % 10**7:07d}"),
                                 dt.date(2024, 10, 1), REFRESHED)  # fmt: skip

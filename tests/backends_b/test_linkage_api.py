@@ -23,7 +23,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from real_backends.linkage_api import REFRESHED, LinkageWorld, create_app, resident_code, serve_app
+from real_backends.load.deployment import Deployment
 from real_backends.load.server import twin_serve
+from real_backends.stores import open_store
+from twin.services.eligibility import EligibilityError, EligibilityService, QualificationBook
 from twin.services.linkage import my_number_fields
 from twin.services.registry import is_valid_my_number
 from twin.services.store import MemoryStore
@@ -31,6 +34,7 @@ from twin.services.store import MemoryStore
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = LinkageWorld(people=40, seed=1)
 AT = "2025-07-01T09:00:00+09:00"
+JST = dt.timezone(dt.timedelta(hours=9))
 TOWN = "muni:131016"  # person 0's town (Chiyoda)
 
 
@@ -61,10 +65,14 @@ def test_the_check_for_a_my_number_sets_aside_codes_but_not_numbers() -> None:
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('linkage') / 'linkage.db'}"
+
+
+@pytest.fixture(scope="module")
+def url(store_url: str) -> Iterator[str]:
     """As deployed: two workers on one SQLite file (their commits take turns)."""
-    store = f"sqlite:///{tmp_path_factory.mktemp('linkage') / 'linkage.db'}"
-    with twin_serve("linkage", store, {"people": str(WORLD.people), "seed": str(WORLD.seed)}, workers=2,
+    with twin_serve("linkage", store_url, {"people": str(WORLD.people), "seed": str(WORLD.seed)}, workers=2,
                     ready_path="/health") as u:  # fmt: skip
         yield u
 
@@ -101,6 +109,61 @@ def test_a_lawful_query_answers_from_the_copy_with_its_age(http: httpx.Client) -
     assert pension_code != a["code"]
     r2 = ask(http, requester="jps", code=pension_code, procedure="pension")
     assert r2.status_code == 200 and r2.json()["value"] == a["value"]
+
+
+def insured(ended: bool) -> int:
+    """The first person of the world insured with 協会けんぽ whose qualification has ended (or not)."""
+    return next(i for i in range(WORLD.people)
+                if (q := WORLD.qualification(i)) is not None and (q.valid_until is not None) == ended)  # fmt: skip
+
+
+@pytest.mark.parametrize("ended", [False, True], ids=["current", "ended"])
+def test_the_insurers_copy_is_the_qualification_the_book_holds_and_a_clinic_is_answered_the_same(
+    http: httpx.Client, store_url: str, deployment: Deployment, ended: bool
+) -> None:
+    """Over HTTP the health insurer answers with the person's qualification as the insurers' book on the server's
+    store holds it (insurer, insured number and branch, kind, first and last day; the copy dated its first day), and
+    a clinic's eligibility check against that book by the same insured number answers the same numbers and dates:
+    on a day it is current (for the ended one her last day, 2025-03-31 at 23:59:59 JST); after it ended, refused."""
+    person = insured(ended)
+    r = ask(http, code=code(http, TOWN, person), procedure="public_assistance", provider="kyokai",
+            item="health_insurance")  # fmt: skip
+    assert r.status_code == 200 and r.json()["found"], r.text
+    copy, as_of = r.json()["value"], r.json()["as_of"]
+    store = open_store(store_url)
+    try:
+        book = QualificationBook(store)
+        (q,) = book.linked_to(WORLD.person_ref(person))
+        clinic = EligibilityService(book, deployment.jpki)
+        day = q.valid_until or dt.date.fromisoformat(AT[:10])
+        answer = clinic.check_by_number(*q.key, q.holder.birth_date, dt.datetime.combine(day, dt.time(23, 59, 59), JST))
+        if ended:
+            with pytest.raises(EligibilityError) as refused:
+                clinic.check_by_number(*q.key, q.holder.birth_date, dt.datetime.fromisoformat(AT))
+            assert refused.value.code == "no_qualification"
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    until = None if q.valid_until is None else q.valid_until.isoformat()
+    assert copy == {
+        "insurer": "全国健康保険協会", "insurer_number": q.insurer_number, "insured_number": q.insured_number,
+        "branch": q.branch, "kind": q.kind.value, "valid_from": q.valid_from.isoformat(), "valid_until": until,
+    }  # fmt: skip
+    assert as_of == copy["valid_from"] == "2020-04-01" and until == ("2025-03-31" if ended else None)
+    assert (copy["insurer_number"], copy["insured_number"], copy["branch"]) == answer.insured
+    assert (copy["kind"], copy["valid_from"], copy["valid_until"]) == (
+        answer.insurer_kind, answer.valid_from.isoformat(), None if answer.valid_until is None
+        else answer.valid_until.isoformat())  # fmt: skip
+    assert q.insured_number == f"{70000 + person}" and q.insured_number not in WORLD.my_numbers
+
+
+def test_a_store_seeded_before_the_copies_were_qualifications_is_refused_saying_so() -> None:
+    store = MemoryStore()
+    with store.transaction() as tx:  # as an earlier version left it: its world, secret and copies, no book
+        tx.put("linkage.api", "world", (WORLD.people, WORLD.seed))
+        tx.put("linkage.api", "secret", b"s" * 32)
+        tx.put("linkage.api", "seeded", True)
+    with pytest.raises(ValueError, match="seeded by an earlier version.*use a fresh database"):
+        create_app(store, WORLD)
 
 
 def test_a_query_by_my_number_is_refused_with_the_reason_and_never_echoed(http: httpx.Client) -> None:
