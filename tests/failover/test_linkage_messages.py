@@ -13,7 +13,8 @@ from failover_helpers import START, params, quiet_service, year
 from twin.models.failover import report
 from twin.models.failover.demand import hourly_demand
 from twin.models.failover.linkage_sample import BODIES, JST, SampleWorld, run_sample
-from twin.services.linkage import BodyKind, Item
+from twin.services.eligibility.worlds import world_qualification
+from twin.services.linkage import BodyKind, InsuranceQualification, Item, insurance_copy, my_number_fields
 
 
 def linkage(**extra):  # noqa: ANN001, ANN201
@@ -70,6 +71,28 @@ def test_a_my_number_a_business_system_puts_in_a_copy_is_caught_on_the_messages_
     text = report.linkage_sample_paragraph({"leaky": r}).text
     assert "600 held a My Number (violation)" in text and "300 queries, 300 answered and 0 refused" in text
     assert "(0 fell in the aggregate downtime)" in text and not any(n in text for n in world.numbers)
+
+
+def test_the_insurers_copy_is_the_residents_qualification_as_the_served_worlds_build_it() -> None:
+    """What kyokai supplies is an InsuranceQualification made by the served worlds' rule and copy (no tuple, no My
+    Number): 協会けんぽ 01130012, insured number 70000 + i, from 2,191 days (six years at the default epoch) before
+    the day the copies were refreshed, every 7th ended 366 days before it; the copy is dated its first day."""
+    t0 = dt.datetime.combine(START, dt.time(), JST)
+    refreshed = t0 - dt.timedelta(hours=22)
+    world = SampleWorld(12, np.random.default_rng(7), refreshed)
+    epoch = refreshed.date()  # 2025-01-05
+    for i, n in enumerate(world.numbers):
+        code = world.network.agency("muni:131016").code_for(n)
+        a = world.network.query("muni:131016", code, "public_assistance", "kyokai", Item.HEALTH_INSURANCE.value, t0)
+        ended = i % 7 == 6
+        want = InsuranceQualification("全国健康保険協会", "01130012", f"{70000 + i}", "00", "association",
+                                      dt.date(2019, 1, 6), dt.date(2024, 1, 5) if ended else None)  # fmt: skip
+        assert a.found and a.value == want and a.as_of == want.valid_from, (i, a.value)  # type: ignore[union-attr]
+        assert (dt.date(2019, 1, 6), dt.date(2024, 1, 5)) == (epoch - dt.timedelta(days=2191),
+                                                                epoch - dt.timedelta(days=366))  # fmt: skip
+        q = SampleWorld.qualification(i, epoch)
+        assert q == world_qualification(i, q.holder, f"resident-{i}", epoch) and insurance_copy(q) == ("kyokai", want)
+        assert a.value.insured_number not in world.known and my_number_fields(a, world.known) == []  # type: ignore[union-attr]
 
 
 def test_no_sample_without_a_service_carrying_the_linkage_or_with_none_asked_for() -> None:

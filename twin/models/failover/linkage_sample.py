@@ -6,10 +6,13 @@ at times drawn from that profile over the horizon) goes through :class:`twin.ser
 itself: a few bodies of every kind in the lawful table (four town halls, the Japan Pension Service, the Japan
 Health Insurance Association, the account register, Myna Portal), a few residents with copies on their
 intermediate servers, each query under the requester's own agency code for a procedure, provider and item
-the table allows. The aggregate year's downtime of the network (its own and its intermediate servers', from
-replication 0) is put into the real network as outages, so the queries that fall in it are refused as
-``unavailable`` by the service's own rule; that count must equal the sample's queries inside the aggregate
-downtime (a mismatch is a violation).
+the table allows. The health insurer's copy is the resident's qualification (the worlds' one rule,
+:func:`twin.services.eligibility.worlds.world_qualification`, made into the copy by
+:func:`twin.services.linkage.record_insurance` as in the served worlds), so the messages carry the insurer, insured
+number and dates as they would, and none of them is a My Number. The aggregate year's downtime of the network
+(its own and its intermediate servers', from replication 0) is put into the real network as outages, so the
+queries that fall in it are refused as ``unavailable`` by the service's own rule; that count must equal the
+sample's queries inside the aggregate downtime (a mismatch is a violation).
 
 Every message that crosses between bodies (query, provide, supply, answer) passes a tap that looks for a My
 Number in any field (:func:`twin.services.linkage.my_number_fields`, with the sample's numbers known): the
@@ -28,6 +31,8 @@ import numpy as np
 from twin.models.failover.engine import ServiceYear
 from twin.models.failover.intervals import Intervals
 from twin.models.failover.params import Params
+from twin.services.eligibility import PersonFacts, Qualification
+from twin.services.eligibility.worlds import world_qualification
 from twin.services.linkage import (
     BodyKind,
     InformationNetwork,
@@ -38,6 +43,7 @@ from twin.services.linkage import (
     Refused,
     TableResidentCodes,
     my_number_fields,
+    record_insurance,
 )
 from twin.services.linkage.table import RULES
 from twin.services.registry import generate_my_numbers
@@ -100,12 +106,21 @@ class SampleWorld:
             town.record(n, Item.CHILD_ALLOWANCE, (i % 3 == 0, i % 3), fy)
             town.record(n, Item.PUBLIC_ASSISTANCE, i % 17 == 0, fy)
             net.agency("jps").record(n, Item.PENSION, ("老齢基礎年金", 780_000), fy)
-            net.agency("kyokai").record(n, Item.HEALTH_INSURANCE, ("全国健康保険協会", "被保険者"), fy)
+            record_insurance(net, n, [self.qualification(i, refreshed.date())])
             if i % 3 == 0:
                 net.agency("digital").publish(n, Item.BENEFIT_ACCOUNT, ("0001", "123", "普通", f"{i:07d}"), fy,
                                               refreshed)  # fmt: skip
         for body in (*BODIES[BodyKind.MUNICIPALITY], "jps", "kyokai"):
             net.agency(body).refresh(refreshed)
+
+    @staticmethod
+    def qualification(i: int, epoch: dt.date) -> Qualification:
+        """Resident ``i``'s health insurance with 協会けんぽ, by the worlds' one rule in a world set at ``epoch`` (the
+        day the copies were refreshed): insured number 70000 + i, never her My Number; from six years before the
+        epoch, every 7th ended a year and a day before it. The insurer's record of her (a name label, a birth date, a
+        sex) is not read by the sample."""
+        facts = PersonFacts(f"住民\u3000{i}", dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28), "12"[i % 2])
+        return world_qualification(i, facts, f"resident-{i}", epoch)
 
     def _check(self, message: Message) -> None:
         r = self.result

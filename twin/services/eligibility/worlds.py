@@ -6,7 +6,8 @@ linkage queries (``twin.models.failover.linkage_sample``) each have people numbe
 world set at ``epoch`` is insured with the association (協会けんぽ) branch :data:`INSURER` under the insured number
 :func:`insured_number` (``70000 + index``: at most seven digits in these worlds, never a My Number), branch 00,
 from six years before the epoch (2020-04-01 at the default epoch, 2026-04-01); every 7th (:func:`is_qualified`)
-ended a year and a day before it (2025-03-31). These are the served worlds' assumptions, not a model of who is
+ended a year and a day before it (2025-03-31). At another epoch every date is as many days before it as at the
+default (:func:`at_epoch`: 2,191 and 366 days). These are the served worlds' assumptions, not a model of who is
 insured where.
 
 A health insurer's copy of such a qualification on the information-provision network is built from it by one
