@@ -12,7 +12,8 @@ Modules: :mod:`.codes` (code issuance; **the only module holding the issuer's se
 :mod:`.bodies` (who takes part), :mod:`.table` (the lawful table, with sources),
 :mod:`.agency` (a body's address numbers, intermediate server and copies), :mod:`.network`
 (query, provide, exchange records, refusals, the message tap), :mod:`.benefit` (a benefit decided
-through the linkage, and the stale-copy failure), :mod:`.push` (a push roster: eligibility and the
+through the linkage, and the stale-copy failure; the health insurer's copy of a qualification,
+:func:`insurance_copy`, the one every world records), :mod:`.push` (a push roster: eligibility and the
 registered account through the network, push or confirmation letter per resident).
 """
 

@@ -8,6 +8,11 @@ last year's assessment: someone whose income fell is refused, someone whose inco
 :func:`exemption_check` makes the decision as a municipality would through the network and says
 whether it rested on a stale copy (the modelled failure); ``refuse_stale=True`` is the remedy of
 refusing to decide on a copy older than the latest assessment.
+
+The copies such decisions read are values of their own: :class:`TaxAssessment` for ``local_tax_income``, and
+:class:`InsuranceQualification` for ``health_insurance``, the qualification an insurer holds (its insurer, numbers
+and dates), made from the insurers' record by :func:`insurance_copy` and recorded by :func:`record_insurance` in
+every world, so that the network, Myna Portal and a clinic's eligibility check read the same record.
 """
 
 from __future__ import annotations
