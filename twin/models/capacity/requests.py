@@ -109,11 +109,17 @@ def service_means(params: Params) -> dict[str, float]:
     }
 
 
+def own_mean(means: dict[str, float], name: str) -> float:
+    """Class ``name``'s own mean worker seconds (``means`` from :func:`service_means`); a class without a mean of its
+    own (the status-check classes, e.g. ``ocsp_private``) takes the OCSP pool's."""
+    return means.get(name, means["ocsp"])
+
+
 def stage_means(means: dict[str, float], name: str, route: tuple[str, ...]) -> tuple[float, ...]:
     """Mean worker seconds of class ``name`` at each station of ``route`` (``means`` from :func:`service_means`): the
     database round trip at the database, the reception certificate's status at the OCSP pool ahead of a lookup,
     the class's own elsewhere."""
-    own = means.get(name, means["ocsp"])
+    own = own_mean(means, name)
     return tuple(means["database"] if s == "database" else means["ocsp"] if s == "ocsp" and GROUPS[name] != "ocsp"
                  else own for s in route)
 
@@ -402,7 +408,7 @@ def find_knees(params: Params, day: Day, rng: np.random.Generator) -> dict[str, 
         lam_h = per_hour[h] / 3600.0
         means = service_means(params)
         cnt = np.array([len(alone.sends[n]) for n in names], dtype=float)
-        s_mean = float(sum(means[n if n in means else "ocsp"] * c for n, c in zip(names, cnt, strict=True)) / cnt.sum())
+        s_mean = float(sum(own_mean(means, n) * c for n, c in zip(names, cnt, strict=True)) / cnt.sum())
         slo = params.pools[pool].slo_p99_seconds
         servers = params.pools[pool].servers
         e_knee = erlang_knee(lam_h, s_mean, servers, slo)
