@@ -31,7 +31,13 @@ is the person's qualification (:meth:`LinkageWorld.qualification`: the worlds' o
 2020-04-01, every 7th ended on 2025-03-31), loaded into the insurers' qualification book on the same store, and the
 copy is built from the book's record as Myna Portal's is (:func:`twin.services.linkage.record_insurance`): insurer,
 insured number, branch, kind, first and last day, never a My Number. A store seeded before that (its copies a
-tuple, no book) is refused, saying so. Copies were refreshed at :data:`REFRESHED`. The issuer's secret is drawn
+tuple, no book) is refused, saying so. Copies were refreshed at :data:`REFRESHED`; after that each body's intermediate
+server registers its business system's changes at the first nightly refresh after them (02:00 JST, assumed:
+:func:`twin.services.linkage.nightly_refresh`; a night with nothing recorded registers nothing), run by the first
+query to the body dated at or after it. The insurer ending a qualification (:meth:`LinkageWorld.end_qualification`, in
+process: no route ends one) ends it in the book at once; until that night's refresh the answer is the old copy with its
+age, from then the end. The copies are one state: a query dated before a refresh that already ran is answered from
+the refreshed copy. The issuer's secret is drawn
 once and kept in the store (so the codes of a SQLite store stay valid across restarts and workers). Errors: the
 :class:`real_backends.app.ErrorBody` shape (``{"error", "detail": [{"loc", "msg"}]}``), 422 naming the field and
 what is allowed; anything that looks like a My Number is masked in every error body.
@@ -66,7 +72,7 @@ from real_backends.app import (
     strict_app,
 )
 from real_backends.payout_api import Whole
-from twin.services.eligibility import PersonFacts, Qualification, QualificationBook, worlds
+from twin.services.eligibility import EligibilityError, PersonFacts, Qualification, QualificationBook, worlds
 from twin.services.eligibility.qualifications import LOADS
 from twin.services.linkage import (
     AgencyCode,
@@ -80,6 +86,8 @@ from twin.services.linkage import (
     TableResidentCodes,
     TaxAssessment,
     directory,
+    end_insurance,
+    nightly_refresh,
     record_insurance,
 )
 from twin.services.linkage.network import PORTAL
@@ -154,7 +162,8 @@ class LinkageWorld(SizedWorld):
             secret = tx.get(WORLD, "secret")
         d = directory()
         codes = TableResidentCodes({n: resident_code(i) for i, n in enumerate(self.my_numbers)})
-        net = InformationNetwork(store, d, CodeIssuer(secret, d.number), codes)  # type: ignore[arg-type]
+        net = InformationNetwork(store, d, CodeIssuer(secret, d.number), codes,  # type: ignore[arg-type]
+                                 refresh_schedule=nightly_refresh)  # fmt: skip
         if store.get(WORLD, "seeded") is None:
             book = QualificationBook(store)  # the insurers' file first (a no-op if another worker loaded it)
             book.load_initial((q for i in range(self.people) if (q := self.qualification(i)) is not None),
@@ -167,6 +176,18 @@ class LinkageWorld(SizedWorld):
                              "copies are not the people's qualifications (no qualification book on the store); use a "
                              "fresh database")  # fmt: skip
         return net
+
+    def end_qualification(self, network: InformationNetwork, person: int, last_day: dt.date,
+                          at: dt.datetime) -> Qualification:  # fmt: skip
+        """The insurer's side, in process (an operator's, a test's; no route ends a qualification): 協会けんぽ ends
+        ``person``'s qualification on ``last_day`` at ``at`` (:func:`twin.services.linkage.end_insurance`) in the book
+        on the network's store, and its copy follows at the first nightly refresh after ``at`` (02:00 JST), asked by
+        whichever worker answers the next query to ``kyokai``. :class:`EligibilityError` ``unknown_insured`` for a
+        person this world does not insure, ``bad_period`` for a day before her first."""
+        q = self.qualification(person) if 0 <= person < self.people else None
+        if q is None:
+            raise EligibilityError("unknown_insured", f"person {person}: not insured with an insurer in this world")
+        return end_insurance(network, QualificationBook(network.store), self.my_numbers[person], q.key, last_day, at)
 
     def _seed(self, net: InformationNetwork, book: QualificationBook) -> None:
         jps, digital = net.agency("jps"), net.agency("digital")

@@ -25,7 +25,12 @@ cards. Their qualifications are the insurers' qualification book of the world, t
 answers from (:func:`real_backends.eligibility_book.enrol_holders`, loaded by whichever of the two starts first
 on the store): 協会けんぽ from six years before the epoch, every 7th ended a year and a day before it; the
 health insurer's copy on the network is that qualification (``linkage.insurance_copy``), so わたしの情報 and a
-clinic's check say the same. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``)
+clinic's check say the same. The copies are seeded as refreshed 300 days before the epoch; after that each body's
+intermediate server registers its business system's changes at the first nightly refresh after them (02:00 JST,
+assumed: ``linkage.nightly_refresh``; a night with nothing recorded registers nothing). An insurer ending a
+qualification (:func:`end_qualification`, in process: no route ends one) ends it in the book at once, so a clinic
+refuses her from the day after her last; わたしの情報 shows the old copy, with its age, until that night's refresh,
+and the end from then. A spec with another ``epoch`` than the default 2026-04-01 (``--set epoch=2022-06-01``)
 issues the cards that day, moves those dates with it, dates the tax records (the residence-tax
 assessment and its notice, the deduction certificates) in the year before the epoch's (2025 by default) and runs the
 portal's clock from it (:func:`real_backends.world_time.world_clock`): the world My Number Points serves with
@@ -57,7 +62,7 @@ from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, LoginRefused, Problem, ValidationProblem
 from real_backends.world_time import tax_year, world_clock
 from twin.services.accounts import BankAccount, PublicBenefitAccounts
-from twin.services.eligibility.qualifications import CardUseRegistration, Qualification
+from twin.services.eligibility.qualifications import CardUseRegistration, EligibilityError, InsuredKey, Qualification
 from twin.services.jpki.profile import japan_date
 from twin.services.linkage import (
     BodyKind,
@@ -68,6 +73,8 @@ from twin.services.linkage import (
     TableResidentCodes,
     TaxAssessment,
     directory,
+    end_insurance,
+    nightly_refresh,
     record_insurance,
 )
 from twin.services.portal import (
@@ -157,7 +164,7 @@ def build_portal(deployment: Deployment, store: Store) -> MynaPortal:
             secret = os.urandom(32)
             tx.put(SEEDED, "issuer_secret", secret)
     issuer = CodeIssuer(secret, d.number)  # type: ignore[arg-type]
-    network = InformationNetwork(store, d, issuer, TableResidentCodes(table))
+    network = InformationNetwork(store, d, issuer, TableResidentCodes(table), refresh_schedule=nightly_refresh)
     accounts = PublicBenefitAccounts(store, lambda i: people[i].reading if 0 <= i < len(people) else None)
     book = enrol_holders(store, deployment)  # the world's one book, whichever of portal and eligibility starts first
     portal = MynaPortal(store, network, deployment.jpki, TablePeople(people), accounts, qualifications=book)
@@ -198,6 +205,24 @@ def _seed(portal: MynaPortal, people: list[Person], spec: DeploymentSpec) -> Non
         portal.deposit_deduction(p.person_ref, DeductionCertificate("健康保険", Kind.MEDICAL, year, 132_400))
     for body in (*sorted(touched), "jps", "kyokai"):
         net.agency(body).refresh(refreshed)
+
+
+def end_qualification(portal: MynaPortal, key: InsuredKey, last_day: dt.date, at: dt.datetime) -> Qualification:
+    """The insurer's side of the served world, in process (an operator's, a test's; no route of the portal ends a
+    qualification): the insurer ends the qualification ``key`` on ``last_day`` at ``at``
+    (:func:`twin.services.linkage.end_insurance`, under the My Number of the person it is linked to). The world's book
+    holds the end at once, so a clinic's check of the same store refuses her from the day after ``last_day``; the
+    insurer's copy on the network follows at the next nightly refresh after ``at`` (02:00 JST), and until then
+    わたしの情報 shows the old copy with its age. :class:`EligibilityError`: ``unknown_insured``, ``bad_period``, or
+    ``not_linked`` (no person of the world is linked to it, so no copy of it exists)."""
+    book = portal.qualifications
+    if book is None:
+        raise EligibilityError("no_book", "this portal holds no qualification book")
+    q = book.get(key)
+    person = None if q.linked_person is None else portal.people.person(q.linked_person)
+    if person is None:
+        raise EligibilityError("not_linked", f"insured number {key}: linked to no person of this world")
+    return end_insurance(portal.network, book, person.my_number, key, last_day, at)
 
 
 def fiscal_year_name(year: int) -> str:

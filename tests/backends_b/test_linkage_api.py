@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -154,6 +155,51 @@ def test_the_insurers_copy_is_the_qualification_the_book_holds_and_a_clinic_is_a
         answer.insurer_kind, answer.valid_from.isoformat(), None if answer.valid_until is None
         else answer.valid_until.isoformat())  # fmt: skip
     assert q.insured_number == f"{70000 + person}" and q.insured_number not in WORLD.my_numbers
+
+
+def test_an_insurers_end_reaches_the_served_answer_at_the_next_nightly_refresh(
+    http: httpx.Client, store_url: str, deployment: Deployment
+) -> None:
+    """協会けんぽ ends a qualification from another process on the served store (the insurer's side, in process: no
+    route ends one). The book holds the end at once, so a clinic refuses her; the server answers the old copy, with
+    its age since REFRESHED, until the first 02:00 JST after the change, and from then the end, refreshed at 02:00 (the
+    server's workers find the change in the store); a clinic's check on her last day answers the dates the copy names.
+    No answer holds a My Number (``ask``)."""
+    person = max(i for i in range(WORLD.people) if (q := WORLD.qualification(i)) is not None and q.valid_until is None)
+    assert person != insured(False)  # not the person whose open-ended copy the test above reads
+    changed, last_day = dt.datetime(2025, 7, 1, 15, tzinfo=JST), dt.date(2025, 6, 30)
+    night = dt.datetime(2025, 7, 2, 2, tzinfo=JST)
+    kyokai = code(http, TOWN, person)
+
+    def copy_at(when: dt.datetime) -> dict[str, Any]:
+        r = ask(http, code=kyokai, procedure="public_assistance", provider="kyokai", item="health_insurance",
+                at=when.isoformat())  # fmt: skip
+        assert r.status_code == 200 and r.json()["found"], r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    assert copy_at(changed)["value"]["valid_until"] is None
+    store = open_store(store_url)
+    try:
+        ended = WORLD.end_qualification(WORLD.network(store), person, last_day, changed)
+        clinic = EligibilityService(QualificationBook(store), deployment.jpki)
+        with pytest.raises(EligibilityError) as refused:
+            clinic.check_by_number(*ended.key, ended.holder.birth_date, changed)
+        assert refused.value.code == "no_qualification"
+        before = night - dt.timedelta(seconds=1)
+        stale = copy_at(before)  # the modelled failure: "insured", from the copy refreshed on 2025-06-20
+        assert stale["value"]["valid_until"] is None and stale["age_seconds"] == (before - REFRESHED).total_seconds()
+        for when in (night, night + dt.timedelta(hours=7)):
+            fresh = copy_at(when)
+            assert fresh["value"]["valid_until"] == "2025-06-30", fresh
+            assert dt.datetime.fromisoformat(fresh["refreshed_at"]) == night
+            assert fresh["age_seconds"] == (when - night).total_seconds()
+        answer = clinic.check_by_number(*ended.key, ended.holder.birth_date,
+                                        dt.datetime.combine(last_day, dt.time(23, 59, 59), JST))  # fmt: skip
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    value = fresh["value"]
+    assert (value["valid_from"], value["valid_until"]) == (answer.valid_from.isoformat(), "2025-06-30")
+    assert (value["insurer_number"], value["insured_number"], value["branch"]) == answer.insured
 
 
 def test_a_store_seeded_before_the_copies_were_qualifications_is_refused_saying_so() -> None:

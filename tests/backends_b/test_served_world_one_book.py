@@ -10,6 +10,8 @@ the book's qualification: its わたしの情報 and a clinic's eligibility chec
 insured number, start and end as the book holds them, at the default epoch and at 2022-06-01, and a holder whose
 qualification ended is shown its end in the portal and refused at the clinic, where a check on her last day (the
 clinic's clock set there) was answered with that end and one a second later, the next day in Japan, is refused.
+When the insurer ends a qualification later, the clinic refuses her at once and the portal shows the old copy, with its
+age, until the first nightly refresh (02:00 JST) after the change, and her last day from then.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ from real_backends.eligibility_book import (
     is_registered,
     qualifications,
 )
-from real_backends.load.deployment import Deployment, DeploymentSpec
+from real_backends.load.deployment import Deployment, DeploymentSpec, resident
 from real_backends.portal_api import CardAuthenticator, MemoryLedger, card_answer
 from real_backends.world_time import EPOCH_DAY, world_day
 from twin.services.eligibility import Qualification, QualificationBook, worlds
 from twin.services.eligibility.qualifications import LOADS
+from twin.services.linkage import my_number_fields
 from twin.services.store import MemoryStore, StoreError
 
 PIN = "1234"
+JST = dt.timezone(dt.timedelta(hours=9))
 #: holder 6's qualification ended a year and a day before the epoch; holder 4 did not register the card
 DEFAULT = DeploymentSpec(seed=20261206, holders=8, revoked_every=0, key_pool=2)
 THEN = DeploymentSpec(seed=20261206, holders=8, revoked_every=0, key_pool=2, epoch="2022-06-01")
@@ -237,3 +241,52 @@ def test_the_portal_and_a_clinics_check_name_the_same_insurer_start_and_end(
     assert after.status_code == 404 and after.json()["code"] == "no_qualification", after.text
     card = call(apps["portal"], "GET", "/portal/me/insurance-card", headers=login(apps["portal"], deployment, 6))
     assert card.json()["qualified"] is False
+
+
+def test_an_insurers_end_reaches_the_portal_at_the_next_nightly_refresh_while_the_clinic_refuses_at_once(
+    default: Deployment,
+) -> None:
+    """The insurer ends holder 0's qualification in the served world (``portal_hub.end_qualification``, in process:
+    no route ends one), five days after her last day. A clinic of the same store refuses her at once; the portal's
+    わたしの情報 shows the old copy ("insured", refreshed 300 days before the epoch, with that age) until the first
+    02:00 JST after the change, and from then her last day, refreshed at 02:00; a clinic's check on that day answers
+    the dates the portal shows. No message between bodies and no answer holds a My Number."""
+    store, now = MemoryStore(), [dt.datetime(2026, 6, 10, 15, tzinfo=JST).timestamp()]
+    auth = CardAuthenticator(default.jpki, b"p" * 32, MemoryLedger(), clock=lambda: now[0])
+    portal = portal_hub.create_app(default, store, auth)
+    numbers = {resident(DEFAULT.seed, h.index).my_number for h in default.holders}
+    leaks: list[list[str]] = []
+    portal.state.hub.network.taps.append(lambda m: leaks.append(my_number_fields(m, numbers)))
+    holder = default.holders[0]
+    key = (INSURER, insured_number(holder), "00")
+    seeded = DEFAULT.start - dt.timedelta(days=300)
+
+    def shown() -> dict[str, Any]:
+        item = health_insurance(portal, default, 0)
+        assert my_number_fields(item, numbers) == []
+        return item
+
+    assert shown()["value"]["valid_until"] is None
+    changed, last_day = dt.datetime.fromtimestamp(now[0], JST), dt.date(2026, 6, 5)
+    portal_hub.end_qualification(portal.state.hub, key, last_day, changed)
+    by_number = {"insurer_number": INSURER, "insured_number": key[1], "branch": "00",
+                 "birth_date": holder.perso.basic_info.birth_date.isoformat()}  # fmt: skip
+    refused = call(clinic_at(default, store, changed), "POST", "/eligibility/number", json=by_number)
+    assert refused.status_code == 404 and refused.json()["code"] == "no_qualification", refused.text
+    night = dt.datetime(2026, 6, 11, 2, tzinfo=JST)
+    now[0] = night.timestamp() - 1
+    stale = shown()  # the modelled failure: the portal says insured while the clinic refuses her
+    assert stale["value"]["valid_until"] is None and dt.datetime.fromisoformat(stale["refreshed_at"]) == seeded
+    assert stale["age_seconds"] == now[0] - seeded.timestamp()
+    now[0] = night.timestamp() + 1800
+    fresh = shown()
+    assert fresh["value"]["valid_until"] == "2026-06-05" and fresh["age_seconds"] == 1800
+    assert dt.datetime.fromisoformat(fresh["refreshed_at"]) == night
+    last = dt.datetime.combine(last_day, dt.time(23, 59, 59), JST)
+    answered = call(clinic_at(default, store, last), "POST", "/eligibility/number", json=by_number)
+    assert answered.status_code == 200, answered.text
+    fields = ("insurer_number", "insured_number", "branch", "kind", "valid_from", "valid_until")
+    held = as_shown(QualificationBook(store).get(key))
+    assert [fresh["value"][f] for f in fields] == [answered.json()["insurer_kind" if f == "kind" else f]
+                                                   for f in fields] == held  # fmt: skip
+    assert leaks and not any(leaks)

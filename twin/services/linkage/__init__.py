@@ -10,10 +10,12 @@ The first lines a caller needs::
 
 Modules: :mod:`.codes` (code issuance; **the only module holding the issuer's secret**),
 :mod:`.bodies` (who takes part), :mod:`.table` (the lawful table, with sources),
-:mod:`.agency` (a body's address numbers, intermediate server and copies), :mod:`.network`
+:mod:`.agency` (a body's address numbers, intermediate server and copies, refreshed when the caller says or on a
+schedule, :func:`nightly_refresh`), :mod:`.network`
 (query, provide, exchange records, refusals, the message tap), :mod:`.benefit` (a benefit decided
 through the linkage, and the stale-copy failure; the health insurer's copy of a qualification,
-:func:`insurance_copy`, the one every world records), :mod:`.push` (a push roster: eligibility and the
+:func:`insurance_copy`, the one every world records, and :func:`end_insurance`, the insurer ending one, whose copy
+follows at the next refresh), :mod:`.push` (a push roster: eligibility and the
 registered account through the network, push or confirmation letter per resident).
 """
 
@@ -21,13 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twin.services.linkage.agency import Agency, Copy, EnrolmentError
+from twin.services.linkage.agency import NIGHTLY_REFRESH, Agency, Copy, EnrolmentError, nightly_refresh
 from twin.services.linkage.benefit import (
     INSURER_BODIES,
     Basis,
     ExemptionDecision,
     InsuranceQualification,
     TaxAssessment,
+    end_insurance,
     exemption_check,
     insurance_copy,
     record_insurance,
@@ -75,11 +78,12 @@ class Linkage:
 
 
 __all__ = [
-    "ACCOUNTS_FROM", "INSURER_BODIES", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body", "BodyKind",
+    "ACCOUNTS_FROM", "INSURER_BODIES", "NIGHTLY_REFRESH", "Agency", "AgencyCode", "AnswerMessage", "Basis", "Body",
+    "BodyKind",
     "CodeError", "CodeIssuer", "Copy", "Directory", "EnrolmentError", "ExchangeRecord", "ExemptionDecision",
     "InformationNetwork", "InsuranceQualification", "Item", "LawfulTable", "Linkage", "Message", "Outage",
     "ProvideMessage", "QueryMessage",
     "Refusal", "RefusalRecord", "Refused", "RegistryResidentCodes", "ResidentCodes", "Rule", "SupplyMessage",
-    "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "exemption_check", "insurance_copy",
-    "municipality_id", "my_number_fields", "record_insurance",
+    "TableResidentCodes", "TaxAssessment", "Verdict", "directory", "end_insurance", "exemption_check",
+    "insurance_copy", "municipality_id", "my_number_fields", "nightly_refresh", "record_insurance",
 ]  # fmt: skip

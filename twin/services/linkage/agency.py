@@ -9,6 +9,13 @@ batches. An answer comes from the copy, not from the live business system, so it
 as the last refresh: every copy carries the date its data refers to (``as_of``, e.g. the fiscal year
 of an income assessment) and when it was refreshed.
 
+When the refreshes happen is the caller's: the models call :meth:`Agency.refresh` at the times they
+draw. A body may instead follow a refresh schedule (``schedule``, e.g. :func:`nightly_refresh`: the
+nightly registration at 02:00 JST, assumed): a change its business system records with a time
+(``record(..., at=...)``) waits for the first scheduled refresh after it, which
+:meth:`Agency.refresh_due` runs, as at its own time, once a query or a later change comes after it; a
+night with nothing recorded since the last refresh registers nothing, and the copies keep their time.
+
 The My Number stays in :meth:`Agency.enrol` and the address book (``linkage.addr.<body>``): the
 intermediate server's tables hold address numbers and codes only.
 """
@@ -16,10 +23,27 @@ intermediate server's tables hold address numbers and codes only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from twin.services.linkage.codes import AgencyCode, CodeError, CodeIssuer, ResidentCodes
 from twin.services.store import Store
+
+JST: Final = dt.timezone(dt.timedelta(hours=9))
+#: ASSUMED: the intermediate servers register the business systems' changes as copies (副本登録) in a nightly batch
+#: from 02:00 JST, the start of the failover model's nightly window (``daily_stop``, 02:00-03:00); not a published
+#: schedule
+NIGHTLY_REFRESH: Final = dt.time(2, 0)
+PENDING: Final = "linkage.pending"  # body -> when its business system first recorded a change since the last refresh
+
+
+def nightly_refresh(after: dt.datetime) -> dt.datetime:
+    """The first nightly refresh (02:00 JST) after ``after``: the schedule of a body that registers its business
+    system's changes every night (a change recorded at 02:00 or later waits for the next night)."""
+    local = after.astimezone(JST)
+    night = dt.datetime.combine(local.date(), NIGHTLY_REFRESH, JST)
+    return night if night > local else night + dt.timedelta(days=1)
 
 
 class EnrolmentError(ValueError):
@@ -38,8 +62,18 @@ class Copy:
 class Agency:
     """A body's address book (団体内統合宛名) and intermediate server (中間サーバー), state in ``store``."""
 
-    def __init__(self, body: str, store: Store, issuer: CodeIssuer, resident_codes: ResidentCodes) -> None:
+    def __init__(
+        self,
+        body: str,
+        store: Store,
+        issuer: CodeIssuer,
+        resident_codes: ResidentCodes,
+        schedule: Callable[[dt.datetime], dt.datetime] | None = None,
+    ) -> None:
+        """``schedule``: when a change recorded at a time reaches the copies (the first refresh after it, e.g.
+        :func:`nightly_refresh`); None: only when the caller calls :meth:`refresh`."""
         self.body = body
+        self.schedule = schedule
         self._store = store
         self._issuer = issuer
         self._resident_codes = resident_codes
@@ -71,11 +105,24 @@ class Agency:
         """The agency code this body uses when it asks about the person (enrols them if needed)."""
         return AgencyCode(self._store.get(self._codes, self.enrol(my_number)))  # type: ignore[arg-type]
 
-    def record(self, my_number: str, item: str, value: object, as_of: dt.date) -> None:
-        """The business system records (or corrects) a data item; the copy changes only on refresh."""
+    def record(self, my_number: str, item: str, value: object, as_of: dt.date, at: dt.datetime | None = None) -> None:
+        """The business system records (or corrects) a data item; the copy changes only on refresh.
+
+        ``at``: when it was recorded. On a body with a schedule the refresh due by then is run first (it registered
+        what was there before), and the change waits for the first scheduled refresh after ``at``
+        (:meth:`refresh_due`); the same record again is no change."""
+        if at is not None:
+            self.refresh_due(at)
         address = self.enrol(my_number)
         with self._store.transaction() as tx:
-            tx.put(self._business, (address, str(item)), (value, as_of))
+            key, record = (address, str(item)), (value, as_of)
+            if at is not None and tx.get(self._business, key) == record:
+                return  # the same record again (a retry) changes nothing and waits for no refresh
+            tx.put(self._business, key, record)
+            if at is not None:
+                since: dt.datetime | None = tx.get(PENDING, self.body)  # type: ignore[assignment]
+                if since is None or at < since:
+                    tx.put(PENDING, self.body, at)
 
     def publish(self, my_number: str, item: str, value: object, as_of: dt.date, at: dt.datetime) -> None:
         """Record and register the copy at once: a register whose copy follows every change (the account register)."""
@@ -97,7 +144,28 @@ class Agency:
         with self._store.transaction() as tx:
             for key, (value, as_of) in rows:  # type: ignore[misc]
                 tx.put(self._copies, key, Copy(value, as_of, at))
+            tx.delete(PENDING, self.body)  # every change recorded so far is registered
         return len(rows)
+
+    def pending_since(self) -> dt.datetime | None:
+        """When the business system first recorded a change (with a time) that no refresh has registered yet."""
+        return self._store.get(PENDING, self.body)  # type: ignore[return-value]
+
+    def refresh_due(self, at: dt.datetime) -> dt.datetime | None:
+        """On a schedule: the refresh that was due by ``at`` (the first scheduled one after the earliest change not
+        yet registered), run as at its own time, so the copies carry that time and an answer the copy's age; returns
+        that time, or None when none was due (no schedule, nothing pending, or not yet). Running it twice (two
+        workers of one store) registers the same copies at the same time."""
+        if self.schedule is None:
+            return None
+        since = self.pending_since()
+        if since is None:
+            return None
+        when = self.schedule(since)
+        if when > at:
+            return None
+        self.refresh(when)
+        return when
 
     # -- the intermediate server (codes and address numbers only) --------------------------------
 
@@ -119,4 +187,4 @@ class Agency:
         return self._store.count(self._addr)
 
 
-__all__ = ["Agency", "Copy", "CodeError", "EnrolmentError"]
+__all__ = ["JST", "NIGHTLY_REFRESH", "Agency", "Copy", "CodeError", "EnrolmentError", "nightly_refresh"]

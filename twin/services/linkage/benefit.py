@@ -12,7 +12,10 @@ refusing to decide on a copy older than the latest assessment.
 The copies such decisions read are values of their own: :class:`TaxAssessment` for ``local_tax_income``, and
 :class:`InsuranceQualification` for ``health_insurance``, the qualification an insurer holds (its insurer, numbers
 and dates), made from the insurers' record by :func:`insurance_copy` and recorded by :func:`record_insurance` in
-every world, so that the network, Myna Portal and a clinic's eligibility check read the same record.
+every world, so that the network, Myna Portal and a clinic's eligibility check read the same record. When the insurer
+ends a qualification (資格喪失, :func:`end_insurance`), the book says so at once and the business system records it
+again; the intermediate server's copy follows at the body's next refresh, and until then an answer carries the old
+copy ("insured") with its age while a clinic's check is already refused: the same stale-copy failure.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from twin.services.eligibility.qualifications import InsurerKind, Qualification
+from twin.services.eligibility.qualifications import InsuredKey, InsurerKind, Qualification, QualificationBook
 from twin.services.linkage.codes import AgencyCode
 from twin.services.linkage.network import AnswerMessage, InformationNetwork
 from twin.services.linkage.table import Item
@@ -66,12 +69,42 @@ def insurance_copy(q: Qualification) -> tuple[str, InsuranceQualification]:
                                         q.valid_from, q.valid_until)  # fmt: skip
 
 
-def record_insurance(network: InformationNetwork, my_number: str, qualifications: Iterable[Qualification]) -> None:
+def record_insurance(
+    network: InformationNetwork,
+    my_number: str,
+    qualifications: Iterable[Qualification],
+    at: dt.datetime | None = None,
+) -> None:
     """The insurers record ``my_number``'s qualifications (each as of its first day) in their business systems; each
-    copy reaches the body's intermediate server at its next refresh."""
+    copy reaches the body's intermediate server at its next refresh (``at``: when they were recorded, so that a body
+    with a refresh schedule registers them at the first scheduled refresh after it)."""
     for q in qualifications:
         body, copy = insurance_copy(q)
-        network.agency(body).record(my_number, Item.HEALTH_INSURANCE, copy, q.valid_from)
+        network.agency(body).record(my_number, Item.HEALTH_INSURANCE, copy, q.valid_from, at)
+
+
+def end_insurance(
+    network: InformationNetwork,
+    book: QualificationBook,
+    my_number: str,
+    key: InsuredKey,
+    last_day: dt.date,
+    at: dt.datetime,
+) -> Qualification:
+    """資格喪失 at the insurer, at ``at``: the qualification ``key`` ends on ``last_day`` (its last day) in the
+    insurers' book, which a clinic's eligibility check reads at once (:meth:`QualificationBook.end`: the same day
+    again changes nothing, another day corrects it; ``EligibilityError`` ``unknown_insured`` for a key it does not
+    hold, ``bad_period`` for a day before the first, and then nothing is recorded), and the insurer's business system
+    records the person's qualifications as the book now holds them (:func:`record_insurance`, the rule the copies
+    were seeded by). The intermediate server's copy follows at the body's next refresh (on a network with a refresh
+    schedule, the first after ``at``); until then an answer carries the old copy with its age. ``my_number`` is the
+    person's, as the insurer linked the qualification to it; it stays in the insurer's body. Returns the ended
+    qualification."""
+    with book.store.transaction():  # one commit when the book and the network share an SQL store
+        q = book.end(key, last_day)
+        linked = book.linked_to(q.linked_person) if q.linked_person is not None else [q]
+        record_insurance(network, my_number, [q if x.key == q.key else x for x in linked], at)  # q: as just written
+    return q
 
 
 def latest_assessment_year(on: dt.date) -> int:

@@ -15,6 +15,12 @@ message that fails if any field holds a My Number (:func:`my_number_fields`). A 
 a My Number, or a procedure, provider or item outside the table, is refused with a reason and
 logged (:class:`RefusalRecord`, and one log line) without the number or the code.
 
+A network built with a ``refresh_schedule`` (the served worlds': :func:`twin.services.linkage.agency.nightly_refresh`)
+gives it to every body: before a provider answers at ``at``, the refresh its schedule had due by then runs
+(:meth:`twin.services.linkage.agency.Agency.refresh_due`), so a change its business system recorded reaches the answer
+from the first scheduled refresh after it, and until then the answer carries the old copy with its age. Without one
+(the models'), copies change only when the caller refreshes them.
+
 The network and each body's intermediate server can be down (:meth:`InformationNetwork.add_outage`:
 dated windows, kept in the store); a query that needs a component that is down is refused as
 ``unavailable``.
@@ -210,8 +216,11 @@ class InformationNetwork:
         issuer: CodeIssuer,
         resident_codes: ResidentCodes,
         table: LawfulTable | None = None,
+        refresh_schedule: Callable[[dt.datetime], dt.datetime] | None = None,
     ) -> None:
+        """``refresh_schedule``: every body's (:class:`Agency` ``schedule``); None: copies change only on refresh."""
         self.store = store
+        self.refresh_schedule = refresh_schedule
         self.directory = directory
         self.issuer = issuer
         self.resident_codes = resident_codes
@@ -245,7 +254,8 @@ class InformationNetwork:
         if a is None:
             if body not in self.directory:
                 raise KeyError(f"body {body!r}: not in the directory")
-            a = self._agencies[body] = Agency(body, self.store, self.issuer, self.resident_codes)
+            a = self._agencies[body] = Agency(body, self.store, self.issuer, self.resident_codes,
+                                              self.refresh_schedule)  # fmt: skip
         return a
 
     def send(self, message: Message) -> Message:
@@ -289,6 +299,8 @@ class InformationNetwork:
             return self._refuse(msg, Refused.BAD_CODE, str(exc))
         provider_code = issuer.issue(provider, rrc)
         agency = self._agencies.get(provider) or self.agency(provider)
+        if agency.schedule is not None:  # the provider's scheduled refresh, if one was due by now
+            agency.refresh_due(at)
         with self.store.transaction() as tx:
             seq = (tx.get(META, "seq") or 0) + 1  # type: ignore[operator]
             tx.put(META, "seq", seq)
