@@ -145,3 +145,20 @@ def test_the_nightly_refresh_is_the_first_02_00_jst_after_the_change() -> None:
     assert nightly_refresh(at(2026, 6, 10, 1)) == at(2026, 6, 10, 2)
     assert nightly_refresh(at(2026, 6, 10, 2)) == at(2026, 6, 11, 2)  # the night's batch has begun: the next one
     assert nightly_refresh(dt.datetime(2026, 6, 10, 17, 30, tzinfo=dt.UTC)) == at(2026, 6, 12, 2)  # 02:30 JST
+
+
+def test_the_nightly_refresh_registers_the_changes_only(world: World) -> None:
+    """差分登録: the night's batch registers what changed since the last one; another resident's copy at the same
+    body keeps its refresh time (a whole-table refresh would stamp every copy with the night)."""
+    net = scheduled(world)
+    book, number = insure(world, net)
+    other = worlds.world_qualification(1, PersonFacts("住民\u30001", dt.date(1985, 1, 1), "2"), "resident-1")
+    record_insurance(net, world.numbers[1], [other])
+    net.agency(KYOKAI).refresh(SEEDED)
+    end_insurance(net, book, number, (worlds.INSURER, "70000", "00"), LAST_DAY, CHANGED)
+    night = at(2026, 6, 11, 2)
+    assert ask(world, net, night).refreshed_at == night
+    code = net.agency(TOWN).code_for(world.numbers[1])
+    a = net.query(TOWN, code, "public_assistance", KYOKAI, "health_insurance", night + dt.timedelta(hours=1))
+    assert isinstance(a, AnswerMessage) and a.found and a.value.insured_number == "70001"
+    assert a.refreshed_at == SEEDED  # not registered again: nothing of hers changed

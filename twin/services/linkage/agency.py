@@ -82,6 +82,7 @@ class Agency:
         self._by_code = f"linkage.bycode.{body}"  # agency code -> address number (intermediate server)
         self._business = f"linkage.business.{body}"  # (address number, item) -> (value, as_of)
         self._copies = f"linkage.copy.{body}"  # (address number, item) -> Copy (intermediate server)
+        self._changed = f"linkage.changed.{body}"  # (address number, item) recorded with a time, not yet registered
 
     # -- inside the body (My Number allowed) -----------------------------------------------------
 
@@ -120,6 +121,7 @@ class Agency:
                 return  # the same record again (a retry) changes nothing and waits for no refresh
             tx.put(self._business, key, record)
             if at is not None:
+                tx.put(self._changed, key, at)
                 since: dt.datetime | None = tx.get(PENDING, self.body)  # type: ignore[assignment]
                 if since is None or at < since:
                     tx.put(PENDING, self.body, at)
@@ -141,11 +143,28 @@ class Agency:
     def refresh(self, at: dt.datetime) -> int:
         """Register every business record as the intermediate server's copy (副本登録); returns how many."""
         rows = list(self._store.scan(self._business))
+        changed = [key for key, _ in self._store.scan(self._changed)]
         with self._store.transaction() as tx:
             for key, (value, as_of) in rows:  # type: ignore[misc]
                 tx.put(self._copies, key, Copy(value, as_of, at))
+            for key in changed:
+                tx.delete(self._changed, key)
             tx.delete(PENDING, self.body)  # every change recorded so far is registered
         return len(rows)
+
+    def register_changes(self, at: dt.datetime) -> int:
+        """Register only the records changed (with a time) since the last registration, as at ``at`` (差分登録: the
+        scheduled refresh's work is the night's changes, not the whole table); returns how many."""
+        changed = [key for key, _ in self._store.scan(self._changed)]
+        with self._store.transaction() as tx:
+            for key in changed:
+                record = tx.get(self._business, key)
+                if record is not None:
+                    value, as_of = record  # type: ignore[misc]
+                    tx.put(self._copies, key, Copy(value, as_of, at))
+                tx.delete(self._changed, key)
+            tx.delete(PENDING, self.body)
+        return len(changed)
 
     def pending_since(self) -> dt.datetime | None:
         """When the business system first recorded a change (with a time) that no refresh has registered yet."""
@@ -153,7 +172,8 @@ class Agency:
 
     def refresh_due(self, at: dt.datetime) -> dt.datetime | None:
         """On a schedule: the refresh that was due by ``at`` (the first scheduled one after the earliest change not
-        yet registered), run as at its own time, so the copies carry that time and an answer the copy's age; returns
+        yet registered), run as at its own time: it registers the changes recorded since (:meth:`register_changes`), so
+        their copies carry that time and an answer the copy's age; returns
         that time, or None when none was due (no schedule, nothing pending, or not yet). Running it twice (two
         workers of one store) registers the same copies at the same time."""
         if self.schedule is None:
@@ -164,7 +184,7 @@ class Agency:
         when = self.schedule(since)
         if when > at:
             return None
-        self.refresh(when)
+        self.register_changes(when)
         return when
 
     # -- the intermediate server (codes and address numbers only) --------------------------------
