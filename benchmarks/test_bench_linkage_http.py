@@ -32,8 +32,13 @@ code as committed (fast path, group commit, writer flock), 2 workers, 32 connect
 So on this shared machine the target was met at load averages 3.1, 3.9 and 4.8 and missed at 7.9. On a quiet
 machine (2026-12-06 17:44 UTC, the other jobs idle, load average 1.28 / 0.85 / 2.19 before the run, not niced):
 **2,858 queries/s, p50 10.8 ms, p90 16.2 ms, p99 22.6 ms**, no non-2xx, 28,664 exchanges recorded: met.
+Again at 20:18 UTC (after the answers became the full qualification and the served bodies got their nightly
+refresh; load 0.78 / 2.48 / 2.94 before, nothing else running): 3,200/s, p50 10.1 ms, p90 13.0 ms, p99 17.7 ms, no
+non-2xx, 32,054 exchanges recorded: met.
 Server CPU per query (1 worker, wrk 16 connections, /proc
-utime+stime over the run): 0.31 ms. Earlier
+utime+stime over the run): 0.31 ms (2026-12-04; the capacity model's figure). Measured again on 2026-12-06 at
+20:20 UTC, twice each, the same way: 0.351 and 0.373 ms at 4ec3e8c (before those two changes), 0.369 and 0.352 ms
+after them: no difference the changes make, and both above the 0.31 ms of two days before. Earlier
 steps, same machine, for the record: one commit per query ~5 ms in process (hence the group commit);
 FastAPI route only, 926/s p99 279 ms (load 7.1); two workers contending through SQLite's busy handler,
 p99 549 ms (load 7.5, before the writer flock). Command: ``nice -n 10 .venv/bin/python -m pytest
