@@ -130,8 +130,8 @@ def serve(
     try:  # built here first even with several workers: bad options and an unreachable store fail now,
         # and a store that needs loading (eligibility) is loaded once before the workers start
         asgi = make(store, **options)
-    except (ValueError, OSError, StoreError) as e:
-        raise refuse(str(e)) from None
+    except (ValueError, OSError, StoreError) as e:  # a refusal of the store's contents names the store
+        raise refuse(f"--store {store!r}: {e}" if str(e).startswith("this store") else str(e)) from None
     except sqlite3.Error as e:  # e.g. the path names a folder, or a file that is not a database
         raise refuse(f"--store {store!r}: cannot open the SQLite database: {e}") from None
     except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached

@@ -202,14 +202,41 @@ def test_an_insurers_end_reaches_the_served_answer_at_the_next_nightly_refresh(
     assert (value["insurer_number"], value["insured_number"], value["branch"]) == answer.insured
 
 
-def test_a_store_seeded_before_the_copies_were_qualifications_is_refused_saying_so() -> None:
-    store = MemoryStore()
-    with store.transaction() as tx:  # as an earlier version left it: its world, secret and copies, no book
+def old_layout(store: Any) -> None:
+    """The store as an earlier version left it: its world, secret and copies, no qualification book."""
+    with store.transaction() as tx:
         tx.put("linkage.api", "world", (WORLD.people, WORLD.seed))
         tx.put("linkage.api", "secret", b"s" * 32)
         tx.put("linkage.api", "seeded", True)
+
+
+def test_a_store_seeded_before_the_copies_were_qualifications_is_refused_saying_so() -> None:
+    store = MemoryStore()
+    old_layout(store)
     with pytest.raises(ValueError, match="seeded by an earlier version.*use a fresh database"):
         create_app(store, WORLD)
+
+
+def test_twin_serve_refuses_such_a_store_naming_it_and_changes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from real_backends.cli import app as serve_cli
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = open_store(url)
+    old_layout(store)
+    store.close()  # type: ignore[attr-defined]
+    runner = CliRunner(env={"COLUMNS": "400"})  # the whole message on one line of the error box
+    r = runner.invoke(serve_cli, ["linkage", "--store", url, "--set", f"people={WORLD.people}",
+                                  "--set", f"seed={WORLD.seed}"])  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert f"--store {url!r}: this store holds a linkage world seeded by an earlier version" in r.output
+    assert "use a fresh database" in r.output
+    store = open_store(url)
+    try:  # the refused start wrote nothing: no book, no copies
+        assert store.count("eligibility.qualification") == 0 and store.get("linkage.api", "seeded") is True
+    finally:
+        store.close()  # type: ignore[attr-defined]
 
 
 def test_a_query_by_my_number_is_refused_with_the_reason_and_never_echoed(http: httpx.Client) -> None:
