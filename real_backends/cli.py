@@ -131,7 +131,7 @@ def serve(
         # and a store that needs loading (eligibility) is loaded once before the workers start
         asgi = make(store, **options)
     except (ValueError, OSError, StoreError) as e:  # a refusal of the store's contents names the store
-        raise refuse(f"--store {store!r}: {e}" if str(e).startswith("this store") else str(e)) from None
+        raise refuse(f"--store {shown(store)!r}: {e}" if str(e).startswith("this store") else str(e)) from None
     except sqlite3.Error as e:  # e.g. the path names a folder, or a file that is not a database
         raise refuse(f"--store {store!r}: cannot open the SQLite database: {e}") from None
     except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached
@@ -152,6 +152,18 @@ def serve(
         os.environ.setdefault(LEDGER_ENV, os.path.join(scratch, "used-challenges.sqlite"))
         serving.run("real_backends.cli:worker_app", factory=True, workers=workers, host=host, port=port,
                     log_level=log_level)  # fmt: skip
+
+
+def shown(store: str) -> str:
+    """``store`` as an error may print it: a password in a database URL (``postgresql://user:secret@host/db``) is
+    starred."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(store)
+    if parts.password is None:
+        return store
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def store_of(service: str, store: str | None, options: dict[str, str]) -> str:

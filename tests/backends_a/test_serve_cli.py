@@ -162,3 +162,12 @@ def test_a_world_at_another_epoch_must_name_its_store_and_nothing_is_made_in_the
         today = CliRunner().invoke(app, [*base, "--set", "epoch=2026-04-01"])
         assert today.exit_code == 0 and started == [service, service], today.output
         assert not (tmp_path / "twin.db").exists()
+
+
+def test_a_store_named_in_an_error_never_shows_its_password() -> None:
+    from real_backends.cli import shown
+
+    assert shown("postgresql://twin:s3cret@127.0.0.1:5432/twin") == "postgresql://twin:***@127.0.0.1:5432/twin"
+    assert shown("postgresql://twin:p%40ss@db.example:5432/twin") == "postgresql://twin:***@db.example:5432/twin"
+    for url in ("postgresql://twin@127.0.0.1:5432/twin", "sqlite:////tmp/twin.db", "memory://"):
+        assert shown(url) == url
