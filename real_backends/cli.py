@@ -44,6 +44,9 @@ SERVICES: dict[str, str] = {
     "points": "real_backends.points_api:serve_app",
 }
 
+#: how the services' refusals of what a store holds begin (another world's ledger, enrolment or network: "this store
+#: holds ...", "the store already holds ...", "the store's qualification book holds ..."); the CLI names the store
+STORE_CONTENTS = ("this store", "the store")
 #: the store a service uses when ``--store`` is not given
 DEFAULT_STORE = "sqlite:///twin.db"
 #: the services that read a served world's clock (real_backends.world_time.world_clock): for a world set at another
@@ -130,8 +133,8 @@ def serve(
     try:  # built here first even with several workers: bad options and an unreachable store fail now,
         # and a store that needs loading (eligibility) is loaded once before the workers start
         asgi = make(store, **options)
-    except (ValueError, OSError, StoreError) as e:  # a refusal of the store's contents names the store
-        raise refuse(f"--store {shown(store)!r}: {e}" if str(e).startswith("this store") else str(e)) from None
+    except (ValueError, OSError, StoreError) as e:  # a refusal of what the store holds names the store
+        raise refuse(f"--store {shown(store)!r}: {e}" if str(e).startswith(STORE_CONTENTS) else str(e)) from None
     except sqlite3.Error as e:  # e.g. the path names a folder, or a file that is not a database
         raise refuse(f"--store {store!r}: cannot open the SQLite database: {e}") from None
     except Exception as e:  # e.g. psycopg.OperationalError: the database cannot be reached

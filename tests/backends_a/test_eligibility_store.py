@@ -133,4 +133,5 @@ def test_a_store_holding_another_enrolment_or_a_bad_size_is_refused_at_start(tmp
     r = runner.invoke(serve_cli, [*base, "--set", "insured=60"])
     assert r.exit_code == 2, r.output
     assert "the store already holds another enrolment: insured=50 (asked 60)" in r.output
+    assert f"--store {store!r}: the store already holds" in r.output  # the refused store is named
     assert open_store(store).count("eligibility.qualification") == 50, "the refused start changed nothing"
